@@ -1,0 +1,1075 @@
+//! The hardship case (一户一档) as one Automerge document, with a typed API to read and change it.
+//!
+//! The document layout is a contract between nodes (schema version [`SCHEMA`]):
+//!
+//! ```text
+//! { schema, kind: "case", id, home, created_at, created_by, created_node, status,
+//!   status_history: [ {from, to, reason, by, node, at} ],
+//!   worker:     { name, gender, birth_year, employer, job, phone, address, identity_key },
+//!   household:  { size, members: { id: {relation, age, health, occupation} } },
+//!   finances:   { annual_income_fen, rigid_spending_fen, hardship_costs_fen, subsistence_line_fen },
+//!   causes:     { primary, secondary: "code,code", other_text },
+//!   profile:    { urgent_needs, skills, employment_wishes, state_of_mind },
+//!   grade:      { derived, per_capita_monthly_fen, override?: {grade, reason, by, node, at} },
+//!   participants: { node_id: {role, added_by, added_at} },
+//!   escalation: { target_level?, trail: [ {from, to, reason, by, at} ] },
+//!   approvals:  [ {step, node, decision, by, at, note} ],
+//!   assistance: { id: {kind, amount_fen, date, paying_node, approving_node, note, by, node, at} },
+//!   loans:      { id: {principal_fen, date, due_date, note, by, node, at,
+//!                      repayments: { id: {amount_fen, date, note, by, node, at} } } },
+//!   visits:     { id: {date, kind, visitor, notes, by, node, at} },
+//!   reviews:    { id: {date, result, reviewer, notes, by, node, at} } }
+//! ```
+//!
+//! Every container is created in the case's first change, so that concurrent edits at different
+//! nodes always land in the same objects. Scalars that are replaced as a whole (such as the set of
+//! secondary causes) are single values, so a concurrent replacement shows up as a conflict rather
+//! than an interleaving. Unchanged values are not rewritten.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::codes::{AssistanceKind, Cause, Gender, Grade, ReviewResult, Status, VisitKind};
+use crate::doc::{
+    get_code, get_date, get_i64, get_obj, get_str, get_timestamp, list_objects, map_objects,
+    need_obj, push_map, put_i64, put_text, put_timestamp,
+};
+use crate::error::{ArchiveError, Result};
+use crate::grade::{GradeInputs, assess};
+use crate::identity::IdentityKey;
+use crate::lifecycle;
+use crate::money::format_yuan;
+use crate::view::{
+    Approval, Assistance, CaseSummary, CaseView, Causes, Escalation, EscalationStep, Finances,
+    GradeOverride, Grading, Household, Loan, Member, Profile, Repayment, Review, StatusChange,
+    Visit, Worker,
+};
+
+/// Version of the case document layout written by this code.
+pub const SCHEMA: i64 = 1;
+/// At most this many secondary causes besides the primary one.
+pub const MAX_SECONDARY_CAUSES: usize = 3;
+/// Largest household accepted.
+pub const MAX_HOUSEHOLD: u32 = 50;
+
+/// Who changes a case, where and when; recorded with every change.
+#[derive(Debug, Clone)]
+pub struct Editor {
+    /// Node id where the change is made.
+    pub node: String,
+    /// Person making it (caseworker or operator name).
+    pub by: String,
+    /// Time of the change.
+    pub at: Timestamp,
+    /// Today's date where the node is; dates after it are refused.
+    pub today: Date,
+}
+
+/// Field values of a case. `None` leaves a field as it is; empty text clears it.
+#[derive(Debug, Clone, Default)]
+#[allow(missing_docs)]
+pub struct CaseFields {
+    pub name: Option<String>,
+    pub identity_key: Option<IdentityKey>,
+    pub gender: Option<Gender>,
+    pub birth_year: Option<i32>,
+    pub employer: Option<String>,
+    pub job: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub household_size: Option<u32>,
+    pub annual_income_fen: Option<i64>,
+    pub rigid_spending_fen: Option<i64>,
+    pub hardship_costs_fen: Option<i64>,
+    pub subsistence_line_fen: Option<i64>,
+    pub primary_cause: Option<Cause>,
+    pub secondary_causes: Option<Vec<Cause>>,
+    pub other_cause_text: Option<String>,
+    pub urgent_needs: Option<String>,
+    pub skills: Option<String>,
+    pub employment_wishes: Option<String>,
+    pub state_of_mind: Option<String>,
+}
+
+/// A household member to add.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewMember {
+    pub id: String,
+    pub relation: String,
+    pub age: Option<u32>,
+    pub health: Option<String>,
+    pub occupation: Option<String>,
+}
+
+/// An assistance payment to record.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewAssistance {
+    pub id: String,
+    pub kind: AssistanceKind,
+    pub amount_fen: i64,
+    pub date: Date,
+    pub paying_node: Option<String>,
+    pub approving_node: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A loan to record.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewLoan {
+    pub id: String,
+    pub principal_fen: i64,
+    pub date: Date,
+    pub due_date: Date,
+    pub note: Option<String>,
+}
+
+/// A loan repayment to record.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewRepayment {
+    pub id: String,
+    pub amount_fen: i64,
+    pub date: Date,
+    pub note: Option<String>,
+}
+
+/// A visit to record.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewVisit {
+    pub id: String,
+    pub date: Date,
+    pub kind: VisitKind,
+    pub visitor: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// An annual review to record.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewReview {
+    pub id: String,
+    pub date: Date,
+    pub result: ReviewResult,
+    pub reviewer: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// One case document.
+#[derive(Debug)]
+pub struct Case {
+    doc: AutoCommit,
+    /// Heads already handed to storage; [`Case::take_changes`] returns what came after.
+    saved: Vec<ChangeHash>,
+}
+
+impl Case {
+    /// Opens a new case at `home` as a draft, with the fields given.
+    pub fn create(
+        id: &str,
+        home: &str,
+        actor: ActorId,
+        editor: &Editor,
+        fields: &CaseFields,
+    ) -> Result<Case> {
+        validate_fields(fields, &Causes::default())?;
+        let mut doc = AutoCommit::new().with_actor(actor);
+        doc.put(ROOT, "schema", SCHEMA)?;
+        doc.put(ROOT, "kind", "case")?;
+        doc.put(ROOT, "id", id)?;
+        doc.put(ROOT, "home", home)?;
+        put_timestamp(&mut doc, &ROOT, "created_at", editor.at)?;
+        doc.put(ROOT, "created_by", editor.by.as_str())?;
+        doc.put(ROOT, "created_node", editor.node.as_str())?;
+        doc.put(ROOT, "status", Status::Draft.code())?;
+        let history = doc.put_object(ROOT, "status_history", ObjType::List)?;
+        let opening = push_map(&mut doc, &history)?;
+        doc.put(&opening, "to", Status::Draft.code())?;
+        stamp(&mut doc, &opening, editor)?;
+        for key in ["worker", "finances", "causes", "profile", "grade", "participants"] {
+            doc.put_object(ROOT, key, ObjType::Map)?;
+        }
+        let household = doc.put_object(ROOT, "household", ObjType::Map)?;
+        doc.put_object(&household, "members", ObjType::Map)?;
+        let escalation = doc.put_object(ROOT, "escalation", ObjType::Map)?;
+        doc.put_object(&escalation, "trail", ObjType::List)?;
+        doc.put_object(ROOT, "approvals", ObjType::List)?;
+        for key in ["assistance", "loans", "visits", "reviews"] {
+            doc.put_object(ROOT, key, ObjType::Map)?;
+        }
+        let participants = need_obj(&doc, &ROOT, "participants")?;
+        let home_entry = doc.put_object(&participants, home, ObjType::Map)?;
+        doc.put(&home_entry, "role", "home")?;
+        doc.put(&home_entry, "added_by", editor.node.as_str())?;
+        put_timestamp(&mut doc, &home_entry, "added_at", editor.at)?;
+        let mut case = Case { doc, saved: Vec::new() };
+        case.write_fields(fields)?;
+        case.regrade()?;
+        case.commit(editor, "case new");
+        Ok(case)
+    }
+
+    /// Loads a case from its saved bytes (a snapshot, optionally followed by change chunks).
+    pub fn load(bytes: &[u8], actor: ActorId) -> Result<Case> {
+        let mut doc = AutoCommit::load(bytes)?.with_actor(actor);
+        let saved = doc.get_heads();
+        let case = Case { doc, saved };
+        case.check_schema()?;
+        Ok(case)
+    }
+
+    fn check_schema(&self) -> Result<()> {
+        let kind = get_str(&self.doc, &ROOT, "kind")?;
+        let schema = get_i64(&self.doc, &ROOT, "schema")?;
+        match (kind.as_deref(), schema) {
+            (Some("case"), Some(v)) if v <= SCHEMA => Ok(()),
+            (Some("case"), Some(v)) => Err(ArchiveError::Schema(format!("schema {v}"))),
+            _ => Err(ArchiveError::Schema("kind is not case".into())),
+        }
+    }
+
+    /// Case id.
+    pub fn id(&self) -> Result<String> {
+        get_str(&self.doc, &ROOT, "id")?.ok_or_else(|| ArchiveError::Schema("id is missing".into()))
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Result<Status> {
+        get_code(&self.doc, &ROOT, "status")?
+            .ok_or_else(|| ArchiveError::Schema("status is missing".into()))
+    }
+
+    /// The underlying document, for sync.
+    pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    /// Current heads of the document.
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The changes made since the case was loaded or last handed to storage, as one chunk; empty
+    /// if there are none. Marks them as handed over.
+    pub fn take_changes(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save_after(&self.saved);
+        self.saved = self.doc.get_heads();
+        bytes
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save();
+        self.saved = self.doc.get_heads();
+        bytes
+    }
+
+    /// Changes the fields given; the grade is derived again.
+    pub fn edit(&mut self, editor: &Editor, fields: &CaseFields) -> Result<()> {
+        let current = self.read_causes()?;
+        validate_fields(fields, &current)?;
+        self.change(editor, "case edit", |case| {
+            case.write_fields(fields)?;
+            case.regrade()
+        })
+    }
+
+    /// Puts the case on file (建档): checks that it has what a file needs, then moves it to
+    /// `filed`, through `under_review` if it is a draft.
+    pub fn file(&mut self, editor: &Editor) -> Result<()> {
+        let from = self.status()?;
+        let path = lifecycle::path_to_filed(from)?;
+        self.check_ready_to_file()?;
+        self.change(editor, "case file", |case| {
+            let mut prev = from;
+            for to in path {
+                let reason = match to {
+                    Status::UnderReview => "reviewed by the filing caseworker",
+                    _ => "filed",
+                };
+                case.write_status(editor, prev, to, reason)?;
+                prev = to;
+            }
+            Ok(())
+        })
+    }
+
+    /// Moves the case to another status, with a reason.
+    pub fn transition(&mut self, editor: &Editor, to: Status, reason: &str) -> Result<()> {
+        let from = self.status()?;
+        lifecycle::check(from, to)?;
+        if reason.trim().is_empty() {
+            return Err(invalid("reason", "give a reason for the status change"));
+        }
+        if to == Status::Filed {
+            self.check_ready_to_file()?;
+        }
+        self.change(editor, "case transition", |case| {
+            case.write_status(editor, from, to, reason)
+        })
+    }
+
+    /// Sets a manual grade with its reason, or with `None` removes the override.
+    pub fn override_grade(&mut self, editor: &Editor, grade: Option<(Grade, &str)>) -> Result<()> {
+        if let Some((_, reason)) = grade
+            && reason.trim().is_empty()
+        {
+            return Err(invalid("reason", "a manual grade needs a reason"));
+        }
+        self.change(editor, "case grade", |case| {
+            let obj = need_obj(&case.doc, &ROOT, "grade")?;
+            match grade {
+                Some((grade, reason)) => {
+                    let o = case.doc.put_object(&obj, "override", ObjType::Map)?;
+                    case.doc.put(&o, "grade", grade.code())?;
+                    put_text(&mut case.doc, &o, "reason", reason)?;
+                    stamp(&mut case.doc, &o, editor)?;
+                }
+                None => {
+                    if case.doc.get(&obj, "override")?.is_some() {
+                        case.doc.delete(&obj, "override")?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds a household member.
+    pub fn add_member(&mut self, editor: &Editor, member: &NewMember) -> Result<()> {
+        self.check_open()?;
+        if member.relation.trim().is_empty() {
+            return Err(invalid("relation", "say how the member is related, e.g. spouse"));
+        }
+        if member.age.is_some_and(|a| a > 130) {
+            return Err(invalid("age", "must be between 0 and 130"));
+        }
+        self.change(editor, "member add", |case| {
+            let household = need_obj(&case.doc, &ROOT, "household")?;
+            let members = need_obj(&case.doc, &household, "members")?;
+            let m = case.doc.put_object(&members, member.id.as_str(), ObjType::Map)?;
+            put_text(&mut case.doc, &m, "relation", &member.relation)?;
+            if let Some(age) = member.age {
+                put_i64(&mut case.doc, &m, "age", i64::from(age))?;
+            }
+            put_opt_text(&mut case.doc, &m, "health", &member.health)?;
+            put_opt_text(&mut case.doc, &m, "occupation", &member.occupation)?;
+            stamp(&mut case.doc, &m, editor)
+        })
+    }
+
+    /// Records an assistance payment.
+    pub fn add_assistance(&mut self, editor: &Editor, aid: &NewAssistance) -> Result<()> {
+        self.check_open()?;
+        positive("amount", aid.amount_fen)?;
+        not_future("date", aid.date, editor)?;
+        self.change(editor, "assist add", |case| {
+            let list = need_obj(&case.doc, &ROOT, "assistance")?;
+            let a = case.doc.put_object(&list, aid.id.as_str(), ObjType::Map)?;
+            case.doc.put(&a, "kind", aid.kind.code())?;
+            put_i64(&mut case.doc, &a, "amount_fen", aid.amount_fen)?;
+            case.doc.put(&a, "date", aid.date.to_string())?;
+            let paying = aid.paying_node.clone().unwrap_or_else(|| editor.node.clone());
+            put_text(&mut case.doc, &a, "paying_node", &paying)?;
+            put_opt_text(&mut case.doc, &a, "approving_node", &aid.approving_node)?;
+            put_opt_text(&mut case.doc, &a, "note", &aid.note)?;
+            stamp(&mut case.doc, &a, editor)
+        })
+    }
+
+    /// Records a loan.
+    pub fn add_loan(&mut self, editor: &Editor, loan: &NewLoan) -> Result<()> {
+        self.check_open()?;
+        positive("principal", loan.principal_fen)?;
+        not_future("date", loan.date, editor)?;
+        if loan.due_date < loan.date {
+            return Err(invalid("due date", "the due date must not be before the loan date"));
+        }
+        self.change(editor, "loan add", |case| {
+            let loans = need_obj(&case.doc, &ROOT, "loans")?;
+            let l = case.doc.put_object(&loans, loan.id.as_str(), ObjType::Map)?;
+            put_i64(&mut case.doc, &l, "principal_fen", loan.principal_fen)?;
+            case.doc.put(&l, "date", loan.date.to_string())?;
+            case.doc.put(&l, "due_date", loan.due_date.to_string())?;
+            put_opt_text(&mut case.doc, &l, "note", &loan.note)?;
+            case.doc.put_object(&l, "repayments", ObjType::Map)?;
+            stamp(&mut case.doc, &l, editor)
+        })
+    }
+
+    /// Records a repayment of the loan whose id starts with `loan` (or of the only loan with
+    /// money outstanding when `loan` is `None`). Returns the loan's id.
+    pub fn repay_loan(
+        &mut self,
+        editor: &Editor,
+        loan: Option<&str>,
+        repayment: &NewRepayment,
+    ) -> Result<String> {
+        positive("amount", repayment.amount_fen)?;
+        not_future("date", repayment.date, editor)?;
+        let loans = self.read_loans()?;
+        let target = pick_loan(&loans, loan)?;
+        if repayment.amount_fen > target.outstanding_fen {
+            return Err(invalid(
+                "amount",
+                &format!(
+                    "repayment {} is more than the {} outstanding on loan {}",
+                    format_yuan(repayment.amount_fen),
+                    format_yuan(target.outstanding_fen),
+                    target.id
+                ),
+            ));
+        }
+        if repayment.date < target.date {
+            return Err(invalid("date", "a repayment cannot come before the loan was made"));
+        }
+        let loan_id = target.id.clone();
+        self.change(editor, "loan repay", |case| {
+            let loans = need_obj(&case.doc, &ROOT, "loans")?;
+            let l = need_obj(&case.doc, &loans, &loan_id)?;
+            let reps = need_obj(&case.doc, &l, "repayments")?;
+            let r = case.doc.put_object(&reps, repayment.id.as_str(), ObjType::Map)?;
+            put_i64(&mut case.doc, &r, "amount_fen", repayment.amount_fen)?;
+            case.doc.put(&r, "date", repayment.date.to_string())?;
+            put_opt_text(&mut case.doc, &r, "note", &repayment.note)?;
+            stamp(&mut case.doc, &r, editor)
+        })?;
+        Ok(loan_id)
+    }
+
+    /// Records a visit.
+    pub fn add_visit(&mut self, editor: &Editor, visit: &NewVisit) -> Result<()> {
+        self.check_open()?;
+        not_future("date", visit.date, editor)?;
+        self.change(editor, "visit add", |case| {
+            let visits = need_obj(&case.doc, &ROOT, "visits")?;
+            let v = case.doc.put_object(&visits, visit.id.as_str(), ObjType::Map)?;
+            case.doc.put(&v, "date", visit.date.to_string())?;
+            case.doc.put(&v, "kind", visit.kind.code())?;
+            put_opt_text(&mut case.doc, &v, "visitor", &visit.visitor)?;
+            put_opt_text(&mut case.doc, &v, "notes", &visit.notes)?;
+            stamp(&mut case.doc, &v, editor)
+        })
+    }
+
+    /// Records an annual review.
+    pub fn add_review(&mut self, editor: &Editor, review: &NewReview) -> Result<()> {
+        self.check_open()?;
+        not_future("date", review.date, editor)?;
+        self.change(editor, "review add", |case| {
+            let reviews = need_obj(&case.doc, &ROOT, "reviews")?;
+            let r = case.doc.put_object(&reviews, review.id.as_str(), ObjType::Map)?;
+            case.doc.put(&r, "date", review.date.to_string())?;
+            case.doc.put(&r, "result", review.result.code())?;
+            put_opt_text(&mut case.doc, &r, "reviewer", &review.reviewer)?;
+            put_opt_text(&mut case.doc, &r, "notes", &review.notes)?;
+            stamp(&mut case.doc, &r, editor)
+        })
+    }
+
+    /// Reads the whole case.
+    pub fn view(&self) -> Result<CaseView> {
+        let doc = &self.doc;
+        let grading = self.read_grading()?;
+        let grade = grading
+            .override_
+            .as_ref()
+            .map(|o| o.grade)
+            .or(grading.derived);
+        let assistance = self.read_assistance()?;
+        Ok(CaseView {
+            id: self.id()?,
+            home: get_str(doc, &ROOT, "home")?.unwrap_or_default(),
+            status: self.status()?,
+            grade,
+            grading,
+            participants: doc.keys(need_obj(doc, &ROOT, "participants")?).collect(),
+            worker: self.read_worker()?,
+            household: self.read_household()?,
+            finances: self.read_finances()?,
+            causes: self.read_causes()?,
+            profile: self.read_profile()?,
+            status_history: self.read_status_history()?,
+            escalation: self.read_escalation()?,
+            approvals: self.read_approvals()?,
+            assistance_total_fen: assistance.iter().map(|a| a.amount_fen).sum(),
+            assistance,
+            loans: self.read_loans()?,
+            visits: self.read_visits()?,
+            reviews: self.read_reviews()?,
+            created_at: get_timestamp(doc, &ROOT, "created_at")?,
+            created_by: get_str(doc, &ROOT, "created_by")?,
+        })
+    }
+
+    /// The fields the store indexes for listing.
+    pub fn summary(&self) -> Result<CaseSummary> {
+        let v = self.view()?;
+        Ok(CaseSummary {
+            id: v.id,
+            home: v.home,
+            name: v.worker.name,
+            status: v.status,
+            grade: v.grade,
+            grade_overridden: v.grading.override_.is_some(),
+            primary_cause: v.causes.primary,
+            secondary_causes: v.causes.secondary,
+            household_size: v.household.size,
+            per_capita_monthly_fen: v.grading.per_capita_monthly_fen,
+            identity_key: v.worker.identity_key,
+            assistance_total_fen: v.assistance_total_fen,
+            outstanding_fen: v.loans.iter().map(|l| l.outstanding_fen).sum(),
+            created_at: v.created_at,
+        })
+    }
+
+    // ----- writing -------------------------------------------------------------------------
+
+    /// Runs `f` as one change: committed with the editor's time if it succeeds, rolled back
+    /// entirely if it fails.
+    fn change<T>(
+        &mut self,
+        editor: &Editor,
+        what: &str,
+        f: impl FnOnce(&mut Case) -> Result<T>,
+    ) -> Result<T> {
+        match f(self) {
+            Ok(value) => {
+                self.commit(editor, what);
+                Ok(value)
+            }
+            Err(err) => {
+                self.doc.rollback();
+                Err(err)
+            }
+        }
+    }
+
+    fn commit(&mut self, editor: &Editor, what: &str) {
+        self.doc.commit_with(
+            CommitOptions::default()
+                .with_message(what.to_owned())
+                .with_time(editor.at.as_second()),
+        );
+    }
+
+    fn write_fields(&mut self, f: &CaseFields) -> Result<()> {
+        let doc = &mut self.doc;
+        let worker = need_obj(doc, &ROOT, "worker")?;
+        put_opt_text(doc, &worker, "name", &f.name)?;
+        if let Some(key) = &f.identity_key {
+            put_text(doc, &worker, "identity_key", key.as_str())?;
+        }
+        if let Some(g) = f.gender {
+            put_text(doc, &worker, "gender", g.code())?;
+        }
+        if let Some(y) = f.birth_year {
+            put_i64(doc, &worker, "birth_year", i64::from(y))?;
+        }
+        put_opt_text(doc, &worker, "employer", &f.employer)?;
+        put_opt_text(doc, &worker, "job", &f.job)?;
+        put_opt_text(doc, &worker, "phone", &f.phone)?;
+        put_opt_text(doc, &worker, "address", &f.address)?;
+
+        let household = need_obj(doc, &ROOT, "household")?;
+        if let Some(size) = f.household_size {
+            put_i64(doc, &household, "size", i64::from(size))?;
+        }
+
+        let finances = need_obj(doc, &ROOT, "finances")?;
+        for (key, value) in [
+            ("annual_income_fen", f.annual_income_fen),
+            ("rigid_spending_fen", f.rigid_spending_fen),
+            ("hardship_costs_fen", f.hardship_costs_fen),
+            ("subsistence_line_fen", f.subsistence_line_fen),
+        ] {
+            if let Some(v) = value {
+                put_i64(doc, &finances, key, v)?;
+            }
+        }
+
+        let causes = need_obj(doc, &ROOT, "causes")?;
+        if let Some(c) = f.primary_cause {
+            put_text(doc, &causes, "primary", c.code())?;
+        }
+        if let Some(list) = &f.secondary_causes {
+            let codes: Vec<&str> = list.iter().map(|c| c.code()).collect();
+            put_text(doc, &causes, "secondary", &codes.join(","))?;
+        }
+        put_opt_text(doc, &causes, "other_text", &f.other_cause_text)?;
+
+        let profile = need_obj(doc, &ROOT, "profile")?;
+        put_opt_text(doc, &profile, "urgent_needs", &f.urgent_needs)?;
+        put_opt_text(doc, &profile, "skills", &f.skills)?;
+        put_opt_text(doc, &profile, "employment_wishes", &f.employment_wishes)?;
+        put_opt_text(doc, &profile, "state_of_mind", &f.state_of_mind)?;
+        Ok(())
+    }
+
+    /// Derives the grade again from finances, household size and primary cause.
+    fn regrade(&mut self) -> Result<()> {
+        let inputs = self.grade_inputs()?;
+        let obj = need_obj(&self.doc, &ROOT, "grade")?;
+        match inputs {
+            Some(inputs) => {
+                let a = assess(&inputs);
+                put_text(&mut self.doc, &obj, "derived", a.grade.code())?;
+                put_i64(&mut self.doc, &obj, "per_capita_monthly_fen", a.per_capita_monthly_fen)?;
+            }
+            None => {
+                for key in ["derived", "per_capita_monthly_fen"] {
+                    if self.doc.get(&obj, key)?.is_some() {
+                        self.doc.delete(&obj, key)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_status(&mut self, editor: &Editor, from: Status, to: Status, reason: &str) -> Result<()> {
+        self.doc.put(ROOT, "status", to.code())?;
+        let history = need_obj(&self.doc, &ROOT, "status_history")?;
+        let entry = push_map(&mut self.doc, &history)?;
+        self.doc.put(&entry, "from", from.code())?;
+        self.doc.put(&entry, "to", to.code())?;
+        put_text(&mut self.doc, &entry, "reason", reason)?;
+        stamp(&mut self.doc, &entry, editor)
+    }
+
+    // ----- checks --------------------------------------------------------------------------
+
+    fn check_open(&self) -> Result<()> {
+        if self.status()? == Status::Closed {
+            return Err(ArchiveError::Closed);
+        }
+        Ok(())
+    }
+
+    fn check_ready_to_file(&self) -> Result<()> {
+        let worker = self.read_worker()?;
+        let finances = self.read_finances()?;
+        let mut missing = Vec::new();
+        if worker.name.is_none() {
+            missing.push("name (--name)");
+        }
+        if worker.identity_key.is_none() {
+            missing.push("identity (--id-number)");
+        }
+        if self.read_household()?.size.is_none() {
+            missing.push("household size (--household-size)");
+        }
+        if finances.annual_income_fen.is_none() {
+            missing.push("annual income (--annual-income)");
+        }
+        if finances.rigid_spending_fen.is_none() {
+            missing.push("rigid spending (--rigid-spending)");
+        }
+        if finances.subsistence_line_fen.is_none() {
+            missing.push("subsistence line (--subsistence-line)");
+        }
+        if self.read_causes()?.primary.is_none() {
+            missing.push("primary cause (--primary-cause)");
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ArchiveError::NotReadyToFile(missing.join(", ")))
+        }
+    }
+
+    // ----- reading -------------------------------------------------------------------------
+
+    fn grade_inputs(&self) -> Result<Option<GradeInputs>> {
+        let f = self.read_finances()?;
+        let size = self.read_household()?.size;
+        let primary = self.read_causes()?.primary;
+        Ok(
+            match (f.annual_income_fen, f.rigid_spending_fen, f.subsistence_line_fen, size, primary) {
+                (Some(income), Some(rigid), Some(line), Some(size), Some(cause)) => {
+                    Some(GradeInputs {
+                        annual_income_fen: income,
+                        rigid_spending_fen: rigid,
+                        hardship_costs_fen: f.hardship_costs_fen.unwrap_or(0),
+                        subsistence_line_fen: line,
+                        household_size: u32::try_from(size.clamp(1, i64::from(MAX_HOUSEHOLD)))
+                            .unwrap_or(1),
+                        primary_cause: cause,
+                    })
+                }
+                _ => None,
+            },
+        )
+    }
+
+    fn read_grading(&self) -> Result<Grading> {
+        let doc = &self.doc;
+        let obj = need_obj(doc, &ROOT, "grade")?;
+        let override_ = match get_obj(doc, &obj, "override")? {
+            Some(o) => Some(GradeOverride {
+                grade: get_code(doc, &o, "grade")?
+                    .ok_or_else(|| ArchiveError::Schema("override without a grade".into()))?,
+                reason: get_str(doc, &o, "reason")?.unwrap_or_default(),
+                by: get_str(doc, &o, "by")?,
+                node: get_str(doc, &o, "node")?,
+                at: get_timestamp(doc, &o, "at")?,
+            }),
+            None => None,
+        };
+        let derived: Option<Grade> = get_code(doc, &obj, "derived")?;
+        let basis = match (derived, self.grade_inputs()?) {
+            (Some(_), Some(inputs)) => Some(assess(&inputs).explain(&inputs)),
+            _ => None,
+        };
+        Ok(Grading {
+            derived,
+            per_capita_monthly_fen: get_i64(doc, &obj, "per_capita_monthly_fen")?,
+            basis,
+            override_,
+        })
+    }
+
+    fn read_worker(&self) -> Result<Worker> {
+        let doc = &self.doc;
+        let w = need_obj(doc, &ROOT, "worker")?;
+        Ok(Worker {
+            name: get_str(doc, &w, "name")?,
+            gender: get_code(doc, &w, "gender")?,
+            birth_year: get_i64(doc, &w, "birth_year")?,
+            employer: get_str(doc, &w, "employer")?,
+            job: get_str(doc, &w, "job")?,
+            phone: get_str(doc, &w, "phone")?,
+            address: get_str(doc, &w, "address")?,
+            identity_key: get_str(doc, &w, "identity_key")?,
+        })
+    }
+
+    fn read_household(&self) -> Result<Household> {
+        let doc = &self.doc;
+        let h = need_obj(doc, &ROOT, "household")?;
+        let members = need_obj(doc, &h, "members")?;
+        let members = map_objects(doc, &members)?
+            .into_iter()
+            .map(|(id, m)| {
+                Ok(Member {
+                    id,
+                    relation: get_str(doc, &m, "relation")?.unwrap_or_default(),
+                    age: get_i64(doc, &m, "age")?,
+                    health: get_str(doc, &m, "health")?,
+                    occupation: get_str(doc, &m, "occupation")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Household {
+            size: get_i64(doc, &h, "size")?,
+            members,
+        })
+    }
+
+    fn read_finances(&self) -> Result<Finances> {
+        let doc = &self.doc;
+        let f = need_obj(doc, &ROOT, "finances")?;
+        Ok(Finances {
+            annual_income_fen: get_i64(doc, &f, "annual_income_fen")?,
+            rigid_spending_fen: get_i64(doc, &f, "rigid_spending_fen")?,
+            hardship_costs_fen: get_i64(doc, &f, "hardship_costs_fen")?,
+            subsistence_line_fen: get_i64(doc, &f, "subsistence_line_fen")?,
+        })
+    }
+
+    fn read_causes(&self) -> Result<Causes> {
+        let doc = &self.doc;
+        let c = need_obj(doc, &ROOT, "causes")?;
+        let secondary = match get_str(doc, &c, "secondary")? {
+            None => Vec::new(),
+            Some(codes) => codes
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| ArchiveError::Schema(format!("unknown cause code {s:?}")))
+                })
+                .collect::<Result<_>>()?,
+        };
+        Ok(Causes {
+            primary: get_code(doc, &c, "primary")?,
+            secondary,
+            other_text: get_str(doc, &c, "other_text")?,
+        })
+    }
+
+    fn read_profile(&self) -> Result<Profile> {
+        let doc = &self.doc;
+        let p = need_obj(doc, &ROOT, "profile")?;
+        Ok(Profile {
+            urgent_needs: get_str(doc, &p, "urgent_needs")?,
+            skills: get_str(doc, &p, "skills")?,
+            employment_wishes: get_str(doc, &p, "employment_wishes")?,
+            state_of_mind: get_str(doc, &p, "state_of_mind")?,
+        })
+    }
+
+    fn read_status_history(&self) -> Result<Vec<StatusChange>> {
+        let doc = &self.doc;
+        let list = need_obj(doc, &ROOT, "status_history")?;
+        list_objects(doc, &list)?
+            .into_iter()
+            .map(|e| {
+                Ok(StatusChange {
+                    from: get_code(doc, &e, "from")?,
+                    to: get_code(doc, &e, "to")?
+                        .ok_or_else(|| ArchiveError::Schema("status change without to".into()))?,
+                    reason: get_str(doc, &e, "reason")?,
+                    by: get_str(doc, &e, "by")?,
+                    node: get_str(doc, &e, "node")?,
+                    at: get_timestamp(doc, &e, "at")?,
+                })
+            })
+            .collect()
+    }
+
+    fn read_escalation(&self) -> Result<Escalation> {
+        let doc = &self.doc;
+        let e = need_obj(doc, &ROOT, "escalation")?;
+        let trail = need_obj(doc, &e, "trail")?;
+        let trail = list_objects(doc, &trail)?
+            .into_iter()
+            .map(|s| {
+                Ok(EscalationStep {
+                    from: get_str(doc, &s, "from")?,
+                    to: get_str(doc, &s, "to")?,
+                    reason: get_str(doc, &s, "reason")?,
+                    by: get_str(doc, &s, "by")?,
+                    at: get_timestamp(doc, &s, "at")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Escalation {
+            target_level: get_code(doc, &e, "target_level")?,
+            trail,
+        })
+    }
+
+    fn read_approvals(&self) -> Result<Vec<Approval>> {
+        let doc = &self.doc;
+        let list = need_obj(doc, &ROOT, "approvals")?;
+        list_objects(doc, &list)?
+            .into_iter()
+            .map(|a| {
+                Ok(Approval {
+                    step: get_str(doc, &a, "step")?,
+                    node: get_str(doc, &a, "node")?,
+                    decision: get_str(doc, &a, "decision")?,
+                    by: get_str(doc, &a, "by")?,
+                    at: get_timestamp(doc, &a, "at")?,
+                    note: get_str(doc, &a, "note")?,
+                })
+            })
+            .collect()
+    }
+
+    fn read_assistance(&self) -> Result<Vec<Assistance>> {
+        let doc = &self.doc;
+        let map = need_obj(doc, &ROOT, "assistance")?;
+        let mut out = map_objects(doc, &map)?
+            .into_iter()
+            .map(|(id, a)| {
+                Ok(Assistance {
+                    kind: need(get_code(doc, &a, "kind")?, "assistance kind")?,
+                    amount_fen: need(get_i64(doc, &a, "amount_fen")?, "assistance amount")?,
+                    date: need(get_date(doc, &a, "date")?, "assistance date")?,
+                    paying_node: get_str(doc, &a, "paying_node")?,
+                    approving_node: get_str(doc, &a, "approving_node")?,
+                    note: get_str(doc, &a, "note")?,
+                    by: get_str(doc, &a, "by")?,
+                    id,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+        Ok(out)
+    }
+
+    fn read_loans(&self) -> Result<Vec<Loan>> {
+        let doc = &self.doc;
+        let map = need_obj(doc, &ROOT, "loans")?;
+        let mut out = map_objects(doc, &map)?
+            .into_iter()
+            .map(|(id, l)| {
+                let reps = need_obj(doc, &l, "repayments")?;
+                let mut repayments = map_objects(doc, &reps)?
+                    .into_iter()
+                    .map(|(id, r)| {
+                        Ok(Repayment {
+                            amount_fen: need(get_i64(doc, &r, "amount_fen")?, "repayment amount")?,
+                            date: need(get_date(doc, &r, "date")?, "repayment date")?,
+                            note: get_str(doc, &r, "note")?,
+                            id,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                repayments.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+                let principal_fen = need(get_i64(doc, &l, "principal_fen")?, "loan principal")?;
+                let repaid_fen = repayments.iter().map(|r| r.amount_fen).sum();
+                Ok(Loan {
+                    principal_fen,
+                    date: need(get_date(doc, &l, "date")?, "loan date")?,
+                    due_date: get_date(doc, &l, "due_date")?,
+                    note: get_str(doc, &l, "note")?,
+                    repayments,
+                    repaid_fen,
+                    outstanding_fen: principal_fen - repaid_fen,
+                    id,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+        Ok(out)
+    }
+
+    fn read_visits(&self) -> Result<Vec<Visit>> {
+        let doc = &self.doc;
+        let map = need_obj(doc, &ROOT, "visits")?;
+        let mut out = map_objects(doc, &map)?
+            .into_iter()
+            .map(|(id, v)| {
+                Ok(Visit {
+                    date: need(get_date(doc, &v, "date")?, "visit date")?,
+                    kind: need(get_code(doc, &v, "kind")?, "visit kind")?,
+                    visitor: get_str(doc, &v, "visitor")?,
+                    notes: get_str(doc, &v, "notes")?,
+                    id,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+        Ok(out)
+    }
+
+    fn read_reviews(&self) -> Result<Vec<Review>> {
+        let doc = &self.doc;
+        let map = need_obj(doc, &ROOT, "reviews")?;
+        let mut out = map_objects(doc, &map)?
+            .into_iter()
+            .map(|(id, r)| {
+                Ok(Review {
+                    date: need(get_date(doc, &r, "date")?, "review date")?,
+                    result: need(get_code(doc, &r, "result")?, "review result")?,
+                    reviewer: get_str(doc, &r, "reviewer")?,
+                    notes: get_str(doc, &r, "notes")?,
+                    id,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+        Ok(out)
+    }
+}
+
+/// Checks field values on their own and against the causes the case already has.
+fn validate_fields(f: &CaseFields, current: &Causes) -> Result<()> {
+    if let Some(name) = &f.name
+        && (name.trim().is_empty() || name.chars().count() > 64)
+    {
+        return Err(invalid("name", "give the worker's name, at most 64 characters"));
+    }
+    if let Some(size) = f.household_size
+        && !(1..=MAX_HOUSEHOLD).contains(&size)
+    {
+        return Err(invalid(
+            "household size",
+            &format!("must be from 1 to {MAX_HOUSEHOLD} people living together"),
+        ));
+    }
+    if let Some(year) = f.birth_year
+        && !(1900..=2100).contains(&year)
+    {
+        return Err(invalid("birth year", "write the year of birth, e.g. 1975"));
+    }
+    let primary = f.primary_cause.or(current.primary);
+    let secondary = f.secondary_causes.as_ref().unwrap_or(&current.secondary);
+    if secondary.len() > MAX_SECONDARY_CAUSES {
+        return Err(invalid(
+            "causes",
+            &format!(
+                "a case has one primary and at most {MAX_SECONDARY_CAUSES} secondary causes, got {} secondary",
+                secondary.len()
+            ),
+        ));
+    }
+    for (i, c) in secondary.iter().enumerate() {
+        if Some(*c) == primary || secondary[..i].contains(c) {
+            return Err(invalid("causes", &format!("cause {} is given twice", c.code())));
+        }
+    }
+    let other_used = primary == Some(Cause::Other) || secondary.contains(&Cause::Other);
+    let other_text = f.other_cause_text.as_ref().or(current.other_text.as_ref());
+    if other_used && other_text.is_none_or(|t| t.trim().is_empty()) {
+        return Err(invalid("causes", "cause other needs a description (--other-cause TEXT)"));
+    }
+    Ok(())
+}
+
+fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {
+    match wanted {
+        Some(prefix) => {
+            let hits: Vec<&Loan> = loans.iter().filter(|l| l.id.starts_with(prefix)).collect();
+            match hits.as_slice() {
+                [one] => Ok(one),
+                [] => Err(ArchiveError::NoSuchRecord { what: "loan", id: prefix.into() }),
+                _ => Err(invalid("loan", &format!("{prefix:?} matches several loans; give more of the id"))),
+            }
+        }
+        None => {
+            let open: Vec<&Loan> = loans.iter().filter(|l| l.outstanding_fen > 0).collect();
+            match open.as_slice() {
+                [one] => Ok(one),
+                [] => Err(invalid("loan", "this case has no loan with money outstanding")),
+                _ => Err(invalid("loan", "this case has several open loans; name one with --loan ID")),
+            }
+        }
+    }
+}
+
+fn stamp(doc: &mut AutoCommit, obj: &ObjId, editor: &Editor) -> Result<()> {
+    put_text(doc, obj, "by", &editor.by)?;
+    put_text(doc, obj, "node", &editor.node)?;
+    put_timestamp(doc, obj, "at", editor.at)
+}
+
+fn put_opt_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &Option<String>) -> Result<()> {
+    match value {
+        Some(v) => put_text(doc, obj, key, v),
+        None => Ok(()),
+    }
+}
+
+fn need<T>(value: Option<T>, what: &str) -> Result<T> {
+    value.ok_or_else(|| ArchiveError::Schema(format!("{what} is missing")))
+}
+
+fn invalid(field: &'static str, reason: &str) -> ArchiveError {
+    ArchiveError::Invalid { field, reason: reason.to_owned() }
+}
+
+fn positive(field: &'static str, fen: i64) -> Result<()> {
+    if fen <= 0 {
+        return Err(invalid(field, "must be more than zero"));
+    }
+    Ok(())
+}
+
+fn not_future(field: &'static str, date: Date, editor: &Editor) -> Result<()> {
+    if date > editor.today {
+        return Err(invalid(
+            field,
+            &format!("{date} is in the future (today is {}); record things once they happened", editor.today),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! Errors of the archive model: bad input from a caseworker and documents that do not fit the
+//! schema.
+
+use crate::codes::Status;
+
+/// What went wrong while reading or changing an archive document.
+///
+/// Messages are written for the person at the terminal: lowercase, no trailing full stop, and
+/// never quoting personal data such as an ID number.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveError {
+    /// A value that should be one of a coded list is not.
+    #[error("unknown {what} {value:?}; use one of: {expected}")]
+    UnknownCode {
+        /// Which list.
+        what: &'static str,
+        /// What was given.
+        value: String,
+        /// The codes that are accepted.
+        expected: String,
+    },
+    /// A money amount that is not yuan with at most two decimals, or out of range.
+    #[error("invalid amount {value:?} for {field}: {reason}")]
+    Amount {
+        /// Which field.
+        field: &'static str,
+        /// What was given.
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A date that is not a real `YYYY-MM-DD` date.
+    #[error("invalid date {value:?} for {field}: write it as YYYY-MM-DD, e.g. 2026-03-15")]
+    Date {
+        /// Which field.
+        field: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A national ID number that fails validation (the number itself is never quoted).
+    #[error("invalid ID number: {0}")]
+    IdNumber(&'static str),
+    /// A field value that breaks a rule of the model.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// Why it is refused, with what to do.
+        reason: String,
+    },
+    /// A status change that the lifecycle does not allow.
+    #[error("cannot move a case from {from} to {to}; from {from} it may go to: {allowed}")]
+    Transition {
+        /// Current status.
+        from: Status,
+        /// Requested status.
+        to: Status,
+        /// Allowed targets, comma separated.
+        allowed: String,
+    },
+    /// Filing needs fields that the case does not have yet.
+    #[error("case cannot be filed yet: missing {0}; set them with `hearth case edit`")]
+    NotReadyToFile(String),
+    /// A record (loan, …) named by id is not in the case.
+    #[error("no {what} {id:?} in this case; `hearth case show` lists them")]
+    NoSuchRecord {
+        /// Kind of record.
+        what: &'static str,
+        /// Id given.
+        id: String,
+    },
+    /// The case is closed, so no aid, loan or visit may be added.
+    #[error("case is closed; reopen it only through a new case")]
+    Closed,
+    /// The document was written by a newer Hearth or is not a case.
+    #[error("document is not a Hearth case of a known schema ({0}); upgrade hearth")]
+    Schema(String),
+    /// Automerge refused to load or change the document.
+    #[error("archive document is damaged or unreadable: {0}")]
+    Document(#[from] automerge::AutomergeError),
+}
+
+/// Result of archive operations.
+pub type Result<T, E = ArchiveError> = std::result::Result<T, E>;

@@ -1,0 +1,31 @@
+//! Hearth's archive model: the hardship case (困难职工档案) as an Automerge document, with
+//! grading, the lifecycle, identity keys, money and the coded lists of the domain.
+//!
+//! This crate does no IO and knows nothing of async, storage or the network: callers hand in the
+//! time, the actor and fresh record ids, and get documents and bytes back.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![deny(missing_docs)]
+
+pub mod case;
+pub mod codes;
+mod doc;
+pub mod error;
+pub mod grade;
+pub mod identity;
+pub mod lifecycle;
+pub mod money;
+pub mod view;
+
+pub use case::{
+    Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview,
+    NewVisit,
+};
+pub use codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
+pub use doc::{actor_id, node_of_actor};
+pub use error::ArchiveError;
+pub use identity::{FederationSalt, IdNumber, IdentityKey};
+pub use view::{CaseSummary, CaseView};
+
+#[cfg(test)]
+mod tests;

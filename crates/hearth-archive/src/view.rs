@@ -1,0 +1,354 @@
+//! Plain read-outs of a case document, for display, `--json` and the store's listing index.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
+
+/// Everything a case holds, as read from its document (the winning value of each field).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseView {
+    /// Case id.
+    pub id: String,
+    /// Node responsible for the case.
+    pub home: String,
+    /// Lifecycle status.
+    pub status: Status,
+    /// Grade in force: the override if there is one, else the derived grade; `None` until the
+    /// finances, household size and primary cause are known.
+    pub grade: Option<Grade>,
+    /// How the grade came about.
+    pub grading: Grading,
+    /// Nodes that hold this case.
+    pub participants: Vec<String>,
+    /// The worker.
+    pub worker: Worker,
+    /// The household.
+    pub household: Household,
+    /// Money figures of the household.
+    pub finances: Finances,
+    /// Causes of hardship.
+    pub causes: Causes,
+    /// Needs and profile.
+    pub profile: Profile,
+    /// Every status change, oldest first.
+    pub status_history: Vec<StatusChange>,
+    /// Escalation target and trail.
+    pub escalation: Escalation,
+    /// Approval steps, oldest first.
+    pub approvals: Vec<Approval>,
+    /// Assistance records, by date.
+    pub assistance: Vec<Assistance>,
+    /// Sum of all assistance paid.
+    pub assistance_total_fen: i64,
+    /// Loans, by date.
+    pub loans: Vec<Loan>,
+    /// Visits, by date.
+    pub visits: Vec<Visit>,
+    /// Annual reviews, by date.
+    pub reviews: Vec<Review>,
+    /// When the case was opened.
+    pub created_at: Option<Timestamp>,
+    /// Who opened it.
+    pub created_by: Option<String>,
+}
+
+/// Derived grade, its basis, and any manual override.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Grading {
+    /// Grade by the formulas.
+    pub derived: Option<Grade>,
+    /// (income − rigid spending) / 12 / household size.
+    pub per_capita_monthly_fen: Option<i64>,
+    /// One line saying why, for people.
+    pub basis: Option<String>,
+    /// A manual override, shown as such.
+    #[serde(rename = "override")]
+    pub override_: Option<GradeOverride>,
+}
+
+/// A manual grade set by a person, with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GradeOverride {
+    /// The grade set.
+    pub grade: Grade,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub by: Option<String>,
+    /// At which node.
+    pub node: Option<String>,
+    /// When.
+    pub at: Option<Timestamp>,
+}
+
+/// The worker the case is about. Personal data: never log any of it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Worker {
+    /// Name.
+    pub name: Option<String>,
+    /// Gender.
+    pub gender: Option<Gender>,
+    /// Year of birth.
+    pub birth_year: Option<i64>,
+    /// Employer unit.
+    pub employer: Option<String>,
+    /// Job.
+    pub job: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Home address.
+    pub address: Option<String>,
+    /// Salted hash of the ID number.
+    pub identity_key: Option<String>,
+}
+
+/// Household (家庭状况).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Household {
+    /// People living together (共同生活人口).
+    pub size: Option<i64>,
+    /// Members other than the worker.
+    pub members: Vec<Member>,
+}
+
+/// A household member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    /// Record id.
+    pub id: String,
+    /// Relation to the worker (spouse, child, parent, …).
+    pub relation: String,
+    /// Age.
+    pub age: Option<i64>,
+    /// Health.
+    pub health: Option<String>,
+    /// Work or school status.
+    pub occupation: Option<String>,
+}
+
+/// Finances (经济收入), integer fen.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Finances {
+    /// Annual disposable income.
+    pub annual_income_fen: Option<i64>,
+    /// Rigid annual spending: medical, education.
+    pub rigid_spending_fen: Option<i64>,
+    /// This year's costs caused by the hardship event.
+    pub hardship_costs_fen: Option<i64>,
+    /// Local subsistence line, monthly per person.
+    pub subsistence_line_fen: Option<i64>,
+}
+
+/// Causes of hardship (致困原因).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Causes {
+    /// Primary cause.
+    pub primary: Option<Cause>,
+    /// Up to three secondary causes.
+    pub secondary: Vec<Cause>,
+    /// Free text for `other`.
+    pub other_text: Option<String>,
+}
+
+/// Needs and profile (the "clears").
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Profile {
+    /// Urgent needs (急需解决的问题).
+    pub urgent_needs: Option<String>,
+    /// Skills (技术特长).
+    pub skills: Option<String>,
+    /// Employment wishes (就业要求).
+    pub employment_wishes: Option<String>,
+    /// State of mind (思想状况).
+    pub state_of_mind: Option<String>,
+}
+
+/// One status change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusChange {
+    /// Status before, `None` for the opening entry.
+    pub from: Option<Status>,
+    /// Status after.
+    pub to: Status,
+    /// Why.
+    pub reason: Option<String>,
+    /// Who.
+    pub by: Option<String>,
+    /// At which node.
+    pub node: Option<String>,
+    /// When.
+    pub at: Option<Timestamp>,
+}
+
+/// Escalation target and trail (逐级上报).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Escalation {
+    /// Level the case must reach.
+    pub target_level: Option<Level>,
+    /// Reports made so far.
+    pub trail: Vec<EscalationStep>,
+}
+
+/// One report up (or send down) between nodes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EscalationStep {
+    /// Reporting node.
+    pub from: Option<String>,
+    /// Receiving node.
+    pub to: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Who.
+    pub by: Option<String>,
+    /// When.
+    pub at: Option<Timestamp>,
+}
+
+/// One approval step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approval {
+    /// Step name.
+    pub step: Option<String>,
+    /// Node that decided.
+    pub node: Option<String>,
+    /// approve / return / reject.
+    pub decision: Option<String>,
+    /// Who.
+    pub by: Option<String>,
+    /// When.
+    pub at: Option<Timestamp>,
+    /// Note.
+    pub note: Option<String>,
+}
+
+/// An assistance record (帮扶记录).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assistance {
+    /// Record id.
+    pub id: String,
+    /// Kind of aid.
+    pub kind: AssistanceKind,
+    /// Amount paid.
+    pub amount_fen: i64,
+    /// Date paid.
+    pub date: Date,
+    /// Node whose fund paid.
+    pub paying_node: Option<String>,
+    /// Node that approved.
+    pub approving_node: Option<String>,
+    /// Note.
+    pub note: Option<String>,
+    /// Who recorded it.
+    pub by: Option<String>,
+}
+
+/// A loan with its repayments; the outstanding balance is derived.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Loan {
+    /// Record id.
+    pub id: String,
+    /// Amount lent.
+    pub principal_fen: i64,
+    /// Date lent.
+    pub date: Date,
+    /// Date due.
+    pub due_date: Option<Date>,
+    /// Note.
+    pub note: Option<String>,
+    /// Repayments, by date.
+    pub repayments: Vec<Repayment>,
+    /// Sum of repayments.
+    pub repaid_fen: i64,
+    /// Principal less repayments.
+    pub outstanding_fen: i64,
+}
+
+/// One repayment of a loan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Repayment {
+    /// Record id.
+    pub id: String,
+    /// Amount repaid.
+    pub amount_fen: i64,
+    /// Date repaid.
+    pub date: Date,
+    /// Note.
+    pub note: Option<String>,
+}
+
+/// A visit (走访 / 回访).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Visit {
+    /// Record id.
+    pub id: String,
+    /// Date of the visit.
+    pub date: Date,
+    /// Kind.
+    pub kind: VisitKind,
+    /// Who visited.
+    pub visitor: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// An annual review (年审).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Review {
+    /// Record id.
+    pub id: String,
+    /// Date of the review.
+    pub date: Date,
+    /// Outcome.
+    pub result: ReviewResult,
+    /// Who reviewed.
+    pub reviewer: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// The few fields of a case that listing and filtering need, kept in the store's index so that
+/// `case list` does not load every document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// Case id.
+    pub id: String,
+    /// Home node.
+    pub home: String,
+    /// Worker's name (local display only).
+    pub name: Option<String>,
+    /// Status.
+    pub status: Status,
+    /// Grade in force.
+    pub grade: Option<Grade>,
+    /// Whether the grade is a manual override.
+    #[serde(default)]
+    pub grade_overridden: bool,
+    /// Primary cause.
+    pub primary_cause: Option<Cause>,
+    /// Secondary causes.
+    #[serde(default)]
+    pub secondary_causes: Vec<Cause>,
+    /// Household size.
+    pub household_size: Option<i64>,
+    /// Per-capita monthly figure.
+    pub per_capita_monthly_fen: Option<i64>,
+    /// Identity key (for one-household-one-file checks).
+    pub identity_key: Option<String>,
+    /// Total assistance paid.
+    #[serde(default)]
+    pub assistance_total_fen: i64,
+    /// Total outstanding on loans.
+    #[serde(default)]
+    pub outstanding_fen: i64,
+    /// When the case was opened.
+    pub created_at: Option<Timestamp>,
+}
+
+impl CaseSummary {
+    /// Whether the case has `cause` as its primary or a secondary cause.
+    pub fn has_cause(&self, cause: Cause) -> bool {
+        self.primary_cause == Some(cause) || self.secondary_causes.contains(&cause)
+    }
+}
