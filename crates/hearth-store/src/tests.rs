@@ -1,0 +1,174 @@
+//! Tests of the store against a real redb file in a temporary directory.
+
+use hearth_archive::{
+    AssistanceKind, Case, CaseFields, Cause, Editor, FederationSalt, IdNumber, NewAssistance,
+    Status, actor_id,
+};
+use jiff::civil::date;
+
+use super::*;
+
+fn editor() -> Editor {
+    Editor {
+        node: "t.team-1".into(),
+        by: "tester".into(),
+        at: "2026-03-01T09:00:00Z".parse().unwrap(),
+        today: date(2026, 3, 1),
+    }
+}
+
+fn actor() -> ActorId {
+    actor_id("t.team-1", &[1; 8])
+}
+
+fn case(id: &str, id_number: &str) -> Case {
+    let salt = FederationSalt::from_bytes([3; 32]);
+    let fields = CaseFields {
+        name: Some(format!("worker {id}")),
+        identity_key: Some(IdNumber::parse(id_number).unwrap().identity_key(&salt)),
+        household_size: Some(2),
+        annual_income_fen: Some(20_000_00),
+        rigid_spending_fen: Some(0),
+        subsistence_line_fen: Some(900_00),
+        primary_cause: Some(Cause::Unemployed),
+        ..CaseFields::default()
+    };
+    Case::create(id, "t.team-1", actor(), &editor(), &fields).unwrap()
+}
+
+fn aid(id: &str) -> NewAssistance {
+    NewAssistance {
+        id: id.into(),
+        kind: AssistanceKind::Living,
+        amount_fen: 100_00,
+        date: date(2026, 2, 1),
+        paying_node: None,
+        approving_node: None,
+        note: None,
+    }
+}
+
+fn put(store: &Store, case: &mut Case) -> Option<u64> {
+    let mut batch = store.begin().unwrap();
+    let seq = batch.put_case(case).unwrap();
+    batch.commit().unwrap();
+    seq
+}
+
+const ID1: &str = "11010519491231002X";
+const ID2: &str = "110105198003150012";
+
+fn fresh() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(&dir.path().join("hearth.redb"), &[1; 8]).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn a_case_survives_closing_and_reopening_the_file() {
+    let (dir, store) = fresh();
+    let mut c = case("aaaa1111", ID1);
+    assert_eq!(put(&store, &mut c), Some(1));
+    drop(store);
+    let store = Store::open(&dir.path().join("hearth.redb")).unwrap();
+    assert_eq!(store.incarnation(), &[1; 8]);
+    let loaded = store.load_case("aaaa1111", actor()).unwrap();
+    assert_eq!(loaded.view().unwrap(), c.view().unwrap());
+}
+
+#[test]
+fn the_feed_keeps_each_document_once_at_its_latest_sequence() {
+    let (_dir, store) = fresh();
+    let mut a = case("aaaa", ID1);
+    let mut b = case("bbbb", ID2);
+    put(&store, &mut a);
+    put(&store, &mut b);
+    a.add_assistance(&editor(), &aid("x1")).unwrap();
+    assert_eq!(put(&store, &mut a), Some(3));
+    assert_eq!(put(&store, &mut a), None, "no new changes, no new sequence");
+    assert_eq!(
+        store.changes_since(0).unwrap(),
+        [(2, "bbbb".to_owned()), (3, "aaaa".to_owned())]
+    );
+    assert_eq!(store.changes_since(2).unwrap(), [(3, "aaaa".to_owned())]);
+    assert!(store.changes_since(3).unwrap().is_empty());
+}
+
+#[test]
+fn chunks_fold_into_a_snapshot_and_nothing_is_lost() {
+    let (_dir, mut store) = fresh();
+    let mut c = case("cccc", ID1);
+    put(&store, &mut c);
+    let writes = COMPACT_AFTER + 5;
+    for i in 0..writes {
+        let mut loaded = store.load_case("cccc", actor()).unwrap();
+        loaded.add_assistance(&editor(), &aid(&format!("a{i}"))).unwrap();
+        put(&store, &mut loaded);
+    }
+    let stats = store.stats().unwrap();
+    assert!(stats.chunks < COMPACT_AFTER, "chunks were folded: {stats:?}");
+    let view = store.load_case("cccc", actor()).unwrap().view().unwrap();
+    assert_eq!(view.assistance.len() as u64, writes);
+
+    let done = store.compact().unwrap();
+    assert_eq!(store.stats().unwrap().chunks, 0);
+    assert_eq!(done.chunks, stats.chunks);
+    let view = store.load_case("cccc", actor()).unwrap().view().unwrap();
+    assert_eq!(view.assistance.len() as u64, writes);
+}
+
+#[test]
+fn listing_and_identity_indexes_follow_edits() {
+    let (_dir, store) = fresh();
+    let mut c = case("dddd", ID1);
+    put(&store, &mut c);
+    let salt = FederationSalt::from_bytes([3; 32]);
+    let key1 = IdNumber::parse(ID1).unwrap().identity_key(&salt);
+    let key2 = IdNumber::parse(ID2).unwrap().identity_key(&salt);
+    assert_eq!(store.cases_with_identity(key1.as_str()).unwrap(), ["dddd"]);
+
+    c.file(&editor()).unwrap();
+    let fields = CaseFields {
+        identity_key: Some(key2.clone()),
+        ..CaseFields::default()
+    };
+    c.edit(&editor(), &fields).unwrap();
+    put(&store, &mut c);
+    assert!(store.cases_with_identity(key1.as_str()).unwrap().is_empty());
+    assert_eq!(store.cases_with_identity(key2.as_str()).unwrap(), ["dddd"]);
+    let summaries = store.case_summaries().unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].status, Status::Filed);
+}
+
+#[test]
+fn ids_resolve_by_unique_prefix() {
+    let (_dir, store) = fresh();
+    put(&store, &mut case("ab12", ID1));
+    put(&store, &mut case("ab34", ID2));
+    assert_eq!(store.resolve_case_id("ab1").unwrap(), "ab12");
+    assert!(matches!(store.resolve_case_id("ab"), Err(StoreError::Ambiguous(_))));
+    assert!(matches!(store.resolve_case_id("zz"), Err(StoreError::NotFound(_))));
+    assert!(matches!(store.load_case("zz", actor()), Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn an_uncommitted_batch_leaves_nothing() {
+    let (_dir, store) = fresh();
+    let mut batch = store.begin().unwrap();
+    batch.put_case(&mut case("eeee", ID1)).unwrap();
+    drop(batch);
+    assert!(store.case_summaries().unwrap().is_empty());
+    assert_eq!(store.stats().unwrap(), StoreStats::default());
+}
+
+#[test]
+fn open_refuses_missing_existing_and_busy_files() {
+    let (dir, store) = fresh();
+    let path = dir.path().join("hearth.redb");
+    assert!(matches!(Store::open(&dir.path().join("nope.redb")), Err(StoreError::Missing(_))));
+    assert!(matches!(Store::create(&path, &[0; 8]), Err(StoreError::Exists(_))));
+    assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
+    drop(store);
+    Store::open(&path).unwrap();
+}
