@@ -93,6 +93,13 @@ pub struct CaseFields {
     pub state_of_mind: Option<String>,
 }
 
+impl CaseFields {
+    /// Checks the fields on their own, as for a new case, before anything is written.
+    pub fn validate(&self) -> Result<()> {
+        validate_fields(self, &Causes::default())
+    }
+}
+
 /// A household member to add.
 #[derive(Debug, Clone)]
 #[allow(missing_docs)]

@@ -1,1 +1,68 @@
-fn main() {}
+//! `hearth`: one node of a Hearth federation on the command line.
+//!
+//! Exit codes: 0 done; 2 bad input (nothing was written); 1 anything else.
+
+mod cli;
+mod commands;
+mod fields;
+mod import;
+mod node;
+mod output;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use clap::Parser;
+use hearth_archive::ArchiveError;
+use hearth_store::StoreError;
+
+/// Input that cannot be used, with what to do about it. Exits with code 2.
+#[derive(Debug)]
+pub struct BadInput(String);
+
+impl BadInput {
+    /// Wraps a one-line message.
+    pub fn new(message: impl Into<String>) -> BadInput {
+        BadInput(message.into())
+    }
+}
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// 2 for input the user can correct, 1 for everything else (IO, damage, a busy store).
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let archive_is_input = |e: &ArchiveError| !matches!(e, ArchiveError::Schema(_) | ArchiveError::Document(_));
+    for cause in err.chain() {
+        if cause.is::<BadInput>() {
+            return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<ArchiveError>() {
+            return if archive_is_input(e) { 2 } else { 1 };
+        }
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return match e {
+                StoreError::NotFound(_) | StoreError::Ambiguous(_) => 2,
+                StoreError::Archive(a) if archive_is_input(a) => 2,
+                _ => 1,
+            };
+        }
+    }
+    1
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}

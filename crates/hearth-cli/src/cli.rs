@@ -1,0 +1,362 @@
+//! Command-line arguments (clap), per DESIGN §10.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Hearth keeps trade-union hardship case archives (困难职工档案) in sync across the levels of a
+/// union federation. This is one node's command line.
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, propagate_version = true, allow_negative_numbers = true)]
+pub struct Cli {
+    /// The node's data dir [default: $HEARTH_DATA_DIR, else the platform data dir]
+    #[arg(long, global = true, env = "HEARTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Who is making changes, recorded with each one [default: $HEARTH_OPERATOR, else $USER]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub by: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up a node's data dir: config, federation salt and store
+    Init(InitArgs),
+    /// Open, show, list, edit, file and import hardship cases
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Household members
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Assistance payments (帮扶记录)
+    #[command(subcommand)]
+    Assist(AssistCommand),
+    /// Loans and their repayments
+    #[command(subcommand)]
+    Loan(LoanCommand),
+    /// Visits (走访 / 回访)
+    #[command(subcommand)]
+    Visit(VisitCommand),
+    /// Annual reviews (年审)
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// Fold change chunks into snapshots and give free space back to the disk
+    Compact(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON for scripts
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Stable node id, e.g. kaiyuan-power.ops.team-3 (lowercase letters, digits, '-' and '.')
+    #[arg(long, value_name = "ID")]
+    pub node_id: String,
+    /// Federation level: team, branch, enterprise, municipal, provincial or national
+    #[arg(long, value_name = "LEVEL")]
+    pub level: String,
+    /// Address to listen on for peers, e.g. 0.0.0.0:7400
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Join an existing federation: its salt file, copied from any node of it
+    #[arg(long, value_name = "FILE")]
+    pub federation_salt: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Open a new case (a draft) for a worker in hardship
+    New {
+        #[command(flatten)]
+        fields: CaseFieldArgs,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show one case in full
+    Show {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List cases, optionally filtered
+    List {
+        /// Only cases with this status
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Only cases with this grade
+        #[arg(long, value_name = "GRADE")]
+        grade: Option<String>,
+        /// Only cases with this primary or secondary cause (code or number)
+        #[arg(long, value_name = "CAUSE")]
+        cause: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change fields of a case; the grade is derived again
+    Edit {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        #[command(flatten)]
+        fields: CaseFieldArgs,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Put a case on file (建档) once it has what a file needs
+    File {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Move a case to another status, with a reason
+    Transition {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Target status
+        #[arg(long, value_name = "STATUS")]
+        to: String,
+        /// Why
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Override the derived grade by hand (with a reason), or remove the override
+    Grade {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Grade to set
+        #[arg(long, value_name = "GRADE", required_unless_present = "clear", requires = "reason")]
+        set: Option<String>,
+        /// Why the derived grade is wrong
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Remove the override and go back to the derived grade
+        #[arg(long, conflicts_with = "set")]
+        clear: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Import cases from a CSV file: all lines or none (layout in README)
+    Import {
+        /// The CSV file
+        file: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// Fields of a case; each is optional so that `case edit` can change just one.
+#[derive(Debug, Args, Default)]
+pub struct CaseFieldArgs {
+    /// Worker's name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// National ID number; only its salted hash is stored
+    #[arg(long, value_name = "NUMBER")]
+    pub id_number: Option<String>,
+    /// male or female [default: from the ID number]
+    #[arg(long, value_name = "GENDER")]
+    pub gender: Option<String>,
+    /// Year of birth [default: from the ID number]
+    #[arg(long, value_name = "YEAR")]
+    pub birth_year: Option<String>,
+    /// Employer unit
+    #[arg(long, value_name = "TEXT")]
+    pub employer: Option<String>,
+    /// Job
+    #[arg(long, value_name = "TEXT")]
+    pub job: Option<String>,
+    /// Phone
+    #[arg(long, value_name = "TEXT")]
+    pub phone: Option<String>,
+    /// Home address (家庭住址)
+    #[arg(long, value_name = "TEXT")]
+    pub address: Option<String>,
+    /// People living together (共同生活人口)
+    #[arg(long, value_name = "N")]
+    pub household_size: Option<String>,
+    /// Annual disposable income of the household, yuan
+    #[arg(long, value_name = "YUAN")]
+    pub annual_income: Option<String>,
+    /// Rigid annual spending (medical, education), yuan
+    #[arg(long, value_name = "YUAN")]
+    pub rigid_spending: Option<String>,
+    /// This year's costs caused by the hardship event (致困支出), yuan
+    #[arg(long, value_name = "YUAN")]
+    pub hardship_costs: Option<String>,
+    /// Local subsistence line (低保标准), monthly per person, yuan
+    #[arg(long, value_name = "YUAN")]
+    pub subsistence_line: Option<String>,
+    /// Primary cause: code or number (1 no_work_ability … 10 other)
+    #[arg(long, value_name = "CAUSE")]
+    pub primary_cause: Option<String>,
+    /// Secondary cause, up to three (repeat the flag); replaces the list on edit
+    #[arg(long, value_name = "CAUSE")]
+    pub secondary_cause: Vec<String>,
+    /// Description when a cause is "other"
+    #[arg(long, value_name = "TEXT")]
+    pub other_cause: Option<String>,
+    /// Urgent needs (急需解决的问题)
+    #[arg(long, value_name = "TEXT")]
+    pub urgent_needs: Option<String>,
+    /// Skills (技术特长)
+    #[arg(long, value_name = "TEXT")]
+    pub skills: Option<String>,
+    /// Employment wishes (就业要求)
+    #[arg(long, value_name = "TEXT")]
+    pub employment_wishes: Option<String>,
+    /// State of mind (思想状况)
+    #[arg(long, value_name = "TEXT")]
+    pub state_of_mind: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a household member
+    Add {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Relation to the worker: spouse, child, parent, …
+        #[arg(long, value_name = "TEXT")]
+        relation: String,
+        /// Age
+        #[arg(long, value_name = "YEARS")]
+        age: Option<String>,
+        /// Health
+        #[arg(long, value_name = "TEXT")]
+        health: Option<String>,
+        /// Work or school status
+        #[arg(long, value_name = "TEXT")]
+        occupation: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssistCommand {
+    /// Record an assistance payment
+    Add {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// living, medical, education, holiday, one_off, pairing, job or legal
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// Amount paid, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        /// Date paid, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// Node whose fund paid [default: this node]
+        #[arg(long, value_name = "NODE")]
+        paying_node: Option<String>,
+        /// Node that approved the payment
+        #[arg(long, value_name = "NODE")]
+        approving_node: Option<String>,
+        /// Note
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoanCommand {
+    /// Record a loan
+    Add {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Principal, yuan
+        #[arg(long, alias = "principal", value_name = "YUAN")]
+        amount: String,
+        /// Date lent, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// Date due, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        due: String,
+        /// Note
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Record a repayment
+    Repay {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Loan id (a prefix is enough) [default: the case's only open loan]
+        #[arg(long, value_name = "LOAN")]
+        loan: Option<String>,
+        /// Amount repaid, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        /// Date repaid, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// Note
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisitCommand {
+    /// Record a visit
+    Add {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Date of the visit, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// home, follow_up or holiday
+        #[arg(long, value_name = "KIND", default_value = "home")]
+        kind: String,
+        /// Who visited
+        #[arg(long, value_name = "NAME")]
+        visitor: Option<String>,
+        /// What was found
+        #[arg(long, value_name = "TEXT")]
+        notes: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Record an annual review
+    Add {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Date of the review, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// confirmed, improved, lift_recommended or close_recommended
+        #[arg(long, value_name = "RESULT")]
+        result: String,
+        /// Who reviewed
+        #[arg(long, value_name = "NAME")]
+        reviewer: Option<String>,
+        /// Notes
+        #[arg(long, value_name = "TEXT")]
+        notes: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}

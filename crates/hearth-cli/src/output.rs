@@ -1,0 +1,198 @@
+//! What `hearth` prints for people: tables with Chinese and English labels. Scripts use `--json`.
+
+use std::fmt::Write as _;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use hearth_archive::money::format_yuan;
+use hearth_archive::view::Grading;
+use hearth_archive::{CaseSummary, CaseView, Grade};
+use serde::Serialize;
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    t
+}
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "—".to_owned())
+}
+
+fn yuan(v: Option<i64>) -> String {
+    v.map(format_yuan).unwrap_or_else(|| "—".to_owned())
+}
+
+/// A grade as people read it: `deep 深度困难`, with overrides marked.
+pub fn grade_label(grade: Option<Grade>, overridden: bool) -> String {
+    match (grade, overridden) {
+        (None, _) => "— 待评定 (not yet graded)".to_owned(),
+        (Some(g), false) => g.label(),
+        (Some(g), true) => format!("{} (override 人工调整)", g.label()),
+    }
+}
+
+/// The table of `case list`.
+pub fn case_list(cases: &[CaseSummary]) -> String {
+    let mut t = table(&[
+        "ID",
+        "Name 姓名",
+        "Status 状态",
+        "Grade 困难等级",
+        "Primary cause 主要致困原因",
+        "People 人口",
+        "Per person/month 人均月收入",
+        "Aid paid 已帮扶",
+        "Loans owed 借款余额",
+    ]);
+    for c in cases {
+        t.add_row(vec![
+            c.id.clone(),
+            text(&c.name),
+            c.status.label(),
+            grade_label(c.grade, c.grade_overridden),
+            c.primary_cause.map(|c| c.label()).unwrap_or_else(|| "—".into()),
+            c.household_size.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
+            yuan(c.per_capita_monthly_fen),
+            format_yuan(c.assistance_total_fen),
+            format_yuan(c.outstanding_fen),
+        ]);
+    }
+    format!("{t}\n{} case(s)", cases.len())
+}
+
+fn grading_line(g: &Grading, grade: Option<Grade>) -> String {
+    let mut line = grade_label(grade, g.override_.is_some());
+    if let Some(o) = &g.override_ {
+        let derived = g.derived.map(|d| d.label()).unwrap_or_else(|| "—".into());
+        let _ = write!(line, "; reason 理由: {}; derived 计算结果: {derived}", o.reason);
+    } else if let Some(basis) = &g.basis {
+        let _ = write!(line, "; {basis}");
+    }
+    line
+}
+
+/// The full read-out of `case show`.
+pub fn case_details(v: &CaseView) -> String {
+    let mut out = String::new();
+    let mut t = table(&["Field 项目", "Value 内容"]);
+    let w = &v.worker;
+    let f = &v.finances;
+    let causes = {
+        let mut s = v.causes.primary.map(|c| c.label()).unwrap_or_else(|| "—".into());
+        for c in &v.causes.secondary {
+            let _ = write!(s, "; {}", c.label());
+        }
+        if let Some(other) = &v.causes.other_text {
+            let _ = write!(s, " ({other})");
+        }
+        s
+    };
+    let rows: Vec<(&str, String)> = vec![
+        ("Case 档案号", v.id.clone()),
+        ("Status 状态", v.status.label()),
+        ("Grade 困难等级", grading_line(&v.grading, v.grade)),
+        ("Home node 责任单位", v.home.clone()),
+        ("Held by 参与节点", v.participants.join(", ")),
+        ("Name 姓名", text(&w.name)),
+        ("Gender 性别", w.gender.map(|g| g.label()).unwrap_or_else(|| "—".into())),
+        ("Birth year 出生年份", w.birth_year.map(|y| y.to_string()).unwrap_or_else(|| "—".into())),
+        ("Identity 身份标识", if w.identity_key.is_some() { "recorded 已登记 (salted hash)".into() } else { "—".into() }),
+        ("Employer 工作单位", text(&w.employer)),
+        ("Job 岗位", text(&w.job)),
+        ("Phone 电话", text(&w.phone)),
+        ("Address 家庭住址", text(&w.address)),
+        ("Household 共同生活人口", v.household.size.map(|n| n.to_string()).unwrap_or_else(|| "—".into())),
+        ("Annual income 年可支配收入", yuan(f.annual_income_fen)),
+        ("Rigid spending 刚性支出", yuan(f.rigid_spending_fen)),
+        ("Hardship costs 致困支出", yuan(f.hardship_costs_fen)),
+        ("Subsistence line 低保标准 (monthly)", yuan(f.subsistence_line_fen)),
+        ("Per person/month 人均月收入", yuan(v.grading.per_capita_monthly_fen)),
+        ("Causes 致困原因", causes),
+        ("Urgent needs 急需解决的问题", text(&v.profile.urgent_needs)),
+        ("Skills 技术特长", text(&v.profile.skills)),
+        ("Employment wishes 就业要求", text(&v.profile.employment_wishes)),
+        ("State of mind 思想状况", text(&v.profile.state_of_mind)),
+        ("Aid paid 已帮扶合计", format_yuan(v.assistance_total_fen)),
+    ];
+    for (k, val) in rows {
+        t.add_row(vec![k.to_owned(), val]);
+    }
+    let _ = writeln!(out, "{t}");
+
+    if !v.household.members.is_empty() {
+        let mut t = table(&["Member 成员", "Relation 关系", "Age 年龄", "Health 健康", "Work/school 就业就学"]);
+        for m in &v.household.members {
+            t.add_row(vec![
+                m.id.clone(),
+                m.relation.clone(),
+                m.age.map(|a| a.to_string()).unwrap_or_else(|| "—".into()),
+                text(&m.health),
+                text(&m.occupation),
+            ]);
+        }
+        let _ = writeln!(out, "\nHousehold members 家庭成员\n{t}");
+    }
+    if !v.assistance.is_empty() {
+        let mut t = table(&["Record 编号", "Date 日期", "Kind 类型", "Amount 金额", "Paid by 支付单位", "Note 备注"]);
+        for a in &v.assistance {
+            t.add_row(vec![
+                a.id.clone(),
+                a.date.to_string(),
+                a.kind.label(),
+                format_yuan(a.amount_fen),
+                text(&a.paying_node),
+                text(&a.note),
+            ]);
+        }
+        let _ = writeln!(out, "\nAssistance 帮扶记录\n{t}");
+    }
+    if !v.loans.is_empty() {
+        let mut t = table(&["Loan 借款", "Date 日期", "Due 到期", "Principal 本金", "Repaid 已还", "Outstanding 未还"]);
+        for l in &v.loans {
+            t.add_row(vec![
+                l.id.clone(),
+                l.date.to_string(),
+                l.due_date.map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
+                format_yuan(l.principal_fen),
+                format_yuan(l.repaid_fen),
+                format_yuan(l.outstanding_fen),
+            ]);
+        }
+        let _ = writeln!(out, "\nLoans 借款\n{t}");
+    }
+    if !v.visits.is_empty() {
+        let mut t = table(&["Date 日期", "Kind 类型", "Visitor 走访人", "Notes 情况"]);
+        for vi in &v.visits {
+            t.add_row(vec![vi.date.to_string(), vi.kind.label(), text(&vi.visitor), text(&vi.notes)]);
+        }
+        let _ = writeln!(out, "\nVisits 走访记录\n{t}");
+    }
+    if !v.reviews.is_empty() {
+        let mut t = table(&["Date 日期", "Result 结论", "Reviewer 审核人", "Notes 说明"]);
+        for r in &v.reviews {
+            t.add_row(vec![r.date.to_string(), r.result.label(), text(&r.reviewer), text(&r.notes)]);
+        }
+        let _ = writeln!(out, "\nAnnual reviews 年审\n{t}");
+    }
+    let mut t = table(&["When 时间", "From 原状态", "To 新状态", "By 经办人", "Node 节点", "Reason 理由"]);
+    for s in &v.status_history {
+        t.add_row(vec![
+            s.at.map(|a| a.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into()),
+            s.from.map(|f| f.label()).unwrap_or_else(|| "—".into()),
+            s.to.label(),
+            text(&s.by),
+            text(&s.node),
+            text(&s.reason),
+        ]);
+    }
+    let _ = write!(out, "\nStatus history 状态记录\n{t}");
+    out
+}
