@@ -30,6 +30,19 @@ pub fn check_char(first17: &str) -> Option<char> {
     Some(char::from(CHECK_CHARS[(sum % 11) as usize]))
 }
 
+/// A made-up but well-formed ID number for demos, tests and benchmarks: region code `990000`
+/// (assigned to no real region), a birth date between 1950 and 1990 and a sequence number drawn
+/// from `n`, and the right check character. Distinct for `n` below 14,600,000.
+pub fn sample_id_number(n: u32) -> String {
+    let days = i64::from(n % 14_600);
+    let birth = jiff::civil::date(1950, 1, 1)
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap_or(jiff::civil::date(1950, 1, 1));
+    let first17 = format!("990000{}{:03}", birth.strftime("%Y%m%d"), (n / 14_600) % 1000);
+    let check = check_char(&first17).unwrap_or('0');
+    format!("{first17}{check}")
+}
+
 /// A validated, normalized 18-character resident ID number.
 ///
 /// `Debug` and `Display` are redacted so that the number cannot slip into a log or an error.
@@ -205,6 +218,19 @@ mod tests {
         assert_eq!(a, id.identity_key(&FederationSalt::from_bytes([1; 32])));
         assert_eq!(a.as_str().len(), 64);
         assert!(!a.as_str().contains("19491231"));
+    }
+
+    #[test]
+    fn sample_numbers_are_valid_and_distinct() {
+        let a: Vec<String> = (0..30_000).step_by(997).map(sample_id_number).collect();
+        for n in &a {
+            IdNumber::parse(n).unwrap();
+        }
+        let mut b = a.clone();
+        b.sort();
+        b.dedup();
+        assert_eq!(a.len(), b.len());
+        assert_ne!(sample_id_number(5), sample_id_number(5 + 14_600));
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub struct InitArgs {
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
     /// Open a new case (a draft) for a worker in hardship
+    #[command(allow_negative_numbers = true)]
     New {
         #[command(flatten)]
         fields: CaseFieldArgs,
@@ -103,6 +104,7 @@ pub enum CaseCommand {
         out: JsonFlag,
     },
     /// Change fields of a case; the grade is derived again
+    #[command(allow_negative_numbers = true)]
     Edit {
         /// Case id (a unique prefix is enough)
         id: String,
@@ -224,6 +226,7 @@ pub struct CaseFieldArgs {
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
     /// Add a household member
+    #[command(allow_negative_numbers = true)]
     Add {
         /// Case id (a unique prefix is enough)
         id: String,
@@ -247,6 +250,7 @@ pub enum MemberCommand {
 #[derive(Debug, Subcommand)]
 pub enum AssistCommand {
     /// Record an assistance payment
+    #[command(allow_negative_numbers = true)]
     Add {
         /// Case id (a unique prefix is enough)
         id: String,
@@ -276,6 +280,7 @@ pub enum AssistCommand {
 #[derive(Debug, Subcommand)]
 pub enum LoanCommand {
     /// Record a loan
+    #[command(allow_negative_numbers = true)]
     Add {
         /// Case id (a unique prefix is enough)
         id: String,
@@ -295,6 +300,7 @@ pub enum LoanCommand {
         out: JsonFlag,
     },
     /// Record a repayment
+    #[command(allow_negative_numbers = true)]
     Repay {
         /// Case id (a unique prefix is enough)
         id: String,

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hearth_archive::identity::check_char;
+use hearth_archive::identity::sample_id_number;
 use hearth_archive::{
     AssistanceKind, Case, CaseFields, Cause, Editor, FederationSalt, IdNumber, NewAssistance,
     actor_id,
@@ -52,17 +52,11 @@ fn actor(store: &Store) -> hearth_archive::automerge::ActorId {
     actor_id("crash.team-1", store.incarnation())
 }
 
-fn id_number(n: u32) -> String {
-    let birth = jiff::civil::date(1960, 1, 1) + jiff::Span::new().days(i64::from(n % 15_000));
-    let first17 = format!("110105{}{:03}", birth.strftime("%Y%m%d"), n % 1000);
-    format!("{first17}{}", check_char(&first17).unwrap_or('0'))
-}
-
 fn fields(n: u32) -> CaseFields {
     let salt = FederationSalt::from_bytes([5; 32]);
     CaseFields {
         name: Some(format!("worker {n}")),
-        identity_key: IdNumber::parse(&id_number(n)).ok().map(|id| id.identity_key(&salt)),
+        identity_key: IdNumber::parse(&sample_id_number(n)).ok().map(|id| id.identity_key(&salt)),
         household_size: Some(1 + n % 5),
         annual_income_fen: Some(i64::from(n) * 100_00),
         rigid_spending_fen: Some(0),

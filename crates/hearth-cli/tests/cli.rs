@@ -1,0 +1,431 @@
+//! The `hearth` binary as a user runs it: real processes on a real data dir.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hearth_archive::identity::sample_id_number;
+use hearth_store::Store;
+use serde_json::Value;
+
+const RAW_ID: &str = "11010519491231002X";
+
+/// A data dir in a temporary directory and a way to run `hearth` on it.
+struct Node {
+    tmp: tempfile::TempDir,
+}
+
+impl Node {
+    fn init() -> Node {
+        let node = Node {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        };
+        node.ok(&["init", "--node-id", "demo.team-1", "--level", "team"]);
+        node
+    }
+
+    fn data(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        hearth(&self.data(), args)
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "hearth {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(&args)).expect("json output")
+    }
+
+    /// Runs a command that must be refused as bad input: exit 2, one line on stderr, and the
+    /// store exactly as it was. Returns the line.
+    fn refused(&self, args: &[&str]) -> String {
+        let before = self.state();
+        let out = self.run(args);
+        let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
+        assert_eq!(out.status.code(), Some(2), "hearth {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "hearth {args:?} printed more than a line: {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(out.stdout.is_empty(), "hearth {args:?} printed to stdout");
+        assert_eq!(self.state(), before, "hearth {args:?} changed the store");
+        stderr.trim_end().to_owned()
+    }
+
+    /// Everything observable about the store: latest feed sequence, the feed, and every case.
+    fn state(&self) -> String {
+        let store = Store::open(&self.data().join("hearth.redb")).expect("open store");
+        let actor = hearth_archive::actor_id("test", &[0; 8]);
+        let mut state = format!("{:?}\n{:?}\n", store.stats().unwrap(), store.changes_since(0).unwrap());
+        for summary in store.case_summaries().unwrap() {
+            let view = store.load_case(&summary.id, actor.clone()).unwrap().view().unwrap();
+            let _ = writeln!(state, "{}", serde_json::to_string(&view).unwrap());
+        }
+        state
+    }
+
+    fn new_case(&self, extra: &[&str]) -> String {
+        let mut args = vec![
+            "case", "new", "--name", "王建国", "--id-number", RAW_ID, "--household-size", "3",
+            "--annual-income", "36000", "--rigid-spending", "12000", "--subsistence-line", "800",
+            "--primary-cause", "serious_illness",
+        ];
+        args.extend_from_slice(extra);
+        self.json(&args)["id"].as_str().expect("id").to_owned()
+    }
+}
+
+fn hearth(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("HEARTH_DATA_DIR")
+        .env("HEARTH_OPERATOR", "caseworker li")
+        .output()
+        .expect("run hearth")
+}
+
+/// Every file below `dir`, as bytes.
+fn all_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_bytes(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn walkthrough_files_a_case_with_aid_and_a_loan_and_keeps_no_raw_id() {
+    let node = Node::init();
+    let id = node.new_case(&["--secondary-cause", "9", "--phone", "13800000000"]);
+    assert_eq!(id.len(), 16);
+    node.ok(&["assist", "add", &id, "--kind", "living", "--amount", "500", "--date", "2026-03-01"]);
+    node.ok(&["loan", "add", &id, "--amount", "5000", "--date", "2026-03-02", "--due", "2027-03-02"]);
+    node.ok(&["loan", "repay", &id, "--amount", "1200.50", "--date", "2026-06-01"]);
+    node.ok(&["visit", "add", &id, "--date", "2026-03-05", "--kind", "home", "--notes", "两个孩子上学"]);
+    node.ok(&["case", "file", &id[..6]]);
+
+    let case = node.json(&["case", "show", &id]);
+    assert_eq!(case["status"], "filed");
+    assert_eq!(case["grade"], "deep");
+    assert_eq!(case["grading"]["per_capita_monthly_fen"], 66_667);
+    assert_eq!(case["home"], "demo.team-1");
+    assert_eq!(case["participants"], serde_json::json!(["demo.team-1"]));
+    assert_eq!(case["worker"]["birth_year"], 1949);
+    assert_eq!(case["causes"]["secondary"], serde_json::json!(["child_schooling"]));
+    assert_eq!(case["assistance"][0]["amount_fen"], 50_000);
+    assert_eq!(case["loans"][0]["principal_fen"], 500_000);
+    assert_eq!(case["loans"][0]["outstanding_fen"], 379_950);
+    assert_eq!(case["visits"].as_array().unwrap().len(), 1);
+    for key in ["approvals", "escalation", "finances", "causes", "worker"] {
+        assert!(case.get(key).is_some(), "case show --json lacks {key}");
+    }
+    let moves: Vec<&str> = case["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(moves, ["draft", "under_review", "filed"]);
+
+    for (path, bytes) in all_bytes(&node.data()) {
+        for needle in [RAW_ID, "11010519491231002x", "110105194912310"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{} holds the raw ID number",
+                path.display()
+            );
+        }
+    }
+    let printed = node.ok(&["case", "show", &id]);
+    assert!(!printed.contains("19491231"));
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let node = Node::init();
+    let id = node.new_case(&[]);
+    node.ok(&["loan", "add", &id, "--amount", "1000", "--date", "2026-03-02", "--due", "2027-03-02"]);
+    let id = id.as_str();
+    let cases: &[(&[&str], &str)] = &[
+        (&["case", "edit", id, "--primary-cause", "11"], "unknown cause \"11\""),
+        (&["case", "edit", id, "--primary-cause", "poverty"], "unknown cause \"poverty\""),
+        (
+            &["case", "edit", id, "--secondary-cause", "1", "--secondary-cause", "2",
+              "--secondary-cause", "3", "--secondary-cause", "4"],
+            "at most 3 secondary causes",
+        ),
+        (&["case", "edit", id, "--secondary-cause", "6"], "cause serious_illness is given twice"),
+        (&["assist", "add", id, "--kind", "living", "--amount", "-5", "--date", "2026-03-01"], "cannot be negative"),
+        (&["assist", "add", id, "--kind", "living", "--amount", "12.345", "--date", "2026-03-01"], "at most two decimals"),
+        (&["assist", "add", id, "--kind", "living", "--amount", "lots", "--date", "2026-03-01"], "invalid amount \"lots\""),
+        (&["assist", "add", id, "--kind", "living", "--amount", "0", "--date", "2026-03-01"], "more than zero"),
+        (&["assist", "add", id, "--kind", "cash", "--amount", "5", "--date", "2026-03-01"], "unknown assistance kind"),
+        (&["assist", "add", id, "--kind", "living", "--amount", "5", "--date", "2026-02-30"], "invalid date \"2026-02-30\""),
+        (&["assist", "add", id, "--kind", "living", "--amount", "5", "--date", "01/03/2026"], "YYYY-MM-DD"),
+        (&["assist", "add", id, "--kind", "living", "--amount", "5", "--date", "2999-01-01"], "in the future"),
+        (&["case", "edit", id, "--annual-income", "-1"], "cannot be negative"),
+        (&["case", "edit", id, "--household-size", "0"], "household size"),
+        (&["case", "edit", id, "--household-size", "three"], "whole number"),
+        (&["case", "transition", id, "--to", "lifted", "--reason", "better"], "cannot move a case from draft to lifted"),
+        (&["case", "transition", id, "--to", "finished", "--reason", "x"], "unknown status"),
+        (&["case", "show", "0000dead"], "no case \"0000dead\""),
+        (&["assist", "add", "0000dead", "--kind", "living", "--amount", "5", "--date", "2026-03-01"], "no case"),
+        (&["case", "edit", id, "--id-number", "110105194912310021"], "check digit"),
+        (&["loan", "repay", id, "--amount", "1000.01", "--date", "2026-06-01"], "more than the 1,000.00 outstanding"),
+        (&["loan", "repay", id, "--loan", "zz", "--amount", "1", "--date", "2026-06-01"], "no loan \"zz\""),
+        (&["loan", "add", id, "--amount", "10", "--date", "2026-03-02", "--due", "2026-03-01"], "due date"),
+        (&["case", "new", "--name", "王二", "--id-number", RAW_ID], "already exists"),
+        (&["case", "new", "--household-size", "2"], "--name"),
+        (&["case", "list", "--grade", "poor"], "unknown grade"),
+        (&["case", "grade", id, "--set", "deep", "--reason", " "], "needs a reason"),
+    ];
+    for (args, expected) in cases {
+        let line = node.refused(args);
+        assert!(line.contains(expected), "hearth {args:?}: {line:?} does not say {expected:?}");
+        assert!(!line.contains(RAW_ID) && !line.contains("110105194912310021"));
+    }
+
+    node.ok(&["case", "transition", id, "--to", "closed", "--reason", "moved away"]);
+    let line = node.refused(&["assist", "add", id, "--kind", "living", "--amount", "5", "--date", "2026-03-01"]);
+    assert!(line.contains("closed"), "{line}");
+    let line = node.refused(&["case", "transition", id, "--to", "filed", "--reason", "again"]);
+    assert!(line.contains("final"), "{line}");
+}
+
+#[test]
+fn a_missing_data_dir_is_named_and_not_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere");
+    let out = hearth(&missing, &["case", "list"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+    assert!(stderr.contains("is not a hearth data dir") && stderr.contains("hearth init"), "{stderr}");
+    assert!(!missing.exists());
+}
+
+#[test]
+fn init_refuses_bad_values_and_a_second_init() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    for (args, expected) in [
+        (vec!["init", "--node-id", "Team 1", "--level", "team"], "node id"),
+        (vec!["init", "--node-id", "t1", "--level", "village"], "unknown level"),
+        (vec!["init", "--node-id", "t1", "--level", "team", "--listen", "nowhere"], "HOST:PORT"),
+        (vec!["init", "--node-id", "t1", "--level", "team", "--federation-salt", "/nonexistent"], "federation salt"),
+    ] {
+        let out = hearth(&data, &args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!data.exists(), "{args:?} left files behind");
+    }
+    let out = hearth(&data, &["init", "--node-id", "t1", "--level", "branch", "--listen", "127.0.0.1:7400"]);
+    assert!(out.status.success());
+    let out = hearth(&data, &["init", "--node-id", "t2", "--level", "team"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("already a hearth data dir (node t1)"));
+
+    // A second node joining the same federation derives the same identity keys.
+    let other = tmp.path().join("e");
+    let salt = data.join("federation.salt");
+    let out = hearth(&other, &["init", "--node-id", "t3", "--level", "team", "--federation-salt", salt.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(&salt).unwrap(), std::fs::read(other.join("federation.salt")).unwrap());
+}
+
+#[test]
+fn a_busy_store_is_reported_not_corrupted() {
+    let node = Node::init();
+    let _held = Store::open(&node.data().join("hearth.redb")).unwrap();
+    let out = node.run(&["case", "list"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("in use by another hearth process"), "{stderr}");
+}
+
+#[test]
+fn list_filters_by_status_grade_and_cause() {
+    let node = Node::init();
+    let deep = node.new_case(&["--secondary-cause", "unemployed"]);
+    node.ok(&["case", "file", &deep]);
+    let relative = node.json(&[
+        "case", "new", "--name", "李梅", "--id-number", &sample_id_number(1), "--household-size", "3",
+        "--annual-income", "36000", "--rigid-spending", "12000", "--subsistence-line", "400",
+        "--primary-cause", "laid_off",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["case", "list"];
+        full.extend_from_slice(args);
+        node.json(&full)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&[]).len(), 2);
+    assert_eq!(ids(&["--status", "filed"]), [deep.clone()]);
+    assert_eq!(ids(&["--status", "draft"]), [relative.clone()]);
+    assert_eq!(ids(&["--grade", "relative"]), [relative.clone()]);
+    assert_eq!(ids(&["--grade", "deep", "--status", "filed"]), [deep.clone()]);
+    assert_eq!(ids(&["--cause", "unemployed"]), [deep.clone()]);
+    assert_eq!(ids(&["--cause", "3"]), [relative.clone()]);
+    assert!(ids(&["--cause", "accident"]).is_empty());
+
+    node.ok(&["case", "grade", &relative, "--set", "deep", "--reason", "hidden debts found on the home visit"]);
+    assert_eq!(ids(&["--grade", "deep"]).len(), 2);
+    let case = node.json(&["case", "show", &relative]);
+    assert_eq!(case["grading"]["override"]["reason"], "hidden debts found on the home visit");
+    assert_eq!(case["grading"]["derived"], "relative");
+    let table = node.ok(&["case", "list", "--grade", "deep"]);
+    assert!(table.contains("deep 深度困难 (override 人工调整)"), "{table}");
+}
+
+const HEADER: &str = "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,secondary_causes,phone,status";
+
+/// The columns of `HEADER` for made-up case `n`.
+fn csv_row(n: u32) -> Vec<String> {
+    let cause = 1 + n % 9;
+    let secondary = if n % 2 == 0 && cause != 9 { "9" } else { "" };
+    vec![
+        format!("职工{n}"),
+        sample_id_number(n),
+        (1 + n % 5).to_string(),
+        (10_000 + (n % 50) * 1_000).to_string(),
+        "2000".to_owned(),
+        (600 + n % 3 * 100).to_string(),
+        cause.to_string(),
+        secondary.to_owned(),
+        format!("1390000{n:04}"),
+        if n % 4 == 0 { "filed" } else { "draft" }.to_owned(),
+    ]
+}
+
+fn csv_line(n: u32) -> String {
+    csv_row(n).join(",")
+}
+
+/// `csv_row(n)` with column `col` set to `value`.
+fn csv_line_with(n: u32, col: usize, value: &str) -> String {
+    let mut row = csv_row(n);
+    row[col] = value.to_owned();
+    row.join(",")
+}
+
+#[test]
+fn importing_a_thousand_lines_works() {
+    let node = Node::init();
+    let mut csv = String::from(HEADER);
+    for n in 0..1000 {
+        csv.push('\n');
+        csv.push_str(&csv_line(n));
+    }
+    let file = node.tmp.path().join("cases.csv");
+    std::fs::write(&file, csv).unwrap();
+    let report = node.json(&["case", "import", file.to_str().unwrap()]);
+    assert_eq!(report["imported"], 1000);
+    let all = node.json(&["case", "list"]);
+    assert_eq!(all.as_array().unwrap().len(), 1000);
+    let filed = node.json(&["case", "list", "--status", "filed"]);
+    assert_eq!(filed.as_array().unwrap().len(), 250);
+    let by_cause = node.json(&["case", "list", "--cause", "unemployed"]);
+    assert_eq!(by_cause.as_array().unwrap().len(), (0..1000).filter(|n| 1 + n % 9 == 2).count());
+    // Importing the same people again would make second files for them.
+    let out = node.run(&["case", "import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(node.json(&["case", "list"]).as_array().unwrap().len(), 1000);
+}
+
+#[test]
+fn one_bad_line_imports_nothing_and_is_named() {
+    let node = Node::init();
+    let mut csv = String::from(HEADER);
+    for n in 0..1000 {
+        csv.push('\n');
+        let line = if n == 499 { csv_line_with(n, 4, "-2000") } else { csv_line(n) };
+        csv.push_str(&line);
+    }
+    let file = node.tmp.path().join("cases.csv");
+    std::fs::write(&file, csv).unwrap();
+    let before = node.state();
+    let out = node.run(&["case", "import", file.to_str().unwrap()]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // Header is line 1, so the 500th case is on line 501.
+    assert!(stderr.contains("line 501: invalid amount \"-2000\" for rigid spending"), "{stderr}");
+    assert!(stderr.contains("1 of 1000 lines") && stderr.contains("nothing was imported"), "{stderr}");
+    assert_eq!(node.state(), before);
+}
+
+#[test]
+fn import_names_every_kind_of_bad_line() {
+    let node = Node::init();
+    let lines = [
+        HEADER.to_owned(),
+        csv_line(1),
+        csv_line_with(1, 0, "重复"),
+        csv_line_with(2, 6, "11"),
+        csv_line_with(3, 1, "12345"),
+        csv_line_with(5, 9, "lifted"),
+        format!("{},extra", csv_line(7)),
+        csv_line_with(9, 6, ""),
+    ];
+    let file = node.tmp.path().join("bad.csv");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = node.run(&["case", "import", file.to_str().unwrap()]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "line 3: same ID number as line 2",
+        "line 4: unknown cause \"11\"",
+        "line 5: invalid ID number",
+        "line 6: status lifted cannot be imported",
+        "line 7: has 11 fields where the header has 10",
+        "line 8: primary_cause must not be empty",
+        "6 of 7 lines",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(!stderr.contains(&sample_id_number(1)), "an ID number was echoed");
+
+    std::fs::write(&file, "name,id,phone\n张三,1,2\n").unwrap();
+    let line = node.refused(&["case", "import", file.to_str().unwrap()]);
+    assert!(line.contains("unknown column(s) id"), "{line}");
+    let line = node.refused(&["case", "import", "/nonexistent.csv"]);
+    assert!(line.contains("cannot read /nonexistent.csv"), "{line}");
+}
+
+#[test]
+fn case_show_prints_labels_in_chinese_and_english() {
+    let node = Node::init();
+    let id = node.new_case(&["--address", "开元路 12 号"]);
+    node.ok(&["assist", "add", &id, "--kind", "medical", "--amount", "2,000", "--date", "2026-03-01"]);
+    let shown = node.ok(&["case", "show", &id]);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&id, "[CASE]");
+    settings.add_filter(r"\b[0-9a-f]{8}\b", "[RECORD]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "[TIME]");
+    settings.bind(|| insta::assert_snapshot!(shown));
+}
