@@ -198,7 +198,14 @@ impl Case {
         let opening = push_map(&mut doc, &history)?;
         doc.put(&opening, "to", Status::Draft.code())?;
         stamp(&mut doc, &opening, editor)?;
-        for key in ["worker", "finances", "causes", "profile", "grade", "participants"] {
+        for key in [
+            "worker",
+            "finances",
+            "causes",
+            "profile",
+            "grade",
+            "participants",
+        ] {
             doc.put_object(ROOT, key, ObjType::Map)?;
         }
         let household = doc.put_object(ROOT, "household", ObjType::Map)?;
@@ -214,7 +221,10 @@ impl Case {
         doc.put(&home_entry, "role", "home")?;
         doc.put(&home_entry, "added_by", editor.node.as_str())?;
         put_timestamp(&mut doc, &home_entry, "added_at", editor.at)?;
-        let mut case = Case { doc, saved: Vec::new() };
+        let mut case = Case {
+            doc,
+            saved: Vec::new(),
+        };
         case.write_fields(fields)?;
         case.regrade()?;
         case.commit(editor, "case new");
@@ -351,7 +361,10 @@ impl Case {
     pub fn add_member(&mut self, editor: &Editor, member: &NewMember) -> Result<()> {
         self.check_open()?;
         if member.relation.trim().is_empty() {
-            return Err(invalid("relation", "say how the member is related, e.g. spouse"));
+            return Err(invalid(
+                "relation",
+                "say how the member is related, e.g. spouse",
+            ));
         }
         if member.age.is_some_and(|a| a > 130) {
             return Err(invalid("age", "must be between 0 and 130"));
@@ -359,7 +372,9 @@ impl Case {
         self.change(editor, "member add", |case| {
             let household = need_obj(&case.doc, &ROOT, "household")?;
             let members = need_obj(&case.doc, &household, "members")?;
-            let m = case.doc.put_object(&members, member.id.as_str(), ObjType::Map)?;
+            let m = case
+                .doc
+                .put_object(&members, member.id.as_str(), ObjType::Map)?;
             put_text(&mut case.doc, &m, "relation", &member.relation)?;
             if let Some(age) = member.age {
                 put_i64(&mut case.doc, &m, "age", i64::from(age))?;
@@ -381,7 +396,10 @@ impl Case {
             case.doc.put(&a, "kind", aid.kind.code())?;
             put_i64(&mut case.doc, &a, "amount_fen", aid.amount_fen)?;
             case.doc.put(&a, "date", aid.date.to_string())?;
-            let paying = aid.paying_node.clone().unwrap_or_else(|| editor.node.clone());
+            let paying = aid
+                .paying_node
+                .clone()
+                .unwrap_or_else(|| editor.node.clone());
             put_text(&mut case.doc, &a, "paying_node", &paying)?;
             put_opt_text(&mut case.doc, &a, "approving_node", &aid.approving_node)?;
             put_opt_text(&mut case.doc, &a, "note", &aid.note)?;
@@ -395,11 +413,16 @@ impl Case {
         positive("principal", loan.principal_fen)?;
         not_future("date", loan.date, editor)?;
         if loan.due_date < loan.date {
-            return Err(invalid("due date", "the due date must not be before the loan date"));
+            return Err(invalid(
+                "due date",
+                "the due date must not be before the loan date",
+            ));
         }
         self.change(editor, "loan add", |case| {
             let loans = need_obj(&case.doc, &ROOT, "loans")?;
-            let l = case.doc.put_object(&loans, loan.id.as_str(), ObjType::Map)?;
+            let l = case
+                .doc
+                .put_object(&loans, loan.id.as_str(), ObjType::Map)?;
             put_i64(&mut case.doc, &l, "principal_fen", loan.principal_fen)?;
             case.doc.put(&l, "date", loan.date.to_string())?;
             case.doc.put(&l, "due_date", loan.due_date.to_string())?;
@@ -433,14 +456,19 @@ impl Case {
             ));
         }
         if repayment.date < target.date {
-            return Err(invalid("date", "a repayment cannot come before the loan was made"));
+            return Err(invalid(
+                "date",
+                "a repayment cannot come before the loan was made",
+            ));
         }
         let loan_id = target.id.clone();
         self.change(editor, "loan repay", |case| {
             let loans = need_obj(&case.doc, &ROOT, "loans")?;
             let l = need_obj(&case.doc, &loans, &loan_id)?;
             let reps = need_obj(&case.doc, &l, "repayments")?;
-            let r = case.doc.put_object(&reps, repayment.id.as_str(), ObjType::Map)?;
+            let r = case
+                .doc
+                .put_object(&reps, repayment.id.as_str(), ObjType::Map)?;
             put_i64(&mut case.doc, &r, "amount_fen", repayment.amount_fen)?;
             case.doc.put(&r, "date", repayment.date.to_string())?;
             put_opt_text(&mut case.doc, &r, "note", &repayment.note)?;
@@ -455,7 +483,9 @@ impl Case {
         not_future("date", visit.date, editor)?;
         self.change(editor, "visit add", |case| {
             let visits = need_obj(&case.doc, &ROOT, "visits")?;
-            let v = case.doc.put_object(&visits, visit.id.as_str(), ObjType::Map)?;
+            let v = case
+                .doc
+                .put_object(&visits, visit.id.as_str(), ObjType::Map)?;
             case.doc.put(&v, "date", visit.date.to_string())?;
             case.doc.put(&v, "kind", visit.kind.code())?;
             put_opt_text(&mut case.doc, &v, "visitor", &visit.visitor)?;
@@ -470,7 +500,9 @@ impl Case {
         not_future("date", review.date, editor)?;
         self.change(editor, "review add", |case| {
             let reviews = need_obj(&case.doc, &ROOT, "reviews")?;
-            let r = case.doc.put_object(&reviews, review.id.as_str(), ObjType::Map)?;
+            let r = case
+                .doc
+                .put_object(&reviews, review.id.as_str(), ObjType::Map)?;
             case.doc.put(&r, "date", review.date.to_string())?;
             case.doc.put(&r, "result", review.result.code())?;
             put_opt_text(&mut case.doc, &r, "reviewer", &review.reviewer)?;
@@ -626,7 +658,12 @@ impl Case {
             Some(inputs) => {
                 let a = assess(&inputs);
                 put_text(&mut self.doc, &obj, "derived", a.grade.code())?;
-                put_i64(&mut self.doc, &obj, "per_capita_monthly_fen", a.per_capita_monthly_fen)?;
+                put_i64(
+                    &mut self.doc,
+                    &obj,
+                    "per_capita_monthly_fen",
+                    a.per_capita_monthly_fen,
+                )?;
             }
             None => {
                 for key in ["derived", "per_capita_monthly_fen"] {
@@ -639,7 +676,13 @@ impl Case {
         Ok(())
     }
 
-    fn write_status(&mut self, editor: &Editor, from: Status, to: Status, reason: &str) -> Result<()> {
+    fn write_status(
+        &mut self,
+        editor: &Editor,
+        from: Status,
+        to: Status,
+        reason: &str,
+    ) -> Result<()> {
         self.doc.put(ROOT, "status", to.code())?;
         let history = need_obj(&self.doc, &ROOT, "status_history")?;
         let entry = push_map(&mut self.doc, &history)?;
@@ -697,7 +740,13 @@ impl Case {
         let size = self.read_household()?.size;
         let primary = self.read_causes()?.primary;
         Ok(
-            match (f.annual_income_fen, f.rigid_spending_fen, f.subsistence_line_fen, size, primary) {
+            match (
+                f.annual_income_fen,
+                f.rigid_spending_fen,
+                f.subsistence_line_fen,
+                size,
+                primary,
+            ) {
                 (Some(income), Some(rigid), Some(line), Some(size), Some(cause)) => {
                     Some(GradeInputs {
                         annual_income_fen: income,
@@ -983,7 +1032,10 @@ fn validate_fields(f: &CaseFields, current: &Causes) -> Result<()> {
     if let Some(name) = &f.name
         && (name.trim().is_empty() || name.chars().count() > 64)
     {
-        return Err(invalid("name", "give the worker's name, at most 64 characters"));
+        return Err(invalid(
+            "name",
+            "give the worker's name, at most 64 characters",
+        ));
     }
     if let Some(size) = f.household_size
         && !(1..=MAX_HOUSEHOLD).contains(&size)
@@ -1011,13 +1063,19 @@ fn validate_fields(f: &CaseFields, current: &Causes) -> Result<()> {
     }
     for (i, c) in secondary.iter().enumerate() {
         if Some(*c) == primary || secondary[..i].contains(c) {
-            return Err(invalid("causes", &format!("cause {} is given twice", c.code())));
+            return Err(invalid(
+                "causes",
+                &format!("cause {} is given twice", c.code()),
+            ));
         }
     }
     let other_used = primary == Some(Cause::Other) || secondary.contains(&Cause::Other);
     let other_text = f.other_cause_text.as_ref().or(current.other_text.as_ref());
     if other_used && other_text.is_none_or(|t| t.trim().is_empty()) {
-        return Err(invalid("causes", "cause other needs a description (--other-cause TEXT)"));
+        return Err(invalid(
+            "causes",
+            "cause other needs a description (--other-cause TEXT)",
+        ));
     }
     Ok(())
 }
@@ -1028,16 +1086,28 @@ fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {
             let hits: Vec<&Loan> = loans.iter().filter(|l| l.id.starts_with(prefix)).collect();
             match hits.as_slice() {
                 [one] => Ok(one),
-                [] => Err(ArchiveError::NoSuchRecord { what: "loan", id: prefix.into() }),
-                _ => Err(invalid("loan", &format!("{prefix:?} matches several loans; give more of the id"))),
+                [] => Err(ArchiveError::NoSuchRecord {
+                    what: "loan",
+                    id: prefix.into(),
+                }),
+                _ => Err(invalid(
+                    "loan",
+                    &format!("{prefix:?} matches several loans; give more of the id"),
+                )),
             }
         }
         None => {
             let open: Vec<&Loan> = loans.iter().filter(|l| l.outstanding_fen > 0).collect();
             match open.as_slice() {
                 [one] => Ok(one),
-                [] => Err(invalid("loan", "this case has no loan with money outstanding")),
-                _ => Err(invalid("loan", "this case has several open loans; name one with --loan ID")),
+                [] => Err(invalid(
+                    "loan",
+                    "this case has no loan with money outstanding",
+                )),
+                _ => Err(invalid(
+                    "loan",
+                    "this case has several open loans; name one with --loan ID",
+                )),
             }
         }
     }
@@ -1049,7 +1119,12 @@ fn stamp(doc: &mut AutoCommit, obj: &ObjId, editor: &Editor) -> Result<()> {
     put_timestamp(doc, obj, "at", editor.at)
 }
 
-fn put_opt_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &Option<String>) -> Result<()> {
+fn put_opt_text(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: &Option<String>,
+) -> Result<()> {
     match value {
         Some(v) => put_text(doc, obj, key, v),
         None => Ok(()),
@@ -1061,7 +1136,10 @@ fn need<T>(value: Option<T>, what: &str) -> Result<T> {
 }
 
 fn invalid(field: &'static str, reason: &str) -> ArchiveError {
-    ArchiveError::Invalid { field, reason: reason.to_owned() }
+    ArchiveError::Invalid {
+        field,
+        reason: reason.to_owned(),
+    }
 }
 
 fn positive(field: &'static str, fen: i64) -> Result<()> {
@@ -1075,7 +1153,10 @@ fn not_future(field: &'static str, date: Date, editor: &Editor) -> Result<()> {
     if date > editor.today {
         return Err(invalid(
             field,
-            &format!("{date} is in the future (today is {}); record things once they happened", editor.today),
+            &format!(
+                "{date} is in the future (today is {}); record things once they happened",
+                editor.today
+            ),
         ));
     }
     Ok(())

@@ -200,7 +200,10 @@ mod tests {
 
     #[test]
     fn causes_parse_by_code_number_and_chinese_label() {
-        assert_eq!("serious_illness".parse::<Cause>().unwrap(), Cause::SeriousIllness);
+        assert_eq!(
+            "serious_illness".parse::<Cause>().unwrap(),
+            Cause::SeriousIllness
+        );
         assert_eq!("6".parse::<Cause>().unwrap(), Cause::SeriousIllness);
         assert_eq!("大病".parse::<Cause>().unwrap(), Cause::SeriousIllness);
         assert_eq!("10".parse::<Cause>().unwrap(), Cause::Other);
@@ -224,21 +227,36 @@ mod tests {
         }
         check(Cause::ALL, Cause::code, Cause::label_zh, Cause::label_en);
         check(Grade::ALL, Grade::code, Grade::label_zh, Grade::label_en);
-        check(Status::ALL, Status::code, Status::label_zh, Status::label_en);
+        check(
+            Status::ALL,
+            Status::code,
+            Status::label_zh,
+            Status::label_en,
+        );
         check(
             AssistanceKind::ALL,
             AssistanceKind::code,
             AssistanceKind::label_zh,
             AssistanceKind::label_en,
         );
-        check(VisitKind::ALL, VisitKind::code, VisitKind::label_zh, VisitKind::label_en);
+        check(
+            VisitKind::ALL,
+            VisitKind::code,
+            VisitKind::label_zh,
+            VisitKind::label_en,
+        );
         check(
             ReviewResult::ALL,
             ReviewResult::code,
             ReviewResult::label_zh,
             ReviewResult::label_en,
         );
-        check(Gender::ALL, Gender::code, Gender::label_zh, Gender::label_en);
+        check(
+            Gender::ALL,
+            Gender::code,
+            Gender::label_zh,
+            Gender::label_en,
+        );
         check(Level::ALL, Level::code, Level::label_zh, Level::label_en);
     }
 

@@ -49,8 +49,11 @@ pub fn assess(inputs: &GradeInputs) -> Assessment {
         Grade::Deep
     } else if net < 2 * line_year_household {
         Grade::Relative
-    } else if matches!(inputs.primary_cause, Cause::NaturalDisaster | Cause::Accident)
-        || i128::from(inputs.hardship_costs_fen) * 5 > i128::from(inputs.annual_income_fen) * 4
+    } else if matches!(
+        inputs.primary_cause,
+        Cause::NaturalDisaster | Cause::Accident
+    ) || i128::from(inputs.hardship_costs_fen) * 5
+        > i128::from(inputs.annual_income_fen) * 4
     {
         Grade::Accident
     } else {
@@ -70,9 +73,17 @@ impl Assessment {
         match self.grade {
             Grade::Deep => format!("per person per month {pc} < line {}", format_yuan(line)),
             Grade::Relative => {
-                format!("per person per month {pc} < 2 × line {}", format_yuan(2 * line))
+                format!(
+                    "per person per month {pc} < 2 × line {}",
+                    format_yuan(2 * line)
+                )
             }
-            Grade::Accident if matches!(inputs.primary_cause, Cause::NaturalDisaster | Cause::Accident) => {
+            Grade::Accident
+                if matches!(
+                    inputs.primary_cause,
+                    Cause::NaturalDisaster | Cause::Accident
+                ) =>
+            {
                 format!("primary cause {}", inputs.primary_cause.label())
             }
             Grade::Accident => format!(
@@ -81,7 +92,10 @@ impl Assessment {
                 format_yuan(inputs.annual_income_fen)
             ),
             Grade::NotEligible => {
-                format!("per person per month {pc} ≥ 2 × line {}", format_yuan(2 * line))
+                format!(
+                    "per person per month {pc} ≥ 2 × line {}",
+                    format_yuan(2 * line)
+                )
             }
         }
     }
@@ -118,7 +132,10 @@ mod tests {
 
     #[test]
     fn worked_example_line_800_is_deep() {
-        assert_eq!(assess(&example(800, Cause::SeriousIllness)).grade, Grade::Deep);
+        assert_eq!(
+            assess(&example(800, Cause::SeriousIllness)).grade,
+            Grade::Deep
+        );
     }
 
     #[test]
@@ -126,14 +143,26 @@ mod tests {
         let inputs = example(400, Cause::SeriousIllness);
         let a = assess(&inputs);
         assert_eq!(a.grade, Grade::Relative);
-        assert_eq!(a.explain(&inputs), "per person per month 666.67 < 2 × line 800.00");
+        assert_eq!(
+            a.explain(&inputs),
+            "per person per month 666.67 < 2 × line 800.00"
+        );
     }
 
     #[test]
     fn worked_example_line_300_is_not_eligible_unless_an_accident_applies() {
-        assert_eq!(assess(&example(300, Cause::SeriousIllness)).grade, Grade::NotEligible);
-        assert_eq!(assess(&example(300, Cause::Accident)).grade, Grade::Accident);
-        assert_eq!(assess(&example(300, Cause::NaturalDisaster)).grade, Grade::Accident);
+        assert_eq!(
+            assess(&example(300, Cause::SeriousIllness)).grade,
+            Grade::NotEligible
+        );
+        assert_eq!(
+            assess(&example(300, Cause::Accident)).grade,
+            Grade::Accident
+        );
+        assert_eq!(
+            assess(&example(300, Cause::NaturalDisaster)).grade,
+            Grade::Accident
+        );
         let costly = GradeInputs {
             hardship_costs_fen: 28_800_01,
             ..example(300, Cause::SeriousIllness)

@@ -38,7 +38,11 @@ pub fn sample_id_number(n: u32) -> String {
     let birth = jiff::civil::date(1950, 1, 1)
         .checked_add(jiff::Span::new().days(days))
         .unwrap_or(jiff::civil::date(1950, 1, 1));
-    let first17 = format!("990000{}{:03}", birth.strftime("%Y%m%d"), (n / 14_600) % 1000);
+    let first17 = format!(
+        "990000{}{:03}",
+        birth.strftime("%Y%m%d"),
+        (n / 14_600) % 1000
+    );
     let check = check_char(&first17).unwrap_or('0');
     format!("{first17}{check}")
 }
@@ -75,14 +79,16 @@ impl IdNumber {
         let expected = check_char(first17).ok_or(ArchiveError::IdNumber(
             "the first 17 characters must be digits",
         ))?;
-        if last.chars().next() != Some(expected) {
+        if !last.starts_with(expected) {
             return Err(ArchiveError::IdNumber(
                 "the check digit does not match; re-read the number from the card",
             ));
         }
         let id = IdNumber(s);
         if id.birth_date().is_none() {
-            return Err(ArchiveError::IdNumber("the birth date in it is not a real date"));
+            return Err(ArchiveError::IdNumber(
+                "the birth date in it is not a real date",
+            ));
         }
         Ok(id)
     }
@@ -99,7 +105,11 @@ impl IdNumber {
     /// Gender encoded in the number (17th digit: odd is male).
     pub fn gender(&self) -> Gender {
         let digit = self.0.as_bytes()[16] - b'0';
-        if digit % 2 == 1 { Gender::Male } else { Gender::Female }
+        if digit % 2 == 1 {
+            Gender::Male
+        } else {
+            Gender::Female
+        }
     }
 
     /// The identity key of this number under a federation's salt.
@@ -204,9 +214,20 @@ mod tests {
         assert!(err.contains("check digit"), "{err}");
         assert!(!err.contains(wrong_check));
         assert!(IdNumber::parse("1234").is_err());
-        let bad_date = format!("11010519491331002{}", check_char("11010519491331002").unwrap());
-        assert!(IdNumber::parse(&bad_date).unwrap_err().to_string().contains("birth date"));
-        assert_eq!(format!("{:?}", IdNumber::parse(SAMPLE).unwrap()), "IdNumber(<redacted>)");
+        let bad_date = format!(
+            "11010519491331002{}",
+            check_char("11010519491331002").unwrap()
+        );
+        assert!(
+            IdNumber::parse(&bad_date)
+                .unwrap_err()
+                .to_string()
+                .contains("birth date")
+        );
+        assert_eq!(
+            format!("{:?}", IdNumber::parse(SAMPLE).unwrap()),
+            "IdNumber(<redacted>)"
+        );
     }
 
     #[test]

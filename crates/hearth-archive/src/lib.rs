@@ -20,8 +20,7 @@ pub mod money;
 pub mod view;
 
 pub use case::{
-    Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview,
-    NewVisit,
+    Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview, NewVisit,
 };
 pub use codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
 pub use doc::{actor_id, node_of_actor};

@@ -34,7 +34,11 @@ pub fn check(from: Status, to: Status) -> Result<()> {
     let allowed = if allowed.is_empty() {
         "nothing, it is final".to_owned()
     } else {
-        allowed.iter().map(|s| s.code()).collect::<Vec<_>>().join(", ")
+        allowed
+            .iter()
+            .map(|s| s.code())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     Err(ArchiveError::Transition { from, to, allowed })
 }
@@ -69,19 +73,29 @@ mod tests {
 
     #[test]
     fn shortcuts_and_resurrections_are_refused() {
-        let err = check(Status::Draft, Status::Lifted).unwrap_err().to_string();
+        let err = check(Status::Draft, Status::Lifted)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "cannot move a case from draft to lifted; from draft it may go to: under_review, closed"
         );
-        assert!(check(Status::Closed, Status::Filed).unwrap_err().to_string().contains("final"));
+        assert!(
+            check(Status::Closed, Status::Filed)
+                .unwrap_err()
+                .to_string()
+                .contains("final")
+        );
         assert!(check(Status::Filed, Status::Filed).is_err());
         assert!(check(Status::Lifted, Status::Filed).is_err());
     }
 
     #[test]
     fn filing_goes_through_review_from_a_draft() {
-        assert_eq!(path_to_filed(Status::Draft).unwrap(), [Status::UnderReview, Status::Filed]);
+        assert_eq!(
+            path_to_filed(Status::Draft).unwrap(),
+            [Status::UnderReview, Status::Filed]
+        );
         assert_eq!(path_to_filed(Status::UnderReview).unwrap(), [Status::Filed]);
         assert!(path_to_filed(Status::Filed).is_err());
         assert!(path_to_filed(Status::Closed).is_err());

@@ -22,10 +22,14 @@ pub fn parse_yuan(field: &'static str, value: &str) -> Result<i64> {
     }
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
     if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("write yuan as digits with at most two decimals, e.g. 1200.50"));
+        return Err(bad(
+            "write yuan as digits with at most two decimals, e.g. 1200.50",
+        ));
     }
     if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) || s.ends_with('.') {
-        return Err(bad("write yuan as digits with at most two decimals, e.g. 1200.50"));
+        return Err(bad(
+            "write yuan as digits with at most two decimals, e.g. 1200.50",
+        ));
     }
     let whole: i64 = whole.parse().map_err(|_| bad("amount is too large"))?;
     let frac: i64 = format!("{frac:0<2}").parse().unwrap_or(0);
@@ -57,7 +61,7 @@ pub fn format_yuan(fen: i64) -> String {
     let whole = (abs / 100).to_string();
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -82,11 +86,24 @@ mod tests {
 
     #[test]
     fn refuses_bad_amounts() {
-        for bad in ["-5", "1.234", "abc", "", "1.", ".5", "1e5", "12.3.4", "99999999999999999999"] {
+        for bad in [
+            "-5",
+            "1.234",
+            "abc",
+            "",
+            "1.",
+            ".5",
+            "1e5",
+            "12.3.4",
+            "99999999999999999999",
+        ] {
             assert!(parse_yuan("income", bad).is_err(), "{bad:?} was accepted");
         }
         let msg = parse_yuan("income", "-5").unwrap_err().to_string();
-        assert_eq!(msg, "invalid amount \"-5\" for income: amounts cannot be negative");
+        assert_eq!(
+            msg,
+            "invalid amount \"-5\" for income: amounts cannot be negative"
+        );
         assert!(parse_positive_yuan("amount", "0").is_err());
     }
 

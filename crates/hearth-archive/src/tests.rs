@@ -22,7 +22,11 @@ fn full_fields() -> CaseFields {
     let salt = FederationSalt::from_bytes([9; 32]);
     CaseFields {
         name: Some("王建国".into()),
-        identity_key: Some(IdNumber::parse("11010519491231002X").unwrap().identity_key(&salt)),
+        identity_key: Some(
+            IdNumber::parse("11010519491231002X")
+                .unwrap()
+                .identity_key(&salt),
+        ),
         household_size: Some(3),
         annual_income_fen: Some(36_000_00),
         rigid_spending_fen: Some(12_000_00),
@@ -92,13 +96,22 @@ fn editing_finances_regrades() {
 #[test]
 fn an_override_needs_a_reason_and_shows_as_an_override() {
     let mut case = new_case();
-    assert!(case.override_grade(&editor(), Some((Grade::Relative, " "))).is_err());
-    case.override_grade(&editor(), Some((Grade::Relative, "second income found on visit")))
-        .unwrap();
+    assert!(
+        case.override_grade(&editor(), Some((Grade::Relative, " ")))
+            .is_err()
+    );
+    case.override_grade(
+        &editor(),
+        Some((Grade::Relative, "second income found on visit")),
+    )
+    .unwrap();
     let v = case.view().unwrap();
     assert_eq!(v.grade, Some(Grade::Relative));
     assert_eq!(v.grading.derived, Some(Grade::Deep));
-    assert_eq!(v.grading.override_.unwrap().reason, "second income found on visit");
+    assert_eq!(
+        v.grading.override_.unwrap().reason,
+        "second income found on visit"
+    );
     case.override_grade(&editor(), None).unwrap();
     assert_eq!(case.view().unwrap().grade, Some(Grade::Deep));
 }
@@ -117,7 +130,10 @@ fn filing_a_draft_goes_through_review_and_needs_the_file_fields() {
     )
     .unwrap();
     let err = bare.file(&editor()).unwrap_err().to_string();
-    assert!(err.contains("identity (--id-number)") && err.contains("household size"), "{err}");
+    assert!(
+        err.contains("identity (--id-number)") && err.contains("household size"),
+        "{err}"
+    );
     assert_eq!(bare.view().unwrap().status, Status::Draft);
 
     let mut case = new_case();
@@ -132,7 +148,10 @@ fn filing_a_draft_goes_through_review_and_needs_the_file_fields() {
 fn forbidden_transitions_change_nothing() {
     let mut case = new_case();
     let heads = case.heads();
-    assert!(case.transition(&editor(), Status::Lifted, "better").is_err());
+    assert!(
+        case.transition(&editor(), Status::Lifted, "better")
+            .is_err()
+    );
     assert!(case.transition(&editor(), Status::UnderReview, "").is_err());
     assert_eq!(case.heads(), heads);
 }
@@ -160,7 +179,12 @@ fn causes_are_one_primary_and_at_most_three_secondary() {
         secondary_causes: Some(vec![Cause::Other]),
         ..CaseFields::default()
     };
-    assert!(case.edit(&editor(), &other).unwrap_err().to_string().contains("--other-cause"));
+    assert!(
+        case.edit(&editor(), &other)
+            .unwrap_err()
+            .to_string()
+            .contains("--other-cause")
+    );
 }
 
 #[test]
@@ -180,8 +204,14 @@ fn loans_derive_their_outstanding_balance() {
         date: date(2026, 2, 10),
         note: None,
     };
-    assert_eq!(case.repay_loan(&editor(), None, &pay("r1", 1_200_00)).unwrap(), "l1");
-    let err = case.repay_loan(&editor(), Some("l"), &pay("r2", 4_000_00)).unwrap_err();
+    assert_eq!(
+        case.repay_loan(&editor(), None, &pay("r1", 1_200_00))
+            .unwrap(),
+        "l1"
+    );
+    let err = case
+        .repay_loan(&editor(), Some("l"), &pay("r2", 4_000_00))
+        .unwrap_err();
     assert!(err.to_string().contains("3,800.00 outstanding"), "{err}");
     let loans = case.view().unwrap().loans;
     assert_eq!(loans[0].outstanding_fen, 3_800_00);
@@ -198,10 +228,22 @@ fn future_dates_and_closed_cases_are_refused() {
         visitor: None,
         notes: None,
     };
-    assert!(case.add_visit(&editor(), &visit).unwrap_err().to_string().contains("future"));
-    case.transition(&editor(), Status::Closed, "moved away").unwrap();
-    let visit = NewVisit { date: date(2026, 3, 1), ..visit };
-    assert!(matches!(case.add_visit(&editor(), &visit), Err(ArchiveError::Closed)));
+    assert!(
+        case.add_visit(&editor(), &visit)
+            .unwrap_err()
+            .to_string()
+            .contains("future")
+    );
+    case.transition(&editor(), Status::Closed, "moved away")
+        .unwrap();
+    let visit = NewVisit {
+        date: date(2026, 3, 1),
+        ..visit
+    };
+    assert!(matches!(
+        case.add_visit(&editor(), &visit),
+        Err(ArchiveError::Closed)
+    ));
 }
 
 #[test]

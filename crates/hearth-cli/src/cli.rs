@@ -7,7 +7,12 @@ use clap::{Args, Parser, Subcommand};
 /// Hearth keeps trade-union hardship case archives (困难职工档案) in sync across the levels of a
 /// union federation. This is one node's command line.
 #[derive(Debug, Parser)]
-#[command(name = "hearth", version, propagate_version = true, allow_negative_numbers = true)]
+#[command(
+    name = "hearth",
+    version,
+    propagate_version = true,
+    allow_negative_numbers = true
+)]
 pub struct Cli {
     /// The node's data dir [default: $HEARTH_DATA_DIR, else the platform data dir]
     #[arg(long, global = true, env = "HEARTH_DATA_DIR", value_name = "DIR")]
@@ -21,7 +26,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The parsed command line lives once per process, so variant sizes do not matter.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Set up a node's data dir: config, federation salt and store
     Init(InitArgs),
@@ -45,6 +52,8 @@ pub enum Command {
     Review(ReviewCommand),
     /// Fold change chunks into snapshots and give free space back to the disk
     Compact(JsonFlag),
+    /// Walk through a caseworker's day on a throwaway node
+    Demo,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +82,7 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum CaseCommand {
     /// Open a new case (a draft) for a worker in hardship
     #[command(allow_negative_numbers = true)]
@@ -138,7 +148,12 @@ pub enum CaseCommand {
         /// Case id (a unique prefix is enough)
         id: String,
         /// Grade to set
-        #[arg(long, value_name = "GRADE", required_unless_present = "clear", requires = "reason")]
+        #[arg(
+            long,
+            value_name = "GRADE",
+            required_unless_present = "clear",
+            requires = "reason"
+        )]
         set: Option<String>,
         /// Why the derived grade is wrong
         #[arg(long, value_name = "TEXT")]

@@ -44,9 +44,13 @@ fn done(json: bool, value: serde_json::Value, line: String) -> Result<()> {
 
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let dir = node::data_dir(cli.data_dir)?;
     let operator = node::operator(cli.by);
+    if let Command::Demo = cli.command {
+        return crate::demo::run(operator);
+    }
+    let dir = node::data_dir(cli.data_dir)?;
     match cli.command {
+        Command::Demo => crate::demo::run(operator),
         Command::Init(a) => {
             let (config, joined) = node::init(
                 &dir,
@@ -240,7 +244,11 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
             clear,
             out,
         } => {
-            let grade: Option<Grade> = if clear { None } else { set.as_deref().map(str::parse).transpose()? };
+            let grade: Option<Grade> = if clear {
+                None
+            } else {
+                set.as_deref().map(str::parse).transpose()?
+            };
             let mut case = node.load(&id)?;
             let reason = reason.unwrap_or_default();
             case.override_grade(&node.editor(), grade.map(|g| (g, reason.as_str())))?;
@@ -416,7 +424,11 @@ fn visit(node: &Node, command: VisitCommand) -> Result<()> {
     done(
         out.json,
         json!({ "id": id, "visit": visit.id }),
-        format!("recorded {} on {} for case {id}", visit.kind.label(), visit.date),
+        format!(
+            "recorded {} on {} for case {id}",
+            visit.kind.label(),
+            visit.date
+        ),
     )
 }
 
@@ -443,6 +455,10 @@ fn review(node: &Node, command: ReviewCommand) -> Result<()> {
     done(
         out.json,
         json!({ "id": id, "review": review.id }),
-        format!("recorded annual review ({}) on {} for case {id}", review.result.label(), review.date),
+        format!(
+            "recorded annual review ({}) on {} for case {id}",
+            review.result.label(),
+            review.date
+        ),
     )
 }

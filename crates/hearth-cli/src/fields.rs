@@ -32,7 +32,10 @@ pub fn case_fields(args: &CaseFieldArgs, salt: &FederationSalt) -> Result<CaseFi
         },
         birth_year: match &args.birth_year {
             Some(y) => Some(parse_number("birth year", y)?),
-            None => id.as_ref().and_then(IdNumber::birth_date).map(|d| i32::from(d.year())),
+            None => id
+                .as_ref()
+                .and_then(IdNumber::birth_date)
+                .map(|d| i32::from(d.year())),
         },
         employer: args.employer.clone(),
         job: args.job.clone(),
@@ -60,7 +63,10 @@ pub fn case_fields(args: &CaseFieldArgs, salt: &FederationSalt) -> Result<CaseFi
 /// Parses a whole number for a named field.
 pub fn parse_number<T: std::str::FromStr>(field: &'static str, text: &str) -> Result<T> {
     text.trim().parse().map_err(|_| {
-        BadInput::new(format!("invalid {field} {text:?}: write a whole number, e.g. 3")).into()
+        BadInput::new(format!(
+            "invalid {field} {text:?}: write a whole number, e.g. 3"
+        ))
+        .into()
     })
 }
 

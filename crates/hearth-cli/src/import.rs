@@ -76,7 +76,12 @@ pub fn import(node: &Node, path: &Path, json: bool) -> Result<()> {
         .from_reader(file);
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| BadInput::new(format!("{}: cannot read the header line: {e}", path.display())))?
+        .map_err(|e| {
+            BadInput::new(format!(
+                "{}: cannot read the header line: {e}",
+                path.display()
+            ))
+        })?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
         .collect();
@@ -201,7 +206,11 @@ fn prepare_line(
     seen: &mut HashMap<String, u64>,
     line: u64,
 ) -> Result<Prepared> {
-    let empty: Vec<&str> = REQUIRED.iter().copied().filter(|c| get(c).is_none()).collect();
+    let empty: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|c| get(c).is_none())
+        .collect();
     if !empty.is_empty() {
         return Err(BadInput::new(format!("{} must not be empty", empty.join(", "))).into());
     }
@@ -261,7 +270,9 @@ fn prepare_line(
 fn csv_problem(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text; save the file as \"CSV UTF-8\"".into(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("has {len} fields where the header has {expected_len}")
         }
         _ => e.to_string(),

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod demo;
 mod fields;
 mod import;
 mod node;
@@ -37,7 +38,8 @@ impl std::error::Error for BadInput {}
 
 /// 2 for input the user can correct, 1 for everything else (IO, damage, a busy store).
 fn exit_code(err: &anyhow::Error) -> u8 {
-    let archive_is_input = |e: &ArchiveError| !matches!(e, ArchiveError::Schema(_) | ArchiveError::Document(_));
+    let archive_is_input =
+        |e: &ArchiveError| !matches!(e, ArchiveError::Schema(_) | ArchiveError::Document(_));
     for cause in err.chain() {
         if cause.is::<BadInput>() {
             return 2;

@@ -48,7 +48,9 @@ pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
     }
     directories::ProjectDirs::from("org", "hearth", "hearth")
         .map(|d| d.data_dir().to_owned())
-        .ok_or_else(|| BadInput::new("no home directory to put data in; pass --data-dir DIR").into())
+        .ok_or_else(|| {
+            BadInput::new("no home directory to put data in; pass --data-dir DIR").into()
+        })
 }
 
 /// Who is making changes: `--by`, else `$HEARTH_OPERATOR`, else the login name.
@@ -132,7 +134,8 @@ pub fn check_node_id(id: &str) -> Result<(), BadInput> {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -168,7 +171,10 @@ pub fn init(
     let salt = match salt_file {
         Some(path) => {
             let text = fs::read_to_string(path).map_err(|e| {
-                BadInput::new(format!("cannot read federation salt {}: {e}", path.display()))
+                BadInput::new(format!(
+                    "cannot read federation salt {}: {e}",
+                    path.display()
+                ))
             })?;
             FederationSalt::from_hex(&text)?
         }
@@ -215,7 +221,10 @@ pub fn init(
 
 fn write_node(dir: &Path, config: &NodeConfig, salt: &FederationSalt) -> Result<()> {
     restrict(dir, 0o700)?;
-    write_private(&dir.join(SALT_FILE), format!("{}\n", salt.to_hex()).as_bytes())?;
+    write_private(
+        &dir.join(SALT_FILE),
+        format!("{}\n", salt.to_hex()).as_bytes(),
+    )?;
     Store::create(&dir.join(STORE_FILE), &rand::random::<[u8; 8]>())?;
     restrict(&dir.join(STORE_FILE), 0o600)?;
     let text = format!(

@@ -58,8 +58,12 @@ pub fn case_list(cases: &[CaseSummary]) -> String {
             text(&c.name),
             c.status.label(),
             grade_label(c.grade, c.grade_overridden),
-            c.primary_cause.map(|c| c.label()).unwrap_or_else(|| "—".into()),
-            c.household_size.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
+            c.primary_cause
+                .map(|c| c.label())
+                .unwrap_or_else(|| "—".into()),
+            c.household_size
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "—".into()),
             yuan(c.per_capita_monthly_fen),
             format_yuan(c.assistance_total_fen),
             format_yuan(c.outstanding_fen),
@@ -72,7 +76,11 @@ fn grading_line(g: &Grading, grade: Option<Grade>) -> String {
     let mut line = grade_label(grade, g.override_.is_some());
     if let Some(o) = &g.override_ {
         let derived = g.derived.map(|d| d.label()).unwrap_or_else(|| "—".into());
-        let _ = write!(line, "; reason 理由: {}; derived 计算结果: {derived}", o.reason);
+        let _ = write!(
+            line,
+            "; reason 理由: {}; derived 计算结果: {derived}",
+            o.reason
+        );
     } else if let Some(basis) = &g.basis {
         let _ = write!(line, "; {basis}");
     }
@@ -86,7 +94,11 @@ pub fn case_details(v: &CaseView) -> String {
     let w = &v.worker;
     let f = &v.finances;
     let causes = {
-        let mut s = v.causes.primary.map(|c| c.label()).unwrap_or_else(|| "—".into());
+        let mut s = v
+            .causes
+            .primary
+            .map(|c| c.label())
+            .unwrap_or_else(|| "—".into());
         for c in &v.causes.secondary {
             let _ = write!(s, "; {}", c.label());
         }
@@ -102,23 +114,53 @@ pub fn case_details(v: &CaseView) -> String {
         ("Home node 责任单位", v.home.clone()),
         ("Held by 参与节点", v.participants.join(", ")),
         ("Name 姓名", text(&w.name)),
-        ("Gender 性别", w.gender.map(|g| g.label()).unwrap_or_else(|| "—".into())),
-        ("Birth year 出生年份", w.birth_year.map(|y| y.to_string()).unwrap_or_else(|| "—".into())),
-        ("Identity 身份标识", if w.identity_key.is_some() { "recorded 已登记 (salted hash)".into() } else { "—".into() }),
+        (
+            "Gender 性别",
+            w.gender.map(|g| g.label()).unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "Birth year 出生年份",
+            w.birth_year
+                .map(|y| y.to_string())
+                .unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "Identity 身份标识",
+            if w.identity_key.is_some() {
+                "recorded 已登记 (salted hash)".into()
+            } else {
+                "—".into()
+            },
+        ),
         ("Employer 工作单位", text(&w.employer)),
         ("Job 岗位", text(&w.job)),
         ("Phone 电话", text(&w.phone)),
         ("Address 家庭住址", text(&w.address)),
-        ("Household 共同生活人口", v.household.size.map(|n| n.to_string()).unwrap_or_else(|| "—".into())),
+        (
+            "Household 共同生活人口",
+            v.household
+                .size
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "—".into()),
+        ),
         ("Annual income 年可支配收入", yuan(f.annual_income_fen)),
         ("Rigid spending 刚性支出", yuan(f.rigid_spending_fen)),
         ("Hardship costs 致困支出", yuan(f.hardship_costs_fen)),
-        ("Subsistence line 低保标准 (monthly)", yuan(f.subsistence_line_fen)),
-        ("Per person/month 人均月收入", yuan(v.grading.per_capita_monthly_fen)),
+        (
+            "Subsistence line 低保标准 (monthly)",
+            yuan(f.subsistence_line_fen),
+        ),
+        (
+            "Per person/month 人均月收入",
+            yuan(v.grading.per_capita_monthly_fen),
+        ),
         ("Causes 致困原因", causes),
         ("Urgent needs 急需解决的问题", text(&v.profile.urgent_needs)),
         ("Skills 技术特长", text(&v.profile.skills)),
-        ("Employment wishes 就业要求", text(&v.profile.employment_wishes)),
+        (
+            "Employment wishes 就业要求",
+            text(&v.profile.employment_wishes),
+        ),
         ("State of mind 思想状况", text(&v.profile.state_of_mind)),
         ("Aid paid 已帮扶合计", format_yuan(v.assistance_total_fen)),
     ];
@@ -128,7 +170,13 @@ pub fn case_details(v: &CaseView) -> String {
     let _ = writeln!(out, "{t}");
 
     if !v.household.members.is_empty() {
-        let mut t = table(&["Member 成员", "Relation 关系", "Age 年龄", "Health 健康", "Work/school 就业就学"]);
+        let mut t = table(&[
+            "Member 成员",
+            "Relation 关系",
+            "Age 年龄",
+            "Health 健康",
+            "Work/school 就业就学",
+        ]);
         for m in &v.household.members {
             t.add_row(vec![
                 m.id.clone(),
@@ -141,7 +189,14 @@ pub fn case_details(v: &CaseView) -> String {
         let _ = writeln!(out, "\nHousehold members 家庭成员\n{t}");
     }
     if !v.assistance.is_empty() {
-        let mut t = table(&["Record 编号", "Date 日期", "Kind 类型", "Amount 金额", "Paid by 支付单位", "Note 备注"]);
+        let mut t = table(&[
+            "Record 编号",
+            "Date 日期",
+            "Kind 类型",
+            "Amount 金额",
+            "Paid by 支付单位",
+            "Note 备注",
+        ]);
         for a in &v.assistance {
             t.add_row(vec![
                 a.id.clone(),
@@ -155,12 +210,21 @@ pub fn case_details(v: &CaseView) -> String {
         let _ = writeln!(out, "\nAssistance 帮扶记录\n{t}");
     }
     if !v.loans.is_empty() {
-        let mut t = table(&["Loan 借款", "Date 日期", "Due 到期", "Principal 本金", "Repaid 已还", "Outstanding 未还"]);
+        let mut t = table(&[
+            "Loan 借款",
+            "Date 日期",
+            "Due 到期",
+            "Principal 本金",
+            "Repaid 已还",
+            "Outstanding 未还",
+        ]);
         for l in &v.loans {
             t.add_row(vec![
                 l.id.clone(),
                 l.date.to_string(),
-                l.due_date.map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
+                l.due_date
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "—".into()),
                 format_yuan(l.principal_fen),
                 format_yuan(l.repaid_fen),
                 format_yuan(l.outstanding_fen),
@@ -171,21 +235,43 @@ pub fn case_details(v: &CaseView) -> String {
     if !v.visits.is_empty() {
         let mut t = table(&["Date 日期", "Kind 类型", "Visitor 走访人", "Notes 情况"]);
         for vi in &v.visits {
-            t.add_row(vec![vi.date.to_string(), vi.kind.label(), text(&vi.visitor), text(&vi.notes)]);
+            t.add_row(vec![
+                vi.date.to_string(),
+                vi.kind.label(),
+                text(&vi.visitor),
+                text(&vi.notes),
+            ]);
         }
         let _ = writeln!(out, "\nVisits 走访记录\n{t}");
     }
     if !v.reviews.is_empty() {
         let mut t = table(&["Date 日期", "Result 结论", "Reviewer 审核人", "Notes 说明"]);
         for r in &v.reviews {
-            t.add_row(vec![r.date.to_string(), r.result.label(), text(&r.reviewer), text(&r.notes)]);
+            t.add_row(vec![
+                r.date.to_string(),
+                r.result.label(),
+                text(&r.reviewer),
+                text(&r.notes),
+            ]);
         }
         let _ = writeln!(out, "\nAnnual reviews 年审\n{t}");
     }
-    let mut t = table(&["When 时间", "From 原状态", "To 新状态", "By 经办人", "Node 节点", "Reason 理由"]);
+    let mut t = table(&[
+        "When 时间",
+        "From 原状态",
+        "To 新状态",
+        "By 经办人",
+        "Node 节点",
+        "Reason 理由",
+    ]);
     for s in &v.status_history {
         t.add_row(vec![
-            s.at.map(|a| a.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into()),
+            s.at.map(|a| {
+                a.to_zoned(jiff::tz::TimeZone::system())
+                    .strftime("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "—".into()),
             s.from.map(|f| f.label()).unwrap_or_else(|| "—".into()),
             s.to.label(),
             text(&s.by),

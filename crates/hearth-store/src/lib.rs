@@ -18,8 +18,7 @@ use hearth_archive::automerge::ActorId;
 use hearth_archive::{ArchiveError, Case, CaseSummary};
 use redb::{
     Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition,
-    WriteTransaction,
+    TableDefinition, WriteTransaction,
 };
 
 /// Version of the on-disk layout written by this code.
@@ -58,7 +57,9 @@ pub enum StoreError {
     #[error("a store already exists at {0}")]
     Exists(PathBuf),
     /// The file was written by a newer Hearth.
-    #[error("the store {path} has format {found}, newer than this hearth ({FORMAT}); upgrade hearth")]
+    #[error(
+        "the store {path} has format {found}, newer than this hearth ({FORMAT}); upgrade hearth"
+    )]
     Format {
         /// Database file.
         path: PathBuf,
@@ -337,7 +338,8 @@ impl Batch {
         let (old_seq, next_chunk, chunks) = match existing {
             None => {
                 let snapshot = case.save();
-                txn.open_table(SNAPSHOTS)?.insert(id.as_str(), snapshot.as_slice())?;
+                txn.open_table(SNAPSHOTS)?
+                    .insert(id.as_str(), snapshot.as_slice())?;
                 (None, 0, 0)
             }
             Some((seq, next_chunk, chunks)) => {
@@ -349,7 +351,8 @@ impl Batch {
                     fold(txn, &id, Some(&chunk))?;
                     (Some(seq), 0, 0)
                 } else {
-                    txn.open_table(CHUNKS)?.insert((id.as_str(), next_chunk), chunk.as_slice())?;
+                    txn.open_table(CHUNKS)?
+                        .insert((id.as_str(), next_chunk), chunk.as_slice())?;
                     (Some(seq), next_chunk + 1, chunks + 1)
                 }
             }
@@ -366,7 +369,8 @@ impl Batch {
             feed.remove(old)?;
         }
         feed.insert(seq, id.as_str())?;
-        txn.open_table(DOCS)?.insert(id.as_str(), (seq, next_chunk, chunks))?;
+        txn.open_table(DOCS)?
+            .insert(id.as_str(), (seq, next_chunk, chunks))?;
 
         let mut index = txn.open_table(CASE_INDEX)?;
         let mut identity = txn.open_multimap_table(IDENTITY)?;
@@ -410,12 +414,11 @@ fn fold(txn: &WriteTransaction, id: &str, extra: Option<&[u8]>) -> Result<u64> {
     if let Some(extra) = extra {
         bytes.extend_from_slice(extra);
     }
-    let mut doc = hearth_archive::automerge::AutoCommit::load(&bytes).map_err(|e| {
-        StoreError::Corrupt {
+    let mut doc =
+        hearth_archive::automerge::AutoCommit::load(&bytes).map_err(|e| StoreError::Corrupt {
             id: id.to_owned(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     snapshots.insert(id, doc.save().as_slice())?;
     let mut removed = 0;
     chunks.retain_in((id, 0)..=(id, u64::MAX), |_, _| {
@@ -445,7 +448,10 @@ fn read_doc(
     Ok(Some(bytes))
 }
 
-fn read_u64(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<Option<u64>> {
+fn read_u64(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<u64>> {
     match table.get(key)? {
         None => Ok(None),
         Some(g) => {

@@ -102,11 +102,16 @@ fn chunks_fold_into_a_snapshot_and_nothing_is_lost() {
     let writes = COMPACT_AFTER + 5;
     for i in 0..writes {
         let mut loaded = store.load_case("cccc", actor()).unwrap();
-        loaded.add_assistance(&editor(), &aid(&format!("a{i}"))).unwrap();
+        loaded
+            .add_assistance(&editor(), &aid(&format!("a{i}")))
+            .unwrap();
         put(&store, &mut loaded);
     }
     let stats = store.stats().unwrap();
-    assert!(stats.chunks < COMPACT_AFTER, "chunks were folded: {stats:?}");
+    assert!(
+        stats.chunks < COMPACT_AFTER,
+        "chunks were folded: {stats:?}"
+    );
     let view = store.load_case("cccc", actor()).unwrap().view().unwrap();
     assert_eq!(view.assistance.len() as u64, writes);
 
@@ -147,9 +152,18 @@ fn ids_resolve_by_unique_prefix() {
     put(&store, &mut case("ab12", ID1));
     put(&store, &mut case("ab34", ID2));
     assert_eq!(store.resolve_case_id("ab1").unwrap(), "ab12");
-    assert!(matches!(store.resolve_case_id("ab"), Err(StoreError::Ambiguous(_))));
-    assert!(matches!(store.resolve_case_id("zz"), Err(StoreError::NotFound(_))));
-    assert!(matches!(store.load_case("zz", actor()), Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.resolve_case_id("ab"),
+        Err(StoreError::Ambiguous(_))
+    ));
+    assert!(matches!(
+        store.resolve_case_id("zz"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.load_case("zz", actor()),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[test]
@@ -166,8 +180,14 @@ fn an_uncommitted_batch_leaves_nothing() {
 fn open_refuses_missing_existing_and_busy_files() {
     let (dir, store) = fresh();
     let path = dir.path().join("hearth.redb");
-    assert!(matches!(Store::open(&dir.path().join("nope.redb")), Err(StoreError::Missing(_))));
-    assert!(matches!(Store::create(&path, &[0; 8]), Err(StoreError::Exists(_))));
+    assert!(matches!(
+        Store::open(&dir.path().join("nope.redb")),
+        Err(StoreError::Missing(_))
+    ));
+    assert!(matches!(
+        Store::create(&path, &[0; 8]),
+        Err(StoreError::Exists(_))
+    ));
     assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
     drop(store);
     Store::open(&path).unwrap();

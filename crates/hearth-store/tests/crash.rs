@@ -56,7 +56,9 @@ fn fields(n: u32) -> CaseFields {
     let salt = FederationSalt::from_bytes([5; 32]);
     CaseFields {
         name: Some(format!("worker {n}")),
-        identity_key: IdNumber::parse(&sample_id_number(n)).ok().map(|id| id.identity_key(&salt)),
+        identity_key: IdNumber::parse(&sample_id_number(n))
+            .ok()
+            .map(|id| id.identity_key(&salt)),
         household_size: Some(1 + n % 5),
         annual_income_fen: Some(i64::from(n) * 100_00),
         rigid_spending_fen: Some(0),
@@ -83,9 +85,11 @@ fn child_writer(path: &Path, round: &str) {
     while started.elapsed() < CHILD_LIFETIME {
         n += 1;
         let mut batch = store.begin().unwrap_or_else(|e| panic!("begin: {e}"));
-        let ack = if n % 3 == 0 && !created.is_empty() {
+        let ack = if n.is_multiple_of(3) && !created.is_empty() {
             let case_id = &created[n as usize % created.len()];
-            let mut case = store.load_case(case_id, actor(&store)).unwrap_or_else(|e| panic!("{e}"));
+            let mut case = store
+                .load_case(case_id, actor(&store))
+                .unwrap_or_else(|e| panic!("{e}"));
             let aid_id = format!("{round}a{n}");
             let aid = NewAssistance {
                 id: aid_id.clone(),
@@ -96,7 +100,8 @@ fn child_writer(path: &Path, round: &str) {
                 approving_node: None,
                 note: None,
             };
-            case.add_assistance(&editor(), &aid).unwrap_or_else(|e| panic!("{e}"));
+            case.add_assistance(&editor(), &aid)
+                .unwrap_or_else(|e| panic!("{e}"));
             batch.put_case(&mut case).unwrap_or_else(|e| panic!("{e}"));
             format!("aid {case_id} {aid_id} {n}")
         } else {
@@ -149,7 +154,9 @@ fn run_and_kill(path: &Path, round: &str, acked: &mut Acked) -> Result<(), Faile
         match parts.as_slice() {
             ["case", id, n] => acked.cases.push(((*id).to_owned(), n.parse()?)),
             ["aid", case, aid, n] => {
-                acked.aids.push(((*case).to_owned(), (*aid).to_owned(), n.parse()?));
+                acked
+                    .aids
+                    .push(((*case).to_owned(), (*aid).to_owned(), n.parse()?));
             }
             _ => return Err(format!("child printed {line:?}").into()),
         }
