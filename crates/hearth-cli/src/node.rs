@@ -3,11 +3,12 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hearth_archive::automerge::ActorId;
 use hearth_archive::{Case, Editor, FederationSalt, Level, actor_id};
-use hearth_store::Store;
+use hearth_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::BadInput;
@@ -88,7 +89,7 @@ impl Node {
             .with_context(|| format!("cannot read the federation salt {}", salt_path.display()))?;
         let salt = FederationSalt::from_hex(&salt_text)
             .with_context(|| format!("federation salt {} is damaged", salt_path.display()))?;
-        let store = Store::open(&dir.join(STORE_FILE))?;
+        let store = open_store(&dir.join(STORE_FILE))?;
         Ok(Node {
             config,
             salt,
@@ -125,6 +126,32 @@ impl Node {
         batch.put_case(case)?;
         batch.commit()?;
         Ok(())
+    }
+}
+
+/// How long a command waits for another `hearth` process to finish with the store:
+/// `$HEARTH_LOCK_WAIT_MS`, default 5 seconds.
+fn lock_wait() -> Duration {
+    let ms = std::env::var("HEARTH_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    Duration::from_millis(ms)
+}
+
+/// Opens the store, waiting (with growing pauses) while another process holds it, so that
+/// commands run side by side take turns instead of failing.
+fn open_store(path: &Path) -> Result<Store> {
+    let deadline = Instant::now() + lock_wait();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match Store::open(path) {
+            Err(StoreError::Locked(_)) if Instant::now() + pause < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 

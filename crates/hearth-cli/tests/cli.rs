@@ -634,14 +634,49 @@ fn init_refuses_bad_values_and_a_second_init() {
 #[test]
 fn a_busy_store_is_reported_not_corrupted() {
     let node = Node::init();
-    let _held = Store::open(&node.data().join("hearth.redb")).unwrap();
-    let out = node.run(&["case", "list"]);
+    let held = Store::open(&node.data().join("hearth.redb")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("--data-dir")
+        .arg(node.data())
+        .args(["case", "list"])
+        .env("HEARTH_LOCK_WAIT_MS", "0")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("in use by another hearth process"),
         "{stderr}"
     );
+    drop(held);
+    node.ok(&["case", "list"]);
+}
+
+#[test]
+fn commands_run_side_by_side_take_turns() {
+    let node = Node::init();
+    let id = node.new_case(&[]);
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            let amount = (10 + i).to_string();
+            Command::new(env!("CARGO_BIN_EXE_hearth"))
+                .arg("--data-dir")
+                .arg(node.data())
+                .args([
+                    "assist", "add", &id, "--kind", "holiday", "--amount", &amount,
+                ])
+                .args(["--date", "2026-02-01"])
+                .env("HEARTH_LOCK_WAIT_MS", "60000")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut run in runs {
+        assert!(run.wait().unwrap().success());
+    }
+    let case = node.json(&["case", "show", &id]);
+    assert_eq!(case["assistance_total_fen"], (10..16).sum::<i64>() * 100);
 }
 
 #[test]
