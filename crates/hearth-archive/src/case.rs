@@ -41,6 +41,7 @@ use crate::grade::{GradeInputs, assess};
 use crate::identity::IdentityKey;
 use crate::lifecycle;
 use crate::money::format_yuan;
+use crate::view::Dated;
 use crate::view::{
     Approval, Assistance, CaseSummary, CaseView, Causes, Escalation, EscalationStep, Finances,
     GradeOverride, Grading, Household, Loan, Member, Profile, Repayment, Review, StatusChange,
@@ -932,98 +933,74 @@ impl Case {
     fn read_assistance(&self) -> Result<Vec<Assistance>> {
         let doc = &self.doc;
         let map = need_obj(doc, &ROOT, "assistance")?;
-        let mut out = map_objects(doc, &map)?
-            .into_iter()
-            .map(|(id, a)| {
-                Ok(Assistance {
-                    kind: need(get_code(doc, &a, "kind")?, "assistance kind")?,
-                    amount_fen: need(get_i64(doc, &a, "amount_fen")?, "assistance amount")?,
-                    date: need(get_date(doc, &a, "date")?, "assistance date")?,
-                    paying_node: get_str(doc, &a, "paying_node")?,
-                    approving_node: get_str(doc, &a, "approving_node")?,
-                    note: get_str(doc, &a, "note")?,
-                    by: get_str(doc, &a, "by")?,
-                    id,
-                })
+        dated_records(doc, &map, |id, a| {
+            Ok(Assistance {
+                kind: need(get_code(doc, &a, "kind")?, "assistance kind")?,
+                amount_fen: need(get_i64(doc, &a, "amount_fen")?, "assistance amount")?,
+                date: need(get_date(doc, &a, "date")?, "assistance date")?,
+                paying_node: get_str(doc, &a, "paying_node")?,
+                approving_node: get_str(doc, &a, "approving_node")?,
+                note: get_str(doc, &a, "note")?,
+                by: get_str(doc, &a, "by")?,
+                id,
             })
-            .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
-        Ok(out)
+        })
     }
 
     fn read_loans(&self) -> Result<Vec<Loan>> {
         let doc = &self.doc;
         let map = need_obj(doc, &ROOT, "loans")?;
-        let mut out = map_objects(doc, &map)?
-            .into_iter()
-            .map(|(id, l)| {
-                let reps = need_obj(doc, &l, "repayments")?;
-                let mut repayments = map_objects(doc, &reps)?
-                    .into_iter()
-                    .map(|(id, r)| {
-                        Ok(Repayment {
-                            amount_fen: need(get_i64(doc, &r, "amount_fen")?, "repayment amount")?,
-                            date: need(get_date(doc, &r, "date")?, "repayment date")?,
-                            note: get_str(doc, &r, "note")?,
-                            id,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                repayments.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
-                let principal_fen = need(get_i64(doc, &l, "principal_fen")?, "loan principal")?;
-                let repaid_fen = repayments.iter().map(|r| r.amount_fen).sum();
-                Ok(Loan {
-                    principal_fen,
-                    date: need(get_date(doc, &l, "date")?, "loan date")?,
-                    due_date: get_date(doc, &l, "due_date")?,
-                    note: get_str(doc, &l, "note")?,
-                    repayments,
-                    repaid_fen,
-                    outstanding_fen: principal_fen - repaid_fen,
+        dated_records(doc, &map, |id, l| {
+            let reps = need_obj(doc, &l, "repayments")?;
+            let repayments = dated_records(doc, &reps, |id, r| {
+                Ok(Repayment {
+                    amount_fen: need(get_i64(doc, &r, "amount_fen")?, "repayment amount")?,
+                    date: need(get_date(doc, &r, "date")?, "repayment date")?,
+                    note: get_str(doc, &r, "note")?,
                     id,
                 })
+            })?;
+            let principal_fen = need(get_i64(doc, &l, "principal_fen")?, "loan principal")?;
+            let repaid_fen = repayments.iter().map(|r| r.amount_fen).sum();
+            Ok(Loan {
+                principal_fen,
+                date: need(get_date(doc, &l, "date")?, "loan date")?,
+                due_date: get_date(doc, &l, "due_date")?,
+                note: get_str(doc, &l, "note")?,
+                repayments,
+                repaid_fen,
+                outstanding_fen: principal_fen - repaid_fen,
+                id,
             })
-            .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
-        Ok(out)
+        })
     }
 
     fn read_visits(&self) -> Result<Vec<Visit>> {
         let doc = &self.doc;
         let map = need_obj(doc, &ROOT, "visits")?;
-        let mut out = map_objects(doc, &map)?
-            .into_iter()
-            .map(|(id, v)| {
-                Ok(Visit {
-                    date: need(get_date(doc, &v, "date")?, "visit date")?,
-                    kind: need(get_code(doc, &v, "kind")?, "visit kind")?,
-                    visitor: get_str(doc, &v, "visitor")?,
-                    notes: get_str(doc, &v, "notes")?,
-                    id,
-                })
+        dated_records(doc, &map, |id, v| {
+            Ok(Visit {
+                date: need(get_date(doc, &v, "date")?, "visit date")?,
+                kind: need(get_code(doc, &v, "kind")?, "visit kind")?,
+                visitor: get_str(doc, &v, "visitor")?,
+                notes: get_str(doc, &v, "notes")?,
+                id,
             })
-            .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
-        Ok(out)
+        })
     }
 
     fn read_reviews(&self) -> Result<Vec<Review>> {
         let doc = &self.doc;
         let map = need_obj(doc, &ROOT, "reviews")?;
-        let mut out = map_objects(doc, &map)?
-            .into_iter()
-            .map(|(id, r)| {
-                Ok(Review {
-                    date: need(get_date(doc, &r, "date")?, "review date")?,
-                    result: need(get_code(doc, &r, "result")?, "review result")?,
-                    reviewer: get_str(doc, &r, "reviewer")?,
-                    notes: get_str(doc, &r, "notes")?,
-                    id,
-                })
+        dated_records(doc, &map, |id, r| {
+            Ok(Review {
+                date: need(get_date(doc, &r, "date")?, "review date")?,
+                result: need(get_code(doc, &r, "result")?, "review result")?,
+                reviewer: get_str(doc, &r, "reviewer")?,
+                notes: get_str(doc, &r, "notes")?,
+                id,
             })
-            .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
-        Ok(out)
+        })
     }
 }
 
@@ -1078,6 +1055,20 @@ fn validate_fields(f: &CaseFields, current: &Causes) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Reads a map of records keyed by id, oldest first (by date, then id).
+fn dated_records<T: Dated>(
+    doc: &AutoCommit,
+    map: &ObjId,
+    build: impl Fn(String, ObjId) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = map_objects(doc, map)?
+        .into_iter()
+        .map(|(id, obj)| build(id, obj))
+        .collect::<Result<Vec<T>>>()?;
+    out.sort_by(|a, b| a.order().cmp(&b.order()));
+    Ok(out)
 }
 
 fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {

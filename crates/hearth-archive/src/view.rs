@@ -352,3 +352,19 @@ impl CaseSummary {
         self.primary_cause == Some(cause) || self.secondary_causes.contains(&cause)
     }
 }
+
+/// Records listed oldest first: by date, then id.
+pub(crate) trait Dated {
+    fn order(&self) -> (Date, &str);
+}
+
+macro_rules! dated {
+    ($($t:ty),+) => {$(
+        impl Dated for $t {
+            fn order(&self) -> (Date, &str) {
+                (self.date, &self.id)
+            }
+        }
+    )+};
+}
+dated!(Assistance, Loan, Repayment, Visit, Review);

@@ -12,24 +12,40 @@ use crate::cli::Cli;
 use crate::commands;
 use crate::node::{Node, STORE_FILE};
 
-fn step(dir: &Path, args: &[&str]) -> Result<()> {
-    let shown: Vec<String> = args
-        .iter()
-        .map(|a| {
-            if a.contains(' ') {
-                format!("'{a}'")
-            } else {
-                (*a).to_owned()
-            }
-        })
-        .collect();
-    println!("\n$ hearth {}", shown.join(" "));
-    let mut argv = vec!["hearth", "--data-dir"];
+/// Prints a command line as typed, then runs it as `hearth` would. Arguments are separated by
+/// spaces (the demo's texts have none).
+fn step(dir: &Path, line: &str) -> Result<()> {
+    step_args(dir, &line.split_whitespace().collect::<Vec<_>>())
+}
+
+fn step_args(dir: &Path, args: &[&str]) -> Result<()> {
+    println!("\n$ hearth {}", args.join(" "));
     let dir = dir.to_string_lossy();
-    argv.push(&dir);
-    argv.extend_from_slice(args);
+    let argv = ["hearth", "--data-dir", &dir]
+        .into_iter()
+        .chain(args.iter().copied());
     let cli = Cli::try_parse_from(argv).context("demo step does not parse")?;
     commands::run(cli)
+}
+
+/// The CSV the demo imports: a few more households from a spreadsheet.
+fn sample_csv() -> String {
+    let mut text = String::from(
+        "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status\n",
+    );
+    let rows = [
+        ("李梅", 2, 18_000, 2_000, "laid_off"),
+        ("张伟", 4, 60_000, 8_000, "unemployed"),
+        ("刘洋", 3, 50_000, 0, "natural_disaster"),
+        ("陈静", 1, 30_000, 0, "no_work_ability"),
+    ];
+    for (n, (name, size, income, rigid, cause)) in (5000..).zip(rows) {
+        let id_number = sample_id_number(n);
+        text.push_str(&format!(
+            "{name},{id_number},{size},{income},{rigid},800,{cause},filed\n"
+        ));
+    }
+    text
 }
 
 /// Runs the walkthrough.
@@ -44,39 +60,16 @@ pub fn run(operator: String) -> Result<()> {
         dir.display()
     );
 
-    step(
-        &dir,
-        &["init", "--node-id", "demo.team-1", "--level", "team"],
-    )?;
+    step(&dir, "init --node-id demo.team-1 --level team")?;
     let id_number = sample_id_number(4242);
     step(
         &dir,
-        &[
-            "case",
-            "new",
-            "--name",
-            "王建国",
-            "--id-number",
-            &id_number,
-            "--household-size",
-            "3",
-            "--annual-income",
-            "36000",
-            "--rigid-spending",
-            "12000",
-            "--subsistence-line",
-            "800",
-            "--primary-cause",
-            "serious_illness",
-            "--secondary-cause",
-            "child_schooling",
-            "--employer",
-            "开元电力运维班",
-            "--urgent-needs",
-            "住院费用",
-            "--skills",
-            "电工证",
-        ],
+        &format!(
+            "case new --name 王建国 --id-number {id_number} --household-size 3 \
+             --annual-income 36000 --rigid-spending 12000 --subsistence-line 800 \
+             --primary-cause serious_illness --secondary-cause child_schooling \
+             --employer 开元电力运维班 --urgent-needs 住院费用 --skills 电工证"
+        ),
     )?;
     let id = Node::open(&dir, operator)?
         .store
@@ -84,103 +77,40 @@ pub fn run(operator: String) -> Result<()> {
         .first()
         .map(|c| c.id.clone())
         .context("the demo case was not stored")?;
-    let short = &id[..8];
+    let case = &id[..8];
     let today = jiff::Zoned::now().date();
-    let days_ago = |n: i64| (today - jiff::Span::new().days(n)).to_string();
-    let (d30, d20, d10, d5) = (days_ago(30), days_ago(20), days_ago(10), days_ago(5));
-    step(
-        &dir,
-        &[
-            "member",
-            "add",
-            short,
-            "--relation",
-            "spouse",
-            "--age",
-            "45",
-            "--health",
-            "慢性病",
-        ],
-    )?;
-    step(
-        &dir,
-        &[
-            "visit",
-            "add",
-            short,
-            "--date",
-            &d30,
-            "--kind",
-            "home",
-            "--visitor",
-            "李干事",
-            "--notes",
-            "住院治疗中, 两个孩子上学",
-        ],
-    )?;
-    step(&dir, &["case", "file", short])?;
-    step(
-        &dir,
-        &[
-            "assist", "add", short, "--kind", "medical", "--amount", "3000", "--date", &d20,
-        ],
-    )?;
-    step(
-        &dir,
-        &[
-            "loan",
-            "add",
-            short,
-            "--amount",
-            "5000",
-            "--date",
-            &d20,
-            "--due",
-            &(today + jiff::Span::new().days(345)).to_string(),
-        ],
-    )?;
-    step(
-        &dir,
-        &["loan", "repay", short, "--amount", "1200", "--date", &d10],
-    )?;
-    step(
-        &dir,
-        &[
-            "visit",
-            "add",
-            short,
-            "--date",
-            &d5,
-            "--kind",
-            "follow_up",
-            "--notes",
-            "已出院",
-        ],
-    )?;
-
-    // A few more households, imported from a spreadsheet.
-    let csv = tmp.path().join("cases.csv");
-    let mut text = String::from(
-        "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status\n",
-    );
-    for (n, (name, size, income, rigid, cause)) in [
-        ("李梅", 2, 18_000, 2_000, "laid_off"),
-        ("张伟", 4, 60_000, 8_000, "unemployed"),
-        ("刘洋", 3, 50_000, 0, "natural_disaster"),
-        ("陈静", 1, 30_000, 0, "no_work_ability"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let id_number = sample_id_number(5000 + n as u32);
-        text.push_str(&format!(
-            "{name},{id_number},{size},{income},{rigid},800,{cause},filed\n"
-        ));
+    let day = |offset: i64| (today + jiff::Span::new().days(offset)).to_string();
+    for line in [
+        format!("member add {case} --relation spouse --age 45 --health 慢性病"),
+        format!(
+            "visit add {case} --date {} --kind home --visitor 李干事 --notes 住院治疗中，两个孩子上学",
+            day(-30)
+        ),
+        format!("case file {case}"),
+        format!(
+            "assist add {case} --kind medical --amount 3000 --date {}",
+            day(-20)
+        ),
+        format!(
+            "loan add {case} --amount 5000 --date {} --due {}",
+            day(-20),
+            day(345)
+        ),
+        format!("loan repay {case} --amount 1200 --date {}", day(-10)),
+        format!(
+            "visit add {case} --date {} --kind follow_up --notes 已出院",
+            day(-5)
+        ),
+    ] {
+        step(&dir, &line)?;
     }
-    std::fs::write(&csv, text).context("cannot write the demo CSV")?;
-    step(&dir, &["case", "import", &csv.to_string_lossy()])?;
-    step(&dir, &["case", "list"])?;
-    step(&dir, &["case", "show", short])?;
+
+    let csv = tmp.path().join("cases.csv");
+    std::fs::write(&csv, sample_csv()).context("cannot write the demo CSV")?;
+    let csv = csv.to_string_lossy();
+    step_args(&dir, &["case", "import", &csv])?;
+    step(&dir, "case list")?;
+    step(&dir, &format!("case show {case}"))?;
 
     let raw_in_store = std::fs::read(dir.join(STORE_FILE))
         .map(|bytes| {

@@ -914,3 +914,30 @@ fn case_show_prints_labels_in_chinese_and_english() {
     settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "[TIME]");
     settings.bind(|| insta::assert_snapshot!(shown));
 }
+
+#[test]
+fn the_demo_walks_through_a_case_and_keeps_no_raw_id() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "grade deep 深度困难",
+        "is on file (filed 建档)",
+        "3,800.00 outstanding",
+        "imported 4 cases",
+        "5 case(s)",
+        "raw ID number in the data dir: none",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "demo output lacks {expected:?}:\n{stdout}"
+        );
+    }
+}
