@@ -547,24 +547,47 @@ impl Case {
         })
     }
 
-    /// The fields the store indexes for listing.
+    /// The fields the store indexes for listing. Reads only those (not the records), since it
+    /// runs on every write.
     pub fn summary(&self) -> Result<CaseSummary> {
-        let v = self.view()?;
+        let doc = &self.doc;
+        let worker = need_obj(doc, &ROOT, "worker")?;
+        let household = need_obj(doc, &ROOT, "household")?;
+        let grade = need_obj(doc, &ROOT, "grade")?;
+        let overridden: Option<Grade> = match get_obj(doc, &grade, "override")? {
+            Some(o) => get_code(doc, &o, "grade")?,
+            None => None,
+        };
+        let causes = self.read_causes()?;
+        let amounts = |map: &ObjId, key: &str| -> Result<i64> {
+            map_objects(doc, map)?
+                .iter()
+                .map(|(_, obj)| Ok(get_i64(doc, obj, key)?.unwrap_or(0)))
+                .sum()
+        };
+        let assistance = need_obj(doc, &ROOT, "assistance")?;
+        let loans = need_obj(doc, &ROOT, "loans")?;
+        let mut outstanding_fen = 0;
+        for (_, loan) in map_objects(doc, &loans)? {
+            let repayments = need_obj(doc, &loan, "repayments")?;
+            outstanding_fen += get_i64(doc, &loan, "principal_fen")?.unwrap_or(0)
+                - amounts(&repayments, "amount_fen")?;
+        }
         Ok(CaseSummary {
-            id: v.id,
-            home: v.home,
-            name: v.worker.name,
-            status: v.status,
-            grade: v.grade,
-            grade_overridden: v.grading.override_.is_some(),
-            primary_cause: v.causes.primary,
-            secondary_causes: v.causes.secondary,
-            household_size: v.household.size,
-            per_capita_monthly_fen: v.grading.per_capita_monthly_fen,
-            identity_key: v.worker.identity_key,
-            assistance_total_fen: v.assistance_total_fen,
-            outstanding_fen: v.loans.iter().map(|l| l.outstanding_fen).sum(),
-            created_at: v.created_at,
+            id: self.id()?,
+            home: get_str(doc, &ROOT, "home")?.unwrap_or_default(),
+            name: get_str(doc, &worker, "name")?,
+            status: self.status()?,
+            grade: overridden.or(get_code(doc, &grade, "derived")?),
+            grade_overridden: overridden.is_some(),
+            primary_cause: causes.primary,
+            secondary_causes: causes.secondary,
+            household_size: get_i64(doc, &household, "size")?,
+            per_capita_monthly_fen: get_i64(doc, &grade, "per_capita_monthly_fen")?,
+            identity_key: get_str(doc, &worker, "identity_key")?,
+            assistance_total_fen: amounts(&assistance, "amount_fen")?,
+            outstanding_fen,
+            created_at: get_timestamp(doc, &ROOT, "created_at")?,
         })
     }
 

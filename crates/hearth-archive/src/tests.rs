@@ -258,3 +258,49 @@ fn a_document_that_is_not_a_case_is_refused() {
     assert!(matches!(err, ArchiveError::Schema(_)), "{err}");
     assert!(Case::load(b"not automerge", actor()).is_err());
 }
+
+#[test]
+fn the_summary_agrees_with_the_full_view() {
+    let mut case = new_case();
+    let e = editor();
+    let aid = NewAssistance {
+        id: "a1".into(),
+        kind: AssistanceKind::Medical,
+        amount_fen: 700_00,
+        date: date(2026, 2, 1),
+        paying_node: None,
+        approving_node: None,
+        note: None,
+    };
+    case.add_assistance(&e, &aid).unwrap();
+    let loan = NewLoan {
+        id: "l1".into(),
+        principal_fen: 2_000_00,
+        date: date(2026, 1, 1),
+        due_date: date(2026, 12, 1),
+        note: None,
+    };
+    case.add_loan(&e, &loan).unwrap();
+    let pay = NewRepayment {
+        id: "r1".into(),
+        amount_fen: 300_00,
+        date: date(2026, 2, 1),
+        note: None,
+    };
+    case.repay_loan(&e, None, &pay).unwrap();
+    case.override_grade(&e, Some((Grade::Relative, "checked")))
+        .unwrap();
+    let v = case.view().unwrap();
+    let s = case.summary().unwrap();
+    assert_eq!(s.assistance_total_fen, v.assistance_total_fen);
+    assert_eq!(s.outstanding_fen, 1_700_00);
+    assert_eq!(s.grade, v.grade);
+    assert!(s.grade_overridden);
+    assert_eq!(s.name, v.worker.name);
+    assert_eq!(s.identity_key, v.worker.identity_key);
+    assert_eq!(s.per_capita_monthly_fen, v.grading.per_capita_monthly_fen);
+    assert_eq!(
+        (s.status, s.household_size, s.created_at),
+        (v.status, v.household.size, v.created_at)
+    );
+}

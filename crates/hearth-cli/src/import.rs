@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::mpsc;
 
 use anyhow::Result;
-use hearth_archive::{Case, CaseFields, Status};
+use hearth_archive::{Case, CaseFields, Editor, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -138,22 +139,7 @@ pub fn import(node: &Node, path: &Path, json: bool) -> Result<()> {
     }
 
     let bar = progress(prepared.len() as u64, "importing");
-    let editor = node.editor();
-    let mut batch = node.store.begin()?;
-    let mut ids = Vec::with_capacity(prepared.len());
-    for p in &prepared {
-        let id = crate::commands::new_case_id();
-        let mut case = Case::create(&id, &node.config.node_id, node.actor(), &editor, &p.fields)?;
-        match p.status {
-            Status::Filed => case.file(&editor)?,
-            Status::UnderReview => case.transition(&editor, Status::UnderReview, "imported")?,
-            _ => {}
-        }
-        batch.put_case(&mut case)?;
-        ids.push(id);
-        bar.inc(1);
-    }
-    batch.commit()?;
+    let ids = write_all(node, &prepared, &bar)?;
     bar.finish_and_clear();
 
     let report = Report {
@@ -166,6 +152,59 @@ pub fn import(node: &Node, path: &Path, json: bool) -> Result<()> {
         println!("imported {} cases from {}", report.imported, path.display());
         Ok(())
     }
+}
+
+/// Builds the documents on every core and writes them from this thread into one transaction.
+/// Documents flow through a bounded channel, so memory stays flat however long the file.
+fn write_all(node: &Node, prepared: &[Prepared], bar: &ProgressBar) -> Result<Vec<String>> {
+    let editor = node.editor();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (tx, rx) = mpsc::sync_channel::<Result<Case>>(256);
+    std::thread::scope(|scope| {
+        for worker in 0..workers {
+            let tx = tx.clone();
+            let editor = &editor;
+            scope.spawn(move || {
+                for p in prepared.iter().skip(worker).step_by(workers) {
+                    let case = build(node, editor, p);
+                    let failed = case.is_err();
+                    if tx.send(case).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut batch = node.store.begin()?;
+        let mut ids = Vec::with_capacity(prepared.len());
+        for case in rx.iter() {
+            let mut case = case?;
+            batch.put_case(&mut case)?;
+            ids.push(case.id()?);
+            bar.inc(1);
+        }
+        if ids.len() != prepared.len() {
+            anyhow::bail!(
+                "import stopped after {} of {} cases; nothing was imported",
+                ids.len(),
+                prepared.len()
+            );
+        }
+        batch.commit()?;
+        Ok(ids)
+    })
+}
+
+/// One imported case, with its status.
+fn build(node: &Node, editor: &Editor, p: &Prepared) -> Result<Case> {
+    let id = crate::commands::new_case_id();
+    let mut case = Case::create(&id, &node.config.node_id, node.actor(), editor, &p.fields)?;
+    match p.status {
+        Status::Filed => case.file(editor)?,
+        Status::UnderReview => case.transition(editor, Status::UnderReview, "imported")?,
+        _ => {}
+    }
+    Ok(case)
 }
 
 fn check_headers(path: &Path, headers: &[String]) -> Result<()> {
