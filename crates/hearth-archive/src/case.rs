@@ -41,11 +41,10 @@ use crate::grade::{GradeInputs, assess};
 use crate::identity::IdentityKey;
 use crate::lifecycle;
 use crate::money::format_yuan;
-use crate::view::Dated;
 use crate::view::{
-    Approval, Assistance, CaseSummary, CaseView, Causes, Escalation, EscalationStep, Finances,
-    GradeOverride, Grading, Household, Loan, Member, Profile, Repayment, Review, StatusChange,
-    Visit, Worker,
+    Approval, Assistance, CaseSummary, CaseView, Causes, Dated, Escalation, EscalationStep,
+    Finances, GradeOverride, Grading, Household, Loan, Member, Profile, Repayment, Review,
+    StatusChange, Visit, Worker,
 };
 
 /// Version of the case document layout written by this code.

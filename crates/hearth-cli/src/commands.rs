@@ -27,11 +27,6 @@ fn new_record_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
 }
 
-/// Checks case fields before anything is written.
-pub fn check_fields(fields: &CaseFields) -> Result<()> {
-    Ok(fields.validate()?)
-}
-
 /// Prints the result of a write: a line for people, or JSON.
 fn done(json: bool, value: serde_json::Value, line: String) -> Result<()> {
     if json {
@@ -131,7 +126,7 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
                 return Err(BadInput::new("a new case needs at least the worker's --name").into());
             }
             let fields = case_fields(&fields, &node.salt)?;
-            check_fields(&fields)?;
+            fields.validate()?;
             check_one_file(node, &fields, None)?;
             let id = new_case_id();
             let mut case = hearth_archive::Case::create(

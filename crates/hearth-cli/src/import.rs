@@ -276,7 +276,7 @@ fn prepare_line(
         state_of_mind: get("state_of_mind"),
     };
     let fields = case_fields(&args, &node.salt)?;
-    crate::commands::check_fields(&fields)?;
+    fields.validate()?;
     let status = match get("status") {
         None => Status::Draft,
         Some(s) => match s.parse()? {
