@@ -240,6 +240,20 @@ impl Case {
         Ok(case)
     }
 
+    /// Wraps a document already in memory (one received by sync), writing as `actor` from now on.
+    pub fn from_doc(doc: AutoCommit, actor: ActorId) -> Result<Case> {
+        let mut doc = doc.with_actor(actor);
+        let saved = doc.get_heads();
+        let case = Case { doc, saved };
+        case.check_schema()?;
+        Ok(case)
+    }
+
+    /// The document inside.
+    pub fn into_doc(self) -> AutoCommit {
+        self.doc
+    }
+
     fn check_schema(&self) -> Result<()> {
         let kind = get_str(&self.doc, &ROOT, "kind")?;
         let schema = get_i64(&self.doc, &ROOT, "schema")?;
@@ -329,6 +343,45 @@ impl Case {
         self.change(editor, "case transition", |case| {
             case.write_status(editor, from, to, reason)
         })
+    }
+
+    /// Reports the case to a neighbouring node (逐级上报) or sends it down to one: the node becomes
+    /// a participant, so the two exchange it from now on, and the report joins the escalation
+    /// trail. Checking that `to` is a neighbour of the editor's node is the caller's part: the
+    /// archive does not know the topology.
+    pub fn report_to(&mut self, editor: &Editor, to: &str, reason: &str) -> Result<()> {
+        if to.trim().is_empty() || to == editor.node {
+            return Err(invalid(
+                "node",
+                "name the neighbouring node to report the case to",
+            ));
+        }
+        if self.participants()?.iter().any(|p| p == to) {
+            return Err(invalid(
+                "node",
+                &format!("node {to} already holds this case"),
+            ));
+        }
+        self.change(editor, "case report", |case| {
+            let participants = need_obj(&case.doc, &ROOT, "participants")?;
+            let entry = case.doc.put_object(&participants, to, ObjType::Map)?;
+            case.doc.put(&entry, "role", "reported")?;
+            case.doc.put(&entry, "added_by", editor.node.as_str())?;
+            put_timestamp(&mut case.doc, &entry, "added_at", editor.at)?;
+            let escalation = need_obj(&case.doc, &ROOT, "escalation")?;
+            let trail = need_obj(&case.doc, &escalation, "trail")?;
+            let step = push_map(&mut case.doc, &trail)?;
+            case.doc.put(&step, "from", editor.node.as_str())?;
+            case.doc.put(&step, "to", to)?;
+            put_text(&mut case.doc, &step, "reason", reason)?;
+            put_text(&mut case.doc, &step, "by", &editor.by)?;
+            put_timestamp(&mut case.doc, &step, "at", editor.at)
+        })
+    }
+
+    /// The nodes that hold this case.
+    pub fn participants(&self) -> Result<Vec<String>> {
+        participants_of(&self.doc)
     }
 
     /// Sets a manual grade with its reason, or with `None` removes the override.
@@ -1077,6 +1130,15 @@ fn validate_fields(f: &CaseFields, current: &Causes) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The participants of a case document, read from the raw document (the sync layer's scope
+/// rule uses this on documents it has not wrapped as a [`Case`]).
+pub fn participants_of(doc: &AutoCommit) -> Result<Vec<String>> {
+    match get_str(doc, &ROOT, "kind")?.as_deref() {
+        Some("case") => Ok(doc.keys(need_obj(doc, &ROOT, "participants")?).collect()),
+        _ => Err(ArchiveError::Schema("kind is not case".into())),
+    }
 }
 
 /// Reads a map of records keyed by id, oldest first (by date, then id).

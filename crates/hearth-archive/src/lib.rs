@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub use automerge;
+pub use jiff;
 
 pub mod case;
 pub mod codes;
@@ -21,6 +22,7 @@ pub mod view;
 
 pub use case::{
     Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview, NewVisit,
+    participants_of,
 };
 pub use codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
 pub use doc::{actor_id, node_of_actor};

@@ -304,3 +304,18 @@ fn the_summary_agrees_with_the_full_view() {
         (v.status, v.household.size, v.created_at)
     );
 }
+
+#[test]
+fn reporting_adds_a_participant_and_a_trail_entry() {
+    let mut case = new_case();
+    case.report_to(&editor(), "demo.branch", "filed: report to the branch")
+        .unwrap();
+    assert_eq!(case.participants().unwrap(), ["demo.branch", "demo.team-1"]);
+    let v = case.view().unwrap();
+    assert_eq!(v.escalation.trail.len(), 1);
+    assert_eq!(v.escalation.trail[0].to.as_deref(), Some("demo.branch"));
+    assert!(case.report_to(&editor(), "demo.branch", "again").is_err());
+    assert!(case.report_to(&editor(), "demo.team-1", "self").is_err());
+    let doc = automerge::AutoCommit::new();
+    assert!(participants_of(&doc).is_err());
+}

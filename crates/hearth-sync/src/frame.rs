@@ -1,0 +1,137 @@
+//! The frames two nodes exchange on their one sync stream, as domain types. The gRPC edge maps
+//! them to and from protobuf; nothing here knows about the wire encoding.
+
+use automerge::ChangeHash;
+use hearth_archive::automerge;
+use sha2::{Digest as _, Sha256};
+
+/// Major protocol version: a peer with another major version is refused.
+pub const PROTOCOL_MAJOR: u32 = 1;
+/// Minor protocol version: additions a peer of the same major version may ignore.
+pub const PROTOCOL_MINOR: u32 = 0;
+
+/// Where a node is in another node's feed: "I have applied everything you listed up to `seq`
+/// in feed epoch `epoch`". A feed epoch changes when a data dir is recreated, which makes every
+/// checkpoint against the old feed invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// The feed epoch of the node whose feed this is.
+    pub epoch: u64,
+    /// Last feed sequence fully applied.
+    pub seq: u64,
+}
+
+/// First frame each side sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// Sender's node id.
+    pub node: String,
+    /// Sender's major protocol version.
+    pub major: u32,
+    /// Sender's minor protocol version.
+    pub minor: u32,
+    /// Sender's feed epoch.
+    pub epoch: u64,
+    /// How far the sender has applied the receiver's feed, if it has a checkpoint.
+    pub resume: Option<Resume>,
+}
+
+/// One entry of a reconciliation digest: a document and a hash of its heads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestEntry {
+    /// Document id.
+    pub doc: String,
+    /// [`heads_hash`] of the sender's copy.
+    pub heads: [u8; 32],
+}
+
+/// Why one document was refused; the session goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The document is not shared between the two nodes (scope rule, DESIGN §4).
+    OutOfScope,
+    /// The sync message could not be decoded or applied.
+    Invalid,
+    /// The document or message is larger than the receiver accepts.
+    TooLarge,
+}
+
+/// Why a whole session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Protocol major versions differ.
+    Version,
+    /// The peer is not who it should be.
+    Identity,
+    /// The peer broke the protocol.
+    Protocol,
+    /// The receiver could not store what it received.
+    Storage,
+}
+
+/// A frame on the sync stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Opens the session.
+    Hello(Hello),
+    /// An Automerge sync message for one document.
+    Sync {
+        /// Document id.
+        doc: String,
+        /// Encoded `automerge::sync::Message`.
+        message: Vec<u8>,
+    },
+    /// Part of a reconciliation digest of every document the sender shares with the receiver;
+    /// `upto` is set on the last part: the sender's feed head the digest reflects.
+    Digest {
+        /// Entries of this part.
+        entries: Vec<DigestEntry>,
+        /// Set on the last part.
+        upto: Option<u64>,
+    },
+    /// "You have applied my feed up to here": the receiver may store it as its checkpoint.
+    Checkpoint(Resume),
+    /// One document was refused, with a message for the operator.
+    Refused {
+        /// Document id.
+        doc: String,
+        /// Why.
+        reason: Refusal,
+        /// Says what is wrong and what to do.
+        message: String,
+    },
+    /// The session ends.
+    Error {
+        /// Why.
+        code: ErrorCode,
+        /// Says what is wrong and what to do.
+        message: String,
+    },
+}
+
+impl Frame {
+    /// Bytes this frame takes on the wire, near enough for accounting (payload plus ids).
+    pub fn approx_size(&self) -> usize {
+        match self {
+            Frame::Hello(h) => 32 + h.node.len(),
+            Frame::Sync { doc, message } => 8 + doc.len() + message.len(),
+            Frame::Digest { entries, .. } => {
+                16 + entries.iter().map(|e| 36 + e.doc.len()).sum::<usize>()
+            }
+            Frame::Checkpoint(_) => 20,
+            Frame::Refused { doc, message, .. } => 8 + doc.len() + message.len(),
+            Frame::Error { message, .. } => 8 + message.len(),
+        }
+    }
+}
+
+/// A fixed-size digest of a document's heads (order-independent).
+pub fn heads_hash(heads: &[ChangeHash]) -> [u8; 32] {
+    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    let mut hasher = Sha256::new();
+    for h in sorted {
+        hasher.update(h.0);
+    }
+    hasher.finalize().into()
+}

@@ -1,0 +1,213 @@
+//! What a session needs from the node it runs in: documents, the local feed, and the per-peer
+//! state that outlives a connection. `hearth-node` implements it over the store; [`MemReplica`]
+//! implements it in memory for tests and the simulated network.
+
+use std::collections::{BTreeMap, HashMap};
+
+use automerge::{AutoCommit, ChangeHash};
+use hearth_archive::automerge;
+
+use crate::frame::{Resume, heads_hash};
+
+/// A replica could not persist or read something; the session ends with a storage error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReplicaError(pub String);
+
+/// The local side of a sync session.
+pub trait Replica {
+    /// This node's id.
+    fn node_id(&self) -> &str;
+    /// This node's feed epoch (changes when the data dir is recreated).
+    fn feed_epoch(&self) -> u64;
+    /// Latest local feed sequence.
+    fn feed_head(&self) -> u64;
+    /// Documents updated after `seq`, oldest first, at most `limit`, each once at its latest
+    /// sequence.
+    fn changed_since(&self, seq: u64, limit: usize) -> Vec<(u64, String)>;
+    /// Ids of every document held.
+    fn doc_ids(&self) -> Vec<String>;
+    /// The participants of a held document (`None` if not held or not a shared kind).
+    fn participants(&mut self, doc: &str) -> Option<Vec<String>>;
+    /// The document, if held.
+    fn doc(&mut self, doc: &str) -> Option<&mut AutoCommit>;
+    /// [`heads_hash`] of a held document.
+    fn heads_hash(&mut self, doc: &str) -> Option<[u8; 32]> {
+        self.doc(doc).map(|d| heads_hash(&d.get_heads()))
+    }
+    /// Persists the changes made to a held document in place; returns its new feed sequence,
+    /// or `None` if nothing changed.
+    fn commit(&mut self, doc: &str) -> Result<Option<u64>, ReplicaError>;
+    /// Stores a document new to this node; returns its feed sequence.
+    fn insert(&mut self, doc: &str, value: AutoCommit) -> Result<u64, ReplicaError>;
+    /// The persisted Automerge sync state for a peer and document.
+    fn sync_state(&mut self, peer: &str, doc: &str) -> Option<Vec<u8>>;
+    /// Persists the sync state for a peer and document.
+    fn save_sync_state(
+        &mut self,
+        peer: &str,
+        doc: &str,
+        state: Vec<u8>,
+    ) -> Result<(), ReplicaError>;
+    /// How far this node has applied the peer's feed.
+    fn checkpoint(&self, peer: &str) -> Option<Resume>;
+    /// Records how far this node has applied the peer's feed.
+    fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError>;
+}
+
+/// An in-memory replica: documents, a feed with one entry per document, checkpoints and sync
+/// states. What a crash would keep is all of it; [`MemReplica::lose_sync_metadata`] models a data
+/// dir restored without its sync metadata.
+#[derive(Debug)]
+pub struct MemReplica {
+    id: String,
+    epoch: u64,
+    head: u64,
+    feed: BTreeMap<u64, String>,
+    doc_seq: HashMap<String, u64>,
+    docs: HashMap<String, AutoCommit>,
+    committed: HashMap<String, Vec<ChangeHash>>,
+    sync_states: HashMap<(String, String), Vec<u8>>,
+    checkpoints: HashMap<String, Resume>,
+}
+
+impl MemReplica {
+    /// An empty replica.
+    pub fn new(id: &str, epoch: u64) -> MemReplica {
+        MemReplica {
+            id: id.to_owned(),
+            epoch,
+            head: 0,
+            feed: BTreeMap::new(),
+            doc_seq: HashMap::new(),
+            docs: HashMap::new(),
+            committed: HashMap::new(),
+            sync_states: HashMap::new(),
+            checkpoints: HashMap::new(),
+        }
+    }
+
+    /// Whether the document is held.
+    pub fn holds(&self, doc: &str) -> bool {
+        self.docs.contains_key(doc)
+    }
+
+    /// Current heads of a held document.
+    pub fn heads(&mut self, doc: &str) -> Option<Vec<ChangeHash>> {
+        self.docs.get_mut(doc).map(AutoCommit::get_heads)
+    }
+
+    /// Takes a held document out to change it; [`MemReplica::put_back`] returns it, and
+    /// [`Replica::commit`] then records the change in the feed.
+    pub fn take(&mut self, doc: &str) -> Option<AutoCommit> {
+        self.docs.remove(doc)
+    }
+
+    /// Returns a document taken with [`MemReplica::take`].
+    pub fn put_back(&mut self, doc: &str, value: AutoCommit) {
+        self.docs.insert(doc.to_owned(), value);
+    }
+
+    /// Drops checkpoints and sync states and starts a new feed epoch, as a node restored from a
+    /// backup without its sync metadata would.
+    pub fn lose_sync_metadata(&mut self, new_epoch: u64) {
+        self.epoch = new_epoch;
+        self.sync_states.clear();
+        self.checkpoints.clear();
+    }
+
+    fn bump(&mut self, doc: &str) -> u64 {
+        self.head += 1;
+        if let Some(old) = self.doc_seq.insert(doc.to_owned(), self.head) {
+            self.feed.remove(&old);
+        }
+        self.feed.insert(self.head, doc.to_owned());
+        self.head
+    }
+}
+
+impl Replica for MemReplica {
+    fn node_id(&self) -> &str {
+        &self.id
+    }
+
+    fn feed_epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn feed_head(&self) -> u64 {
+        self.head
+    }
+
+    fn changed_since(&self, seq: u64, limit: usize) -> Vec<(u64, String)> {
+        self.feed
+            .range(seq.saturating_add(1)..)
+            .take(limit)
+            .map(|(s, d)| (*s, d.clone()))
+            .collect()
+    }
+
+    fn doc_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.docs.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    fn participants(&mut self, doc: &str) -> Option<Vec<String>> {
+        self.docs
+            .get(doc)
+            .and_then(|d| hearth_archive::participants_of(d).ok())
+    }
+
+    fn doc(&mut self, doc: &str) -> Option<&mut AutoCommit> {
+        self.docs.get_mut(doc)
+    }
+
+    fn commit(&mut self, doc: &str) -> Result<Option<u64>, ReplicaError> {
+        let heads = self
+            .docs
+            .get_mut(doc)
+            .ok_or_else(|| ReplicaError(format!("no document {doc}")))?
+            .get_heads();
+        if self.committed.get(doc) == Some(&heads) {
+            return Ok(None);
+        }
+        self.committed.insert(doc.to_owned(), heads);
+        Ok(Some(self.bump(doc)))
+    }
+
+    fn insert(&mut self, doc: &str, mut value: AutoCommit) -> Result<u64, ReplicaError> {
+        if self.docs.contains_key(doc) {
+            return Err(ReplicaError(format!("document {doc} is already held")));
+        }
+        self.committed.insert(doc.to_owned(), value.get_heads());
+        self.docs.insert(doc.to_owned(), value);
+        Ok(self.bump(doc))
+    }
+
+    fn sync_state(&mut self, peer: &str, doc: &str) -> Option<Vec<u8>> {
+        self.sync_states
+            .get(&(peer.to_owned(), doc.to_owned()))
+            .cloned()
+    }
+
+    fn save_sync_state(
+        &mut self,
+        peer: &str,
+        doc: &str,
+        state: Vec<u8>,
+    ) -> Result<(), ReplicaError> {
+        self.sync_states
+            .insert((peer.to_owned(), doc.to_owned()), state);
+        Ok(())
+    }
+
+    fn checkpoint(&self, peer: &str) -> Option<Resume> {
+        self.checkpoints.get(peer).copied()
+    }
+
+    fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError> {
+        self.checkpoints.insert(peer.to_owned(), resume);
+        Ok(())
+    }
+}

@@ -1,0 +1,662 @@
+//! One side of a sync session between two neighbouring nodes: frames in, frames out, no IO.
+//!
+//! Each side offers the other the documents of its own feed that the two share:
+//!
+//! - **Catch-up.** The peer's hello says how far it has applied our feed (a checkpoint in our
+//!   feed epoch). We offer only documents changed since then — O(changed), whatever the number of
+//!   documents — at most `max_in_flight` at a time, and confirm progress with `Checkpoint`
+//!   frames, which the peer stores.
+//! - **Reconcile.** Without a valid checkpoint we send a digest of (document, heads hash) for
+//!   everything we share with the peer; the peer pulls only the documents whose hash differs
+//!   from its own and, once they are in sync, stores our digest's feed head as its checkpoint.
+//! - **Live push.** [`Session::poll`] offers documents changed locally since the last scan.
+//!
+//! Per document, the two run Automerge's sync protocol until both have the same heads. The scope
+//! rule (DESIGN §4) is applied both ways: we offer only shared documents, and we apply changes to
+//! a document only if the peer is a participant on our copy before applying; a document new to
+//! us is kept only if, once received, it lists both nodes.
+//!
+//! The session relies on its transport to deliver frames in order while the session lives (an
+//! HTTP/2 stream does); a lost connection ends the session and a new one starts from the
+//! checkpoints.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use automerge::AutoCommit;
+use automerge::sync::{Message, State, SyncDoc};
+use hearth_archive::automerge;
+
+use crate::frame::{
+    DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, PROTOCOL_MINOR, Refusal, Resume,
+};
+use crate::replica::{Replica, ReplicaError};
+use crate::scope;
+
+/// Limits of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Documents being offered (and, separately, pulled) at once.
+    pub max_in_flight: usize,
+    /// Entries per digest frame.
+    pub digest_chunk: usize,
+    /// Largest sync message accepted.
+    pub max_message_bytes: usize,
+    /// Confirm progress at least every this many feed sequences during a long catch-up.
+    pub checkpoint_every: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_in_flight: 64,
+            digest_chunk: 4096,
+            max_message_bytes: 16 << 20,
+            checkpoint_every: 1024,
+        }
+    }
+}
+
+/// Counters of one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionStats {
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frames sent.
+    pub frames_out: u64,
+    /// Approximate bytes received.
+    pub bytes_in: u64,
+    /// Approximate bytes sent.
+    pub bytes_out: u64,
+    /// Documents changed or added here by what the peer sent.
+    pub docs_applied: u64,
+    /// Documents of the peer refused here.
+    pub refused_here: u64,
+    /// Documents of ours the peer refused.
+    pub refused_by_peer: u64,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// This side ended it (and told the peer).
+    Local(ErrorCode, String),
+    /// The peer ended it.
+    Peer(ErrorCode, String),
+}
+
+/// Where the reconciliation of the peer's digest is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Digest {
+    /// No digest is being received.
+    None,
+    /// Parts are arriving; pulls may be under way.
+    Receiving,
+    /// The last part arrived with the peer's feed head; pulls may still be under way.
+    Complete(u64),
+}
+
+struct Fatal(ErrorCode, String);
+
+impl From<ReplicaError> for Fatal {
+    fn from(e: ReplicaError) -> Self {
+        Fatal(
+            ErrorCode::Storage,
+            format!("cannot store what the peer sent: {e}"),
+        )
+    }
+}
+
+/// One side of a session with one peer.
+#[derive(Debug)]
+pub struct Session {
+    peer: String,
+    cfg: SessionConfig,
+    opened: bool,
+    peer_hello: Option<Hello>,
+    /// Our feed has been scanned up to here for offers.
+    cursor: u64,
+    /// Offers under way, by the feed sequence they were offered at.
+    offers: BTreeMap<u64, String>,
+    offer_seq: HashMap<String, u64>,
+    /// Highest checkpoint of our feed confirmed to the peer.
+    confirmed: u64,
+    pull_queue: VecDeque<String>,
+    queued: HashSet<String>,
+    pulls: HashSet<String>,
+    digest: Digest,
+    /// A checkpoint that arrived while a digest was being reconciled.
+    deferred: Option<Resume>,
+    states: HashMap<String, State>,
+    /// Documents new to us, being received, not yet checked against the scope rule.
+    scratch: HashMap<String, AutoCommit>,
+    closed: Option<Closed>,
+    stats: SessionStats,
+}
+
+impl Session {
+    /// A session with `peer`, not yet opened.
+    pub fn new(peer: &str, cfg: SessionConfig) -> Session {
+        Session {
+            peer: peer.to_owned(),
+            cfg,
+            opened: false,
+            peer_hello: None,
+            cursor: 0,
+            offers: BTreeMap::new(),
+            offer_seq: HashMap::new(),
+            confirmed: 0,
+            pull_queue: VecDeque::new(),
+            queued: HashSet::new(),
+            pulls: HashSet::new(),
+            digest: Digest::None,
+            deferred: None,
+            states: HashMap::new(),
+            scratch: HashMap::new(),
+            closed: None,
+            stats: SessionStats::default(),
+        }
+    }
+
+    /// The peer's node id.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    /// Why the session ended, once it has.
+    pub fn closed(&self) -> Option<&Closed> {
+        self.closed.as_ref()
+    }
+
+    /// The first frames to send: our hello.
+    pub fn open(&mut self, r: &mut impl Replica) -> Vec<Frame> {
+        if self.opened {
+            return Vec::new();
+        }
+        self.opened = true;
+        let hello = Hello {
+            node: r.node_id().to_owned(),
+            major: PROTOCOL_MAJOR,
+            minor: PROTOCOL_MINOR,
+            epoch: r.feed_epoch(),
+            resume: r.checkpoint(&self.peer),
+        };
+        self.account_out(vec![Frame::Hello(hello)])
+    }
+
+    /// Handles one frame from the peer; returns the frames to send back. After an error the
+    /// session is closed ([`Session::closed`]) and the last frame returned tells the peer why.
+    pub fn receive(&mut self, frame: Frame, r: &mut impl Replica) -> Vec<Frame> {
+        if self.closed.is_some() {
+            return Vec::new();
+        }
+        self.stats.frames_in += 1;
+        self.stats.bytes_in += frame.approx_size() as u64;
+        let mut out = Vec::new();
+        let result = match frame {
+            Frame::Hello(hello) => self.on_hello(hello, r, &mut out),
+            _ if self.peer_hello.is_none() => Err(Fatal(
+                ErrorCode::Protocol,
+                format!("node {} sent data before its hello", self.peer),
+            )),
+            Frame::Sync { doc, message } => self.on_sync(&doc, &message, r, &mut out),
+            Frame::Digest { entries, upto } => {
+                self.on_digest(entries, upto, r);
+                Ok(())
+            }
+            Frame::Checkpoint(resume) => self.on_checkpoint(resume, r),
+            Frame::Refused { doc, .. } => {
+                self.stats.refused_by_peer += 1;
+                self.forget(&doc);
+                Ok(())
+            }
+            Frame::Error { code, message } => {
+                self.closed = Some(Closed::Peer(code, message));
+                return Vec::new();
+            }
+        };
+        let result = result.and_then(|()| self.progress(r, &mut out));
+        if let Err(Fatal(code, message)) = result {
+            out.push(Frame::Error {
+                code,
+                message: message.clone(),
+            });
+            self.closed = Some(Closed::Local(code, message));
+        }
+        self.account_out(out)
+    }
+
+    /// Offers what changed locally since the last scan (live push) and confirms progress.
+    pub fn poll(&mut self, r: &mut impl Replica) -> Vec<Frame> {
+        if self.closed.is_some() || self.peer_hello.is_none() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if let Err(Fatal(code, message)) = self.progress(r, &mut out) {
+            out.push(Frame::Error {
+                code,
+                message: message.clone(),
+            });
+            self.closed = Some(Closed::Local(code, message));
+        }
+        self.account_out(out)
+    }
+
+    /// Nothing is under way in either direction and every local change has been offered.
+    pub fn is_quiet(&self, r: &impl Replica) -> bool {
+        self.closed.is_some()
+            || (self.peer_hello.is_some()
+                && self.offers.is_empty()
+                && self.pulls.is_empty()
+                && self.pull_queue.is_empty()
+                && self.digest == Digest::None
+                && self.cursor >= r.feed_head()
+                && self.confirmed >= self.cursor)
+    }
+
+    fn account_out(&mut self, out: Vec<Frame>) -> Vec<Frame> {
+        self.stats.frames_out += out.len() as u64;
+        self.stats.bytes_out += out.iter().map(|f| f.approx_size() as u64).sum::<u64>();
+        out
+    }
+
+    // ----- frames --------------------------------------------------------------------------
+
+    fn on_hello(
+        &mut self,
+        hello: Hello,
+        r: &mut impl Replica,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), Fatal> {
+        if hello.major != PROTOCOL_MAJOR {
+            return Err(Fatal(
+                ErrorCode::Version,
+                format!(
+                    "node {} speaks sync protocol {}.{}, this node {PROTOCOL_MAJOR}.{PROTOCOL_MINOR}; upgrade the older node",
+                    hello.node, hello.major, hello.minor
+                ),
+            ));
+        }
+        if hello.node != self.peer {
+            return Err(Fatal(
+                ErrorCode::Identity,
+                format!(
+                    "expected node {} but the peer says it is {}; check the peer configuration",
+                    self.peer, hello.node
+                ),
+            ));
+        }
+        match &self.peer_hello {
+            Some(previous) if *previous == hello => return Ok(()),
+            Some(_) => {
+                return Err(Fatal(
+                    ErrorCode::Protocol,
+                    format!("node {} sent a second hello", self.peer),
+                ));
+            }
+            None => {}
+        }
+        let resume = hello.resume;
+        self.peer_hello = Some(hello);
+        match resume {
+            Some(res) if res.epoch == r.feed_epoch() && res.seq <= r.feed_head() => {
+                self.cursor = res.seq;
+                self.confirmed = res.seq;
+            }
+            _ => self.send_digest(r, out),
+        }
+        Ok(())
+    }
+
+    fn on_sync(
+        &mut self,
+        doc: &str,
+        bytes: &[u8],
+        r: &mut impl Replica,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), Fatal> {
+        if bytes.len() > self.cfg.max_message_bytes {
+            let message = format!(
+                "sync message for {doc} has {} bytes, more than the {} this node accepts",
+                bytes.len(),
+                self.cfg.max_message_bytes
+            );
+            return self.refuse(doc, Refusal::TooLarge, message, out);
+        }
+        let message = match Message::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                let message = format!("sync message for {doc} cannot be decoded: {e}");
+                return self.refuse(doc, Refusal::Invalid, message, out);
+            }
+        };
+        let local = r.node_id().to_owned();
+        if r.doc(doc).is_some() {
+            if !scope::shared(r, doc, &self.peer) {
+                let message = format!(
+                    "document {doc} is not shared between {local} and {} here; nothing of it was applied",
+                    self.peer
+                );
+                return self.refuse(doc, Refusal::OutOfScope, message, out);
+            }
+            let state = state_for(&mut self.states, r, &self.peer, doc);
+            let Some(d) = r.doc(doc) else { return Ok(()) };
+            let before = d.get_heads();
+            if let Err(e) = d.sync().receive_sync_message(state, message) {
+                let message = format!("sync message for {doc} cannot be applied: {e}");
+                return self.refuse(doc, Refusal::Invalid, message, out);
+            }
+            if d.get_heads() != before && r.commit(doc)?.is_some() {
+                self.stats.docs_applied += 1;
+            }
+        } else {
+            let scratch = self.scratch.entry(doc.to_owned()).or_default();
+            let state = self.states.entry(doc.to_owned()).or_default();
+            let received = scratch.sync().receive_sync_message(state, message);
+            if let Err(e) = received {
+                let message = format!("sync message for new document {doc} cannot be applied: {e}");
+                return self.refuse(doc, Refusal::Invalid, message, out);
+            }
+            if !scratch.get_heads().is_empty() {
+                if !scope::accepts_new(scratch, &local, &self.peer) {
+                    let message = format!(
+                        "document {doc} from {} does not list both {} and {local} as participants; it was not kept",
+                        self.peer, self.peer
+                    );
+                    return self.refuse(doc, Refusal::OutOfScope, message, out);
+                }
+                if let Some(value) = self.scratch.remove(doc) {
+                    r.insert(doc, value)?;
+                    self.stats.docs_applied += 1;
+                }
+            }
+        }
+        self.generate(doc, r, out);
+        self.settle(doc, r)
+    }
+
+    fn on_digest(&mut self, entries: Vec<DigestEntry>, upto: Option<u64>, r: &mut impl Replica) {
+        if self.digest == Digest::None {
+            self.digest = Digest::Receiving;
+        }
+        for entry in entries {
+            let wanted = match r.heads_hash(&entry.doc) {
+                Some(ours) => ours != entry.heads && scope::shared(r, &entry.doc, &self.peer),
+                None => true,
+            };
+            if wanted && !self.pulls.contains(&entry.doc) && self.queued.insert(entry.doc.clone()) {
+                self.pull_queue.push_back(entry.doc);
+            }
+        }
+        if let Some(upto) = upto {
+            self.digest = Digest::Complete(upto);
+        }
+    }
+
+    fn on_checkpoint(&mut self, resume: Resume, r: &mut impl Replica) -> Result<(), Fatal> {
+        let Some(hello) = &self.peer_hello else {
+            return Ok(());
+        };
+        if resume.epoch != hello.epoch {
+            return Err(Fatal(
+                ErrorCode::Protocol,
+                format!(
+                    "node {} confirmed a feed epoch it did not announce",
+                    self.peer
+                ),
+            ));
+        }
+        if self.digest != Digest::None {
+            // Pulls from the digest are not done yet: storing a later checkpoint now could skip
+            // them after a lost connection.
+            self.deferred = Some(resume.max_with(self.deferred));
+            return Ok(());
+        }
+        save_if_newer(r, &self.peer, resume)?;
+        Ok(())
+    }
+
+    // ----- the two directions --------------------------------------------------------------
+
+    /// After any frame: finish what is in sync, start more pulls and offers, confirm progress.
+    fn progress(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) -> Result<(), Fatal> {
+        if self.peer_hello.is_none() {
+            return Ok(());
+        }
+        self.start_pulls(r, out);
+        self.finish_digest(r)?;
+        self.offer_more(r, out);
+        self.confirm(r, out);
+        Ok(())
+    }
+
+    /// A document's exchange moved: complete its offer or pull if the two are now in sync.
+    fn settle(&mut self, doc: &str, r: &mut impl Replica) -> Result<(), Fatal> {
+        if !self.in_sync(doc, r) {
+            return Ok(());
+        }
+        if let Some(seq) = self.offer_seq.remove(doc) {
+            self.offers.remove(&seq);
+        }
+        self.pulls.remove(doc);
+        if let Some(state) = self.states.get(doc) {
+            r.save_sync_state(&self.peer, doc, state.encode())?;
+        }
+        Ok(())
+    }
+
+    fn start_pulls(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+        while self.pulls.len() < self.cfg.max_in_flight {
+            let Some(doc) = self.pull_queue.pop_front() else {
+                break;
+            };
+            self.queued.remove(&doc);
+            if r.doc(&doc).is_none() {
+                self.scratch.entry(doc.clone()).or_default();
+            }
+            self.pulls.insert(doc.clone());
+            if !self.generate(&doc, r, out) && self.in_sync(&doc, r) {
+                self.pulls.remove(&doc);
+            }
+        }
+    }
+
+    fn finish_digest(&mut self, r: &mut impl Replica) -> Result<(), Fatal> {
+        let Digest::Complete(upto) = self.digest else {
+            return Ok(());
+        };
+        if !self.pulls.is_empty() || !self.pull_queue.is_empty() {
+            return Ok(());
+        }
+        let Some(hello) = &self.peer_hello else {
+            return Ok(());
+        };
+        let resume = Resume {
+            epoch: hello.epoch,
+            seq: upto,
+        }
+        .max_with(self.deferred.take());
+        r.save_checkpoint(&self.peer, resume)?;
+        self.digest = Digest::None;
+        Ok(())
+    }
+
+    fn offer_more(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+        loop {
+            let room = self.cfg.max_in_flight.saturating_sub(self.offers.len());
+            if room == 0 {
+                return;
+            }
+            let batch = r.changed_since(self.cursor, room);
+            if batch.is_empty() {
+                return;
+            }
+            for (seq, doc) in batch {
+                self.cursor = seq;
+                if !scope::shared(r, &doc, &self.peer) {
+                    continue;
+                }
+                if let Some(old) = self.offer_seq.insert(doc.clone(), seq) {
+                    self.offers.remove(&old);
+                }
+                self.offers.insert(seq, doc.clone());
+                if !self.generate(&doc, r, out) && self.in_sync(&doc, r) {
+                    self.offer_seq.remove(&doc);
+                    self.offers.remove(&seq);
+                }
+            }
+        }
+    }
+
+    /// Confirms how far the peer has our feed: when every offer is done and nothing else is
+    /// being said (so confirmations ride at the end of an exchange), or during a long catch-up
+    /// every `checkpoint_every` sequences.
+    fn confirm(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+        let done_upto = match self.offers.keys().next() {
+            Some(first) => first - 1,
+            None => self.cursor,
+        };
+        if done_upto <= self.confirmed {
+            return;
+        }
+        let idle = self.offers.is_empty() && out.iter().all(|f| !matches!(f, Frame::Sync { .. }));
+        if idle || done_upto - self.confirmed >= self.cfg.checkpoint_every {
+            self.confirmed = done_upto;
+            out.push(Frame::Checkpoint(Resume {
+                epoch: r.feed_epoch(),
+                seq: done_upto,
+            }));
+        }
+    }
+
+    fn send_digest(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+        let head = r.feed_head();
+        let mut entries = Vec::new();
+        for doc in r.doc_ids() {
+            if scope::shared(r, &doc, &self.peer)
+                && let Some(heads) = r.heads_hash(&doc)
+            {
+                entries.push(DigestEntry { doc, heads });
+            }
+        }
+        let mut parts: Vec<Vec<DigestEntry>> = Vec::new();
+        let mut rest = entries.into_iter().peekable();
+        while rest.peek().is_some() {
+            parts.push(rest.by_ref().take(self.cfg.digest_chunk.max(1)).collect());
+        }
+        let last = parts.len().saturating_sub(1);
+        if parts.is_empty() {
+            parts.push(Vec::new());
+        }
+        for (i, entries) in parts.into_iter().enumerate() {
+            out.push(Frame::Digest {
+                entries,
+                upto: (i == last).then_some(head),
+            });
+        }
+        self.cursor = head;
+        self.confirmed = head;
+    }
+
+    // ----- per document --------------------------------------------------------------------
+
+    /// Sends the next Automerge sync message for `doc`, if there is one; returns whether it did.
+    fn generate(&mut self, doc: &str, r: &mut impl Replica, out: &mut Vec<Frame>) -> bool {
+        let state = state_for(&mut self.states, r, &self.peer, doc);
+        let message = match self.scratch.get_mut(doc) {
+            Some(d) => d.sync().generate_sync_message(state),
+            None => match r.doc(doc) {
+                Some(d) => d.sync().generate_sync_message(state),
+                None => None,
+            },
+        };
+        match message {
+            Some(m) => {
+                out.push(Frame::Sync {
+                    doc: doc.to_owned(),
+                    message: m.encode(),
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Both sides have the same heads for `doc`.
+    fn in_sync(&mut self, doc: &str, r: &mut impl Replica) -> bool {
+        let Some(theirs) = self.states.get(doc).and_then(|s| s.their_heads.clone()) else {
+            return false;
+        };
+        let Some(d) = r.doc(doc) else { return false };
+        let mut ours = d.get_heads();
+        let mut theirs = theirs;
+        ours.sort();
+        theirs.sort();
+        ours == theirs
+    }
+
+    fn refuse(
+        &mut self,
+        doc: &str,
+        reason: Refusal,
+        message: String,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), Fatal> {
+        self.stats.refused_here += 1;
+        self.forget(doc);
+        out.push(Frame::Refused {
+            doc: doc.to_owned(),
+            reason,
+            message,
+        });
+        Ok(())
+    }
+
+    /// Drops everything under way for `doc` in this session.
+    fn forget(&mut self, doc: &str) {
+        if let Some(seq) = self.offer_seq.remove(doc) {
+            self.offers.remove(&seq);
+        }
+        self.pulls.remove(doc);
+        if self.queued.remove(doc) {
+            self.pull_queue.retain(|d| d != doc);
+        }
+        self.scratch.remove(doc);
+        self.states.remove(doc);
+    }
+}
+
+/// The session's sync state for a document: in memory, else the persisted one, else new.
+fn state_for<'s>(
+    states: &'s mut HashMap<String, State>,
+    r: &mut impl Replica,
+    peer: &str,
+    doc: &str,
+) -> &'s mut State {
+    states.entry(doc.to_owned()).or_insert_with(|| {
+        r.sync_state(peer, doc)
+            .and_then(|bytes| State::decode(&bytes).ok())
+            .unwrap_or_default()
+    })
+}
+
+fn save_if_newer(r: &mut impl Replica, peer: &str, resume: Resume) -> Result<(), ReplicaError> {
+    match r.checkpoint(peer) {
+        Some(cp) if cp.epoch == resume.epoch && cp.seq >= resume.seq => Ok(()),
+        _ => r.save_checkpoint(peer, resume),
+    }
+}
+
+impl Resume {
+    /// The later of two checkpoints of the same epoch.
+    fn max_with(self, other: Option<Resume>) -> Resume {
+        match other {
+            Some(o) if o.epoch == self.epoch && o.seq > self.seq => o,
+            _ => self,
+        }
+    }
+}
