@@ -637,6 +637,7 @@ impl Case {
             household_size: get_i64(doc, &household, "size")?,
             per_capita_monthly_fen: get_i64(doc, &grade, "per_capita_monthly_fen")?,
             identity_key: get_str(doc, &worker, "identity_key")?,
+            participants: self.participants()?,
             assistance_total_fen: amounts(&assistance, "amount_fen")?,
             outstanding_fen,
             created_at: get_timestamp(doc, &ROOT, "created_at")?,

@@ -10,6 +10,19 @@ use automerge::{ActorId, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value
 
 use crate::error::{ArchiveError, Result};
 
+/// A fixed-size digest of a document's heads, independent of their order: two replicas with the
+/// same heads have the same digest.
+pub fn heads_hash(heads: &[automerge::ChangeHash]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&automerge::ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    let mut hasher = Sha256::new();
+    for h in sorted {
+        hasher.update(h.0);
+    }
+    hasher.finalize().into()
+}
+
 /// The actor id a node writes with: its node id, a zero byte, and the store's incarnation bytes
 /// (so two data dirs that claim one node id never reuse each other's sequence numbers).
 pub fn actor_id(node_id: &str, incarnation: &[u8]) -> ActorId {

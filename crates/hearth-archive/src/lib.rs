@@ -25,7 +25,7 @@ pub use case::{
     participants_of,
 };
 pub use codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
-pub use doc::{actor_id, node_of_actor};
+pub use doc::{actor_id, heads_hash, node_of_actor};
 pub use error::ArchiveError;
 pub use identity::{FederationSalt, IdNumber, IdentityKey};
 pub use view::{CaseSummary, CaseView};

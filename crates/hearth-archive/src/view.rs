@@ -336,6 +336,9 @@ pub struct CaseSummary {
     pub per_capita_monthly_fen: Option<i64>,
     /// Identity key (for one-household-one-file checks).
     pub identity_key: Option<String>,
+    /// Nodes that hold the case (for the scope rule without loading the document).
+    #[serde(default)]
+    pub participants: Vec<String>,
     /// Total assistance paid.
     #[serde(default)]
     pub assistance_total_fen: i64,

@@ -40,6 +40,12 @@ const FEED: TableDefinition<u64, &str> = TableDefinition::new("feed");
 const CASE_INDEX: TableDefinition<&str, &str> = TableDefinition::new("case_index");
 /// Identity key → case ids with that key (one household should have one file).
 const IDENTITY: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("identity");
+/// Document id → hash of its heads (see `hearth_archive::heads_hash`), for reconciliation.
+const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
+/// Peer node id → (peer's feed epoch, last sequence of the peer's feed applied here).
+const PEERS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("peers");
+/// (peer node id, document id) → encoded Automerge sync state.
+const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sync_states");
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +160,9 @@ impl Store {
             txn.open_table(FEED)?;
             txn.open_table(CASE_INDEX)?;
             txn.open_multimap_table(IDENTITY)?;
+            txn.open_table(HEADS)?;
+            txn.open_table(PEERS)?;
+            txn.open_table(SYNC_STATES)?;
         }
         txn.commit()?;
         Ok(Store {
@@ -199,6 +208,46 @@ impl Store {
     /// This data dir's incarnation bytes.
     pub fn incarnation(&self) -> &[u8] {
         &self.incarnation
+    }
+
+    /// The epoch of this store's feed: its incarnation as a number. A recreated data dir has a
+    /// new one, which invalidates every peer's checkpoint of the old feed.
+    pub fn feed_epoch(&self) -> u64 {
+        let mut bytes = [0u8; 8];
+        for (b, i) in bytes.iter_mut().zip(&self.incarnation) {
+            *b = *i;
+        }
+        u64::from_be_bytes(bytes)
+    }
+
+    /// Ids of every document, in order.
+    pub fn doc_ids(&self) -> Result<Vec<String>> {
+        let txn = self.db.begin_read()?;
+        let docs = txn.open_table(DOCS)?;
+        docs.iter()?
+            .map(|entry| Ok(entry?.0.value().to_owned()))
+            .collect()
+    }
+
+    /// Hash of a document's heads, as of its last write.
+    pub fn heads_hash(&self, id: &str) -> Result<Option<[u8; 32]>> {
+        let txn = self.db.begin_read()?;
+        let heads = txn.open_table(HEADS)?;
+        Ok(heads.get(id)?.and_then(|g| g.value().try_into().ok()))
+    }
+
+    /// How far this node has applied `peer`'s feed: (peer's feed epoch, sequence).
+    pub fn peer_checkpoint(&self, peer: &str) -> Result<Option<(u64, u64)>> {
+        let txn = self.db.begin_read()?;
+        let peers = txn.open_table(PEERS)?;
+        Ok(peers.get(peer)?.map(|g| g.value()))
+    }
+
+    /// The persisted Automerge sync state of a document with a peer.
+    pub fn sync_state(&self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let states = txn.open_table(SYNC_STATES)?;
+        Ok(states.get((peer, doc))?.map(|g| g.value().to_vec()))
     }
 
     /// Loads one case, writing as `actor` from now on.
@@ -333,6 +382,7 @@ impl Batch {
     pub fn put_case(&mut self, case: &mut Case) -> Result<Option<u64>> {
         let id = case.id()?;
         let summary = case.summary()?;
+        let heads = hearth_archive::heads_hash(&case.heads());
         let txn = &self.txn;
         let existing = txn.open_table(DOCS)?.get(id.as_str())?.map(|g| g.value());
         let (old_seq, next_chunk, chunks) = match existing {
@@ -371,6 +421,8 @@ impl Batch {
         feed.insert(seq, id.as_str())?;
         txn.open_table(DOCS)?
             .insert(id.as_str(), (seq, next_chunk, chunks))?;
+        txn.open_table(HEADS)?
+            .insert(id.as_str(), heads.as_slice())?;
 
         let mut index = txn.open_table(CASE_INDEX)?;
         let mut identity = txn.open_multimap_table(IDENTITY)?;
@@ -392,6 +444,20 @@ impl Batch {
         })?;
         index.insert(id.as_str(), json.as_str())?;
         Ok(Some(seq))
+    }
+
+    /// Records how far this node has applied `peer`'s feed.
+    pub fn save_peer_checkpoint(&mut self, peer: &str, epoch: u64, seq: u64) -> Result<()> {
+        self.txn.open_table(PEERS)?.insert(peer, (epoch, seq))?;
+        Ok(())
+    }
+
+    /// Persists the Automerge sync state of a document with a peer.
+    pub fn save_sync_state(&mut self, peer: &str, doc: &str, state: &[u8]) -> Result<()> {
+        self.txn
+            .open_table(SYNC_STATES)?
+            .insert((peer, doc), state)?;
+        Ok(())
     }
 
     /// Makes the batch durable. Once this returns, its writes survive a crash.

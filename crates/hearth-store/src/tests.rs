@@ -192,3 +192,30 @@ fn open_refuses_missing_existing_and_busy_files() {
     drop(store);
     Store::open(&path).unwrap();
 }
+
+#[test]
+fn sync_metadata_persists_per_peer() {
+    let (dir, store) = fresh();
+    let mut c = case("ffff", ID1);
+    put(&store, &mut c);
+    let mut batch = store.begin().unwrap();
+    batch.save_peer_checkpoint("t.branch", 42, 7).unwrap();
+    batch.save_sync_state("t.branch", "ffff", b"state").unwrap();
+    batch.commit().unwrap();
+    drop(store);
+    let store = Store::open(&dir.path().join("hearth.redb")).unwrap();
+    assert_eq!(store.peer_checkpoint("t.branch").unwrap(), Some((42, 7)));
+    assert_eq!(store.peer_checkpoint("t.other").unwrap(), None);
+    assert_eq!(
+        store.sync_state("t.branch", "ffff").unwrap().as_deref(),
+        Some(&b"state"[..])
+    );
+    assert_eq!(store.doc_ids().unwrap(), ["ffff"]);
+    assert_eq!(
+        store.heads_hash("ffff").unwrap(),
+        Some(hearth_archive::heads_hash(&c.heads()))
+    );
+    assert_eq!(store.feed_epoch(), u64::from_be_bytes([1; 8]));
+    let summary = &store.case_summaries().unwrap()[0];
+    assert_eq!(summary.participants, ["t.team-1"]);
+}

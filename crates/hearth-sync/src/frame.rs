@@ -1,10 +1,6 @@
 //! The frames two nodes exchange on their one sync stream, as domain types. The gRPC edge maps
 //! them to and from protobuf; nothing here knows about the wire encoding.
 
-use automerge::ChangeHash;
-use hearth_archive::automerge;
-use sha2::{Digest as _, Sha256};
-
 /// Major protocol version: a peer with another major version is refused.
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Minor protocol version: additions a peer of the same major version may ignore.
@@ -125,13 +121,4 @@ impl Frame {
     }
 }
 
-/// A fixed-size digest of a document's heads (order-independent).
-pub fn heads_hash(heads: &[ChangeHash]) -> [u8; 32] {
-    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
-    sorted.sort();
-    let mut hasher = Sha256::new();
-    for h in sorted {
-        hasher.update(h.0);
-    }
-    hasher.finalize().into()
-}
+pub use hearth_archive::heads_hash;
