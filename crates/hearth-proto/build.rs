@@ -1,0 +1,17 @@
+//! Compiles `proto/hearth/v1/*.proto` with protox (pure Rust; no system `protoc`).
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let protos = [root.join("hearth/v1/federation.proto")];
+    for p in &protos {
+        println!("cargo:rerun-if-changed={}", p.display());
+    }
+    let fds = protox::compile(&protos, [&root])?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! Hearth's gRPC protocol: the code generated from `proto/hearth/v1/*.proto`, and conversions
+//! between its messages and the domain frames of `hearth-sync`. prost types stop here: the rest
+//! of Hearth speaks [`hearth_sync::Frame`].
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+use hearth_sync::{DigestEntry, ErrorCode, Frame, Hello, Refusal, Resume};
+
+/// Generated code of package `hearth.v1`.
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    missing_debug_implementations
+)]
+pub mod v1 {
+    tonic::include_proto!("hearth.v1");
+}
+
+use v1::sync_frame::Kind;
+
+/// A protobuf frame that does not make a valid domain frame.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The frame carries nothing.
+    #[error("sync frame is empty")]
+    Empty,
+    /// A field that must be set is not.
+    #[error("sync frame lacks {0}")]
+    Missing(&'static str),
+    /// A heads hash that is not 32 bytes.
+    #[error("heads hash of {doc} has {len} bytes, not 32")]
+    HeadsHash {
+        /// Document id.
+        doc: String,
+        /// Length found.
+        len: usize,
+    },
+    /// An enum value this version does not know.
+    #[error("unknown {what} {value}")]
+    Unknown {
+        /// Which enum.
+        what: &'static str,
+        /// The number.
+        value: i32,
+    },
+}
+
+fn checkpoint(r: Resume) -> v1::Checkpoint {
+    v1::Checkpoint {
+        epoch: r.epoch,
+        seq: r.seq,
+    }
+}
+
+fn resume(c: v1::Checkpoint) -> Resume {
+    Resume {
+        epoch: c.epoch,
+        seq: c.seq,
+    }
+}
+
+impl From<Frame> for v1::SyncFrame {
+    fn from(frame: Frame) -> Self {
+        let kind = match frame {
+            Frame::Hello(h) => Kind::Hello(v1::Hello {
+                node_id: h.node,
+                major: h.major,
+                minor: h.minor,
+                epoch: h.epoch,
+                resume: h.resume.map(checkpoint),
+            }),
+            Frame::Sync { doc, message } => Kind::Sync(v1::DocSync {
+                doc_id: doc,
+                message,
+            }),
+            Frame::Digest { entries, upto } => Kind::Digest(v1::Digest {
+                entries: entries
+                    .into_iter()
+                    .map(|e| v1::DigestEntry {
+                        doc_id: e.doc,
+                        heads_hash: e.heads.to_vec(),
+                    })
+                    .collect(),
+                upto,
+            }),
+            Frame::Checkpoint(r) => Kind::Checkpoint(checkpoint(r)),
+            Frame::Refused {
+                doc,
+                reason,
+                message,
+            } => Kind::Refused(v1::Refused {
+                doc_id: doc,
+                reason: match reason {
+                    Refusal::OutOfScope => v1::RefusalReason::OutOfScope,
+                    Refusal::Invalid => v1::RefusalReason::Invalid,
+                    Refusal::TooLarge => v1::RefusalReason::TooLarge,
+                } as i32,
+                message,
+            }),
+            Frame::Error { code, message } => Kind::Error(v1::Error {
+                code: match code {
+                    ErrorCode::Version => v1::ErrorCode::Version,
+                    ErrorCode::Identity => v1::ErrorCode::Identity,
+                    ErrorCode::Protocol => v1::ErrorCode::Protocol,
+                    ErrorCode::Storage => v1::ErrorCode::Storage,
+                } as i32,
+                message,
+            }),
+        };
+        v1::SyncFrame { kind: Some(kind) }
+    }
+}
+
+impl TryFrom<v1::SyncFrame> for Frame {
+    type Error = DecodeError;
+
+    fn try_from(frame: v1::SyncFrame) -> Result<Self, DecodeError> {
+        Ok(match frame.kind.ok_or(DecodeError::Empty)? {
+            Kind::Hello(h) => Frame::Hello(Hello {
+                node: h.node_id,
+                major: h.major,
+                minor: h.minor,
+                epoch: h.epoch,
+                resume: h.resume.map(resume),
+            }),
+            Kind::Sync(s) => Frame::Sync {
+                doc: s.doc_id,
+                message: s.message,
+            },
+            Kind::Digest(d) => Frame::Digest {
+                entries: d
+                    .entries
+                    .into_iter()
+                    .map(|e| {
+                        let len = e.heads_hash.len();
+                        let heads =
+                            e.heads_hash
+                                .try_into()
+                                .map_err(|_| DecodeError::HeadsHash {
+                                    doc: e.doc_id.clone(),
+                                    len,
+                                })?;
+                        Ok(DigestEntry {
+                            doc: e.doc_id,
+                            heads,
+                        })
+                    })
+                    .collect::<Result<_, DecodeError>>()?,
+                upto: d.upto,
+            },
+            Kind::Checkpoint(c) => Frame::Checkpoint(resume(c)),
+            Kind::Refused(r) => Frame::Refused {
+                reason: match v1::RefusalReason::try_from(r.reason) {
+                    Ok(v1::RefusalReason::OutOfScope) => Refusal::OutOfScope,
+                    Ok(v1::RefusalReason::Invalid) => Refusal::Invalid,
+                    Ok(v1::RefusalReason::TooLarge) => Refusal::TooLarge,
+                    _ => {
+                        return Err(DecodeError::Unknown {
+                            what: "refusal reason",
+                            value: r.reason,
+                        });
+                    }
+                },
+                doc: r.doc_id,
+                message: r.message,
+            },
+            Kind::Error(e) => Frame::Error {
+                code: match v1::ErrorCode::try_from(e.code) {
+                    Ok(v1::ErrorCode::Version) => ErrorCode::Version,
+                    Ok(v1::ErrorCode::Identity) => ErrorCode::Identity,
+                    Ok(v1::ErrorCode::Protocol) => ErrorCode::Protocol,
+                    Ok(v1::ErrorCode::Storage) => ErrorCode::Storage,
+                    _ => {
+                        return Err(DecodeError::Unknown {
+                            what: "error code",
+                            value: e.code,
+                        });
+                    }
+                },
+                message: e.message,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn frame() -> impl Strategy<Value = Frame> {
+        let resume = (any::<u64>(), any::<u64>()).prop_map(|(epoch, seq)| Resume { epoch, seq });
+        prop_oneof![
+            (
+                ".{0,20}",
+                any::<u32>(),
+                any::<u32>(),
+                any::<u64>(),
+                proptest::option::of(resume.clone())
+            )
+                .prop_map(|(node, major, minor, epoch, resume)| Frame::Hello(Hello {
+                    node,
+                    major,
+                    minor,
+                    epoch,
+                    resume
+                })),
+            (".{0,20}", proptest::collection::vec(any::<u8>(), 0..64))
+                .prop_map(|(doc, message)| Frame::Sync { doc, message }),
+            (
+                proptest::collection::vec((".{0,12}", any::<[u8; 32]>()), 0..5),
+                proptest::option::of(any::<u64>())
+            )
+                .prop_map(|(entries, upto)| Frame::Digest {
+                    entries: entries
+                        .into_iter()
+                        .map(|(doc, heads)| DigestEntry { doc, heads })
+                        .collect(),
+                    upto,
+                }),
+            resume.prop_map(Frame::Checkpoint),
+            (
+                ".{0,12}",
+                prop_oneof![
+                    Just(Refusal::OutOfScope),
+                    Just(Refusal::Invalid),
+                    Just(Refusal::TooLarge)
+                ],
+                ".{0,30}"
+            )
+                .prop_map(|(doc, reason, message)| Frame::Refused {
+                    doc,
+                    reason,
+                    message
+                }),
+            (
+                prop_oneof![
+                    Just(ErrorCode::Version),
+                    Just(ErrorCode::Identity),
+                    Just(ErrorCode::Protocol),
+                    Just(ErrorCode::Storage)
+                ],
+                ".{0,30}"
+            )
+                .prop_map(|(code, message)| Frame::Error { code, message }),
+        ]
+    }
+
+    proptest! {
+        /// Frame → protobuf → bytes → protobuf → frame gives the frame back.
+        #[test]
+        fn frames_round_trip_through_the_wire(f in frame()) {
+            let bytes = v1::SyncFrame::from(f.clone()).encode_to_vec();
+            let back = Frame::try_from(v1::SyncFrame::decode(bytes.as_slice()).unwrap()).unwrap();
+            prop_assert_eq!(back, f);
+        }
+
+        /// Arbitrary bytes never panic the decoder.
+        #[test]
+        fn garbage_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(pb) = v1::SyncFrame::decode(bytes.as_slice()) {
+                let _ = Frame::try_from(pb);
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_frames_are_refused_with_a_reason() {
+        assert_eq!(
+            Frame::try_from(v1::SyncFrame { kind: None }),
+            Err(DecodeError::Empty)
+        );
+        let short = v1::SyncFrame {
+            kind: Some(Kind::Digest(v1::Digest {
+                entries: vec![v1::DigestEntry {
+                    doc_id: "c".into(),
+                    heads_hash: vec![1, 2],
+                }],
+                upto: None,
+            })),
+        };
+        assert_eq!(
+            Frame::try_from(short),
+            Err(DecodeError::HeadsHash {
+                doc: "c".into(),
+                len: 2
+            })
+        );
+        let unknown = v1::SyncFrame {
+            kind: Some(Kind::Error(v1::Error {
+                code: 99,
+                message: String::new(),
+            })),
+        };
+        assert!(matches!(
+            Frame::try_from(unknown),
+            Err(DecodeError::Unknown { .. })
+        ));
+    }
+}
