@@ -285,6 +285,11 @@ impl Case {
         self.doc.get_heads()
     }
 
+    /// Whether there are changes not yet handed to storage.
+    pub fn has_unsaved_changes(&mut self) -> bool {
+        self.doc.get_heads() != self.saved
+    }
+
     /// The changes made since the case was loaded or last handed to storage, as one chunk; empty
     /// if there are none. Marks them as handed over.
     pub fn take_changes(&mut self) -> Vec<u8> {

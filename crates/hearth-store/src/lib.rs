@@ -312,14 +312,37 @@ impl Store {
     /// Documents updated after feed sequence `since`, oldest first, each once with its latest
     /// sequence.
     pub fn changes_since(&self, since: u64) -> Result<Vec<(u64, String)>> {
+        self.changes_since_limit(since, usize::MAX)
+    }
+
+    /// Like [`Store::changes_since`], at most `limit` entries.
+    pub fn changes_since_limit(&self, since: u64, limit: usize) -> Result<Vec<(u64, String)>> {
         let txn = self.db.begin_read()?;
         let feed = txn.open_table(FEED)?;
         feed.range(since.saturating_add(1)..)?
+            .take(limit)
             .map(|entry| {
                 let (seq, id) = entry?;
                 Ok((seq.value(), id.value().to_owned()))
             })
             .collect()
+    }
+
+    /// The next feed sequence a write will get.
+    pub fn next_seq(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(read_u64(&meta, "next_seq")?.unwrap_or(1))
+    }
+
+    /// The listing summary of one case.
+    pub fn case_summary(&self, id: &str) -> Result<Option<CaseSummary>> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(CASE_INDEX)?;
+        match index.get(id)? {
+            Some(json) => Ok(Some(parse_summary(id, json.value())?)),
+            None => Ok(None),
+        }
     }
 
     /// Counts of documents, pending chunks and the latest feed sequence.
@@ -380,6 +403,17 @@ impl Batch {
     /// to the head of the feed and updates the listing indexes. Returns its feed sequence; a
     /// case with no new changes keeps its place and returns `None`.
     pub fn put_case(&mut self, case: &mut Case) -> Result<Option<u64>> {
+        self.put_case_inner(case, None)
+    }
+
+    /// Like [`Batch::put_case`], but at a feed sequence the caller assigned (it must be at least
+    /// [`Store::next_seq`], and sequences must only grow); for a writer that hands out
+    /// sequences before it commits, as the node's group commit does.
+    pub fn put_case_at(&mut self, case: &mut Case, seq: u64) -> Result<Option<u64>> {
+        self.put_case_inner(case, Some(seq))
+    }
+
+    fn put_case_inner(&mut self, case: &mut Case, at: Option<u64>) -> Result<Option<u64>> {
         let id = case.id()?;
         let summary = case.summary()?;
         let heads = hearth_archive::heads_hash(&case.heads());
@@ -410,7 +444,8 @@ impl Batch {
 
         let seq = {
             let mut meta = txn.open_table(META)?;
-            let seq = read_u64(&meta, "next_seq")?.unwrap_or(1);
+            let next = read_u64(&meta, "next_seq")?.unwrap_or(1);
+            let seq = at.unwrap_or(next).max(next);
             meta.insert("next_seq", (seq + 1).to_be_bytes().as_slice())?;
             seq
         };

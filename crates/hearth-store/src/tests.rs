@@ -219,3 +219,23 @@ fn sync_metadata_persists_per_peer() {
     let summary = &store.case_summaries().unwrap()[0];
     assert_eq!(summary.participants, ["t.team-1"]);
 }
+
+#[test]
+fn a_caller_may_hand_out_sequences_before_committing() {
+    let (_dir, store) = fresh();
+    assert_eq!(store.next_seq().unwrap(), 1);
+    let mut a = case("aaaa", ID1);
+    let mut b = case("bbbb", ID2);
+    let mut batch = store.begin().unwrap();
+    assert_eq!(batch.put_case_at(&mut b, 1).unwrap(), Some(1));
+    assert_eq!(batch.put_case_at(&mut a, 3).unwrap(), Some(3));
+    batch.commit().unwrap();
+    assert_eq!(store.next_seq().unwrap(), 4);
+    assert_eq!(
+        store.changes_since(0).unwrap(),
+        [(1, "bbbb".to_owned()), (3, "aaaa".to_owned())]
+    );
+    assert_eq!(store.changes_since_limit(0, 1).unwrap().len(), 1);
+    assert_eq!(store.case_summary("aaaa").unwrap().unwrap().id, "aaaa");
+    assert!(store.case_summary("zzzz").unwrap().is_none());
+}

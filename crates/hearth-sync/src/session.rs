@@ -167,6 +167,11 @@ impl Session {
         self.stats
     }
 
+    /// Sequences of our feed up to `head` not yet confirmed to the peer in this session.
+    pub fn backlog(&self, head: u64) -> u64 {
+        head.saturating_sub(self.confirmed)
+    }
+
     /// Why the session ended, once it has.
     pub fn closed(&self) -> Option<&Closed> {
         self.closed.as_ref()

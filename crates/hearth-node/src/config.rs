@@ -1,0 +1,141 @@
+//! The node's config file, `<data-dir>/hearth.toml`: who the node is and who its neighbours are.
+
+use std::path::Path;
+
+use hearth_archive::Level;
+use serde::{Deserialize, Serialize};
+
+/// Name of the config file inside the data dir.
+pub const CONFIG_FILE: &str = "hearth.toml";
+
+/// How a neighbour relates to this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Relation {
+    /// The neighbour is a level above: this node reports cases to it.
+    Parent,
+    /// The neighbour is a level below.
+    Child,
+}
+
+/// A neighbour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// Its node id (the name in its certificate).
+    pub id: String,
+    /// Parent or child.
+    pub relation: Relation,
+    /// Where to dial it, `https://HOST:PORT`; without one this node waits for it to dial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// The config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Stable node id; the federation CA puts it in the node's certificate.
+    pub node_id: String,
+    /// Level in the federation.
+    pub level: Level,
+    /// Address to listen on for peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Neighbours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<Peer>,
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not readable.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML for a node config.
+    #[error("{path} is not a valid config: {message}")]
+    Parse {
+        /// File.
+        path: String,
+        /// What is wrong, from the parser.
+        message: String,
+    },
+}
+
+impl NodeConfig {
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        NodeConfig::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses config text.
+    pub fn parse(text: &str) -> Result<NodeConfig, String> {
+        toml::from_str(text).map_err(|e| e.message().to_owned())
+    }
+
+    /// The config as TOML, with a heading comment.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        Ok(format!(
+            "# Hearth node configuration. `hearth init` and `hearth peer add` write it.\n{}",
+            toml::to_string(self)?
+        ))
+    }
+
+    /// Ids of all neighbours.
+    pub fn neighbour_ids(&self) -> Vec<String> {
+        self.peers.iter().map(|p| p.id.clone()).collect()
+    }
+
+    /// The neighbour with this id.
+    pub fn peer(&self, id: &str) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.id == id)
+    }
+
+    /// Parents of this node.
+    pub fn parents(&self) -> impl Iterator<Item = &Peer> {
+        self.peers.iter().filter(|p| p.relation == Relation::Parent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_and_refuses_unknown_keys() {
+        let config = NodeConfig {
+            node_id: "demo.branch".into(),
+            level: Level::Branch,
+            listen: Some("127.0.0.1:7400".into()),
+            peers: vec![
+                Peer {
+                    id: "demo.enterprise".into(),
+                    relation: Relation::Parent,
+                    endpoint: Some("https://127.0.0.1:7401".into()),
+                },
+                Peer {
+                    id: "demo.team-1".into(),
+                    relation: Relation::Child,
+                    endpoint: None,
+                },
+            ],
+        };
+        let text = config.to_toml().unwrap();
+        assert_eq!(NodeConfig::parse(&text).unwrap(), config);
+        assert!(NodeConfig::parse("node_id = \"x\"\nlevel = \"team\"\ncolour = 1\n").is_err());
+        assert_eq!(config.parents().count(), 1);
+    }
+}

@@ -1,0 +1,275 @@
+//! The core: one thread that owns the store and every sync session. Connection tasks hand it
+//! frames; it runs the sessions, commits what they applied in one transaction per round (group
+//! commit), and only then lets frames out — so no acknowledgement or checkpoint ever promises
+//! something a crash could take back.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use hearth_sync::{Closed, Frame, Replica, Session, SessionConfig, SessionStats};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use crate::config::{Peer, Relation};
+use crate::replica::StoreReplica;
+
+/// Commands handled per round before a commit.
+const ROUND: usize = 256;
+
+/// Work done on the core thread with the replica, for local changes and queries.
+pub type LocalFn = Box<dyn FnOnce(&mut StoreReplica) + Send>;
+
+/// What the core is asked to do.
+pub enum Cmd {
+    /// A connection with a neighbour is up; frames for it go to `out`.
+    Connected {
+        /// Neighbour.
+        peer: String,
+        /// Connection id, unique in this process.
+        conn: u64,
+        /// Frames to send on this connection.
+        out: mpsc::Sender<Frame>,
+        /// Whether this node dialled it.
+        dialled: bool,
+    },
+    /// A frame arrived.
+    Frame {
+        /// Neighbour.
+        peer: String,
+        /// Connection id.
+        conn: u64,
+        /// The frame.
+        frame: Frame,
+    },
+    /// A connection ended.
+    Disconnected {
+        /// Neighbour.
+        peer: String,
+        /// Connection id.
+        conn: u64,
+    },
+    /// Run something on the replica (a local change or a read); sessions then offer any change.
+    Local(LocalFn),
+    /// Report on every neighbour.
+    Status(oneshot::Sender<Vec<PeerStatus>>),
+    /// Commit and stop.
+    Shutdown,
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cmd::Connected { peer, conn, .. } => write!(f, "Connected({peer}, {conn})"),
+            Cmd::Frame { peer, conn, .. } => write!(f, "Frame({peer}, {conn})"),
+            Cmd::Disconnected { peer, conn } => write!(f, "Disconnected({peer}, {conn})"),
+            Cmd::Local(_) => f.write_str("Local"),
+            Cmd::Status(_) => f.write_str("Status"),
+            Cmd::Shutdown => f.write_str("Shutdown"),
+        }
+    }
+}
+
+/// One neighbour as seen from here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// Its node id.
+    pub id: String,
+    /// Parent or child.
+    pub relation: Relation,
+    /// Whether a session is up.
+    pub connected: bool,
+    /// When a frame last came from it.
+    pub last_heard: Option<SystemTime>,
+    /// Sequences of our feed not yet confirmed to it in the current session.
+    pub backlog: u64,
+    /// Counters of the current (or last) session.
+    pub stats: SessionStats,
+}
+
+#[derive(Debug)]
+struct Live {
+    conn: u64,
+    dialled: bool,
+    session: Session,
+    out: mpsc::Sender<Frame>,
+}
+
+/// The core's state.
+#[derive(Debug)]
+pub struct Core {
+    local: String,
+    replica: StoreReplica,
+    peers: Vec<Peer>,
+    cfg: SessionConfig,
+    live: HashMap<String, Live>,
+    last_heard: HashMap<String, SystemTime>,
+    last_stats: HashMap<String, SessionStats>,
+}
+
+impl Core {
+    /// A core for `replica` with these neighbours.
+    pub fn new(replica: StoreReplica, peers: Vec<Peer>, cfg: SessionConfig) -> Core {
+        Core {
+            local: replica.node_id().to_owned(),
+            replica,
+            peers,
+            cfg,
+            live: HashMap::new(),
+            last_heard: HashMap::new(),
+            last_stats: HashMap::new(),
+        }
+    }
+
+    /// Runs until [`Cmd::Shutdown`] or until every sender is gone.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut outbox = Vec::new();
+            let mut stop = self.handle(first, &mut outbox);
+            for _ in 1..ROUND {
+                match rx.try_recv() {
+                    Ok(cmd) => stop |= self.handle(cmd, &mut outbox),
+                    Err(_) => break,
+                }
+            }
+            for (peer, live) in &mut self.live {
+                for frame in live.session.poll(&mut self.replica) {
+                    outbox.push((peer.clone(), live.conn, frame));
+                }
+            }
+            if let Err(e) = self.replica.flush() {
+                // Nothing of this round may leave: drop the sessions, peers will resume from
+                // their checkpoints once the disk is back.
+                error!(error = %e, "cannot commit; ending all sync sessions");
+                self.live.clear();
+                continue;
+            }
+            self.send(outbox);
+            self.drop_closed();
+            if stop {
+                break;
+            }
+        }
+        if let Err(e) = self.replica.flush() {
+            error!(error = %e, "cannot commit on shutdown");
+        }
+        info!(node = %self.local, "core stopped");
+    }
+
+    fn handle(&mut self, cmd: Cmd, outbox: &mut Vec<(String, u64, Frame)>) -> bool {
+        match cmd {
+            Cmd::Connected {
+                peer,
+                conn,
+                out,
+                dialled,
+            } => {
+                if let Some(existing) = self.live.get(&peer) {
+                    // Both sides may dial: keep the connection dialled by the smaller node id,
+                    // so both ends choose the same one; a newer one of that kind replaces an older.
+                    let preferred = |dialled: bool| dialled == (self.local < peer);
+                    if preferred(existing.dialled) && !preferred(dialled) {
+                        debug!(peer = %peer, "second connection refused; one is up");
+                        return false;
+                    }
+                }
+                let mut session = Session::new(&peer, self.cfg);
+                for frame in session.open(&mut self.replica) {
+                    outbox.push((peer.clone(), conn, frame));
+                }
+                info!(peer = %peer, conn, dialled, "sync session started");
+                self.live.insert(
+                    peer,
+                    Live {
+                        conn,
+                        dialled,
+                        session,
+                        out,
+                    },
+                );
+            }
+            Cmd::Frame { peer, conn, frame } => {
+                let Some(live) = self.live.get_mut(&peer).filter(|l| l.conn == conn) else {
+                    return false;
+                };
+                self.last_heard.insert(peer.clone(), SystemTime::now());
+                for reply in live.session.receive(frame, &mut self.replica) {
+                    outbox.push((peer.clone(), conn, reply));
+                }
+            }
+            Cmd::Disconnected { peer, conn } => {
+                if self.live.get(&peer).is_some_and(|l| l.conn == conn)
+                    && let Some(live) = self.live.remove(&peer)
+                {
+                    info!(peer = %peer, conn, "sync session ended");
+                    self.last_stats.insert(peer, live.session.stats());
+                }
+            }
+            Cmd::Local(f) => f(&mut self.replica),
+            Cmd::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Cmd::Shutdown => return true,
+        }
+        false
+    }
+
+    fn send(&mut self, outbox: Vec<(String, u64, Frame)>) {
+        for (peer, conn, frame) in outbox {
+            let Some(live) = self.live.get(&peer).filter(|l| l.conn == conn) else {
+                continue;
+            };
+            match live.out.try_send(frame) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(peer = %peer, "peer is not reading fast enough; ending the session");
+                    self.live.remove(&peer);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.live.remove(&peer);
+                }
+            }
+        }
+    }
+
+    fn drop_closed(&mut self) {
+        let closed: Vec<(String, Closed)> = self
+            .live
+            .iter()
+            .filter_map(|(p, l)| l.session.closed().map(|c| (p.clone(), c.clone())))
+            .collect();
+        for (peer, why) in closed {
+            match why {
+                Closed::Local(code, message) => {
+                    warn!(peer = %peer, ?code, message = %message, "sync session refused")
+                }
+                Closed::Peer(code, message) => {
+                    warn!(peer = %peer, ?code, message = %message, "peer ended the sync session")
+                }
+            }
+            if let Some(live) = self.live.remove(&peer) {
+                self.last_stats.insert(peer, live.session.stats());
+            }
+        }
+    }
+
+    fn status(&self) -> Vec<PeerStatus> {
+        let head = self.replica.feed_head();
+        self.peers
+            .iter()
+            .map(|p| {
+                let live = self.live.get(&p.id);
+                PeerStatus {
+                    id: p.id.clone(),
+                    relation: p.relation,
+                    connected: live.is_some(),
+                    last_heard: self.last_heard.get(&p.id).copied(),
+                    backlog: live.map_or(0, |l| l.session.backlog(head)),
+                    stats: live
+                        .map(|l| l.session.stats())
+                        .or_else(|| self.last_stats.get(&p.id).copied())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+}

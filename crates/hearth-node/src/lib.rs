@@ -1,0 +1,213 @@
+//! The Hearth node daemon: a tonic server and clients over mutual TLS 1.3 carrying sync sessions
+//! between neighbours, around a single core thread that owns the store (see [`core`]).
+//!
+//! ```text
+//! TLS listener ──► Federation service ─┐                 ┌─► store (redb, group commit)
+//!                                      ├─► core thread ──┤
+//! dialers (backoff + jitter) ──────────┘   (sessions)    └─► frames out, after the commit
+//! ```
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod core;
+pub mod net;
+pub mod replica;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_proto::v1::federation_server::FederationServer;
+use hearth_store::{Store, StoreError};
+use hearth_sync::SessionConfig;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+pub use crate::config::{NodeConfig, Peer, Relation};
+pub use crate::core::PeerStatus;
+pub use crate::replica::StoreReplica;
+pub use crate::tls::Identity;
+
+/// Why a node could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Certificates or keys are unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The listen address cannot be used.
+    #[error("cannot listen on {addr}: {source}; is another node running there?")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The core thread could not start.
+    #[error("cannot start the node: {0}")]
+    Start(std::io::Error),
+    /// The node is stopping or stopped.
+    #[error("the node is stopping")]
+    Stopped,
+}
+
+/// What a node runs with.
+#[derive(Debug)]
+pub struct NodeOptions {
+    /// The config file's content.
+    pub config: NodeConfig,
+    /// Certificates and key.
+    pub identity: Identity,
+    /// The open store.
+    pub store: Store,
+    /// Session limits.
+    pub session: SessionConfig,
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct RunningNode {
+    node_id: String,
+    addr: Option<SocketAddr>,
+    core: mpsc::Sender<core::Cmd>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    core_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts a node: the core thread, the TLS listener (if the config has one) and a dialer for
+/// every neighbour with an endpoint.
+pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
+    let NodeOptions {
+        config,
+        identity,
+        store,
+        session,
+    } = opts;
+    let replica = StoreReplica::new(&config.node_id, store)?;
+    let server_tls = identity.server_config(config.neighbour_ids())?;
+    let client_tls = Arc::new(identity.client_config()?);
+    let (tx, rx) = mpsc::channel(4096);
+    let core = core::Core::new(replica, config.peers.clone(), session);
+    let core_thread = std::thread::Builder::new()
+        .name("hearth-core".into())
+        .spawn(move || core.run(rx))
+        .map_err(NodeError::Start)?;
+    let cancel = CancellationToken::new();
+    let mut tasks = Vec::new();
+    let mut addr = None;
+    if let Some(listen) = &config.listen {
+        let (listener, local) = net::bind(listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                addr: listen.clone(),
+                source,
+            })?;
+        addr = Some(local);
+        let incoming = net::tls_incoming(
+            listener,
+            TlsAcceptor::from(Arc::new(server_tls)),
+            cancel.clone(),
+        );
+        let service = FederationServer::new(net::FederationService::new(
+            tx.clone(),
+            config.neighbour_ids(),
+            cancel.clone(),
+        ))
+        .max_decoding_message_size(net::MAX_MESSAGE)
+        .max_encoding_message_size(net::MAX_MESSAGE);
+        let stop = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(Duration::from_secs(20)))
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, stop.cancelled())
+                .await;
+            if let Err(e) = served {
+                error!(error = %e, "gRPC server failed");
+            }
+        }));
+        info!(node = %config.node_id, addr = %local, "listening for peers");
+    }
+    for peer in config.peers.iter().filter(|p| p.endpoint.is_some()) {
+        tasks.push(tokio::spawn(net::dial_forever(
+            peer.clone(),
+            client_tls.clone(),
+            tx.clone(),
+            cancel.clone(),
+        )));
+    }
+    Ok(RunningNode {
+        node_id: config.node_id,
+        addr,
+        core: tx,
+        cancel,
+        tasks,
+        core_thread: Some(core_thread),
+    })
+}
+
+impl RunningNode {
+    /// The node id.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The address the node listens on for peers.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// Every neighbour: connected or not, last heard, backlog, counters.
+    pub async fn status(&self) -> Result<Vec<PeerStatus>, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.core
+            .send(core::Cmd::Status(reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Runs `f` on the core thread with the node's documents (a local change or a read). Changes
+    /// are committed, then offered to connected participants at once.
+    pub async fn local<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut StoreReplica) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        let job: core::LocalFn = Box::new(move |replica| {
+            let _ = reply.send(f(replica));
+        });
+        self.core
+            .send(core::Cmd::Local(job))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Stops: connections close, the core commits what it has and ends.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        for task in self.tasks.drain(..) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        let _ = self.core.send(core::Cmd::Shutdown).await;
+        if let Some(thread) = self.core_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        info!(node = %self.node_id, "node stopped");
+    }
+}

@@ -1,0 +1,283 @@
+//! The node's documents for the sync sessions: the store plus a bounded cache of loaded cases,
+//! with group commit. Changes get their feed sequence at once (sessions need it) but reach the
+//! disk at [`StoreReplica::flush`], which the core calls before any frame leaves the node, so no
+//! peer ever hears of a change, or a checkpoint, that a crash could take back.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hearth_archive::automerge::{ActorId, AutoCommit};
+use hearth_archive::{Case, actor_id};
+use hearth_store::{Store, StoreError};
+use hearth_sync::{Replica, ReplicaError, Resume};
+
+/// Loaded documents kept after a flush; the least recently used beyond this are dropped.
+pub const CACHE_DOCS: usize = 2048;
+
+/// The store as a sync replica.
+#[derive(Debug)]
+pub struct StoreReplica {
+    node_id: String,
+    store: Store,
+    actor: ActorId,
+    epoch: u64,
+    cache: HashMap<String, (Case, u64)>,
+    tick: u64,
+    /// Next feed sequence to hand out.
+    next_seq: u64,
+    /// Changes handed a sequence but not yet flushed.
+    pending: BTreeMap<u64, String>,
+    pending_seq: HashMap<String, u64>,
+    checkpoints: HashMap<String, Resume>,
+    sync_states: HashMap<(String, String), Vec<u8>>,
+}
+
+fn storage(e: StoreError) -> ReplicaError {
+    ReplicaError(e.to_string())
+}
+
+impl StoreReplica {
+    /// Wraps an open store for the node `node_id`.
+    pub fn new(node_id: &str, store: Store) -> Result<StoreReplica, StoreError> {
+        let next_seq = store.next_seq()?;
+        Ok(StoreReplica {
+            node_id: node_id.to_owned(),
+            actor: actor_id(node_id, store.incarnation()),
+            epoch: store.feed_epoch(),
+            store,
+            cache: HashMap::new(),
+            tick: 0,
+            next_seq,
+            pending: BTreeMap::new(),
+            pending_seq: HashMap::new(),
+            checkpoints: HashMap::new(),
+            sync_states: HashMap::new(),
+        })
+    }
+
+    /// The store underneath (for reads that need no pending state, e.g. listings after a flush).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether anything waits for [`StoreReplica::flush`].
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || !self.checkpoints.is_empty() || !self.sync_states.is_empty()
+    }
+
+    /// A case for a local change through the archive API (loaded if need be).
+    pub fn case_mut(&mut self, id: &str) -> Result<Option<&mut Case>, ReplicaError> {
+        if !self.load(id)? {
+            return Ok(None);
+        }
+        Ok(self.cache.get_mut(id).map(|(case, _)| case))
+    }
+
+    /// Adds a case made locally.
+    pub fn add_case(&mut self, case: Case) -> Result<u64, ReplicaError> {
+        let id = case.id().map_err(|e| ReplicaError(e.to_string()))?;
+        self.cache.insert(id.clone(), (case, self.tick));
+        self.commit(&id)?
+            .ok_or_else(|| ReplicaError(format!("case {id} has no changes")))
+    }
+
+    /// The actor local changes are written with.
+    pub fn actor(&self) -> ActorId {
+        self.actor.clone()
+    }
+
+    /// Writes every pending change, checkpoint and sync state in one durable transaction.
+    pub fn flush(&mut self) -> Result<(), ReplicaError> {
+        if !self.has_pending() {
+            return Ok(());
+        }
+        let mut batch = self.store.begin().map_err(storage)?;
+        for (seq, id) in &self.pending {
+            let Some((case, _)) = self.cache.get_mut(id) else {
+                return Err(ReplicaError(format!(
+                    "pending document {id} left the cache"
+                )));
+            };
+            batch.put_case_at(case, *seq).map_err(storage)?;
+        }
+        for (peer, r) in &self.checkpoints {
+            batch
+                .save_peer_checkpoint(peer, r.epoch, r.seq)
+                .map_err(storage)?;
+        }
+        for ((peer, doc), state) in &self.sync_states {
+            batch.save_sync_state(peer, doc, state).map_err(storage)?;
+        }
+        batch.commit().map_err(storage)?;
+        self.pending.clear();
+        self.pending_seq.clear();
+        self.checkpoints.clear();
+        self.sync_states.clear();
+        self.evict();
+        Ok(())
+    }
+
+    fn evict(&mut self) {
+        if self.cache.len() <= CACHE_DOCS {
+            return;
+        }
+        let mut ages: Vec<(u64, String)> = self
+            .cache
+            .iter()
+            .filter(|(id, _)| !self.pending_seq.contains_key(*id))
+            .map(|(id, (_, used))| (*used, id.clone()))
+            .collect();
+        ages.sort();
+        let excess = self.cache.len() - CACHE_DOCS;
+        for (_, id) in ages.into_iter().take(excess) {
+            self.cache.remove(&id);
+        }
+    }
+
+    /// Hands a document the next feed sequence; written at the next flush.
+    fn stage(&mut self, doc: &str) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(old) = self.pending_seq.insert(doc.to_owned(), seq) {
+            self.pending.remove(&old);
+        }
+        self.pending.insert(seq, doc.to_owned());
+        seq
+    }
+
+    /// Makes sure a document is in the cache; `false` if it is not held.
+    fn load(&mut self, id: &str) -> Result<bool, ReplicaError> {
+        self.tick += 1;
+        if let Some(entry) = self.cache.get_mut(id) {
+            entry.1 = self.tick;
+            return Ok(true);
+        }
+        match self.store.load_case(id, self.actor.clone()) {
+            Ok(case) => {
+                self.cache.insert(id.to_owned(), (case, self.tick));
+                Ok(true)
+            }
+            Err(StoreError::NotFound(_)) => Ok(false),
+            Err(e) => Err(storage(e)),
+        }
+    }
+}
+
+impl Replica for StoreReplica {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    fn feed_epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn feed_head(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    fn changed_since(&self, seq: u64, limit: usize) -> Vec<(u64, String)> {
+        let stored = self
+            .store
+            .changes_since_limit(seq, limit.saturating_add(self.pending.len()))
+            .unwrap_or_default();
+        let mut merged: Vec<(u64, String)> = stored
+            .into_iter()
+            .filter(|(_, id)| !self.pending_seq.contains_key(id))
+            .chain(
+                self.pending
+                    .range(seq.saturating_add(1)..)
+                    .map(|(s, id)| (*s, id.clone())),
+            )
+            .collect();
+        merged.sort();
+        merged.truncate(limit);
+        merged
+    }
+
+    fn doc_ids(&self) -> Vec<String> {
+        let mut ids = self.store.doc_ids().unwrap_or_default();
+        for id in self.pending_seq.keys() {
+            if let Err(at) = ids.binary_search(id) {
+                ids.insert(at, id.clone());
+            }
+        }
+        ids
+    }
+
+    fn participants(&mut self, doc: &str) -> Option<Vec<String>> {
+        if let Some((case, _)) = self.cache.get(doc) {
+            return case.participants().ok();
+        }
+        self.store
+            .case_summary(doc)
+            .ok()
+            .flatten()
+            .map(|s| s.participants)
+    }
+
+    fn doc(&mut self, doc: &str) -> Option<&mut AutoCommit> {
+        match self.load(doc) {
+            Ok(true) => self.cache.get_mut(doc).map(|(case, _)| case.doc_mut()),
+            _ => None,
+        }
+    }
+
+    fn heads_hash(&mut self, doc: &str) -> Option<[u8; 32]> {
+        if let Some((case, _)) = self.cache.get_mut(doc) {
+            return Some(hearth_archive::heads_hash(&case.heads()));
+        }
+        self.store.heads_hash(doc).ok().flatten()
+    }
+
+    fn commit(&mut self, doc: &str) -> Result<Option<u64>, ReplicaError> {
+        let Some((case, _)) = self.cache.get_mut(doc) else {
+            return Err(ReplicaError(format!("no document {doc} to commit")));
+        };
+        if !case.has_unsaved_changes() && !self.pending_seq.contains_key(doc) {
+            return Ok(None);
+        }
+        Ok(Some(self.stage(doc)))
+    }
+
+    fn insert(&mut self, doc: &str, value: AutoCommit) -> Result<u64, ReplicaError> {
+        let case =
+            Case::from_doc(value, self.actor.clone()).map_err(|e| ReplicaError(e.to_string()))?;
+        self.tick += 1;
+        self.cache.insert(doc.to_owned(), (case, self.tick));
+        Ok(self.stage(doc))
+    }
+
+    fn sync_state(&mut self, peer: &str, doc: &str) -> Option<Vec<u8>> {
+        if let Some(s) = self.sync_states.get(&(peer.to_owned(), doc.to_owned())) {
+            return Some(s.clone());
+        }
+        self.store.sync_state(peer, doc).ok().flatten()
+    }
+
+    fn save_sync_state(
+        &mut self,
+        peer: &str,
+        doc: &str,
+        state: Vec<u8>,
+    ) -> Result<(), ReplicaError> {
+        self.sync_states
+            .insert((peer.to_owned(), doc.to_owned()), state);
+        Ok(())
+    }
+
+    fn checkpoint(&self, peer: &str) -> Option<Resume> {
+        if let Some(r) = self.checkpoints.get(peer) {
+            return Some(*r);
+        }
+        self.store
+            .peer_checkpoint(peer)
+            .ok()
+            .flatten()
+            .map(|(epoch, seq)| Resume { epoch, seq })
+    }
+
+    fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError> {
+        self.checkpoints.insert(peer.to_owned(), resume);
+        Ok(())
+    }
+}

@@ -1,0 +1,306 @@
+//! Identity: the federation CA, node certificates carrying the node id, and rustls
+//! configurations for mutual TLS 1.3 in which a peer is accepted only if its certificate is signed
+//! by the federation CA *and* names a configured neighbour.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    DigitallySignedStruct, DistinguishedName as RustlsDn, RootCertStore, SignatureScheme,
+};
+
+/// File names inside a TLS folder (`<data-dir>/tls/` by default).
+pub const CA_FILE: &str = "ca.pem";
+/// The CA's private key, only in the folder made by `certs init-ca`.
+pub const CA_KEY_FILE: &str = "ca.key";
+/// The node's certificate.
+pub const CERT_FILE: &str = "node.pem";
+/// The node's private key.
+pub const KEY_FILE: &str = "node.key";
+
+/// Something wrong with certificates or keys.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}; create it with `hearth certs`")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file holds no usable PEM data.
+    #[error("{path} holds no {what}; create it with `hearth certs`")]
+    Pem {
+        /// The file.
+        path: String,
+        /// What was expected.
+        what: &'static str,
+    },
+    /// Certificate generation failed.
+    #[error("cannot make a certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+    /// The CA certificate cannot be used as a trust root.
+    #[error("federation CA certificate is not usable: {0}")]
+    Verifier(String),
+}
+
+/// A certificate and its key, PEM encoded.
+#[derive(Debug, Clone)]
+pub struct Pem {
+    /// Certificate.
+    pub cert: String,
+    /// Private key.
+    pub key: String,
+}
+
+/// Makes a new federation CA (valid 20 years).
+pub fn new_ca(name: &str) -> Result<Pem, TlsError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, format!("Hearth federation CA {name}"));
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = params.not_before + std::time::Duration::from_secs(20 * 365 * 86_400);
+    let cert = params.self_signed(&key)?;
+    Ok(Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// Issues a node certificate (valid 10 years) whose subject alternative name is the node id.
+pub fn issue(ca: &Pem, node_id: &str) -> Result<Pem, TlsError> {
+    let ca_key = KeyPair::from_pem(&ca.key)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec![node_id.to_owned()])?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, node_id);
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = params.not_before + std::time::Duration::from_secs(10 * 365 * 86_400);
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok(Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// A node's TLS material: the federation CA, its certificate chain and key.
+#[derive(Debug)]
+pub struct Identity {
+    ca: Vec<CertificateDer<'static>>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Identity {
+            ca: self.ca.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn certs(path: &Path, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(bytes)
+        .filter_map(Result::ok)
+        .collect();
+    if certs.is_empty() {
+        return Err(TlsError::Pem {
+            path: path.display().to_string(),
+            what: "certificate",
+        });
+    }
+    Ok(certs)
+}
+
+impl Identity {
+    /// Reads `ca.pem`, `node.pem` and `node.key` from a folder.
+    pub fn load(dir: &Path) -> Result<Identity, TlsError> {
+        let ca_path = dir.join(CA_FILE);
+        let cert_path = dir.join(CERT_FILE);
+        let key_path = dir.join(KEY_FILE);
+        let ca = certs(&ca_path, &read(&ca_path)?)?;
+        let chain = certs(&cert_path, &read(&cert_path)?)?;
+        let key = PrivateKeyDer::from_pem_slice(&read(&key_path)?).map_err(|_| TlsError::Pem {
+            path: key_path.display().to_string(),
+            what: "private key",
+        })?;
+        Ok(Identity { ca, chain, key })
+    }
+
+    /// Builds an identity from PEM text (tests and the demo make theirs in memory).
+    pub fn from_pem(ca: &str, node: &Pem) -> Result<Identity, TlsError> {
+        Ok(Identity {
+            ca: certs(Path::new("<ca>"), ca.as_bytes())?,
+            chain: certs(Path::new("<cert>"), node.cert.as_bytes())?,
+            key: PrivateKeyDer::from_pem_slice(node.key.as_bytes()).map_err(|_| TlsError::Pem {
+                path: "<key>".into(),
+                what: "private key",
+            })?,
+        })
+    }
+
+    fn roots(&self) -> Result<RootCertStore, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for ca in &self.ca {
+            roots
+                .add(ca.clone())
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+        }
+        Ok(roots)
+    }
+
+    /// Server side: TLS 1.3, ALPN h2, client certificates required, signed by the federation CA
+    /// and naming one of `allowed` (the configured neighbours).
+    pub fn server_config(&self, allowed: Vec<String>) -> Result<rustls::ServerConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let inner =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(self.roots()?), provider.clone())
+                .build()
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+        let verifier = Arc::new(NeighbourVerifier { inner, allowed });
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(config)
+    }
+
+    /// Client side: TLS 1.3, ALPN h2, presenting this node's certificate, trusting only the
+    /// federation CA (the server's name is checked against the neighbour dialled).
+    pub fn client_config(&self) -> Result<rustls::ClientConfig, TlsError> {
+        let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_root_certificates(self.roots()?)
+            .with_client_auth_cert(self.chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(config)
+    }
+}
+
+/// The node id a verified peer certificate names, among `candidates`.
+pub fn node_of_cert(cert: &CertificateDer<'_>, candidates: &[String]) -> Option<String> {
+    let ee = webpki::EndEntityCert::try_from(cert).ok()?;
+    candidates
+        .iter()
+        .find(|name| {
+            ServerName::try_from(name.as_str())
+                .is_ok_and(|n| ee.verify_is_valid_for_subject_name(&n).is_ok())
+        })
+        .cloned()
+}
+
+/// Accepts a client certificate only if the federation CA signed it and it names a configured
+/// neighbour: anything else fails the handshake.
+#[derive(Debug)]
+struct NeighbourVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    allowed: Vec<String>,
+}
+
+impl ClientCertVerifier for NeighbourVerifier {
+    fn root_hint_subjects(&self) -> &[RustlsDn] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)
+            .inspect_err(|e| tracing::warn!(reason = %e, "peer refused: certificate not signed by the federation CA"))?;
+        if node_of_cert(end_entity, &self.allowed).is_none() {
+            tracing::warn!("peer refused: its certificate names no configured neighbour");
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName,
+            ));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_certificates_name_their_node() {
+        let ca = new_ca("test").unwrap();
+        let node = issue(&ca, "demo.team-1").unwrap();
+        let id = Identity::from_pem(&ca.cert, &node).unwrap();
+        let names = vec!["demo.branch".to_owned(), "demo.team-1".to_owned()];
+        assert_eq!(
+            node_of_cert(&id.chain[0], &names).as_deref(),
+            Some("demo.team-1")
+        );
+        assert_eq!(node_of_cert(&id.chain[0], &names[..1]), None);
+        id.server_config(names).unwrap();
+        id.client_config().unwrap();
+    }
+}

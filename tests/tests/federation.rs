@@ -1,0 +1,273 @@
+//! A real five-node federation over tonic and mutual TLS on loopback: team-1 and team-2 under
+//! one branch, then enterprise, then municipal. Escalation reaches exactly the participants,
+//! offline edits converge after the middle node comes back, and peers the federation does not
+//! know are refused at the TLS handshake.
+
+use std::sync::Arc;
+
+use hearth_archive::{AssistanceKind, Level, NewAssistance};
+use hearth_node::Relation::{Child, Parent};
+use hearth_node::tls::{self, Pem};
+use hearth_tests::{TestNode, peer, wait_for};
+
+const T1: &str = "demo.team-1";
+const T2: &str = "demo.team-2";
+const BR: &str = "demo.branch";
+const EN: &str = "demo.enterprise";
+const MU: &str = "demo.municipal";
+
+struct Federation {
+    mu: TestNode,
+    en: TestNode,
+    br: TestNode,
+    t1: TestNode,
+    t2: TestNode,
+}
+
+impl Federation {
+    /// Starts the five nodes top-down, so that each child knows its parent's port.
+    async fn start() -> Federation {
+        let ca = tls::new_ca("test").unwrap();
+        let mut mu = TestNode::new(MU, Level::Municipal, &ca, vec![peer(EN, Child, None)]);
+        mu.start().await;
+        let mut en = TestNode::new(
+            EN,
+            Level::Enterprise,
+            &ca,
+            vec![peer(MU, Parent, Some(mu.endpoint())), peer(BR, Child, None)],
+        );
+        en.start().await;
+        let mut br = TestNode::new(
+            BR,
+            Level::Branch,
+            &ca,
+            vec![
+                peer(EN, Parent, Some(en.endpoint())),
+                peer(T1, Child, None),
+                peer(T2, Child, None),
+            ],
+        );
+        br.start().await;
+        let mut t1 = TestNode::new(
+            T1,
+            Level::Team,
+            &ca,
+            vec![peer(BR, Parent, Some(br.endpoint()))],
+        );
+        t1.start().await;
+        let mut t2 = TestNode::new(
+            T2,
+            Level::Team,
+            &ca,
+            vec![peer(BR, Parent, Some(br.endpoint()))],
+        );
+        t2.start().await;
+        Federation { mu, en, br, t1, t2 }
+    }
+
+    fn all(&self) -> [&TestNode; 5] {
+        [&self.t1, &self.t2, &self.br, &self.en, &self.mu]
+    }
+
+    async fn connected(&self) {
+        for node in self.all() {
+            wait_for(
+                &format!("{} to reach its neighbours", node.id),
+                20,
+                || async {
+                    node.node()
+                        .status()
+                        .await
+                        .unwrap()
+                        .iter()
+                        .all(|p| p.connected)
+                },
+            )
+            .await;
+        }
+    }
+
+    /// Which nodes hold the case, and whether they all have the same heads.
+    async fn holders(&self, case: &str) -> (Vec<String>, bool) {
+        let mut held = Vec::new();
+        let mut heads = std::collections::BTreeSet::new();
+        for node in self.all() {
+            if let Some(h) = node.heads(case).await {
+                held.push(node.id.clone());
+                heads.insert(h);
+            }
+        }
+        held.sort();
+        (held, heads.len() <= 1)
+    }
+
+    async fn shutdown(mut self) {
+        for node in [
+            &mut self.t1,
+            &mut self.t2,
+            &mut self.br,
+            &mut self.en,
+            &mut self.mu,
+        ] {
+            node.stop().await;
+        }
+    }
+}
+
+fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    v.sort();
+    v
+}
+
+fn aid(id: &str, fen: i64) -> NewAssistance {
+    NewAssistance {
+        id: id.into(),
+        kind: AssistanceKind::Living,
+        amount_fen: fen,
+        date: hearth_archive::jiff::civil::date(2026, 5, 1),
+        paying_node: None,
+        approving_node: None,
+        note: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge() {
+    let mut fed = Federation::start().await;
+    fed.connected().await;
+
+    fed.t1.create_case("c1", 1).await;
+    fed.t2.create_case("c2", 2).await;
+    fed.t1
+        .edit("c1", |c, e| {
+            c.report_to(e, BR, "filed: report to the branch")
+        })
+        .await;
+    wait_for("c1 at the branch", 20, || async {
+        fed.br.heads("c1").await.is_some()
+    })
+    .await;
+    fed.br
+        .edit("c1", |c, e| c.report_to(e, EN, "deep hardship"))
+        .await;
+    wait_for("c1 at the enterprise", 20, || async {
+        fed.en.heads("c1").await.is_some()
+    })
+    .await;
+    fed.en
+        .edit("c1", |c, e| {
+            c.report_to(e, MU, "medical costs over the municipal threshold")
+        })
+        .await;
+    fed.t2.edit("c2", |c, e| c.report_to(e, BR, "filed")).await;
+    wait_for("c1 everywhere it was reported, identical", 20, || async {
+        fed.holders("c1").await == (sorted(&[T1, BR, EN, MU]), true)
+    })
+    .await;
+    wait_for("c2 at the branch", 20, || async {
+        fed.holders("c2").await == (sorted(&[T2, BR]), true)
+    })
+    .await;
+    assert!(
+        fed.t2.heads("c1").await.is_none(),
+        "team-2 never holds team-1's case"
+    );
+    assert!(fed.t1.heads("c2").await.is_none());
+    assert!(fed.en.heads("c2").await.is_none());
+
+    // The branch goes down; team-1 and the enterprise both change the case meanwhile.
+    fed.br.stop().await;
+    fed.t1
+        .edit("c1", |c, e| c.add_assistance(e, &aid("from-team", 500_00)))
+        .await;
+    fed.en
+        .edit("c1", |c, e| {
+            c.add_assistance(e, &aid("from-enterprise", 2_000_00))
+        })
+        .await;
+    wait_for("the enterprise's edit at municipal", 20, || async {
+        fed.mu.heads("c1").await == fed.en.heads("c1").await
+    })
+    .await;
+    assert_ne!(fed.t1.heads("c1").await, fed.en.heads("c1").await);
+
+    // It comes back on the same data dir and port; everyone converges.
+    fed.br.start().await;
+    wait_for("c1 to converge after the branch returns", 30, || async {
+        fed.holders("c1").await == (sorted(&[T1, BR, EN, MU]), true)
+    })
+    .await;
+    let total = fed
+        .t1
+        .node()
+        .local(|r| {
+            r.case_mut("c1")
+                .unwrap()
+                .unwrap()
+                .view()
+                .unwrap()
+                .assistance_total_fen
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 2_500_00);
+    fed.shutdown().await;
+}
+
+/// A TLS client with this CA and certificate; returns whether a gRPC-level exchange worked.
+async fn handshake_works(addr: std::net::SocketAddr, server: &str, ca: &Pem, client: &Pem) -> bool {
+    let identity = hearth_node::Identity::from_pem(&ca.cert, client).unwrap();
+    let config = Arc::new(identity.client_config().unwrap());
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+        return false;
+    };
+    let name = rustls::pki_types::ServerName::try_from(server.to_owned()).unwrap();
+    let Ok(mut tls) = connector.connect(name, tcp).await else {
+        return false;
+    };
+    // In TLS 1.3 the server checks the client certificate after the client finishes: a refusal
+    // arrives as an alert on the first read.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if tls
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 9];
+    matches!(tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf)).await, Ok(Ok(n)) if n > 0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_are_refused_at_the_handshake() {
+    let ca = tls::new_ca("test").unwrap();
+    let mut br = TestNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]);
+    br.start().await;
+    let addr = br.node().addr().unwrap();
+
+    let t1 = tls::issue(&ca, T1).unwrap();
+    assert!(
+        handshake_works(addr, BR, &ca, &t1).await,
+        "a configured child gets in"
+    );
+
+    let other_ca = tls::new_ca("elsewhere").unwrap();
+    let forged = tls::issue(&other_ca, T1).unwrap();
+    assert!(
+        !handshake_works(addr, BR, &ca, &forged).await,
+        "a certificate from another CA is refused"
+    );
+
+    let stranger = tls::issue(&ca, "demo.team-9").unwrap();
+    assert!(
+        !handshake_works(addr, BR, &ca, &stranger).await,
+        "a node that is not a neighbour is refused"
+    );
+
+    let status = br.node().status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    br.stop().await;
+}
