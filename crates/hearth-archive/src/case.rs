@@ -31,7 +31,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::codes::{AssistanceKind, Cause, Gender, Grade, ReviewResult, Status, VisitKind};
+use crate::codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
 use crate::doc::{
     get_code, get_date, get_i64, get_obj, get_str, get_timestamp, list_objects, map_objects,
     need_obj, push_map, put_i64, put_text, put_timestamp,
@@ -381,6 +381,27 @@ impl Case {
             put_text(&mut case.doc, &step, "reason", reason)?;
             put_text(&mut case.doc, &step, "by", &editor.by)?;
             put_timestamp(&mut case.doc, &step, "at", editor.at)
+        })
+    }
+
+    /// Records the level the case must reach (逐级上报 up to there); reporting to the next node is
+    /// [`Case::report_to`].
+    pub fn set_escalation_target(
+        &mut self,
+        editor: &Editor,
+        level: Level,
+        reason: &str,
+    ) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(invalid(
+                "reason",
+                "say why the case goes up, e.g. the medical costs",
+            ));
+        }
+        self.change(editor, "case escalate", |case| {
+            let escalation = need_obj(&case.doc, &ROOT, "escalation")?;
+            put_text(&mut case.doc, &escalation, "target_level", level.code())?;
+            put_text(&mut case.doc, &escalation, "target_reason", reason)
         })
     }
 

@@ -50,10 +50,79 @@ pub enum Command {
     /// Annual reviews (年审)
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Report a case up the federation until it reaches a level (逐级上报)
+    Escalate {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// The level the case must reach
+        #[arg(long, value_name = "LEVEL")]
+        to_level: String,
+        /// Why
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Which parent to report to, when the node has several
+        #[arg(long, value_name = "NODE")]
+        via: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// The federation CA and node certificates
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Neighbours of this node
+    #[command(subcommand)]
+    Peer(PeerCommand),
+    /// Run the node: sync with neighbours until stopped (Ctrl-C or SIGTERM)
+    Serve,
     /// Fold change chunks into snapshots and give free space back to the disk
     Compact(JsonFlag),
     /// Walk through a caseworker's day on a throwaway node
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Make the federation CA: ca.pem and ca.key (keep ca.key offline)
+    InitCa {
+        /// Folder to write to
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Name of the federation, written into the CA certificate
+        #[arg(long, value_name = "NAME", default_value = "hearth")]
+        name: String,
+    },
+    /// Issue a node certificate: ca.pem, node.pem and node.key (copy them to <data-dir>/tls/)
+    Issue {
+        /// Folder made by `certs init-ca`
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// The node id to certify
+        #[arg(long, value_name = "ID")]
+        node_id: String,
+        /// Folder to write to
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Record a neighbour in the node's config
+    Add {
+        /// Its node id
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// parent or child
+        #[arg(long, value_name = "RELATION")]
+        relation: String,
+        /// Where to dial it, https://HOST:PORT (children usually dial their parents)
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List the neighbours in the node's config
+    List(JsonFlag),
 }
 
 #[derive(Debug, Args)]
@@ -123,10 +192,13 @@ pub enum CaseCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Put a case on file (建档) once it has what a file needs
+    /// Put a case on file (建档) once it has what a file needs, and report it to the parent
     File {
         /// Case id (a unique prefix is enough)
         id: String,
+        /// Which parent to report to, when the node has several
+        #[arg(long, value_name = "NODE")]
+        via: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -10,12 +10,14 @@ use serde_json::json;
 
 use crate::BadInput;
 use crate::cli::{
-    AssistCommand, CaseCommand, Cli, Command, LoanCommand, MemberCommand, ReviewCommand,
-    VisitCommand,
+    AssistCommand, CaseCommand, Cli, Command, LoanCommand, MemberCommand, PeerCommand,
+    ReviewCommand, VisitCommand,
 };
 use crate::fields::{case_fields, parse_date, parse_number};
 use crate::node::{self, Node};
 use crate::output::{case_details, case_list, grade_label, print_json};
+use hearth_archive::Level;
+use hearth_node::config::{Peer, Relation};
 
 /// A new random case id: 16 hex digits.
 pub fn new_case_id() -> String {
@@ -90,12 +92,119 @@ pub fn run(cli: Cli) -> Result<()> {
                 ),
             )
         }
+        Command::Escalate {
+            id,
+            to_level,
+            reason,
+            via,
+            out,
+        } => {
+            let node = Node::open(&dir, operator)?;
+            let level: Level = to_level.parse()?;
+            if level <= node.config.level {
+                return Err(BadInput::new(format!(
+                    "this node is already at level {}; escalate to a higher level",
+                    node.config.level.label()
+                ))
+                .into());
+            }
+            let parent = parent_for(&node, via.as_deref())?.ok_or_else(|| {
+                BadInput::new(
+                    "this node has no parent to report to; add one with `hearth peer add`",
+                )
+            })?;
+            let mut case = node.load(&id)?;
+            let editor = node.editor();
+            case.set_escalation_target(&editor, level, &reason)?;
+            if !case.participants()?.contains(&parent) {
+                case.report_to(&editor, &parent, &reason)?;
+            }
+            node.save(&mut case)?;
+            let id = case.id()?;
+            done(
+                out.json,
+                json!({ "id": id, "target_level": level, "reported_to": parent }),
+                format!(
+                    "case {id} goes up to {}; reported to {parent}",
+                    level.label()
+                ),
+            )
+        }
+        Command::Certs(c) => crate::certs::run(c),
+        Command::Peer(PeerCommand::Add {
+            id,
+            relation,
+            endpoint,
+            out,
+        }) => {
+            let relation = match relation.as_str() {
+                "parent" => Relation::Parent,
+                "child" => Relation::Child,
+                other => {
+                    return Err(BadInput::new(format!(
+                        "relation {other:?} is not parent or child"
+                    ))
+                    .into());
+                }
+            };
+            let config = node::add_peer(
+                &dir,
+                Peer {
+                    id: id.clone(),
+                    relation,
+                    endpoint,
+                },
+            )?;
+            done(
+                out.json,
+                json!({ "node_id": config.node_id, "peers": config.neighbour_ids() }),
+                format!("{id} is now a {relation:?} of {}", config.node_id).to_lowercase(),
+            )
+        }
+        Command::Peer(PeerCommand::List(out)) => {
+            let config = node::load_config(&dir)?;
+            if out.json {
+                return print_json(&config.peers);
+            }
+            for p in &config.peers {
+                println!(
+                    "{}\t{:?}\t{}",
+                    p.id,
+                    p.relation,
+                    p.endpoint.as_deref().unwrap_or("(dials in)")
+                );
+            }
+            Ok(())
+        }
+        Command::Serve => crate::serve::run(&dir),
         Command::Case(c) => case(&Node::open(&dir, operator)?, c),
         Command::Member(c) => member(&Node::open(&dir, operator)?, c),
         Command::Assist(c) => assist(&Node::open(&dir, operator)?, c),
         Command::Loan(c) => loan(&Node::open(&dir, operator)?, c),
         Command::Visit(c) => visit(&Node::open(&dir, operator)?, c),
         Command::Review(c) => review(&Node::open(&dir, operator)?, c),
+    }
+}
+
+/// The parent a case is reported to: `via` if given (it must be a parent), else the only parent;
+/// `None` at a node with no parent.
+fn parent_for(node: &Node, via: Option<&str>) -> Result<Option<String>> {
+    let parents: Vec<&str> = node.config.parents().map(|p| p.id.as_str()).collect();
+    match (via, parents.as_slice()) {
+        (Some(v), _) if parents.contains(&v) => Ok(Some(v.to_owned())),
+        (Some(v), []) => Err(BadInput::new(format!("--via {v}: this node has no parent")).into()),
+        (Some(v), _) => Err(BadInput::new(format!(
+            "--via {v} is not a parent of this node; its parents are {}",
+            parents.join(", ")
+        ))
+        .into()),
+        (None, []) => Ok(None),
+        (None, [one]) => Ok(Some((*one).to_owned())),
+        (None, many) => Err(BadInput::new(format!(
+            "this node has several parents ({}); say which with --via ID",
+            many.join(", ")
+        ))
+        .into()),
     }
 }
 
@@ -199,16 +308,26 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
                 ),
             )
         }
-        CaseCommand::File { id, out } => {
+        CaseCommand::File { id, via, out } => {
             let mut case = node.load(&id)?;
-            case.file(&node.editor())?;
+            let parent = parent_for(node, via.as_deref())?;
+            let editor = node.editor();
+            case.file(&editor)?;
+            if let Some(parent) = &parent
+                && !case.participants()?.contains(parent)
+            {
+                case.report_to(&editor, parent, "filed: reported to the parent union")?;
+            }
             node.save(&mut case)?;
             let v = case.view()?;
+            let reported = parent
+                .map(|p| format!("; reported to {p}"))
+                .unwrap_or_default();
             done(
                 out.json,
-                json!({ "id": v.id, "status": v.status, "grade": v.grade }),
+                json!({ "id": v.id, "status": v.status, "grade": v.grade, "participants": v.participants }),
                 format!(
-                    "case {} is on file ({}), grade {}",
+                    "case {} is on file ({}), grade {}{reported}",
                     v.id,
                     v.status.label(),
                     grade_label(v.grade, v.grading.override_.is_some())

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 done; 2 bad input (nothing was written); 1 anything else.
 
+mod certs;
 mod cli;
 mod commands;
 mod demo;
@@ -9,6 +10,7 @@ mod fields;
 mod import;
 mod node;
 mod output;
+mod serve;
 
 use std::fmt;
 use std::process::ExitCode;

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use hearth_archive::automerge::ActorId;
 use hearth_archive::{Case, Editor, FederationSalt, Level, actor_id};
+pub use hearth_node::NodeConfig;
+use hearth_node::config::Peer;
 use hearth_store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
 
 use crate::BadInput;
 
@@ -19,19 +20,6 @@ pub const CONFIG_FILE: &str = "hearth.toml";
 pub const SALT_FILE: &str = "federation.salt";
 /// Name of the store file inside the data dir.
 pub const STORE_FILE: &str = "hearth.redb";
-
-/// The node's config file, `<data-dir>/hearth.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeConfig {
-    /// Stable node id; the federation CA puts it in the node's certificate.
-    pub node_id: String,
-    /// Level in the federation.
-    pub level: Level,
-    /// Address to listen on for peers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
-}
 
 /// An open node: config, salt, store, and who is at the keyboard.
 #[derive(Debug)]
@@ -75,15 +63,7 @@ impl Node {
             ))
             .into());
         }
-        let text = fs::read_to_string(&config_path)
-            .with_context(|| format!("cannot read {}", config_path.display()))?;
-        let config: NodeConfig = toml::from_str(&text).map_err(|e| {
-            BadInput::new(format!(
-                "{} is not a valid config: {}",
-                config_path.display(),
-                e.message()
-            ))
-        })?;
+        let config = load_config(dir)?;
         let salt_path = dir.join(SALT_FILE);
         let salt_text = fs::read_to_string(&salt_path)
             .with_context(|| format!("cannot read the federation salt {}", salt_path.display()))?;
@@ -141,7 +121,7 @@ fn lock_wait() -> Duration {
 
 /// Opens the store, waiting (with growing pauses) while another process holds it, so that
 /// commands run side by side take turns instead of failing.
-fn open_store(path: &Path) -> Result<Store> {
+pub fn open_store(path: &Path) -> Result<Store> {
     let deadline = Instant::now() + lock_wait();
     let mut pause = Duration::from_millis(10);
     loop {
@@ -213,7 +193,7 @@ pub fn init(
             dir.display(),
             fs::read_to_string(dir.join(CONFIG_FILE))
                 .ok()
-                .and_then(|t| toml::from_str::<NodeConfig>(&t).ok())
+                .and_then(|t| NodeConfig::parse(&t).ok())
                 .map(|c| c.node_id)
                 .unwrap_or_else(|| "unknown".into())
         ))
@@ -232,6 +212,7 @@ pub fn init(
         node_id: node_id.to_owned(),
         level,
         listen,
+        peers: Vec::new(),
     };
     let created_dir = !dir.exists();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -254,14 +235,51 @@ fn write_node(dir: &Path, config: &NodeConfig, salt: &FederationSalt) -> Result<
     )?;
     Store::create(&dir.join(STORE_FILE), &rand::random::<[u8; 8]>())?;
     restrict(&dir.join(STORE_FILE), 0o600)?;
-    let text = format!(
-        "# Hearth node configuration, written by `hearth init`.\n{}",
-        toml::to_string(config).context("cannot write the config")?
-    );
+    save_config(dir, config)
+}
+
+/// Reads `<dir>/hearth.toml`.
+pub fn load_config(dir: &Path) -> Result<NodeConfig> {
+    NodeConfig::load(&dir.join(CONFIG_FILE)).map_err(|e| BadInput::new(e.to_string()).into())
+}
+
+/// Writes `<dir>/hearth.toml` atomically (a temporary file renamed over the old one).
+pub fn save_config(dir: &Path, config: &NodeConfig) -> Result<()> {
+    let text = config.to_toml().context("cannot write the config")?;
     let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+    let _ = fs::remove_file(&tmp);
     write_private(&tmp, text.as_bytes())?;
     fs::rename(&tmp, dir.join(CONFIG_FILE)).context("cannot write the config")?;
     Ok(())
+}
+
+/// `hearth peer add`: records a neighbour in the config.
+pub fn add_peer(dir: &Path, peer: Peer) -> Result<NodeConfig> {
+    let mut config = load_config(dir)?;
+    check_node_id(&peer.id)?;
+    if peer.id == config.node_id {
+        return Err(BadInput::new("a node cannot be its own neighbour").into());
+    }
+    if config.peer(&peer.id).is_some() {
+        return Err(BadInput::new(format!(
+            "{} is already a neighbour of {}; edit {} to change it",
+            peer.id,
+            config.node_id,
+            dir.join(CONFIG_FILE).display()
+        ))
+        .into());
+    }
+    if let Some(endpoint) = &peer.endpoint
+        && hearth_node::net::endpoint_addr(endpoint).is_none()
+    {
+        return Err(BadInput::new(format!(
+            "endpoint {endpoint:?} is not https://HOST:PORT, e.g. https://10.0.0.5:7400"
+        ))
+        .into());
+    }
+    config.peers.push(peer);
+    save_config(dir, &config)?;
+    Ok(config)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -941,3 +941,183 @@ fn the_demo_walks_through_a_case_and_keeps_no_raw_id() {
         );
     }
 }
+
+#[test]
+fn filing_reports_to_the_parent_and_escalation_names_a_level() {
+    let node = Node::init();
+    node.ok(&[
+        "peer",
+        "add",
+        "--id",
+        "demo.branch",
+        "--relation",
+        "parent",
+        "--endpoint",
+        "https://127.0.0.1:7402",
+    ]);
+    let id = node.new_case(&[]);
+    let filed = node.json(&["case", "file", &id]);
+    assert_eq!(
+        filed["participants"],
+        serde_json::json!(["demo.branch", "demo.team-1"])
+    );
+    let case = node.json(&["case", "show", &id]);
+    assert_eq!(case["escalation"]["trail"][0]["to"], "demo.branch");
+
+    let line = node.refused(&["escalate", &id, "--to-level", "team", "--reason", "x"]);
+    assert!(line.contains("escalate to a higher level"), "{line}");
+    let line = node.refused(&[
+        "escalate",
+        &id,
+        "--to-level",
+        "municipal",
+        "--reason",
+        "x",
+        "--via",
+        "demo.nowhere",
+    ]);
+    assert!(line.contains("not a parent"), "{line}");
+    let up = node.json(&[
+        "escalate",
+        &id,
+        "--to-level",
+        "municipal",
+        "--reason",
+        "medical costs 120,000",
+    ]);
+    assert_eq!(up["target_level"], "municipal");
+    assert_eq!(
+        node.json(&["case", "show", &id])["escalation"]["target_level"],
+        "municipal"
+    );
+
+    node.ok(&[
+        "peer",
+        "add",
+        "--id",
+        "demo.industry",
+        "--relation",
+        "parent",
+    ]);
+    let other = node.json(&[
+        "case",
+        "new",
+        "--name",
+        "李梅",
+        "--id-number",
+        &sample_id_number(3),
+        "--household-size",
+        "2",
+        "--annual-income",
+        "10000",
+        "--rigid-spending",
+        "0",
+        "--subsistence-line",
+        "800",
+        "--primary-cause",
+        "2",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line = node.refused(&["case", "file", &other]);
+    assert!(
+        line.contains("several parents") && line.contains("--via"),
+        "{line}"
+    );
+    let filed = node.json(&["case", "file", &other, "--via", "demo.industry"]);
+    assert_eq!(
+        filed["participants"],
+        serde_json::json!(["demo.industry", "demo.team-1"])
+    );
+}
+
+#[test]
+fn peers_certificates_and_serve_refuse_bad_input() {
+    let node = Node::init();
+    let config = || std::fs::read_to_string(node.data().join("hearth.toml")).unwrap();
+    let before = config();
+    for (args, expected) in [
+        (
+            vec!["peer", "add", "--id", "demo.branch", "--relation", "uncle"],
+            "not parent or child",
+        ),
+        (
+            vec![
+                "peer",
+                "add",
+                "--id",
+                "demo.branch",
+                "--relation",
+                "parent",
+                "--endpoint",
+                "127.0.0.1:7400",
+            ],
+            "https://HOST:PORT",
+        ),
+        (
+            vec!["peer", "add", "--id", "Demo Branch", "--relation", "parent"],
+            "node id",
+        ),
+        (
+            vec!["peer", "add", "--id", "demo.team-1", "--relation", "parent"],
+            "its own neighbour",
+        ),
+    ] {
+        let line = node.refused(&args);
+        assert!(line.contains(expected), "{args:?}: {line}");
+        assert_eq!(config(), before);
+    }
+    node.ok(&[
+        "peer",
+        "add",
+        "--id",
+        "demo.branch",
+        "--relation",
+        "parent",
+        "--endpoint",
+        "https://127.0.0.1:7402",
+    ]);
+    let line = node.refused(&["peer", "add", "--id", "demo.branch", "--relation", "child"]);
+    assert!(line.contains("already a neighbour"), "{line}");
+
+    let line = node.refused(&["serve"]);
+    assert!(
+        line.contains("tls") && line.contains("hearth certs"),
+        "{line}"
+    );
+
+    let ca = node.tmp.path().join("ca");
+    let out = node.run(&[
+        "certs",
+        "issue",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--node-id",
+        "demo.team-1",
+        "--out",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    node.ok(&["certs", "init-ca", "--out", ca.to_str().unwrap()]);
+    let out = node.run(&["certs", "init-ca", "--out", ca.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an existing CA is never overwritten"
+    );
+    let tls = node.data().join("tls");
+    node.ok(&[
+        "certs",
+        "issue",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--node-id",
+        "demo.team-1",
+        "--out",
+        tls.to_str().unwrap(),
+    ]);
+    for file in ["ca.pem", "node.pem", "node.key"] {
+        assert!(tls.join(file).exists(), "{file}");
+    }
+}

@@ -1,0 +1,80 @@
+//! `hearth certs`: the federation CA and node certificates, as PEM files.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hearth_node::tls::{self, CA_FILE, CA_KEY_FILE, CERT_FILE, KEY_FILE, Pem};
+
+use crate::BadInput;
+use crate::cli::CertsCommand;
+use crate::node::check_node_id;
+
+/// Runs a `certs` subcommand.
+pub fn run(command: CertsCommand) -> Result<()> {
+    match command {
+        CertsCommand::InitCa { out, name } => {
+            refuse_existing(&out, &[CA_FILE, CA_KEY_FILE])?;
+            let ca = tls::new_ca(&name)?;
+            write(&out, CA_FILE, &ca.cert, 0o644)?;
+            write(&out, CA_KEY_FILE, &ca.key, 0o600)?;
+            println!(
+                "federation CA written to {}: {CA_FILE} goes to every node, {CA_KEY_FILE} stays offline with whoever issues certificates",
+                out.display()
+            );
+        }
+        CertsCommand::Issue { ca, node_id, out } => {
+            check_node_id(&node_id)?;
+            let read = |file: &str| {
+                fs::read_to_string(ca.join(file)).map_err(|e| {
+                    BadInput::new(format!(
+                        "cannot read {}: {e}; make the CA with `hearth certs init-ca --out DIR`",
+                        ca.join(file).display()
+                    ))
+                })
+            };
+            let ca_pem = Pem {
+                cert: read(CA_FILE)?,
+                key: read(CA_KEY_FILE)?,
+            };
+            refuse_existing(&out, &[CERT_FILE, KEY_FILE])?;
+            let node = tls::issue(&ca_pem, &node_id)?;
+            write(&out, CA_FILE, &ca_pem.cert, 0o644)?;
+            write(&out, CERT_FILE, &node.cert, 0o644)?;
+            write(&out, KEY_FILE, &node.key, 0o600)?;
+            println!(
+                "certificate for {node_id} written to {}; put {CA_FILE}, {CERT_FILE} and {KEY_FILE} in the node's <data-dir>/tls/",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn refuse_existing(dir: &Path, files: &[&str]) -> Result<()> {
+    for file in files {
+        if dir.join(file).exists() {
+            return Err(BadInput::new(format!(
+                "{} already exists; choose another --out or move it away",
+                dir.join(file).display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn write(dir: &Path, file: &str, text: &str, mode: u32) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(file);
+    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set permissions of {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    Ok(())
+}
