@@ -271,3 +271,54 @@ async fn strangers_are_refused_at_the_handshake() {
     assert_eq!(status.len(), 1);
     br.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_target_is_forwarded_level_by_level() {
+    let fed = Federation::start().await;
+    fed.connected().await;
+    fed.t1.create_case("c3", 3).await;
+    fed.t1
+        .edit("c3", |c, e| {
+            c.set_escalation_target(
+                e,
+                Level::Municipal,
+                "medical costs 120,000 over the municipal threshold",
+            )?;
+            c.report_to(e, BR, "filed")
+        })
+        .await;
+    wait_for(
+        "c3 forwarded up to municipal, identical everywhere",
+        20,
+        || async { fed.holders("c3").await == (sorted(&[T1, BR, EN, MU]), true) },
+    )
+    .await;
+    assert!(fed.t2.heads("c3").await.is_none());
+    let trail = fed
+        .mu
+        .node()
+        .local(|r| {
+            r.case_mut("c3")
+                .unwrap()
+                .unwrap()
+                .view()
+                .unwrap()
+                .escalation
+                .trail
+        })
+        .await
+        .unwrap();
+    let hops: Vec<(String, String)> = trail
+        .iter()
+        .map(|s| (s.from.clone().unwrap(), s.to.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            (T1.into(), BR.into()),
+            (BR.into(), EN.into()),
+            (EN.into(), MU.into())
+        ]
+    );
+    fed.shutdown().await;
+}

@@ -10,7 +10,10 @@ use hearth_sync::{Closed, Frame, Replica, Session, SessionConfig, SessionStats};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::config::{Peer, Relation};
+use hearth_archive::jiff;
+use hearth_archive::{Editor, Level};
+
+use crate::config::{NodeConfig, Peer, Relation};
 use crate::replica::StoreReplica;
 
 /// Commands handled per round before a commit.
@@ -98,6 +101,8 @@ struct Live {
 #[derive(Debug)]
 pub struct Core {
     local: String,
+    level: Level,
+    parents: Vec<String>,
     replica: StoreReplica,
     peers: Vec<Peer>,
     cfg: SessionConfig,
@@ -107,12 +112,14 @@ pub struct Core {
 }
 
 impl Core {
-    /// A core for `replica` with these neighbours.
-    pub fn new(replica: StoreReplica, peers: Vec<Peer>, cfg: SessionConfig) -> Core {
+    /// A core for `replica`, configured by `config`.
+    pub fn new(replica: StoreReplica, config: &NodeConfig, cfg: SessionConfig) -> Core {
         Core {
             local: replica.node_id().to_owned(),
+            level: config.level,
+            parents: config.parents().map(|p| p.id.clone()).collect(),
             replica,
-            peers,
+            peers: config.peers.clone(),
             cfg,
             live: HashMap::new(),
             last_heard: HashMap::new(),
@@ -131,6 +138,7 @@ impl Core {
                     Err(_) => break,
                 }
             }
+            self.forward_escalations();
             for (peer, live) in &mut self.live {
                 for frame in live.session.poll(&mut self.replica) {
                     outbox.push((peer.clone(), live.conn, frame));
@@ -211,6 +219,51 @@ impl Core {
             Cmd::Shutdown => return true,
         }
         false
+    }
+
+    /// Escalation level by level (逐级上报): a case changed this round whose target level is above
+    /// this node's, held here but not yet by any parent, is reported to the first parent.
+    fn forward_escalations(&mut self) {
+        let Some(parent) = self.parents.first().cloned() else {
+            return;
+        };
+        for doc in self.replica.pending_docs() {
+            let Ok(Some(case)) = self.replica.case_mut(&doc) else {
+                continue;
+            };
+            let Ok(view) = case.view() else { continue };
+            let Some(target) = view.escalation.target_level else {
+                continue;
+            };
+            if target <= self.level
+                || !view.participants.contains(&self.local)
+                || self.parents.iter().any(|p| view.participants.contains(p))
+            {
+                continue;
+            }
+            let now = jiff::Zoned::now();
+            let editor = Editor {
+                node: self.local.clone(),
+                by: "hearth (escalation)".into(),
+                at: now.timestamp(),
+                today: now.date(),
+            };
+            let reason = format!(
+                "escalated to {}: forwarded by {}",
+                target.code(),
+                self.level.code()
+            );
+            match case.report_to(&editor, &parent, &reason) {
+                Ok(()) => {
+                    if let Err(e) = self.replica.commit(&doc) {
+                        error!(case = %doc, error = %e, "cannot record a forwarded escalation");
+                    } else {
+                        info!(case = %doc, parent = %parent, target = %target, "escalation forwarded");
+                    }
+                }
+                Err(e) => warn!(case = %doc, error = %e, "cannot forward an escalation"),
+            }
+        }
     }
 
     fn send(&mut self, outbox: Vec<(String, u64, Frame)>) {

@@ -95,7 +95,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     let server_tls = identity.server_config(config.neighbour_ids())?;
     let client_tls = Arc::new(identity.client_config()?);
     let (tx, rx) = mpsc::channel(4096);
-    let core = core::Core::new(replica, config.peers.clone(), session);
+    let core = core::Core::new(replica, &config, session);
     let core_thread = std::thread::Builder::new()
         .name("hearth-core".into())
         .spawn(move || core.run(rx))

@@ -59,6 +59,11 @@ impl StoreReplica {
         &self.store
     }
 
+    /// Documents changed since the last flush.
+    pub fn pending_docs(&self) -> Vec<String> {
+        self.pending.values().cloned().collect()
+    }
+
     /// Whether anything waits for [`StoreReplica::flush`].
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty() || !self.checkpoints.is_empty() || !self.sync_states.is_empty()
