@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hearth_archive::{AssistanceKind, Level, NewAssistance};
 use hearth_node::Relation::{Child, Parent};
 use hearth_node::tls::{self, Pem};
-use hearth_tests::{TestNode, peer, wait_for};
+use hearth_tests::{LocalNode, create_case, edit, heads, peer, wait_for};
 
 const T1: &str = "demo.team-1";
 const T2: &str = "demo.team-2";
@@ -17,55 +17,63 @@ const EN: &str = "demo.enterprise";
 const MU: &str = "demo.municipal";
 
 struct Federation {
-    mu: TestNode,
-    en: TestNode,
-    br: TestNode,
-    t1: TestNode,
-    t2: TestNode,
+    mu: LocalNode,
+    en: LocalNode,
+    br: LocalNode,
+    t1: LocalNode,
+    t2: LocalNode,
 }
 
 impl Federation {
     /// Starts the five nodes top-down, so that each child knows its parent's port.
     async fn start() -> Federation {
         let ca = tls::new_ca("test").unwrap();
-        let mut mu = TestNode::new(MU, Level::Municipal, &ca, vec![peer(EN, Child, None)]);
-        mu.start().await;
-        let mut en = TestNode::new(
+        let mut mu =
+            LocalNode::new(MU, Level::Municipal, &ca, vec![peer(EN, Child, None)]).unwrap();
+        mu.start().await.unwrap();
+        let mut en = LocalNode::new(
             EN,
             Level::Enterprise,
             &ca,
-            vec![peer(MU, Parent, Some(mu.endpoint())), peer(BR, Child, None)],
-        );
-        en.start().await;
-        let mut br = TestNode::new(
+            vec![
+                peer(MU, Parent, Some(mu.endpoint().unwrap())),
+                peer(BR, Child, None),
+            ],
+        )
+        .unwrap();
+        en.start().await.unwrap();
+        let mut br = LocalNode::new(
             BR,
             Level::Branch,
             &ca,
             vec![
-                peer(EN, Parent, Some(en.endpoint())),
+                peer(EN, Parent, Some(en.endpoint().unwrap())),
                 peer(T1, Child, None),
                 peer(T2, Child, None),
             ],
-        );
-        br.start().await;
-        let mut t1 = TestNode::new(
+        )
+        .unwrap();
+        br.start().await.unwrap();
+        let mut t1 = LocalNode::new(
             T1,
             Level::Team,
             &ca,
-            vec![peer(BR, Parent, Some(br.endpoint()))],
-        );
-        t1.start().await;
-        let mut t2 = TestNode::new(
+            vec![peer(BR, Parent, Some(br.endpoint().unwrap()))],
+        )
+        .unwrap();
+        t1.start().await.unwrap();
+        let mut t2 = LocalNode::new(
             T2,
             Level::Team,
             &ca,
-            vec![peer(BR, Parent, Some(br.endpoint()))],
-        );
-        t2.start().await;
+            vec![peer(BR, Parent, Some(br.endpoint().unwrap()))],
+        )
+        .unwrap();
+        t2.start().await.unwrap();
         Federation { mu, en, br, t1, t2 }
     }
 
-    fn all(&self) -> [&TestNode; 5] {
+    fn all(&self) -> [&LocalNode; 5] {
         [&self.t1, &self.t2, &self.br, &self.en, &self.mu]
     }
 
@@ -76,6 +84,7 @@ impl Federation {
                 20,
                 || async {
                     node.node()
+                        .unwrap()
                         .status()
                         .await
                         .unwrap()
@@ -90,15 +99,15 @@ impl Federation {
     /// Which nodes hold the case, and whether they all have the same heads.
     async fn holders(&self, case: &str) -> (Vec<String>, bool) {
         let mut held = Vec::new();
-        let mut heads = std::collections::BTreeSet::new();
+        let mut distinct = std::collections::BTreeSet::new();
         for node in self.all() {
-            if let Some(h) = node.heads(case).await {
+            if let Some(h) = heads(node, case).await {
                 held.push(node.id.clone());
-                heads.insert(h);
+                distinct.insert(h);
             }
         }
         held.sort();
-        (held, heads.len() <= 1)
+        (held, distinct.len() <= 1)
     }
 
     async fn shutdown(mut self) {
@@ -137,30 +146,26 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
     let mut fed = Federation::start().await;
     fed.connected().await;
 
-    fed.t1.create_case("c1", 1).await;
-    fed.t2.create_case("c2", 2).await;
-    fed.t1
-        .edit("c1", |c, e| {
-            c.report_to(e, BR, "filed: report to the branch")
-        })
-        .await;
+    create_case(&fed.t1, "c1", 1).await;
+    create_case(&fed.t2, "c2", 2).await;
+    edit(&fed.t1, "c1", |c, e| {
+        c.report_to(e, BR, "filed: report to the branch")
+    })
+    .await;
     wait_for("c1 at the branch", 20, || async {
-        fed.br.heads("c1").await.is_some()
+        heads(&fed.br, "c1").await.is_some()
     })
     .await;
-    fed.br
-        .edit("c1", |c, e| c.report_to(e, EN, "deep hardship"))
-        .await;
+    edit(&fed.br, "c1", |c, e| c.report_to(e, EN, "deep hardship")).await;
     wait_for("c1 at the enterprise", 20, || async {
-        fed.en.heads("c1").await.is_some()
+        heads(&fed.en, "c1").await.is_some()
     })
     .await;
-    fed.en
-        .edit("c1", |c, e| {
-            c.report_to(e, MU, "medical costs over the municipal threshold")
-        })
-        .await;
-    fed.t2.edit("c2", |c, e| c.report_to(e, BR, "filed")).await;
+    edit(&fed.en, "c1", |c, e| {
+        c.report_to(e, MU, "medical costs over the municipal threshold")
+    })
+    .await;
+    edit(&fed.t2, "c2", |c, e| c.report_to(e, BR, "filed")).await;
     wait_for("c1 everywhere it was reported, identical", 20, || async {
         fed.holders("c1").await == (sorted(&[T1, BR, EN, MU]), true)
     })
@@ -170,30 +175,30 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
     })
     .await;
     assert!(
-        fed.t2.heads("c1").await.is_none(),
+        heads(&fed.t2, "c1").await.is_none(),
         "team-2 never holds team-1's case"
     );
-    assert!(fed.t1.heads("c2").await.is_none());
-    assert!(fed.en.heads("c2").await.is_none());
+    assert!(heads(&fed.t1, "c2").await.is_none());
+    assert!(heads(&fed.en, "c2").await.is_none());
 
     // The branch goes down; team-1 and the enterprise both change the case meanwhile.
     fed.br.stop().await;
-    fed.t1
-        .edit("c1", |c, e| c.add_assistance(e, &aid("from-team", 500_00)))
-        .await;
-    fed.en
-        .edit("c1", |c, e| {
-            c.add_assistance(e, &aid("from-enterprise", 2_000_00))
-        })
-        .await;
-    wait_for("the enterprise's edit at municipal", 20, || async {
-        fed.mu.heads("c1").await == fed.en.heads("c1").await
+    edit(&fed.t1, "c1", |c, e| {
+        c.add_assistance(e, &aid("from-team", 500_00))
     })
     .await;
-    assert_ne!(fed.t1.heads("c1").await, fed.en.heads("c1").await);
+    edit(&fed.en, "c1", |c, e| {
+        c.add_assistance(e, &aid("from-enterprise", 2_000_00))
+    })
+    .await;
+    wait_for("the enterprise's edit at municipal", 20, || async {
+        heads(&fed.mu, "c1").await == heads(&fed.en, "c1").await
+    })
+    .await;
+    assert_ne!(heads(&fed.t1, "c1").await, heads(&fed.en, "c1").await);
 
     // It comes back on the same data dir and port; everyone converges.
-    fed.br.start().await;
+    fed.br.start().await.unwrap();
     wait_for("c1 to converge after the branch returns", 30, || async {
         fed.holders("c1").await == (sorted(&[T1, BR, EN, MU]), true)
     })
@@ -201,6 +206,7 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
     let total = fed
         .t1
         .node()
+        .unwrap()
         .local(|r| {
             r.case_mut("c1")
                 .unwrap()
@@ -244,9 +250,9 @@ async fn handshake_works(addr: std::net::SocketAddr, server: &str, ca: &Pem, cli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_are_refused_at_the_handshake() {
     let ca = tls::new_ca("test").unwrap();
-    let mut br = TestNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]);
-    br.start().await;
-    let addr = br.node().addr().unwrap();
+    let mut br = LocalNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]).unwrap();
+    br.start().await.unwrap();
+    let addr = br.node().unwrap().addr().unwrap();
 
     let t1 = tls::issue(&ca, T1).unwrap();
     assert!(
@@ -267,7 +273,7 @@ async fn strangers_are_refused_at_the_handshake() {
         "a node that is not a neighbour is refused"
     );
 
-    let status = br.node().status().await.unwrap();
+    let status = br.node().unwrap().status().await.unwrap();
     assert_eq!(status.len(), 1);
     br.stop().await;
 }
@@ -276,27 +282,27 @@ async fn strangers_are_refused_at_the_handshake() {
 async fn an_escalation_target_is_forwarded_level_by_level() {
     let fed = Federation::start().await;
     fed.connected().await;
-    fed.t1.create_case("c3", 3).await;
-    fed.t1
-        .edit("c3", |c, e| {
-            c.set_escalation_target(
-                e,
-                Level::Municipal,
-                "medical costs 120,000 over the municipal threshold",
-            )?;
-            c.report_to(e, BR, "filed")
-        })
-        .await;
+    create_case(&fed.t1, "c3", 3).await;
+    edit(&fed.t1, "c3", |c, e| {
+        c.set_escalation_target(
+            e,
+            Level::Municipal,
+            "medical costs 120,000 over the municipal threshold",
+        )?;
+        c.report_to(e, BR, "filed")
+    })
+    .await;
     wait_for(
         "c3 forwarded up to municipal, identical everywhere",
         20,
         || async { fed.holders("c3").await == (sorted(&[T1, BR, EN, MU]), true) },
     )
     .await;
-    assert!(fed.t2.heads("c3").await.is_none());
+    assert!(heads(&fed.t2, "c3").await.is_none());
     let trail = fed
         .mu
         .node()
+        .unwrap()
         .local(|r| {
             r.case_mut("c3")
                 .unwrap()

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod core;
+pub mod local;
 pub mod net;
 pub mod replica;
 pub mod tls;

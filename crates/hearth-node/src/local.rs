@@ -1,0 +1,206 @@
+//! Nodes in this process on loopback, each with a throwaway data dir and a certificate from an
+//! in-memory federation CA: for `hearth demo`, the multi-node tests and benchmarks. They are real
+//! nodes (real store, real gRPC over mutual TLS); only their setup is in memory.
+
+use std::time::Duration;
+
+use hearth_archive::automerge::ActorId;
+use hearth_archive::{ArchiveError, Case, Editor, Level};
+use hearth_store::Store;
+use hearth_sync::{Replica, SessionConfig};
+
+use crate::config::{NodeConfig, Peer, Relation};
+use crate::tls::{self, Pem};
+use crate::{Identity, NodeError, NodeOptions, RunningNode};
+
+/// A node in this process.
+#[derive(Debug)]
+pub struct LocalNode {
+    /// Node id.
+    pub id: String,
+    /// Its config.
+    pub config: NodeConfig,
+    dir: tempfile::TempDir,
+    pem: Pem,
+    ca_cert: String,
+    running: Option<RunningNode>,
+}
+
+/// A neighbour entry.
+pub fn peer(id: &str, relation: Relation, endpoint: Option<String>) -> Peer {
+    Peer {
+        id: id.to_owned(),
+        relation,
+        endpoint,
+    }
+}
+
+/// An editor at `node`, now.
+pub fn editor(node: &str, by: &str) -> Editor {
+    let now = hearth_archive::jiff::Zoned::now();
+    Editor {
+        node: node.to_owned(),
+        by: by.to_owned(),
+        at: now.timestamp(),
+        today: now.date(),
+    }
+}
+
+fn io(e: std::io::Error) -> NodeError {
+    NodeError::Start(e)
+}
+
+impl LocalNode {
+    /// A node with a certificate from `ca`, to listen on a free loopback port.
+    pub fn new(id: &str, level: Level, ca: &Pem, peers: Vec<Peer>) -> Result<LocalNode, NodeError> {
+        let dir = tempfile::Builder::new()
+            .prefix("hearth-node-")
+            .tempdir()
+            .map_err(io)?;
+        let incarnation: [u8; 8] = rand::random();
+        Store::create(&dir.path().join("hearth.redb"), &incarnation)?;
+        Ok(LocalNode {
+            id: id.to_owned(),
+            config: NodeConfig {
+                node_id: id.to_owned(),
+                level,
+                listen: Some("127.0.0.1:0".into()),
+                peers,
+            },
+            dir,
+            pem: tls::issue(ca, id)?,
+            ca_cert: ca.cert.clone(),
+            running: None,
+        })
+    }
+
+    /// Starts (or restarts) the node on its data dir, on the same port as before.
+    pub async fn start(&mut self) -> Result<(), NodeError> {
+        let store = Store::open(&self.dir.path().join("hearth.redb"))?;
+        let identity = Identity::from_pem(&self.ca_cert, &self.pem)?;
+        let running = crate::start(NodeOptions {
+            config: self.config.clone(),
+            identity,
+            store,
+            session: SessionConfig::default(),
+        })
+        .await?;
+        if let Some(addr) = running.addr() {
+            self.config.listen = Some(addr.to_string());
+        }
+        self.running = Some(running);
+        Ok(())
+    }
+
+    /// Stops the node; its data dir stays.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    /// The running node.
+    pub fn node(&self) -> Result<&RunningNode, NodeError> {
+        self.running.as_ref().ok_or(NodeError::Stopped)
+    }
+
+    /// Whether the node runs.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// `https://HOST:PORT` of the running node.
+    pub fn endpoint(&self) -> Result<String, NodeError> {
+        let addr = self.node()?.addr().ok_or(NodeError::Stopped)?;
+        Ok(format!("https://{addr}"))
+    }
+
+    /// Heads hash of a case here, if held.
+    pub async fn heads(&self, case: &str) -> Result<Option<[u8; 32]>, NodeError> {
+        let case = case.to_owned();
+        self.node()?
+            .local(move |r| match r.doc(&case) {
+                Some(_) => r.heads_hash(&case),
+                None => None,
+            })
+            .await
+    }
+
+    /// Reads a case held here.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        case: &str,
+        f: impl FnOnce(&Case) -> R + Send + 'static,
+    ) -> Result<Option<R>, NodeError> {
+        let case = case.to_owned();
+        self.node()?
+            .local(move |r| match r.case_mut(&case) {
+                Ok(Some(c)) => Some(f(c)),
+                _ => None,
+            })
+            .await
+    }
+
+    /// Changes a case held here through the archive API; committed, then offered to peers.
+    pub async fn edit(
+        &self,
+        case: &str,
+        by: &str,
+        f: impl FnOnce(&mut Case, &Editor) -> Result<(), ArchiveError> + Send + 'static,
+    ) -> Result<Result<(), ArchiveError>, NodeError> {
+        let case = case.to_owned();
+        let node = self.id.clone();
+        let by = by.to_owned();
+        self.node()?
+            .local(move |r| {
+                let c = match r.case_mut(&case) {
+                    Ok(Some(c)) => c,
+                    Ok(None) => {
+                        return Err(ArchiveError::Schema(format!("{node} does not hold {case}")));
+                    }
+                    Err(e) => return Err(ArchiveError::Schema(e.to_string())),
+                };
+                f(c, &editor(&node, &by))?;
+                r.commit(&case)
+                    .map_err(|e| ArchiveError::Schema(e.to_string()))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Opens a case here with `make` (given the node's actor and an editor).
+    pub async fn create(
+        &self,
+        by: &str,
+        make: impl FnOnce(ActorId, &Editor) -> Result<Case, ArchiveError> + Send + 'static,
+    ) -> Result<Result<(), ArchiveError>, NodeError> {
+        let node = self.id.clone();
+        let by = by.to_owned();
+        self.node()?
+            .local(move |r| {
+                let case = make(r.actor(), &editor(&node, &by))?;
+                r.add_case(case)
+                    .map_err(|e| ArchiveError::Schema(e.to_string()))?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Waits until `check` holds, polling every 20 ms, for at most `limit`; `false` on timeout.
+pub async fn wait_for<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
