@@ -76,8 +76,12 @@ pub enum Command {
     Serve,
     /// Fold change chunks into snapshots and give free space back to the disk
     Compact(JsonFlag),
-    /// Walk through a caseworker's day on a throwaway node
-    Demo,
+    /// A five-node federation on loopback: escalation, a node cut off, edits on both sides, healing
+    Demo {
+        /// Instead: a caseworker's day on one node, as the commands a person would type
+        #[arg(long)]
+        walkthrough: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

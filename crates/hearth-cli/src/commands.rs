@@ -42,12 +42,17 @@ fn done(json: bool, value: serde_json::Value, line: String) -> Result<()> {
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
     let operator = node::operator(cli.by);
-    if let Command::Demo = cli.command {
-        return crate::demo::run(operator);
+    if let Command::Demo { walkthrough } = cli.command {
+        return if walkthrough {
+            crate::demo::walkthrough(operator)
+        } else {
+            crate::federation_demo::run()
+        };
     }
     let dir = node::data_dir(cli.data_dir)?;
     match cli.command {
-        Command::Demo => crate::demo::run(operator),
+        // Needs no data dir; run before the data dir was resolved.
+        Command::Demo { .. } => Ok(()),
         Command::Init(a) => {
             let (config, joined) = node::init(
                 &dir,

@@ -1,6 +1,6 @@
-//! `hearth demo`: a caseworker's day on one node, on a throwaway data dir, printed as the
-//! commands a person would type and what they print. (The federation demo replaces it once nodes
-//! sync.)
+//! `hearth demo --walkthrough`: a caseworker's day on one node, on a throwaway data dir, printed
+//! as the commands a person would type and what they print. (`hearth demo` itself is the
+//! federation demo in `federation_demo.rs`.)
 
 use std::path::Path;
 
@@ -48,8 +48,8 @@ fn sample_csv() -> String {
     text
 }
 
-/// Runs the walkthrough.
-pub fn run(operator: String) -> Result<()> {
+/// Runs the single-node walkthrough.
+pub fn walkthrough(operator: String) -> Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix("hearth-demo-")
         .tempdir()

@@ -916,9 +916,9 @@ fn case_show_prints_labels_in_chinese_and_english() {
 }
 
 #[test]
-fn the_demo_walks_through_a_case_and_keeps_no_raw_id() {
+fn the_walkthrough_demo_files_a_case_and_keeps_no_raw_id() {
     let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .arg("demo")
+        .args(["demo", "--walkthrough"])
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -940,6 +940,26 @@ fn the_demo_walks_through_a_case_and_keeps_no_raw_id() {
             "demo output lacks {expected:?}:\n{stdout}"
         );
     }
+}
+
+#[test]
+fn the_federation_demo_converges_and_keeps_the_sibling_out() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("every holder converged"), "{stdout}");
+    assert!(
+        stdout.contains("team-2 never held the case: yes"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("2,500.00").count(), 4, "{stdout}");
 }
 
 #[test]
