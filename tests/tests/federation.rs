@@ -17,6 +17,7 @@ const EN: &str = "demo.enterprise";
 const MU: &str = "demo.municipal";
 
 struct Federation {
+    ca: Pem,
     mu: LocalNode,
     en: LocalNode,
     br: LocalNode,
@@ -70,7 +71,14 @@ impl Federation {
         )
         .unwrap();
         t2.start().await.unwrap();
-        Federation { mu, en, br, t1, t2 }
+        Federation {
+            ca,
+            mu,
+            en,
+            br,
+            t1,
+            t2,
+        }
     }
 
     fn all(&self) -> [&LocalNode; 5] {
@@ -326,5 +334,114 @@ async fn an_escalation_target_is_forwarded_level_by_level() {
             (EN.into(), MU.into())
         ]
     );
+    fed.shutdown().await;
+}
+
+/// An Automerge sync message carrying all of `doc`, as a peer that has nothing would receive it.
+fn whole_doc_message(doc: &mut hearth_archive::automerge::AutoCommit) -> Vec<u8> {
+    use hearth_archive::automerge::AutoCommit;
+    use hearth_archive::automerge::sync::{State, SyncDoc};
+    let mut empty = AutoCommit::new();
+    let (mut ours, mut theirs) = (State::new(), State::new());
+    let ask = empty.sync().generate_sync_message(&mut theirs).unwrap();
+    let _ = doc.sync().generate_sync_message(&mut ours);
+    doc.sync().receive_sync_message(&mut ours, ask).unwrap();
+    doc.sync()
+        .generate_sync_message(&mut ours)
+        .unwrap()
+        .encode()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is_kept() {
+    use hearth_proto::v1::SyncFrame;
+    use hearth_sync::{Frame, Hello, PROTOCOL_MAJOR, Refusal};
+    use tokio_stream::StreamExt;
+
+    let fed = Federation::start().await;
+    fed.connected().await;
+    create_case(&fed.t1, "c4", 4).await;
+    edit(&fed.t1, "c4", |c, e| c.report_to(e, BR, "filed")).await;
+    wait_for("c4 at the branch", 20, || async {
+        heads(&fed.br, "c4").await.is_some()
+    })
+    .await;
+    let before = heads(&fed.br, "c4").await;
+
+    // team-2 has a valid certificate and is the branch's child, but not a participant of c4.
+    let bytes = fed
+        .br
+        .node()
+        .unwrap()
+        .local(|r| hearth_sync::Replica::doc(r, "c4").map(|d| d.save()))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut forged =
+        hearth_archive::Case::load(&bytes, hearth_archive::actor_id(T2, &[9])).unwrap();
+    forged
+        .add_assistance(
+            &hearth_node::local::editor(T2, "intruder"),
+            &aid("forged", 9_999_00),
+        )
+        .unwrap();
+    let message = whole_doc_message(&mut forged.into_doc());
+
+    let t2_identity =
+        hearth_node::Identity::from_pem(&fed.ca.cert, &tls::issue(&fed.ca, T2).unwrap()).unwrap();
+    let addr = fed.br.node().unwrap().addr().unwrap().to_string();
+    let channel =
+        hearth_node::net::connect(BR, &addr, Arc::new(t2_identity.client_config().unwrap()))
+            .await
+            .unwrap();
+    let mut client = hearth_node::net::federation_client(channel);
+    let frames = vec![
+        Frame::Hello(Hello {
+            node: T2.into(),
+            major: PROTOCOL_MAJOR,
+            minor: 0,
+            epoch: 1,
+            resume: None,
+        }),
+        Frame::Sync {
+            doc: "c4".into(),
+            message,
+        },
+    ];
+    // Like a real peer, keep the stream open while waiting for the answer.
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    for frame in frames {
+        tx.send(SyncFrame::from(frame)).await.unwrap();
+    }
+    let outbound = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut inbound = client.sync(outbound).await.unwrap().into_inner();
+    let mut refused = None;
+    while let Some(Ok(pb)) = inbound.next().await {
+        if let Ok(Frame::Refused {
+            doc,
+            reason,
+            message,
+        }) = Frame::try_from(pb)
+        {
+            refused = Some((doc, reason, message));
+            break;
+        }
+    }
+    drop(tx);
+    let (doc, reason, message) = refused.expect("a refusal comes back");
+    assert_eq!((doc.as_str(), reason), ("c4", Refusal::OutOfScope));
+    assert!(message.contains("not shared"), "{message}");
+    assert_eq!(
+        heads(&fed.br, "c4").await,
+        before,
+        "nothing of it was applied"
+    );
+    let total = fed
+        .br
+        .read("c4", |c| c.view().unwrap().assistance_total_fen)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(total, 0);
     fed.shutdown().await;
 }

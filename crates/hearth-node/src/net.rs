@@ -20,7 +20,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
@@ -239,13 +239,13 @@ pub async fn dial_forever(
     }
 }
 
-async fn dial_once(
+/// Opens a gRPC channel to `addr` over mutual TLS, checking that the server's certificate names
+/// `peer`.
+pub async fn connect(
     peer: &str,
     addr: &str,
     client: Arc<rustls::ClientConfig>,
-    core: mpsc::Sender<Cmd>,
-    cancel: CancellationToken,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Channel, Box<dyn std::error::Error + Send + Sync>> {
     let name = ServerName::try_from(peer.to_owned())?;
     let connector = TlsConnector::from(client);
     let target = addr.to_owned();
@@ -265,9 +265,24 @@ async fn dial_once(
             }
         }))
         .await?;
-    let mut client = FederationClient::new(channel)
+    Ok(channel)
+}
+
+/// A `Federation` client with Hearth's message size limits.
+pub fn federation_client(channel: Channel) -> FederationClient<Channel> {
+    FederationClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE);
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+async fn dial_once(
+    peer: &str,
+    addr: &str,
+    client: Arc<rustls::ClientConfig>,
+    core: mpsc::Sender<Cmd>,
+    cancel: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut client = federation_client(connect(peer, addr, client).await?);
     let (out, rx) = mpsc::channel(OUT_QUEUE);
     let conn = next_conn();
     core.send(Cmd::Connected {
