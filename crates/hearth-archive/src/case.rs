@@ -405,6 +405,12 @@ impl Case {
         })
     }
 
+    /// The level the case must reach, if one was set (one field read: cheap).
+    pub fn escalation_target(&self) -> Result<Option<Level>> {
+        let escalation = need_obj(&self.doc, &ROOT, "escalation")?;
+        get_code(&self.doc, &escalation, "target_level")
+    }
+
     /// The nodes that hold this case.
     pub fn participants(&self) -> Result<Vec<String>> {
         participants_of(&self.doc)

@@ -85,6 +85,8 @@ pub struct PeerStatus {
     pub last_heard: Option<SystemTime>,
     /// Sequences of our feed not yet confirmed to it in the current session.
     pub backlog: u64,
+    /// Connected and nothing under way in either direction.
+    pub quiet: bool,
     /// Counters of the current (or last) session.
     pub stats: SessionStats,
 }
@@ -317,6 +319,7 @@ impl Core {
                     connected: live.is_some(),
                     last_heard: self.last_heard.get(&p.id).copied(),
                     backlog: live.map_or(0, |l| l.session.backlog(head)),
+                    quiet: live.is_some_and(|l| l.session.is_quiet(&self.replica)),
                     stats: live
                         .map(|l| l.session.stats())
                         .or_else(|| self.last_stats.get(&p.id).copied())

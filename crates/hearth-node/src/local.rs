@@ -74,15 +74,25 @@ impl LocalNode {
         })
     }
 
+    /// The node's data dir (its store is `hearth.redb` in it).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Starts (or restarts) the node on its data dir, on the same port as before.
     pub async fn start(&mut self) -> Result<(), NodeError> {
+        self.start_with(SessionConfig::default()).await
+    }
+
+    /// Like [`LocalNode::start`], with other session limits.
+    pub async fn start_with(&mut self, session: SessionConfig) -> Result<(), NodeError> {
         let store = Store::open(&self.dir.path().join("hearth.redb"))?;
         let identity = Identity::from_pem(&self.ca_cert, &self.pem)?;
         let running = crate::start(NodeOptions {
             config: self.config.clone(),
             identity,
             store,
-            session: SessionConfig::default(),
+            session,
         })
         .await?;
         if let Some(addr) = running.addr() {
@@ -188,7 +198,16 @@ impl LocalNode {
 }
 
 /// Waits until `check` holds, polling every 20 ms, for at most `limit`; `false` on timeout.
-pub async fn wait_for<F, Fut>(limit: Duration, mut check: F) -> bool
+pub async fn wait_for<F, Fut>(limit: Duration, check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_for_every(limit, Duration::from_millis(20), check).await
+}
+
+/// Like [`wait_for`], polling every `period` (benchmarks poll finely).
+pub async fn wait_for_every<F, Fut>(limit: Duration, period: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -201,6 +220,6 @@ where
         if tokio::time::Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(period).await;
     }
 }

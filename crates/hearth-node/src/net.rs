@@ -29,7 +29,7 @@ use crate::core::Cmd;
 use crate::tls;
 
 /// Frames queued for one connection before the peer counts as too slow.
-pub const OUT_QUEUE: usize = 1024;
+pub const OUT_QUEUE: usize = 4096;
 /// Largest gRPC message either way (a sync message carries at most one whole document).
 pub const MAX_MESSAGE: usize = 16 << 20;
 /// Time allowed for a TLS handshake.

@@ -43,15 +43,19 @@ pub struct SessionConfig {
     pub max_message_bytes: usize,
     /// Confirm progress at least every this many feed sequences during a long catch-up.
     pub checkpoint_every: u64,
+    /// Resume from the peer's checkpoint. Off, a reconnect offers every shared document and runs
+    /// Automerge's handshake for each, as automerge-repo does: only for comparison benchmarks.
+    pub resume: bool,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
-            max_in_flight: 64,
+            max_in_flight: 512,
             digest_chunk: 4096,
             max_message_bytes: 16 << 20,
             checkpoint_every: 1024,
+            resume: true,
         }
     }
 }
@@ -308,6 +312,10 @@ impl Session {
         let resume = hello.resume;
         self.peer_hello = Some(hello);
         match resume {
+            _ if !self.cfg.resume => {
+                self.cursor = 0;
+                self.confirmed = 0;
+            }
             Some(res) if res.epoch == r.feed_epoch() && res.seq <= r.feed_head() => {
                 self.cursor = res.seq;
                 self.confirmed = res.seq;

@@ -1,0 +1,315 @@
+//! `hearth-bench`: measures Hearth's sync between two real nodes (real stores, gRPC over mutual
+//! TLS on loopback) and prints a table. A benchmark, not a test: run it in release mode.
+//!
+//! - `catchup --cases N --changed D`: after a cold sync of N cases, the branch goes offline, D
+//!   cases change at the team, the branch comes back. Frames, payload bytes and wall time until
+//!   both sides are quiet, for Hearth's checkpointed catch-up and, in the same run, for a naive
+//!   reconnect that runs Automerge's handshake for every shared document (what automerge-repo
+//!   does), over the same transport.
+//! - `cold --cases N`: a branch with nothing syncs N cases from a team, beside the in-memory
+//!   Automerge sync of the same documents.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use comfy_table::{Table, presets};
+use hearth_archive::automerge::AutoCommit;
+use hearth_archive::automerge::sync::{State, SyncDoc};
+use hearth_archive::identity::sample_id_number;
+use hearth_archive::{
+    AssistanceKind, Case, CaseFields, Cause, FederationSalt, IdNumber, Level, NewAssistance,
+};
+use hearth_node::Relation::{Child, Parent};
+use hearth_node::local::{LocalNode, editor, peer, wait_for, wait_for_every};
+use hearth_node::tls::{self, Pem};
+use hearth_store::Store;
+use hearth_sync::{Replica, SessionConfig};
+
+const TEAM: &str = "bench.team";
+const BRANCH: &str = "bench.branch";
+const LIMIT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Parser)]
+#[command(name = "hearth-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Reconnect catch-up after a few changes: Hearth beside a per-document handshake
+    Catchup {
+        /// Cases shared by the two nodes
+        #[arg(long, default_value_t = 10_000)]
+        cases: u32,
+        /// Cases changed while the branch was offline
+        #[arg(long, default_value_t = 10)]
+        changed: u32,
+    },
+    /// Cold sync of every case to an empty node, beside in-memory Automerge sync
+    Cold {
+        /// Cases to sync
+        #[arg(long, default_value_t = 10_000)]
+        cases: u32,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Catchup { cases, changed } => catchup(cases, changed).await,
+            Command::Cold { cases } => cold(cases).await,
+        }
+    })
+}
+
+fn fields(n: u32) -> CaseFields {
+    CaseFields {
+        name: Some(format!("worker {n}")),
+        identity_key: IdNumber::parse(&sample_id_number(n))
+            .ok()
+            .map(|id| id.identity_key(&FederationSalt::from_bytes([8; 32]))),
+        household_size: Some(1 + n % 5),
+        annual_income_fen: Some(i64::from(10_000 + n % 40_000) * 100),
+        rigid_spending_fen: Some(2_000_00),
+        subsistence_line_fen: Some(800_00),
+        primary_cause: Some(Cause::SeriousIllness),
+        phone: Some(format!("139{n:08}")),
+        address: Some(format!("某市某区某路{n}号")),
+        ..CaseFields::default()
+    }
+}
+
+fn case_id(n: u32) -> String {
+    format!("case-{n:06}")
+}
+
+/// Writes N filed cases, reported to the branch, straight into the team's store (one
+/// transaction), the way an import would.
+fn preload(team: &LocalNode, cases: u32) -> Result<Vec<Vec<u8>>> {
+    let store = Store::open(&team.data_dir().join("hearth.redb"))?;
+    let actor = hearth_archive::actor_id(TEAM, store.incarnation());
+    let ed = editor(TEAM, "bench");
+    let mut batch = store.begin()?;
+    let mut saved = Vec::with_capacity(cases as usize);
+    for n in 0..cases {
+        let mut case = Case::create(&case_id(n), TEAM, actor.clone(), &ed, &fields(n))?;
+        case.file(&ed)?;
+        case.report_to(&ed, BRANCH, "filed")?;
+        batch.put_case(&mut case)?;
+        saved.push(case.save());
+    }
+    batch.commit()?;
+    Ok(saved)
+}
+
+async fn pair(ca: &Pem) -> Result<(LocalNode, LocalNode)> {
+    let mut branch = LocalNode::new(BRANCH, Level::Branch, ca, vec![peer(TEAM, Child, None)])?;
+    branch.start().await?;
+    let team = LocalNode::new(
+        TEAM,
+        Level::Team,
+        ca,
+        vec![peer(BRANCH, Parent, Some(branch.endpoint()?))],
+    )?;
+    branch.stop().await;
+    Ok((branch, team))
+}
+
+async fn held(node: &LocalNode) -> usize {
+    match node.node() {
+        Ok(n) => n.local(|r| r.doc_ids().len()).await.unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// Frames and payload bytes both sides sent in their current sessions, once both are quiet.
+async fn quiet_traffic(a: &LocalNode, b: &LocalNode) -> Option<(u64, u64)> {
+    let mut frames = 0;
+    let mut bytes = 0;
+    for n in [a, b] {
+        let status = n.node().ok()?.status().await.ok()?;
+        let p = status.first()?;
+        if !p.quiet {
+            return None;
+        }
+        frames += p.stats.frames_out;
+        bytes += p.stats.bytes_out;
+    }
+    Some((frames, bytes))
+}
+
+async fn run_until_quiet(team: &LocalNode, branch: &LocalNode) -> Result<(u64, u64)> {
+    let done = wait_for_every(LIMIT, Duration::from_millis(1), || async {
+        quiet_traffic(team, branch).await.is_some()
+    })
+    .await;
+    if !done {
+        bail!("the two nodes did not go quiet within {LIMIT:?}");
+    }
+    quiet_traffic(team, branch)
+        .await
+        .context("no traffic figures")
+}
+
+fn table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_MARKDOWN).set_header(header);
+    t
+}
+
+async fn catchup(cases: u32, changed: u32) -> Result<()> {
+    if changed > cases {
+        bail!("--changed must not exceed --cases");
+    }
+    let ca = tls::new_ca("bench")?;
+    let (mut branch, mut team) = pair(&ca).await?;
+    eprintln!("preparing {cases} cases at the team…");
+    preload(&team, cases)?;
+    let started = Instant::now();
+    branch.start().await?;
+    team.start().await?;
+    let all = cases as usize;
+    if !wait_for(LIMIT, || async { held(&branch).await == all }).await {
+        bail!("cold sync did not finish");
+    }
+    run_until_quiet(&team, &branch).await?;
+    eprintln!("cold sync of {cases} cases: {:.2?}", started.elapsed());
+
+    let mut t = table(vec![
+        "approach",
+        "cases",
+        "changed",
+        "frames",
+        "payload bytes",
+        "wall time",
+    ]);
+    for (name, resume) in [
+        ("hearth: feed checkpoints", true),
+        ("naive: handshake per document", false),
+    ] {
+        branch.stop().await;
+        for i in 0..changed {
+            let id = case_id(i * (cases / changed.max(1)).max(1) % cases);
+            let aid = NewAssistance {
+                id: format!("{name}-{i}"),
+                kind: AssistanceKind::Living,
+                amount_fen: 100_00,
+                date: hearth_archive::jiff::Zoned::now().date(),
+                paying_node: None,
+                approving_node: None,
+                note: None,
+            };
+            team.edit(&id, "bench", move |c, e| c.add_assistance(e, &aid))
+                .await??;
+        }
+        team.stop().await;
+        let cfg = SessionConfig {
+            resume,
+            ..SessionConfig::default()
+        };
+        branch.start_with(cfg).await?;
+        // From the moment the team (which dials) starts: connect, TLS, hellos, catch-up.
+        let started = Instant::now();
+        team.start_with(cfg).await?;
+        let (frames, bytes) = run_until_quiet(&team, &branch).await?;
+        let wall = started.elapsed();
+        t.add_row(vec![
+            name.to_owned(),
+            cases.to_string(),
+            changed.to_string(),
+            frames.to_string(),
+            bytes.to_string(),
+            format!("{wall:.2?}"),
+        ]);
+    }
+    println!("{t}");
+    println!(
+        "(frames and payload bytes as sent by both sides; wall time from the team's restart until both sides are quiet: dial, TLS handshake, hellos, catch-up)"
+    );
+    team.stop().await;
+    branch.stop().await;
+    Ok(())
+}
+
+/// Syncs each saved document into an empty one in memory, message by message.
+fn in_memory(saved: &[Vec<u8>]) -> Result<Duration> {
+    let started = Instant::now();
+    for bytes in saved {
+        let mut a = AutoCommit::load(bytes)?;
+        let mut b = AutoCommit::new();
+        let (mut sa, mut sb) = (State::new(), State::new());
+        loop {
+            let ma = a.sync().generate_sync_message(&mut sa);
+            let mb = b.sync().generate_sync_message(&mut sb);
+            if ma.is_none() && mb.is_none() {
+                break;
+            }
+            if let Some(m) = ma {
+                b.sync().receive_sync_message(&mut sb, m)?;
+            }
+            if let Some(m) = mb {
+                a.sync().receive_sync_message(&mut sa, m)?;
+            }
+        }
+    }
+    Ok(started.elapsed())
+}
+
+async fn cold(cases: u32) -> Result<()> {
+    let ca = tls::new_ca("bench")?;
+    let (mut branch, mut team) = pair(&ca).await?;
+    eprintln!("preparing {cases} cases at the team…");
+    let saved = preload(&team, cases)?;
+    let memory = in_memory(&saved)?;
+    let started = Instant::now();
+    branch.start().await?;
+    team.start().await?;
+    let all = cases as usize;
+    if !wait_for(LIMIT, || async { held(&branch).await == all }).await {
+        bail!("cold sync did not finish");
+    }
+    let (frames, bytes) = run_until_quiet(&team, &branch).await?;
+    let wall = started.elapsed();
+    let mut t = table(vec![
+        "sync",
+        "cases",
+        "frames",
+        "payload bytes",
+        "wall time",
+        "per case",
+        "vs in-memory",
+    ]);
+    let per = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6 / f64::from(cases.max(1)));
+    t.add_row(vec![
+        "hearth: gRPC + mTLS + redb, two nodes".into(),
+        cases.to_string(),
+        frames.to_string(),
+        bytes.to_string(),
+        format!("{wall:.2?}"),
+        per(wall),
+        format!(
+            "{:.2}×",
+            wall.as_secs_f64() / memory.as_secs_f64().max(1e-9)
+        ),
+    ]);
+    t.add_row(vec![
+        "automerge in memory, same documents".into(),
+        cases.to_string(),
+        "—".into(),
+        "—".into(),
+        format!("{memory:.2?}"),
+        per(memory),
+        "1.00×".into(),
+    ]);
+    println!("{t}");
+    team.stop().await;
+    branch.stop().await;
+    Ok(())
+}
