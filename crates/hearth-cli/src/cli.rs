@@ -74,6 +74,9 @@ pub enum Command {
     Peer(PeerCommand),
     /// Run the node: sync with neighbours until stopped (Ctrl-C or SIGTERM)
     Serve,
+    /// Ask the running node about its neighbours, or make it sync now
+    #[command(subcommand)]
+    Sync(SyncCommand),
     /// Fold change chunks into snapshots and give free space back to the disk
     Compact(JsonFlag),
     /// A five-node federation on loopback: escalation, a node cut off, edits on both sides, healing
@@ -106,6 +109,20 @@ pub enum CertsCommand {
         /// Folder to write to
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Neighbours: connected, last heard, backlog, frames, refusals
+    Status(JsonFlag),
+    /// Dial disconnected neighbours now and offer pending changes
+    Now {
+        /// Only this neighbour
+        #[arg(long, value_name = "ID")]
+        peer: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
 }
 

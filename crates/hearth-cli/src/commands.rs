@@ -30,7 +30,7 @@ fn new_record_id() -> String {
 }
 
 /// Prints the result of a write: a line for people, or JSON.
-fn done(json: bool, value: serde_json::Value, line: String) -> Result<()> {
+pub(crate) fn done(json: bool, value: serde_json::Value, line: String) -> Result<()> {
     if json {
         print_json(&value)
     } else {
@@ -182,6 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve => crate::serve::run(&dir),
+        Command::Sync(c) => crate::serve::sync(&dir, c),
         Command::Case(c) => case(&Node::open(&dir, operator)?, c),
         Command::Member(c) => member(&Node::open(&dir, operator)?, c),
         Command::Assist(c) => assist(&Node::open(&dir, operator)?, c),

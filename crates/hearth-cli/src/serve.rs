@@ -7,8 +7,18 @@ use hearth_node::{Identity, NodeOptions};
 use hearth_sync::SessionConfig;
 use tracing_subscriber::EnvFilter;
 
+use comfy_table::{Table, presets};
+use hearth_node::local_api::SOCKET_FILE;
+use hearth_proto::v1::local_client::LocalClient;
+use hearth_proto::v1::{SyncNowRequest, SyncStatusRequest};
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint};
+
 use crate::BadInput;
+use crate::cli::SyncCommand;
+use crate::commands::done;
 use crate::node::{STORE_FILE, load_config, open_store};
+use crate::output::print_json;
 
 /// Runs the node on `dir`.
 pub fn run(dir: &Path) -> Result<()> {
@@ -26,6 +36,8 @@ pub fn run(dir: &Path) -> Result<()> {
             tls_dir.display()
         ))
     })?;
+    // The store's lock makes this the only node on the data dir, so a socket left behind by a
+    // crashed node can be replaced.
     let store = open_store(&dir.join(STORE_FILE))?;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -34,11 +46,8 @@ pub fn run(dir: &Path) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let dir = dir.to_owned();
+    runtime()?.block_on(async move {
         let node = hearth_node::start(NodeOptions {
             config,
             identity,
@@ -46,10 +55,141 @@ pub fn run(dir: &Path) -> Result<()> {
             session: SessionConfig::default(),
         })
         .await?;
+        let mut node = node;
+        node.serve_local(&dir.join(SOCKET_FILE))?;
         stopped().await;
         tracing::info!("stopping");
         node.shutdown().await;
         Ok(())
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A client of the running node's local API, or `None` if no node runs on `dir`.
+async fn local_client(dir: &Path) -> Option<LocalClient<Channel>> {
+    let socket = dir.join(SOCKET_FILE);
+    if !socket.exists() {
+        return None;
+    }
+    let channel = Endpoint::try_from("http://localhost")
+        .ok()?
+        .connect_with_connector(tower::service_fn(move |_| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .ok()?;
+    Some(LocalClient::new(channel))
+}
+
+fn ago(unix_ms: Option<i64>) -> String {
+    let Some(ms) = unix_ms else {
+        return "never 未联系".into();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(ms);
+    let secs = (now - ms).max(0) / 1000;
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        _ => format!("{}h ago", secs / 3600),
+    }
+}
+
+/// `hearth sync status|now`.
+pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
+    let config = load_config(dir)?;
+    runtime()?.block_on(async move {
+        let client = local_client(dir).await;
+        match command {
+            SyncCommand::Status(out) => {
+                let reply = match client {
+                    Some(mut c) => Some(c.sync_status(SyncStatusRequest {}).await?.into_inner()),
+                    None => None,
+                };
+                if out.json {
+                    let peers: Vec<serde_json::Value> = match &reply {
+                        Some(r) => r.peers.iter().map(|p| serde_json::json!({
+                            "id": p.id, "relation": p.relation, "connected": p.connected,
+                            "last_heard_unix_ms": p.last_heard_unix_ms, "backlog": p.backlog,
+                            "frames_in": p.frames_in, "frames_out": p.frames_out,
+                            "bytes_in": p.bytes_in, "bytes_out": p.bytes_out,
+                            "docs_applied": p.docs_applied, "refused_here": p.refused_here,
+                            "refused_by_peer": p.refused_by_peer,
+                        })).collect(),
+                        None => config.peers.iter().map(|p| serde_json::json!({
+                            "id": p.id, "relation": format!("{:?}", p.relation).to_lowercase(), "connected": false,
+                        })).collect(),
+                    };
+                    return print_json(&serde_json::json!({
+                        "node_id": config.node_id, "running": reply.is_some(), "peers": peers,
+                    }));
+                }
+                let Some(reply) = reply else {
+                    println!(
+                        "node {} is not running on {}; start it with `hearth serve`. Neighbours: {}",
+                        config.node_id,
+                        dir.display(),
+                        config.neighbour_ids().join(", ")
+                    );
+                    return Ok(());
+                };
+                let mut t = Table::new();
+                t.load_style(presets::UTF8_FULL_CONDENSED).set_header(vec![
+                    "Neighbour 相邻节点", "Relation 关系", "Connected 连接", "Last heard 最近联系",
+                    "Backlog 待确认", "Frames in/out 帧", "Applied 已应用", "Refused 拒绝",
+                ]);
+                for p in &reply.peers {
+                    t.add_row(vec![
+                        p.id.clone(),
+                        p.relation.clone(),
+                        if p.connected { "yes 是".into() } else { "no 否".into() },
+                        ago(p.last_heard_unix_ms),
+                        p.backlog.to_string(),
+                        format!("{}/{}", p.frames_in, p.frames_out),
+                        p.docs_applied.to_string(),
+                        format!("{} here, {} by peer", p.refused_here, p.refused_by_peer),
+                    ]);
+                }
+                println!("node {}\n{t}", reply.node_id);
+                Ok(())
+            }
+            SyncCommand::Now { peer, out } => {
+                let Some(mut client) = client else {
+                    return Err(BadInput::new(format!(
+                        "node {} is not running on {}; start it with `hearth serve`",
+                        config.node_id,
+                        dir.display()
+                    ))
+                    .into());
+                };
+                let reply = client
+                    .sync_now(SyncNowRequest { peer: peer.clone() })
+                    .await
+                    .map_err(|s| match s.code() {
+                        tonic::Code::NotFound => anyhow::Error::new(BadInput::new(s.message())),
+                        _ => anyhow::anyhow!("the node did not answer: {}", s.message()),
+                    })?
+                    .into_inner();
+                done(
+                    out.json,
+                    serde_json::json!({ "peers": reply.peers }),
+                    format!("sync round started with {}", reply.peers.join(", ")),
+                )
+            }
+        }
     })
 }
 

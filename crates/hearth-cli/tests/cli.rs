@@ -1141,3 +1141,206 @@ fn peers_certificates_and_serve_refuse_bad_input() {
         assert!(tls.join(file).exists(), "{file}");
     }
 }
+
+/// Waits for a condition, polling every 50 ms, for at most 20 s.
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Stops a `hearth serve` child with SIGTERM (and SIGKILL if a test fails before that).
+struct Serving(std::process::Child);
+
+impl Serving {
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let status = self.0.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn serve_processes_sync_a_filed_case_and_report_their_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (br, t1, ca) = (
+        tmp.path().join("br"),
+        tmp.path().join("t1"),
+        tmp.path().join("ca"),
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let run = |dir: &Path, args: &[&str]| {
+        let out = hearth(dir, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(
+        &br,
+        &[
+            "init",
+            "--node-id",
+            "demo.branch",
+            "--level",
+            "branch",
+            "--listen",
+            &listen,
+        ],
+    );
+    let salt = br.join("federation.salt");
+    run(
+        &t1,
+        &[
+            "init",
+            "--node-id",
+            "demo.team-1",
+            "--level",
+            "team",
+            "--federation-salt",
+            salt.to_str().unwrap(),
+        ],
+    );
+    run(&br, &["certs", "init-ca", "--out", ca.to_str().unwrap()]);
+    run(
+        &br,
+        &[
+            "certs",
+            "issue",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--node-id",
+            "demo.branch",
+            "--out",
+            br.join("tls").to_str().unwrap(),
+        ],
+    );
+    run(
+        &t1,
+        &[
+            "certs",
+            "issue",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--node-id",
+            "demo.team-1",
+            "--out",
+            t1.join("tls").to_str().unwrap(),
+        ],
+    );
+    run(
+        &br,
+        &["peer", "add", "--id", "demo.team-1", "--relation", "child"],
+    );
+    run(
+        &t1,
+        &[
+            "peer",
+            "add",
+            "--id",
+            "demo.branch",
+            "--relation",
+            "parent",
+            "--endpoint",
+            &format!("https://{listen}"),
+        ],
+    );
+    let id: Value = serde_json::from_str(&run(
+        &t1,
+        &[
+            "case",
+            "new",
+            "--name",
+            "王建国",
+            "--id-number",
+            RAW_ID,
+            "--household-size",
+            "3",
+            "--annual-income",
+            "36000",
+            "--rigid-spending",
+            "12000",
+            "--subsistence-line",
+            "800",
+            "--primary-cause",
+            "6",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let id = id["id"].as_str().unwrap().to_owned();
+    run(&t1, &["case", "file", &id]);
+
+    let serve = |dir: &Path| {
+        Serving(
+            Command::new(env!("CARGO_BIN_EXE_hearth"))
+                .arg("--data-dir")
+                .arg(dir)
+                .arg("serve")
+                .env("HEARTH_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let branch = serve(&br);
+    let team = serve(&t1);
+    let connected = |dir: &Path| {
+        let out = hearth(dir, &["sync", "status", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout)
+            .is_ok_and(|v| v["running"] == true && v["peers"][0]["connected"] == true)
+    };
+    wait_until("the team to connect to the branch", || {
+        connected(&t1) && connected(&br)
+    });
+    assert!(run(&t1, &["sync", "now"]).contains("demo.branch"));
+    wait_until("the filed case to reach the branch", || {
+        let out = hearth(&br, &["sync", "status", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout)
+            .is_ok_and(|v| v["peers"][0]["docs_applied"] == 1)
+    });
+    assert!(team.terminate().success(), "serve stops cleanly on SIGTERM");
+    assert!(branch.terminate().success());
+    assert!(
+        !br.join("hearth.sock").exists(),
+        "the socket is removed on exit"
+    );
+
+    let status: Value = serde_json::from_str(&run(&t1, &["sync", "status", "--json"])).unwrap();
+    assert_eq!(status["running"], false);
+    let case: Value = serde_json::from_str(&run(&br, &["case", "show", &id, "--json"])).unwrap();
+    assert_eq!(
+        case["participants"],
+        serde_json::json!(["demo.branch", "demo.team-1"])
+    );
+    assert_eq!(case["status"], "filed");
+    let out = hearth(&t1, &["sync", "now"]);
+    assert_eq!(out.status.code(), Some(2), "sync now needs a running node");
+}

@@ -12,10 +12,12 @@
 pub mod config;
 pub mod core;
 pub mod local;
+pub mod local_api;
 pub mod net;
 pub mod replica;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +25,7 @@ use std::time::Duration;
 use hearth_proto::v1::federation_server::FederationServer;
 use hearth_store::{Store, StoreError};
 use hearth_sync::SessionConfig;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +59,14 @@ pub enum NodeError {
     /// The node is stopping or stopped.
     #[error("the node is stopping")]
     Stopped,
+    /// The local control socket cannot be used.
+    #[error("cannot serve the local API on {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// What a node runs with.
@@ -72,12 +82,63 @@ pub struct NodeOptions {
     pub session: SessionConfig,
 }
 
+/// A cheap handle on a running node, for services that answer about it.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    node_id: String,
+    core: mpsc::Sender<core::Cmd>,
+    wakes: Arc<HashMap<String, Arc<Notify>>>,
+}
+
+impl NodeHandle {
+    /// The node id.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Every neighbour: connected or not, last heard, backlog, counters.
+    pub async fn status(&self) -> Result<Vec<PeerStatus>, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.core
+            .send(core::Cmd::Status(reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Dials disconnected neighbours now instead of after their backoff, and offers pending
+    /// changes to connected ones. Returns the neighbours concerned; an unknown `peer` is `None`.
+    pub async fn sync_now(&self, peer: Option<&str>) -> Result<Option<Vec<String>>, NodeError> {
+        let status = self.status().await?;
+        let peers: Vec<String> = status
+            .iter()
+            .map(|p| p.id.clone())
+            .filter(|id| peer.is_none_or(|p| p == id))
+            .collect();
+        if peers.is_empty() && peer.is_some() {
+            return Ok(None);
+        }
+        for id in &peers {
+            if let Some(wake) = self.wakes.get(id) {
+                wake.notify_one();
+            }
+        }
+        // An empty job still makes the core run a round: poll every session, commit, send.
+        self.core
+            .send(core::Cmd::Local(Box::new(|_| {})))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        Ok(Some(peers))
+    }
+}
+
 /// A running node.
 #[derive(Debug)]
 pub struct RunningNode {
     node_id: String,
     addr: Option<SocketAddr>,
     core: mpsc::Sender<core::Cmd>,
+    wakes: Arc<HashMap<String, Arc<Notify>>>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     core_thread: Option<std::thread::JoinHandle<()>>,
@@ -137,18 +198,23 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         }));
         info!(node = %config.node_id, addr = %local, "listening for peers");
     }
+    let mut wakes = HashMap::new();
     for peer in config.peers.iter().filter(|p| p.endpoint.is_some()) {
+        let wake = Arc::new(Notify::new());
+        wakes.insert(peer.id.clone(), wake.clone());
         tasks.push(tokio::spawn(net::dial_forever(
             peer.clone(),
             client_tls.clone(),
             tx.clone(),
             cancel.clone(),
+            wake,
         )));
     }
     Ok(RunningNode {
         node_id: config.node_id,
         addr,
         core: tx,
+        wakes: Arc::new(wakes),
         cancel,
         tasks,
         core_thread: Some(core_thread),
@@ -166,14 +232,25 @@ impl RunningNode {
         self.addr
     }
 
+    /// A handle for services that answer about the node.
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle {
+            node_id: self.node_id.clone(),
+            core: self.core.clone(),
+            wakes: self.wakes.clone(),
+        }
+    }
+
     /// Every neighbour: connected or not, last heard, backlog, counters.
     pub async fn status(&self) -> Result<Vec<PeerStatus>, NodeError> {
-        let (reply, rx) = oneshot::channel();
-        self.core
-            .send(core::Cmd::Status(reply))
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        rx.await.map_err(|_| NodeError::Stopped)
+        self.handle().status().await
+    }
+
+    /// Serves the local control API on a Unix socket (owner-only) until the node stops.
+    pub fn serve_local(&mut self, socket: &std::path::Path) -> Result<(), NodeError> {
+        let task = local_api::serve(socket, self.handle(), self.cancel.clone())?;
+        self.tasks.push(task);
+        Ok(())
     }
 
     /// Runs `f` on the core thread with the node's documents (a local change or a read). Changes

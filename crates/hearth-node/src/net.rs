@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use rand::RngExt;
 use rustls::pki_types::ServerName;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
@@ -203,6 +203,7 @@ pub async fn dial_forever(
     client: Arc<rustls::ClientConfig>,
     core: mpsc::Sender<Cmd>,
     cancel: CancellationToken,
+    wake: Arc<Notify>,
 ) {
     let Some(addr) = peer.endpoint.as_deref().and_then(endpoint_addr) else {
         warn!(peer = %peer.id, "endpoint is not https://HOST:PORT; not dialling");
@@ -233,6 +234,10 @@ pub async fn dial_forever(
         tokio::select! {
             biased;
             () = cancel.cancelled() => return,
+            () = wake.notified() => {
+                backoff = Duration::from_millis(200);
+                continue;
+            }
             () = tokio::time::sleep(backoff + Duration::from_millis(jitter)) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));

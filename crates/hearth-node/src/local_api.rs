@@ -1,0 +1,117 @@
+//! The local control API (`hearth.v1.Local`) on a Unix socket in the data dir, with owner-only
+//! permissions: the `hearth` command line on the same machine asks the running node through it.
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use hearth_proto::v1::local_server::{Local, LocalServer};
+use hearth_proto::v1::{
+    PeerStatus as PbPeer, SyncNowReply, SyncNowRequest, SyncStatusReply, SyncStatusRequest,
+};
+use tokio::net::UnixListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::UnixListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+use tracing::error;
+
+use crate::config::Relation;
+use crate::{NodeError, NodeHandle};
+
+/// Name of the socket inside the data dir.
+pub const SOCKET_FILE: &str = "hearth.sock";
+
+struct Service {
+    node: NodeHandle,
+}
+
+fn unavailable(e: NodeError) -> Status {
+    Status::unavailable(e.to_string())
+}
+
+#[tonic::async_trait]
+impl Local for Service {
+    async fn sync_status(
+        &self,
+        _: Request<SyncStatusRequest>,
+    ) -> Result<Response<SyncStatusReply>, Status> {
+        let peers = self.node.status().await.map_err(unavailable)?;
+        Ok(Response::new(SyncStatusReply {
+            node_id: self.node.node_id().to_owned(),
+            peers: peers
+                .into_iter()
+                .map(|p| PbPeer {
+                    id: p.id,
+                    relation: match p.relation {
+                        Relation::Parent => "parent".into(),
+                        Relation::Child => "child".into(),
+                    },
+                    connected: p.connected,
+                    last_heard_unix_ms: p
+                        .last_heard
+                        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                        .and_then(|d| i64::try_from(d.as_millis()).ok()),
+                    backlog: p.backlog,
+                    frames_in: p.stats.frames_in,
+                    frames_out: p.stats.frames_out,
+                    bytes_in: p.stats.bytes_in,
+                    bytes_out: p.stats.bytes_out,
+                    docs_applied: p.stats.docs_applied,
+                    refused_here: p.stats.refused_here,
+                    refused_by_peer: p.stats.refused_by_peer,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn sync_now(
+        &self,
+        request: Request<SyncNowRequest>,
+    ) -> Result<Response<SyncNowReply>, Status> {
+        let peer = request.into_inner().peer;
+        match self
+            .node
+            .sync_now(peer.as_deref())
+            .await
+            .map_err(unavailable)?
+        {
+            Some(peers) => Ok(Response::new(SyncNowReply { peers })),
+            None => Err(Status::not_found(format!(
+                "{} is not a neighbour of this node; `hearth peer list` shows them",
+                peer.unwrap_or_default()
+            ))),
+        }
+    }
+}
+
+/// Binds the socket (replacing a stale one), makes it owner-only, and serves until `cancel`.
+pub fn serve(
+    socket: &Path,
+    node: NodeHandle,
+    cancel: CancellationToken,
+) -> Result<JoinHandle<()>, NodeError> {
+    let failed = |source| NodeError::Socket {
+        path: socket.display().to_string(),
+        source,
+    };
+    if socket.exists() {
+        std::fs::remove_file(socket).map_err(failed)?;
+    }
+    let listener = UnixListener::bind(socket).map_err(failed)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    }
+    let path = socket.to_owned();
+    Ok(tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(LocalServer::new(Service { node }))
+            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), cancel.cancelled())
+            .await;
+        if let Err(e) = served {
+            error!(error = %e, "local API failed");
+        }
+        let _ = std::fs::remove_file(&path);
+    }))
+}
