@@ -10,6 +10,14 @@ use serde_json::Value;
 
 const RAW_ID: &str = "11010519491231002X";
 
+/// `case new` for the README's worked example: 36,000 a year, 12,000 rigid, 3 people, line 800.
+#[rustfmt::skip]
+const WANG: &[&str] = &[
+    "case", "new", "--name", "王建国", "--id-number", RAW_ID, "--household-size", "3",
+    "--annual-income", "36000", "--rigid-spending", "12000", "--subsistence-line", "800",
+    "--primary-cause", "serious_illness",
+];
+
 /// A data dir in a temporary directory and a way to run `hearth` on it.
 struct Node {
     tmp: tempfile::TempDir,
@@ -88,24 +96,7 @@ impl Node {
     }
 
     fn new_case(&self, extra: &[&str]) -> String {
-        let mut args = vec![
-            "case",
-            "new",
-            "--name",
-            "王建国",
-            "--id-number",
-            RAW_ID,
-            "--household-size",
-            "3",
-            "--annual-income",
-            "36000",
-            "--rigid-spending",
-            "12000",
-            "--subsistence-line",
-            "800",
-            "--primary-cause",
-            "serious_illness",
-        ];
+        let mut args = WANG.to_vec();
         args.extend_from_slice(extra);
         self.json(&args)["id"].as_str().expect("id").to_owned()
     }
@@ -1271,29 +1262,9 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
             &format!("https://{listen}"),
         ],
     );
-    let id: Value = serde_json::from_str(&run(
-        &t1,
-        &[
-            "case",
-            "new",
-            "--name",
-            "王建国",
-            "--id-number",
-            RAW_ID,
-            "--household-size",
-            "3",
-            "--annual-income",
-            "36000",
-            "--rigid-spending",
-            "12000",
-            "--subsistence-line",
-            "800",
-            "--primary-cause",
-            "6",
-            "--json",
-        ],
-    ))
-    .unwrap();
+    let mut args = WANG.to_vec();
+    args.push("--json");
+    let id: Value = serde_json::from_str(&run(&t1, &args)).unwrap();
     let id = id["id"].as_str().unwrap().to_owned();
     run(&t1, &["case", "file", &id]);
 
