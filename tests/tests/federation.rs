@@ -373,7 +373,11 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
         .br
         .node()
         .unwrap()
-        .local(|r| hearth_sync::Replica::doc(r, "c4").map(|d| d.save()))
+        .local(|r| {
+            hearth_sync::Replica::doc(r, "c4")
+                .unwrap()
+                .map(|d| d.save())
+        })
         .await
         .unwrap()
         .unwrap();

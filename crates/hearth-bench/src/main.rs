@@ -124,7 +124,10 @@ async fn pair(ca: &Pem) -> Result<(LocalNode, LocalNode)> {
 
 async fn held(node: &LocalNode) -> usize {
     match node.node() {
-        Ok(n) => n.local(|r| r.doc_ids().len()).await.unwrap_or(0),
+        Ok(n) => n
+            .local(|r| r.doc_ids().map_or(0, |ids| ids.len()))
+            .await
+            .unwrap_or(0),
         Err(_) => 0,
     }
 }

@@ -59,6 +59,9 @@ pub enum NodeError {
     /// The node is stopping or stopped.
     #[error("the node is stopping")]
     Stopped,
+    /// The node's documents could not be read or written.
+    #[error(transparent)]
+    Replica(#[from] hearth_sync::ReplicaError),
     /// The local control socket cannot be used.
     #[error("cannot serve the local API on {path}: {source}")]
     Socket {

@@ -128,12 +128,14 @@ impl LocalNode {
     /// Heads hash of a case here, if held.
     pub async fn heads(&self, case: &str) -> Result<Option<[u8; 32]>, NodeError> {
         let case = case.to_owned();
-        self.node()?
-            .local(move |r| match r.doc(&case) {
+        let heads = self
+            .node()?
+            .local(move |r| match r.doc(&case)? {
                 Some(_) => r.heads_hash(&case),
-                None => None,
+                None => Ok(None),
             })
-            .await
+            .await??;
+        Ok(heads)
     }
 
     /// Reads a case held here.

@@ -180,11 +180,11 @@ impl Replica for StoreReplica {
         self.next_seq - 1
     }
 
-    fn changed_since(&self, seq: u64, limit: usize) -> Vec<(u64, String)> {
+    fn changed_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, String)>, ReplicaError> {
         let stored = self
             .store
             .changes_since_limit(seq, limit.saturating_add(self.pending.len()))
-            .unwrap_or_default();
+            .map_err(storage)?;
         let mut merged: Vec<(u64, String)> = stored
             .into_iter()
             .filter(|(_, id)| !self.pending_seq.contains_key(id))
@@ -196,42 +196,42 @@ impl Replica for StoreReplica {
             .collect();
         merged.sort();
         merged.truncate(limit);
-        merged
+        Ok(merged)
     }
 
-    fn doc_ids(&self) -> Vec<String> {
-        let mut ids = self.store.doc_ids().unwrap_or_default();
+    fn doc_ids(&self) -> Result<Vec<String>, ReplicaError> {
+        let mut ids = self.store.doc_ids().map_err(storage)?;
         for id in self.pending_seq.keys() {
             if let Err(at) = ids.binary_search(id) {
                 ids.insert(at, id.clone());
             }
         }
-        ids
+        Ok(ids)
     }
 
-    fn participants(&mut self, doc: &str) -> Option<Vec<String>> {
+    fn participants(&mut self, doc: &str) -> Result<Option<Vec<String>>, ReplicaError> {
         if let Some((case, _)) = self.cache.get(doc) {
-            return case.participants().ok();
+            return Ok(case.participants().ok());
         }
-        self.store
+        Ok(self
+            .store
             .case_summary(doc)
-            .ok()
-            .flatten()
-            .map(|s| s.participants)
+            .map_err(storage)?
+            .map(|s| s.participants))
     }
 
-    fn doc(&mut self, doc: &str) -> Option<&mut AutoCommit> {
-        match self.load(doc) {
-            Ok(true) => self.cache.get_mut(doc).map(|(case, _)| case.doc_mut()),
-            _ => None,
+    fn doc(&mut self, doc: &str) -> Result<Option<&mut AutoCommit>, ReplicaError> {
+        if !self.load(doc)? {
+            return Ok(None);
         }
+        Ok(self.cache.get_mut(doc).map(|(case, _)| case.doc_mut()))
     }
 
-    fn heads_hash(&mut self, doc: &str) -> Option<[u8; 32]> {
+    fn heads_hash(&mut self, doc: &str) -> Result<Option<[u8; 32]>, ReplicaError> {
         if let Some((case, _)) = self.cache.get_mut(doc) {
-            return Some(hearth_archive::heads_hash(&case.heads()));
+            return Ok(Some(hearth_archive::heads_hash(&case.heads())));
         }
-        self.store.heads_hash(doc).ok().flatten()
+        self.store.heads_hash(doc).map_err(storage)
     }
 
     fn commit(&mut self, doc: &str) -> Result<Option<u64>, ReplicaError> {
@@ -252,11 +252,11 @@ impl Replica for StoreReplica {
         Ok(self.stage(doc))
     }
 
-    fn sync_state(&mut self, peer: &str, doc: &str) -> Option<Vec<u8>> {
-        if let Some(s) = self.sync_states.get(&(peer.to_owned(), doc.to_owned())) {
-            return Some(s.clone());
+    fn sync_state(&mut self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+        if let Some(state) = self.sync_states.get(&(peer.to_owned(), doc.to_owned())) {
+            return Ok(Some(state.clone()));
         }
-        self.store.sync_state(peer, doc).ok().flatten()
+        self.store.sync_state(peer, doc).map_err(storage)
     }
 
     fn save_sync_state(
@@ -270,15 +270,15 @@ impl Replica for StoreReplica {
         Ok(())
     }
 
-    fn checkpoint(&self, peer: &str) -> Option<Resume> {
+    fn checkpoint(&self, peer: &str) -> Result<Option<Resume>, ReplicaError> {
         if let Some(r) = self.checkpoints.get(peer) {
-            return Some(*r);
+            return Ok(Some(*r));
         }
-        self.store
+        Ok(self
+            .store
             .peer_checkpoint(peer)
-            .ok()
-            .flatten()
-            .map(|(epoch, seq)| Resume { epoch, seq })
+            .map_err(storage)?
+            .map(|(epoch, seq)| Resume { epoch, seq }))
     }
 
     fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError> {

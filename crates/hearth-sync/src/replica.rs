@@ -24,16 +24,16 @@ pub trait Replica {
     fn feed_head(&self) -> u64;
     /// Documents updated after `seq`, oldest first, at most `limit`, each once at its latest
     /// sequence.
-    fn changed_since(&self, seq: u64, limit: usize) -> Vec<(u64, String)>;
+    fn changed_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, String)>, ReplicaError>;
     /// Ids of every document held.
-    fn doc_ids(&self) -> Vec<String>;
+    fn doc_ids(&self) -> Result<Vec<String>, ReplicaError>;
     /// The participants of a held document (`None` if not held or not a shared kind).
-    fn participants(&mut self, doc: &str) -> Option<Vec<String>>;
+    fn participants(&mut self, doc: &str) -> Result<Option<Vec<String>>, ReplicaError>;
     /// The document, if held.
-    fn doc(&mut self, doc: &str) -> Option<&mut AutoCommit>;
+    fn doc(&mut self, doc: &str) -> Result<Option<&mut AutoCommit>, ReplicaError>;
     /// [`heads_hash`] of a held document.
-    fn heads_hash(&mut self, doc: &str) -> Option<[u8; 32]> {
-        self.doc(doc).map(|d| heads_hash(&d.get_heads()))
+    fn heads_hash(&mut self, doc: &str) -> Result<Option<[u8; 32]>, ReplicaError> {
+        Ok(self.doc(doc)?.map(|d| heads_hash(&d.get_heads())))
     }
     /// Persists the changes made to a held document in place; returns its new feed sequence,
     /// or `None` if nothing changed.
@@ -41,7 +41,7 @@ pub trait Replica {
     /// Stores a document new to this node; returns its feed sequence.
     fn insert(&mut self, doc: &str, value: AutoCommit) -> Result<u64, ReplicaError>;
     /// The persisted Automerge sync state for a peer and document.
-    fn sync_state(&mut self, peer: &str, doc: &str) -> Option<Vec<u8>>;
+    fn sync_state(&mut self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>, ReplicaError>;
     /// Persists the sync state for a peer and document.
     fn save_sync_state(
         &mut self,
@@ -50,7 +50,7 @@ pub trait Replica {
         state: Vec<u8>,
     ) -> Result<(), ReplicaError>;
     /// How far this node has applied the peer's feed.
-    fn checkpoint(&self, peer: &str) -> Option<Resume>;
+    fn checkpoint(&self, peer: &str) -> Result<Option<Resume>, ReplicaError>;
     /// Records how far this node has applied the peer's feed.
     fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError>;
 }
@@ -139,28 +139,30 @@ impl Replica for MemReplica {
         self.head
     }
 
-    fn changed_since(&self, seq: u64, limit: usize) -> Vec<(u64, String)> {
-        self.feed
+    fn changed_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, String)>, ReplicaError> {
+        Ok(self
+            .feed
             .range(seq.saturating_add(1)..)
             .take(limit)
             .map(|(s, d)| (*s, d.clone()))
-            .collect()
+            .collect())
     }
 
-    fn doc_ids(&self) -> Vec<String> {
+    fn doc_ids(&self) -> Result<Vec<String>, ReplicaError> {
         let mut ids: Vec<String> = self.docs.keys().cloned().collect();
         ids.sort();
-        ids
+        Ok(ids)
     }
 
-    fn participants(&mut self, doc: &str) -> Option<Vec<String>> {
-        self.docs
+    fn participants(&mut self, doc: &str) -> Result<Option<Vec<String>>, ReplicaError> {
+        Ok(self
+            .docs
             .get(doc)
-            .and_then(|d| hearth_archive::participants_of(d).ok())
+            .and_then(|d| hearth_archive::participants_of(d).ok()))
     }
 
-    fn doc(&mut self, doc: &str) -> Option<&mut AutoCommit> {
-        self.docs.get_mut(doc)
+    fn doc(&mut self, doc: &str) -> Result<Option<&mut AutoCommit>, ReplicaError> {
+        Ok(self.docs.get_mut(doc))
     }
 
     fn commit(&mut self, doc: &str) -> Result<Option<u64>, ReplicaError> {
@@ -185,10 +187,11 @@ impl Replica for MemReplica {
         Ok(self.bump(doc))
     }
 
-    fn sync_state(&mut self, peer: &str, doc: &str) -> Option<Vec<u8>> {
-        self.sync_states
+    fn sync_state(&mut self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+        Ok(self
+            .sync_states
             .get(&(peer.to_owned(), doc.to_owned()))
-            .cloned()
+            .cloned())
     }
 
     fn save_sync_state(
@@ -202,8 +205,8 @@ impl Replica for MemReplica {
         Ok(())
     }
 
-    fn checkpoint(&self, peer: &str) -> Option<Resume> {
-        self.checkpoints.get(peer).copied()
+    fn checkpoint(&self, peer: &str) -> Result<Option<Resume>, ReplicaError> {
+        Ok(self.checkpoints.get(peer).copied())
     }
 
     fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError> {

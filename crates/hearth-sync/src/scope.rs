@@ -3,13 +3,13 @@
 use automerge::AutoCommit;
 use hearth_archive::automerge;
 
-use crate::replica::Replica;
+use crate::replica::{Replica, ReplicaError};
 
 /// Whether a held document is shared between this node and `peer` on this node's copy.
-pub fn shared(r: &mut impl Replica, doc: &str, peer: &str) -> bool {
+pub fn shared(r: &mut impl Replica, doc: &str, peer: &str) -> Result<bool, ReplicaError> {
     let local = r.node_id().to_owned();
-    r.participants(doc)
-        .is_some_and(|p| p.iter().any(|n| n == peer) && p.contains(&local))
+    Ok(r.participants(doc)?
+        .is_some_and(|p| p.iter().any(|n| n == peer) && p.contains(&local)))
 }
 
 /// Whether a document new to this node may be kept: once received, it must list both the

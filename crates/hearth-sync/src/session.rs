@@ -192,7 +192,8 @@ impl Session {
             major: PROTOCOL_MAJOR,
             minor: PROTOCOL_MINOR,
             epoch: r.feed_epoch(),
-            resume: r.checkpoint(&self.peer),
+            // An unreadable checkpoint is no checkpoint: the peer then reconciles by digest.
+            resume: r.checkpoint(&self.peer).ok().flatten(),
         };
         self.account_out(vec![Frame::Hello(hello)])
     }
@@ -213,10 +214,7 @@ impl Session {
                 format!("node {} sent data before its hello", self.peer),
             )),
             Frame::Sync { doc, message } => self.on_sync(&doc, &message, r, &mut out),
-            Frame::Digest { entries, upto } => {
-                self.on_digest(entries, upto, r);
-                Ok(())
-            }
+            Frame::Digest { entries, upto } => self.on_digest(entries, upto, r),
             Frame::Checkpoint(resume) => self.on_checkpoint(resume, r),
             Frame::Refused { doc, .. } => {
                 self.stats.refused_by_peer += 1;
@@ -320,7 +318,7 @@ impl Session {
                 self.cursor = res.seq;
                 self.confirmed = res.seq;
             }
-            _ => self.send_digest(r, out),
+            _ => self.send_digest(r, out)?,
         }
         Ok(())
     }
@@ -348,16 +346,16 @@ impl Session {
             }
         };
         let local = r.node_id().to_owned();
-        if r.doc(doc).is_some() {
-            if !scope::shared(r, doc, &self.peer) {
+        if r.doc(doc)?.is_some() {
+            if !scope::shared(r, doc, &self.peer)? {
                 let message = format!(
                     "document {doc} is not shared between {local} and {} here; nothing of it was applied",
                     self.peer
                 );
                 return self.refuse(doc, Refusal::OutOfScope, message, out);
             }
-            let state = state_for(&mut self.states, r, &self.peer, doc);
-            let Some(d) = r.doc(doc) else { return Ok(()) };
+            let state = state_for(&mut self.states, r, &self.peer, doc)?;
+            let Some(d) = r.doc(doc)? else { return Ok(()) };
             let before = d.get_heads();
             if let Err(e) = d.sync().receive_sync_message(state, message) {
                 let message = format!("sync message for {doc} cannot be applied: {e}");
@@ -388,17 +386,22 @@ impl Session {
                 }
             }
         }
-        self.generate(doc, r, out);
+        self.generate(doc, r, out)?;
         self.settle(doc, r)
     }
 
-    fn on_digest(&mut self, entries: Vec<DigestEntry>, upto: Option<u64>, r: &mut impl Replica) {
+    fn on_digest(
+        &mut self,
+        entries: Vec<DigestEntry>,
+        upto: Option<u64>,
+        r: &mut impl Replica,
+    ) -> Result<(), Fatal> {
         if self.digest == Digest::None {
             self.digest = Digest::Receiving;
         }
         for entry in entries {
-            let wanted = match r.heads_hash(&entry.doc) {
-                Some(ours) => ours != entry.heads && scope::shared(r, &entry.doc, &self.peer),
+            let wanted = match r.heads_hash(&entry.doc)? {
+                Some(ours) => ours != entry.heads && scope::shared(r, &entry.doc, &self.peer)?,
                 None => true,
             };
             if wanted && !self.pulls.contains(&entry.doc) && self.queued.insert(entry.doc.clone()) {
@@ -408,6 +411,7 @@ impl Session {
         if let Some(upto) = upto {
             self.digest = Digest::Complete(upto);
         }
+        Ok(())
     }
 
     fn on_checkpoint(&mut self, resume: Resume, r: &mut impl Replica) -> Result<(), Fatal> {
@@ -440,16 +444,16 @@ impl Session {
         if self.peer_hello.is_none() {
             return Ok(());
         }
-        self.start_pulls(r, out);
+        self.start_pulls(r, out)?;
         self.finish_digest(r)?;
-        self.offer_more(r, out);
+        self.offer_more(r, out)?;
         self.confirm(r, out);
         Ok(())
     }
 
     /// A document's exchange moved: complete its offer or pull if the two are now in sync.
     fn settle(&mut self, doc: &str, r: &mut impl Replica) -> Result<(), Fatal> {
-        if !self.in_sync(doc, r) {
+        if !self.in_sync(doc, r)? {
             return Ok(());
         }
         if let Some(seq) = self.offer_seq.remove(doc) {
@@ -462,20 +466,21 @@ impl Session {
         Ok(())
     }
 
-    fn start_pulls(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+    fn start_pulls(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) -> Result<(), Fatal> {
         while self.pulls.len() < self.cfg.max_in_flight {
             let Some(doc) = self.pull_queue.pop_front() else {
                 break;
             };
             self.queued.remove(&doc);
-            if r.doc(&doc).is_none() {
+            if r.doc(&doc)?.is_none() {
                 self.scratch.entry(doc.clone()).or_default();
             }
             self.pulls.insert(doc.clone());
-            if !self.generate(&doc, r, out) && self.in_sync(&doc, r) {
+            if !self.generate(&doc, r, out)? && self.in_sync(&doc, r)? {
                 self.pulls.remove(&doc);
             }
         }
+        Ok(())
     }
 
     fn finish_digest(&mut self, r: &mut impl Replica) -> Result<(), Fatal> {
@@ -498,26 +503,26 @@ impl Session {
         Ok(())
     }
 
-    fn offer_more(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+    fn offer_more(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) -> Result<(), Fatal> {
         loop {
             let room = self.cfg.max_in_flight.saturating_sub(self.offers.len());
             if room == 0 {
-                return;
+                return Ok(());
             }
-            let batch = r.changed_since(self.cursor, room);
+            let batch = r.changed_since(self.cursor, room)?;
             if batch.is_empty() {
-                return;
+                return Ok(());
             }
             for (seq, doc) in batch {
                 self.cursor = seq;
-                if !scope::shared(r, &doc, &self.peer) {
+                if !scope::shared(r, &doc, &self.peer)? {
                     continue;
                 }
                 if let Some(old) = self.offer_seq.insert(doc.clone(), seq) {
                     self.offers.remove(&old);
                 }
                 self.offers.insert(seq, doc.clone());
-                if !self.generate(&doc, r, out) && self.in_sync(&doc, r) {
+                if !self.generate(&doc, r, out)? && self.in_sync(&doc, r)? {
                     self.offer_seq.remove(&doc);
                     self.offers.remove(&seq);
                 }
@@ -546,12 +551,12 @@ impl Session {
         }
     }
 
-    fn send_digest(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+    fn send_digest(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) -> Result<(), Fatal> {
         let head = r.feed_head();
         let mut entries = Vec::new();
-        for doc in r.doc_ids() {
-            if scope::shared(r, &doc, &self.peer)
-                && let Some(heads) = r.heads_hash(&doc)
+        for doc in r.doc_ids()? {
+            if scope::shared(r, &doc, &self.peer)?
+                && let Some(heads) = r.heads_hash(&doc)?
             {
                 entries.push(DigestEntry { doc, heads });
             }
@@ -573,21 +578,27 @@ impl Session {
         }
         self.cursor = head;
         self.confirmed = head;
+        Ok(())
     }
 
     // ----- per document --------------------------------------------------------------------
 
     /// Sends the next Automerge sync message for `doc`, if there is one; returns whether it did.
-    fn generate(&mut self, doc: &str, r: &mut impl Replica, out: &mut Vec<Frame>) -> bool {
-        let state = state_for(&mut self.states, r, &self.peer, doc);
+    fn generate(
+        &mut self,
+        doc: &str,
+        r: &mut impl Replica,
+        out: &mut Vec<Frame>,
+    ) -> Result<bool, Fatal> {
+        let state = state_for(&mut self.states, r, &self.peer, doc)?;
         let message = match self.scratch.get_mut(doc) {
             Some(d) => d.sync().generate_sync_message(state),
-            None => match r.doc(doc) {
+            None => match r.doc(doc)? {
                 Some(d) => d.sync().generate_sync_message(state),
                 None => None,
             },
         };
-        match message {
+        Ok(match message {
             Some(m) => {
                 out.push(Frame::Sync {
                     doc: doc.to_owned(),
@@ -596,20 +607,22 @@ impl Session {
                 true
             }
             None => false,
-        }
+        })
     }
 
     /// Both sides have the same heads for `doc`.
-    fn in_sync(&mut self, doc: &str, r: &mut impl Replica) -> bool {
+    fn in_sync(&mut self, doc: &str, r: &mut impl Replica) -> Result<bool, Fatal> {
         let Some(theirs) = self.states.get(doc).and_then(|s| s.their_heads.clone()) else {
-            return false;
+            return Ok(false);
         };
-        let Some(d) = r.doc(doc) else { return false };
+        let Some(d) = r.doc(doc)? else {
+            return Ok(false);
+        };
         let mut ours = d.get_heads();
         let mut theirs = theirs;
         ours.sort();
         theirs.sort();
-        ours == theirs
+        Ok(ours == theirs)
     }
 
     fn refuse(
@@ -649,16 +662,22 @@ fn state_for<'s>(
     r: &mut impl Replica,
     peer: &str,
     doc: &str,
-) -> &'s mut State {
-    states.entry(doc.to_owned()).or_insert_with(|| {
-        r.sync_state(peer, doc)
+) -> Result<&'s mut State, ReplicaError> {
+    if !states.contains_key(doc) {
+        // A persisted state that no longer decodes is dropped: a fresh one only costs a round.
+        let state = r
+            .sync_state(peer, doc)?
             .and_then(|bytes| State::decode(&bytes).ok())
-            .unwrap_or_default()
-    })
+            .unwrap_or_default();
+        states.insert(doc.to_owned(), state);
+    }
+    states
+        .get_mut(doc)
+        .ok_or_else(|| ReplicaError(format!("sync state of {doc} vanished")))
 }
 
 fn save_if_newer(r: &mut impl Replica, peer: &str, resume: Resume) -> Result<(), ReplicaError> {
-    match r.checkpoint(peer) {
+    match r.checkpoint(peer)? {
         Some(cp) if cp.epoch == resume.epoch && cp.seq >= resume.seq => Ok(()),
         _ => r.save_checkpoint(peer, resume),
     }

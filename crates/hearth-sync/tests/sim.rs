@@ -98,6 +98,7 @@ fn participants(net: &mut Network, node: &str, case: &str) -> BTreeSet<String> {
     net.node(node)
         .replica
         .participants(case)
+        .unwrap()
         .unwrap_or_default()
         .into_iter()
         .collect()
@@ -187,7 +188,7 @@ fn catch_up_traffic(n: u32, changed: u32) -> hearth_sync::sim::Traffic {
             .unwrap();
     }
     net.run_until_quiet(1_000_000).unwrap();
-    assert_eq!(net.node(BR).replica.doc_ids().len(), n as usize);
+    assert_eq!(net.node(BR).replica.doc_ids().unwrap().len(), n as usize);
     net.cut(T1, BR);
     for i in 0..changed {
         let id = format!("c{:05}", i * 7 % n);
@@ -565,4 +566,99 @@ proptest! {
             prop_assert!(!(held.contains(T1) && held.contains(T2)), "{} reached both teams", id);
         }
     }
+}
+
+/// A replica whose disk fails for reads of the feed.
+struct FailingFeed(MemReplica);
+
+impl Replica for FailingFeed {
+    fn node_id(&self) -> &str {
+        self.0.node_id()
+    }
+    fn feed_epoch(&self) -> u64 {
+        self.0.feed_epoch()
+    }
+    fn feed_head(&self) -> u64 {
+        self.0.feed_head()
+    }
+    fn changed_since(
+        &self,
+        _: u64,
+        _: usize,
+    ) -> Result<Vec<(u64, String)>, hearth_sync::ReplicaError> {
+        Err(hearth_sync::ReplicaError("disk read failed".into()))
+    }
+    fn doc_ids(&self) -> Result<Vec<String>, hearth_sync::ReplicaError> {
+        self.0.doc_ids()
+    }
+    fn participants(
+        &mut self,
+        doc: &str,
+    ) -> Result<Option<Vec<String>>, hearth_sync::ReplicaError> {
+        self.0.participants(doc)
+    }
+    fn doc(&mut self, doc: &str) -> Result<Option<&mut AutoCommit>, hearth_sync::ReplicaError> {
+        self.0.doc(doc)
+    }
+    fn commit(&mut self, doc: &str) -> Result<Option<u64>, hearth_sync::ReplicaError> {
+        self.0.commit(doc)
+    }
+    fn insert(&mut self, doc: &str, value: AutoCommit) -> Result<u64, hearth_sync::ReplicaError> {
+        self.0.insert(doc, value)
+    }
+    fn sync_state(
+        &mut self,
+        peer: &str,
+        doc: &str,
+    ) -> Result<Option<Vec<u8>>, hearth_sync::ReplicaError> {
+        self.0.sync_state(peer, doc)
+    }
+    fn save_sync_state(
+        &mut self,
+        peer: &str,
+        doc: &str,
+        state: Vec<u8>,
+    ) -> Result<(), hearth_sync::ReplicaError> {
+        self.0.save_sync_state(peer, doc, state)
+    }
+    fn checkpoint(
+        &self,
+        peer: &str,
+    ) -> Result<Option<hearth_sync::Resume>, hearth_sync::ReplicaError> {
+        self.0.checkpoint(peer)
+    }
+    fn save_checkpoint(
+        &mut self,
+        peer: &str,
+        resume: hearth_sync::Resume,
+    ) -> Result<(), hearth_sync::ReplicaError> {
+        self.0.save_checkpoint(peer, resume)
+    }
+}
+
+#[test]
+fn a_failing_disk_ends_the_session_instead_of_confirming_anything() {
+    let mut r = FailingFeed(MemReplica::new(T1, 7));
+    r.0.insert("c9", case_doc(T1, Some(BR))).unwrap();
+    let mut s = Session::new(BR, SessionConfig::default());
+    s.open(&mut r);
+    let out = s.receive(
+        Frame::Hello(Hello {
+            node: BR.into(),
+            major: PROTOCOL_MAJOR,
+            minor: 0,
+            epoch: 2,
+            resume: Some(hearth_sync::Resume { epoch: 7, seq: 0 }),
+        }),
+        &mut r,
+    );
+    assert!(
+        matches!(out.as_slice(), [Frame::Error { code: ErrorCode::Storage, message }] if message.contains("disk read failed")),
+        "{out:?}"
+    );
+    assert!(!out.iter().any(|f| matches!(f, Frame::Checkpoint(_))));
+    assert!(matches!(
+        s.closed(),
+        Some(Closed::Local(ErrorCode::Storage, _))
+    ));
 }
