@@ -122,6 +122,27 @@ async fn pair(ca: &Pem) -> Result<(LocalNode, LocalNode)> {
     Ok((branch, team))
 }
 
+/// A team holding `cases` cases reported to a branch that holds none (both stopped), and the
+/// saved documents.
+async fn setup(cases: u32) -> Result<(LocalNode, LocalNode, Vec<Vec<u8>>)> {
+    let ca = tls::new_ca("bench")?;
+    let (branch, team) = pair(&ca).await?;
+    eprintln!("preparing {cases} cases at the team…");
+    let saved = preload(&team, cases)?;
+    Ok((branch, team, saved))
+}
+
+/// Starts both nodes and waits until the branch holds every case and both sides are quiet.
+async fn cold_sync(branch: &mut LocalNode, team: &mut LocalNode, cases: u32) -> Result<(u64, u64)> {
+    branch.start().await?;
+    team.start().await?;
+    let all = cases as usize;
+    if !wait_for(LIMIT, || async { held(branch).await == all }).await {
+        bail!("cold sync did not finish");
+    }
+    run_until_quiet(team, branch).await
+}
+
 async fn held(node: &LocalNode) -> usize {
     match node.node() {
         Ok(n) => n
@@ -171,18 +192,9 @@ async fn catchup(cases: u32, changed: u32) -> Result<()> {
     if changed > cases {
         bail!("--changed must not exceed --cases");
     }
-    let ca = tls::new_ca("bench")?;
-    let (mut branch, mut team) = pair(&ca).await?;
-    eprintln!("preparing {cases} cases at the team…");
-    preload(&team, cases)?;
+    let (mut branch, mut team, _) = setup(cases).await?;
     let started = Instant::now();
-    branch.start().await?;
-    team.start().await?;
-    let all = cases as usize;
-    if !wait_for(LIMIT, || async { held(&branch).await == all }).await {
-        bail!("cold sync did not finish");
-    }
-    run_until_quiet(&team, &branch).await?;
+    cold_sync(&mut branch, &mut team, cases).await?;
     eprintln!("cold sync of {cases} cases: {:.2?}", started.elapsed());
 
     let mut t = table(vec![
@@ -266,19 +278,10 @@ fn in_memory(saved: &[Vec<u8>]) -> Result<Duration> {
 }
 
 async fn cold(cases: u32) -> Result<()> {
-    let ca = tls::new_ca("bench")?;
-    let (mut branch, mut team) = pair(&ca).await?;
-    eprintln!("preparing {cases} cases at the team…");
-    let saved = preload(&team, cases)?;
+    let (mut branch, mut team, saved) = setup(cases).await?;
     let memory = in_memory(&saved)?;
     let started = Instant::now();
-    branch.start().await?;
-    team.start().await?;
-    let all = cases as usize;
-    if !wait_for(LIMIT, || async { held(&branch).await == all }).await {
-        bail!("cold sync did not finish");
-    }
-    let (frames, bytes) = run_until_quiet(&team, &branch).await?;
+    let (frames, bytes) = cold_sync(&mut branch, &mut team, cases).await?;
     let wall = started.elapsed();
     let mut t = table(vec![
         "sync",
