@@ -6,129 +6,39 @@
 use std::sync::Arc;
 
 use hearth_archive::{AssistanceKind, Level, NewAssistance};
-use hearth_node::Relation::{Child, Parent};
+use std::time::Duration;
+
+use hearth_node::Relation::Child;
+use hearth_node::local::{
+    BRANCH as BR, ENTERPRISE as EN, Federation, MUNICIPAL as MU, TEAM_1 as T1, TEAM_2 as T2,
+};
 use hearth_node::tls::{self, Pem};
 use hearth_tests::{LocalNode, create_case, edit, heads, peer, wait_for};
 
-const T1: &str = "demo.team-1";
-const T2: &str = "demo.team-2";
-const BR: &str = "demo.branch";
-const EN: &str = "demo.enterprise";
-const MU: &str = "demo.municipal";
-
-struct Federation {
-    ca: Pem,
-    mu: LocalNode,
-    en: LocalNode,
-    br: LocalNode,
-    t1: LocalNode,
-    t2: LocalNode,
+async fn start() -> Federation {
+    Federation::start(tls::new_ca("test").unwrap())
+        .await
+        .unwrap()
 }
 
-impl Federation {
-    /// Starts the five nodes top-down, so that each child knows its parent's port.
-    async fn start() -> Federation {
-        let ca = tls::new_ca("test").unwrap();
-        let mut mu =
-            LocalNode::new(MU, Level::Municipal, &ca, vec![peer(EN, Child, None)]).unwrap();
-        mu.start().await.unwrap();
-        let mut en = LocalNode::new(
-            EN,
-            Level::Enterprise,
-            &ca,
-            vec![
-                peer(MU, Parent, Some(mu.endpoint().unwrap())),
-                peer(BR, Child, None),
-            ],
-        )
-        .unwrap();
-        en.start().await.unwrap();
-        let mut br = LocalNode::new(
-            BR,
-            Level::Branch,
-            &ca,
-            vec![
-                peer(EN, Parent, Some(en.endpoint().unwrap())),
-                peer(T1, Child, None),
-                peer(T2, Child, None),
-            ],
-        )
-        .unwrap();
-        br.start().await.unwrap();
-        let mut t1 = LocalNode::new(
-            T1,
-            Level::Team,
-            &ca,
-            vec![peer(BR, Parent, Some(br.endpoint().unwrap()))],
-        )
-        .unwrap();
-        t1.start().await.unwrap();
-        let mut t2 = LocalNode::new(
-            T2,
-            Level::Team,
-            &ca,
-            vec![peer(BR, Parent, Some(br.endpoint().unwrap()))],
-        )
-        .unwrap();
-        t2.start().await.unwrap();
-        Federation {
-            ca,
-            mu,
-            en,
-            br,
-            t1,
-            t2,
-        }
-    }
+async fn connected(fed: &Federation) {
+    assert!(
+        fed.connected(Duration::from_secs(20)).await,
+        "not every node reached its neighbours"
+    );
+}
 
-    fn all(&self) -> [&LocalNode; 5] {
-        [&self.t1, &self.t2, &self.br, &self.en, &self.mu]
-    }
-
-    async fn connected(&self) {
-        for node in self.all() {
-            wait_for(
-                &format!("{} to reach its neighbours", node.id),
-                20,
-                || async {
-                    node.node()
-                        .unwrap()
-                        .status()
-                        .await
-                        .unwrap()
-                        .iter()
-                        .all(|p| p.connected)
-                },
-            )
-            .await;
-        }
-    }
-
-    /// Which nodes hold the case, and whether they all have the same heads.
-    async fn holders(&self, case: &str) -> (Vec<String>, bool) {
-        let mut held = Vec::new();
-        let mut distinct = std::collections::BTreeSet::new();
-        for node in self.all() {
-            if let Some(h) = heads(node, case).await {
-                held.push(node.id.clone());
-                distinct.insert(h);
-            }
-        }
-        held.sort();
-        (held, distinct.len() <= 1)
-    }
-
-    async fn shutdown(mut self) {
-        for node in [
-            &mut self.t1,
-            &mut self.t2,
-            &mut self.br,
-            &mut self.en,
-            &mut self.mu,
-        ] {
-            node.stop().await;
-        }
-    }
+/// Which nodes hold the case, and whether they all have the same heads.
+async fn holders(fed: &Federation, case: &str) -> (Vec<String>, bool) {
+    let all = fed.holders(case).await.unwrap();
+    let mut held: Vec<String> = all
+        .iter()
+        .filter(|(_, h)| h.is_some())
+        .map(|(id, _)| id.clone())
+        .collect();
+    held.sort();
+    let distinct: std::collections::BTreeSet<_> = all.iter().filter_map(|(_, h)| *h).collect();
+    (held, distinct.len() <= 1)
 }
 
 fn sorted(ids: &[&str]) -> Vec<String> {
@@ -151,8 +61,8 @@ fn aid(id: &str, fen: i64) -> NewAssistance {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge() {
-    let mut fed = Federation::start().await;
-    fed.connected().await;
+    let mut fed = start().await;
+    connected(&fed).await;
 
     create_case(&fed.t1, "c1", 1).await;
     create_case(&fed.t2, "c2", 2).await;
@@ -175,11 +85,11 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
     .await;
     edit(&fed.t2, "c2", |c, e| c.report_to(e, BR, "filed")).await;
     wait_for("c1 everywhere it was reported, identical", 20, || async {
-        fed.holders("c1").await == (sorted(&[T1, BR, EN, MU]), true)
+        holders(&fed, "c1").await == (sorted(&[T1, BR, EN, MU]), true)
     })
     .await;
     wait_for("c2 at the branch", 20, || async {
-        fed.holders("c2").await == (sorted(&[T2, BR]), true)
+        holders(&fed, "c2").await == (sorted(&[T2, BR]), true)
     })
     .await;
     assert!(
@@ -208,7 +118,7 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
     // It comes back on the same data dir and port; everyone converges.
     fed.br.start().await.unwrap();
     wait_for("c1 to converge after the branch returns", 30, || async {
-        fed.holders("c1").await == (sorted(&[T1, BR, EN, MU]), true)
+        holders(&fed, "c1").await == (sorted(&[T1, BR, EN, MU]), true)
     })
     .await;
     let total = fed
@@ -226,7 +136,7 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
         .await
         .unwrap();
     assert_eq!(total, 2_500_00);
-    fed.shutdown().await;
+    fed.stop().await;
 }
 
 /// A TLS client with this CA and certificate; returns whether a gRPC-level exchange worked.
@@ -288,8 +198,8 @@ async fn strangers_are_refused_at_the_handshake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalation_target_is_forwarded_level_by_level() {
-    let fed = Federation::start().await;
-    fed.connected().await;
+    let mut fed = start().await;
+    connected(&fed).await;
     create_case(&fed.t1, "c3", 3).await;
     edit(&fed.t1, "c3", |c, e| {
         c.set_escalation_target(
@@ -303,7 +213,7 @@ async fn an_escalation_target_is_forwarded_level_by_level() {
     wait_for(
         "c3 forwarded up to municipal, identical everywhere",
         20,
-        || async { fed.holders("c3").await == (sorted(&[T1, BR, EN, MU]), true) },
+        || async { holders(&fed, "c3").await == (sorted(&[T1, BR, EN, MU]), true) },
     )
     .await;
     assert!(heads(&fed.t2, "c3").await.is_none());
@@ -334,7 +244,7 @@ async fn an_escalation_target_is_forwarded_level_by_level() {
             (EN.into(), MU.into())
         ]
     );
-    fed.shutdown().await;
+    fed.stop().await;
 }
 
 /// An Automerge sync message carrying all of `doc`, as a peer that has nothing would receive it.
@@ -358,8 +268,8 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
     use hearth_sync::{Frame, Hello, PROTOCOL_MAJOR, Refusal};
     use tokio_stream::StreamExt;
 
-    let fed = Federation::start().await;
-    fed.connected().await;
+    let mut fed = start().await;
+    connected(&fed).await;
     create_case(&fed.t1, "c4", 4).await;
     edit(&fed.t1, "c4", |c, e| c.report_to(e, BR, "filed")).await;
     wait_for("c4 at the branch", 20, || async {
@@ -447,5 +357,5 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
         .unwrap()
         .unwrap();
     assert_eq!(total, 0);
-    fed.shutdown().await;
+    fed.stop().await;
 }

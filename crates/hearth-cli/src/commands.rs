@@ -142,16 +142,7 @@ pub fn run(cli: Cli) -> Result<()> {
             endpoint,
             out,
         }) => {
-            let relation = match relation.as_str() {
-                "parent" => Relation::Parent,
-                "child" => Relation::Child,
-                other => {
-                    return Err(BadInput::new(format!(
-                        "relation {other:?} is not parent or child"
-                    ))
-                    .into());
-                }
-            };
+            let relation: Relation = relation.parse().map_err(BadInput::new)?;
             let config = node::add_peer(
                 &dir,
                 Peer {
@@ -163,7 +154,7 @@ pub fn run(cli: Cli) -> Result<()> {
             done(
                 out.json,
                 json!({ "node_id": config.node_id, "peers": config.neighbour_ids() }),
-                format!("{id} is now a {relation:?} of {}", config.node_id).to_lowercase(),
+                format!("{id} is now a {} of {}", relation.as_str(), config.node_id),
             )
         }
         Command::Peer(PeerCommand::List(out)) => {

@@ -13,15 +13,12 @@ use hearth_archive::money::format_yuan;
 use hearth_archive::{
     AssistanceKind, Case, CaseFields, Cause, FederationSalt, IdNumber, Level, NewAssistance,
 };
-use hearth_node::Relation::{Child, Parent};
-use hearth_node::local::{LocalNode, peer, wait_for};
+use hearth_node::local::{
+    BRANCH as BR, ENTERPRISE as EN, Federation, MUNICIPAL as MU, TEAM_1 as T1, TEAM_2 as T2,
+    wait_for,
+};
 use hearth_node::tls;
 
-const T1: &str = "demo.team-1";
-const T2: &str = "demo.team-2";
-const BR: &str = "demo.branch";
-const EN: &str = "demo.enterprise";
-const MU: &str = "demo.municipal";
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs the demo; fails (exit 1) if the federation does not behave.
@@ -37,12 +34,15 @@ fn ms(since: Instant) -> String {
     format!("{} ms", since.elapsed().as_millis())
 }
 
-async fn holders(nodes: &[&LocalNode], case: &str) -> Result<Vec<(String, Option<[u8; 32]>)>> {
-    let mut out = Vec::new();
-    for n in nodes {
-        out.push((n.id.clone(), n.heads(case).await?));
-    }
-    Ok(out)
+/// The heads of `case` at team-1, branch, enterprise and municipal (team-2 left out).
+async fn upper(fed: &Federation, case: &str) -> Result<Vec<Option<[u8; 32]>>> {
+    Ok(fed
+        .holders(case)
+        .await?
+        .into_iter()
+        .filter(|(id, _)| id != T2)
+        .map(|(_, heads)| heads)
+        .collect())
 }
 
 async fn demo() -> Result<()> {
@@ -50,59 +50,10 @@ async fn demo() -> Result<()> {
         "Hearth demo: five nodes on loopback, mutual TLS 1.3, each with its own store in a throwaway data dir"
     );
     println!("  {MU} 市总工会 ← {EN} 企业工会 ← {BR} 基层工会 ← {T1}, {T2} 班组\n");
-    let ca = tls::new_ca("demo")?;
     let started = Instant::now();
-    let mut mu = LocalNode::new(MU, Level::Municipal, &ca, vec![peer(EN, Child, None)])?;
-    mu.start().await?;
-    let mut en = LocalNode::new(
-        EN,
-        Level::Enterprise,
-        &ca,
-        vec![
-            peer(MU, Parent, Some(mu.endpoint()?)),
-            peer(BR, Child, None),
-        ],
-    )?;
-    en.start().await?;
-    let mut br = LocalNode::new(
-        BR,
-        Level::Branch,
-        &ca,
-        vec![
-            peer(EN, Parent, Some(en.endpoint()?)),
-            peer(T1, Child, None),
-            peer(T2, Child, None),
-        ],
-    )?;
-    br.start().await?;
-    let mut t1 = LocalNode::new(
-        T1,
-        Level::Team,
-        &ca,
-        vec![peer(BR, Parent, Some(br.endpoint()?))],
-    )?;
-    t1.start().await?;
-    let mut t2 = LocalNode::new(
-        T2,
-        Level::Team,
-        &ca,
-        vec![peer(BR, Parent, Some(br.endpoint()?))],
-    )?;
-    t2.start().await?;
-    for n in [&t1, &t2, &br, &en, &mu] {
-        let up = wait_for(LIMIT, || async {
-            match n.node() {
-                Ok(r) => r
-                    .status()
-                    .await
-                    .is_ok_and(|s| s.iter().all(|p| p.connected)),
-                Err(_) => false,
-            }
-        })
-        .await;
-        if !up {
-            bail!("{} did not reach its neighbours", n.id);
-        }
+    let mut fed = Federation::start(tls::new_ca("demo")?).await?;
+    if !fed.connected(LIMIT).await {
+        bail!("not every node reached its neighbours");
     }
     println!(
         "1. all five nodes up and connected to their neighbours ({})",
@@ -122,25 +73,27 @@ async fn demo() -> Result<()> {
         primary_cause: Some(Cause::SeriousIllness),
         ..CaseFields::default()
     };
-    t1.create("李干事", move |actor, e| {
-        Case::create(case_id, T1, actor, e, &fields)
-    })
-    .await??;
+    fed.t1
+        .create("李干事", move |actor, e| {
+            Case::create(case_id, T1, actor, e, &fields)
+        })
+        .await??;
     let started = Instant::now();
-    t1.edit(case_id, "李干事", |c, e| {
-        c.file(e)?;
-        c.set_escalation_target(
-            e,
-            Level::Municipal,
-            "medical costs over the municipal threshold",
-        )?;
-        c.report_to(e, BR, "filed: reported to the branch")
-    })
-    .await??;
+    fed.t1
+        .edit(case_id, "李干事", |c, e| {
+            c.file(e)?;
+            c.set_escalation_target(
+                e,
+                Level::Municipal,
+                "medical costs over the municipal threshold",
+            )?;
+            c.report_to(e, BR, "filed: reported to the branch")
+        })
+        .await??;
     let reached = wait_for(LIMIT, || async {
-        holders(&[&t1, &br, &en, &mu], case_id)
+        upper(&fed, case_id)
             .await
-            .is_ok_and(|h| h.iter().all(|(_, heads)| heads.is_some()))
+            .is_ok_and(|h| h.iter().all(Option::is_some))
     })
     .await;
     if !reached {
@@ -152,7 +105,7 @@ async fn demo() -> Result<()> {
         ms(started)
     );
 
-    br.stop().await;
+    fed.br.stop().await;
     println!("3. the branch goes offline: team-1 is cut off from everything above it");
     let aid = |id: &str, fen: i64| NewAssistance {
         id: id.into(),
@@ -164,27 +117,28 @@ async fn demo() -> Result<()> {
         note: None,
     };
     let team_aid = aid("aid-team", 500_00);
-    t1.edit(case_id, "李干事", move |c, e| {
-        c.add_assistance(e, &team_aid)
-    })
-    .await??;
+    fed.t1
+        .edit(case_id, "李干事", move |c, e| {
+            c.add_assistance(e, &team_aid)
+        })
+        .await??;
     let ent_aid = aid("aid-enterprise", 2_000_00);
-    en.edit(case_id, "王主任", move |c, e| {
-        c.add_assistance(e, &ent_aid)
-    })
-    .await??;
+    fed.en
+        .edit(case_id, "王主任", move |c, e| {
+            c.add_assistance(e, &ent_aid)
+        })
+        .await??;
     println!(
         "4. while cut: team-1 records medical aid 500.00, the enterprise medical aid 2,000.00"
     );
 
     let started = Instant::now();
-    br.start().await?;
+    fed.br.start().await?;
     let converged = wait_for(LIMIT, || async {
-        let Ok(h) = holders(&[&t1, &br, &en, &mu], case_id).await else {
+        let Ok(h) = upper(&fed, case_id).await else {
             return false;
         };
-        let first = h[0].1;
-        first.is_some() && h.iter().all(|(_, heads)| *heads == first)
+        h[0].is_some() && h.iter().all(|heads| *heads == h[0])
     })
     .await;
     println!(
@@ -197,7 +151,7 @@ async fn demo() -> Result<()> {
         ms(started)
     );
 
-    let reference = t1.heads(case_id).await?;
+    let reference = fed.t1.heads(case_id).await?;
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
@@ -210,7 +164,7 @@ async fn demo() -> Result<()> {
             "Aid paid 已帮扶",
         ]);
     let mut team2_clean = true;
-    for n in [&t1, &t2, &br, &en, &mu] {
+    for n in fed.all() {
         let heads = n.heads(case_id).await?;
         let total = n
             .read(case_id, |c| {
@@ -249,9 +203,7 @@ async fn demo() -> Result<()> {
         if team2_clean { "yes" } else { "NO" }
     );
 
-    for n in [&mut t1, &mut t2, &mut br, &mut en, &mut mu] {
-        n.stop().await;
-    }
+    fed.stop().await;
     if !converged || !team2_clean {
         bail!("the federation did not behave: see the table above");
     }

@@ -130,7 +130,7 @@ pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
                             "refused_by_peer": p.refused_by_peer,
                         })).collect(),
                         None => config.peers.iter().map(|p| serde_json::json!({
-                            "id": p.id, "relation": format!("{:?}", p.relation).to_lowercase(), "connected": false,
+                            "id": p.id, "relation": p.relation.as_str(), "connected": false,
                         })).collect(),
                     };
                     return print_json(&serde_json::json!({

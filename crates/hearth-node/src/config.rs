@@ -18,6 +18,28 @@ pub enum Relation {
     Child,
 }
 
+impl Relation {
+    /// `parent` or `child`, as in the config file and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Parent => "parent",
+            Relation::Child => "child",
+        }
+    }
+}
+
+impl std::str::FromStr for Relation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "parent" => Ok(Relation::Parent),
+            "child" => Ok(Relation::Child),
+            other => Err(format!("relation {other:?} is not parent or child")),
+        }
+    }
+}
+
 /// A neighbour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -225,3 +225,131 @@ where
         tokio::time::sleep(period).await;
     }
 }
+
+/// Node ids of the demo federation.
+pub const TEAM_1: &str = "demo.team-1";
+/// Node ids of the demo federation.
+pub const TEAM_2: &str = "demo.team-2";
+/// Node ids of the demo federation.
+pub const BRANCH: &str = "demo.branch";
+/// Node ids of the demo federation.
+pub const ENTERPRISE: &str = "demo.enterprise";
+/// Node ids of the demo federation.
+pub const MUNICIPAL: &str = "demo.municipal";
+
+/// The demo federation in this process: team-1 and team-2 under a branch, then an enterprise,
+/// then a municipal node, each child dialling its parent.
+#[derive(Debug)]
+pub struct Federation {
+    /// The federation CA that issued every node's certificate.
+    pub ca: Pem,
+    /// team-1.
+    pub t1: LocalNode,
+    /// team-2.
+    pub t2: LocalNode,
+    /// The branch.
+    pub br: LocalNode,
+    /// The enterprise.
+    pub en: LocalNode,
+    /// The municipal federation.
+    pub mu: LocalNode,
+}
+
+impl Federation {
+    /// Starts the five nodes top-down, so that each child knows its parent's port.
+    pub async fn start(ca: Pem) -> Result<Federation, NodeError> {
+        use Relation::{Child, Parent};
+        let mut mu = LocalNode::new(
+            MUNICIPAL,
+            Level::Municipal,
+            &ca,
+            vec![peer(ENTERPRISE, Child, None)],
+        )?;
+        mu.start().await?;
+        let to_mu = peer(MUNICIPAL, Parent, Some(mu.endpoint()?));
+        let mut en = LocalNode::new(
+            ENTERPRISE,
+            Level::Enterprise,
+            &ca,
+            vec![to_mu, peer(BRANCH, Child, None)],
+        )?;
+        en.start().await?;
+        let to_en = peer(ENTERPRISE, Parent, Some(en.endpoint()?));
+        let children = [peer(TEAM_1, Child, None), peer(TEAM_2, Child, None)];
+        let mut br = LocalNode::new(
+            BRANCH,
+            Level::Branch,
+            &ca,
+            [vec![to_en], children.to_vec()].concat(),
+        )?;
+        br.start().await?;
+        let mut teams = Vec::new();
+        for id in [TEAM_1, TEAM_2] {
+            let mut team = LocalNode::new(
+                id,
+                Level::Team,
+                &ca,
+                vec![peer(BRANCH, Parent, Some(br.endpoint()?))],
+            )?;
+            team.start().await?;
+            teams.push(team);
+        }
+        let t2 = teams.pop().ok_or(NodeError::Stopped)?;
+        let t1 = teams.pop().ok_or(NodeError::Stopped)?;
+        Ok(Federation {
+            ca,
+            t1,
+            t2,
+            br,
+            en,
+            mu,
+        })
+    }
+
+    /// The five nodes, teams first.
+    pub fn all(&self) -> [&LocalNode; 5] {
+        [&self.t1, &self.t2, &self.br, &self.en, &self.mu]
+    }
+
+    /// Waits until every running node is connected to all its neighbours; `false` on timeout.
+    pub async fn connected(&self, limit: Duration) -> bool {
+        for node in self.all() {
+            let up = wait_for(limit, || async {
+                match node.node() {
+                    Ok(r) => r
+                        .status()
+                        .await
+                        .is_ok_and(|s| s.iter().all(|p| p.connected)),
+                    Err(_) => false,
+                }
+            })
+            .await;
+            if !up {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// For every node (teams first): its id and the heads hash of `case` there, if it holds it.
+    pub async fn holders(&self, case: &str) -> Result<Vec<(String, Option<[u8; 32]>)>, NodeError> {
+        let mut out = Vec::new();
+        for node in self.all() {
+            out.push((node.id.clone(), node.heads(case).await?));
+        }
+        Ok(out)
+    }
+
+    /// Stops every node.
+    pub async fn stop(&mut self) {
+        for node in [
+            &mut self.t1,
+            &mut self.t2,
+            &mut self.br,
+            &mut self.en,
+            &mut self.mu,
+        ] {
+            node.stop().await;
+        }
+    }
+}

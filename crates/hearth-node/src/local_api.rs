@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::error;
 
-use crate::config::Relation;
 use crate::{NodeError, NodeHandle};
 
 /// Name of the socket inside the data dir.
@@ -42,10 +41,7 @@ impl Local for Service {
                 .into_iter()
                 .map(|p| PbPeer {
                     id: p.id,
-                    relation: match p.relation {
-                        Relation::Parent => "parent".into(),
-                        Relation::Child => "child".into(),
-                    },
+                    relation: p.relation.as_str().to_owned(),
                     connected: p.connected,
                     last_heard_unix_ms: p
                         .last_heard
