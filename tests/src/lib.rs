@@ -5,32 +5,15 @@
 
 use std::time::Duration;
 
-use hearth_archive::identity::sample_id_number;
-use hearth_archive::{Case, CaseFields, Cause, FederationSalt, IdNumber};
+use hearth_archive::{Case, CaseFields};
 pub use hearth_node::local::{LocalNode, peer};
-
-/// Case fields for made-up worker `n`.
-pub fn fields(n: u32) -> CaseFields {
-    CaseFields {
-        name: Some(format!("worker {n}")),
-        identity_key: IdNumber::parse(&sample_id_number(n))
-            .ok()
-            .map(|id| id.identity_key(&FederationSalt::from_bytes([6; 32]))),
-        household_size: Some(3),
-        annual_income_fen: Some(30_000_00),
-        rigid_spending_fen: Some(6_000_00),
-        subsistence_line_fen: Some(800_00),
-        primary_cause: Some(Cause::SeriousIllness),
-        ..CaseFields::default()
-    }
-}
 
 /// Opens case `id` for worker `n` at `node`.
 pub async fn create_case(node: &LocalNode, id: &str, n: u32) {
     let id = id.to_owned();
     let home = node.id.clone();
     node.create("tester", move |actor, editor| {
-        Case::create(&id, &home, actor, editor, &fields(n))
+        Case::create(&id, &home, actor, editor, &CaseFields::sample(n))
     })
     .await
     .expect("node answers")

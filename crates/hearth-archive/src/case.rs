@@ -94,6 +94,25 @@ pub struct CaseFields {
 }
 
 impl CaseFields {
+    /// A made-up household for demos, tests and benchmarks: worker `n` (with
+    /// [`crate::identity::sample_id_number`]), 3 people, income 30,000, rigid spending 6,000,
+    /// subsistence line 800, serious illness — a deep-hardship case, ready to file.
+    pub fn sample(n: u32) -> CaseFields {
+        let salt = crate::identity::FederationSalt::from_bytes([0x5a; 32]);
+        CaseFields {
+            name: Some(format!("worker {n}")),
+            identity_key: crate::identity::IdNumber::parse(&crate::identity::sample_id_number(n))
+                .ok()
+                .map(|id| id.identity_key(&salt)),
+            household_size: Some(3),
+            annual_income_fen: Some(30_000_00),
+            rigid_spending_fen: Some(6_000_00),
+            subsistence_line_fen: Some(800_00),
+            primary_cause: Some(Cause::SeriousIllness),
+            ..CaseFields::default()
+        }
+    }
+
     /// Checks the fields on their own, as for a new case, before anything is written.
     pub fn validate(&self) -> Result<()> {
         validate_fields(self, &Causes::default())

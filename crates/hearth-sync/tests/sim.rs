@@ -6,10 +6,7 @@ use std::collections::BTreeSet;
 
 use hearth_archive::automerge::AutoCommit;
 use hearth_archive::automerge::sync::{State, SyncDoc};
-use hearth_archive::identity::sample_id_number;
-use hearth_archive::{
-    AssistanceKind, Case, CaseFields, Cause, FederationSalt, IdNumber, NewAssistance, actor_id,
-};
+use hearth_archive::{AssistanceKind, Case, CaseFields, NewAssistance, actor_id};
 use hearth_sync::sim::{NetConfig, Network};
 use hearth_sync::{
     Closed, ErrorCode, Frame, Hello, MemReplica, PROTOCOL_MAJOR, Refusal, Replica, Session,
@@ -45,20 +42,7 @@ fn parent(node: &str) -> Option<&'static str> {
 }
 
 fn fields(n: u32) -> impl FnOnce(&str) -> CaseFields {
-    move |_| CaseFields {
-        name: Some(format!("worker {n}")),
-        identity_key: Some(
-            IdNumber::parse(&sample_id_number(n))
-                .unwrap()
-                .identity_key(&FederationSalt::from_bytes([4; 32])),
-        ),
-        household_size: Some(3),
-        annual_income_fen: Some(30_000_00),
-        rigid_spending_fen: Some(6_000_00),
-        subsistence_line_fen: Some(800_00),
-        primary_cause: Some(Cause::SeriousIllness),
-        ..CaseFields::default()
-    }
+    move |_| CaseFields::sample(n)
 }
 
 fn aid(id: &str, fen: i64) -> NewAssistance {
