@@ -5,6 +5,7 @@ use std::path::PathBuf;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let protos = [
+        root.join("hearth/v1/archive.proto"),
         root.join("hearth/v1/federation.proto"),
         root.join("hearth/v1/local.proto"),
     ];

@@ -359,3 +359,104 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
     assert_eq!(total, 0);
     fed.stop().await;
 }
+
+/// An `Archive` client over mTLS with a certificate for `name` signed by `ca`; `None` when the
+/// connection is refused.
+async fn archive_client(
+    node: &LocalNode,
+    ca: &Pem,
+    signer: &Pem,
+    name: &str,
+) -> Option<hearth_node::archive_api::ArchiveRemote> {
+    let identity =
+        hearth_node::Identity::from_pem(&ca.cert, &tls::issue(signer, name).unwrap()).unwrap();
+    let addr = node.node().unwrap().addr().unwrap().to_string();
+    let channel =
+        hearth_node::net::connect(&node.id, &addr, Arc::new(identity.client_config().unwrap()))
+            .await
+            .ok()?;
+    Some(hearth_node::archive_api::ArchiveRemote::new(channel, ""))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
+    use hearth_archive::CaseForm;
+    use hearth_node::archive::{ListFilter, Write};
+    use tonic::Code;
+
+    let ca = tls::new_ca("test").unwrap();
+    let mut br = LocalNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]).unwrap();
+    br.admit("console.ops");
+    br.start().await.unwrap();
+
+    let mut admin = archive_client(&br, &ca, &ca, "console.ops").await.unwrap();
+    let form = CaseForm {
+        name: Some("王建国".into()),
+        id_number: Some(hearth_archive::identity::sample_id_number(7)),
+        household_size: Some("3".into()),
+        annual_income: Some("30000".into()),
+        rigid_spending: Some("6000".into()),
+        subsistence_line: Some("800".into()),
+        primary_cause: Some("serious_illness".into()),
+        ..CaseForm::default()
+    };
+    let made = admin
+        .write(Write::NewCase { form: form.clone() })
+        .await
+        .unwrap();
+    let id = made.case.id.clone();
+    assert_eq!(made.case.created_by.as_deref(), Some("console.ops"));
+    let aid = Write::AddAssistance {
+        case: id[..6].to_owned(),
+        kind: "living".into(),
+        amount: "1500".into(),
+        date: "2026-05-01".into(),
+        paying_node: None,
+        approving_node: None,
+        note: None,
+    };
+    admin.write(aid.clone()).await.unwrap();
+    let shown = admin.get(&id).await.unwrap();
+    assert_eq!(shown.assistance_total_fen, 1500_00);
+    assert_eq!(admin.list(ListFilter::default()).await.unwrap()[0].id, id);
+    assert!(heads(&br, &id).await.is_some(), "stored at the node");
+
+    // Bad input is refused with the field named, and nothing is written.
+    let before = heads(&br, &id).await;
+    let Write::AddAssistance {
+        case, kind, date, ..
+    } = aid
+    else {
+        unreachable!()
+    };
+    let bad = Write::AddAssistance {
+        case,
+        kind,
+        amount: "-5".into(),
+        date,
+        paying_node: None,
+        approving_node: None,
+        note: None,
+    };
+    let err = admin.write(bad).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("amount"), "{}", err.message());
+    let err = admin.write(Write::NewCase { form }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "one household, one file");
+    assert_eq!(heads(&br, &id).await, before);
+    assert_eq!(admin.list(ListFilter::default()).await.unwrap().len(), 1);
+    let err = admin.get("ffffffff").await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // A neighbour may sync but is no admin; a stranger does not get through the handshake.
+    let mut child = archive_client(&br, &ca, &ca, T1).await.unwrap();
+    let err = child.get(&id).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let other_ca = tls::new_ca("other").unwrap();
+    let refused = match archive_client(&br, &ca, &other_ca, "console.ops").await {
+        None => true,
+        Some(mut c) => c.get(&id).await.is_err(),
+    };
+    assert!(refused, "a certificate of another CA is refused");
+    br.stop().await;
+}

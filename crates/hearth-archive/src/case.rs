@@ -98,7 +98,7 @@ impl CaseFields {
     /// [`crate::identity::sample_id_number`]), 3 people, income 30,000, rigid spending 6,000,
     /// subsistence line 800, serious illness — a deep-hardship case, ready to file.
     pub fn sample(n: u32) -> CaseFields {
-        let salt = crate::identity::FederationSalt::from_bytes([0x5a; 32]);
+        let salt = crate::identity::FederationSalt::sample();
         CaseFields {
             name: Some(format!("worker {n}")),
             identity_key: crate::identity::IdNumber::parse(&crate::identity::sample_id_number(n))

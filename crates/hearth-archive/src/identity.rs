@@ -137,6 +137,12 @@ impl fmt::Debug for IdNumber {
 pub struct FederationSalt([u8; 32]);
 
 impl FederationSalt {
+    /// The salt of made-up federations (demos, tests, benchmarks), which
+    /// [`crate::CaseFields::sample`] also uses. Never for real data.
+    pub fn sample() -> FederationSalt {
+        FederationSalt::from_bytes([0x5a; 32])
+    }
+
     /// Wraps 32 random bytes (the caller draws them: this crate does no IO).
     pub fn from_bytes(bytes: [u8; 32]) -> FederationSalt {
         FederationSalt(bytes)

@@ -14,6 +14,7 @@ pub mod case;
 pub mod codes;
 mod doc;
 pub mod error;
+pub mod form;
 pub mod grade;
 pub mod identity;
 pub mod lifecycle;
@@ -27,6 +28,7 @@ pub use case::{
 pub use codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
 pub use doc::{actor_id, heads_hash, node_of_actor};
 pub use error::ArchiveError;
+pub use form::CaseForm;
 pub use identity::{FederationSalt, IdNumber, IdentityKey};
 pub use view::{CaseSummary, CaseView};
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
 
 /// Everything a case holds, as read from its document (the winning value of each field).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseView {
     /// Case id.
     pub id: String,
@@ -55,7 +55,7 @@ pub struct CaseView {
 }
 
 /// Derived grade, its basis, and any manual override.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grading {
     /// Grade by the formulas.
     pub derived: Option<Grade>,
@@ -69,7 +69,7 @@ pub struct Grading {
 }
 
 /// A manual grade set by a person, with the reason.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradeOverride {
     /// The grade set.
     pub grade: Grade,
@@ -84,7 +84,7 @@ pub struct GradeOverride {
 }
 
 /// The worker the case is about. Personal data: never log any of it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Worker {
     /// Name.
     pub name: Option<String>,
@@ -105,7 +105,7 @@ pub struct Worker {
 }
 
 /// Household (家庭状况).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Household {
     /// People living together (共同生活人口).
     pub size: Option<i64>,
@@ -114,7 +114,7 @@ pub struct Household {
 }
 
 /// A household member.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     /// Record id.
     pub id: String,
@@ -129,7 +129,7 @@ pub struct Member {
 }
 
 /// Finances (经济收入), integer fen.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Finances {
     /// Annual disposable income.
     pub annual_income_fen: Option<i64>,
@@ -142,7 +142,7 @@ pub struct Finances {
 }
 
 /// Causes of hardship (致困原因).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Causes {
     /// Primary cause.
     pub primary: Option<Cause>,
@@ -153,7 +153,7 @@ pub struct Causes {
 }
 
 /// Needs and profile (the "clears").
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Profile {
     /// Urgent needs (急需解决的问题).
     pub urgent_needs: Option<String>,
@@ -166,7 +166,7 @@ pub struct Profile {
 }
 
 /// One status change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusChange {
     /// Status before, `None` for the opening entry.
     pub from: Option<Status>,
@@ -183,7 +183,7 @@ pub struct StatusChange {
 }
 
 /// Escalation target and trail (逐级上报).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Escalation {
     /// Level the case must reach.
     pub target_level: Option<Level>,
@@ -192,7 +192,7 @@ pub struct Escalation {
 }
 
 /// One report up (or send down) between nodes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EscalationStep {
     /// Reporting node.
     pub from: Option<String>,
@@ -207,7 +207,7 @@ pub struct EscalationStep {
 }
 
 /// One approval step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approval {
     /// Step name.
     pub step: Option<String>,
@@ -224,7 +224,7 @@ pub struct Approval {
 }
 
 /// An assistance record (帮扶记录).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assistance {
     /// Record id.
     pub id: String,
@@ -245,7 +245,7 @@ pub struct Assistance {
 }
 
 /// A loan with its repayments; the outstanding balance is derived.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Loan {
     /// Record id.
     pub id: String,
@@ -266,7 +266,7 @@ pub struct Loan {
 }
 
 /// One repayment of a loan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Repayment {
     /// Record id.
     pub id: String,
@@ -279,7 +279,7 @@ pub struct Repayment {
 }
 
 /// A visit (走访 / 回访).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Visit {
     /// Record id.
     pub id: String,
@@ -294,7 +294,7 @@ pub struct Visit {
 }
 
 /// An annual review (年审).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Review {
     /// Record id.
     pub id: String,

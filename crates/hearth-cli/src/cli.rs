@@ -144,6 +144,15 @@ pub enum PeerCommand {
     },
     /// List the neighbours in the node's config
     List(JsonFlag),
+    /// Let a certificate use the archive API (get, list, writes) on the mTLS port: a remote
+    /// admin tool. It may not sync.
+    Admin {
+        /// The node id in its certificate (`hearth certs issue --node-id ID`)
+        #[arg(long, value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Args)]

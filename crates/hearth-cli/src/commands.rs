@@ -1,11 +1,13 @@
-//! The commands: each parses its input completely before it writes anything.
+//! The commands: each turns its flags into a request of [`hearth_node::archive`], which parses
+//! and checks all of it before anything is written — in this process, or in the node running on
+//! the data dir.
 
-use anyhow::Result;
-use hearth_archive::money::{format_yuan, parse_positive_yuan};
-use hearth_archive::{
-    AssistanceKind, CaseFields, Cause, Grade, NewAssistance, NewLoan, NewMember, NewRepayment,
-    NewReview, NewVisit, ReviewResult, Status, VisitKind,
-};
+use anyhow::{Context, Result};
+use hearth_archive::CaseView;
+use hearth_archive::money::format_yuan;
+use hearth_archive::view::Loan;
+use hearth_node::archive::{ListFilter, Write, Written};
+use hearth_node::config::{Peer, Relation};
 use serde_json::json;
 
 use crate::BadInput;
@@ -13,21 +15,9 @@ use crate::cli::{
     AssistCommand, CaseCommand, Cli, Command, LoanCommand, MemberCommand, PeerCommand,
     ReviewCommand, VisitCommand,
 };
-use crate::fields::{case_fields, parse_date, parse_number};
+use crate::fields::case_form;
 use crate::node::{self, Node};
 use crate::output::{case_details, case_list, grade_label, print_json};
-use hearth_archive::Level;
-use hearth_node::config::{Peer, Relation};
-
-/// A new random case id: 16 hex digits.
-pub fn new_case_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
-}
-
-/// A new random record id inside a case: 8 hex digits.
-fn new_record_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
-}
 
 /// Prints the result of a write: a line for people, or JSON.
 pub(crate) fn done(json: bool, value: serde_json::Value, line: String) -> Result<()> {
@@ -42,18 +32,12 @@ pub(crate) fn done(json: bool, value: serde_json::Value, line: String) -> Result
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<()> {
     let operator = node::operator(cli.by);
-    if let Command::Demo { walkthrough } = cli.command {
-        return if walkthrough {
-            crate::demo::walkthrough(operator)
-        } else {
-            crate::federation_demo::run()
-        };
-    }
-    let dir = node::data_dir(cli.data_dir)?;
+    // The demo needs no data dir, so it is resolved only for the commands that use one.
+    let data_dir = cli.data_dir;
+    let dir = move || node::data_dir(data_dir);
     match cli.command {
-        // Needs no data dir; run before the data dir was resolved.
-        Command::Demo { .. } => Ok(()),
         Command::Init(a) => {
+            let dir = dir()?;
             let (config, joined) = node::init(
                 &dir,
                 &a.node_id,
@@ -86,15 +70,11 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Compact(out) => {
-            let mut node = Node::open(&dir, operator)?;
-            let stats = node.store.compact()?;
+            let (folded, chunks) = Node::open(&dir()?, operator)?.compact()?;
             done(
                 out.json,
-                json!({ "folded_documents": stats.folded, "chunks_removed": stats.chunks }),
-                format!(
-                    "compacted: {} documents folded, {} change chunks removed",
-                    stats.folded, stats.chunks
-                ),
+                json!({ "folded_documents": folded, "chunks_removed": chunks }),
+                format!("compacted: {folded} documents folded, {chunks} change chunks removed"),
             )
         }
         Command::Escalate {
@@ -104,34 +84,25 @@ pub fn run(cli: Cli) -> Result<()> {
             via,
             out,
         } => {
-            let node = Node::open(&dir, operator)?;
-            let level: Level = to_level.parse()?;
-            if level <= node.config.level {
-                return Err(BadInput::new(format!(
-                    "this node is already at level {}; escalate to a higher level",
-                    node.config.level.label()
-                ))
-                .into());
-            }
-            let parent = parent_for(&node, via.as_deref())?.ok_or_else(|| {
-                BadInput::new(
-                    "this node has no parent to report to; add one with `hearth peer add`",
-                )
+            let w = Node::open(&dir()?, operator)?.write(Write::Escalate {
+                case: id,
+                to_level,
+                reason,
+                via,
             })?;
-            let mut case = node.load(&id)?;
-            let editor = node.editor();
-            case.set_escalation_target(&editor, level, &reason)?;
-            if !case.participants()?.contains(&parent) {
-                case.report_to(&editor, &parent, &reason)?;
-            }
-            node.save(&mut case)?;
-            let id = case.id()?;
+            let v = &w.case;
+            let target = v.escalation.target_level;
+            let reported = match &w.reported_to {
+                Some(p) => format!("reported to {p}"),
+                None => "its parent already holds it".to_owned(),
+            };
             done(
                 out.json,
-                json!({ "id": id, "target_level": level, "reported_to": parent }),
+                json!({ "id": v.id, "target_level": target, "reported_to": w.reported_to }),
                 format!(
-                    "case {id} goes up to {}; reported to {parent}",
-                    level.label()
+                    "case {} goes up to {}; {reported}",
+                    v.id,
+                    target.map(|l| l.label()).unwrap_or_default()
                 ),
             )
         }
@@ -142,6 +113,7 @@ pub fn run(cli: Cli) -> Result<()> {
             endpoint,
             out,
         }) => {
+            let dir = dir()?;
             let relation: Relation = relation.parse().map_err(BadInput::new)?;
             let config = node::add_peer(
                 &dir,
@@ -151,14 +123,38 @@ pub fn run(cli: Cli) -> Result<()> {
                     endpoint,
                 },
             )?;
+            if dir.join(hearth_node::local_api::SOCKET_FILE).exists() {
+                eprintln!(
+                    "note: a node is running on {}; restart it (`hearth serve`) to connect to {id}",
+                    dir.display()
+                );
+            }
             done(
                 out.json,
                 json!({ "node_id": config.node_id, "peers": config.neighbour_ids() }),
                 format!("{id} is now a {} of {}", relation.as_str(), config.node_id),
             )
         }
+        Command::Peer(PeerCommand::Admin { id, out }) => {
+            let dir = dir()?;
+            let config = node::add_admin(&dir, &id)?;
+            if dir.join(hearth_node::local_api::SOCKET_FILE).exists() {
+                eprintln!(
+                    "note: a node is running on {}; restart it (`hearth serve`) to let {id} in",
+                    dir.display()
+                );
+            }
+            done(
+                out.json,
+                json!({ "node_id": config.node_id, "admins": config.admins }),
+                format!(
+                    "{id} may now use the archive API of {} on its mTLS port",
+                    config.node_id
+                ),
+            )
+        }
         Command::Peer(PeerCommand::List(out)) => {
-            let config = node::load_config(&dir)?;
+            let config = node::load_config(&dir()?)?;
             if out.json {
                 return print_json(&config.peers);
             }
@@ -170,92 +166,49 @@ pub fn run(cli: Cli) -> Result<()> {
                     p.endpoint.as_deref().unwrap_or("(dials in)")
                 );
             }
+            for admin in &config.admins {
+                println!("{admin}\tAdmin\t(archive API only)");
+            }
             Ok(())
         }
-        Command::Serve => crate::serve::run(&dir),
-        Command::Sync(c) => crate::serve::sync(&dir, c),
-        Command::Case(c) => case(&Node::open(&dir, operator)?, c),
-        Command::Member(c) => member(&Node::open(&dir, operator)?, c),
-        Command::Assist(c) => assist(&Node::open(&dir, operator)?, c),
-        Command::Loan(c) => loan(&Node::open(&dir, operator)?, c),
-        Command::Visit(c) => visit(&Node::open(&dir, operator)?, c),
-        Command::Review(c) => review(&Node::open(&dir, operator)?, c),
+        Command::Serve => crate::serve::run(&dir()?),
+        Command::Sync(c) => crate::serve::sync(&dir()?, c),
+        Command::Case(c) => case(&mut Node::open(&dir()?, operator)?, c),
+        Command::Member(c) => member(&mut Node::open(&dir()?, operator)?, c),
+        Command::Assist(c) => assist(&mut Node::open(&dir()?, operator)?, c),
+        Command::Loan(c) => loan(&mut Node::open(&dir()?, operator)?, c),
+        Command::Visit(c) => visit(&mut Node::open(&dir()?, operator)?, c),
+        Command::Review(c) => review(&mut Node::open(&dir()?, operator)?, c),
+        Command::Demo { walkthrough } => {
+            if walkthrough {
+                crate::demo::walkthrough(operator)
+            } else {
+                crate::federation_demo::run()
+            }
+        }
     }
 }
 
-/// The parent a case is reported to: `via` if given (it must be a parent), else the only parent;
-/// `None` at a node with no parent.
-fn parent_for(node: &Node, via: Option<&str>) -> Result<Option<String>> {
-    let parents: Vec<&str> = node.config.parents().map(|p| p.id.as_str()).collect();
-    match (via, parents.as_slice()) {
-        (Some(v), _) if parents.contains(&v) => Ok(Some(v.to_owned())),
-        (Some(v), []) => Err(BadInput::new(format!("--via {v}: this node has no parent")).into()),
-        (Some(v), _) => Err(BadInput::new(format!(
-            "--via {v} is not a parent of this node; its parents are {}",
-            parents.join(", ")
-        ))
-        .into()),
-        (None, []) => Ok(None),
-        (None, [one]) => Ok(Some((*one).to_owned())),
-        (None, many) => Err(BadInput::new(format!(
-            "this node has several parents ({}); say which with --via ID",
-            many.join(", ")
-        ))
-        .into()),
-    }
-}
-
-/// Refuses a second file for a household already on file here.
-fn check_one_file(node: &Node, fields: &CaseFields, this_case: Option<&str>) -> Result<()> {
-    let Some(key) = &fields.identity_key else {
-        return Ok(());
-    };
-    let others: Vec<String> = node
-        .store
-        .cases_with_identity(key.as_str())?
-        .into_iter()
-        .filter(|id| Some(id.as_str()) != this_case)
-        .collect();
-    match others.first() {
-        None => Ok(()),
-        Some(existing) => Err(BadInput::new(format!(
-            "a case for this ID number already exists: {existing} (one household, one file); see `hearth case show {existing}`"
-        ))
-        .into()),
-    }
-}
-
-fn case(node: &Node, command: CaseCommand) -> Result<()> {
+fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
     match command {
         CaseCommand::New { fields, out } => {
-            if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-                return Err(BadInput::new("a new case needs at least the worker's --name").into());
-            }
-            let fields = case_fields(&fields, &node.salt)?;
-            fields.validate()?;
-            check_one_file(node, &fields, None)?;
-            let id = new_case_id();
-            let mut case = hearth_archive::Case::create(
-                &id,
-                &node.config.node_id,
-                node.actor(),
-                &node.editor(),
-                &fields,
-            )?;
-            node.save(&mut case)?;
-            let v = case.view()?;
+            let w = node.write(Write::NewCase {
+                form: case_form(fields),
+            })?;
+            let v = &w.case;
             done(
                 out.json,
-                json!({ "id": id }),
+                json!({ "id": v.id }),
                 format!(
-                    "opened case {id} ({}), grade {}",
+                    "opened case {} ({}), grade {}",
+                    v.id,
                     v.status.label(),
                     grade_label(v.grade, v.grading.override_.is_some())
                 ),
             )
         }
         CaseCommand::Show { id, out } => {
-            let v = node.load(&id)?.view()?;
+            let v = node.get(&id)?;
             if out.json {
                 print_json(&v)
             } else {
@@ -269,18 +222,11 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
             cause,
             out,
         } => {
-            let status: Option<Status> = status.as_deref().map(str::parse).transpose()?;
-            let grade: Option<Grade> = grade.as_deref().map(str::parse).transpose()?;
-            let cause: Option<Cause> = cause.as_deref().map(str::parse).transpose()?;
-            let mut cases: Vec<_> = node
-                .store
-                .case_summaries()?
-                .into_iter()
-                .filter(|c| status.is_none_or(|s| c.status == s))
-                .filter(|c| grade.is_none_or(|g| c.grade == Some(g)))
-                .filter(|c| cause.is_none_or(|k| c.has_cause(k)))
-                .collect();
-            cases.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            let cases = node.list(ListFilter {
+                status,
+                grade,
+                cause,
+            })?;
             if out.json {
                 print_json(&cases)
             } else {
@@ -289,35 +235,27 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
             }
         }
         CaseCommand::Edit { id, fields, out } => {
-            let mut case = node.load(&id)?;
-            let id = case.id()?;
-            let fields = case_fields(&fields, &node.salt)?;
-            check_one_file(node, &fields, Some(&id))?;
-            case.edit(&node.editor(), &fields)?;
-            node.save(&mut case)?;
-            let v = case.view()?;
+            let w = node.write(Write::EditCase {
+                case: id,
+                form: case_form(fields),
+            })?;
+            let v = &w.case;
             done(
                 out.json,
-                json!({ "id": id, "grade": v.grade }),
+                json!({ "id": v.id, "grade": v.grade }),
                 format!(
-                    "updated case {id}, grade {}",
+                    "updated case {}, grade {}",
+                    v.id,
                     grade_label(v.grade, v.grading.override_.is_some())
                 ),
             )
         }
         CaseCommand::File { id, via, out } => {
-            let mut case = node.load(&id)?;
-            let parent = parent_for(node, via.as_deref())?;
-            let editor = node.editor();
-            case.file(&editor)?;
-            if let Some(parent) = &parent
-                && !case.participants()?.contains(parent)
-            {
-                case.report_to(&editor, parent, "filed: reported to the parent union")?;
-            }
-            node.save(&mut case)?;
-            let v = case.view()?;
-            let reported = parent
+            let w = node.write(Write::FileCase { case: id, via })?;
+            let v = &w.case;
+            let reported = w
+                .reported_to
+                .as_ref()
                 .map(|p| format!("; reported to {p}"))
                 .unwrap_or_default();
             done(
@@ -337,15 +275,16 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
             reason,
             out,
         } => {
-            let to: Status = to.parse()?;
-            let mut case = node.load(&id)?;
-            case.transition(&node.editor(), to, &reason)?;
-            node.save(&mut case)?;
-            let id = case.id()?;
+            let w = node.write(Write::Transition {
+                case: id,
+                to,
+                reason,
+            })?;
+            let v = &w.case;
             done(
                 out.json,
-                json!({ "id": id, "status": to }),
-                format!("case {id} is now {}", to.label()),
+                json!({ "id": v.id, "status": v.status }),
+                format!("case {} is now {}", v.id, v.status.label()),
             )
         }
         CaseCommand::Grade {
@@ -355,16 +294,12 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
             clear,
             out,
         } => {
-            let grade: Option<Grade> = if clear {
-                None
-            } else {
-                set.as_deref().map(str::parse).transpose()?
-            };
-            let mut case = node.load(&id)?;
-            let reason = reason.unwrap_or_default();
-            case.override_grade(&node.editor(), grade.map(|g| (g, reason.as_str())))?;
-            node.save(&mut case)?;
-            let v = case.view()?;
+            let w = node.write(Write::Grade {
+                case: id,
+                set: if clear { None } else { set },
+                reason,
+            })?;
+            let v = &w.case;
             done(
                 out.json,
                 json!({ "id": v.id, "grade": v.grade, "overridden": v.grading.override_.is_some() }),
@@ -379,7 +314,12 @@ fn case(node: &Node, command: CaseCommand) -> Result<()> {
     }
 }
 
-fn member(node: &Node, command: MemberCommand) -> Result<()> {
+/// The id of the record a write added.
+fn record(w: &Written) -> &str {
+    w.record.as_deref().unwrap_or_default()
+}
+
+fn member(node: &mut Node, command: MemberCommand) -> Result<()> {
     let MemberCommand::Add {
         id,
         relation,
@@ -388,25 +328,22 @@ fn member(node: &Node, command: MemberCommand) -> Result<()> {
         occupation,
         out,
     } = command;
-    let member = NewMember {
-        id: new_record_id(),
+    let w = node.write(Write::AddMember {
+        case: id,
         relation,
-        age: age.as_deref().map(|a| parse_number("age", a)).transpose()?,
+        age,
         health,
         occupation,
-    };
-    let mut case = node.load(&id)?;
-    case.add_member(&node.editor(), &member)?;
-    node.save(&mut case)?;
-    let id = case.id()?;
+    })?;
+    let (id, member) = (&w.case.id, record(&w));
     done(
         out.json,
-        json!({ "id": id, "member": member.id }),
-        format!("added household member {} to case {id}", member.id),
+        json!({ "id": id, "member": member }),
+        format!("added household member {member} to case {id}"),
     )
 }
 
-fn assist(node: &Node, command: AssistCommand) -> Result<()> {
+fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
     let AssistCommand::Add {
         id,
         kind,
@@ -417,19 +354,21 @@ fn assist(node: &Node, command: AssistCommand) -> Result<()> {
         note,
         out,
     } = command;
-    let aid = NewAssistance {
-        id: new_record_id(),
-        kind: kind.parse::<AssistanceKind>()?,
-        amount_fen: parse_positive_yuan("amount", &amount)?,
-        date: parse_date("date", &date)?,
+    let w = node.write(Write::AddAssistance {
+        case: id,
+        kind,
+        amount,
+        date,
         paying_node,
         approving_node,
         note,
-    };
-    let mut case = node.load(&id)?;
-    case.add_assistance(&node.editor(), &aid)?;
-    node.save(&mut case)?;
-    let v = case.view()?;
+    })?;
+    let v = &w.case;
+    let aid = v
+        .assistance
+        .iter()
+        .find(|a| a.id == record(&w))
+        .context("the node did not return the new assistance record")?;
     done(
         out.json,
         json!({ "id": v.id, "assistance": aid.id, "amount_fen": aid.amount_fen, "assistance_total_fen": v.assistance_total_fen }),
@@ -443,7 +382,7 @@ fn assist(node: &Node, command: AssistCommand) -> Result<()> {
     )
 }
 
-fn loan(node: &Node, command: LoanCommand) -> Result<()> {
+fn loan(node: &mut Node, command: LoanCommand) -> Result<()> {
     match command {
         LoanCommand::Add {
             id,
@@ -453,25 +392,24 @@ fn loan(node: &Node, command: LoanCommand) -> Result<()> {
             note,
             out,
         } => {
-            let loan = NewLoan {
-                id: new_record_id(),
-                principal_fen: parse_positive_yuan("principal", &amount)?,
-                date: parse_date("date", &date)?,
-                due_date: parse_date("due", &due)?,
+            let w = node.write(Write::AddLoan {
+                case: id,
+                amount,
+                date,
+                due,
                 note,
-            };
-            let mut case = node.load(&id)?;
-            case.add_loan(&node.editor(), &loan)?;
-            node.save(&mut case)?;
-            let id = case.id()?;
+            })?;
+            let v = &w.case;
+            let loan = find_loan(v, record(&w))?;
             done(
                 out.json,
-                json!({ "id": id, "loan": loan.id, "principal_fen": loan.principal_fen }),
+                json!({ "id": v.id, "loan": loan.id, "principal_fen": loan.principal_fen }),
                 format!(
-                    "recorded loan {} of {} on case {id}, due {}",
+                    "recorded loan {} of {} on case {}, due {}",
                     loan.id,
                     format_yuan(loan.principal_fen),
-                    loan.due_date
+                    v.id,
+                    loan.due_date.map(|d| d.to_string()).unwrap_or_default()
                 ),
             )
         }
@@ -483,36 +421,42 @@ fn loan(node: &Node, command: LoanCommand) -> Result<()> {
             note,
             out,
         } => {
-            let repayment = NewRepayment {
-                id: new_record_id(),
-                amount_fen: parse_positive_yuan("amount", &amount)?,
-                date: parse_date("date", &date)?,
+            let w = node.write(Write::RepayLoan {
+                case: id,
+                loan,
+                amount,
+                date,
                 note,
-            };
-            let mut case = node.load(&id)?;
-            let loan_id = case.repay_loan(&node.editor(), loan.as_deref(), &repayment)?;
-            node.save(&mut case)?;
-            let v = case.view()?;
-            let outstanding = v
-                .loans
+            })?;
+            let v = &w.case;
+            let loan = find_loan(v, w.loan.as_deref().unwrap_or_default())?;
+            let repayment = loan
+                .repayments
                 .iter()
-                .find(|l| l.id == loan_id)
-                .map(|l| l.outstanding_fen)
-                .unwrap_or(0);
+                .find(|r| r.id == record(&w))
+                .context("the node did not return the repayment")?;
             done(
                 out.json,
-                json!({ "id": v.id, "loan": loan_id, "repayment": repayment.id, "outstanding_fen": outstanding }),
+                json!({ "id": v.id, "loan": loan.id, "repayment": repayment.id, "outstanding_fen": loan.outstanding_fen }),
                 format!(
-                    "recorded repayment of {} on loan {loan_id}; {} outstanding",
+                    "recorded repayment of {} on loan {}; {} outstanding",
                     format_yuan(repayment.amount_fen),
-                    format_yuan(outstanding)
+                    loan.id,
+                    format_yuan(loan.outstanding_fen)
                 ),
             )
         }
     }
 }
 
-fn visit(node: &Node, command: VisitCommand) -> Result<()> {
+fn find_loan<'v>(v: &'v CaseView, id: &str) -> Result<&'v Loan> {
+    v.loans
+        .iter()
+        .find(|l| l.id == id)
+        .context("the node did not return the loan")
+}
+
+fn visit(node: &mut Node, command: VisitCommand) -> Result<()> {
     let VisitCommand::Add {
         id,
         date,
@@ -521,29 +465,32 @@ fn visit(node: &Node, command: VisitCommand) -> Result<()> {
         notes,
         out,
     } = command;
-    let visit = NewVisit {
-        id: new_record_id(),
-        date: parse_date("date", &date)?,
-        kind: kind.parse::<VisitKind>()?,
+    let w = node.write(Write::AddVisit {
+        case: id,
+        date,
+        kind,
         visitor,
         notes,
-    };
-    let mut case = node.load(&id)?;
-    case.add_visit(&node.editor(), &visit)?;
-    node.save(&mut case)?;
-    let id = case.id()?;
+    })?;
+    let v = &w.case;
+    let visit = v
+        .visits
+        .iter()
+        .find(|x| x.id == record(&w))
+        .context("the node did not return the visit")?;
     done(
         out.json,
-        json!({ "id": id, "visit": visit.id }),
+        json!({ "id": v.id, "visit": visit.id }),
         format!(
-            "recorded {} on {} for case {id}",
+            "recorded {} on {} for case {}",
             visit.kind.label(),
-            visit.date
+            visit.date,
+            v.id
         ),
     )
 }
 
-fn review(node: &Node, command: ReviewCommand) -> Result<()> {
+fn review(node: &mut Node, command: ReviewCommand) -> Result<()> {
     let ReviewCommand::Add {
         id,
         date,
@@ -552,24 +499,27 @@ fn review(node: &Node, command: ReviewCommand) -> Result<()> {
         notes,
         out,
     } = command;
-    let review = NewReview {
-        id: new_record_id(),
-        date: parse_date("date", &date)?,
-        result: result.parse::<ReviewResult>()?,
+    let w = node.write(Write::AddReview {
+        case: id,
+        date,
+        result,
         reviewer,
         notes,
-    };
-    let mut case = node.load(&id)?;
-    case.add_review(&node.editor(), &review)?;
-    node.save(&mut case)?;
-    let id = case.id()?;
+    })?;
+    let v = &w.case;
+    let review = v
+        .reviews
+        .iter()
+        .find(|x| x.id == record(&w))
+        .context("the node did not return the review")?;
     done(
         out.json,
-        json!({ "id": id, "review": review.id }),
+        json!({ "id": v.id, "review": review.id }),
         format!(
-            "recorded annual review ({}) on {} for case {id}",
+            "recorded annual review ({}) on {} for case {}",
             review.result.label(),
-            review.date
+            review.date,
+            v.id
         ),
     )
 }

@@ -11,6 +11,7 @@ use hearth_archive::identity::sample_id_number;
 use crate::cli::Cli;
 use crate::commands;
 use crate::node::{Node, STORE_FILE};
+use hearth_node::archive::ListFilter;
 
 /// Prints a command line as typed, then runs it as `hearth` would. Arguments are separated by
 /// spaces (the demo's texts have none).
@@ -72,8 +73,7 @@ pub fn walkthrough(operator: String) -> Result<()> {
         ),
     )?;
     let id = Node::open(&dir, operator)?
-        .store
-        .case_summaries()?
+        .list(ListFilter::default())?
         .first()
         .map(|c| c.id.clone())
         .context("the demo case was not stored")?;

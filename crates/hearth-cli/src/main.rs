@@ -18,6 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use hearth_archive::ArchiveError;
+use hearth_node::archive::{OpError, archive_input, store_input};
 use hearth_store::StoreError;
 
 /// Input that cannot be used, with what to do about it. Exits with code 2.
@@ -41,24 +42,18 @@ impl std::error::Error for BadInput {}
 
 /// 2 for input the user can correct, 1 for everything else (IO, damage, a busy store).
 fn exit_code(err: &anyhow::Error) -> u8 {
-    let archive_is_input =
-        |e: &ArchiveError| !matches!(e, ArchiveError::Schema(_) | ArchiveError::Document(_));
-    for cause in err.chain() {
+    let input = err.chain().find_map(|cause| {
         if cause.is::<BadInput>() {
-            return 2;
+            Some(true)
+        } else if let Some(e) = cause.downcast_ref::<OpError>() {
+            Some(e.is_input())
+        } else if let Some(e) = cause.downcast_ref::<ArchiveError>() {
+            Some(archive_input(e))
+        } else {
+            cause.downcast_ref::<StoreError>().map(store_input)
         }
-        if let Some(e) = cause.downcast_ref::<ArchiveError>() {
-            return if archive_is_input(e) { 2 } else { 1 };
-        }
-        if let Some(e) = cause.downcast_ref::<StoreError>() {
-            return match e {
-                StoreError::NotFound(_) | StoreError::Ambiguous(_) => 2,
-                StoreError::Archive(a) if archive_is_input(a) => 2,
-                _ => 1,
-            };
-        }
-    }
-    1
+    });
+    if input == Some(true) { 2 } else { 1 }
 }
 
 fn main() -> ExitCode {

@@ -1,16 +1,23 @@
 //! One node's data dir: its config file, federation salt and store, and `hearth init`.
 
 use std::fs;
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hearth_archive::automerge::ActorId;
-use hearth_archive::{Case, Editor, FederationSalt, Level, actor_id};
+use hearth_archive::{CaseSummary, CaseView, FederationSalt, Level};
 pub use hearth_node::NodeConfig;
+use hearth_node::archive::{self, Ctx, ImportRow, ListFilter, StoreCases, Write, Written};
+use hearth_node::archive_api::ArchiveRemote;
 use hearth_node::config::Peer;
+use hearth_node::local_api::SOCKET_FILE;
+use hearth_proto::v1::CompactRequest;
+use hearth_proto::v1::local_client::LocalClient;
 use hearth_store::{Store, StoreError};
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
 
 use crate::BadInput;
 
@@ -21,13 +28,68 @@ pub const SALT_FILE: &str = "federation.salt";
 /// Name of the store file inside the data dir.
 pub const STORE_FILE: &str = "hearth.redb";
 
-/// An open node: config, salt, store, and who is at the keyboard.
+/// An open node: config, salt, who is at the keyboard, and where its cases are — in the store,
+/// or, while `hearth serve` runs on the data dir, behind the running node's Unix socket.
 #[derive(Debug)]
 pub struct Node {
     pub config: NodeConfig,
     pub salt: FederationSalt,
-    pub store: Store,
     pub operator: String,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    /// No node runs on the data dir: this process has the store.
+    Store(Store),
+    /// A node runs on the data dir: every read and write goes through its socket. Boxed: the
+    /// clients and runtime are much larger than the store handle.
+    Running(Box<Running>),
+}
+
+#[derive(Debug)]
+struct Running {
+    archive: ArchiveRemote,
+    local: LocalClient<Channel>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// The error for a refusal or failure reported by the running node.
+pub fn from_status(s: Status) -> anyhow::Error {
+    match s.code() {
+        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition => {
+            BadInput::new(s.message()).into()
+        }
+        _ => anyhow::anyhow!("the running node could not do it: {}", s.message()),
+    }
+}
+
+/// A channel to the node running on `dir`, through its Unix socket; `None` if none runs.
+pub async fn connect_socket(dir: &Path) -> Option<Channel> {
+    let socket = dir.join(SOCKET_FILE);
+    if !socket.exists() {
+        return None;
+    }
+    Endpoint::try_from("http://localhost")
+        .ok()?
+        .connect_with_connector(tower::service_fn(move |_| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .ok()
+}
+
+/// A small runtime for talking to the running node.
+pub fn client_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// The data dir named on the command line, in the environment, or the platform default.
@@ -52,7 +114,7 @@ pub fn operator(given: Option<String>) -> String {
 }
 
 impl Node {
-    /// Opens an initialised data dir.
+    /// Opens an initialised data dir: through the running node if there is one, else the store.
     pub fn open(dir: &Path, operator: String) -> Result<Node> {
         let config_path = dir.join(CONFIG_FILE);
         if !config_path.exists() {
@@ -64,49 +126,131 @@ impl Node {
             .into());
         }
         let config = load_config(dir)?;
-        let salt_path = dir.join(SALT_FILE);
-        let salt_text = fs::read_to_string(&salt_path)
-            .with_context(|| format!("cannot read the federation salt {}", salt_path.display()))?;
-        let salt = FederationSalt::from_hex(&salt_text)
-            .with_context(|| format!("federation salt {} is damaged", salt_path.display()))?;
-        let store = open_store(&dir.join(STORE_FILE))?;
+        let salt = load_salt(dir)?;
+        let runtime = client_runtime()?;
+        // A node that is starting holds the store before its socket answers, and another
+        // command may hold the store for a moment: wait for either, as `open_store` does.
+        let deadline = Instant::now() + lock_wait();
+        let mut pause = Duration::from_millis(10);
+        let backend = loop {
+            if let Some(channel) = runtime.block_on(connect_socket(dir)) {
+                break Backend::Running(Box::new(Running {
+                    archive: ArchiveRemote::new(channel.clone(), &operator),
+                    local: LocalClient::new(channel),
+                    runtime,
+                }));
+            }
+            match Store::open(&dir.join(STORE_FILE)) {
+                Err(StoreError::Locked(_)) if Instant::now() + pause < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                other => break Backend::Store(other?),
+            }
+        };
         Ok(Node {
             config,
             salt,
-            store,
             operator,
+            backend,
         })
     }
 
-    /// The Automerge actor this data dir writes as.
-    pub fn actor(&self) -> ActorId {
-        actor_id(&self.config.node_id, self.store.incarnation())
+    /// Who asks, beside where the cases are.
+    fn parts(&mut self) -> (Ctx<'_>, &mut Backend) {
+        let ctx = Ctx {
+            config: &self.config,
+            salt: &self.salt,
+            by: &self.operator,
+        };
+        (ctx, &mut self.backend)
     }
 
-    /// Who, where and when, for a change made now.
-    pub fn editor(&self) -> Editor {
-        let now = jiff::Zoned::now();
-        Editor {
-            node: self.config.node_id.clone(),
-            by: self.operator.clone(),
-            at: now.timestamp(),
-            today: now.date(),
+    /// Carries out one write (see [`archive::write`]).
+    pub fn write(&mut self, w: Write) -> Result<Written> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => {
+                let mut cases = StoreCases::new(store, &ctx.config.node_id);
+                Ok(archive::write(&mut cases, &ctx, w)?)
+            }
+            (_, Backend::Running(r)) => r.runtime.block_on(r.archive.write(w)).map_err(from_status),
         }
     }
 
-    /// Loads the case whose id starts with `prefix`.
-    pub fn load(&self, prefix: &str) -> Result<Case> {
-        let id = self.store.resolve_case_id(prefix)?;
-        Ok(self.store.load_case(&id, self.actor())?)
+    /// The case whose id starts with `prefix`.
+    pub fn get(&mut self, prefix: &str) -> Result<CaseView> {
+        match &mut self.backend {
+            Backend::Store(store) => Ok(archive::get(
+                &mut StoreCases::new(store, &self.config.node_id),
+                prefix,
+            )?),
+            Backend::Running(r) => r
+                .runtime
+                .block_on(r.archive.get(prefix))
+                .map_err(from_status),
+        }
     }
 
-    /// Stores a changed case durably, in one transaction.
-    pub fn save(&self, case: &mut Case) -> Result<()> {
-        let mut batch = self.store.begin()?;
-        batch.put_case(case)?;
-        batch.commit()?;
-        Ok(())
+    /// The cases held, oldest first.
+    pub fn list(&mut self, filter: ListFilter) -> Result<Vec<CaseSummary>> {
+        match &mut self.backend {
+            Backend::Store(store) => Ok(archive::list(
+                &mut StoreCases::new(store, &self.config.node_id),
+                &filter,
+            )?),
+            Backend::Running(r) => r
+                .runtime
+                .block_on(r.archive.list(filter))
+                .map_err(from_status),
+        }
     }
+
+    /// Imports cases, all or none (see [`archive::import`]).
+    pub fn import(
+        &mut self,
+        rows: Vec<ImportRow>,
+        progress: &(dyn Fn() + Sync),
+    ) -> Result<Vec<String>> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::import(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+                &rows,
+                progress,
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.import(rows))
+                .map_err(from_status),
+        }
+    }
+
+    /// Folds change chunks into snapshots: (documents folded, chunks removed).
+    pub fn compact(&mut self) -> Result<(u64, u64)> {
+        match &mut self.backend {
+            Backend::Store(store) => {
+                let stats = store.compact()?;
+                Ok((stats.folded, stats.chunks))
+            }
+            Backend::Running(r) => {
+                let reply = r
+                    .runtime
+                    .block_on(r.local.compact(CompactRequest {}))
+                    .map_err(from_status)?
+                    .into_inner();
+                Ok((reply.folded_documents, reply.chunks_removed))
+            }
+        }
+    }
+}
+
+/// Reads `<dir>/federation.salt`.
+pub fn load_salt(dir: &Path) -> Result<FederationSalt> {
+    let path = dir.join(SALT_FILE);
+    let text = fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the federation salt {}", path.display()))?;
+    FederationSalt::from_hex(&text)
+        .with_context(|| format!("federation salt {} is damaged", path.display()))
 }
 
 /// How long a command waits for another `hearth` process to finish with the store:
@@ -213,6 +357,7 @@ pub fn init(
         level,
         listen,
         peers: Vec::new(),
+        admins: Vec::new(),
     };
     let created_dir = !dir.exists();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -260,6 +405,13 @@ pub fn add_peer(dir: &Path, peer: Peer) -> Result<NodeConfig> {
     if peer.id == config.node_id {
         return Err(BadInput::new("a node cannot be its own neighbour").into());
     }
+    if config.admins.contains(&peer.id) {
+        return Err(BadInput::new(format!(
+            "{} is an admin certificate of {}; a neighbour needs a name of its own",
+            peer.id, config.node_id
+        ))
+        .into());
+    }
     if config.peer(&peer.id).is_some() {
         return Err(BadInput::new(format!(
             "{} is already a neighbour of {}; edit {} to change it",
@@ -278,6 +430,27 @@ pub fn add_peer(dir: &Path, peer: Peer) -> Result<NodeConfig> {
         .into());
     }
     config.peers.push(peer);
+    save_config(dir, &config)?;
+    Ok(config)
+}
+
+/// `hearth peer admin`: names a certificate as an admin in the config.
+pub fn add_admin(dir: &Path, id: &str) -> Result<NodeConfig> {
+    let mut config = load_config(dir)?;
+    check_node_id(id)?;
+    if config.peer(id).is_some() {
+        return Err(BadInput::new(format!(
+            "{id} is a neighbour of {}; an admin certificate needs a name of its own",
+            config.node_id
+        ))
+        .into());
+    }
+    if config.admins.iter().any(|a| a == id) {
+        return Err(
+            BadInput::new(format!("{id} is already an admin of {}", config.node_id)).into(),
+        );
+    }
+    config.admins.push(id.to_owned());
     save_config(dir, &config)?;
     Ok(config)
 }

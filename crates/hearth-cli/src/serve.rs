@@ -8,16 +8,14 @@ use hearth_sync::SessionConfig;
 use tracing_subscriber::EnvFilter;
 
 use comfy_table::{Table, presets};
-use hearth_node::local_api::SOCKET_FILE;
 use hearth_proto::v1::local_client::LocalClient;
 use hearth_proto::v1::{SyncNowRequest, SyncStatusRequest};
-use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::BadInput;
 use crate::cli::SyncCommand;
 use crate::commands::done;
-use crate::node::{STORE_FILE, load_config, open_store};
+use crate::node::{STORE_FILE, connect_socket, load_config, load_salt, open_store};
 use crate::output::print_json;
 
 /// Runs the node on `dir`.
@@ -38,6 +36,7 @@ pub fn run(dir: &Path) -> Result<()> {
     })?;
     // The store's lock makes this the only node on the data dir, so a socket left behind by a
     // crashed node can be replaced.
+    let salt = load_salt(dir)?;
     let store = open_store(&dir.join(STORE_FILE))?;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -52,11 +51,12 @@ pub fn run(dir: &Path) -> Result<()> {
             config,
             identity,
             store,
+            salt,
             session: SessionConfig::default(),
         })
         .await?;
         let mut node = node;
-        node.serve_local(&dir.join(SOCKET_FILE))?;
+        node.serve_local(&dir.join(hearth_node::local_api::SOCKET_FILE))?;
         stopped().await;
         tracing::info!("stopping");
         node.shutdown().await;
@@ -73,23 +73,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// A client of the running node's local API, or `None` if no node runs on `dir`.
 async fn local_client(dir: &Path) -> Option<LocalClient<Channel>> {
-    let socket = dir.join(SOCKET_FILE);
-    if !socket.exists() {
-        return None;
-    }
-    let channel = Endpoint::try_from("http://localhost")
-        .ok()?
-        .connect_with_connector(tower::service_fn(move |_| {
-            let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
-        }))
-        .await
-        .ok()?;
-    Some(LocalClient::new(channel))
+    connect_socket(dir).await.map(LocalClient::new)
 }
 
 fn ago(unix_ms: Option<i64>) -> String {

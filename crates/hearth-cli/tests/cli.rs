@@ -1297,6 +1297,82 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
         serde_json::from_slice::<Value>(&out.stdout)
             .is_ok_and(|v| v["peers"][0]["docs_applied"] == 1)
     });
+
+    // While the nodes run, every case command goes through them instead of failing on the
+    // locked store: writes, reads, bad input, an import, compaction.
+    let yesterday = (jiff::Zoned::now().date() - jiff::Span::new().days(1)).to_string();
+    run(&t1, &["case", "edit", &id, "--household-size", "4"]);
+    run(
+        &t1,
+        &[
+            "assist", "add", &id, "--kind", "living", "--amount", "1500", "--date", &yesterday,
+        ],
+    );
+    let show = |dir: &Path| {
+        let out = hearth(dir, &["case", "show", &id, "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).ok()
+    };
+    let before = show(&t1).unwrap();
+    let out = hearth(
+        &t1,
+        &[
+            "assist", "add", &id, "--kind", "living", "--amount", "-5", "--date", &yesterday,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("amount"), "{stderr}");
+    assert_eq!(
+        show(&t1).unwrap(),
+        before,
+        "a refused write changed the case"
+    );
+    let out = hearth(&t1, &["case", "show", "ffffffff"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown case through the node"
+    );
+    let escalated: Value = serde_json::from_str(&run(
+        &t1,
+        &[
+            "escalate",
+            &id,
+            "--to-level",
+            "enterprise",
+            "--reason",
+            "deep hardship",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(escalated["target_level"], "enterprise");
+    let csv = tmp.path().join("two.csv");
+    std::fs::write(
+        &csv,
+        [HEADER.to_owned(), csv_line(11), csv_line(12)].join("\n"),
+    )
+    .unwrap();
+    run(&t1, &["case", "import", csv.to_str().unwrap()]);
+    let listed: Value = serde_json::from_str(&run(&t1, &["case", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    run(&t1, &["compact"]);
+    wait_until("the team's edits to reach the branch", || {
+        show(&br).is_some_and(|v| {
+            v["assistance_total_fen"] == 150_000 && v["escalation"]["target_level"] == "enterprise"
+        })
+    });
+    assert_eq!(show(&br).unwrap(), show(&t1).unwrap(), "both holders agree");
+    wait_until(
+        "the imported filed case (line 12) to reach the branch",
+        || {
+            let out = hearth(&br, &["case", "list", "--json", "--status", "filed"]);
+            serde_json::from_slice::<Value>(&out.stdout)
+                .is_ok_and(|v| v.as_array().is_some_and(|a| a.len() == 2))
+        },
+    );
+
     assert!(team.terminate().success(), "serve stops cleanly on SIGTERM");
     assert!(branch.terminate().success());
     assert!(

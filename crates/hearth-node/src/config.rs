@@ -67,6 +67,10 @@ pub struct NodeConfig {
     /// Neighbours.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<Peer>,
+    /// Certificates (by the node id in them) allowed to use the `Archive` API on the mTLS port:
+    /// remote admin tools. They may not sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<String>,
 }
 
 /// A config file that cannot be used.
@@ -154,6 +158,7 @@ mod tests {
                     endpoint: None,
                 },
             ],
+            admins: vec!["console.ops".into()],
         };
         let text = config.to_toml().unwrap();
         assert_eq!(NodeConfig::parse(&text).unwrap(), config);

@@ -9,6 +9,8 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod archive;
+pub mod archive_api;
 pub mod config;
 pub mod core;
 pub mod local;
@@ -22,6 +24,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hearth_archive::FederationSalt;
+use hearth_proto::v1::archive_server::ArchiveServer;
 use hearth_proto::v1::federation_server::FederationServer;
 use hearth_store::{Store, StoreError};
 use hearth_sync::SessionConfig;
@@ -81,6 +85,8 @@ pub struct NodeOptions {
     pub identity: Identity,
     /// The open store.
     pub store: Store,
+    /// The federation salt, for identity keys of cases opened through the archive API.
+    pub salt: FederationSalt,
     /// Session limits.
     pub session: SessionConfig,
 }
@@ -133,12 +139,31 @@ impl NodeHandle {
             .map_err(|_| NodeError::Stopped)?;
         Ok(Some(peers))
     }
+
+    /// Runs `f` on the core thread with the node's documents (a local change or a read). Changes
+    /// are committed, then offered to connected participants at once.
+    pub async fn local<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut StoreReplica) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        let job: core::LocalFn = Box::new(move |replica| {
+            let _ = reply.send(f(replica));
+        });
+        self.core
+            .send(core::Cmd::Local(job))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
 }
 
 /// A running node.
 #[derive(Debug)]
 pub struct RunningNode {
     node_id: String,
+    config: Arc<NodeConfig>,
+    salt: Arc<FederationSalt>,
     addr: Option<SocketAddr>,
     core: mpsc::Sender<core::Cmd>,
     wakes: Arc<HashMap<String, Arc<Notify>>>,
@@ -154,10 +179,15 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         config,
         identity,
         store,
+        salt,
         session,
     } = opts;
+    let config = Arc::new(config);
+    let salt = Arc::new(salt);
     let replica = StoreReplica::new(&config.node_id, store)?;
-    let server_tls = identity.server_config(config.neighbour_ids())?;
+    let mut allowed = config.neighbour_ids();
+    allowed.extend(config.admins.iter().cloned());
+    let server_tls = identity.server_config(allowed)?;
     let client_tls = Arc::new(identity.client_config()?);
     let (tx, rx) = mpsc::channel(4096);
     let core = core::Core::new(replica, &config, session);
@@ -167,6 +197,22 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         .map_err(NodeError::Start)?;
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
+    let dialled: Vec<&Peer> = config
+        .peers
+        .iter()
+        .filter(|p| p.endpoint.is_some())
+        .collect();
+    let wakes: Arc<HashMap<String, Arc<Notify>>> = Arc::new(
+        dialled
+            .iter()
+            .map(|p| (p.id.clone(), Arc::new(Notify::new())))
+            .collect(),
+    );
+    let handle = NodeHandle {
+        node_id: config.node_id.clone(),
+        core: tx.clone(),
+        wakes: wakes.clone(),
+    };
     let mut addr = None;
     if let Some(listen) = &config.listen {
         let (listener, local) = net::bind(listen)
@@ -188,11 +234,18 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         ))
         .max_decoding_message_size(net::MAX_MESSAGE)
         .max_encoding_message_size(net::MAX_MESSAGE);
+        let archive = ArchiveServer::new(archive_api::ArchiveService::remote(
+            handle.clone(),
+            config.clone(),
+            salt.clone(),
+        ))
+        .max_decoding_message_size(archive_api::MAX_REQUEST);
         let stop = cancel.clone();
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .http2_keepalive_interval(Some(Duration::from_secs(20)))
                 .add_service(service)
+                .add_service(archive)
                 .serve_with_incoming_shutdown(incoming, stop.cancelled())
                 .await;
             if let Err(e) = served {
@@ -201,10 +254,8 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         }));
         info!(node = %config.node_id, addr = %local, "listening for peers");
     }
-    let mut wakes = HashMap::new();
-    for peer in config.peers.iter().filter(|p| p.endpoint.is_some()) {
-        let wake = Arc::new(Notify::new());
-        wakes.insert(peer.id.clone(), wake.clone());
+    for peer in dialled {
+        let wake = wakes.get(&peer.id).cloned().unwrap_or_default();
         tasks.push(tokio::spawn(net::dial_forever(
             peer.clone(),
             client_tls.clone(),
@@ -214,10 +265,12 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         )));
     }
     Ok(RunningNode {
-        node_id: config.node_id,
+        node_id: config.node_id.clone(),
+        config,
+        salt,
         addr,
         core: tx,
-        wakes: Arc::new(wakes),
+        wakes,
         cancel,
         tasks,
         core_thread: Some(core_thread),
@@ -251,26 +304,22 @@ impl RunningNode {
 
     /// Serves the local control API on a Unix socket (owner-only) until the node stops.
     pub fn serve_local(&mut self, socket: &std::path::Path) -> Result<(), NodeError> {
-        let task = local_api::serve(socket, self.handle(), self.cancel.clone())?;
+        let archive = archive_api::ArchiveService::local(
+            self.handle(),
+            self.config.clone(),
+            self.salt.clone(),
+        );
+        let task = local_api::serve(socket, self.handle(), archive, self.cancel.clone())?;
         self.tasks.push(task);
         Ok(())
     }
 
-    /// Runs `f` on the core thread with the node's documents (a local change or a read). Changes
-    /// are committed, then offered to connected participants at once.
+    /// Runs `f` on the core thread with the node's documents (see [`NodeHandle::local`]).
     pub async fn local<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut StoreReplica) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
-        let (reply, rx) = oneshot::channel();
-        let job: core::LocalFn = Box::new(move |replica| {
-            let _ = reply.send(f(replica));
-        });
-        self.core
-            .send(core::Cmd::Local(job))
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        rx.await.map_err(|_| NodeError::Stopped)
+        self.handle().local(f).await
     }
 
     /// Stops: connections close, the core commits what it has and ends.

@@ -66,12 +66,19 @@ impl LocalNode {
                 level,
                 listen: Some("127.0.0.1:0".into()),
                 peers,
+                admins: Vec::new(),
             },
             dir,
             pem: tls::issue(ca, id)?,
             ca_cert: ca.cert.clone(),
             running: None,
         })
+    }
+
+    /// Lets a certificate naming `admin` use the `Archive` API on the mTLS port (from the next
+    /// start).
+    pub fn admit(&mut self, admin: &str) {
+        self.config.admins.push(admin.to_owned());
     }
 
     /// The node's data dir (its store is `hearth.redb` in it).
@@ -92,6 +99,7 @@ impl LocalNode {
             config: self.config.clone(),
             identity,
             store,
+            salt: hearth_archive::FederationSalt::sample(),
             session,
         })
         .await?;

@@ -1,12 +1,14 @@
-//! The local control API (`hearth.v1.Local`) on a Unix socket in the data dir, with owner-only
+//! The local control API (`hearth.v1.Local`, with `hearth.v1.Archive`) on a Unix socket in the data dir, with owner-only
 //! permissions: the `hearth` command line on the same machine asks the running node through it.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
+use hearth_proto::v1::archive_server::ArchiveServer;
 use hearth_proto::v1::local_server::{Local, LocalServer};
 use hearth_proto::v1::{
-    PeerStatus as PbPeer, SyncNowReply, SyncNowRequest, SyncStatusReply, SyncStatusRequest,
+    CompactReply, CompactRequest, PeerStatus as PbPeer, SyncNowReply, SyncNowRequest,
+    SyncStatusReply, SyncStatusRequest,
 };
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
@@ -15,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::error;
 
+use crate::archive_api::{self, ArchiveService};
 use crate::{NodeError, NodeHandle};
 
 /// Name of the socket inside the data dir.
@@ -78,12 +81,27 @@ impl Local for Service {
             ))),
         }
     }
+
+    async fn compact(&self, _: Request<CompactRequest>) -> Result<Response<CompactReply>, Status> {
+        let stats = self
+            .node
+            .local(|replica| replica.compact())
+            .await
+            .map_err(unavailable)?
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(CompactReply {
+            folded_documents: stats.folded,
+            chunks_removed: stats.chunks,
+        }))
+    }
 }
 
-/// Binds the socket (replacing a stale one), makes it owner-only, and serves until `cancel`.
+/// Binds the socket (replacing a stale one), makes it owner-only, and serves the `Local` and
+/// `Archive` services on it until `cancel`.
 pub fn serve(
     socket: &Path,
     node: NodeHandle,
+    archive: ArchiveService,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, NodeError> {
     let failed = |source| NodeError::Socket {
@@ -103,6 +121,9 @@ pub fn serve(
     Ok(tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(LocalServer::new(Service { node }))
+            .add_service(
+                ArchiveServer::new(archive).max_decoding_message_size(archive_api::MAX_REQUEST),
+            )
             .serve_with_incoming_shutdown(UnixListenerStream::new(listener), cancel.cancelled())
             .await;
         if let Err(e) = served {

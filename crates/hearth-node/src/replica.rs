@@ -85,6 +85,41 @@ impl StoreReplica {
             .ok_or_else(|| ReplicaError(format!("case {id} has no changes")))
     }
 
+    /// Drops a case from the cache, with any change not yet committed (after a refused local
+    /// change). Its committed state stays in the store.
+    pub fn forget(&mut self, id: &str) {
+        if !self.pending_seq.contains_key(id) {
+            self.cache.remove(id);
+        }
+    }
+
+    /// Stores new local cases in one durable transaction (all or none), each at the next feed
+    /// sequence, without caching them: an import of many thousands stays flat in memory.
+    pub fn insert_all(
+        &mut self,
+        cases: &mut dyn Iterator<Item = Result<Case, crate::archive::OpError>>,
+    ) -> Result<Vec<String>, crate::archive::OpError> {
+        self.flush()?;
+        let mut batch = self.store.begin()?;
+        let mut ids = Vec::new();
+        let mut seq = self.next_seq;
+        for case in cases {
+            let mut case = case?;
+            batch.put_case_at(&mut case, seq)?;
+            seq += 1;
+            ids.push(case.id()?);
+        }
+        batch.commit()?;
+        self.next_seq = seq;
+        Ok(ids)
+    }
+
+    /// Folds every document's change chunks into its snapshot (see [`Store::compact`]).
+    pub fn compact(&mut self) -> Result<hearth_store::CompactStats, ReplicaError> {
+        self.flush()?;
+        self.store.compact().map_err(storage)
+    }
+
     /// The actor local changes are written with.
     pub fn actor(&self) -> ActorId {
         self.actor.clone()

@@ -189,7 +189,7 @@ impl Identity {
     }
 
     /// Server side: TLS 1.3, ALPN h2, client certificates required, signed by the federation CA
-    /// and naming one of `allowed` (the configured neighbours).
+    /// and naming one of `allowed` (the configured neighbours and admins).
     pub fn server_config(&self, allowed: Vec<String>) -> Result<rustls::ServerConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner =
@@ -231,7 +231,7 @@ pub fn node_of_cert(cert: &CertificateDer<'_>, candidates: &[String]) -> Option<
 }
 
 /// Accepts a client certificate only if the federation CA signed it and it names a configured
-/// neighbour: anything else fails the handshake.
+/// neighbour or admin: anything else fails the handshake.
 #[derive(Debug)]
 struct NeighbourVerifier {
     inner: Arc<dyn ClientCertVerifier>,
@@ -254,7 +254,7 @@ impl ClientCertVerifier for NeighbourVerifier {
             .verify_client_cert(end_entity, intermediates, now)
             .inspect_err(|e| tracing::warn!(reason = %e, "peer refused: certificate not signed by the federation CA"))?;
         if node_of_cert(end_entity, &self.allowed).is_none() {
-            tracing::warn!("peer refused: its certificate names no configured neighbour");
+            tracing::warn!("peer refused: its certificate names no configured neighbour or admin");
             return Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::NotValidForName,
             ));

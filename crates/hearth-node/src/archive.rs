@@ -1,0 +1,856 @@
+//! Reading and changing cases for a person: the operations behind `hearth.v1.Archive` and the
+//! `hearth` command line. They run against [`Cases`] — the store itself when no node runs on the
+//! data dir, or the running node's replica on its core thread — so both paths parse, check and
+//! write alike. Every input is text as typed and is parsed here, completely, before anything is
+//! written; a refused write leaves nothing behind.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use hearth_archive::automerge::ActorId;
+use hearth_archive::form::{parse_date, parse_number};
+use hearth_archive::money::parse_positive_yuan;
+use hearth_archive::{
+    ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, Editor,
+    FederationSalt, Grade, Level, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview,
+    NewVisit, ReviewResult, Status, VisitKind, actor_id,
+};
+use hearth_store::{Store, StoreError};
+use hearth_sync::ReplicaError;
+
+use crate::config::NodeConfig;
+use crate::replica::StoreReplica;
+
+/// Why a read or write was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// Input the person can correct; the message says how.
+    #[error("{0}")]
+    Input(String),
+    /// The archive model refused the input, or a document is unreadable.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The store failed, or has no such case.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node's replica failed.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    /// An import with bad lines: each problem, then a summary. Nothing was imported.
+    #[error("{}", .problems.iter().chain(std::iter::once(.summary)).cloned().collect::<Vec<_>>().join("\n"))]
+    Import {
+        /// One line per bad input line (at most [`MAX_LISTED`], then a count of the rest).
+        problems: Vec<String>,
+        /// What was refused.
+        summary: String,
+    },
+}
+
+impl OpError {
+    fn input(message: impl Into<String>) -> OpError {
+        OpError::Input(message.into())
+    }
+
+    /// Whether the person can correct it (bad input, an unknown case), as opposed to a failing
+    /// disk or a damaged document.
+    pub fn is_input(&self) -> bool {
+        match self {
+            OpError::Input(_) | OpError::Import { .. } => true,
+            OpError::Archive(e) => archive_input(e),
+            OpError::Store(e) => store_input(e),
+            OpError::Replica(_) => false,
+        }
+    }
+}
+
+/// Whether an archive error is about the input rather than a document.
+pub fn archive_input(e: &ArchiveError) -> bool {
+    !matches!(e, ArchiveError::Schema(_) | ArchiveError::Document(_))
+}
+
+/// Whether a store error is about the input (an unknown or ambiguous case id).
+pub fn store_input(e: &StoreError) -> bool {
+    match e {
+        StoreError::NotFound(_) | StoreError::Ambiguous(_) => true,
+        StoreError::Archive(a) => archive_input(a),
+        _ => false,
+    }
+}
+
+/// Result of archive operations.
+pub type Result<T, E = OpError> = std::result::Result<T, E>;
+
+/// Where cases live: the store, or the running node's replica.
+pub trait Cases {
+    /// The actor this node writes with.
+    fn actor(&self) -> ActorId;
+    /// The full id of the case whose id starts with `prefix`.
+    fn resolve(&mut self, prefix: &str) -> Result<String>;
+    /// Runs `f` on a case; a change it makes is durable when this returns `Ok`, and discarded
+    /// when `f` fails.
+    fn update<T>(&mut self, id: &str, f: impl FnOnce(&mut Case) -> Result<T>) -> Result<T>;
+    /// Reads a case.
+    fn read<T>(&mut self, id: &str, f: impl FnOnce(&Case) -> Result<T>) -> Result<T>;
+    /// Stores new cases in one durable transaction: all of them, or none if one fails.
+    fn create(&mut self, cases: &mut dyn Iterator<Item = Result<Case>>) -> Result<Vec<String>>;
+    /// The listing index of every case held.
+    fn summaries(&mut self) -> Result<Vec<CaseSummary>>;
+    /// Cases on file for a household, by its identity key.
+    fn with_identity(&mut self, key: &str) -> Result<Vec<String>>;
+}
+
+/// The store of a data dir no node is running on.
+#[derive(Debug)]
+pub struct StoreCases<'a> {
+    store: &'a Store,
+    actor: ActorId,
+}
+
+impl<'a> StoreCases<'a> {
+    /// Cases in `store`, written as `node_id`.
+    pub fn new(store: &'a Store, node_id: &str) -> StoreCases<'a> {
+        StoreCases {
+            store,
+            actor: actor_id(node_id, store.incarnation()),
+        }
+    }
+}
+
+impl Cases for StoreCases<'_> {
+    fn actor(&self) -> ActorId {
+        self.actor.clone()
+    }
+
+    fn resolve(&mut self, prefix: &str) -> Result<String> {
+        Ok(self.store.resolve_case_id(prefix)?)
+    }
+
+    fn update<T>(&mut self, id: &str, f: impl FnOnce(&mut Case) -> Result<T>) -> Result<T> {
+        let mut case = self.store.load_case(id, self.actor.clone())?;
+        let value = f(&mut case)?;
+        let mut batch = self.store.begin()?;
+        batch.put_case(&mut case)?;
+        batch.commit()?;
+        Ok(value)
+    }
+
+    fn read<T>(&mut self, id: &str, f: impl FnOnce(&Case) -> Result<T>) -> Result<T> {
+        f(&self.store.load_case(id, self.actor.clone())?)
+    }
+
+    fn create(&mut self, cases: &mut dyn Iterator<Item = Result<Case>>) -> Result<Vec<String>> {
+        let mut batch = self.store.begin()?;
+        let mut ids = Vec::new();
+        for case in cases {
+            let mut case = case?;
+            batch.put_case(&mut case)?;
+            ids.push(case.id()?);
+        }
+        batch.commit()?;
+        Ok(ids)
+    }
+
+    fn summaries(&mut self) -> Result<Vec<CaseSummary>> {
+        Ok(self.store.case_summaries()?)
+    }
+
+    fn with_identity(&mut self, key: &str) -> Result<Vec<String>> {
+        Ok(self.store.cases_with_identity(key)?)
+    }
+}
+
+impl Cases for StoreReplica {
+    fn actor(&self) -> ActorId {
+        StoreReplica::actor(self)
+    }
+
+    fn resolve(&mut self, prefix: &str) -> Result<String> {
+        self.flush()?;
+        Ok(self.store().resolve_case_id(prefix)?)
+    }
+
+    fn update<T>(&mut self, id: &str, f: impl FnOnce(&mut Case) -> Result<T>) -> Result<T> {
+        // Changes from peers applied earlier in this round go to disk first, so that dropping
+        // the case after a failed `f` loses nothing but `f`'s own change.
+        self.flush()?;
+        let case = self
+            .case_mut(id)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        match f(case) {
+            Ok(value) => {
+                hearth_sync::Replica::commit(self, id)?;
+                self.flush()?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.forget(id);
+                Err(e)
+            }
+        }
+    }
+
+    fn read<T>(&mut self, id: &str, f: impl FnOnce(&Case) -> Result<T>) -> Result<T> {
+        let case = self
+            .case_mut(id)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        f(case)
+    }
+
+    fn create(&mut self, cases: &mut dyn Iterator<Item = Result<Case>>) -> Result<Vec<String>> {
+        self.insert_all(cases)
+    }
+
+    fn summaries(&mut self) -> Result<Vec<CaseSummary>> {
+        self.flush()?;
+        Ok(self.store().case_summaries()?)
+    }
+
+    fn with_identity(&mut self, key: &str) -> Result<Vec<String>> {
+        self.flush()?;
+        Ok(self.store().cases_with_identity(key)?)
+    }
+}
+
+/// Who asks, and at which node.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The node's config.
+    pub config: &'a NodeConfig,
+    /// The federation salt, for identity keys.
+    pub salt: &'a FederationSalt,
+    /// The person making the change.
+    pub by: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Who, where and when, for a change made now.
+    pub fn editor(&self) -> Editor {
+        let now = jiff::Zoned::now();
+        Editor {
+            node: self.config.node_id.clone(),
+            by: self.by.to_owned(),
+            at: now.timestamp(),
+            today: now.date(),
+        }
+    }
+}
+
+/// A new random case id: 16 hex digits.
+pub fn new_case_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
+}
+
+/// A new random record id inside a case: 8 hex digits.
+fn new_record_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+/// A change to one case (or a new case), as typed. Case ids may be unique prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Write {
+    /// Open a case; needs at least the name.
+    NewCase { form: CaseForm },
+    /// Change fields of a case.
+    EditCase { case: String, form: CaseForm },
+    /// Put a case on file (from draft through under_review) and report it to the parent.
+    FileCase { case: String, via: Option<String> },
+    /// Move a case to another status.
+    Transition {
+        case: String,
+        to: String,
+        reason: String,
+    },
+    /// Override the derived grade (`set`, with a reason) or clear the override (`set: None`).
+    Grade {
+        case: String,
+        set: Option<String>,
+        reason: Option<String>,
+    },
+    /// Send a case up to a higher level, through a parent.
+    Escalate {
+        case: String,
+        to_level: String,
+        reason: String,
+        via: Option<String>,
+    },
+    /// Add a household member.
+    AddMember {
+        case: String,
+        relation: String,
+        age: Option<String>,
+        health: Option<String>,
+        occupation: Option<String>,
+    },
+    /// Record an assistance payment.
+    AddAssistance {
+        case: String,
+        kind: String,
+        amount: String,
+        date: String,
+        paying_node: Option<String>,
+        approving_node: Option<String>,
+        note: Option<String>,
+    },
+    /// Record a loan.
+    AddLoan {
+        case: String,
+        amount: String,
+        date: String,
+        due: String,
+        note: Option<String>,
+    },
+    /// Record a repayment (on the only open loan when `loan` is `None`).
+    RepayLoan {
+        case: String,
+        loan: Option<String>,
+        amount: String,
+        date: String,
+        note: Option<String>,
+    },
+    /// Record a visit.
+    AddVisit {
+        case: String,
+        date: String,
+        kind: String,
+        visitor: Option<String>,
+        notes: Option<String>,
+    },
+    /// Record an annual review.
+    AddReview {
+        case: String,
+        date: String,
+        result: String,
+        reviewer: Option<String>,
+        notes: Option<String>,
+    },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The case afterwards.
+    pub case: CaseView,
+    /// The record added (member, aid, loan, repayment, visit, review).
+    pub record: Option<String>,
+    /// The loan repaid, for a repayment.
+    pub loan: Option<String>,
+    /// The parent the case was reported to by this write.
+    pub reported_to: Option<String>,
+}
+
+/// The parent a case is reported to: `via` if given (it must be a parent), else the only
+/// parent; `None` at a node with no parent.
+pub fn parent_for(config: &NodeConfig, via: Option<&str>) -> Result<Option<String>> {
+    let parents: Vec<&str> = config.parents().map(|p| p.id.as_str()).collect();
+    match (via, parents.as_slice()) {
+        (Some(v), _) if parents.contains(&v) => Ok(Some(v.to_owned())),
+        (Some(v), []) => Err(OpError::input(format!(
+            "--via {v}: this node has no parent"
+        ))),
+        (Some(v), _) => Err(OpError::input(format!(
+            "--via {v} is not a parent of this node; its parents are {}",
+            parents.join(", ")
+        ))),
+        (None, []) => Ok(None),
+        (None, [one]) => Ok(Some((*one).to_owned())),
+        (None, many) => Err(OpError::input(format!(
+            "this node has several parents ({}); say which with --via ID",
+            many.join(", ")
+        ))),
+    }
+}
+
+/// Refuses a second file for a household already on file here.
+fn check_one_file(
+    cases: &mut impl Cases,
+    key: Option<&str>,
+    this_case: Option<&str>,
+) -> Result<()> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    let existing = cases
+        .with_identity(key)?
+        .into_iter()
+        .find(|id| Some(id.as_str()) != this_case);
+    match existing {
+        None => Ok(()),
+        Some(existing) => Err(OpError::input(format!(
+            "a case for this ID number already exists: {existing} (one household, one file); see `hearth case show {existing}`"
+        ))),
+    }
+}
+
+fn parse_opt<T: std::str::FromStr<Err = ArchiveError>>(text: Option<&str>) -> Result<Option<T>> {
+    Ok(text.map(str::parse).transpose()?)
+}
+
+/// The case whose id starts with `prefix`, as it is now.
+pub fn get(cases: &mut impl Cases, prefix: &str) -> Result<CaseView> {
+    let id = cases.resolve(prefix)?;
+    cases.read(&id, |case| Ok(case.view()?))
+}
+
+/// Filters for [`list`]; each given value must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// A status code.
+    pub status: Option<String>,
+    /// A grade code.
+    pub grade: Option<String>,
+    /// A cause code (primary or secondary).
+    pub cause: Option<String>,
+}
+
+/// The cases held, oldest first, from the listing index (no document is loaded).
+pub fn list(cases: &mut impl Cases, filter: &ListFilter) -> Result<Vec<CaseSummary>> {
+    let status: Option<Status> = parse_opt(filter.status.as_deref())?;
+    let grade: Option<Grade> = parse_opt(filter.grade.as_deref())?;
+    let cause: Option<Cause> = parse_opt(filter.cause.as_deref())?;
+    let mut found: Vec<CaseSummary> = cases
+        .summaries()?
+        .into_iter()
+        .filter(|c| status.is_none_or(|s| c.status == s))
+        .filter(|c| grade.is_none_or(|g| c.grade == Some(g)))
+        .filter(|c| cause.is_none_or(|k| c.has_cause(k)))
+        .collect();
+    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(found)
+}
+
+/// Carries out one write.
+pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Written> {
+    let editor = ctx.editor();
+    let mut record = None;
+    let mut loan_repaid = None;
+    let mut reported_to = None;
+    let view = match write {
+        Write::NewCase { form } => {
+            if form.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+                return Err(OpError::input(
+                    "a new case needs at least the worker's --name",
+                ));
+            }
+            let fields = form.parse(ctx.salt)?;
+            fields.validate()?;
+            check_one_file(
+                cases,
+                fields.identity_key.as_ref().map(|k| k.as_str()),
+                None,
+            )?;
+            let id = new_case_id();
+            let case = Case::create(&id, &ctx.config.node_id, cases.actor(), &editor, &fields)?;
+            cases.create(&mut std::iter::once(Ok(case)))?;
+            cases.read(&id, |c| Ok(c.view()?))?
+        }
+        Write::EditCase { case, form } => {
+            let fields = form.parse(ctx.salt)?;
+            let id = cases.resolve(&case)?;
+            check_one_file(
+                cases,
+                fields.identity_key.as_ref().map(|k| k.as_str()),
+                Some(&id),
+            )?;
+            cases.update(&id, |c| {
+                c.edit(&editor, &fields)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::FileCase { case, via } => {
+            let parent = parent_for(ctx.config, via.as_deref())?;
+            let id = cases.resolve(&case)?;
+            let (view, reported) = cases.update(&id, |c| {
+                c.file(&editor)?;
+                let mut reported = None;
+                if let Some(parent) = parent
+                    && !c.participants()?.contains(&parent)
+                {
+                    c.report_to(&editor, &parent, "filed: reported to the parent union")?;
+                    reported = Some(parent);
+                }
+                Ok((c.view()?, reported))
+            })?;
+            reported_to = reported;
+            view
+        }
+        Write::Transition { case, to, reason } => {
+            let to: Status = to.parse()?;
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.transition(&editor, to, &reason)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::Grade { case, set, reason } => {
+            let grade: Option<Grade> = parse_opt(set.as_deref())?;
+            let reason = reason.unwrap_or_default();
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.override_grade(&editor, grade.map(|g| (g, reason.as_str())))?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::Escalate {
+            case,
+            to_level,
+            reason,
+            via,
+        } => {
+            let level: Level = to_level.parse()?;
+            if level <= ctx.config.level {
+                return Err(OpError::input(format!(
+                    "this node is already at level {}; escalate to a higher level",
+                    ctx.config.level.label()
+                )));
+            }
+            let parent = parent_for(ctx.config, via.as_deref())?.ok_or_else(|| {
+                OpError::input(
+                    "this node has no parent to report to; add one with `hearth peer add`",
+                )
+            })?;
+            let id = cases.resolve(&case)?;
+            let (view, reported) = cases.update(&id, |c| {
+                c.set_escalation_target(&editor, level, &reason)?;
+                let mut reported = None;
+                if !c.participants()?.contains(&parent) {
+                    c.report_to(&editor, &parent, &reason)?;
+                    reported = Some(parent);
+                }
+                Ok((c.view()?, reported))
+            })?;
+            reported_to = reported;
+            view
+        }
+        Write::AddMember {
+            case,
+            relation,
+            age,
+            health,
+            occupation,
+        } => {
+            let member = NewMember {
+                id: new_record_id(),
+                relation,
+                age: age.as_deref().map(|a| parse_number("age", a)).transpose()?,
+                health,
+                occupation,
+            };
+            record = Some(member.id.clone());
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.add_member(&editor, &member)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::AddAssistance {
+            case,
+            kind,
+            amount,
+            date,
+            paying_node,
+            approving_node,
+            note,
+        } => {
+            let aid = NewAssistance {
+                id: new_record_id(),
+                kind: kind.parse::<AssistanceKind>()?,
+                amount_fen: parse_positive_yuan("amount", &amount)?,
+                date: parse_date("date", &date)?,
+                paying_node,
+                approving_node,
+                note,
+            };
+            record = Some(aid.id.clone());
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.add_assistance(&editor, &aid)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::AddLoan {
+            case,
+            amount,
+            date,
+            due,
+            note,
+        } => {
+            let loan = NewLoan {
+                id: new_record_id(),
+                principal_fen: parse_positive_yuan("principal", &amount)?,
+                date: parse_date("date", &date)?,
+                due_date: parse_date("due", &due)?,
+                note,
+            };
+            record = Some(loan.id.clone());
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.add_loan(&editor, &loan)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::RepayLoan {
+            case,
+            loan,
+            amount,
+            date,
+            note,
+        } => {
+            let repayment = NewRepayment {
+                id: new_record_id(),
+                amount_fen: parse_positive_yuan("amount", &amount)?,
+                date: parse_date("date", &date)?,
+                note,
+            };
+            record = Some(repayment.id.clone());
+            let id = cases.resolve(&case)?;
+            let (view, loan_id) = cases.update(&id, |c| {
+                let loan_id = c.repay_loan(&editor, loan.as_deref(), &repayment)?;
+                Ok((c.view()?, loan_id))
+            })?;
+            loan_repaid = Some(loan_id);
+            view
+        }
+        Write::AddVisit {
+            case,
+            date,
+            kind,
+            visitor,
+            notes,
+        } => {
+            let visit = NewVisit {
+                id: new_record_id(),
+                date: parse_date("date", &date)?,
+                kind: kind.parse::<VisitKind>()?,
+                visitor,
+                notes,
+            };
+            record = Some(visit.id.clone());
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.add_visit(&editor, &visit)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::AddReview {
+            case,
+            date,
+            result,
+            reviewer,
+            notes,
+        } => {
+            let review = NewReview {
+                id: new_record_id(),
+                date: parse_date("date", &date)?,
+                result: result.parse::<ReviewResult>()?,
+                reviewer,
+                notes,
+            };
+            record = Some(review.id.clone());
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.add_review(&editor, &review)?;
+                Ok(c.view()?)
+            })?
+        }
+    };
+    Ok(Written {
+        case: view,
+        record,
+        loan: loan_repaid,
+        reported_to,
+    })
+}
+
+/// One case of an import file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportRow {
+    /// Line in the file, for messages.
+    pub line: u64,
+    /// The case's fields.
+    pub form: CaseForm,
+    /// `draft` (the default), `under_review` or `filed`.
+    pub status: Option<String>,
+    /// Why the line could not be read into a row at all (e.g. a CSV line with too many fields);
+    /// it is reported with the other bad lines, so one report names every problem.
+    pub unreadable: Option<String>,
+}
+
+/// At most this many bad lines of an import are listed one by one.
+pub const MAX_LISTED: usize = 50;
+
+struct Prepared {
+    fields: hearth_archive::CaseFields,
+    status: Status,
+}
+
+fn prepare(
+    cases: &mut impl Cases,
+    salt: &FederationSalt,
+    row: &ImportRow,
+    seen: &mut HashMap<String, u64>,
+) -> Result<Prepared> {
+    if let Some(problem) = &row.unreadable {
+        return Err(OpError::input(problem.clone()));
+    }
+    let f = &row.form;
+    let required = [
+        ("name", &f.name),
+        ("id_number", &f.id_number),
+        ("household_size", &f.household_size),
+        ("annual_income", &f.annual_income),
+        ("rigid_spending", &f.rigid_spending),
+        ("subsistence_line", &f.subsistence_line),
+        ("primary_cause", &f.primary_cause),
+    ];
+    let empty: Vec<&str> = required
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(|v| v.trim().is_empty()))
+        .map(|(name, _)| *name)
+        .collect();
+    if !empty.is_empty() {
+        return Err(OpError::input(format!(
+            "{} must not be empty",
+            empty.join(", ")
+        )));
+    }
+    let fields = f.parse(salt)?;
+    fields.validate()?;
+    let status = match parse_opt::<Status>(row.status.as_deref())? {
+        None => Status::Draft,
+        Some(st @ (Status::Draft | Status::UnderReview | Status::Filed)) => st,
+        Some(other) => {
+            return Err(OpError::input(format!(
+                "status {other} cannot be imported; use draft, under_review or filed"
+            )));
+        }
+    };
+    if let Some(key) = &fields.identity_key {
+        if let Some(first) = seen.insert(key.as_str().to_owned(), row.line) {
+            return Err(OpError::input(format!(
+                "same ID number as line {first} (one household, one file)"
+            )));
+        }
+        if let Some(existing) = cases.with_identity(key.as_str())?.first() {
+            return Err(OpError::input(format!(
+                "a case for this ID number already exists here: {existing} (one household, one file)"
+            )));
+        }
+    }
+    Ok(Prepared { fields, status })
+}
+
+/// Imports cases: every row is checked before anything is written, then all are written in one
+/// transaction, so an import happens completely or not at all. The documents are built on every
+/// core and flow to the writer through a bounded channel, so memory stays flat however many rows
+/// there are. `progress` is told of each case written. Returns the new ids in row order.
+pub fn import(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    rows: &[ImportRow],
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<String>> {
+    let mut prepared = Vec::with_capacity(rows.len());
+    let mut problems = Vec::new();
+    let mut seen = HashMap::new();
+    let mut bad = 0usize;
+    for row in rows {
+        match prepare(cases, ctx.salt, row, &mut seen) {
+            Ok(p) => prepared.push(p),
+            Err(e) => {
+                bad += 1;
+                if problems.len() < MAX_LISTED {
+                    problems.push(format!("line {}: {e}", row.line));
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        if bad > MAX_LISTED {
+            problems.push(format!("… and {} more bad lines", bad - MAX_LISTED));
+        }
+        return Err(OpError::Import {
+            problems,
+            summary: format!(
+                "import refused: {bad} of {} lines are bad; nothing was imported",
+                rows.len()
+            ),
+        });
+    }
+    if prepared.is_empty() {
+        return Err(OpError::input("there are no cases to import"));
+    }
+    // Filed cases are reported to the parent union, as `case file` does.
+    let parent = if prepared.iter().any(|p| p.status == Status::Filed) {
+        parent_for(ctx.config, None)?
+    } else {
+        None
+    };
+    let editor = ctx.editor();
+    let actor = cases.actor();
+    let home = ctx.config.node_id.as_str();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (tx, rx) = mpsc::sync_channel::<Result<Case>>(256);
+    let ids = std::thread::scope(|scope| {
+        for worker in 0..workers {
+            let tx = tx.clone();
+            let (editor, actor, prepared, parent) = (&editor, &actor, &prepared, &parent);
+            scope.spawn(move || {
+                for p in prepared.iter().skip(worker).step_by(workers) {
+                    let case = build(home, actor, editor, p, parent.as_deref());
+                    let failed = case.is_err();
+                    if tx.send(case).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // A builder that stopped early sent its error; should the count still fall short, the
+        // last item is an error, so nothing is committed.
+        let count = std::cell::Cell::new(0usize);
+        let mut built = rx
+            .iter()
+            .inspect(|_| {
+                count.set(count.get() + 1);
+                progress();
+            })
+            .chain(
+                std::iter::from_fn(|| {
+                    (count.get() < prepared.len()).then(|| {
+                        Err(OpError::Replica(ReplicaError(format!(
+                            "import stopped after {} of {} cases; nothing was imported",
+                            count.get(),
+                            prepared.len()
+                        ))))
+                    })
+                })
+                .take(1),
+            );
+        cases.create(&mut built)
+    })?;
+    Ok(ids)
+}
+
+/// One imported case, with its status; a filed case is reported to `parent`.
+fn build(
+    home: &str,
+    actor: &ActorId,
+    editor: &Editor,
+    p: &Prepared,
+    parent: Option<&str>,
+) -> Result<Case> {
+    let id = new_case_id();
+    let mut case = Case::create(&id, home, actor.clone(), editor, &p.fields)?;
+    match p.status {
+        Status::Filed => {
+            case.file(editor)?;
+            if let Some(parent) = parent {
+                case.report_to(editor, parent, "filed: reported to the parent union")?;
+            }
+        }
+        Status::UnderReview => case.transition(editor, Status::UnderReview, "imported")?,
+        _ => {}
+    }
+    Ok(case)
+}

@@ -1,0 +1,696 @@
+//! The `hearth.v1.Archive` service: [`crate::archive`] over gRPC. The operations run on the core
+//! thread against the node's replica, so a change is durable before the reply and is offered to
+//! connected participants at once.
+
+use std::sync::Arc;
+
+use hearth_archive::{CaseForm, FederationSalt};
+use hearth_proto::v1 as pb;
+use hearth_proto::v1::archive_client::ArchiveClient;
+use hearth_proto::v1::archive_server::Archive;
+use hearth_store::StoreError;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+use tracing::error;
+
+use crate::archive::{self, Ctx, ImportRow, ListFilter, OpError, Write, Written};
+use crate::config::NodeConfig;
+use crate::replica::StoreReplica;
+use crate::{NodeHandle, tls};
+
+/// Largest request the service takes (an import of some tens of thousands of rows).
+pub const MAX_REQUEST: usize = 64 << 20;
+
+/// The service, for one listener.
+#[derive(Debug, Clone)]
+pub struct ArchiveService {
+    node: NodeHandle,
+    config: Arc<NodeConfig>,
+    salt: Arc<FederationSalt>,
+    /// On the mTLS port, the certificates allowed in; `None` on the owner-only Unix socket.
+    admins: Option<Vec<String>>,
+}
+
+impl ArchiveService {
+    /// The service on the Unix socket: whoever can open the socket may use it.
+    pub fn local(node: NodeHandle, config: Arc<NodeConfig>, salt: Arc<FederationSalt>) -> Self {
+        ArchiveService {
+            node,
+            config,
+            salt,
+            admins: None,
+        }
+    }
+
+    /// The service on the mTLS port: only for the certificates the config names as admins.
+    pub fn remote(node: NodeHandle, config: Arc<NodeConfig>, salt: Arc<FederationSalt>) -> Self {
+        let admins = config.admins.clone();
+        ArchiveService {
+            node,
+            config,
+            salt,
+            admins: Some(admins),
+        }
+    }
+
+    /// Who is asking: the `by` of the request, checked against the admin certificates on the
+    /// mTLS port (where an empty `by` records the certificate's name).
+    fn caller<T>(&self, request: &Request<T>, by: &str) -> Result<String, Status> {
+        let by = by.trim();
+        let Some(admins) = &self.admins else {
+            return Ok(if by.is_empty() { "operator" } else { by }.to_owned());
+        };
+        let admin = request
+            .peer_certs()
+            .and_then(|certs| {
+                certs
+                    .first()
+                    .and_then(|c| tls::node_of_cert(c, admins))
+            })
+            .ok_or_else(|| {
+                Status::permission_denied(
+                    "this certificate is not an admin of this node; add its name to `admins` in the node's config",
+                )
+            })?;
+        Ok(if by.is_empty() {
+            admin
+        } else {
+            format!("{by} via {admin}")
+        })
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        by: String,
+        f: impl FnOnce(&mut StoreReplica, &Ctx<'_>) -> Result<R, OpError> + Send + 'static,
+    ) -> Result<R, Status> {
+        let config = self.config.clone();
+        let salt = self.salt.clone();
+        self.node
+            .local(move |replica| {
+                let ctx = Ctx {
+                    config: &config,
+                    salt: &salt,
+                    by: &by,
+                };
+                f(replica, &ctx)
+            })
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?
+            .map_err(status)
+    }
+
+    async fn write(&self, by: String, w: Write) -> Result<Response<pb::CaseReply>, Status> {
+        let written = self
+            .run(by, move |replica, ctx| archive::write(replica, ctx, w))
+            .await?;
+        case_reply(written)
+    }
+}
+
+/// The gRPC status for a refused or failed operation.
+fn status(e: OpError) -> Status {
+    match &e {
+        OpError::Store(StoreError::NotFound(_)) => Status::not_found(e.to_string()),
+        _ if e.is_input() => Status::invalid_argument(e.to_string()),
+        _ => {
+            error!(error = %e, "archive operation failed");
+            Status::internal(e.to_string())
+        }
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
+    serde_json::to_string(value).map_err(|e| Status::internal(e.to_string()))
+}
+
+fn case_reply(w: Written) -> Result<Response<pb::CaseReply>, Status> {
+    Ok(Response::new(pb::CaseReply {
+        id: w.case.id.clone(),
+        case_json: to_json(&w.case)?,
+        record: w.record,
+        loan: w.loan,
+        reported_to: w.reported_to,
+    }))
+}
+
+/// Both directions between the domain's and the protocol's case form, over one list of fields.
+macro_rules! form_conversions {
+    ($($field:ident),+ $(,)?) => {
+        fn form(f: Option<pb::CaseForm>) -> CaseForm {
+            let f = f.unwrap_or_default();
+            CaseForm { $($field: f.$field),+ }
+        }
+
+        /// The protobuf form of a [`CaseForm`], for clients.
+        pub fn form_to_pb(f: CaseForm) -> pb::CaseForm {
+            pb::CaseForm { $($field: f.$field),+ }
+        }
+    };
+}
+
+form_conversions!(
+    name,
+    id_number,
+    gender,
+    birth_year,
+    employer,
+    job,
+    phone,
+    address,
+    household_size,
+    annual_income,
+    rigid_spending,
+    hardship_costs,
+    subsistence_line,
+    primary_cause,
+    secondary_causes,
+    other_cause,
+    urgent_needs,
+    skills,
+    employment_wishes,
+    state_of_mind,
+);
+
+#[tonic::async_trait]
+impl Archive for ArchiveService {
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let prefix = request.into_inner().case;
+        let view = self
+            .run(by, move |replica, _| archive::get(replica, &prefix))
+            .await?;
+        case_reply(Written {
+            case: view,
+            record: None,
+            loan: None,
+            reported_to: None,
+        })
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let r = request.into_inner();
+        let filter = ListFilter {
+            status: r.status,
+            grade: r.grade,
+            cause: r.cause,
+        };
+        let cases = self
+            .run(by, move |replica, _| archive::list(replica, &filter))
+            .await?;
+        Ok(Response::new(pb::ListCasesReply {
+            cases_json: to_json(&cases)?,
+        }))
+    }
+
+    async fn new_case(
+        &self,
+        request: Request<pb::NewCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(by, Write::NewCase { form: form(r.form) }).await
+    }
+
+    async fn edit_case(
+        &self,
+        request: Request<pb::EditCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::EditCase {
+                case: r.case,
+                form: form(r.form),
+            },
+        )
+        .await
+    }
+
+    async fn file_case(
+        &self,
+        request: Request<pb::FileCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::FileCase {
+                case: r.case,
+                via: r.via,
+            },
+        )
+        .await
+    }
+
+    async fn transition_case(
+        &self,
+        request: Request<pb::TransitionCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::Transition {
+                case: r.case,
+                to: r.to,
+                reason: r.reason,
+            },
+        )
+        .await
+    }
+
+    async fn grade_case(
+        &self,
+        request: Request<pb::GradeCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::Grade {
+                case: r.case,
+                set: r.set,
+                reason: r.reason,
+            },
+        )
+        .await
+    }
+
+    async fn escalate_case(
+        &self,
+        request: Request<pb::EscalateCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::Escalate {
+                case: r.case,
+                to_level: r.to_level,
+                reason: r.reason,
+                via: r.via,
+            },
+        )
+        .await
+    }
+
+    async fn add_member(
+        &self,
+        request: Request<pb::AddMemberRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::AddMember {
+                case: r.case,
+                relation: r.relation,
+                age: r.age,
+                health: r.health,
+                occupation: r.occupation,
+            },
+        )
+        .await
+    }
+
+    async fn add_assistance(
+        &self,
+        request: Request<pb::AddAssistanceRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::AddAssistance {
+                case: r.case,
+                kind: r.kind,
+                amount: r.amount,
+                date: r.date,
+                paying_node: r.paying_node,
+                approving_node: r.approving_node,
+                note: r.note,
+            },
+        )
+        .await
+    }
+
+    async fn add_loan(
+        &self,
+        request: Request<pb::AddLoanRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::AddLoan {
+                case: r.case,
+                amount: r.amount,
+                date: r.date,
+                due: r.due,
+                note: r.note,
+            },
+        )
+        .await
+    }
+
+    async fn repay_loan(
+        &self,
+        request: Request<pb::RepayLoanRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::RepayLoan {
+                case: r.case,
+                loan: r.loan,
+                amount: r.amount,
+                date: r.date,
+                note: r.note,
+            },
+        )
+        .await
+    }
+
+    async fn add_visit(
+        &self,
+        request: Request<pb::AddVisitRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::AddVisit {
+                case: r.case,
+                date: r.date,
+                kind: r.kind,
+                visitor: r.visitor,
+                notes: r.notes,
+            },
+        )
+        .await
+    }
+
+    async fn add_review(
+        &self,
+        request: Request<pb::AddReviewRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::AddReview {
+                case: r.case,
+                date: r.date,
+                result: r.result,
+                reviewer: r.reviewer,
+                notes: r.notes,
+            },
+        )
+        .await
+    }
+
+    async fn import_cases(
+        &self,
+        request: Request<pb::ImportCasesRequest>,
+    ) -> Result<Response<pb::ImportCasesReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let rows: Vec<ImportRow> = request
+            .into_inner()
+            .rows
+            .into_iter()
+            .map(|r| ImportRow {
+                line: r.line,
+                form: form(r.form),
+                status: r.status,
+                unreadable: r.unreadable,
+            })
+            .collect();
+        let ids = self
+            .run(by, move |replica, ctx| {
+                archive::import(replica, ctx, &rows, &|| {})
+            })
+            .await?;
+        Ok(Response::new(pb::ImportCasesReply { ids }))
+    }
+}
+
+/// A client of a node's `Archive` service in the domain's terms, for the command line (over the
+/// Unix socket) and admin tools (over mTLS).
+#[derive(Debug, Clone)]
+pub struct ArchiveRemote {
+    client: ArchiveClient<Channel>,
+    by: String,
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Status> {
+    serde_json::from_str(json)
+        .map_err(|e| Status::internal(format!("the node sent an unreadable answer: {e}")))
+}
+
+fn written(reply: pb::CaseReply) -> Result<Written, Status> {
+    Ok(Written {
+        case: from_json(&reply.case_json)?,
+        record: reply.record,
+        loan: reply.loan,
+        reported_to: reply.reported_to,
+    })
+}
+
+impl ArchiveRemote {
+    /// A client on `channel`, making changes in the name of `by`.
+    pub fn new(channel: Channel, by: &str) -> ArchiveRemote {
+        ArchiveRemote {
+            client: ArchiveClient::new(channel)
+                .max_decoding_message_size(MAX_REQUEST)
+                .max_encoding_message_size(MAX_REQUEST),
+            by: by.to_owned(),
+        }
+    }
+
+    /// See [`archive::get`].
+    pub async fn get(&mut self, prefix: &str) -> Result<hearth_archive::CaseView, Status> {
+        let reply = self
+            .client
+            .get_case(pb::GetCaseRequest {
+                case: prefix.to_owned(),
+            })
+            .await?
+            .into_inner();
+        from_json(&reply.case_json)
+    }
+
+    /// See [`archive::list`].
+    pub async fn list(
+        &mut self,
+        filter: ListFilter,
+    ) -> Result<Vec<hearth_archive::CaseSummary>, Status> {
+        let reply = self
+            .client
+            .list_cases(pb::ListCasesRequest {
+                status: filter.status,
+                grade: filter.grade,
+                cause: filter.cause,
+            })
+            .await?
+            .into_inner();
+        from_json(&reply.cases_json)
+    }
+
+    /// See [`archive::import`].
+    pub async fn import(&mut self, rows: Vec<ImportRow>) -> Result<Vec<String>, Status> {
+        let rows = rows
+            .into_iter()
+            .map(|r| pb::ImportRow {
+                line: r.line,
+                form: Some(form_to_pb(r.form)),
+                status: r.status,
+                unreadable: r.unreadable,
+            })
+            .collect();
+        Ok(self
+            .client
+            .import_cases(pb::ImportCasesRequest {
+                by: self.by.clone(),
+                rows,
+            })
+            .await?
+            .into_inner()
+            .ids)
+    }
+
+    /// See [`archive::write`].
+    pub async fn write(&mut self, w: Write) -> Result<Written, Status> {
+        let by = self.by.clone();
+        let c = &mut self.client;
+        let reply = match w {
+            Write::NewCase { form } => {
+                c.new_case(pb::NewCaseRequest {
+                    by,
+                    form: Some(form_to_pb(form)),
+                })
+                .await
+            }
+            Write::EditCase { case, form } => {
+                c.edit_case(pb::EditCaseRequest {
+                    by,
+                    case,
+                    form: Some(form_to_pb(form)),
+                })
+                .await
+            }
+            Write::FileCase { case, via } => {
+                c.file_case(pb::FileCaseRequest { by, case, via }).await
+            }
+            Write::Transition { case, to, reason } => {
+                c.transition_case(pb::TransitionCaseRequest {
+                    by,
+                    case,
+                    to,
+                    reason,
+                })
+                .await
+            }
+            Write::Grade { case, set, reason } => {
+                c.grade_case(pb::GradeCaseRequest {
+                    by,
+                    case,
+                    set,
+                    reason,
+                })
+                .await
+            }
+            Write::Escalate {
+                case,
+                to_level,
+                reason,
+                via,
+            } => {
+                c.escalate_case(pb::EscalateCaseRequest {
+                    by,
+                    case,
+                    to_level,
+                    reason,
+                    via,
+                })
+                .await
+            }
+            Write::AddMember {
+                case,
+                relation,
+                age,
+                health,
+                occupation,
+            } => {
+                c.add_member(pb::AddMemberRequest {
+                    by,
+                    case,
+                    relation,
+                    age,
+                    health,
+                    occupation,
+                })
+                .await
+            }
+            Write::AddAssistance {
+                case,
+                kind,
+                amount,
+                date,
+                paying_node,
+                approving_node,
+                note,
+            } => {
+                c.add_assistance(pb::AddAssistanceRequest {
+                    by,
+                    case,
+                    kind,
+                    amount,
+                    date,
+                    paying_node,
+                    approving_node,
+                    note,
+                })
+                .await
+            }
+            Write::AddLoan {
+                case,
+                amount,
+                date,
+                due,
+                note,
+            } => {
+                c.add_loan(pb::AddLoanRequest {
+                    by,
+                    case,
+                    amount,
+                    date,
+                    due,
+                    note,
+                })
+                .await
+            }
+            Write::RepayLoan {
+                case,
+                loan,
+                amount,
+                date,
+                note,
+            } => {
+                c.repay_loan(pb::RepayLoanRequest {
+                    by,
+                    case,
+                    loan,
+                    amount,
+                    date,
+                    note,
+                })
+                .await
+            }
+            Write::AddVisit {
+                case,
+                date,
+                kind,
+                visitor,
+                notes,
+            } => {
+                c.add_visit(pb::AddVisitRequest {
+                    by,
+                    case,
+                    date,
+                    kind,
+                    visitor,
+                    notes,
+                })
+                .await
+            }
+            Write::AddReview {
+                case,
+                date,
+                result,
+                reviewer,
+                notes,
+            } => {
+                c.add_review(pb::AddReviewRequest {
+                    by,
+                    case,
+                    date,
+                    result,
+                    reviewer,
+                    notes,
+                })
+                .await
+            }
+        };
+        written(reply?.into_inner())
+    }
+}
