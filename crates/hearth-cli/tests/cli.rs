@@ -1268,19 +1268,6 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
     let id = id["id"].as_str().unwrap().to_owned();
     run(&t1, &["case", "file", &id]);
 
-    let serve = |dir: &Path| {
-        Serving(
-            Command::new(env!("CARGO_BIN_EXE_hearth"))
-                .arg("--data-dir")
-                .arg(dir)
-                .arg("serve")
-                .env("HEARTH_LOG", "warn")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    };
     let branch = serve(&br);
     let team = serve(&t1);
     let connected = |dir: &Path| {
@@ -1390,4 +1377,172 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
     assert_eq!(case["status"], "filed");
     let out = hearth(&t1, &["sync", "now"]);
     assert_eq!(out.status.code(), Some(2), "sync now needs a running node");
+}
+
+/// `hearth --data-dir DIR serve` as a child process.
+fn serve(dir: &Path) -> Serving {
+    Serving(
+        Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("serve")
+            .env("HEARTH_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Runs `hearth` on `dir`; it must succeed. Returns stdout.
+fn must(dir: &Path, args: &[&str]) -> String {
+    let out = hearth(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The issue's "done when": five separate `hearth serve` processes set up only with init, certs,
+/// peer add and serve; a case filed at a team and escalated to municipal; the branch killed with
+/// SIGKILL while both sides edit, then restarted; every holder agrees, team-2 never holds it.
+#[test]
+fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n);
+    let ca = d("ca");
+    must(
+        tmp.path(),
+        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
+    );
+    let (p_br, p_en, p_mu) = (free_port(), free_port(), free_port());
+    let listen = |p: u16| format!("127.0.0.1:{p}");
+    let url = |p: u16| format!("https://127.0.0.1:{p}");
+    let nodes: [(&str, &str, &str, Option<u16>); 5] = [
+        ("mu", "demo.municipal", "municipal", Some(p_mu)),
+        ("en", "demo.enterprise", "enterprise", Some(p_en)),
+        ("br", "demo.branch", "branch", Some(p_br)),
+        ("t1", "demo.team-1", "team", None),
+        ("t2", "demo.team-2", "team", None),
+    ];
+    let salt = d("mu").join("federation.salt");
+    for (dir, id, level, port) in nodes {
+        let mut args = vec!["init", "--node-id", id, "--level", level];
+        let l = port.map(listen);
+        if let Some(l) = &l {
+            args.extend(["--listen", l]);
+        }
+        let s = salt.to_str().unwrap().to_owned();
+        if dir != "mu" {
+            args.extend(["--federation-salt", &s]);
+        }
+        must(&d(dir), &args);
+        let tls = d(dir).join("tls");
+        must(
+            &d(dir),
+            &[
+                "certs",
+                "issue",
+                "--ca",
+                ca.to_str().unwrap(),
+                "--node-id",
+                id,
+                "--out",
+                tls.to_str().unwrap(),
+            ],
+        );
+    }
+    let peer = |dir: &str, id: &str, relation: &str, endpoint: Option<String>| {
+        let mut args = vec!["peer", "add", "--id", id, "--relation", relation];
+        if let Some(e) = &endpoint {
+            args.extend(["--endpoint", e]);
+        }
+        must(&d(dir), &args);
+    };
+    peer("mu", "demo.enterprise", "child", None);
+    peer("en", "demo.municipal", "parent", Some(url(p_mu)));
+    peer("en", "demo.branch", "child", None);
+    peer("br", "demo.enterprise", "parent", Some(url(p_en)));
+    peer("br", "demo.team-1", "child", None);
+    peer("br", "demo.team-2", "child", None);
+    peer("t1", "demo.branch", "parent", Some(url(p_br)));
+    peer("t2", "demo.branch", "parent", Some(url(p_br)));
+    let mut running: std::collections::HashMap<&str, Serving> = ["mu", "en", "br", "t1", "t2"]
+        .into_iter()
+        .map(|n| (n, serve(&d(n))))
+        .collect();
+
+    let mut args = WANG.to_vec();
+    args.push("--json");
+    let made: Value = serde_json::from_str(&must(&d("t1"), &args)).unwrap();
+    let id = made["id"].as_str().unwrap().to_owned();
+    must(&d("t1"), &["case", "file", &id]);
+    must(
+        &d("t1"),
+        &[
+            "escalate",
+            &id,
+            "--to-level",
+            "municipal",
+            "--reason",
+            "medical costs over the threshold",
+        ],
+    );
+    let show = |n: &str| {
+        let out = hearth(&d(n), &["case", "show", &id, "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).ok()
+    };
+    wait_until("the case to reach the municipal node", || {
+        show("mu").is_some()
+    });
+
+    let branch = running.remove("br").unwrap();
+    drop(branch); // SIGKILL
+    let yesterday = (jiff::Zoned::now().date() - jiff::Span::new().days(1)).to_string();
+    must(
+        &d("t1"),
+        &[
+            "assist", "add", &id, "--kind", "medical", "--amount", "3000", "--date", &yesterday,
+        ],
+    );
+    must(
+        &d("en"),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            &yesterday,
+            "--kind",
+            "follow_up",
+        ],
+    );
+    running.insert("br", serve(&d("br")));
+
+    wait_until("every holder to agree, with both offline edits", || {
+        let Some(t1) = show("t1") else { return false };
+        t1["assistance_total_fen"] == 300_000
+            && t1["visits"].as_array().is_some_and(|v| v.len() == 1)
+            && ["br", "en", "mu"]
+                .iter()
+                .all(|n| show(n).as_ref() == Some(&t1))
+    });
+    let case = show("mu").unwrap();
+    assert_eq!(
+        case["participants"],
+        serde_json::json!([
+            "demo.branch",
+            "demo.enterprise",
+            "demo.municipal",
+            "demo.team-1"
+        ])
+    );
+    assert_eq!(case["status"], "filed");
+    let out = hearth(&d("t2"), &["case", "show", &id]);
+    assert_eq!(out.status.code(), Some(2), "team-2 never holds the case");
+    for (_, node) in running.drain() {
+        assert!(node.terminate().success());
+    }
 }
