@@ -19,6 +19,7 @@ pub mod grade;
 pub mod identity;
 pub mod lifecycle;
 pub mod money;
+pub mod record;
 pub mod view;
 
 pub use case::{
@@ -30,6 +31,7 @@ pub use doc::{actor_id, heads_hash, node_of_actor};
 pub use error::ArchiveError;
 pub use form::CaseForm;
 pub use identity::{FederationSalt, IdNumber, IdentityKey};
+pub use record::{DocId, Document, Record, RecordKind};
 pub use view::{CaseSummary, CaseView};
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn preload(team: &LocalNode, cases: u32) -> Result<Vec<Vec<u8>>> {
         let mut case = Case::create(&case_id(n), TEAM, actor.clone(), &ed, &fields(n))?;
         case.file(&ed)?;
         case.report_to(&ed, BRANCH, "filed")?;
-        batch.put_case(&mut case)?;
+        batch.put(&mut case)?;
         saved.push(case.save());
     }
     batch.commit()?;

@@ -129,7 +129,7 @@ impl Cases for StoreCases<'_> {
         let mut case = self.store.load_case(id, self.actor.clone())?;
         let value = f(&mut case)?;
         let mut batch = self.store.begin()?;
-        batch.put_case(&mut case)?;
+        batch.put(&mut case)?;
         batch.commit()?;
         Ok(value)
     }
@@ -143,7 +143,7 @@ impl Cases for StoreCases<'_> {
         let mut ids = Vec::new();
         for case in cases {
             let mut case = case?;
-            batch.put_case(&mut case)?;
+            batch.put(&mut case)?;
             ids.push(case.id()?);
         }
         batch.commit()?;

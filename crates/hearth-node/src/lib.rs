@@ -184,7 +184,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     } = opts;
     let config = Arc::new(config);
     let salt = Arc::new(salt);
-    let replica = StoreReplica::new(&config.node_id, store)?;
+    let replica = StoreReplica::new(&config.node_id, store)?.with_topology(&config);
     let mut allowed = config.neighbour_ids();
     allowed.extend(config.admins.iter().cloned());
     let server_tls = identity.server_config(allowed)?;

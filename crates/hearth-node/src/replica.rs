@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hearth_archive::automerge::{ActorId, AutoCommit};
-use hearth_archive::{Case, actor_id};
+use hearth_archive::{Case, Document, Record, actor_id};
 use hearth_store::{Store, StoreError};
-use hearth_sync::{Replica, ReplicaError, Resume};
+use hearth_sync::{Neighbour, Replica, ReplicaError, Resume};
 
 /// Loaded documents kept after a flush; the least recently used beyond this are dropped.
 pub const CACHE_DOCS: usize = 2048;
@@ -20,7 +20,8 @@ pub struct StoreReplica {
     store: Store,
     actor: ActorId,
     epoch: u64,
-    cache: HashMap<String, (Case, u64)>,
+    cache: HashMap<String, (Document, u64)>,
+    neighbours: HashMap<String, Neighbour>,
     tick: u64,
     /// Next feed sequence to hand out.
     next_seq: u64,
@@ -45,6 +46,7 @@ impl StoreReplica {
             epoch: store.feed_epoch(),
             store,
             cache: HashMap::new(),
+            neighbours: HashMap::new(),
             tick: 0,
             next_seq,
             pending: BTreeMap::new(),
@@ -52,6 +54,22 @@ impl StoreReplica {
             checkpoints: HashMap::new(),
             sync_states: HashMap::new(),
         })
+    }
+
+    /// Records the node's neighbours, for the documents that follow the topology.
+    pub fn with_topology(mut self, config: &crate::NodeConfig) -> StoreReplica {
+        self.neighbours = config
+            .peers
+            .iter()
+            .map(|p| {
+                let rel = match p.relation {
+                    crate::Relation::Parent => Neighbour::Parent,
+                    crate::Relation::Child => Neighbour::Child,
+                };
+                (p.id.clone(), rel)
+            })
+            .collect();
+        self
     }
 
     /// The store underneath (for reads that need no pending state, e.g. listings after a flush).
@@ -74,13 +92,30 @@ impl StoreReplica {
         if !self.load(id)? {
             return Ok(None);
         }
-        Ok(self.cache.get_mut(id).map(|(case, _)| case))
+        Ok(self.cache.get_mut(id).and_then(|(d, _)| d.as_case_mut()))
+    }
+
+    /// A record (policy, summary, ledger) for a local change (loaded if need be).
+    pub fn record_mut(&mut self, id: &str) -> Result<Option<&mut Record>, ReplicaError> {
+        if !self.load(id)? {
+            return Ok(None);
+        }
+        Ok(self.cache.get_mut(id).and_then(|(d, _)| d.as_record_mut()))
     }
 
     /// Adds a case made locally.
     pub fn add_case(&mut self, case: Case) -> Result<u64, ReplicaError> {
-        let id = case.id().map_err(|e| ReplicaError(e.to_string()))?;
-        self.cache.insert(id.clone(), (case, self.tick));
+        self.add_doc(Document::Case(case))
+    }
+
+    /// Adds a record made locally.
+    pub fn add_record(&mut self, record: Record) -> Result<u64, ReplicaError> {
+        self.add_doc(Document::Record(record))
+    }
+
+    fn add_doc(&mut self, doc: Document) -> Result<u64, ReplicaError> {
+        let id = doc.id().map_err(|e| ReplicaError(e.to_string()))?;
+        self.cache.insert(id.clone(), (doc, self.tick));
         self.commit(&id)?
             .ok_or_else(|| ReplicaError(format!("case {id} has no changes")))
     }
@@ -105,7 +140,7 @@ impl StoreReplica {
         let mut seq = self.next_seq;
         for case in cases {
             let mut case = case?;
-            batch.put_case_at(&mut case, seq)?;
+            batch.put_at(&mut case, seq)?;
             seq += 1;
             ids.push(case.id()?);
         }
@@ -132,12 +167,12 @@ impl StoreReplica {
         }
         let mut batch = self.store.begin().map_err(storage)?;
         for (seq, id) in &self.pending {
-            let Some((case, _)) = self.cache.get_mut(id) else {
+            let Some((doc, _)) = self.cache.get_mut(id) else {
                 return Err(ReplicaError(format!(
                     "pending document {id} left the cache"
                 )));
             };
-            batch.put_case_at(case, *seq).map_err(storage)?;
+            batch.put_at(doc, *seq).map_err(storage)?;
         }
         for (peer, r) in &self.checkpoints {
             batch
@@ -191,13 +226,16 @@ impl StoreReplica {
             entry.1 = self.tick;
             return Ok(true);
         }
-        match self.store.load_case(id, self.actor.clone()) {
-            Ok(case) => {
-                self.cache.insert(id.to_owned(), (case, self.tick));
+        match self
+            .store
+            .load_doc(id, self.actor.clone())
+            .map_err(storage)?
+        {
+            Some(doc) => {
+                self.cache.insert(id.to_owned(), (doc, self.tick));
                 Ok(true)
             }
-            Err(StoreError::NotFound(_)) => Ok(false),
-            Err(e) => Err(storage(e)),
+            None => Ok(false),
         }
     }
 }
@@ -205,6 +243,10 @@ impl StoreReplica {
 impl Replica for StoreReplica {
     fn node_id(&self) -> &str {
         &self.node_id
+    }
+
+    fn neighbour(&self, peer: &str) -> Option<Neighbour> {
+        self.neighbours.get(peer).copied()
     }
 
     fn feed_epoch(&self) -> u64 {
@@ -245,8 +287,11 @@ impl Replica for StoreReplica {
     }
 
     fn participants(&mut self, doc: &str) -> Result<Option<Vec<String>>, ReplicaError> {
-        if let Some((case, _)) = self.cache.get(doc) {
-            return Ok(case.participants().ok());
+        if let Some((d, _)) = self.cache.get(doc) {
+            return Ok(match d {
+                Document::Case(case) => case.participants().ok(),
+                Document::Record(_) => None,
+            });
         }
         Ok(self
             .store
@@ -259,31 +304,31 @@ impl Replica for StoreReplica {
         if !self.load(doc)? {
             return Ok(None);
         }
-        Ok(self.cache.get_mut(doc).map(|(case, _)| case.doc_mut()))
+        Ok(self.cache.get_mut(doc).map(|(d, _)| d.doc_mut()))
     }
 
     fn heads_hash(&mut self, doc: &str) -> Result<Option<[u8; 32]>, ReplicaError> {
-        if let Some((case, _)) = self.cache.get_mut(doc) {
-            return Ok(Some(hearth_archive::heads_hash(&case.heads())));
+        if let Some((d, _)) = self.cache.get_mut(doc) {
+            return Ok(Some(hearth_archive::heads_hash(&d.heads())));
         }
         self.store.heads_hash(doc).map_err(storage)
     }
 
     fn commit(&mut self, doc: &str) -> Result<Option<u64>, ReplicaError> {
-        let Some((case, _)) = self.cache.get_mut(doc) else {
+        let Some((d, _)) = self.cache.get_mut(doc) else {
             return Err(ReplicaError(format!("no document {doc} to commit")));
         };
-        if !case.has_unsaved_changes() && !self.pending_seq.contains_key(doc) {
+        if !d.has_unsaved_changes() && !self.pending_seq.contains_key(doc) {
             return Ok(None);
         }
         Ok(Some(self.stage(doc)))
     }
 
     fn insert(&mut self, doc: &str, value: AutoCommit) -> Result<u64, ReplicaError> {
-        let case =
-            Case::from_doc(value, self.actor.clone()).map_err(|e| ReplicaError(e.to_string()))?;
+        let value = Document::from_doc(value, self.actor.clone())
+            .map_err(|e| ReplicaError(e.to_string()))?;
         self.tick += 1;
-        self.cache.insert(doc.to_owned(), (case, self.tick));
+        self.cache.insert(doc.to_owned(), (value, self.tick));
         Ok(self.stage(doc))
     }
 

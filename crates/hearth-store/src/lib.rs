@@ -15,7 +15,8 @@
 use std::path::{Path, PathBuf};
 
 use hearth_archive::automerge::ActorId;
-use hearth_archive::{ArchiveError, Case, CaseSummary};
+use hearth_archive::automerge::ChangeHash;
+use hearth_archive::{ArchiveError, Case, CaseSummary, Document, Record};
 use redb::{
     Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition, WriteTransaction,
@@ -261,6 +262,21 @@ impl Store {
         })
     }
 
+    /// Loads any document (case or record), writing as `actor` from now on; `None` if not held.
+    pub fn load_doc(&self, id: &str, actor: ActorId) -> Result<Option<Document>> {
+        let txn = self.db.begin_read()?;
+        let Some(bytes) = read_doc(&txn.open_table(SNAPSHOTS)?, &txn.open_table(CHUNKS)?, id)?
+        else {
+            return Ok(None);
+        };
+        Document::load(&bytes, actor)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                id: id.to_owned(),
+                reason: e.to_string(),
+            })
+    }
+
     /// The full id of the one case whose id starts with `prefix`.
     pub fn resolve_case_id(&self, prefix: &str) -> Result<String> {
         let prefix = prefix.trim();
@@ -392,6 +408,51 @@ impl Store {
     }
 }
 
+/// A document the store holds: a case (indexed for listing and the one-file check) or a record.
+pub trait Stored {
+    /// Its id.
+    fn id(&self) -> std::result::Result<String, ArchiveError>;
+    /// Current heads.
+    fn heads(&mut self) -> Vec<ChangeHash>;
+    /// The whole document, compacted.
+    fn save(&mut self) -> Vec<u8>;
+    /// The changes not yet handed to storage, as one chunk.
+    fn take_changes(&mut self) -> Vec<u8>;
+    /// The listing summary, for a case.
+    fn index(&self) -> std::result::Result<Option<CaseSummary>, ArchiveError>;
+}
+
+macro_rules! stored {
+    ($t:ty, $index:expr) => {
+        impl Stored for $t {
+            fn id(&self) -> std::result::Result<String, ArchiveError> {
+                <$t>::id(self)
+            }
+            fn heads(&mut self) -> Vec<ChangeHash> {
+                <$t>::heads(self)
+            }
+            fn save(&mut self) -> Vec<u8> {
+                <$t>::save(self)
+            }
+            fn take_changes(&mut self) -> Vec<u8> {
+                <$t>::take_changes(self)
+            }
+            fn index(&self) -> std::result::Result<Option<CaseSummary>, ArchiveError> {
+                let index: fn(&$t) -> std::result::Result<Option<CaseSummary>, ArchiveError> =
+                    $index;
+                index(self)
+            }
+        }
+    };
+}
+
+stored!(Case, |c| c.summary().map(Some));
+stored!(Record, |_| Ok(None));
+stored!(Document, |d| match d {
+    Document::Case(c) => c.summary().map(Some),
+    Document::Record(_) => Ok(None),
+});
+
 /// One atomic, durable write of any number of documents.
 #[allow(missing_debug_implementations)]
 pub struct Batch {
@@ -399,23 +460,24 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Stores a case's new changes (or, for a case new to this store, the whole case), moves it
-    /// to the head of the feed and updates the listing indexes. Returns its feed sequence; a
-    /// case with no new changes keeps its place and returns `None`.
-    pub fn put_case(&mut self, case: &mut Case) -> Result<Option<u64>> {
-        self.put_case_inner(case, None)
+    /// Stores a document's new changes (or, for a document new to this store, the whole
+    /// document), moves it to the head of the feed and, for a case, updates the listing indexes.
+    /// Returns its feed sequence; a document with no new changes keeps its place and returns
+    /// `None`.
+    pub fn put(&mut self, doc: &mut impl Stored) -> Result<Option<u64>> {
+        self.put_inner(doc, None)
     }
 
-    /// Like [`Batch::put_case`], but at a feed sequence the caller assigned (it must be at least
+    /// Like [`Batch::put`], but at a feed sequence the caller assigned (it must be at least
     /// [`Store::next_seq`], and sequences must only grow); for a writer that hands out
     /// sequences before it commits, as the node's group commit does.
-    pub fn put_case_at(&mut self, case: &mut Case, seq: u64) -> Result<Option<u64>> {
-        self.put_case_inner(case, Some(seq))
+    pub fn put_at(&mut self, doc: &mut impl Stored, seq: u64) -> Result<Option<u64>> {
+        self.put_inner(doc, Some(seq))
     }
 
-    fn put_case_inner(&mut self, case: &mut Case, at: Option<u64>) -> Result<Option<u64>> {
+    fn put_inner(&mut self, case: &mut impl Stored, at: Option<u64>) -> Result<Option<u64>> {
         let id = case.id()?;
-        let summary = case.summary()?;
+        let summary = case.index()?;
         let heads = hearth_archive::heads_hash(&case.heads());
         let txn = &self.txn;
         let existing = txn.open_table(DOCS)?.get(id.as_str())?.map(|g| g.value());
@@ -459,6 +521,9 @@ impl Batch {
         txn.open_table(HEADS)?
             .insert(id.as_str(), heads.as_slice())?;
 
+        let Some(summary) = summary else {
+            return Ok(Some(seq));
+        };
         let mut index = txn.open_table(CASE_INDEX)?;
         let mut identity = txn.open_multimap_table(IDENTITY)?;
         let old_key = match index.get(id.as_str())? {

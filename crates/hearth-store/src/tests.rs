@@ -50,7 +50,7 @@ fn aid(id: &str) -> NewAssistance {
 
 fn put(store: &Store, case: &mut Case) -> Option<u64> {
     let mut batch = store.begin().unwrap();
-    let seq = batch.put_case(case).unwrap();
+    let seq = batch.put(case).unwrap();
     batch.commit().unwrap();
     seq
 }
@@ -170,7 +170,7 @@ fn ids_resolve_by_unique_prefix() {
 fn an_uncommitted_batch_leaves_nothing() {
     let (_dir, store) = fresh();
     let mut batch = store.begin().unwrap();
-    batch.put_case(&mut case("eeee", ID1)).unwrap();
+    batch.put(&mut case("eeee", ID1)).unwrap();
     drop(batch);
     assert!(store.case_summaries().unwrap().is_empty());
     assert_eq!(store.stats().unwrap(), StoreStats::default());
@@ -227,8 +227,8 @@ fn a_caller_may_hand_out_sequences_before_committing() {
     let mut a = case("aaaa", ID1);
     let mut b = case("bbbb", ID2);
     let mut batch = store.begin().unwrap();
-    assert_eq!(batch.put_case_at(&mut b, 1).unwrap(), Some(1));
-    assert_eq!(batch.put_case_at(&mut a, 3).unwrap(), Some(3));
+    assert_eq!(batch.put_at(&mut b, 1).unwrap(), Some(1));
+    assert_eq!(batch.put_at(&mut a, 3).unwrap(), Some(3));
     batch.commit().unwrap();
     assert_eq!(store.next_seq().unwrap(), 4);
     assert_eq!(

@@ -102,13 +102,13 @@ fn child_writer(path: &Path, round: &str) {
             };
             case.add_assistance(&editor(), &aid)
                 .unwrap_or_else(|e| panic!("{e}"));
-            batch.put_case(&mut case).unwrap_or_else(|e| panic!("{e}"));
+            batch.put(&mut case).unwrap_or_else(|e| panic!("{e}"));
             format!("aid {case_id} {aid_id} {n}")
         } else {
             let id = format!("{round}c{n:06}");
             let mut case = Case::create(&id, "crash.team-1", actor(&store), &editor(), &fields(n))
                 .unwrap_or_else(|e| panic!("{e}"));
-            batch.put_case(&mut case).unwrap_or_else(|e| panic!("{e}"));
+            batch.put(&mut case).unwrap_or_else(|e| panic!("{e}"));
             created.push(id.clone());
             format!("case {id} {n}")
         };

@@ -17,4 +17,5 @@ pub mod sim;
 
 pub use frame::{DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, Refusal, Resume};
 pub use replica::{MemReplica, Replica, ReplicaError};
+pub use scope::Neighbour;
 pub use session::{Closed, Session, SessionConfig, SessionStats};

@@ -27,8 +27,14 @@ pub trait Replica {
     fn changed_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, String)>, ReplicaError>;
     /// Ids of every document held.
     fn doc_ids(&self) -> Result<Vec<String>, ReplicaError>;
-    /// The participants of a held document (`None` if not held or not a shared kind).
+    /// The participants of a held case (`None` if not held or not a case).
     fn participants(&mut self, doc: &str) -> Result<Option<Vec<String>>, ReplicaError>;
+    /// How `peer` relates to this node (`None` if it is no neighbour), for the documents that
+    /// follow the topology rather than a participants list: policy, summaries, ledgers.
+    fn neighbour(&self, peer: &str) -> Option<crate::scope::Neighbour> {
+        let _ = peer;
+        None
+    }
     /// The document, if held.
     fn doc(&mut self, doc: &str) -> Result<Option<&mut AutoCommit>, ReplicaError>;
     /// [`heads_hash`] of a held document.
@@ -69,9 +75,15 @@ pub struct MemReplica {
     committed: HashMap<String, Vec<ChangeHash>>,
     sync_states: HashMap<(String, String), Vec<u8>>,
     checkpoints: HashMap<String, Resume>,
+    neighbours: HashMap<String, crate::scope::Neighbour>,
 }
 
 impl MemReplica {
+    /// Records how `peer` relates to this node (for policy, summaries and ledgers).
+    pub fn set_neighbour(&mut self, peer: &str, relation: crate::scope::Neighbour) {
+        self.neighbours.insert(peer.to_owned(), relation);
+    }
+
     /// An empty replica.
     pub fn new(id: &str, epoch: u64) -> MemReplica {
         MemReplica {
@@ -84,6 +96,7 @@ impl MemReplica {
             committed: HashMap::new(),
             sync_states: HashMap::new(),
             checkpoints: HashMap::new(),
+            neighbours: HashMap::new(),
         }
     }
 
@@ -159,6 +172,10 @@ impl Replica for MemReplica {
             .docs
             .get(doc)
             .and_then(|d| hearth_archive::participants_of(d).ok()))
+    }
+
+    fn neighbour(&self, peer: &str) -> Option<crate::scope::Neighbour> {
+        self.neighbours.get(peer).copied()
     }
 
     fn doc(&mut self, doc: &str) -> Result<Option<&mut AutoCommit>, ReplicaError> {

@@ -354,6 +354,25 @@ impl Session {
                 );
                 return self.refuse(doc, Refusal::OutOfScope, message, out);
             }
+            if !scope::writes(r, doc, &self.peer) {
+                // Try the message on a copy: one that would change the document is refused.
+                let state = state_for(&mut self.states, r, &self.peer, doc)?.clone();
+                let Some(d) = r.doc(doc)? else { return Ok(()) };
+                let before = d.get_heads();
+                let mut probe = d.clone();
+                let mut probe_state = state;
+                let received = probe
+                    .sync()
+                    .receive_sync_message(&mut probe_state, message.clone());
+                let changes = received.is_ok() && probe.get_heads() != before;
+                if changes {
+                    let message = format!(
+                        "{} may not change {doc} at {local}; nothing of it was applied",
+                        self.peer
+                    );
+                    return self.refuse(doc, Refusal::OutOfScope, message, out);
+                }
+            }
             let state = state_for(&mut self.states, r, &self.peer, doc)?;
             let Some(d) = r.doc(doc)? else { return Ok(()) };
             let before = d.get_heads();
@@ -373,7 +392,7 @@ impl Session {
                 return self.refuse(doc, Refusal::Invalid, message, out);
             }
             if !scratch.get_heads().is_empty() {
-                if !scope::accepts_new(scratch, &local, &self.peer) {
+                if !scope::accepts_new(r, doc, scratch, &self.peer) {
                     let message = format!(
                         "document {doc} from {} does not list both {} and {local} as participants; it was not kept",
                         self.peer, self.peer

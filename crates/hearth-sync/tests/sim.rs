@@ -646,3 +646,140 @@ fn a_failing_disk_ends_the_session_instead_of_confirming_anything() {
         Some(Closed::Local(ErrorCode::Storage, _))
     ));
 }
+
+/// Node `node` writes entry `key` into record `id` (creating the record if it has none).
+fn put_record(net: &mut Network, node: &str, id: &str, key: &str, value: u32) {
+    use hearth_archive::Record;
+    let editor = hearth_archive::Editor {
+        node: node.into(),
+        by: "admin".into(),
+        at: hearth_archive::jiff::Timestamp::from_second(1_780_000_000).unwrap(),
+        today: hearth_archive::jiff::civil::date(2026, 5, 28),
+    };
+    let actor = actor_id(node, &[9; 8]);
+    let replica = &mut net.node(node).replica;
+    let mut record = match replica.take(id) {
+        Some(doc) => Record::from_doc(doc, actor).unwrap(),
+        None => Record::create(id, actor, &editor).unwrap(),
+    };
+    record.put(&editor, key, &value).unwrap();
+    if replica.doc(id).unwrap().is_none() && !replica.doc_ids().unwrap().contains(&id.to_owned()) {
+        replica.insert(id, record.into_doc()).unwrap();
+    } else {
+        replica.put_back(id, record.into_doc());
+        replica.commit(id).unwrap();
+    }
+}
+
+fn record_heads(net: &mut Network, node: &str, id: &str) -> Option<[u8; 32]> {
+    net.node(node).replica.heads_hash(id).unwrap()
+}
+
+#[test]
+fn policy_flows_down_summaries_and_ledgers_go_only_to_parents_and_forgeries_are_refused() {
+    use hearth_sync::Neighbour::{Child, Parent};
+    let mut net = federation(7, NetConfig::default());
+    for node in [T1, T2, BR, EN, MU] {
+        if let Some(p) = parent(node) {
+            net.node(node).replica.set_neighbour(p, Parent);
+            net.node(p).replica.set_neighbour(node, Child);
+        }
+    }
+    put_record(&mut net, MU, "policy", "0001", 1);
+    put_record(&mut net, T1, "summary.demo.team-1", "current", 20);
+    put_record(&mut net, T1, "ledger.demo.team-1", "income-1", 5000);
+    net.heal_all();
+    net.run_until_quiet(100_000).unwrap();
+    let policy = record_heads(&mut net, MU, "policy");
+    for node in [T1, T2, BR, EN] {
+        assert_eq!(
+            record_heads(&mut net, node, "policy"),
+            policy,
+            "policy at {node}"
+        );
+    }
+    for id in ["summary.demo.team-1", "ledger.demo.team-1"] {
+        assert!(
+            record_heads(&mut net, BR, id).is_some(),
+            "{id} reaches the parent"
+        );
+        for node in [T2, EN, MU] {
+            assert!(
+                record_heads(&mut net, node, id).is_none(),
+                "{id} stays off {node}"
+            );
+        }
+    }
+
+    // A child may not change the policy, nor speak for a sibling.
+    put_record(&mut net, T2, "policy", "0002", 2);
+    put_record(&mut net, T2, "summary.demo.team-1", "current", 999);
+    let t1_summary = record_heads(&mut net, BR, "summary.demo.team-1");
+    net.run_until_quiet(100_000).unwrap();
+    for node in [BR, EN, MU, T1] {
+        assert_eq!(
+            record_heads(&mut net, node, "policy"),
+            policy,
+            "policy at {node}"
+        );
+    }
+    assert_eq!(
+        record_heads(&mut net, BR, "summary.demo.team-1"),
+        t1_summary
+    );
+}
+
+#[test]
+fn a_new_record_is_kept_only_from_the_node_that_may_write_it() {
+    use hearth_archive::Record;
+    use hearth_sync::Neighbour::{Child, Parent};
+    use hearth_sync::scope::accepts_new;
+    let editor = hearth_archive::Editor {
+        node: T2.into(),
+        by: "x".into(),
+        at: hearth_archive::jiff::Timestamp::from_second(1_780_000_000).unwrap(),
+        today: hearth_archive::jiff::civil::date(2026, 5, 28),
+    };
+    let mut br = MemReplica::new(BR, 1);
+    br.set_neighbour(T1, Child);
+    br.set_neighbour(T2, Child);
+    br.set_neighbour(EN, Parent);
+    let doc = |id: &str| {
+        Record::create(id, actor_id(T2, &[1]), &editor)
+            .unwrap()
+            .into_doc()
+    };
+    let t1_summary = doc("summary.demo.team-1");
+    assert!(accepts_new(&mut br, "summary.demo.team-1", &t1_summary, T1));
+    assert!(
+        !accepts_new(&mut br, "summary.demo.team-1", &t1_summary, T2),
+        "a sibling's summary"
+    );
+    assert!(
+        !accepts_new(&mut br, "summary.demo.team-2", &t1_summary, T2),
+        "another id inside"
+    );
+    assert!(
+        !accepts_new(&mut br, "policy", &doc("policy"), T2),
+        "policy from a child"
+    );
+    assert!(accepts_new(&mut br, "policy", &doc("policy"), EN));
+    assert!(
+        !accepts_new(
+            &mut br,
+            "summary.demo.enterprise",
+            &doc("summary.demo.enterprise"),
+            EN
+        ),
+        "summaries do not come down"
+    );
+    assert!(
+        accepts_new(
+            &mut br,
+            "ledger.demo.branch",
+            &doc("ledger.demo.branch"),
+            EN
+        ),
+        "a parent pays a grant into a new ledger"
+    );
+}
