@@ -416,7 +416,7 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
         note: None,
     };
     admin.write(aid.clone()).await.unwrap();
-    let shown = admin.get(&id).await.unwrap();
+    let (shown, _) = admin.get(&id).await.unwrap();
     assert_eq!(shown.assistance_total_fen, 1500_00);
     assert_eq!(admin.list(ListFilter::default()).await.unwrap()[0].id, id);
     assert!(heads(&br, &id).await.is_some(), "stored at the node");

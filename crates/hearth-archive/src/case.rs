@@ -31,10 +31,12 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
+use crate::codes::{
+    AssistanceKind, Cause, Decision, Gender, Grade, Level, ReviewResult, Status, VisitKind,
+};
 use crate::doc::{
-    get_code, get_date, get_i64, get_obj, get_str, get_timestamp, list_objects, map_objects,
-    need_obj, push_map, put_i64, put_text, put_timestamp,
+    get_bool, get_code, get_date, get_i64, get_obj, get_str, get_timestamp, list_objects,
+    map_objects, need_obj, push_map, put_i64, put_text, put_timestamp,
 };
 use crate::error::{ArchiveError, Result};
 use crate::grade::{GradeInputs, assess};
@@ -84,6 +86,14 @@ pub struct CaseFields {
     pub rigid_spending_fen: Option<i64>,
     pub hardship_costs_fen: Option<i64>,
     pub subsistence_line_fen: Option<i64>,
+    /// This year's medical costs of the household.
+    pub medical_costs_fen: Option<i64>,
+    /// The largest single hospital stay this year.
+    pub largest_stay_fen: Option<i64>,
+    /// Aid the household asks for (decides which level must approve it).
+    pub aid_request_fen: Option<i64>,
+    /// Region code (行政区划代码) of the home, for the policy's subsistence line.
+    pub region: Option<String>,
     pub primary_cause: Option<Cause>,
     pub secondary_causes: Option<Vec<Cause>>,
     pub other_cause_text: Option<String>,
@@ -173,6 +183,8 @@ pub struct NewVisit {
     pub kind: VisitKind,
     pub visitor: Option<String>,
     pub notes: Option<String>,
+    /// The household agreed to the visit and to its findings being filed (入户核实同意).
+    pub consent: bool,
 }
 
 /// An annual review to record.
@@ -352,6 +364,58 @@ impl Case {
             }
             Ok(())
         })
+    }
+
+    /// Records a decision on the case at a reviewing node (审批): `approve` puts a case under
+    /// review on file (or confirms a filed one), `return` sends it back down with the reason
+    /// (it stays visible upstairs), `reject` closes it. Returns the status afterwards.
+    pub fn decide(&mut self, editor: &Editor, decision: Decision, note: &str) -> Result<Status> {
+        let from = self.status()?;
+        if decision != Decision::Approve && note.trim().is_empty() {
+            return Err(invalid(
+                "note",
+                "say why the case is returned or rejected with --note",
+            ));
+        }
+        let to = match (decision, from) {
+            (Decision::Approve, Status::UnderReview | Status::Relapsed) => Some(Status::Filed),
+            (Decision::Approve, Status::Filed) => None,
+            (Decision::Approve, other) => {
+                return Err(invalid(
+                    "decision",
+                    &format!(
+                        "a case {} cannot be approved; only one under review, relapsed or filed",
+                        other.code()
+                    ),
+                ));
+            }
+            (Decision::Return, _) => Some(Status::Returned),
+            (Decision::Reject, _) => Some(Status::Closed),
+        };
+        if let Some(to) = to {
+            lifecycle::check(from, to)?;
+            if to == Status::Filed {
+                self.check_ready_to_file()?;
+            }
+        }
+        self.change(editor, "case decide", |case| {
+            let list = need_obj(&case.doc, &ROOT, "approvals")?;
+            let step = push_map(&mut case.doc, &list)?;
+            case.doc.put(&step, "step", "review")?;
+            case.doc.put(&step, "decision", decision.code())?;
+            put_text(&mut case.doc, &step, "note", note)?;
+            stamp(&mut case.doc, &step, editor)?;
+            if let Some(to) = to {
+                let reason = match decision {
+                    Decision::Approve => format!("approved at {}", editor.node),
+                    Decision::Return => format!("returned by {}: {note}", editor.node),
+                    Decision::Reject => format!("rejected by {}: {note}", editor.node),
+                };
+                case.write_status(editor, from, to, &reason)?;
+            }
+            Ok(())
+        })?;
+        Ok(to.unwrap_or(from))
     }
 
     /// Moves the case to another status, with a reason.
@@ -594,6 +658,9 @@ impl Case {
             case.doc.put(&v, "kind", visit.kind.code())?;
             put_opt_text(&mut case.doc, &v, "visitor", &visit.visitor)?;
             put_opt_text(&mut case.doc, &v, "notes", &visit.notes)?;
+            if visit.consent {
+                case.doc.put(&v, "consent", true)?;
+            }
             stamp(&mut case.doc, &v, editor)
         })
     }
@@ -650,49 +717,10 @@ impl Case {
         })
     }
 
-    /// The fields the store indexes for listing. Reads only those (not the records), since it
-    /// runs on every write.
+    /// The fields the store indexes for listing, escalation rules, statistics and follow-ups, so
+    /// those never load a document.
     pub fn summary(&self) -> Result<CaseSummary> {
-        let doc = &self.doc;
-        let worker = need_obj(doc, &ROOT, "worker")?;
-        let household = need_obj(doc, &ROOT, "household")?;
-        let grade = need_obj(doc, &ROOT, "grade")?;
-        let overridden: Option<Grade> = match get_obj(doc, &grade, "override")? {
-            Some(o) => get_code(doc, &o, "grade")?,
-            None => None,
-        };
-        let causes = self.read_causes()?;
-        let amounts = |map: &ObjId, key: &str| -> Result<i64> {
-            map_objects(doc, map)?
-                .iter()
-                .map(|(_, obj)| Ok(get_i64(doc, obj, key)?.unwrap_or(0)))
-                .sum()
-        };
-        let assistance = need_obj(doc, &ROOT, "assistance")?;
-        let loans = need_obj(doc, &ROOT, "loans")?;
-        let mut outstanding_fen = 0;
-        for (_, loan) in map_objects(doc, &loans)? {
-            let repayments = need_obj(doc, &loan, "repayments")?;
-            outstanding_fen += get_i64(doc, &loan, "principal_fen")?.unwrap_or(0)
-                - amounts(&repayments, "amount_fen")?;
-        }
-        Ok(CaseSummary {
-            id: self.id()?,
-            home: get_str(doc, &ROOT, "home")?.unwrap_or_default(),
-            name: get_str(doc, &worker, "name")?,
-            status: self.status()?,
-            grade: overridden.or(get_code(doc, &grade, "derived")?),
-            grade_overridden: overridden.is_some(),
-            primary_cause: causes.primary,
-            secondary_causes: causes.secondary,
-            household_size: get_i64(doc, &household, "size")?,
-            per_capita_monthly_fen: get_i64(doc, &grade, "per_capita_monthly_fen")?,
-            identity_key: get_str(doc, &worker, "identity_key")?,
-            participants: self.participants()?,
-            assistance_total_fen: amounts(&assistance, "amount_fen")?,
-            outstanding_fen,
-            created_at: get_timestamp(doc, &ROOT, "created_at")?,
-        })
+        Ok(CaseSummary::of(&self.view()?))
     }
 
     // ----- writing -------------------------------------------------------------------------
@@ -742,6 +770,7 @@ impl Case {
         put_opt_text(doc, &worker, "job", &f.job)?;
         put_opt_text(doc, &worker, "phone", &f.phone)?;
         put_opt_text(doc, &worker, "address", &f.address)?;
+        put_opt_text(doc, &worker, "region", &f.region)?;
 
         let household = need_obj(doc, &ROOT, "household")?;
         if let Some(size) = f.household_size {
@@ -754,6 +783,9 @@ impl Case {
             ("rigid_spending_fen", f.rigid_spending_fen),
             ("hardship_costs_fen", f.hardship_costs_fen),
             ("subsistence_line_fen", f.subsistence_line_fen),
+            ("medical_costs_fen", f.medical_costs_fen),
+            ("largest_stay_fen", f.largest_stay_fen),
+            ("aid_request_fen", f.aid_request_fen),
         ] {
             if let Some(v) = value {
                 put_i64(doc, &finances, key, v)?;
@@ -929,6 +961,7 @@ impl Case {
             job: get_str(doc, &w, "job")?,
             phone: get_str(doc, &w, "phone")?,
             address: get_str(doc, &w, "address")?,
+            region: get_str(doc, &w, "region")?,
             identity_key: get_str(doc, &w, "identity_key")?,
         })
     }
@@ -963,6 +996,9 @@ impl Case {
             rigid_spending_fen: get_i64(doc, &f, "rigid_spending_fen")?,
             hardship_costs_fen: get_i64(doc, &f, "hardship_costs_fen")?,
             subsistence_line_fen: get_i64(doc, &f, "subsistence_line_fen")?,
+            medical_costs_fen: get_i64(doc, &f, "medical_costs_fen")?,
+            largest_stay_fen: get_i64(doc, &f, "largest_stay_fen")?,
+            aid_request_fen: get_i64(doc, &f, "aid_request_fen")?,
         })
     }
 
@@ -1111,6 +1147,7 @@ impl Case {
                 kind: need(get_code(doc, &v, "kind")?, "visit kind")?,
                 visitor: get_str(doc, &v, "visitor")?,
                 notes: get_str(doc, &v, "notes")?,
+                consent: get_bool(doc, &v, "consent")?.unwrap_or(false),
                 id,
             })
         })

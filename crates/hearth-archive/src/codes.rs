@@ -175,6 +175,15 @@ code_list! {
 }
 
 code_list! {
+    /// A higher level's decision on a reported case (审批).
+    Decision, "decision" {
+        Approve = "approve", 1, "批准", "approve";
+        Return = "return", 2, "退回", "return";
+        Reject = "reject", 3, "不予批准", "reject";
+    }
+}
+
+code_list! {
     /// Gender as recorded on the file.
     Gender, "gender" {
         Male = "male", 1, "男", "male";

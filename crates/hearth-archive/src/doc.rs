@@ -67,6 +67,16 @@ pub(crate) fn get_str(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option
     }
 }
 
+pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<bool>> {
+    match scalar(doc, obj, key)? {
+        None => Ok(None),
+        Some(s) => match s.as_ref() {
+            ScalarValue::Boolean(v) => Ok(Some(*v)),
+            _ => Err(schema(format!("{key} is not true or false"))),
+        },
+    }
+}
+
 pub(crate) fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<i64>> {
     match scalar(doc, obj, key)? {
         None => Ok(None),

@@ -29,6 +29,10 @@ pub struct CaseForm {
     pub rigid_spending: Option<String>,
     pub hardship_costs: Option<String>,
     pub subsistence_line: Option<String>,
+    pub medical_costs: Option<String>,
+    pub largest_stay: Option<String>,
+    pub aid_request: Option<String>,
+    pub region: Option<String>,
     pub primary_cause: Option<String>,
     /// Each entry may hold several causes separated by `;` or `,`. An empty list leaves the
     /// secondary causes as they are.
@@ -45,6 +49,9 @@ impl CaseForm {
     /// gender and birth year default to what the number encodes.
     pub fn parse(&self, salt: &FederationSalt) -> Result<CaseFields> {
         let id = self.id_number.as_deref().map(IdNumber::parse).transpose()?;
+        if let Some(region) = self.region.as_deref().filter(|r| !r.trim().is_empty()) {
+            crate::policy::check_region(region.trim())?;
+        }
         let money = |field: &'static str, v: &Option<String>| {
             v.as_deref().map(|s| parse_yuan(field, s)).transpose()
         };
@@ -83,6 +90,10 @@ impl CaseForm {
             rigid_spending_fen: money("rigid spending", &self.rigid_spending)?,
             hardship_costs_fen: money("hardship costs", &self.hardship_costs)?,
             subsistence_line_fen: money("subsistence line", &self.subsistence_line)?,
+            medical_costs_fen: money("medical costs", &self.medical_costs)?,
+            largest_stay_fen: money("largest stay", &self.largest_stay)?,
+            aid_request_fen: money("aid request", &self.aid_request)?,
+            region: self.region.as_deref().map(|r| r.trim().to_owned()),
             primary_cause: self.primary_cause.as_deref().map(str::parse).transpose()?,
             secondary_causes: (!self.secondary_causes.is_empty()).then_some(secondary),
             other_cause_text: self.other_cause.clone(),

@@ -19,6 +19,7 @@ pub mod grade;
 pub mod identity;
 pub mod lifecycle;
 pub mod money;
+pub mod policy;
 pub mod record;
 pub mod view;
 
@@ -26,11 +27,14 @@ pub use case::{
     Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview, NewVisit,
     participants_of,
 };
-pub use codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
+pub use codes::{
+    AssistanceKind, Cause, Decision, Gender, Grade, Level, ReviewResult, Status, VisitKind,
+};
 pub use doc::{actor_id, heads_hash, node_of_actor};
 pub use error::ArchiveError;
 pub use form::CaseForm;
 pub use identity::{FederationSalt, IdNumber, IdentityKey};
+pub use policy::Policy;
 pub use record::{DocId, Document, Record, RecordKind};
 pub use view::{CaseSummary, CaseView};
 

@@ -227,6 +227,7 @@ fn future_dates_and_closed_cases_are_refused() {
         kind: VisitKind::Home,
         visitor: None,
         notes: None,
+        consent: true,
     };
     assert!(
         case.add_visit(&editor(), &visit)
@@ -318,4 +319,52 @@ fn reporting_adds_a_participant_and_a_trail_entry() {
     assert!(case.report_to(&editor(), "demo.team-1", "self").is_err());
     let doc = automerge::AutoCommit::new();
     assert!(participants_of(&doc).is_err());
+}
+
+#[test]
+fn decisions_upstairs_file_return_or_close_and_are_recorded() {
+    use crate::Decision;
+    let mut case = new_case();
+    case.transition(&editor(), Status::UnderReview, "visited")
+        .unwrap();
+    let err = case
+        .decide(&editor(), Decision::Return, " ")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--note"), "{err}");
+    assert_eq!(
+        case.decide(&editor(), Decision::Return, "income proof missing")
+            .unwrap(),
+        Status::Returned
+    );
+    case.transition(&editor(), Status::UnderReview, "proof added")
+        .unwrap();
+    assert_eq!(
+        case.decide(&editor(), Decision::Approve, "").unwrap(),
+        Status::Filed
+    );
+    let v = case.view().unwrap();
+    let decisions: Vec<_> = v
+        .approvals
+        .iter()
+        .map(|a| {
+            (
+                a.decision.clone().unwrap(),
+                a.note.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            ("return".to_owned(), "income proof missing".to_owned()),
+            ("approve".to_owned(), String::new())
+        ]
+    );
+    assert_eq!(
+        case.decide(&editor(), Decision::Reject, "duplicate of another file")
+            .unwrap(),
+        Status::Closed
+    );
+    assert!(case.decide(&editor(), Decision::Approve, "").is_err());
 }

@@ -1,5 +1,7 @@
 //! Plain read-outs of a case document, for display, `--json` and the store's listing index.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -100,6 +102,9 @@ pub struct Worker {
     pub phone: Option<String>,
     /// Home address.
     pub address: Option<String>,
+    /// Region code (行政区划代码) of the home.
+    #[serde(default)]
+    pub region: Option<String>,
     /// Salted hash of the ID number.
     pub identity_key: Option<String>,
 }
@@ -139,6 +144,15 @@ pub struct Finances {
     pub hardship_costs_fen: Option<i64>,
     /// Local subsistence line, monthly per person.
     pub subsistence_line_fen: Option<i64>,
+    /// This year's medical costs.
+    #[serde(default)]
+    pub medical_costs_fen: Option<i64>,
+    /// The largest single hospital stay this year.
+    #[serde(default)]
+    pub largest_stay_fen: Option<i64>,
+    /// Aid the household asks for.
+    #[serde(default)]
+    pub aid_request_fen: Option<i64>,
 }
 
 /// Causes of hardship (致困原因).
@@ -291,6 +305,9 @@ pub struct Visit {
     pub visitor: Option<String>,
     /// Notes.
     pub notes: Option<String>,
+    /// The household consented (入户核实同意).
+    #[serde(default)]
+    pub consent: bool,
 }
 
 /// An annual review (年审).
@@ -347,9 +364,90 @@ pub struct CaseSummary {
     pub outstanding_fen: i64,
     /// When the case was opened.
     pub created_at: Option<Timestamp>,
+    /// Finances the escalation rules read.
+    #[serde(default)]
+    pub medical_costs_fen: Option<i64>,
+    /// The largest single hospital stay.
+    #[serde(default)]
+    pub largest_stay_fen: Option<i64>,
+    /// Aid asked for.
+    #[serde(default)]
+    pub aid_request_fen: Option<i64>,
+    /// Escalation target.
+    #[serde(default)]
+    pub target_level: Option<Level>,
+    /// Aid paid, by calendar year and kind.
+    #[serde(default)]
+    pub aid_by_year: BTreeMap<i16, BTreeMap<AssistanceKind, i64>>,
+    /// Visits, by calendar year.
+    #[serde(default)]
+    pub visits_by_year: BTreeMap<i16, u32>,
+    /// The last day the case entered each status.
+    #[serde(default)]
+    pub entered: BTreeMap<Status, Date>,
+    /// The last annual review.
+    #[serde(default)]
+    pub last_review: Option<Date>,
+    /// Open loans: (loan id, due date, outstanding).
+    #[serde(default)]
+    pub open_loans: Vec<(String, Option<Date>, i64)>,
 }
 
 impl CaseSummary {
+    /// The listing summary of a case as read.
+    pub fn of(v: &CaseView) -> CaseSummary {
+        let year = |d: Date| d.year();
+        let mut aid_by_year: BTreeMap<i16, BTreeMap<AssistanceKind, i64>> = BTreeMap::new();
+        for a in &v.assistance {
+            *aid_by_year
+                .entry(year(a.date))
+                .or_default()
+                .entry(a.kind)
+                .or_default() += a.amount_fen;
+        }
+        let mut visits_by_year: BTreeMap<i16, u32> = BTreeMap::new();
+        for visit in &v.visits {
+            *visits_by_year.entry(year(visit.date)).or_default() += 1;
+        }
+        let mut entered = BTreeMap::new();
+        for change in &v.status_history {
+            if let Some(at) = change.at {
+                entered.insert(change.to, at.to_zoned(jiff::tz::TimeZone::UTC).date());
+            }
+        }
+        CaseSummary {
+            id: v.id.clone(),
+            home: v.home.clone(),
+            name: v.worker.name.clone(),
+            status: v.status,
+            grade: v.grade,
+            grade_overridden: v.grading.override_.is_some(),
+            primary_cause: v.causes.primary,
+            secondary_causes: v.causes.secondary.clone(),
+            household_size: v.household.size,
+            per_capita_monthly_fen: v.grading.per_capita_monthly_fen,
+            identity_key: v.worker.identity_key.clone(),
+            participants: v.participants.clone(),
+            assistance_total_fen: v.assistance_total_fen,
+            outstanding_fen: v.loans.iter().map(|l| l.outstanding_fen).sum(),
+            created_at: v.created_at,
+            medical_costs_fen: v.finances.medical_costs_fen,
+            largest_stay_fen: v.finances.largest_stay_fen,
+            aid_request_fen: v.finances.aid_request_fen,
+            target_level: v.escalation.target_level,
+            aid_by_year,
+            visits_by_year,
+            entered,
+            last_review: v.reviews.iter().map(|r| r.date).max(),
+            open_loans: v
+                .loans
+                .iter()
+                .filter(|l| l.outstanding_fen > 0)
+                .map(|l| (l.id.clone(), l.due_date, l.outstanding_fen))
+                .collect(),
+        }
+    }
+
     /// Whether the case has `cause` as its primary or a secondary cause.
     pub fn has_cause(&self, cause: Cause) -> bool {
         self.primary_cause == Some(cause) || self.secondary_causes.contains(&cause)

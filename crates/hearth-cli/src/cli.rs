@@ -72,6 +72,9 @@ pub enum Command {
     /// Neighbours of this node
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// The federation policy: subsistence lines, aid caps, authority, escalation thresholds
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run the node: sync with neighbours until stopped (Ctrl-C or SIGTERM)
     Serve,
     /// Ask the running node about its neighbours, or make it sync now
@@ -273,6 +276,41 @@ pub enum CaseCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Decide on a case reported here (审批): approve, return it down with the reason, or reject
+    Decide {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// approve, return or reject
+        #[arg(long, value_name = "DECISION")]
+        decision: String,
+        /// Why (needed to return or reject)
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        note: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Cases the policy sends higher than anyone has escalated them, with why
+    Pending(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// The policy in force (today, or on --date), and which version it is
+    Show {
+        /// YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Set a new policy version from a TOML file (only at the top node; it flows down)
+    Set {
+        /// The policy file (layout in README, "Policy")
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 /// Fields of a case; each is optional so that `case edit` can change just one.
@@ -314,9 +352,22 @@ pub struct CaseFieldArgs {
     /// This year's costs caused by the hardship event (致困支出), yuan
     #[arg(long, value_name = "YUAN")]
     pub hardship_costs: Option<String>,
-    /// Local subsistence line (低保标准), monthly per person, yuan
+    /// Local subsistence line (低保标准), monthly per person, yuan [default: the policy's line
+    /// for --region]
     #[arg(long, value_name = "YUAN")]
     pub subsistence_line: Option<String>,
+    /// Region code of the home (行政区划代码, 6 digits), for the policy's subsistence line
+    #[arg(long, value_name = "CODE")]
+    pub region: Option<String>,
+    /// This year's medical costs of the household, yuan
+    #[arg(long, value_name = "YUAN")]
+    pub medical_costs: Option<String>,
+    /// The largest single hospital stay this year, yuan
+    #[arg(long, value_name = "YUAN")]
+    pub largest_stay: Option<String>,
+    /// Aid the household asks for, yuan (decides which level must approve it)
+    #[arg(long, value_name = "YUAN")]
+    pub aid_request: Option<String>,
     /// Primary cause: code or number (1 no_work_ability … 10 other)
     #[arg(long, value_name = "CAUSE")]
     pub primary_cause: Option<String>,
@@ -456,6 +507,9 @@ pub enum VisitCommand {
         /// What was found
         #[arg(long, value_name = "TEXT")]
         notes: Option<String>,
+        /// The household consented to the visit and to its findings being filed (入户核实同意)
+        #[arg(long)]
+        consent: bool,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -13,11 +13,13 @@ use serde_json::json;
 use crate::BadInput;
 use crate::cli::{
     AssistCommand, CaseCommand, Cli, Command, LoanCommand, MemberCommand, PeerCommand,
-    ReviewCommand, VisitCommand,
+    PolicyCommand, ReviewCommand, VisitCommand,
 };
 use crate::fields::case_form;
 use crate::node::{self, Node};
-use crate::output::{case_details, case_list, grade_label, print_json};
+use crate::output::{
+    advice_lines, case_details, case_list, grade_label, pending_list, policy_details, print_json,
+};
 
 /// Prints the result of a write: a line for people, or JSON.
 pub(crate) fn done(json: bool, value: serde_json::Value, line: String) -> Result<()> {
@@ -171,6 +173,28 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Policy(PolicyCommand::Show { date, out }) => {
+            let (policy, versions) = Node::open(&dir()?, operator)?.policy(date)?;
+            if out.json {
+                print_json(&json!({ "in_force": policy, "versions": versions }))
+            } else {
+                println!("{}", policy_details(&policy, versions.len()));
+                Ok(())
+            }
+        }
+        Command::Policy(PolicyCommand::Set { file, out }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| BadInput::new(format!("cannot read {}: {e}", file.display())))?;
+            let policy = Node::open(&dir()?, operator)?.set_policy(text)?;
+            done(
+                out.json,
+                json!({ "version": policy.version, "effective_from": policy.effective_from }),
+                format!(
+                    "{}; it flows down to every node of the federation",
+                    policy.label()
+                ),
+            )
+        }
         Command::Serve => crate::serve::run(&dir()?),
         Command::Sync(c) => crate::serve::sync(&dir()?, c),
         Command::Case(c) => case(&mut Node::open(&dir()?, operator)?, c),
@@ -208,13 +232,53 @@ fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
             )
         }
         CaseCommand::Show { id, out } => {
-            let v = node.get(&id)?;
+            let (v, advice) = node.get(&id)?;
             if out.json {
-                print_json(&v)
+                let mut value = serde_json::to_value(&v)?;
+                value["policy_advice"] = serde_json::to_value(&advice)?;
+                print_json(&value)
             } else {
-                println!("{}", case_details(&v));
+                println!("{}\n{}", case_details(&v), advice_lines(&advice));
                 Ok(())
             }
+        }
+        CaseCommand::Pending(out) => {
+            let pending = node.pending()?;
+            if out.json {
+                let rows: Vec<serde_json::Value> = pending
+                    .iter()
+                    .map(|(c, a)| json!({ "case": c, "advice": a }))
+                    .collect();
+                print_json(&rows)
+            } else {
+                println!("{}", pending_list(&pending));
+                Ok(())
+            }
+        }
+        CaseCommand::Decide {
+            id,
+            decision,
+            note,
+            out,
+        } => {
+            let w = node.write(Write::Decide {
+                case: id,
+                decision,
+                note,
+            })?;
+            let v = &w.case;
+            let last = v.approvals.last();
+            done(
+                out.json,
+                json!({ "id": v.id, "status": v.status, "approval": last }),
+                format!(
+                    "case {}: {} at {}; now {}",
+                    v.id,
+                    last.and_then(|a| a.decision.clone()).unwrap_or_default(),
+                    node.config.node_id,
+                    v.status.label()
+                ),
+            )
         }
         CaseCommand::List {
             status,
@@ -463,6 +527,7 @@ fn visit(node: &mut Node, command: VisitCommand) -> Result<()> {
         kind,
         visitor,
         notes,
+        consent,
         out,
     } = command;
     let w = node.write(Write::AddVisit {
@@ -471,6 +536,7 @@ fn visit(node: &mut Node, command: VisitCommand) -> Result<()> {
         kind,
         visitor,
         notes,
+        consent,
     })?;
     let v = &w.case;
     let visit = v

@@ -28,5 +28,9 @@ pub fn case_form(args: CaseFieldArgs) -> CaseForm {
         skills: args.skills,
         employment_wishes: args.employment_wishes,
         state_of_mind: args.state_of_mind,
+        medical_costs: args.medical_costs,
+        largest_stay: args.largest_stay,
+        aid_request: args.aid_request,
+        region: args.region,
     }
 }

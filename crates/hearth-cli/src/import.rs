@@ -40,6 +40,10 @@ pub const OPTIONAL: &[&str] = &[
     "skills",
     "employment_wishes",
     "state_of_mind",
+    "medical_costs",
+    "largest_stay",
+    "aid_request",
+    "region",
     "status",
 ];
 
@@ -125,6 +129,10 @@ pub fn import(node: &mut Node, path: &Path, json: bool) -> Result<()> {
                 skills: get("skills"),
                 employment_wishes: get("employment_wishes"),
                 state_of_mind: get("state_of_mind"),
+                medical_costs: get("medical_costs"),
+                largest_stay: get("largest_stay"),
+                aid_request: get("aid_request"),
+                region: get("region"),
             },
             status: get("status"),
             unreadable: None,

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use hearth_archive::Policy;
 use hearth_archive::{CaseSummary, CaseView, FederationSalt, Level};
 pub use hearth_node::NodeConfig;
-use hearth_node::archive::{self, Ctx, ImportRow, ListFilter, StoreCases, Write, Written};
+use hearth_node::archive::{self, Advice, Ctx, ImportRow, ListFilter, StoreCases, Write, Written};
 use hearth_node::archive_api::ArchiveRemote;
 use hearth_node::config::Peer;
 use hearth_node::local_api::SOCKET_FILE;
@@ -177,16 +178,68 @@ impl Node {
         }
     }
 
-    /// The case whose id starts with `prefix`.
-    pub fn get(&mut self, prefix: &str) -> Result<CaseView> {
-        match &mut self.backend {
-            Backend::Store(store) => Ok(archive::get(
-                &mut StoreCases::new(store, &self.config.node_id),
-                prefix,
-            )?),
-            Backend::Running(r) => r
+    /// The case whose id starts with `prefix`, and what the policy in force says of it.
+    pub fn get(&mut self, prefix: &str) -> Result<(CaseView, Advice)> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => {
+                let mut cases = StoreCases::new(store, &ctx.config.node_id);
+                let view = archive::get(&mut cases, prefix)?;
+                let advice = archive::advice_for(&mut cases, &ctx, &view)?;
+                Ok((view, advice))
+            }
+            (_, Backend::Running(r)) => r
                 .runtime
                 .block_on(r.archive.get(prefix))
+                .map_err(from_status),
+        }
+    }
+
+    /// Cases the policy sends higher than anyone has escalated them.
+    pub fn pending(&mut self) -> Result<Vec<(CaseSummary, Advice)>> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::pending(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+            )?),
+            (_, Backend::Running(r)) => {
+                r.runtime.block_on(r.archive.pending()).map_err(from_status)
+            }
+        }
+    }
+
+    /// The policy version in force on `date` (today if `None`), and every version held.
+    pub fn policy(&mut self, date: Option<String>) -> Result<(Policy, Vec<Policy>)> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => {
+                let mut cases = StoreCases::new(store, &ctx.config.node_id);
+                let date = match date {
+                    Some(d) => hearth_archive::form::parse_date("date", &d)?,
+                    None => ctx.editor().today,
+                };
+                let versions = archive::policy_versions(&mut cases)?;
+                Ok((Policy::in_force(&versions, date), versions))
+            }
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.policy(date))
+                .map_err(from_status),
+        }
+    }
+
+    /// Sets a new policy version from TOML text.
+    pub fn set_policy(&mut self, toml: String) -> Result<Policy> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => {
+                let file = archive::parse_policy_file(&toml)?;
+                Ok(archive::set_policy(
+                    &mut StoreCases::new(store, &ctx.config.node_id),
+                    &ctx,
+                    &file,
+                )?)
+            }
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.set_policy(toml))
                 .map_err(from_status),
         }
     }

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use comfy_table::{ContentArrangement, Table, presets};
 use hearth_archive::money::format_yuan;
 use hearth_archive::view::Grading;
-use hearth_archive::{CaseSummary, CaseView, Grade};
+use hearth_archive::{CaseSummary, CaseView, Decision, Grade, Policy};
+use hearth_node::archive::Advice;
 use serde::Serialize;
 
 /// Prints a value as pretty JSON on stdout.
@@ -88,6 +89,129 @@ fn grading_line(g: &Grading, grade: Option<Grade>) -> String {
 }
 
 /// The full read-out of `case show`.
+/// What the policy says of a case, as lines for people.
+pub fn advice_lines(a: &Advice) -> String {
+    let mut out = format!("Policy 政策: {}", a.policy);
+    match a.must_reach {
+        None => out.push_str("; no rule sends this case higher 无需上报"),
+        Some(level) => {
+            let _ = write!(out, "; must reach {} 须上报至该级", level.label());
+            for r in &a.requirements {
+                let _ = write!(out, "\n  - {}: {}", r.reason, r.level.label());
+            }
+            if a.pending {
+                let _ = write!(
+                    out,
+                    "\n  not yet escalated 尚未上报: `hearth escalate ID --to-level {} --reason …`",
+                    level.code()
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `case pending`: one row per case that must still go up.
+pub fn pending_list(cases: &[(CaseSummary, Advice)]) -> String {
+    if cases.is_empty() {
+        return "no case must go higher than it has been escalated 无待上报档案".into();
+    }
+    let mut t = table(&[
+        "Case 档案号",
+        "Name 姓名",
+        "Status 状态",
+        "Must reach 须上报至",
+        "Why 原因",
+    ]);
+    for (c, a) in cases {
+        t.add_row(vec![
+            c.id.clone(),
+            text(&c.name),
+            c.status.label(),
+            a.must_reach.map(|l| l.label()).unwrap_or_default(),
+            a.requirements
+                .iter()
+                .map(|r| format!("{}: {}", r.reason, r.level.code()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ]);
+    }
+    let policy = cases
+        .first()
+        .map(|(_, a)| a.policy.clone())
+        .unwrap_or_default();
+    format!("{t}\n{policy}")
+}
+
+/// `policy show`.
+pub fn policy_details(p: &Policy, versions: usize) -> String {
+    let mut t = table(&["Rule 规则", "Value 内容"]);
+    t.add_row(vec!["Version 版本".into(), p.label()]);
+    if !p.set_node.is_empty() {
+        t.add_row(vec![
+            "Set at 制定".into(),
+            format!("{} by {}", p.set_node, p.set_by),
+        ]);
+    }
+    t.add_row(vec![
+        "Levels 层级".into(),
+        p.levels
+            .iter()
+            .map(|l| l.label())
+            .collect::<Vec<_>>()
+            .join(" < "),
+    ]);
+    for (region, line) in &p.subsistence_lines_fen {
+        t.add_row(vec![
+            format!("Subsistence line 低保 {region}"),
+            format_yuan(*line),
+        ]);
+    }
+    for (kind, cap) in &p.yearly_caps_fen {
+        t.add_row(vec![
+            format!("Yearly cap 年度上限 {}", kind.label()),
+            format_yuan(*cap),
+        ]);
+    }
+    t.add_row(vec![
+        "One-off cap 一次性救助上限".into(),
+        format_yuan(p.one_off_cap_fen),
+    ]);
+    for (level, amount) in &p.authority_fen {
+        let amount = if *amount == i64::MAX {
+            "no limit 不限".into()
+        } else {
+            format_yuan(*amount)
+        };
+        t.add_row(vec![
+            format!("Authority 审批权限 {}", level.label()),
+            amount,
+        ]);
+    }
+    let e = &p.escalation;
+    t.add_row(vec![
+        "Deep hardship goes to 深度困难上报".into(),
+        e.deep_to.label(),
+    ]);
+    t.add_row(vec![
+        "Medical costs a year 年医疗费用".into(),
+        format!(
+            "≥ {} → {}",
+            format_yuan(e.medical_yearly_fen),
+            e.medical_to.label()
+        ),
+    ]);
+    t.add_row(vec![
+        "One hospital stay 单次住院".into(),
+        format!(
+            "≥ {} → {}",
+            format_yuan(e.medical_stay_fen),
+            e.medical_to.label()
+        ),
+    ]);
+    format!("{t}\n{versions} version(s) set at the top node")
+}
+
 pub fn case_details(v: &CaseView) -> String {
     let mut out = String::new();
     let mut t = table(&["Field 项目", "Value 内容"]);
@@ -146,6 +270,10 @@ pub fn case_details(v: &CaseView) -> String {
         ("Annual income 年可支配收入", yuan(f.annual_income_fen)),
         ("Rigid spending 刚性支出", yuan(f.rigid_spending_fen)),
         ("Hardship costs 致困支出", yuan(f.hardship_costs_fen)),
+        ("Medical costs 年医疗费用", yuan(f.medical_costs_fen)),
+        ("Largest stay 单次住院最高", yuan(f.largest_stay_fen)),
+        ("Aid requested 申请救助", yuan(f.aid_request_fen)),
+        ("Region 地区", text(&w.region)),
         (
             "Subsistence line 低保标准 (monthly)",
             yuan(f.subsistence_line_fen),
@@ -233,12 +361,23 @@ pub fn case_details(v: &CaseView) -> String {
         let _ = writeln!(out, "\nLoans 借款\n{t}");
     }
     if !v.visits.is_empty() {
-        let mut t = table(&["Date 日期", "Kind 类型", "Visitor 走访人", "Notes 情况"]);
+        let mut t = table(&[
+            "Date 日期",
+            "Kind 类型",
+            "Visitor 走访人",
+            "Consent 同意",
+            "Notes 情况",
+        ]);
         for vi in &v.visits {
             t.add_row(vec![
                 vi.date.to_string(),
                 vi.kind.label(),
                 text(&vi.visitor),
+                if vi.consent {
+                    "yes 是".into()
+                } else {
+                    "—".into()
+                },
                 text(&vi.notes),
             ]);
         }
@@ -255,6 +394,34 @@ pub fn case_details(v: &CaseView) -> String {
             ]);
         }
         let _ = writeln!(out, "\nAnnual reviews 年审\n{t}");
+    }
+    if !v.approvals.is_empty() {
+        let mut t = table(&[
+            "When 时间",
+            "Node 节点",
+            "Decision 决定",
+            "By 经办人",
+            "Note 意见",
+        ]);
+        for a in &v.approvals {
+            t.add_row(vec![
+                a.at.map(|at| {
+                    at.to_zoned(jiff::tz::TimeZone::system())
+                        .strftime("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "—".into()),
+                text(&a.node),
+                a.decision
+                    .as_deref()
+                    .and_then(|d| d.parse::<Decision>().ok())
+                    .map(|d| d.label())
+                    .unwrap_or_else(|| text(&a.decision)),
+                text(&a.by),
+                text(&a.note),
+            ]);
+        }
+        let _ = writeln!(out, "\nApprovals 审批记录\n{t}");
     }
     let mut t = table(&[
         "When 时间",

@@ -10,10 +10,11 @@ use std::sync::mpsc;
 use hearth_archive::automerge::ActorId;
 use hearth_archive::form::{parse_date, parse_number};
 use hearth_archive::money::parse_positive_yuan;
+use hearth_archive::record::POLICY_ID;
 use hearth_archive::{
-    ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, Editor,
-    FederationSalt, Grade, Level, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview,
-    NewVisit, ReviewResult, Status, VisitKind, actor_id,
+    ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, Decision, Document,
+    Editor, FederationSalt, Grade, Level, NewAssistance, NewLoan, NewMember, NewRepayment,
+    NewReview, NewVisit, Policy, Record, ReviewResult, Status, VisitKind, actor_id,
 };
 use hearth_store::{Store, StoreError};
 use hearth_sync::ReplicaError;
@@ -97,6 +98,19 @@ pub trait Cases {
     fn summaries(&mut self) -> Result<Vec<CaseSummary>>;
     /// Cases on file for a household, by its identity key.
     fn with_identity(&mut self, key: &str) -> Result<Vec<String>>;
+    /// Reads a record (policy, summary, ledger); `None` if not held.
+    fn read_record<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&Record) -> Result<T>,
+    ) -> Result<Option<T>>;
+    /// Runs `f` on a record, made empty first if not held; durable when this returns `Ok`.
+    fn update_record<T>(
+        &mut self,
+        id: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Record) -> Result<T>,
+    ) -> Result<T>;
 }
 
 /// The store of a data dir no node is running on.
@@ -157,6 +171,42 @@ impl Cases for StoreCases<'_> {
     fn with_identity(&mut self, key: &str) -> Result<Vec<String>> {
         Ok(self.store.cases_with_identity(key)?)
     }
+
+    fn read_record<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&Record) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.store.load_doc(id, self.actor.clone())? {
+            Some(Document::Record(r)) => f(&r).map(Some),
+            Some(Document::Case(_)) => Err(not_a_record(id)),
+            None => Ok(None),
+        }
+    }
+
+    fn update_record<T>(
+        &mut self,
+        id: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Record) -> Result<T>,
+    ) -> Result<T> {
+        let mut record = match self.store.load_doc(id, self.actor.clone())? {
+            Some(Document::Record(r)) => r,
+            Some(Document::Case(_)) => return Err(not_a_record(id)),
+            None => Record::create(id, self.actor.clone(), editor)?,
+        };
+        let value = f(&mut record)?;
+        let mut batch = self.store.begin()?;
+        batch.put(&mut record)?;
+        batch.commit()?;
+        Ok(value)
+    }
+}
+
+fn not_a_record(id: &str) -> OpError {
+    OpError::Archive(ArchiveError::Schema(format!(
+        "{id} is not a record document"
+    )))
 }
 
 impl Cases for StoreReplica {
@@ -209,6 +259,42 @@ impl Cases for StoreReplica {
         self.flush()?;
         Ok(self.store().cases_with_identity(key)?)
     }
+
+    fn read_record<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&Record) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.record_mut(id)? {
+            Some(r) => f(r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn update_record<T>(
+        &mut self,
+        id: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Record) -> Result<T>,
+    ) -> Result<T> {
+        self.flush()?;
+        if self.record_mut(id)?.is_none() {
+            let record = Record::create(id, StoreReplica::actor(self), editor)?;
+            self.add_record(record)?;
+        }
+        let record = self.record_mut(id)?.ok_or_else(|| not_a_record(id))?;
+        match f(record) {
+            Ok(value) => {
+                hearth_sync::Replica::commit(self, id)?;
+                self.flush()?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.forget(id);
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Who asks, and at which node.
@@ -233,6 +319,20 @@ impl Ctx<'_> {
             today: now.date(),
         }
     }
+}
+
+/// Fills the subsistence line from the policy in force today when a region is given without a
+/// line and the policy has one for it.
+fn with_policy_line(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    mut fields: hearth_archive::CaseFields,
+) -> Result<hearth_archive::CaseFields> {
+    if let (Some(region), None) = (&fields.region, fields.subsistence_line_fen) {
+        let policy = policy_in_force(cases, ctx.editor().today)?;
+        fields.subsistence_line_fen = policy.subsistence_lines_fen.get(region).copied();
+    }
+    Ok(fields)
 }
 
 /// A new random case id: 16 hex digits.
@@ -315,6 +415,13 @@ pub enum Write {
         kind: String,
         visitor: Option<String>,
         notes: Option<String>,
+        consent: bool,
+    },
+    /// Decide on a reported case here: approve, return (with the reason) or reject.
+    Decide {
+        case: String,
+        decision: String,
+        note: String,
     },
     /// Record an annual review.
     AddReview {
@@ -432,7 +539,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                     "a new case needs at least the worker's --name",
                 ));
             }
-            let fields = form.parse(ctx.salt)?;
+            let fields = with_policy_line(cases, ctx, form.parse(ctx.salt)?)?;
             fields.validate()?;
             check_one_file(
                 cases,
@@ -445,7 +552,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             cases.read(&id, |c| Ok(c.view()?))?
         }
         Write::EditCase { case, form } => {
-            let fields = form.parse(ctx.salt)?;
+            let fields = with_policy_line(cases, ctx, form.parse(ctx.salt)?)?;
             let id = cases.resolve(&case)?;
             check_one_file(
                 cases,
@@ -611,12 +718,25 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             loan_repaid = Some(loan_id);
             view
         }
+        Write::Decide {
+            case,
+            decision,
+            note,
+        } => {
+            let decision: Decision = decision.parse()?;
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.decide(&editor, decision, &note)?;
+                Ok(c.view()?)
+            })?
+        }
         Write::AddVisit {
             case,
             date,
             kind,
             visitor,
             notes,
+            consent,
         } => {
             let visit = NewVisit {
                 id: new_record_id(),
@@ -624,6 +744,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                 kind: kind.parse::<VisitKind>()?,
                 visitor,
                 notes,
+                consent,
             };
             record = Some(visit.id.clone());
             let id = cases.resolve(&case)?;
@@ -853,4 +974,109 @@ fn build(
         _ => {}
     }
     Ok(case)
+}
+
+/// Every version of the federation policy this node holds, oldest first.
+pub fn policy_versions(cases: &mut impl Cases) -> Result<Vec<Policy>> {
+    Ok(cases
+        .read_record(POLICY_ID, |r| Ok(r.entries::<Policy>()?))?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect())
+}
+
+/// The policy version in force on `date`.
+pub fn policy_in_force(cases: &mut impl Cases, date: jiff::civil::Date) -> Result<Policy> {
+    Ok(Policy::in_force(&policy_versions(cases)?, date))
+}
+
+/// Reads a policy version as an operator writes it (TOML).
+pub fn parse_policy_file(text: &str) -> Result<hearth_archive::policy::PolicyFile> {
+    toml::from_str(text).map_err(|e| {
+        OpError::input(format!(
+            "the policy file cannot be read: {}",
+            e.message().trim_end_matches('\n')
+        ))
+    })
+}
+
+/// Sets a new policy version from `file` (only at a node with no parent: the policy is written
+/// at the top and flows down). Returns it.
+pub fn set_policy(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    file: &hearth_archive::policy::PolicyFile,
+) -> Result<Policy> {
+    if let Some(parent) = ctx.config.parents().next() {
+        return Err(OpError::input(format!(
+            "the policy is set at the top of the federation; this node reports to {}, set it there",
+            parent.id
+        )));
+    }
+    let editor = ctx.editor();
+    let versions = policy_versions(cases)?;
+    let version = versions.iter().map(|p| p.version).max().unwrap_or(0) + 1;
+    let effective = file.effective_from.unwrap_or(editor.today);
+    let base = Policy::in_force(&versions, effective);
+    let mut policy = file.to_policy(&base, version, editor.today)?;
+    policy.set_by = editor.by.clone();
+    policy.set_node = editor.node.clone();
+    cases.update_record(POLICY_ID, &editor, |r| {
+        r.put(&editor, &format!("v{version:06}"), &policy)?;
+        Ok(())
+    })?;
+    Ok(policy)
+}
+
+/// Where the policy sends a case, and whether someone here must act.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Advice {
+    /// Which policy version said so.
+    pub policy: String,
+    /// Every rule that applies, highest level first.
+    pub requirements: Vec<hearth_archive::policy::Requirement>,
+    /// The level the case must reach, if any rule applies.
+    pub must_reach: Option<Level>,
+    /// Whether it must still be escalated: no escalation target reaches that level yet.
+    pub pending: bool,
+}
+
+/// What `policy` says of a case (from its listing summary).
+pub fn advise(policy: &Policy, case: &CaseSummary, here: Level) -> Advice {
+    let requirements = hearth_archive::policy::requirements(
+        policy,
+        &hearth_archive::policy::EscalationInputs::of_summary(case),
+    );
+    let must_reach = requirements.first().map(|r| r.level);
+    let reached = case.target_level.unwrap_or(here).max(here);
+    let open = matches!(
+        case.status,
+        Status::Draft | Status::UnderReview | Status::Filed | Status::Relapsed | Status::Returned
+    );
+    Advice {
+        policy: policy.label(),
+        pending: open && must_reach.is_some_and(|l| l > reached),
+        must_reach,
+        requirements,
+    }
+}
+
+/// The advice for one case, by the policy in force today.
+pub fn advice_for(cases: &mut impl Cases, ctx: &Ctx<'_>, view: &CaseView) -> Result<Advice> {
+    let policy = policy_in_force(cases, ctx.editor().today)?;
+    Ok(advise(&policy, &CaseSummary::of(view), ctx.config.level))
+}
+
+/// Cases held here that the policy sends higher than anyone has escalated them, with why.
+pub fn pending(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<Vec<(CaseSummary, Advice)>> {
+    let policy = policy_in_force(cases, ctx.editor().today)?;
+    Ok(list(cases, &ListFilter::default())?
+        .into_iter()
+        .map(|c| {
+            let advice = advise(&policy, &c, ctx.config.level);
+            (c, advice)
+        })
+        .filter(|(_, a)| a.pending)
+        .collect())
 }

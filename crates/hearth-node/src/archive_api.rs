@@ -13,10 +13,11 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tracing::error;
 
-use crate::archive::{self, Ctx, ImportRow, ListFilter, OpError, Write, Written};
+use crate::archive::{self, Advice, Ctx, ImportRow, ListFilter, OpError, Write, Written};
 use crate::config::NodeConfig;
 use crate::replica::StoreReplica;
 use crate::{NodeHandle, tls};
+use hearth_archive::Policy;
 
 /// Largest request the service takes (an import of some tens of thousands of rows).
 pub const MAX_REQUEST: usize = 64 << 20;
@@ -101,10 +102,14 @@ impl ArchiveService {
     }
 
     async fn write(&self, by: String, w: Write) -> Result<Response<pb::CaseReply>, Status> {
-        let written = self
-            .run(by, move |replica, ctx| archive::write(replica, ctx, w))
+        let (written, advice) = self
+            .run(by, move |replica, ctx| {
+                let written = archive::write(replica, ctx, w)?;
+                let advice = archive::advice_for(replica, ctx, &written.case)?;
+                Ok((written, advice))
+            })
             .await?;
-        case_reply(written)
+        case_reply(written, &advice)
     }
 }
 
@@ -124,9 +129,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
     serde_json::to_string(value).map_err(|e| Status::internal(e.to_string()))
 }
 
-fn case_reply(w: Written) -> Result<Response<pb::CaseReply>, Status> {
+fn case_reply(w: Written, advice: &Advice) -> Result<Response<pb::CaseReply>, Status> {
     Ok(Response::new(pb::CaseReply {
         id: w.case.id.clone(),
+        advice_json: to_json(advice)?,
         case_json: to_json(&w.case)?,
         record: w.record,
         loan: w.loan,
@@ -170,6 +176,10 @@ form_conversions!(
     skills,
     employment_wishes,
     state_of_mind,
+    medical_costs,
+    largest_stay,
+    aid_request,
+    region,
 );
 
 #[tonic::async_trait]
@@ -180,15 +190,22 @@ impl Archive for ArchiveService {
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, "")?;
         let prefix = request.into_inner().case;
-        let view = self
-            .run(by, move |replica, _| archive::get(replica, &prefix))
+        let (view, advice) = self
+            .run(by, move |replica, ctx| {
+                let view = archive::get(replica, &prefix)?;
+                let advice = archive::advice_for(replica, ctx, &view)?;
+                Ok((view, advice))
+            })
             .await?;
-        case_reply(Written {
-            case: view,
-            record: None,
-            loan: None,
-            reported_to: None,
-        })
+        case_reply(
+            Written {
+                case: view,
+                record: None,
+                loan: None,
+                reported_to: None,
+            },
+            &advice,
+        )
     }
 
     async fn list_cases(
@@ -395,9 +412,80 @@ impl Archive for ArchiveService {
                 kind: r.kind,
                 visitor: r.visitor,
                 notes: r.notes,
+                consent: r.consent,
             },
         )
         .await
+    }
+
+    async fn decide_case(
+        &self,
+        request: Request<pb::DecideCaseRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::Decide {
+                case: r.case,
+                decision: r.decision,
+                note: r.note,
+            },
+        )
+        .await
+    }
+
+    async fn pending_cases(
+        &self,
+        request: Request<pb::PendingCasesRequest>,
+    ) -> Result<Response<pb::PendingCasesReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let pending = self
+            .run(by, archive::pending)
+            .await?;
+        Ok(Response::new(pb::PendingCasesReply {
+            cases_json: to_json(&pending)?,
+        }))
+    }
+
+    async fn show_policy(
+        &self,
+        request: Request<pb::ShowPolicyRequest>,
+    ) -> Result<Response<pb::PolicyReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let date = request.into_inner().date;
+        let (policy, versions) = self
+            .run(by, move |replica, ctx| {
+                let date = match date {
+                    Some(d) => hearth_archive::form::parse_date("date", &d)?,
+                    None => ctx.editor().today,
+                };
+                let versions = archive::policy_versions(replica)?;
+                Ok((Policy::in_force(&versions, date), versions))
+            })
+            .await?;
+        Ok(Response::new(pb::PolicyReply {
+            policy_json: to_json(&policy)?,
+            versions_json: to_json(&versions)?,
+        }))
+    }
+
+    async fn set_policy(
+        &self,
+        request: Request<pb::SetPolicyRequest>,
+    ) -> Result<Response<pb::PolicyReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let file = archive::parse_policy_file(&request.into_inner().toml).map_err(status)?;
+        let (policy, versions) = self
+            .run(by, move |replica, ctx| {
+                let policy = archive::set_policy(replica, ctx, &file)?;
+                Ok((policy, archive::policy_versions(replica)?))
+            })
+            .await?;
+        Ok(Response::new(pb::PolicyReply {
+            policy_json: to_json(&policy)?,
+            versions_json: to_json(&versions)?,
+        }))
     }
 
     async fn add_review(
@@ -477,8 +565,11 @@ impl ArchiveRemote {
         }
     }
 
-    /// See [`archive::get`].
-    pub async fn get(&mut self, prefix: &str) -> Result<hearth_archive::CaseView, Status> {
+    /// See [`archive::get`]: the case, and what the policy says of it.
+    pub async fn get(
+        &mut self,
+        prefix: &str,
+    ) -> Result<(hearth_archive::CaseView, Advice), Status> {
         let reply = self
             .client
             .get_case(pb::GetCaseRequest {
@@ -486,7 +577,43 @@ impl ArchiveRemote {
             })
             .await?
             .into_inner();
-        from_json(&reply.case_json)
+        Ok((from_json(&reply.case_json)?, from_json(&reply.advice_json)?))
+    }
+
+    /// See [`archive::pending`].
+    pub async fn pending(&mut self) -> Result<Vec<(hearth_archive::CaseSummary, Advice)>, Status> {
+        let reply = self
+            .client
+            .pending_cases(pb::PendingCasesRequest {})
+            .await?
+            .into_inner();
+        from_json(&reply.cases_json)
+    }
+
+    /// The version in force on `date` (today if `None`) and every version held.
+    pub async fn policy(&mut self, date: Option<String>) -> Result<(Policy, Vec<Policy>), Status> {
+        let reply = self
+            .client
+            .show_policy(pb::ShowPolicyRequest { date })
+            .await?
+            .into_inner();
+        Ok((
+            from_json(&reply.policy_json)?,
+            from_json(&reply.versions_json)?,
+        ))
+    }
+
+    /// Sets a new policy version from TOML text.
+    pub async fn set_policy(&mut self, toml: String) -> Result<Policy, Status> {
+        let reply = self
+            .client
+            .set_policy(pb::SetPolicyRequest {
+                by: self.by.clone(),
+                toml,
+            })
+            .await?
+            .into_inner();
+        from_json(&reply.policy_json)
     }
 
     /// See [`archive::list`].
@@ -662,6 +789,7 @@ impl ArchiveRemote {
                 kind,
                 visitor,
                 notes,
+                consent,
             } => {
                 c.add_visit(pb::AddVisitRequest {
                     by,
@@ -670,6 +798,20 @@ impl ArchiveRemote {
                     kind,
                     visitor,
                     notes,
+                    consent,
+                })
+                .await
+            }
+            Write::Decide {
+                case,
+                decision,
+                note,
+            } => {
+                c.decide_case(pb::DecideCaseRequest {
+                    by,
+                    case,
+                    decision,
+                    note,
                 })
                 .await
             }
