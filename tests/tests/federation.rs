@@ -406,6 +406,15 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
         .unwrap();
     let id = made.case.id.clone();
     assert_eq!(made.case.created_by.as_deref(), Some("console.ops"));
+    admin
+        .fund_write(hearth_node::archive::FundWrite::Income {
+            source: "budget".into(),
+            amount: "10000".into(),
+            date: "2026-01-05".into(),
+            note: None,
+        })
+        .await
+        .unwrap();
     let aid = Write::AddAssistance {
         case: id[..6].to_owned(),
         kind: "living".into(),

@@ -175,6 +175,15 @@ code_list! {
 }
 
 code_list! {
+    /// Where money in a fund came from.
+    IncomeSource, "income source" {
+        Budget = "budget", 1, "预算拨款", "budget allocation";
+        Donation = "donation", 2, "社会捐赠", "donation";
+        Grant = "grant", 3, "上级补助", "grant from above";
+    }
+}
+
+code_list! {
     /// A higher level's decision on a reported case (审批).
     Decision, "decision" {
         Approve = "approve", 1, "批准", "approve";

@@ -17,10 +17,12 @@ pub mod error;
 pub mod form;
 pub mod grade;
 pub mod identity;
+pub mod ledger;
 pub mod lifecycle;
 pub mod money;
 pub mod policy;
 pub mod record;
+pub mod summary;
 pub mod view;
 
 pub use case::{
@@ -28,7 +30,8 @@ pub use case::{
     participants_of,
 };
 pub use codes::{
-    AssistanceKind, Cause, Decision, Gender, Grade, Level, ReviewResult, Status, VisitKind,
+    AssistanceKind, Cause, Decision, Gender, Grade, IncomeSource, Level, ReviewResult, Status,
+    VisitKind,
 };
 pub use doc::{actor_id, heads_hash, node_of_actor};
 pub use error::ArchiveError;

@@ -72,6 +72,26 @@ pub enum Command {
     /// Neighbours of this node
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// The node's fund (帮扶资金): budget, income, aid paid, grants, balance
+    #[command(subcommand)]
+    Fund(FundCommand),
+    /// Write this node's fund income and aid paid for a year as Markdown and CSV, names masked (公示)
+    Disclose {
+        /// The year, YYYY
+        #[arg(long, value_name = "YEAR")]
+        year: String,
+        /// Folder to write to (created if missing)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Totals of this node's cases and everything below it (from the children's summaries)
+    Stats {
+        /// One column per child
+        #[arg(long)]
+        by_child: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// The federation policy: subsistence lines, aid caps, authority, escalation thresholds
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -291,6 +311,66 @@ pub enum CaseCommand {
     },
     /// Cases the policy sends higher than anyone has escalated them, with why
     Pending(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FundCommand {
+    /// The ledger for a year: this node's, or a child's (held for audit)
+    Show {
+        /// A child node [default: this node]
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+        /// YYYY [default: this year]
+        #[arg(long, value_name = "YEAR")]
+        year: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Record money received: budget (预算拨款), donation (社会捐赠) or grant (上级补助)
+    Income {
+        /// budget, donation or grant
+        #[arg(long, value_name = "SOURCE")]
+        source: String,
+        /// Amount, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        /// Date received, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// Note, e.g. the donor
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Set the budget planned for a year
+    Budget {
+        /// YYYY
+        #[arg(long, value_name = "YEAR")]
+        year: String,
+        /// Amount, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Pay a grant from this node's fund into a child's
+    Grant {
+        /// The child node
+        #[arg(long, value_name = "NODE")]
+        to: String,
+        /// Amount, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        /// Date paid, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// Note
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]

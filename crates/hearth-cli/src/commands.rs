@@ -6,19 +6,20 @@ use anyhow::{Context, Result};
 use hearth_archive::CaseView;
 use hearth_archive::money::format_yuan;
 use hearth_archive::view::Loan;
-use hearth_node::archive::{ListFilter, Write, Written};
+use hearth_node::archive::{FundWrite, ListFilter, Write, Written};
 use hearth_node::config::{Peer, Relation};
 use serde_json::json;
 
 use crate::BadInput;
 use crate::cli::{
-    AssistCommand, CaseCommand, Cli, Command, LoanCommand, MemberCommand, PeerCommand,
+    AssistCommand, CaseCommand, Cli, Command, FundCommand, LoanCommand, MemberCommand, PeerCommand,
     PolicyCommand, ReviewCommand, VisitCommand,
 };
 use crate::fields::case_form;
 use crate::node::{self, Node};
 use crate::output::{
-    advice_lines, case_details, case_list, grade_label, pending_list, policy_details, print_json,
+    advice_lines, case_details, case_list, grade_label, ledger_table, pending_list, policy_details,
+    print_json, stats_table,
 };
 
 /// Prints the result of a write: a line for people, or JSON.
@@ -194,6 +195,23 @@ pub fn run(cli: Cli) -> Result<()> {
                     policy.label()
                 ),
             )
+        }
+        Command::Fund(c) => fund(&mut Node::open(&dir()?, operator)?, c),
+        Command::Disclose { year, out } => {
+            let d = Node::open(&dir()?, operator)?.disclose(year)?;
+            for path in crate::disclose::write(&d, &out)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Stats { by_child, out } => {
+            let summary = Node::open(&dir()?, operator)?.stats()?;
+            if out.json {
+                print_json(&summary)
+            } else {
+                println!("{}", stats_table(&summary, by_child));
+                Ok(())
+            }
         }
         Command::Serve => crate::serve::run(&dir()?),
         Command::Sync(c) => crate::serve::sync(&dir()?, c),
@@ -586,6 +604,65 @@ fn review(node: &mut Node, command: ReviewCommand) -> Result<()> {
             review.result.label(),
             review.date,
             v.id
+        ),
+    )
+}
+
+fn fund(node: &mut Node, command: FundCommand) -> Result<()> {
+    let (w, json) = match command {
+        FundCommand::Show {
+            node: child,
+            year,
+            out,
+        } => {
+            let ledger = node.fund_show(child, year)?;
+            return if out.json {
+                print_json(&ledger)
+            } else {
+                println!("{}", ledger_table(&ledger));
+                Ok(())
+            };
+        }
+        FundCommand::Income {
+            source,
+            amount,
+            date,
+            note,
+            out,
+        } => (
+            FundWrite::Income {
+                source,
+                amount,
+                date,
+                note,
+            },
+            out.json,
+        ),
+        FundCommand::Budget { year, amount, out } => (FundWrite::Budget { year, amount }, out.json),
+        FundCommand::Grant {
+            to,
+            amount,
+            date,
+            note,
+            out,
+        } => (
+            FundWrite::Grant {
+                to,
+                amount,
+                date,
+                note,
+            },
+            out.json,
+        ),
+    };
+    let ledger = node.fund_write(w)?;
+    done(
+        json,
+        json!({ "node": ledger.node, "year": ledger.year, "balance_fen": ledger.balance_fen }),
+        format!(
+            "recorded; the fund of {} now holds {}",
+            ledger.node,
+            format_yuan(ledger.balance_fen)
         ),
     )
 }

@@ -81,9 +81,13 @@ pub fn walkthrough(operator: String) -> Result<()> {
     let today = jiff::Zoned::now().date();
     let day = |offset: i64| (today + jiff::Span::new().days(offset)).to_string();
     for line in [
+        format!(
+            "fund income --source budget --amount 50000 --date {} --note 年度帮扶资金",
+            day(-60)
+        ),
         format!("member add {case} --relation spouse --age 45 --health 慢性病"),
         format!(
-            "visit add {case} --date {} --kind home --visitor 李干事 --notes 住院治疗中，两个孩子上学",
+            "visit add {case} --date {} --kind home --visitor 李干事 --consent --notes 住院治疗中，两个孩子上学",
             day(-30)
         ),
         format!("case file {case}"),
@@ -111,6 +115,7 @@ pub fn walkthrough(operator: String) -> Result<()> {
     step_args(&dir, &["case", "import", &csv])?;
     step(&dir, "case list")?;
     step(&dir, &format!("case show {case}"))?;
+    step(&dir, "fund show")?;
 
     let raw_in_store = std::fs::read(dir.join(STORE_FILE))
         .map(|bytes| {

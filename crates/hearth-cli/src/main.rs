@@ -6,6 +6,7 @@ mod certs;
 mod cli;
 mod commands;
 mod demo;
+mod disclose;
 mod federation_demo;
 mod fields;
 mod import;

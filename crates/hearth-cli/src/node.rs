@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hearth_archive::Policy;
+use hearth_archive::ledger::LedgerView;
+use hearth_archive::summary::NodeSummary;
 use hearth_archive::{CaseSummary, CaseView, FederationSalt, Level};
 pub use hearth_node::NodeConfig;
-use hearth_node::archive::{self, Advice, Ctx, ImportRow, ListFilter, StoreCases, Write, Written};
+use hearth_node::archive::{
+    self, Advice, Ctx, Disclosure, FundWrite, ImportRow, ListFilter, StoreCases, Write, Written,
+};
 use hearth_node::archive_api::ArchiveRemote;
 use hearth_node::config::Peer;
 use hearth_node::local_api::SOCKET_FILE;
@@ -223,6 +227,63 @@ impl Node {
                 .runtime
                 .block_on(r.archive.policy(date))
                 .map_err(from_status),
+        }
+    }
+
+    /// A fund ledger for a year (this node's, or a child's).
+    pub fn fund_show(&mut self, node: Option<String>, year: Option<String>) -> Result<LedgerView> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::fund_show(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+                node.as_deref(),
+                year.as_deref(),
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.fund_show(node, year))
+                .map_err(from_status),
+        }
+    }
+
+    /// Writes to this node's fund.
+    pub fn fund_write(&mut self, w: FundWrite) -> Result<LedgerView> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::fund_write(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+                w,
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.fund_write(w))
+                .map_err(from_status),
+        }
+    }
+
+    /// What this node discloses for a year.
+    pub fn disclose(&mut self, year: String) -> Result<Disclosure> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::disclosure(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+                &year,
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.disclose(year))
+                .map_err(from_status),
+        }
+    }
+
+    /// This node's summary now.
+    pub fn stats(&mut self) -> Result<NodeSummary> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::stats(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+            )?),
+            (_, Backend::Running(r)) => r.runtime.block_on(r.archive.stats()).map_err(from_status),
         }
     }
 

@@ -3,9 +3,13 @@
 use std::fmt::Write as _;
 
 use comfy_table::{ContentArrangement, Table, presets};
+use hearth_archive::ledger::LedgerView;
 use hearth_archive::money::format_yuan;
+use hearth_archive::summary::{NodeSummary, Totals};
 use hearth_archive::view::Grading;
-use hearth_archive::{CaseSummary, CaseView, Decision, Grade, Policy};
+use hearth_archive::{
+    AssistanceKind, CaseSummary, CaseView, Cause, Decision, Grade, Policy, Status,
+};
 use hearth_node::archive::Advice;
 use serde::Serialize;
 
@@ -141,6 +145,154 @@ pub fn pending_list(cases: &[(CaseSummary, Advice)]) -> String {
         .map(|(_, a)| a.policy.clone())
         .unwrap_or_default();
     format!("{t}\n{policy}")
+}
+
+/// `stats`: one row per figure; columns total, own cases, and (with `by_child`) each child.
+pub fn stats_table(s: &NodeSummary, by_child: bool) -> String {
+    let mut columns: Vec<(String, &Totals)> = vec![
+        ("Total 合计".into(), &s.total),
+        ("Own cases 本级".into(), &s.own),
+    ];
+    if by_child {
+        columns.extend(s.children.iter().map(|(id, t)| (id.clone(), t)));
+    }
+    let mut header = vec!["Figure 指标".to_owned()];
+    header.extend(columns.iter().map(|(h, _)| h.clone()));
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    let mut row = |label: String, f: &dyn Fn(&Totals) -> String| {
+        let mut r = vec![label];
+        r.extend(columns.iter().map(|(_, t)| f(t)));
+        t.add_row(r);
+    };
+    row("Cases 档案数".into(), &|t| t.cases.to_string());
+    for status in Status::ALL {
+        row(format!("  {}", status.label()), &|t| {
+            t.by_status.get(status).copied().unwrap_or(0).to_string()
+        });
+    }
+    for grade in Grade::ALL {
+        row(format!("  {}", grade.label()), &|t| {
+            t.by_grade.get(grade).copied().unwrap_or(0).to_string()
+        });
+    }
+    for cause in Cause::ALL {
+        row(format!("  {}", cause.label()), &|t| {
+            t.by_cause.get(cause).copied().unwrap_or(0).to_string()
+        });
+    }
+    row(format!("Aid paid {} 本年帮扶金额", s.year), &|t| {
+        format_yuan(t.paid_total_fen())
+    });
+    for kind in AssistanceKind::ALL {
+        row(format!("  {}", kind.label()), &|t| {
+            format_yuan(t.paid_fen.get(kind).copied().unwrap_or(0))
+        });
+    }
+    row("Households helped 帮扶户数".into(), &|t| {
+        t.households_helped.to_string()
+    });
+    row("People helped 帮扶人数".into(), &|t| {
+        t.people_helped.to_string()
+    });
+    row("Visits 走访次数".into(), &|t| t.visits.to_string());
+    row("Filed this year 本年建档".into(), &|t| {
+        t.filed_this_year.to_string()
+    });
+    row("Lifted this year 本年脱困".into(), &|t| {
+        t.lifted_this_year.to_string()
+    });
+    row("Closed this year 本年注销".into(), &|t| {
+        t.closed_this_year.to_string()
+    });
+    let missing = if s.children.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; children reporting: {}",
+            s.children.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    };
+    format!("{} ({}), {}{missing}\n{t}", s.node, s.level.label(), s.year)
+}
+
+/// `fund show`.
+pub fn ledger_table(l: &LedgerView) -> String {
+    let mut t = table(&["Item 项目", "Amount 金额"]);
+    t.add_row(vec![
+        "Budget 年度预算".into(),
+        l.budget_fen.map(format_yuan).unwrap_or_else(|| "—".into()),
+    ]);
+    t.add_row(vec![
+        "Opening balance 年初结余".into(),
+        format_yuan(l.opening_fen),
+    ]);
+    for (source, fen) in &l.income_fen {
+        t.add_row(vec![
+            format!("Income 收入 {}", source.label()),
+            format_yuan(*fen),
+        ]);
+    }
+    for (kind, fen) in &l.disbursed_fen {
+        t.add_row(vec![
+            format!("Aid paid 支出 {}", kind.label()),
+            format_yuan(*fen),
+        ]);
+    }
+    t.add_row(vec![
+        "Grants to children 下拨补助".into(),
+        format_yuan(l.granted_fen),
+    ]);
+    t.add_row(vec!["Balance 结余".into(), format_yuan(l.balance_fen)]);
+    let mut e = table(&["Date 日期", "Entry 摘要", "Amount 金额", "By 经办"]);
+    for (_, entry) in &l.entries {
+        use hearth_archive::ledger::Entry;
+        let (what, stamp) = match entry {
+            Entry::Budget { year, stamp, .. } => (format!("budget {year} 预算"), stamp),
+            Entry::Income {
+                source,
+                from_node,
+                note,
+                stamp,
+                ..
+            } => (
+                format!(
+                    "{}{}{}",
+                    source.label(),
+                    from_node
+                        .as_ref()
+                        .map(|n| format!(" from {n}"))
+                        .unwrap_or_default(),
+                    note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+                ),
+                stamp,
+            ),
+            Entry::Disbursement {
+                kind,
+                case,
+                assistance,
+                stamp,
+                ..
+            } => (
+                format!("{} case {case} aid {assistance}", kind.label()),
+                stamp,
+            ),
+            Entry::GrantOut { to_node, stamp, .. } => (format!("grant to {to_node} 下拨"), stamp),
+        };
+        let amount = match entry {
+            Entry::Budget { amount_fen, .. } => format!("({})", format_yuan(*amount_fen)),
+            other => format_yuan(other.flow_fen()),
+        };
+        e.add_row(vec![
+            entry.date().to_string(),
+            what,
+            amount,
+            format!("{} at {}", stamp.by, stamp.node),
+        ]);
+    }
+    format!("fund of {} 帮扶资金, {}\n{t}\n{e}", l.node, l.year)
 }
 
 /// `policy show`.

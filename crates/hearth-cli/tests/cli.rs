@@ -29,6 +29,16 @@ impl Node {
             tmp: tempfile::tempdir().expect("temp dir"),
         };
         node.ok(&["init", "--node-id", "demo.team-1", "--level", "team"]);
+        node.ok(&[
+            "fund",
+            "income",
+            "--source",
+            "budget",
+            "--amount",
+            "100000",
+            "--date",
+            "2026-01-05",
+        ]);
         node
     }
 
@@ -1280,15 +1290,21 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
     });
     assert!(run(&t1, &["sync", "now"]).contains("demo.branch"));
     wait_until("the filed case to reach the branch", || {
-        let out = hearth(&br, &["sync", "status", "--json"]);
-        serde_json::from_slice::<Value>(&out.stdout)
-            .is_ok_and(|v| v["peers"][0]["docs_applied"] == 1)
+        hearth(&br, &["case", "show", &id]).status.success()
     });
+    let status: Value = serde_json::from_str(&run(&br, &["sync", "status", "--json"])).unwrap();
+    assert!(status["peers"][0]["docs_applied"].as_u64().unwrap() >= 1);
 
     // While the nodes run, every case command goes through them instead of failing on the
     // locked store: writes, reads, bad input, an import, compaction.
     let yesterday = (jiff::Zoned::now().date() - jiff::Span::new().days(1)).to_string();
     run(&t1, &["case", "edit", &id, "--household-size", "4"]);
+    run(
+        &t1,
+        &[
+            "fund", "income", "--source", "budget", "--amount", "20000", "--date", &yesterday,
+        ],
+    );
     run(
         &t1,
         &[
@@ -1498,6 +1514,19 @@ fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
         show("mu").is_some()
     });
 
+    must(
+        &d("t1"),
+        &[
+            "fund",
+            "income",
+            "--source",
+            "budget",
+            "--amount",
+            "20000",
+            "--date",
+            "2026-01-05",
+        ],
+    );
     let branch = running.remove("br").unwrap();
     drop(branch); // SIGKILL
     let yesterday = (jiff::Zoned::now().date() - jiff::Span::new().days(1)).to_string();

@@ -9,8 +9,11 @@ use std::sync::mpsc;
 
 use hearth_archive::automerge::ActorId;
 use hearth_archive::form::{parse_date, parse_number};
+use hearth_archive::ledger::{Entry, LedgerView, Stamp, mask_name};
+use hearth_archive::money::format_yuan;
 use hearth_archive::money::parse_positive_yuan;
-use hearth_archive::record::POLICY_ID;
+use hearth_archive::record::{POLICY_ID, ledger_id, summary_id};
+use hearth_archive::summary::{NodeSummary, SUMMARY_ENTRY, Totals};
 use hearth_archive::{
     ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, Decision, Document,
     Editor, FederationSalt, Grade, Level, NewAssistance, NewLoan, NewMember, NewRepayment,
@@ -104,6 +107,24 @@ pub trait Cases {
         id: &str,
         f: impl FnOnce(&Record) -> Result<T>,
     ) -> Result<Option<T>>;
+    /// Runs `f` on a case and a record (made empty first if not held) together: both changes
+    /// are durable in one transaction when this returns `Ok`, and neither when `f` fails.
+    fn update_with_record<T>(
+        &mut self,
+        case: &str,
+        record: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Case, &mut Record) -> Result<T>,
+    ) -> Result<T>;
+    /// Runs `f` on two records (each made empty first if not held) together, in one durable
+    /// transaction.
+    fn update_two_records<T>(
+        &mut self,
+        a: &str,
+        b: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Record, &mut Record) -> Result<T>,
+    ) -> Result<T>;
     /// Runs `f` on a record, made empty first if not held; durable when this returns `Ok`.
     fn update_record<T>(
         &mut self,
@@ -190,16 +211,55 @@ impl Cases for StoreCases<'_> {
         editor: &Editor,
         f: impl FnOnce(&mut Record) -> Result<T>,
     ) -> Result<T> {
-        let mut record = match self.store.load_doc(id, self.actor.clone())? {
-            Some(Document::Record(r)) => r,
-            Some(Document::Case(_)) => return Err(not_a_record(id)),
-            None => Record::create(id, self.actor.clone(), editor)?,
-        };
+        let mut record = self.load_record(id, editor)?;
         let value = f(&mut record)?;
         let mut batch = self.store.begin()?;
         batch.put(&mut record)?;
         batch.commit()?;
         Ok(value)
+    }
+
+    fn update_two_records<T>(
+        &mut self,
+        a: &str,
+        b: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Record, &mut Record) -> Result<T>,
+    ) -> Result<T> {
+        let (mut ra, mut rb) = (self.load_record(a, editor)?, self.load_record(b, editor)?);
+        let value = f(&mut ra, &mut rb)?;
+        let mut batch = self.store.begin()?;
+        batch.put(&mut ra)?;
+        batch.put(&mut rb)?;
+        batch.commit()?;
+        Ok(value)
+    }
+
+    fn update_with_record<T>(
+        &mut self,
+        case: &str,
+        record: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Case, &mut Record) -> Result<T>,
+    ) -> Result<T> {
+        let mut c = self.store.load_case(case, self.actor.clone())?;
+        let mut r = self.load_record(record, editor)?;
+        let value = f(&mut c, &mut r)?;
+        let mut batch = self.store.begin()?;
+        batch.put(&mut c)?;
+        batch.put(&mut r)?;
+        batch.commit()?;
+        Ok(value)
+    }
+}
+
+impl StoreCases<'_> {
+    fn load_record(&self, id: &str, editor: &Editor) -> Result<Record> {
+        match self.store.load_doc(id, self.actor.clone())? {
+            Some(Document::Record(r)) => Ok(r),
+            Some(Document::Case(_)) => Err(not_a_record(id)),
+            None => Ok(Record::create(id, self.actor.clone(), editor)?),
+        }
     }
 }
 
@@ -268,6 +328,94 @@ impl Cases for StoreReplica {
         match self.record_mut(id)? {
             Some(r) => f(r).map(Some),
             None => Ok(None),
+        }
+    }
+
+    fn update_with_record<T>(
+        &mut self,
+        case: &str,
+        record: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Case, &mut Record) -> Result<T>,
+    ) -> Result<T> {
+        self.flush()?;
+        let mut c = match self.take_loaded(case)? {
+            Some(Document::Case(c)) => c,
+            Some(other) => {
+                self.give_back(case, other);
+                return Err(StoreError::NotFound(case.to_owned()).into());
+            }
+            None => return Err(StoreError::NotFound(case.to_owned()).into()),
+        };
+        let mut r = match self.take_loaded(record)? {
+            Some(Document::Record(r)) => r,
+            Some(other) => {
+                self.give_back(record, other);
+                self.give_back(case, Document::Case(c));
+                return Err(not_a_record(record));
+            }
+            None => Record::create(record, StoreReplica::actor(self), editor)?,
+        };
+        let result = f(&mut c, &mut r);
+        self.give_back(case, Document::Case(c));
+        self.give_back(record, Document::Record(r));
+        match result {
+            Ok(value) => {
+                hearth_sync::Replica::commit(self, case)?;
+                hearth_sync::Replica::commit(self, record)?;
+                self.flush()?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.forget(case);
+                self.forget(record);
+                Err(e)
+            }
+        }
+    }
+
+    fn update_two_records<T>(
+        &mut self,
+        a: &str,
+        b: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Record, &mut Record) -> Result<T>,
+    ) -> Result<T> {
+        self.flush()?;
+        let take = |r: &mut StoreReplica, id: &str| -> Result<Record> {
+            match r.take_loaded(id)? {
+                Some(Document::Record(rec)) => Ok(rec),
+                Some(other) => {
+                    r.give_back(id, other);
+                    Err(not_a_record(id))
+                }
+                None => Ok(Record::create(id, StoreReplica::actor(r), editor)?),
+            }
+        };
+        let mut ra = take(self, a)?;
+        let mut rb = match take(self, b) {
+            Ok(rb) => rb,
+            Err(e) => {
+                self.give_back(a, Document::Record(ra));
+                self.forget(a);
+                return Err(e);
+            }
+        };
+        let result = f(&mut ra, &mut rb);
+        self.give_back(a, Document::Record(ra));
+        self.give_back(b, Document::Record(rb));
+        match result {
+            Ok(value) => {
+                hearth_sync::Replica::commit(self, a)?;
+                hearth_sync::Replica::commit(self, b)?;
+                self.flush()?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.forget(a);
+                self.forget(b);
+                Err(e)
+            }
         }
     }
 
@@ -659,21 +807,50 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             approving_node,
             note,
         } => {
+            let here = ctx.config.node_id.clone();
+            let paying_node = paying_node.filter(|p| !p.trim().is_empty());
+            let paid_here = paying_node.as_deref().is_none_or(|p| p == here);
             let aid = NewAssistance {
                 id: new_record_id(),
                 kind: kind.parse::<AssistanceKind>()?,
                 amount_fen: parse_positive_yuan("amount", &amount)?,
                 date: parse_date("date", &date)?,
-                paying_node,
+                paying_node: Some(paying_node.unwrap_or_else(|| here.clone())),
                 approving_node,
                 note,
             };
             record = Some(aid.id.clone());
             let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.add_assistance(&editor, &aid)?;
-                Ok(c.view()?)
-            })?
+            if paid_here {
+                // Paid by this node: the aid and the disbursement from its fund are one write.
+                let entry = Entry::Disbursement {
+                    date: aid.date,
+                    amount_fen: aid.amount_fen,
+                    kind: aid.kind,
+                    case: id.clone(),
+                    assistance: aid.id.clone(),
+                    stamp: stamp(&editor),
+                };
+                cases.update_with_record(&id, &ledger_id(&here), &editor, |c, ledger| {
+                    c.add_assistance(&editor, &aid)?;
+                    let balance = LedgerView::of(&here, aid.date.year(), ledger.entries()?)
+                        .balance_fen;
+                    if balance < aid.amount_fen {
+                        return Err(OpError::input(format!(
+                            "the fund of {here} holds {}, less than {}; record income first (`hearth fund income`) or name the node that pays (--paying-node)",
+                            format_yuan(balance),
+                            format_yuan(aid.amount_fen)
+                        )));
+                    }
+                    ledger.put(&editor, &new_record_id(), &entry)?;
+                    Ok(c.view()?)
+                })?
+            } else {
+                cases.update(&id, |c| {
+                    c.add_assistance(&editor, &aid)?;
+                    Ok(c.view()?)
+                })?
+            }
         }
         Write::AddLoan {
             case,
@@ -1079,4 +1256,340 @@ pub fn pending(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<Vec<(CaseSummary
         })
         .filter(|(_, a)| a.pending)
         .collect())
+}
+
+/// This node's summary as of now, for the node in `ctx`.
+pub fn stats(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<NodeSummary> {
+    let children: Vec<String> = ctx
+        .config
+        .peers
+        .iter()
+        .filter(|p| p.relation == crate::Relation::Child)
+        .map(|p| p.id.clone())
+        .collect();
+    current_summary(
+        cases,
+        &ctx.config.node_id,
+        ctx.config.level,
+        &children,
+        &jiff::Zoned::now(),
+    )
+}
+
+/// This node's summary as of now: its own cases (from the listing index) and its children's
+/// summaries as last received.
+pub fn current_summary(
+    cases: &mut impl Cases,
+    node: &str,
+    level: Level,
+    children: &[String],
+    now: &jiff::Zoned,
+) -> Result<NodeSummary> {
+    let year = now.date().year();
+    let all = cases.summaries()?;
+    let own = Totals::of(all.iter().filter(|c| c.home == node), year);
+    let mut received = std::collections::BTreeMap::new();
+    for child in children {
+        let summary = cases.read_record(&summary_id(child), |r| {
+            Ok(r.get::<NodeSummary>(SUMMARY_ENTRY)?)
+        })?;
+        if let Some(s) = summary.flatten().filter(|s| s.year == year) {
+            received.insert(child.clone(), s.total);
+        }
+    }
+    Ok(NodeSummary::new(
+        node,
+        level,
+        year,
+        now.timestamp(),
+        own,
+        received,
+    ))
+}
+
+/// Computes this node's summary and, if its figures changed, writes it to the summary record
+/// (which flows to the parents). Returns whether it was written.
+pub fn refresh_summary(
+    cases: &mut impl Cases,
+    node: &str,
+    level: Level,
+    children: &[String],
+) -> Result<bool> {
+    let now = jiff::Zoned::now();
+    let summary = current_summary(cases, node, level, children, &now)?;
+    let id = summary_id(node);
+    let stored = cases
+        .read_record(&id, |r| Ok(r.get::<NodeSummary>(SUMMARY_ENTRY)?))?
+        .flatten();
+    if stored.is_some_and(|s| s.same_figures(&summary)) {
+        return Ok(false);
+    }
+    let editor = Editor {
+        node: node.to_owned(),
+        by: "hearth (summary)".into(),
+        at: now.timestamp(),
+        today: now.date(),
+    };
+    cases.update_record(&id, &editor, |r| {
+        r.put(&editor, SUMMARY_ENTRY, &summary)?;
+        Ok(())
+    })?;
+    Ok(true)
+}
+
+fn stamp(editor: &Editor) -> Stamp {
+    Stamp {
+        by: editor.by.clone(),
+        node: editor.node.clone(),
+        at: editor.at,
+    }
+}
+
+/// `node`'s fund ledger for `year` (empty if this node holds none).
+pub fn ledger_view(cases: &mut impl Cases, node: &str, year: i16) -> Result<LedgerView> {
+    let entries = cases
+        .read_record(&ledger_id(node), |r| Ok(r.entries::<Entry>()?))?
+        .unwrap_or_default();
+    Ok(LedgerView::of(node, year, entries))
+}
+
+/// A change to a fund, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum FundWrite {
+    /// Money received.
+    Income {
+        source: String,
+        amount: String,
+        date: String,
+        note: Option<String>,
+    },
+    /// The budget planned for a year.
+    Budget { year: String, amount: String },
+    /// A grant paid from this node's fund to a child's.
+    Grant {
+        to: String,
+        amount: String,
+        date: String,
+        note: Option<String>,
+    },
+}
+
+/// `node`'s ledger, readable here if it is this node's or a child's (held for audit).
+pub fn fund_show(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    node: Option<&str>,
+    year: Option<&str>,
+) -> Result<LedgerView> {
+    let here = ctx.config.node_id.as_str();
+    let node = node.unwrap_or(here);
+    if node != here
+        && !ctx
+            .config
+            .peers
+            .iter()
+            .any(|p| p.id == node && p.relation == crate::Relation::Child)
+    {
+        return Err(OpError::input(format!(
+            "{node} is not a child of {here}: a node holds only its own ledger and its children's"
+        )));
+    }
+    let year = match year {
+        Some(y) => parse_number("year", y)?,
+        None => ctx.editor().today.year(),
+    };
+    ledger_view(cases, node, year)
+}
+
+/// Writes to this node's fund (and, for a grant, the child's). Returns this node's ledger for
+/// the year of the entry.
+pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result<LedgerView> {
+    let editor = ctx.editor();
+    let here = ctx.config.node_id.clone();
+    let own = ledger_id(&here);
+    let year = match w {
+        FundWrite::Income {
+            source,
+            amount,
+            date,
+            note,
+        } => {
+            let date = parse_date("date", &date)?;
+            not_future(date, &editor)?;
+            let entry = Entry::Income {
+                date,
+                source: source.parse()?,
+                amount_fen: parse_positive_yuan("amount", &amount)?,
+                from_node: None,
+                note,
+                stamp: stamp(&editor),
+            };
+            cases.update_record(&own, &editor, |r| {
+                Ok(r.put(&editor, &new_record_id(), &entry)?)
+            })?;
+            date.year()
+        }
+        FundWrite::Budget { year, amount } => {
+            let year: i16 = parse_number("year", &year)?;
+            let entry = Entry::Budget {
+                year,
+                amount_fen: parse_positive_yuan("budget", &amount)?,
+                stamp: stamp(&editor),
+            };
+            cases.update_record(&own, &editor, |r| {
+                Ok(r.put(&editor, &format!("budget-{year}"), &entry)?)
+            })?;
+            year
+        }
+        FundWrite::Grant {
+            to,
+            amount,
+            date,
+            note,
+        } => {
+            if !ctx
+                .config
+                .peers
+                .iter()
+                .any(|p| p.id == to && p.relation == crate::Relation::Child)
+            {
+                return Err(OpError::input(format!(
+                    "{to} is not a child of {here}; grants go to children (`hearth peer list`)"
+                )));
+            }
+            let date = parse_date("date", &date)?;
+            not_future(date, &editor)?;
+            let amount_fen = parse_positive_yuan("amount", &amount)?;
+            let balance = ledger_view(cases, &here, date.year())?.balance_fen;
+            if balance < amount_fen {
+                return Err(OpError::input(format!(
+                    "the fund of {here} holds {}, less than the grant of {}",
+                    format_yuan(balance),
+                    format_yuan(amount_fen)
+                )));
+            }
+            let id = new_record_id();
+            let out = Entry::GrantOut {
+                date,
+                to_node: to.clone(),
+                amount_fen,
+                note: note.clone(),
+                stamp: stamp(&editor),
+            };
+            let income = Entry::Income {
+                date,
+                source: hearth_archive::IncomeSource::Grant,
+                amount_fen,
+                from_node: Some(here.clone()),
+                note,
+                stamp: stamp(&editor),
+            };
+            // Both ledgers in one transaction: a grant is paid out and arrives, or neither.
+            cases.update_two_records(&own, &ledger_id(&to), &editor, |mine, theirs| {
+                mine.put(&editor, &id, &out)?;
+                theirs.put(&editor, &id, &income)?;
+                Ok(())
+            })?;
+            date.year()
+        }
+    };
+    ledger_view(cases, &here, year)
+}
+
+fn not_future(date: jiff::civil::Date, editor: &Editor) -> Result<()> {
+    if date > editor.today {
+        return Err(OpError::input(format!(
+            "date {date} is in the future; money is recorded when it moves"
+        )));
+    }
+    Ok(())
+}
+
+/// One row of a public disclosure of aid paid: no ID number, address or phone, the name masked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DisclosedPayment {
+    /// Day paid.
+    pub date: jiff::civil::Date,
+    /// Kind of aid.
+    pub kind: AssistanceKind,
+    /// The recipient's name, masked (张*燕).
+    pub recipient: String,
+    /// Amount.
+    pub amount_fen: i64,
+}
+
+/// What a node discloses (公示) for a year: its fund's income and grants, and the aid it paid
+/// with masked names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Disclosure {
+    /// The ledger for the year (its entries are not disclosed as such).
+    pub ledger: LedgerView,
+    /// Income: (date, source, from node, amount).
+    pub income: Vec<(
+        jiff::civil::Date,
+        hearth_archive::IncomeSource,
+        Option<String>,
+        i64,
+    )>,
+    /// Grants paid to children: (date, child, amount).
+    pub grants: Vec<(jiff::civil::Date, String, i64)>,
+    /// Aid paid.
+    pub payments: Vec<DisclosedPayment>,
+}
+
+/// This node's disclosure for `year`.
+pub fn disclosure(cases: &mut impl Cases, ctx: &Ctx<'_>, year: &str) -> Result<Disclosure> {
+    let year: i16 = parse_number("year", year)?;
+    let ledger = ledger_view(cases, &ctx.config.node_id, year)?;
+    let names: std::collections::HashMap<String, Option<String>> = cases
+        .summaries()?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let mut d = Disclosure {
+        income: Vec::new(),
+        grants: Vec::new(),
+        payments: Vec::new(),
+        ledger: ledger.clone(),
+    };
+    for (_, e) in &ledger.entries {
+        match e {
+            Entry::Income {
+                date,
+                source,
+                amount_fen,
+                from_node,
+                ..
+            } => d
+                .income
+                .push((*date, *source, from_node.clone(), *amount_fen)),
+            Entry::GrantOut {
+                date,
+                to_node,
+                amount_fen,
+                ..
+            } => d.grants.push((*date, to_node.clone(), *amount_fen)),
+            Entry::Disbursement {
+                date,
+                amount_fen,
+                kind,
+                case,
+                ..
+            } => d.payments.push(DisclosedPayment {
+                date: *date,
+                kind: *kind,
+                recipient: names
+                    .get(case)
+                    .cloned()
+                    .flatten()
+                    .map(|n| mask_name(&n))
+                    .unwrap_or_else(|| "*".into()),
+                amount_fen: *amount_fen,
+            }),
+            Entry::Budget { .. } => {}
+        }
+    }
+    d.ledger.entries.clear();
+    Ok(d)
 }

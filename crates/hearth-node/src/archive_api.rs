@@ -13,11 +13,14 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tracing::error;
 
-use crate::archive::{self, Advice, Ctx, ImportRow, ListFilter, OpError, Write, Written};
+use crate::archive::{
+    self, Advice, Ctx, FundWrite, ImportRow, ListFilter, OpError, Write, Written,
+};
 use crate::config::NodeConfig;
 use crate::replica::StoreReplica;
 use crate::{NodeHandle, tls};
 use hearth_archive::Policy;
+use hearth_archive::ledger::LedgerView;
 
 /// Largest request the service takes (an import of some tens of thousands of rows).
 pub const MAX_REQUEST: usize = 64 << 20;
@@ -101,6 +104,13 @@ impl ArchiveService {
             .map_err(status)
     }
 
+    async fn fund(&self, by: String, w: FundWrite) -> Result<Response<pb::LedgerReply>, Status> {
+        let ledger = self
+            .run(by, move |replica, ctx| archive::fund_write(replica, ctx, w))
+            .await?;
+        ledger_reply(&ledger)
+    }
+
     async fn write(&self, by: String, w: Write) -> Result<Response<pb::CaseReply>, Status> {
         let (written, advice) = self
             .run(by, move |replica, ctx| {
@@ -127,6 +137,12 @@ fn status(e: OpError) -> Status {
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
     serde_json::to_string(value).map_err(|e| Status::internal(e.to_string()))
+}
+
+fn ledger_reply(ledger: &LedgerView) -> Result<Response<pb::LedgerReply>, Status> {
+    Ok(Response::new(pb::LedgerReply {
+        ledger_json: to_json(ledger)?,
+    }))
 }
 
 fn case_reply(w: Written, advice: &Advice) -> Result<Response<pb::CaseReply>, Status> {
@@ -440,9 +456,7 @@ impl Archive for ArchiveService {
         request: Request<pb::PendingCasesRequest>,
     ) -> Result<Response<pb::PendingCasesReply>, Status> {
         let by = self.caller(&request, "")?;
-        let pending = self
-            .run(by, archive::pending)
-            .await?;
+        let pending = self.run(by, archive::pending).await?;
         Ok(Response::new(pb::PendingCasesReply {
             cases_json: to_json(&pending)?,
         }))
@@ -467,6 +481,99 @@ impl Archive for ArchiveService {
         Ok(Response::new(pb::PolicyReply {
             policy_json: to_json(&policy)?,
             versions_json: to_json(&versions)?,
+        }))
+    }
+
+    async fn stats(
+        &self,
+        request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let summary = self.run(by, archive::stats).await?;
+        Ok(Response::new(pb::StatsReply {
+            summary_json: to_json(&summary)?,
+        }))
+    }
+
+    async fn fund_show(
+        &self,
+        request: Request<pb::FundShowRequest>,
+    ) -> Result<Response<pb::LedgerReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let r = request.into_inner();
+        let ledger = self
+            .run(by, move |replica, ctx| {
+                archive::fund_show(replica, ctx, r.node.as_deref(), r.year.as_deref())
+            })
+            .await?;
+        ledger_reply(&ledger)
+    }
+
+    async fn fund_income(
+        &self,
+        request: Request<pb::FundIncomeRequest>,
+    ) -> Result<Response<pb::LedgerReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.fund(
+            by,
+            FundWrite::Income {
+                source: r.source,
+                amount: r.amount,
+                date: r.date,
+                note: r.note,
+            },
+        )
+        .await
+    }
+
+    async fn fund_budget(
+        &self,
+        request: Request<pb::FundBudgetRequest>,
+    ) -> Result<Response<pb::LedgerReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.fund(
+            by,
+            FundWrite::Budget {
+                year: r.year,
+                amount: r.amount,
+            },
+        )
+        .await
+    }
+
+    async fn fund_grant(
+        &self,
+        request: Request<pb::FundGrantRequest>,
+    ) -> Result<Response<pb::LedgerReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.fund(
+            by,
+            FundWrite::Grant {
+                to: r.to,
+                amount: r.amount,
+                date: r.date,
+                note: r.note,
+            },
+        )
+        .await
+    }
+
+    async fn disclose(
+        &self,
+        request: Request<pb::DiscloseRequest>,
+    ) -> Result<Response<pb::DiscloseReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let year = request.into_inner().year;
+        let disclosure = self
+            .run(by, move |replica, ctx| {
+                archive::disclosure(replica, ctx, &year)
+            })
+            .await?;
+        Ok(Response::new(pb::DiscloseReply {
+            disclosure_json: to_json(&disclosure)?,
         }))
     }
 
@@ -601,6 +708,79 @@ impl ArchiveRemote {
             from_json(&reply.policy_json)?,
             from_json(&reply.versions_json)?,
         ))
+    }
+
+    /// See [`archive::stats`].
+    pub async fn stats(&mut self) -> Result<hearth_archive::summary::NodeSummary, Status> {
+        let reply = self.client.stats(pb::StatsRequest {}).await?.into_inner();
+        from_json(&reply.summary_json)
+    }
+
+    /// See [`archive::fund_show`].
+    pub async fn fund_show(
+        &mut self,
+        node: Option<String>,
+        year: Option<String>,
+    ) -> Result<LedgerView, Status> {
+        let reply = self
+            .client
+            .fund_show(pb::FundShowRequest { node, year })
+            .await?
+            .into_inner();
+        from_json(&reply.ledger_json)
+    }
+
+    /// See [`archive::fund_write`].
+    pub async fn fund_write(&mut self, w: FundWrite) -> Result<LedgerView, Status> {
+        let by = self.by.clone();
+        let c = &mut self.client;
+        let reply = match w {
+            FundWrite::Income {
+                source,
+                amount,
+                date,
+                note,
+            } => {
+                c.fund_income(pb::FundIncomeRequest {
+                    by,
+                    source,
+                    amount,
+                    date,
+                    note,
+                })
+                .await
+            }
+            FundWrite::Budget { year, amount } => {
+                c.fund_budget(pb::FundBudgetRequest { by, year, amount })
+                    .await
+            }
+            FundWrite::Grant {
+                to,
+                amount,
+                date,
+                note,
+            } => {
+                c.fund_grant(pb::FundGrantRequest {
+                    by,
+                    to,
+                    amount,
+                    date,
+                    note,
+                })
+                .await
+            }
+        };
+        from_json(&reply?.into_inner().ledger_json)
+    }
+
+    /// See [`archive::disclosure`].
+    pub async fn disclose(&mut self, year: String) -> Result<archive::Disclosure, Status> {
+        let reply = self
+            .client
+            .disclose(pb::DiscloseRequest { year })
+            .await?
+            .into_inner();
+        from_json(&reply.disclosure_json)
     }
 
     /// Sets a new policy version from TOML text.

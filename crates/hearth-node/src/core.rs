@@ -18,6 +18,8 @@ use crate::replica::StoreReplica;
 
 /// Commands handled per round before a commit.
 const ROUND: usize = 256;
+/// Least time between two computations of the node's summary.
+pub const SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Work done on the core thread with the replica, for local changes and queries.
 pub type LocalFn = Box<dyn FnOnce(&mut StoreReplica) + Send>;
@@ -55,6 +57,8 @@ pub enum Cmd {
     Local(LocalFn),
     /// Report on every neighbour.
     Status(oneshot::Sender<Vec<PeerStatus>>),
+    /// Time passes: recompute the node's summary if it is due.
+    Tick,
     /// Commit and stop.
     Shutdown,
 }
@@ -67,6 +71,7 @@ impl std::fmt::Debug for Cmd {
             Cmd::Disconnected { peer, conn } => write!(f, "Disconnected({peer}, {conn})"),
             Cmd::Local(_) => f.write_str("Local"),
             Cmd::Status(_) => f.write_str("Status"),
+            Cmd::Tick => f.write_str("Tick"),
             Cmd::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -105,7 +110,11 @@ pub struct Core {
     local: String,
     level: Level,
     parents: Vec<String>,
+    children: Vec<String>,
     replica: StoreReplica,
+    /// The summary must be recomputed (a case or a child's summary changed).
+    summary_stale: bool,
+    last_summary: Option<std::time::Instant>,
     peers: Vec<Peer>,
     cfg: SessionConfig,
     live: HashMap<String, Live>,
@@ -120,7 +129,15 @@ impl Core {
             local: replica.node_id().to_owned(),
             level: config.level,
             parents: config.parents().map(|p| p.id.clone()).collect(),
+            children: config
+                .peers
+                .iter()
+                .filter(|p| p.relation == Relation::Child)
+                .map(|p| p.id.clone())
+                .collect(),
             replica,
+            summary_stale: true,
+            last_summary: None,
             peers: config.peers.clone(),
             cfg,
             live: HashMap::new(),
@@ -141,6 +158,7 @@ impl Core {
                 }
             }
             self.forward_escalations();
+            self.refresh_summary();
             for (peer, live) in &mut self.live {
                 for frame in live.session.poll(&mut self.replica) {
                     outbox.push((peer.clone(), live.conn, frame));
@@ -218,6 +236,7 @@ impl Core {
             Cmd::Status(reply) => {
                 let _ = reply.send(self.status());
             }
+            Cmd::Tick => {}
             Cmd::Shutdown => return true,
         }
         false
@@ -265,6 +284,32 @@ impl Core {
                 }
                 Err(e) => warn!(case = %doc, error = %e, "cannot forward an escalation"),
             }
+        }
+    }
+
+    /// Recomputes the node's summary when a case or a child's summary changed, at most once per
+    /// [`SUMMARY_EVERY`] (the ticker brings the last change in). It reads the listing index, not
+    /// the documents.
+    fn refresh_summary(&mut self) {
+        self.summary_stale |= self.replica.take_aggregates_stale();
+        if !self.summary_stale
+            || self
+                .last_summary
+                .is_some_and(|t| t.elapsed() < SUMMARY_EVERY)
+        {
+            return;
+        }
+        self.summary_stale = false;
+        self.last_summary = Some(std::time::Instant::now());
+        match crate::archive::refresh_summary(
+            &mut self.replica,
+            &self.local,
+            self.level,
+            &self.children,
+        ) {
+            Ok(true) => debug!("summary updated"),
+            Ok(false) => {}
+            Err(e) => error!(error = %e, "cannot update the node's summary"),
         }
     }
 

@@ -158,6 +158,22 @@ impl NodeHandle {
     }
 }
 
+/// Tells the core that time passes, so that work it put off (the node's summary) gets done.
+async fn ticker(core: mpsc::Sender<core::Cmd>, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(core::SUMMARY_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = every.tick() => {
+                if core.send(core::Cmd::Tick).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// A running node.
 #[derive(Debug)]
 pub struct RunningNode {
@@ -197,6 +213,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         .map_err(NodeError::Start)?;
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(ticker(tx.clone(), cancel.clone())));
     let dialled: Vec<&Peer> = config
         .peers
         .iter()

@@ -22,6 +22,8 @@ pub struct StoreReplica {
     epoch: u64,
     cache: HashMap<String, (Document, u64)>,
     neighbours: HashMap<String, Neighbour>,
+    /// A case or a child's summary changed since the node's summary was last computed.
+    aggregates_stale: bool,
     tick: u64,
     /// Next feed sequence to hand out.
     next_seq: u64,
@@ -47,6 +49,7 @@ impl StoreReplica {
             store,
             cache: HashMap::new(),
             neighbours: HashMap::new(),
+            aggregates_stale: true,
             tick: 0,
             next_seq,
             pending: BTreeMap::new(),
@@ -120,6 +123,21 @@ impl StoreReplica {
             .ok_or_else(|| ReplicaError(format!("case {id} has no changes")))
     }
 
+    /// Takes a loaded document out of the cache (loading it first), to change it beside another;
+    /// give it back with [`StoreReplica::give_back`].
+    pub(crate) fn take_loaded(&mut self, id: &str) -> Result<Option<Document>, ReplicaError> {
+        if !self.load(id)? {
+            return Ok(None);
+        }
+        Ok(self.cache.remove(id).map(|(d, _)| d))
+    }
+
+    /// Puts back a document taken with [`StoreReplica::take_loaded`].
+    pub(crate) fn give_back(&mut self, id: &str, doc: Document) {
+        self.tick += 1;
+        self.cache.insert(id.to_owned(), (doc, self.tick));
+    }
+
     /// Drops a case from the cache, with any change not yet committed (after a refused local
     /// change). Its committed state stays in the store.
     pub fn forget(&mut self, id: &str) {
@@ -146,6 +164,7 @@ impl StoreReplica {
         }
         batch.commit()?;
         self.next_seq = seq;
+        self.aggregates_stale |= !ids.is_empty();
         Ok(ids)
     }
 
@@ -208,8 +227,23 @@ impl StoreReplica {
         }
     }
 
+    /// Whether a case or a child's summary changed since the last call; resets the flag.
+    pub fn take_aggregates_stale(&mut self) -> bool {
+        std::mem::take(&mut self.aggregates_stale)
+    }
+
+    fn note_change(&mut self, doc: &str) {
+        use hearth_archive::DocId;
+        match DocId::of(doc) {
+            DocId::Case => self.aggregates_stale = true,
+            DocId::Summary(owner) if owner != self.node_id => self.aggregates_stale = true,
+            _ => {}
+        }
+    }
+
     /// Hands a document the next feed sequence; written at the next flush.
     fn stage(&mut self, doc: &str) -> u64 {
+        self.note_change(doc);
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(old) = self.pending_seq.insert(doc.to_owned(), seq) {

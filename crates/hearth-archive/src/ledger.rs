@@ -1,0 +1,255 @@
+//! A node's fund ledger (帮扶资金): the yearly budget, income by source, disbursements linked to
+//! the assistance they paid, and grants paid down to children. Entries are whole and never
+//! edited; the balance is derived. The ledger travels to the node's parents, who audit it (上级
+//! 工会审计) and pay their grants into it.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{AssistanceKind, IncomeSource};
+
+/// Who wrote an entry, where and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// The person.
+    pub by: String,
+    /// The node.
+    pub node: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// One ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    /// The budget planned for a year (a plan, not money in).
+    Budget {
+        /// Year.
+        year: i16,
+        /// Amount.
+        amount_fen: i64,
+        /// Who set it.
+        stamp: Stamp,
+    },
+    /// Money in.
+    Income {
+        /// Day received.
+        date: Date,
+        /// Source.
+        source: IncomeSource,
+        /// Amount.
+        amount_fen: i64,
+        /// The paying node, for a grant from above.
+        from_node: Option<String>,
+        /// Note (e.g. the donor).
+        note: Option<String>,
+        /// Who recorded it.
+        stamp: Stamp,
+    },
+    /// Aid paid from the fund.
+    Disbursement {
+        /// Day paid.
+        date: Date,
+        /// Amount.
+        amount_fen: i64,
+        /// Kind of aid.
+        kind: AssistanceKind,
+        /// The case.
+        case: String,
+        /// The assistance record in the case.
+        assistance: String,
+        /// Who recorded it.
+        stamp: Stamp,
+    },
+    /// A grant paid to a child node (its ledger shows it as income).
+    GrantOut {
+        /// Day paid.
+        date: Date,
+        /// The child.
+        to_node: String,
+        /// Amount.
+        amount_fen: i64,
+        /// Note.
+        note: Option<String>,
+        /// Who recorded it.
+        stamp: Stamp,
+    },
+}
+
+impl Entry {
+    /// Money in (positive) or out (negative); zero for a budget.
+    pub fn flow_fen(&self) -> i64 {
+        match self {
+            Entry::Budget { .. } => 0,
+            Entry::Income { amount_fen, .. } => *amount_fen,
+            Entry::Disbursement { amount_fen, .. } | Entry::GrantOut { amount_fen, .. } => {
+                -amount_fen
+            }
+        }
+    }
+
+    /// The day it happened (budgets: the first day of their year).
+    pub fn date(&self) -> Date {
+        match self {
+            Entry::Budget { year, .. } => jiff::civil::date(*year, 1, 1),
+            Entry::Income { date, .. }
+            | Entry::Disbursement { date, .. }
+            | Entry::GrantOut { date, .. } => *date,
+        }
+    }
+}
+
+/// A ledger read for one year.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerView {
+    /// Whose ledger.
+    pub node: String,
+    /// The year shown.
+    pub year: i16,
+    /// The budget set for the year.
+    pub budget_fen: Option<i64>,
+    /// Income in the year, by source.
+    pub income_fen: BTreeMap<IncomeSource, i64>,
+    /// Aid paid in the year, by kind.
+    pub disbursed_fen: BTreeMap<AssistanceKind, i64>,
+    /// Grants paid to children in the year.
+    pub granted_fen: i64,
+    /// Balance at the start of the year.
+    pub opening_fen: i64,
+    /// Balance now (all entries up to today, any year).
+    pub balance_fen: i64,
+    /// The year's entries, by date, with their ids.
+    pub entries: Vec<(String, Entry)>,
+}
+
+impl LedgerView {
+    /// Reads `entries` (id, entry) for `year`.
+    pub fn of(node: &str, year: i16, entries: Vec<(String, Entry)>) -> LedgerView {
+        let mut v = LedgerView {
+            node: node.to_owned(),
+            year,
+            ..LedgerView::default()
+        };
+        for (id, e) in entries {
+            v.balance_fen += e.flow_fen();
+            let y = e.date().year();
+            if y < year {
+                v.opening_fen += e.flow_fen();
+            }
+            if y != year {
+                continue;
+            }
+            match &e {
+                Entry::Budget { amount_fen, .. } => v.budget_fen = Some(*amount_fen),
+                Entry::Income {
+                    source, amount_fen, ..
+                } => *v.income_fen.entry(*source).or_default() += amount_fen,
+                Entry::Disbursement {
+                    kind, amount_fen, ..
+                } => *v.disbursed_fen.entry(*kind).or_default() += amount_fen,
+                Entry::GrantOut { amount_fen, .. } => v.granted_fen += amount_fen,
+            }
+            v.entries.push((id, e));
+        }
+        v.entries
+            .sort_by(|a, b| (a.1.date(), &a.0).cmp(&(b.1.date(), &b.0)));
+        v
+    }
+
+    /// Income in the year, all sources.
+    pub fn income_total_fen(&self) -> i64 {
+        self.income_fen.values().sum()
+    }
+
+    /// Aid paid in the year, all kinds.
+    pub fn disbursed_total_fen(&self) -> i64 {
+        self.disbursed_fen.values().sum()
+    }
+}
+
+/// A name masked for public disclosure (公示): the first and last character stay, the rest are
+/// starred — 张*燕, 王*, 欧阳**明.
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.trim().chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".into(),
+        2 => format!("{}*", chars[0]),
+        n => {
+            let mut s = String::new();
+            s.push(chars[0]);
+            s.extend(std::iter::repeat_n('*', n - 2));
+            s.push(chars[n - 1]);
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            by: "li".into(),
+            node: "t1".into(),
+            at: Timestamp::from_second(1_780_000_000).unwrap(),
+        }
+    }
+
+    #[test]
+    fn names_are_masked_for_disclosure() {
+        assert_eq!(mask_name("张晓燕"), "张*燕");
+        assert_eq!(mask_name("王五"), "王*");
+        assert_eq!(mask_name("欧阳建明"), "欧**明");
+    }
+
+    #[test]
+    fn the_balance_is_income_less_payments_and_years_are_apart() {
+        let d = jiff::civil::date;
+        let entries = vec![
+            (
+                "a".into(),
+                Entry::Income {
+                    date: d(2025, 12, 1),
+                    source: IncomeSource::Budget,
+                    amount_fen: 10_000_00,
+                    from_node: None,
+                    note: None,
+                    stamp: stamp(),
+                },
+            ),
+            (
+                "b".into(),
+                Entry::Disbursement {
+                    date: d(2026, 2, 1),
+                    amount_fen: 3_000_00,
+                    kind: AssistanceKind::Medical,
+                    case: "c".into(),
+                    assistance: "x".into(),
+                    stamp: stamp(),
+                },
+            ),
+            (
+                "c".into(),
+                Entry::GrantOut {
+                    date: d(2026, 3, 1),
+                    to_node: "t9".into(),
+                    amount_fen: 1_000_00,
+                    note: None,
+                    stamp: stamp(),
+                },
+            ),
+        ];
+        let v = LedgerView::of("t1", 2026, entries);
+        assert_eq!(v.opening_fen, 10_000_00);
+        assert_eq!(v.balance_fen, 6_000_00);
+        assert_eq!(v.disbursed_total_fen(), 3_000_00);
+        assert_eq!(v.granted_fen, 1_000_00);
+        assert_eq!(v.entries.len(), 2);
+    }
+}

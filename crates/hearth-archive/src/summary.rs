@@ -1,0 +1,156 @@
+//! Aggregates up (汇总): each node's summary of its own cases plus its children's summaries. A
+//! summary flows to the node's parents; raw cases do not, so a municipal federation sees the
+//! totals of everything below it without holding the cases that were never escalated.
+//!
+//! Each case is counted once, at its home node. State counts (status, grade, cause) are of every
+//! case on file now; money, people helped and visits are those of the calendar year; "this year"
+//! counts are of cases that entered the status during it.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{AssistanceKind, Cause, Grade, Level, Status};
+use crate::view::CaseSummary;
+
+/// The key of the one entry of a summary record.
+pub const SUMMARY_ENTRY: &str = "current";
+
+/// Counts and sums over a set of cases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Cases.
+    pub cases: u64,
+    /// Cases by status.
+    pub by_status: BTreeMap<Status, u64>,
+    /// Cases by grade in force (cases not yet graded are left out).
+    pub by_grade: BTreeMap<Grade, u64>,
+    /// Cases by primary cause.
+    pub by_cause: BTreeMap<Cause, u64>,
+    /// Aid paid this year, by kind.
+    pub paid_fen: BTreeMap<AssistanceKind, i64>,
+    /// Households that received aid this year.
+    pub households_helped: u64,
+    /// People in those households.
+    pub people_helped: u64,
+    /// Visits this year.
+    pub visits: u64,
+    /// Cases filed this year.
+    pub filed_this_year: u64,
+    /// Cases lifted out of hardship this year.
+    pub lifted_this_year: u64,
+    /// Cases closed this year.
+    pub closed_this_year: u64,
+}
+
+impl Totals {
+    /// The totals of `cases` for calendar year `year`.
+    pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseSummary>, year: i16) -> Totals {
+        let mut t = Totals::default();
+        for c in cases {
+            t.cases += 1;
+            *t.by_status.entry(c.status).or_default() += 1;
+            if let Some(g) = c.grade {
+                *t.by_grade.entry(g).or_default() += 1;
+            }
+            if let Some(cause) = c.primary_cause {
+                *t.by_cause.entry(cause).or_default() += 1;
+            }
+            if let Some(paid) = c.aid_by_year.get(&year) {
+                for (kind, fen) in paid {
+                    *t.paid_fen.entry(*kind).or_default() += fen;
+                }
+                t.households_helped += 1;
+                t.people_helped += u64::try_from(c.household_size.unwrap_or(1)).unwrap_or(1);
+            }
+            t.visits += u64::from(c.visits_by_year.get(&year).copied().unwrap_or(0));
+            let this_year = |s: Status| c.entered.get(&s).is_some_and(|d| d.year() == year);
+            t.filed_this_year += u64::from(this_year(Status::Filed));
+            t.lifted_this_year += u64::from(this_year(Status::Lifted));
+            t.closed_this_year += u64::from(this_year(Status::Closed));
+        }
+        t
+    }
+
+    /// Adds `other` into this.
+    pub fn add(&mut self, other: &Totals) {
+        fn merge<K: Ord + Copy, V: std::ops::AddAssign + Copy + Default>(
+            a: &mut BTreeMap<K, V>,
+            b: &BTreeMap<K, V>,
+        ) {
+            for (k, v) in b {
+                *a.entry(*k).or_default() += *v;
+            }
+        }
+        self.cases += other.cases;
+        merge(&mut self.by_status, &other.by_status);
+        merge(&mut self.by_grade, &other.by_grade);
+        merge(&mut self.by_cause, &other.by_cause);
+        merge(&mut self.paid_fen, &other.paid_fen);
+        self.households_helped += other.households_helped;
+        self.people_helped += other.people_helped;
+        self.visits += other.visits;
+        self.filed_this_year += other.filed_this_year;
+        self.lifted_this_year += other.lifted_this_year;
+        self.closed_this_year += other.closed_this_year;
+    }
+
+    /// Aid paid this year, all kinds.
+    pub fn paid_total_fen(&self) -> i64 {
+        self.paid_fen.values().sum()
+    }
+}
+
+/// A node's summary: its own cases, each child's summary total, and the sum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeSummary {
+    /// The node.
+    pub node: String,
+    /// Its level.
+    pub level: Level,
+    /// The calendar year of the yearly figures.
+    pub year: i16,
+    /// When it was computed.
+    pub as_of: Timestamp,
+    /// Over the cases whose home is this node.
+    pub own: Totals,
+    /// Each child's total, from its own summary (children that sent none yet are absent).
+    pub children: BTreeMap<String, Totals>,
+    /// `own` plus every child's total.
+    pub total: Totals,
+}
+
+impl NodeSummary {
+    /// Sums `own` and `children`.
+    pub fn new(
+        node: &str,
+        level: Level,
+        year: i16,
+        as_of: Timestamp,
+        own: Totals,
+        children: BTreeMap<String, Totals>,
+    ) -> NodeSummary {
+        let mut total = own.clone();
+        for t in children.values() {
+            total.add(t);
+        }
+        NodeSummary {
+            node: node.to_owned(),
+            level,
+            year,
+            as_of,
+            own,
+            children,
+            total,
+        }
+    }
+
+    /// Whether the figures (not the time) differ.
+    pub fn same_figures(&self, other: &NodeSummary) -> bool {
+        self.year == other.year
+            && self.level == other.level
+            && self.own == other.own
+            && self.children == other.children
+    }
+}
