@@ -665,6 +665,34 @@ impl Case {
         })
     }
 
+    /// Records the household's income for one month (`YYYY-MM`), for dynamic management: a case
+    /// whose income per person stays above the subsistence line six months in a row may be
+    /// lifted. Entering a month again replaces it.
+    pub fn record_monthly_income(
+        &mut self,
+        editor: &Editor,
+        month: &str,
+        amount_fen: i64,
+    ) -> Result<()> {
+        self.check_open()?;
+        let (year, mon) = parse_month(month)?;
+        if (year, mon) > (editor.today.year(), editor.today.month()) {
+            return Err(invalid("month", &format!("{month} has not begun yet")));
+        }
+        if amount_fen < 0 {
+            return Err(invalid("income", "a monthly income cannot be negative"));
+        }
+        self.change(editor, "income add", |case| {
+            let finances = need_obj(&case.doc, &ROOT, "finances")?;
+            put_i64(
+                &mut case.doc,
+                &finances,
+                &format!("{MONTHLY_INCOME}{year:04}-{mon:02}"),
+                amount_fen,
+            )
+        })
+    }
+
     /// Records an annual review.
     pub fn add_review(&mut self, editor: &Editor, review: &NewReview) -> Result<()> {
         self.check_open()?;
@@ -996,6 +1024,14 @@ impl Case {
             rigid_spending_fen: get_i64(doc, &f, "rigid_spending_fen")?,
             hardship_costs_fen: get_i64(doc, &f, "hardship_costs_fen")?,
             subsistence_line_fen: get_i64(doc, &f, "subsistence_line_fen")?,
+            monthly_income_fen: doc
+                .keys(&f)
+                .filter_map(|k| k.strip_prefix(MONTHLY_INCOME).map(str::to_owned))
+                .map(|month| {
+                    let key = format!("{MONTHLY_INCOME}{month}");
+                    Ok((month, get_i64(doc, &f, &key)?.unwrap_or(0)))
+                })
+                .collect::<Result<_>>()?,
             medical_costs_fen: get_i64(doc, &f, "medical_costs_fen")?,
             largest_stay_fen: get_i64(doc, &f, "largest_stay_fen")?,
             aid_request_fen: get_i64(doc, &f, "aid_request_fen")?,
@@ -1275,6 +1311,25 @@ fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {
             }
         }
     }
+}
+
+/// Key prefix of monthly income entries in the finances map.
+const MONTHLY_INCOME: &str = "income:";
+
+/// Parses `YYYY-MM`.
+pub fn parse_month(text: &str) -> Result<(i16, i8)> {
+    let bad = || ArchiveError::Invalid {
+        field: "month",
+        reason: format!("{text:?} is not a month; write it as YYYY-MM, e.g. 2026-05"),
+    };
+    let (y, m) = text.trim().split_once('-').ok_or_else(bad)?;
+    let year: i16 = y.parse().map_err(|_| bad())?;
+    let month: i8 = m.parse().map_err(|_| bad())?;
+    if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) || !(1900..=2100).contains(&year)
+    {
+        return Err(bad());
+    }
+    Ok((year, month))
 }
 
 fn stamp(doc: &mut AutoCommit, obj: &ObjId, editor: &Editor) -> Result<()> {

@@ -144,6 +144,9 @@ pub struct Finances {
     pub hardship_costs_fen: Option<i64>,
     /// Local subsistence line, monthly per person.
     pub subsistence_line_fen: Option<i64>,
+    /// Household income by month (`YYYY-MM`).
+    #[serde(default)]
+    pub monthly_income_fen: BTreeMap<String, i64>,
     /// This year's medical costs.
     #[serde(default)]
     pub medical_costs_fen: Option<i64>,
@@ -391,6 +394,10 @@ pub struct CaseSummary {
     /// Open loans: (loan id, due date, outstanding).
     #[serde(default)]
     pub open_loans: Vec<(String, Option<Date>, i64)>,
+    /// Months in a row, up to the last one recorded, with income per person at or above the
+    /// subsistence line; and that last month.
+    #[serde(default)]
+    pub above_line: Option<(u32, String)>,
 }
 
 impl CaseSummary {
@@ -439,6 +446,7 @@ impl CaseSummary {
             visits_by_year,
             entered,
             last_review: v.reviews.iter().map(|r| r.date).max(),
+            above_line: above_line(v),
             open_loans: v
                 .loans
                 .iter()
@@ -452,6 +460,30 @@ impl CaseSummary {
     pub fn has_cause(&self, cause: Cause) -> bool {
         self.primary_cause == Some(cause) || self.secondary_causes.contains(&cause)
     }
+}
+
+/// How many months in a row, ending at the last month recorded, the household's income per
+/// person was at or above the subsistence line (months must follow each other).
+fn above_line(v: &CaseView) -> Option<(u32, String)> {
+    let line = v.finances.subsistence_line_fen?;
+    let size = v.household.size.filter(|s| *s > 0)?;
+    let (last, _) = v.finances.monthly_income_fen.last_key_value()?;
+    let mut streak = 0u32;
+    let mut expected: Option<(i32, i32)> = None;
+    for (month, income) in v.finances.monthly_income_fen.iter().rev() {
+        let Some((y, m)) = month
+            .split_once('-')
+            .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<i32>().ok()?)))
+        else {
+            break;
+        };
+        if expected.is_some_and(|e| e != (y, m)) || income / size < line {
+            break;
+        }
+        streak += 1;
+        expected = Some(if m == 1 { (y - 1, 12) } else { (y, m - 1) });
+    }
+    Some((streak, last.clone()))
 }
 
 /// Records listed oldest first: by date, then id.

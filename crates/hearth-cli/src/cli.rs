@@ -311,6 +311,21 @@ pub enum CaseCommand {
     },
     /// Cases the policy sends higher than anyone has escalated them, with why
     Pending(JsonFlag),
+    /// Dynamic management (动态管理): reviews due, cases eligible to be lifted, loans overdue
+    Due(JsonFlag),
+    /// Record the household's income for a month (for lifting: six months above the line)
+    Income {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// YYYY-MM
+        #[arg(long, value_name = "MONTH")]
+        month: String,
+        /// The household's income that month, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]

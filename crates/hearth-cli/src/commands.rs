@@ -18,8 +18,8 @@ use crate::cli::{
 use crate::fields::case_form;
 use crate::node::{self, Node};
 use crate::output::{
-    advice_lines, case_details, case_list, grade_label, ledger_table, pending_list, policy_details,
-    print_json, stats_table,
+    advice_lines, case_details, case_list, due_lists, grade_label, ledger_table, pending_list,
+    policy_details, print_json, stats_table,
 };
 
 /// Prints the result of a write: a line for people, or JSON.
@@ -259,6 +259,44 @@ fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                 println!("{}\n{}", case_details(&v), advice_lines(&advice));
                 Ok(())
             }
+        }
+        CaseCommand::Due(out) => {
+            let due = node.due()?;
+            if out.json {
+                print_json(&due)
+            } else {
+                println!("{}", due_lists(&due));
+                Ok(())
+            }
+        }
+        CaseCommand::Income {
+            id,
+            month,
+            amount,
+            out,
+        } => {
+            let w = node.write(Write::MonthlyIncome {
+                case: id,
+                month: month.clone(),
+                amount,
+            })?;
+            let v = &w.case;
+            let fen = v
+                .finances
+                .monthly_income_fen
+                .get(month.trim())
+                .copied()
+                .unwrap_or_default();
+            done(
+                out.json,
+                json!({ "id": v.id, "month": month.trim(), "amount_fen": fen }),
+                format!(
+                    "recorded income {} for {} on case {}",
+                    format_yuan(fen),
+                    month.trim(),
+                    v.id
+                ),
+            )
         }
         CaseCommand::Pending(out) => {
             let pending = node.pending()?;

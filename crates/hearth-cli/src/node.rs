@@ -12,7 +12,8 @@ use hearth_archive::summary::NodeSummary;
 use hearth_archive::{CaseSummary, CaseView, FederationSalt, Level};
 pub use hearth_node::NodeConfig;
 use hearth_node::archive::{
-    self, Advice, Ctx, Disclosure, FundWrite, ImportRow, ListFilter, StoreCases, Write, Written,
+    self, Advice, Ctx, Disclosure, Due, FundWrite, ImportRow, ListFilter, StoreCases, Write,
+    Written,
 };
 use hearth_node::archive_api::ArchiveRemote;
 use hearth_node::config::Peer;
@@ -195,6 +196,17 @@ impl Node {
                 .runtime
                 .block_on(r.archive.get(prefix))
                 .map_err(from_status),
+        }
+    }
+
+    /// What is due among the cases held here.
+    pub fn due(&mut self) -> Result<Due> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::due(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+            )?),
+            (_, Backend::Running(r)) => r.runtime.block_on(r.archive.due()).map_err(from_status),
         }
     }
 

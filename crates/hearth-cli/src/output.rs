@@ -10,7 +10,7 @@ use hearth_archive::view::Grading;
 use hearth_archive::{
     AssistanceKind, CaseSummary, CaseView, Cause, Decision, Grade, Policy, Status,
 };
-use hearth_node::archive::Advice;
+use hearth_node::archive::{Advice, Due};
 use serde::Serialize;
 
 /// Prints a value as pretty JSON on stdout.
@@ -216,6 +216,32 @@ pub fn stats_table(s: &NodeSummary, by_child: bool) -> String {
         )
     };
     format!("{} ({}), {}{missing}\n{t}", s.node, s.level.label(), s.year)
+}
+
+/// `case due`: three lists.
+pub fn due_lists(d: &Due) -> String {
+    let mut out = String::new();
+    for (title, rows) in [
+        ("Annual review due 待年审", &d.review_due),
+        ("Eligible to be lifted 可脱困", &d.lift_eligible),
+        ("Loans overdue 借款逾期", &d.loans_overdue),
+    ] {
+        if rows.is_empty() {
+            let _ = writeln!(out, "{title}: none 无");
+            continue;
+        }
+        let mut t = table(&["Case 档案号", "Name 姓名", "Status 状态", "Why 说明"]);
+        for r in rows {
+            t.add_row(vec![
+                r.id.clone(),
+                text(&r.name),
+                r.status.label(),
+                r.detail.clone(),
+            ]);
+        }
+        let _ = writeln!(out, "{title}\n{t}");
+    }
+    out.trim_end().to_owned()
 }
 
 /// `fund show`.

@@ -565,6 +565,12 @@ pub enum Write {
         notes: Option<String>,
         consent: bool,
     },
+    /// Record the household's income for a month (`YYYY-MM`).
+    MonthlyIncome {
+        case: String,
+        month: String,
+        amount: String,
+    },
     /// Decide on a reported case here: approve, return (with the reason) or reject.
     Decide {
         case: String,
@@ -894,6 +900,18 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             })?;
             loan_repaid = Some(loan_id);
             view
+        }
+        Write::MonthlyIncome {
+            case,
+            month,
+            amount,
+        } => {
+            let amount = hearth_archive::money::parse_yuan("income", &amount)?;
+            let id = cases.resolve(&case)?;
+            cases.update(&id, |c| {
+                c.record_monthly_income(&editor, &month, amount)?;
+                Ok(c.view()?)
+            })?
         }
         Write::Decide {
             case,
@@ -1592,4 +1610,71 @@ pub fn disclosure(cases: &mut impl Cases, ctx: &Ctx<'_>, year: &str) -> Result<D
     }
     d.ledger.entries.clear();
     Ok(d)
+}
+
+/// A case that needs attention, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DueCase {
+    /// Case id.
+    pub id: String,
+    /// Worker's name (local display).
+    pub name: Option<String>,
+    /// Status.
+    pub status: Status,
+    /// What is due, e.g. "last annual review 2025-03-02".
+    pub detail: String,
+}
+
+/// Dynamic management (动态管理): what the cases held here need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Due {
+    /// Filed cases with no annual review in the last 12 months.
+    pub review_due: Vec<DueCase>,
+    /// Filed cases whose income per person was above the subsistence line six months in a row.
+    pub lift_eligible: Vec<DueCase>,
+    /// Loans past their due date with money outstanding.
+    pub loans_overdue: Vec<DueCase>,
+}
+
+/// What is due today among the cases held here (from the listing index).
+pub fn due(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<Due> {
+    let today = ctx.editor().today;
+    let year_ago = today
+        .checked_sub(jiff::Span::new().years(1))
+        .map_err(|e| OpError::input(e.to_string()))?;
+    let mut due = Due::default();
+    for c in list(cases, &ListFilter::default())? {
+        let row = |detail: String| DueCase {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            status: c.status,
+            detail,
+        };
+        if c.status == Status::Filed {
+            let since = c.last_review.or(c.entered.get(&Status::Filed).copied());
+            if since.is_none_or(|d| d <= year_ago) {
+                due.review_due.push(row(match (c.last_review, since) {
+                    (Some(r), _) => format!("last annual review {r}"),
+                    (None, Some(f)) => format!("filed {f}, never reviewed"),
+                    (None, None) => "never reviewed".to_owned(),
+                }));
+            }
+            if let Some((months, last)) = &c.above_line
+                && *months >= 6
+            {
+                due.lift_eligible.push(row(format!(
+                    "income per person above the line {months} months in a row, to {last}"
+                )));
+            }
+        }
+        for (loan, due_date, outstanding) in &c.open_loans {
+            if let Some(d) = due_date.filter(|d| *d < today) {
+                due.loans_overdue.push(row(format!(
+                    "loan {loan} due {d}, {} outstanding",
+                    format_yuan(*outstanding)
+                )));
+            }
+        }
+    }
+    Ok(due)
 }

@@ -451,6 +451,34 @@ impl Archive for ArchiveService {
         .await
     }
 
+    async fn add_monthly_income(
+        &self,
+        request: Request<pb::AddMonthlyIncomeRequest>,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        self.write(
+            by,
+            Write::MonthlyIncome {
+                case: r.case,
+                month: r.month,
+                amount: r.amount,
+            },
+        )
+        .await
+    }
+
+    async fn due_cases(
+        &self,
+        request: Request<pb::DueCasesRequest>,
+    ) -> Result<Response<pb::DueCasesReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let due = self.run(by, archive::due).await?;
+        Ok(Response::new(pb::DueCasesReply {
+            due_json: to_json(&due)?,
+        }))
+    }
+
     async fn pending_cases(
         &self,
         request: Request<pb::PendingCasesRequest>,
@@ -685,6 +713,16 @@ impl ArchiveRemote {
             .await?
             .into_inner();
         Ok((from_json(&reply.case_json)?, from_json(&reply.advice_json)?))
+    }
+
+    /// See [`archive::due`].
+    pub async fn due(&mut self) -> Result<archive::Due, Status> {
+        let reply = self
+            .client
+            .due_cases(pb::DueCasesRequest {})
+            .await?
+            .into_inner();
+        from_json(&reply.due_json)
     }
 
     /// See [`archive::pending`].
@@ -979,6 +1017,19 @@ impl ArchiveRemote {
                     visitor,
                     notes,
                     consent,
+                })
+                .await
+            }
+            Write::MonthlyIncome {
+                case,
+                month,
+                amount,
+            } => {
+                c.add_monthly_income(pb::AddMonthlyIncomeRequest {
+                    by,
+                    case,
+                    month,
+                    amount,
                 })
                 .await
             }
