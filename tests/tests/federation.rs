@@ -469,3 +469,319 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
     assert!(refused, "a certificate of another CA is refused");
     br.stop().await;
 }
+
+/// Runs an archive operation at `node` as caseworker li, unwrapping both layers.
+async fn op<R: Send + 'static>(
+    node: &LocalNode,
+    f: impl FnOnce(
+        &mut hearth_node::StoreReplica,
+        &hearth_node::archive::Ctx<'_>,
+    ) -> Result<R, hearth_node::archive::OpError>
+    + Send
+    + 'static,
+) -> R {
+    node.archive("caseworker li", f).await.unwrap().unwrap()
+}
+
+fn form(n: u32, medical_costs: Option<&str>) -> hearth_archive::CaseForm {
+    hearth_archive::CaseForm {
+        name: Some(format!("职工{n:02}号")),
+        id_number: Some(hearth_archive::identity::sample_id_number(n)),
+        household_size: Some("3".into()),
+        // 40,000 less 6,000 over 12 months and 3 people is 944 a month: relative hardship.
+        annual_income: Some("40000".into()),
+        rigid_spending: Some("6000".into()),
+        subsistence_line: Some("800".into()),
+        primary_cause: Some(
+            if n.is_multiple_of(2) {
+                "serious_illness"
+            } else {
+                "laid_off"
+            }
+            .into(),
+        ),
+        medical_costs: medical_costs.map(str::to_owned),
+        phone: Some(format!("1390000{n:04}")),
+        address: Some(format!("开元路{n}号")),
+        ..hearth_archive::CaseForm::default()
+    }
+}
+
+/// Issue 4's scenario: the policy set at the top flows down; a team files 20 cases, the policy
+/// sends 3 to municipal and the team escalates them; municipal totals equal the teams' own
+/// figures; a return and an approval at the enterprise reach the team; the disclosure carries
+/// no name, ID number, address or phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn union_work_flows_up_and_down_the_federation() {
+    use hearth_node::archive::{self, FundWrite, ListFilter, Write};
+    let mut fed = start().await;
+    connected(&fed).await;
+
+    // The top node sets the policy: yearly medical costs from 80,000 go to municipal.
+    let file = archive::parse_policy_file(
+        "effective_from = \"2026-01-01\"\n[escalation]\nmedical_yearly = \"80000\"\n",
+    )
+    .unwrap();
+    let set = op(&fed.mu, move |r, ctx| archive::set_policy(r, ctx, &file)).await;
+    assert_eq!(set.version, 1);
+    let refused = fed
+        .t1
+        .archive("x", |r, ctx| {
+            let file = archive::parse_policy_file("").unwrap();
+            archive::set_policy(r, ctx, &file)
+        })
+        .await
+        .unwrap();
+    assert!(refused.is_err(), "only the top node sets the policy");
+    wait_for("the policy to reach team-1", 20, || async {
+        op(&fed.t1, |r, _| archive::policy_versions(r)).await.len() == 1
+    })
+    .await;
+
+    // Team-1 files 20 cases; 3 have yearly medical costs of 120,000. Team-2 files 2.
+    op(&fed.t1, |r, ctx| {
+        archive::fund_write(
+            r,
+            ctx,
+            FundWrite::Income {
+                source: "budget".into(),
+                amount: "200000".into(),
+                date: "2026-01-05".into(),
+                note: None,
+            },
+        )
+    })
+    .await;
+    let mut ids = Vec::new();
+    for n in 1..=20 {
+        let costs = (n % 7 == 0 || n == 20).then_some("120000");
+        let id = op(&fed.t1, move |r, ctx| {
+            let made = archive::write(
+                r,
+                ctx,
+                Write::NewCase {
+                    form: form(n, costs),
+                },
+            )?;
+            archive::write(
+                r,
+                ctx,
+                Write::FileCase {
+                    case: made.case.id.clone(),
+                    via: None,
+                },
+            )?;
+            Ok(made.case.id)
+        })
+        .await;
+        ids.push(id);
+    }
+    for n in 21..=22 {
+        op(&fed.t2, move |r, ctx| {
+            archive::write(
+                r,
+                ctx,
+                Write::NewCase {
+                    form: form(n, None),
+                },
+            )
+        })
+        .await;
+    }
+
+    // The policy (version 1, reached by sync) tells which must go up, and why.
+    let pending = op(&fed.t1, archive::pending).await;
+    assert_eq!(pending.len(), 3, "{pending:?}");
+    for (case, advice) in &pending {
+        assert_eq!(advice.must_reach, Some(Level::Municipal));
+        assert!(advice.policy.contains("version 1"), "{}", advice.policy);
+        assert!(
+            advice.requirements[0]
+                .reason
+                .contains("yearly medical costs 120,000.00 ≥ 80,000.00"),
+            "{:?}",
+            advice.requirements
+        );
+        let id = case.id.clone();
+        op(&fed.t1, move |r, ctx| {
+            archive::write(
+                r,
+                ctx,
+                Write::Escalate {
+                    case: id,
+                    to_level: "municipal".into(),
+                    reason: "yearly medical costs over the municipal threshold".into(),
+                    via: None,
+                },
+            )
+        })
+        .await;
+    }
+    assert!(op(&fed.t1, archive::pending).await.is_empty());
+    let mut escalated: Vec<String> = pending.iter().map(|(c, _)| c.id.clone()).collect();
+    escalated.sort();
+    let held = |node: &'static str| {
+        let fed = &fed;
+        async move {
+            let n = match node {
+                "mu" => &fed.mu,
+                "en" => &fed.en,
+                _ => &fed.br,
+            };
+            let mut ids: Vec<String> = op(n, |r, _| archive::list(r, &ListFilter::default()))
+                .await
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    wait_for("exactly the 3 escalated cases at municipal", 20, || async {
+        held("mu").await == escalated && held("en").await == escalated
+    })
+    .await;
+    assert_eq!(
+        held("br").await.len(),
+        20,
+        "the branch holds every filed case"
+    );
+
+    // Aid and visits at the team, paid from its fund.
+    let yesterday = (hearth_archive::jiff::Zoned::now().date()
+        - hearth_archive::jiff::Span::new().days(1))
+    .to_string();
+    for id in ids.iter().take(5).cloned() {
+        let date = yesterday.clone();
+        op(&fed.t1, move |r, ctx| {
+            archive::write(
+                r,
+                ctx,
+                Write::AddAssistance {
+                    case: id.clone(),
+                    kind: "living".into(),
+                    amount: "1500".into(),
+                    date: date.clone(),
+                    paying_node: None,
+                    approving_node: None,
+                    note: None,
+                },
+            )?;
+            archive::write(
+                r,
+                ctx,
+                Write::AddVisit {
+                    case: id,
+                    date,
+                    kind: "home".into(),
+                    visitor: None,
+                    notes: None,
+                    consent: true,
+                },
+            )
+        })
+        .await;
+    }
+
+    // Municipal totals equal the teams' own figures (nothing else has cases of its own).
+    let t1 = op(&fed.t1, archive::stats).await;
+    let t2 = op(&fed.t2, archive::stats).await;
+    let mut below = t1.own.clone();
+    below.add(&t2.own);
+    assert_eq!(below.cases, 22);
+    assert_eq!(below.paid_total_fen(), 5 * 1500_00);
+    wait_for("municipal totals to equal the sums below", 30, || async {
+        let mu = op(&fed.mu, archive::stats).await;
+        mu.total == below && mu.own.cases == 0
+    })
+    .await;
+    let mu = op(&fed.mu, archive::stats).await;
+    assert_eq!(mu.children.keys().collect::<Vec<_>>(), [EN]);
+    assert_eq!(mu.total.households_helped, 5);
+    assert_eq!(mu.total.visits, 5);
+    assert_eq!(
+        op(&fed.mu, |r, _| archive::list(r, &ListFilter::default()))
+            .await
+            .len(),
+        3,
+        "municipal holds only the escalated cases"
+    );
+
+    // A return and an approval at the enterprise reach the team; the returned case stays upstairs.
+    let (returned, approved) = (escalated[0].clone(), escalated[1].clone());
+    let r2 = returned.clone();
+    op(&fed.en, move |r, ctx| {
+        archive::write(
+            r,
+            ctx,
+            Write::Decide {
+                case: r2,
+                decision: "return".into(),
+                note: "hospital invoices missing".into(),
+            },
+        )
+    })
+    .await;
+    let a2 = approved.clone();
+    op(&fed.en, move |r, ctx| {
+        archive::write(
+            r,
+            ctx,
+            Write::Decide {
+                case: a2,
+                decision: "approve".into(),
+                note: "checked".into(),
+            },
+        )
+    })
+    .await;
+    wait_for("the decisions to reach team-1", 20, || async {
+        let (ret, app) = (returned.clone(), approved.clone());
+        let views = op(&fed.t1, move |r, _| {
+            Ok((archive::get(r, &ret)?, archive::get(r, &app)?))
+        })
+        .await;
+        views.0.status == hearth_archive::Status::Returned
+            && views.0.approvals.iter().any(|a| {
+                a.node.as_deref() == Some(EN)
+                    && a.note.as_deref() == Some("hospital invoices missing")
+            })
+            && views
+                .1
+                .approvals
+                .iter()
+                .any(|a| a.decision.as_deref() == Some("approve"))
+    })
+    .await;
+    let ret = returned.clone();
+    let at_mu = op(&fed.mu, move |r, _| archive::get(r, &ret)).await;
+    assert_eq!(
+        at_mu.status,
+        hearth_archive::Status::Returned,
+        "visible upstairs"
+    );
+
+    // The branch audits the team's fund; the disclosure shows no personal data.
+    wait_for("the team's ledger at the branch", 20, || async {
+        op(&fed.br, |r, ctx| archive::fund_show(r, ctx, Some(T1), None))
+            .await
+            .disbursed_total_fen()
+            == 5 * 1500_00
+    })
+    .await;
+    let year = hearth_archive::jiff::Zoned::now().date().year().to_string();
+    let disclosure = op(&fed.t1, move |r, ctx| archive::disclosure(r, ctx, &year)).await;
+    assert_eq!(disclosure.payments.len(), 5);
+    let text = serde_json::to_string(&disclosure).unwrap();
+    for n in 1..=20 {
+        let f = form(n, None);
+        for secret in [f.name, f.id_number, f.phone, f.address]
+            .into_iter()
+            .flatten()
+        {
+            assert!(!text.contains(&secret), "disclosure leaks {secret:?}");
+        }
+    }
+    assert!(text.contains("职***号"), "names are masked");
+    fed.stop().await;
+}

@@ -11,8 +11,10 @@ use comfy_table::{ContentArrangement, Table, presets};
 use hearth_archive::identity::sample_id_number;
 use hearth_archive::money::format_yuan;
 use hearth_archive::{
-    AssistanceKind, Case, CaseFields, Cause, FederationSalt, IdNumber, Level, NewAssistance,
+    AssistanceKind, Case, CaseFields, CaseForm, Cause, FederationSalt, IdNumber, Level,
+    NewAssistance,
 };
+use hearth_node::archive;
 use hearth_node::local::{
     BRANCH as BR, ENTERPRISE as EN, Federation, MUNICIPAL as MU, TEAM_1 as T1, TEAM_2 as T2,
     wait_for,
@@ -203,7 +205,51 @@ async fn demo() -> Result<()> {
         if team2_clean { "yes" } else { "NO" }
     );
 
+    // Aggregates up: team-2 opens two cases of its own, which never leave it; the municipal
+    // node counts them through the summaries that flow up, without holding them.
+    for (n, name) in [(4243, "李秀英"), (4244, "赵志强")] {
+        let form = CaseForm {
+            name: Some(name.into()),
+            id_number: Some(sample_id_number(n)),
+            household_size: Some("2".into()),
+            annual_income: Some("30000".into()),
+            rigid_spending: Some("2000".into()),
+            subsistence_line: Some("800".into()),
+            primary_cause: Some("laid_off".into()),
+            ..CaseForm::default()
+        };
+        fed.t2
+            .archive("张干事", move |r, ctx| {
+                archive::write(r, ctx, archive::Write::NewCase { form })
+            })
+            .await??;
+    }
+    let started = Instant::now();
+    let summed = wait_for(LIMIT, || async {
+        fed.mu
+            .archive("demo", archive::stats)
+            .await
+            .is_ok_and(|s| s.is_ok_and(|s| s.total.cases == 3))
+    })
+    .await;
+    let summary = fed.mu.archive("demo", archive::stats).await??;
+    let held = fed
+        .mu
+        .archive("demo", |r, _| {
+            archive::list(r, &archive::ListFilter::default())
+        })
+        .await??
+        .len();
+    println!(
+        "\n6. team-2 opened 2 cases of its own; summaries flowed up ({}). At {MU}, holding {held} case(s):",
+        ms(started)
+    );
+    println!("{}", crate::output::stats_table(&summary, true));
+
     fed.stop().await;
+    if !summed {
+        bail!("the municipal summary did not count the cases below it");
+    }
     if !converged || !team2_clean {
         bail!("the federation did not behave: see the table above");
     }

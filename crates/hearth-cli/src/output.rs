@@ -162,9 +162,15 @@ pub fn stats_table(s: &NodeSummary, by_child: bool) -> String {
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header);
+    // Breakdown rows (indented) that are zero in every column are left out.
     let mut row = |label: String, f: &dyn Fn(&Totals) -> String| {
+        let cells: Vec<String> = columns.iter().map(|(_, t)| f(t)).collect();
+        let zero = cells.iter().all(|c| c == "0" || c == "0.00");
+        if label.starts_with("  ") && zero {
+            return;
+        }
         let mut r = vec![label];
-        r.extend(columns.iter().map(|(_, t)| f(t)));
+        r.extend(cells);
         t.add_row(r);
     };
     row("Cases 档案数".into(), &|t| t.cases.to_string());

@@ -487,6 +487,87 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             &["case", "grade", id, "--set", "deep", "--reason", " "],
             "needs a reason",
         ),
+        (
+            &[
+                "assist",
+                "add",
+                id,
+                "--kind",
+                "living",
+                "--amount",
+                "200000",
+                "--date",
+                "2026-03-02",
+            ],
+            "the fund of demo.team-1 holds 100,000.00",
+        ),
+        (
+            &[
+                "fund",
+                "income",
+                "--source",
+                "lottery",
+                "--amount",
+                "5",
+                "--date",
+                "2026-03-02",
+            ],
+            "unknown income source",
+        ),
+        (
+            &[
+                "fund",
+                "income",
+                "--source",
+                "donation",
+                "--amount",
+                "5",
+                "--date",
+                "2999-01-01",
+            ],
+            "in the future",
+        ),
+        (
+            &[
+                "fund",
+                "grant",
+                "--to",
+                "demo.team-9",
+                "--amount",
+                "5",
+                "--date",
+                "2026-03-02",
+            ],
+            "not a child",
+        ),
+        (&["fund", "show", "--node", "demo.branch"], "not a child"),
+        (
+            &["fund", "budget", "--year", "twenty", "--amount", "5"],
+            "whole number",
+        ),
+        (
+            &["case", "decide", id, "--decision", "maybe"],
+            "unknown decision",
+        ),
+        (&["case", "decide", id, "--decision", "return"], "--note"),
+        (
+            &[
+                "case", "income", id, "--month", "2026-13", "--amount", "100",
+            ],
+            "YYYY-MM",
+        ),
+        (
+            &["case", "edit", id, "--region", "1101"],
+            "6-digit region code",
+        ),
+        (
+            &["disclose", "--year", "abc", "--out", "/tmp/never"],
+            "whole number",
+        ),
+        (
+            &["policy", "set", "--file", "/nonexistent.toml"],
+            "cannot read",
+        ),
     ];
     for (args, expected) in cases {
         let line = node.refused(args);
@@ -960,7 +1041,15 @@ fn the_federation_demo_converges_and_keeps_the_sibling_out() {
         stdout.contains("team-2 never held the case: yes"),
         "{stdout}"
     );
-    assert_eq!(stdout.matches("2,500.00").count(), 4, "{stdout}");
+    let holders = stdout
+        .lines()
+        .filter(|l| l.starts_with("│ demo.") && l.contains("2,500.00"))
+        .count();
+    assert_eq!(holders, 4, "{stdout}");
+    let counted = stdout
+        .lines()
+        .any(|l| l.starts_with("│ Cases 档案数") && l.contains("┆ 3 "));
+    assert!(counted, "municipal counts the 3 cases below it: {stdout}");
 }
 
 #[test]
@@ -1574,4 +1663,88 @@ fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
     for (_, node) in running.drain() {
         assert!(node.terminate().success());
     }
+}
+
+#[test]
+fn policy_is_set_at_the_top_and_a_bad_file_changes_nothing() {
+    let node = Node::init();
+    let file = node.tmp.path().join("policy.toml");
+    std::fs::write(
+        &file,
+        "effective_from = \"2026-01-01\"\n[subsistence_lines]\n\"110105\" = \"1,320\"\n[escalation]\nmedical_yearly = \"80000\"\n",
+    )
+    .unwrap();
+    let set = node.json(&["policy", "set", "--file", file.to_str().unwrap()]);
+    assert_eq!(set["version"], 1);
+    let shown = node.json(&["policy", "show"]);
+    assert_eq!(
+        shown["in_force"]["escalation"]["medical_yearly_fen"],
+        8_000_000
+    );
+    let before = node.json(&["policy", "show", "--date", "2025-06-01"]);
+    assert_eq!(before["in_force"]["version"], 0, "not yet in force in 2025");
+
+    // A region with a line in the policy fills the case's line; the advice names the version.
+    let made = node.json(&[
+        "case",
+        "new",
+        "--name",
+        "李四",
+        "--household-size",
+        "2",
+        "--region",
+        "110105",
+        "--medical-costs",
+        "90000",
+    ]);
+    let id = made["id"].as_str().unwrap().to_owned();
+    let case = node.json(&["case", "show", &id]);
+    assert_eq!(case["finances"]["subsistence_line_fen"], 132_000);
+    assert_eq!(case["policy_advice"]["must_reach"], "municipal");
+    assert!(
+        case["policy_advice"]["policy"]
+            .as_str()
+            .unwrap()
+            .contains("version 1")
+    );
+    let pending = node.json(&["case", "pending"]);
+    assert_eq!(pending[0]["case"]["id"], id.as_str());
+
+    std::fs::write(&file, "[escalation]\ndeep = \"galaxy\"\n").unwrap();
+    let line = node.refused(&["policy", "set", "--file", file.to_str().unwrap()]);
+    assert!(line.contains("unknown level"), "{line}");
+    node.ok(&["peer", "add", "--id", "demo.branch", "--relation", "parent"]);
+    std::fs::write(&file, "one_off_cap = \"5000\"\n").unwrap();
+    let line = node.refused(&["policy", "set", "--file", file.to_str().unwrap()]);
+    assert!(line.contains("set it there"), "{line}");
+}
+
+#[test]
+fn disclosure_files_mask_names_and_hold_no_id_address_or_phone() {
+    let node = Node::init();
+    let id = node.new_case(&["--phone", "13912345678", "--address", "海淀区开元路8号"]);
+    node.ok(&["case", "file", &id]);
+    node.ok(&[
+        "assist",
+        "add",
+        &id,
+        "--kind",
+        "medical",
+        "--amount",
+        "3000",
+        "--date",
+        "2026-03-02",
+    ]);
+    let out = node.tmp.path().join("notice");
+    let printed = node.ok(&["disclose", "--year", "2026", "--out", out.to_str().unwrap()]);
+    assert_eq!(printed.lines().count(), 3, "{printed}");
+    let mut all = String::new();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        all.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    for secret in ["王建国", RAW_ID, "13912345678", "海淀区开元路8号"] {
+        assert!(!all.contains(secret), "the disclosure holds {secret:?}");
+    }
+    assert!(all.contains("王*国"), "{all}");
+    assert!(all.contains("3,000.00") && all.contains("300000"), "{all}");
 }

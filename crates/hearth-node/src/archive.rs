@@ -34,9 +34,9 @@ pub enum OpError {
     /// The archive model refused the input, or a document is unreadable.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
-    /// The store failed, or has no such case.
+    /// The store failed, or has no such case (boxed: the error is large).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
     /// The node's replica failed.
     #[error(transparent)]
     Replica(#[from] ReplicaError),
@@ -48,6 +48,12 @@ pub enum OpError {
         /// What was refused.
         summary: String,
     },
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> OpError {
+        OpError::Store(Box::new(e))
+    }
 }
 
 impl OpError {

@@ -126,7 +126,9 @@ impl ArchiveService {
 /// The gRPC status for a refused or failed operation.
 fn status(e: OpError) -> Status {
     match &e {
-        OpError::Store(StoreError::NotFound(_)) => Status::not_found(e.to_string()),
+        OpError::Store(s) if matches!(**s, StoreError::NotFound(_)) => {
+            Status::not_found(e.to_string())
+        }
         _ if e.is_input() => Status::invalid_argument(e.to_string()),
         _ => {
             error!(error = %e, "archive operation failed");

@@ -146,6 +146,28 @@ impl LocalNode {
         Ok(heads)
     }
 
+    /// Runs an archive operation here as person `by` (as the `Archive` API does), on the core
+    /// thread.
+    pub async fn archive<R: Send + 'static>(
+        &self,
+        by: &str,
+        f: impl FnOnce(&mut crate::StoreReplica, &crate::archive::Ctx<'_>) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let config = self.config.clone();
+        let by = by.to_owned();
+        self.node()?
+            .local(move |r| {
+                let salt = hearth_archive::FederationSalt::sample();
+                let ctx = crate::archive::Ctx {
+                    config: &config,
+                    salt: &salt,
+                    by: &by,
+                };
+                f(r, &ctx)
+            })
+            .await
+    }
+
     /// Reads a case held here.
     pub async fn read<R: Send + 'static>(
         &self,
