@@ -83,6 +83,8 @@ pub enum Command {
         /// Folder to write to (created if missing)
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Totals of this node's cases and everything below it (from the children's summaries)
     Stats {

@@ -197,9 +197,13 @@ pub fn run(cli: Cli) -> Result<()> {
             )
         }
         Command::Fund(c) => fund(&mut Node::open(&dir()?, operator)?, c),
-        Command::Disclose { year, out } => {
+        Command::Disclose { year, out, json } => {
             let d = Node::open(&dir()?, operator)?.disclose(year)?;
-            for path in crate::disclose::write(&d, &out)? {
+            let files = crate::disclose::write(&d, &out)?;
+            if json.json {
+                return print_json(&json!({ "files": files, "payments": d.payments.len() }));
+            }
+            for path in files {
                 println!("wrote {}", path.display());
             }
             Ok(())

@@ -493,13 +493,27 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
                 "add",
                 id,
                 "--kind",
-                "living",
+                "one_off",
                 "--amount",
-                "200000",
+                "15000",
                 "--date",
                 "2026-03-02",
             ],
-            "the fund of demo.team-1 holds 100,000.00",
+            "over the cap of 10,000.00 (built-in policy version 0)",
+        ),
+        (
+            &[
+                "assist",
+                "add",
+                id,
+                "--kind",
+                "holiday",
+                "--amount",
+                "2500",
+                "--date",
+                "2026-03-02",
+            ],
+            "over the yearly cap of 2,000.00",
         ),
         (
             &[
@@ -1747,4 +1761,67 @@ fn disclosure_files_mask_names_and_hold_no_id_address_or_phone() {
     }
     assert!(all.contains("王*国"), "{all}");
     assert!(all.contains("3,000.00") && all.contains("300000"), "{all}");
+}
+
+#[test]
+fn aid_paid_here_draws_on_the_fund_and_an_empty_fund_pays_nothing() {
+    let node = Node::init();
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let made = node.json(&[
+            "case",
+            "new",
+            "--name",
+            &format!("职工{n}"),
+            "--id-number",
+            &sample_id_number(n),
+        ]);
+        ids.push(made["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids[..2] {
+        node.ok(&[
+            "assist",
+            "add",
+            id,
+            "--kind",
+            "medical",
+            "--amount",
+            "50000",
+            "--date",
+            "2026-03-02",
+        ]);
+    }
+    let fund = node.json(&["fund", "show", "--year", "2026"]);
+    assert_eq!(fund["balance_fen"], 0);
+    assert_eq!(fund["disbursed_fen"]["medical"], 10_000_000);
+    let line = node.refused(&[
+        "assist",
+        "add",
+        &ids[2],
+        "--kind",
+        "medical",
+        "--amount",
+        "10",
+        "--date",
+        "2026-03-02",
+    ]);
+    assert!(
+        line.contains("the fund of demo.team-1 holds 0.00"),
+        "{line}"
+    );
+    // Paid by another node, it does not touch this fund.
+    node.ok(&[
+        "assist",
+        "add",
+        &ids[2],
+        "--kind",
+        "medical",
+        "--amount",
+        "10",
+        "--date",
+        "2026-03-02",
+        "--paying-node",
+        "demo.branch",
+    ]);
+    assert_eq!(node.json(&["fund", "show"])["balance_fen"], 0);
 }

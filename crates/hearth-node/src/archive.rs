@@ -475,6 +475,38 @@ impl Ctx<'_> {
     }
 }
 
+/// Refuses aid over the policy's caps (in force on the day paid): the one-off cap for one
+/// payment, and the yearly cap of its kind for the case.
+fn check_caps(policy: &Policy, case: &CaseSummary, aid: &NewAssistance) -> Result<()> {
+    if aid.kind == AssistanceKind::OneOff && aid.amount_fen > policy.one_off_cap_fen {
+        return Err(OpError::input(format!(
+            "a one-off payment of {} is over the cap of {} ({}); split it or ask the level above",
+            format_yuan(aid.amount_fen),
+            format_yuan(policy.one_off_cap_fen),
+            policy.label()
+        )));
+    }
+    if let Some(cap) = policy.yearly_caps_fen.get(&aid.kind) {
+        let paid = case
+            .aid_by_year
+            .get(&aid.date.year())
+            .and_then(|k| k.get(&aid.kind))
+            .copied()
+            .unwrap_or(0);
+        if paid + aid.amount_fen > *cap {
+            return Err(OpError::input(format!(
+                "{} for this case in {} would come to {}, over the yearly cap of {} ({})",
+                aid.kind.label(),
+                aid.date.year(),
+                format_yuan(paid + aid.amount_fen),
+                format_yuan(*cap),
+                policy.label()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Fills the subsistence line from the policy in force today when a region is given without a
 /// line and the policy has one for it.
 fn with_policy_line(
@@ -833,6 +865,9 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             };
             record = Some(aid.id.clone());
             let id = cases.resolve(&case)?;
+            let policy = policy_in_force(cases, aid.date)?;
+            let before = cases.read(&id, |c| Ok(c.summary()?))?;
+            check_caps(&policy, &before, &aid)?;
             if paid_here {
                 // Paid by this node: the aid and the disbursement from its fund are one write.
                 let entry = Entry::Disbursement {
