@@ -146,7 +146,14 @@ async fn cold_sync(branch: &mut LocalNode, team: &mut LocalNode, cases: u32) -> 
 async fn held(node: &LocalNode) -> usize {
     match node.node() {
         Ok(n) => n
-            .local(|r| r.doc_ids().map_or(0, |ids| ids.len()))
+            .local(|r| {
+                // Cases only: the team's summary document travels too.
+                r.doc_ids().map_or(0, |ids| {
+                    ids.iter()
+                        .filter(|id| hearth_archive::DocId::of(id) == hearth_archive::DocId::Case)
+                        .count()
+                })
+            })
             .await
             .unwrap_or(0),
         Err(_) => 0,
