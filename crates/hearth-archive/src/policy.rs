@@ -411,6 +411,41 @@ mod tests {
         assert!(err.to_string().contains("6-digit"), "{err}");
     }
 
+    #[test]
+    fn the_rules_say_where_a_case_goes_and_why() {
+        let p = Policy::builtin();
+        let inputs = EscalationInputs {
+            grade: Some(Grade::Relative),
+            medical_costs_fen: Some(120_000_00),
+            largest_stay_fen: Some(10_000_00),
+            aid_request_fen: Some(8_000_00),
+        };
+        let r = requirements(&p, &inputs);
+        let found: Vec<(Level, &str)> = r.iter().map(|r| (r.level, r.reason.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Level::Municipal,
+                    "yearly medical costs 120,000.00 ≥ 100,000.00"
+                ),
+                (
+                    Level::Enterprise,
+                    "aid request 8,000.00 > branch authority 5,000.00"
+                ),
+            ]
+        );
+        let small = EscalationInputs {
+            aid_request_fen: Some(500_00),
+            ..EscalationInputs::default()
+        };
+        assert!(
+            requirements(&p, &small).is_empty(),
+            "a team may approve 500 alone"
+        );
+        assert_eq!(p.level_for_amount(i64::MAX), Some(Level::National));
+    }
+
     fn toml_from(text: &str) -> PolicyFile {
         toml::from_str(text).unwrap()
     }
