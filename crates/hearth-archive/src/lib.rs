@@ -12,6 +12,7 @@ pub use jiff;
 
 pub mod case;
 pub mod codes;
+pub mod conflict;
 mod doc;
 pub mod error;
 pub mod form;
