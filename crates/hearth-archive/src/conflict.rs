@@ -186,3 +186,171 @@ mod tests {
         );
     }
 }
+
+/// An entry of the conflict queue: one conflict, with a stable id (the same at every node that
+/// detects it), and once it is gone, how it was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// Stable id: the same conflict has the same id everywhere; a new conflict on the same field
+    /// gets a new one.
+    pub id: String,
+    /// The case.
+    pub case: String,
+    /// The field's name.
+    pub field: String,
+    /// Its path in the document.
+    pub path: String,
+    /// Every concurrent value.
+    pub sides: Vec<Side>,
+    /// The time of the newest side, seconds since the Unix epoch.
+    pub since: i64,
+    /// How it was resolved, once it was.
+    pub resolution: Option<Resolution>,
+}
+
+/// Who resolved a conflict, where, when and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// The person, as recorded in the resolving change.
+    pub by: Option<String>,
+    /// The node that wrote the resolving change.
+    pub node: Option<String>,
+    /// When, seconds since the Unix epoch.
+    pub at: i64,
+    /// What was done, e.g. "picked side 2: 4500000" or "set 40000.00".
+    pub how: String,
+}
+
+impl QueueEntry {
+    /// The queue entry for a conflict found in `case`.
+    pub fn new(case: &str, c: &FieldConflict) -> QueueEntry {
+        use sha2::{Digest, Sha256};
+        let mut sides: Vec<&Side> = c.sides.iter().collect();
+        sides.sort_by(|a, b| (&a.actor, a.at, &a.value).cmp(&(&b.actor, b.at, &b.value)));
+        let mut h = Sha256::new();
+        h.update(case.as_bytes());
+        h.update([0]);
+        h.update(c.path.as_bytes());
+        for s in sides {
+            h.update([0]);
+            h.update(s.actor.as_bytes());
+            h.update(s.at.to_be_bytes());
+            h.update(s.value.as_bytes());
+        }
+        let id = hex::encode(&h.finalize()[..6]);
+        QueueEntry {
+            id,
+            case: case.to_owned(),
+            field: c.field.clone(),
+            path: c.path.clone(),
+            since: c.sides.iter().map(|s| s.at).max().unwrap_or(0),
+            sides: c.sides.clone(),
+            resolution: None,
+        }
+    }
+
+    /// Whether it is still open.
+    pub fn is_open(&self) -> bool {
+        self.resolution.is_none()
+    }
+}
+
+/// The commit message of a change that resolves conflict `id`.
+fn resolve_message(id: &str, by: &str, how: &str) -> String {
+    format!("conflict resolve {id} by {by}: {how}")
+}
+
+impl Case {
+    /// How conflict `id` was resolved: from the change that says it resolved it, or, failing
+    /// that (a later edit made the field single-valued), from the newest change.
+    pub fn resolution_of(&mut self, id: &str) -> Resolution {
+        let prefix = format!("conflict resolve {id} by ");
+        let changes = self.doc_mut().get_changes(&[]);
+        let marked = changes
+            .iter()
+            .rev()
+            .find(|c| c.message().is_some_and(|m| m.starts_with(&prefix)));
+        match marked.or(changes.last()) {
+            Some(change) => {
+                let message = change.message().unwrap_or_default().to_owned();
+                let (by, how) = match message.strip_prefix(&prefix) {
+                    Some(rest) => match rest.split_once(": ") {
+                        Some((by, how)) => (Some(by.to_owned()), how.to_owned()),
+                        None => (Some(rest.to_owned()), String::new()),
+                    },
+                    None => (None, format!("superseded by a later change ({message})")),
+                };
+                Resolution {
+                    by,
+                    node: node_of_actor(change.actor_id()),
+                    at: change.timestamp(),
+                    how,
+                }
+            }
+            None => Resolution {
+                by: None,
+                node: None,
+                at: 0,
+                how: String::new(),
+            },
+        }
+    }
+
+    /// Resolves a field conflict by writing `value` to the field at `path` (one of the watched
+    /// paths), as one change that names the conflict, the person and what was done.
+    pub fn resolve_field(
+        &mut self,
+        editor: &crate::case::Editor,
+        conflict: &str,
+        path: &str,
+        value: ScalarValue,
+        how: &str,
+    ) -> Result<()> {
+        use automerge::transaction::{CommitOptions, Transactable};
+        let (parents, key) = match path.rsplit_once('.') {
+            Some((p, k)) => (p.split('.').collect::<Vec<_>>(), k),
+            None => (Vec::new(), path),
+        };
+        if !WATCHED
+            .iter()
+            .any(|(p, k, _)| *k == key && p.iter().copied().eq(parents.iter().copied()))
+        {
+            return Err(crate::error::ArchiveError::Invalid {
+                field: "conflict",
+                reason: format!("{path} is not a field conflicts are resolved on"),
+            });
+        }
+        let doc = self.doc_mut();
+        let obj = object_at(doc, &parents)?.ok_or_else(|| {
+            crate::error::ArchiveError::Schema(format!("{path} is not in this case"))
+        })?;
+        doc.put(&obj, key, value)?;
+        doc.commit_with(
+            CommitOptions::default()
+                .with_message(resolve_message(conflict, &editor.by, how))
+                .with_time(editor.at.as_second()),
+        );
+        Ok(())
+    }
+
+    /// The values of the field at `path` (a watched path), as stored, in the order
+    /// [`Case::field_conflicts`] lists the sides.
+    pub fn field_values(&mut self, path: &str) -> Result<Vec<ScalarValue>> {
+        let (parents, key) = match path.rsplit_once('.') {
+            Some((p, k)) => (p.split('.').collect::<Vec<_>>(), k),
+            None => (Vec::new(), path),
+        };
+        let doc = self.doc_mut();
+        let Some(obj) = object_at(doc, &parents)? else {
+            return Ok(Vec::new());
+        };
+        Ok(doc
+            .get_all(&obj, key)?
+            .into_iter()
+            .filter_map(|(v, _)| match v {
+                Value::Scalar(s) => Some(s.into_owned()),
+                Value::Object(_) => None,
+            })
+            .collect())
+    }
+}

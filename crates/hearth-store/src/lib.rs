@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 
 use hearth_archive::automerge::ActorId;
 use hearth_archive::automerge::ChangeHash;
+use hearth_archive::conflict::QueueEntry;
 use hearth_archive::{ArchiveError, Case, CaseSummary, Document, Record};
 use redb::{
-    Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition, WriteTransaction,
+    Database, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    ReadableTableMetadata, TableDefinition, WriteTransaction,
 };
 
 /// Version of the on-disk layout written by this code.
@@ -45,6 +46,11 @@ const IDENTITY: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::n
 const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
 /// Peer node id → (peer's feed epoch, last sequence of the peer's feed applied here).
 const PEERS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("peers");
+/// Conflict id → queue entry (JSON of [`QueueEntry`]), open or resolved.
+const CONFLICTS: TableDefinition<&str, &str> = TableDefinition::new("conflicts");
+/// Case id → ids of its open conflicts.
+const OPEN_CONFLICTS: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("open_conflicts");
 /// (peer node id, document id) → encoded Automerge sync state.
 const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sync_states");
 
@@ -302,6 +308,28 @@ impl Store {
         }
     }
 
+    /// Every conflict in the queue, open and resolved, newest first.
+    pub fn conflicts(&self) -> Result<Vec<QueueEntry>> {
+        let txn = self.db.begin_read()?;
+        let queue = match txn.open_table(CONFLICTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out: Vec<QueueEntry> = queue
+            .iter()?
+            .map(|entry| {
+                let (id, json) = entry?;
+                serde_json::from_str(json.value()).map_err(|e| StoreError::Corrupt {
+                    id: id.value().to_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        out.sort_by(|a, b| (b.since, &b.id).cmp(&(a.since, &a.id)));
+        Ok(out)
+    }
+
     /// The listing summaries of every case, in id order, without loading any document.
     pub fn case_summaries(&self) -> Result<Vec<CaseSummary>> {
         let txn = self.db.begin_read()?;
@@ -408,7 +436,8 @@ impl Store {
     }
 }
 
-/// A document the store holds: a case (indexed for listing and the one-file check) or a record.
+/// A document the store holds: a case (indexed for listing, the one-file check and the
+/// conflict queue) or a record.
 pub trait Stored {
     /// Its id.
     fn id(&self) -> std::result::Result<String, ArchiveError>;
@@ -418,12 +447,12 @@ pub trait Stored {
     fn save(&mut self) -> Vec<u8>;
     /// The changes not yet handed to storage, as one chunk.
     fn take_changes(&mut self) -> Vec<u8>;
-    /// The listing summary, for a case.
-    fn index(&self) -> std::result::Result<Option<CaseSummary>, ArchiveError>;
+    /// The case, if it is one.
+    fn as_case(&mut self) -> Option<&mut Case>;
 }
 
 macro_rules! stored {
-    ($t:ty, $index:expr) => {
+    ($t:ty, $as_case:expr) => {
         impl Stored for $t {
             fn id(&self) -> std::result::Result<String, ArchiveError> {
                 <$t>::id(self)
@@ -437,21 +466,24 @@ macro_rules! stored {
             fn take_changes(&mut self) -> Vec<u8> {
                 <$t>::take_changes(self)
             }
-            fn index(&self) -> std::result::Result<Option<CaseSummary>, ArchiveError> {
-                let index: fn(&$t) -> std::result::Result<Option<CaseSummary>, ArchiveError> =
-                    $index;
-                index(self)
+            fn as_case(&mut self) -> Option<&mut Case> {
+                let f: fn(&mut $t) -> Option<&mut Case> = $as_case;
+                f(self)
             }
         }
     };
 }
 
-stored!(Case, |c| c.summary().map(Some));
-stored!(Record, |_| Ok(None));
-stored!(Document, |d| match d {
-    Document::Case(c) => c.summary().map(Some),
-    Document::Record(_) => Ok(None),
-});
+stored!(Case, |c| Some(c));
+stored!(Record, |_| None);
+stored!(Document, Document::as_case_mut);
+
+fn to_json(id: &str, entry: &QueueEntry) -> Result<String> {
+    serde_json::to_string(entry).map_err(|e| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })
+}
 
 /// One atomic, durable write of any number of documents.
 #[allow(missing_debug_implementations)]
@@ -477,7 +509,7 @@ impl Batch {
 
     fn put_inner(&mut self, case: &mut impl Stored, at: Option<u64>) -> Result<Option<u64>> {
         let id = case.id()?;
-        let summary = case.index()?;
+        let summary = case.as_case().map(|c| c.summary()).transpose()?;
         let heads = hearth_archive::heads_hash(&case.heads());
         let txn = &self.txn;
         let existing = txn.open_table(DOCS)?.get(id.as_str())?.map(|g| g.value());
@@ -543,7 +575,51 @@ impl Batch {
             reason: e.to_string(),
         })?;
         index.insert(id.as_str(), json.as_str())?;
+        if let Some(c) = case.as_case() {
+            self.update_conflicts(&id, c)?;
+        }
         Ok(Some(seq))
+    }
+
+    /// Conflict detection after every write of a case, merges included (DESIGN §7): new
+    /// conflicts enter the queue, and open ones the case no longer has are closed with how they
+    /// were resolved. Only this case is looked at.
+    fn update_conflicts(&self, id: &str, case: &mut Case) -> Result<()> {
+        let found: Vec<QueueEntry> = case
+            .field_conflicts()?
+            .iter()
+            .map(|c| QueueEntry::new(id, c))
+            .collect();
+        let mut queue = self.txn.open_table(CONFLICTS)?;
+        let mut open = self.txn.open_multimap_table(OPEN_CONFLICTS)?;
+        let was_open: Vec<String> = open
+            .get(id)?
+            .map(|v| v.map(|g| g.value().to_owned()))
+            .collect::<std::result::Result<_, _>>()?;
+        for entry in &found {
+            if queue.get(entry.id.as_str())?.is_none() {
+                queue.insert(entry.id.as_str(), to_json(id, entry)?.as_str())?;
+                open.insert(id, entry.id.as_str())?;
+            }
+        }
+        for cid in was_open {
+            if found.iter().any(|e| e.id == cid) {
+                continue;
+            }
+            let mut entry: QueueEntry = match queue.get(cid.as_str())? {
+                Some(json) => {
+                    serde_json::from_str(json.value()).map_err(|e| StoreError::Corrupt {
+                        id: cid.clone(),
+                        reason: e.to_string(),
+                    })?
+                }
+                None => continue,
+            };
+            entry.resolution = Some(case.resolution_of(&cid));
+            queue.insert(cid.as_str(), to_json(id, &entry)?.as_str())?;
+            open.remove(id, cid.as_str())?;
+        }
+        Ok(())
     }
 
     /// Records how far this node has applied `peer`'s feed.

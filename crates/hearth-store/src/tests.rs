@@ -239,3 +239,50 @@ fn a_caller_may_hand_out_sequences_before_committing() {
     assert_eq!(store.case_summary("aaaa").unwrap().unwrap().id, "aaaa");
     assert!(store.case_summary("zzzz").unwrap().is_none());
 }
+
+#[test]
+fn a_merge_with_concurrent_values_queues_a_conflict_and_its_resolution_closes_it() {
+    let (_dir, store) = fresh();
+    let mut a = case("cccc1111", ID1);
+    put(&store, &mut a);
+    let mut b = Case::load(&a.save(), actor_id("t.branch-b", &[2; 8])).unwrap();
+    let income = |fen| CaseFields {
+        annual_income_fen: Some(fen),
+        ..CaseFields::default()
+    };
+    let at = |node: &str| Editor {
+        node: node.into(),
+        ..editor()
+    };
+    a.edit(&at("t.team-1"), &income(21_000_00)).unwrap();
+    b.edit(&at("t.branch-b"), &income(25_000_00)).unwrap();
+    a.doc_mut().merge(b.doc_mut()).unwrap();
+    put(&store, &mut a);
+    let queue = store.conflicts().unwrap();
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    let entry = &queue[0];
+    assert!(entry.is_open());
+    assert_eq!(entry.path, "finances.annual_income_fen");
+    let mut nodes: Vec<_> = entry.sides.iter().filter_map(|s| s.node.clone()).collect();
+    nodes.sort();
+    assert_eq!(nodes, ["t.branch-b", "t.team-1"]);
+
+    // Writing it again changes nothing in the queue; resolving it closes it, with who and how.
+    put(&store, &mut a);
+    assert_eq!(store.conflicts().unwrap().len(), 1);
+    let values = a.field_values(&entry.path).unwrap();
+    a.resolve_field(
+        &editor(),
+        &entry.id,
+        &entry.path,
+        values[1].clone(),
+        "picked side 2",
+    )
+    .unwrap();
+    put(&store, &mut a);
+    let queue = store.conflicts().unwrap();
+    let resolution = queue[0].resolution.clone().expect("resolved");
+    assert_eq!(resolution.by.as_deref(), Some("tester"));
+    assert_eq!(resolution.node.as_deref(), Some("t.team-1"));
+    assert_eq!(resolution.how, "picked side 2");
+}
