@@ -785,3 +785,113 @@ async fn union_work_flows_up_and_down_the_federation() {
     assert!(text.contains("职***号"), "names are masked");
     fed.stop().await;
 }
+
+/// Issue 5: the same case's annual income changed at team-1 and at the enterprise while the
+/// branch between them is down; after it returns the conflict is listed at both with both values
+/// and writers, and resolving it at one node closes it at every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_closes_it() {
+    use hearth_archive::CaseForm;
+    use hearth_node::archive::{self, Resolve, Write};
+    let mut fed = start().await;
+    connected(&fed).await;
+    create_case(&fed.t1, "c5", 5).await;
+    edit(&fed.t1, "c5", |c, e| {
+        c.set_escalation_target(e, Level::Enterprise, "deep hardship")?;
+        c.report_to(e, BR, "filed")
+    })
+    .await;
+    wait_for("c5 at the enterprise", 20, || async {
+        heads(&fed.en, "c5").await.is_some()
+    })
+    .await;
+
+    fed.br.stop().await;
+    let income = |yuan: &'static str| {
+        move |r: &mut hearth_node::StoreReplica, ctx: &archive::Ctx<'_>| {
+            archive::write(
+                r,
+                ctx,
+                Write::EditCase {
+                    case: "c5".into(),
+                    form: CaseForm {
+                        annual_income: Some(yuan.into()),
+                        ..CaseForm::default()
+                    },
+                },
+            )
+        }
+    };
+    op(&fed.t1, income("31000")).await;
+    op(&fed.en, income("45000")).await;
+    fed.br.start().await.unwrap();
+
+    let open_at = |node: &'static str| {
+        let fed = &fed;
+        async move {
+            let n = if node == "t1" { &fed.t1 } else { &fed.en };
+            op(n, |r, _| archive::conflicts(r, false)).await
+        }
+    };
+    wait_for(
+        "the income conflict at team-1 and the enterprise",
+        20,
+        || async {
+            let (a, b) = (open_at("t1").await, open_at("en").await);
+            a.iter().any(|c| c.field == "annual income") && a == b
+        },
+    )
+    .await;
+    let listed = open_at("t1").await;
+    let entry = listed
+        .iter()
+        .find(|c| c.field == "annual income")
+        .unwrap()
+        .clone();
+    let mut sides: Vec<(String, Option<String>)> = entry
+        .sides
+        .iter()
+        .map(|s| (s.value.clone(), s.node.clone()))
+        .collect();
+    sides.sort();
+    assert_eq!(
+        sides,
+        [
+            ("3100000".to_owned(), Some(T1.to_owned())),
+            ("4500000".to_owned(), Some(EN.to_owned()))
+        ]
+    );
+
+    // The enterprise keeps its own figure; the resolution syncs and closes it everywhere.
+    let pick = entry
+        .sides
+        .iter()
+        .position(|s| s.value == "4500000")
+        .unwrap()
+        + 1;
+    let id = entry.id.clone();
+    let closed = op(&fed.en, move |r, ctx| {
+        archive::resolve_conflict(r, ctx, &id, Resolve::Pick(pick))
+    })
+    .await;
+    assert!(!closed.is_open());
+    for node in [&fed.t1, &fed.br] {
+        let id = entry.id.clone();
+        wait_for("the resolution to close the conflict", 20, || {
+            let id = id.clone();
+            async move {
+                op(node, move |r, _| archive::conflict(r, &id))
+                    .await
+                    .resolution
+                    .is_some_and(|r| r.node.as_deref() == Some(EN) && r.by.is_some())
+            }
+        })
+        .await;
+    }
+    let income_at_t1 = op(&fed.t1, |r, _| archive::get(r, "c5"))
+        .await
+        .finances
+        .annual_income_fen;
+    assert_eq!(income_at_t1, Some(45_000_00));
+    fed.stop().await;
+}

@@ -838,6 +838,11 @@ impl Case {
         Ok(())
     }
 
+    /// Derives the grade again, inside a change being made (for conflict resolutions).
+    pub(crate) fn regrade_now(&mut self) -> Result<()> {
+        self.regrade()
+    }
+
     /// Derives the grade again from finances, household size and primary cause.
     fn regrade(&mut self) -> Result<()> {
         let inputs = self.grade_inputs()?;

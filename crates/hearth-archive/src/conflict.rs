@@ -325,6 +325,9 @@ impl Case {
             crate::error::ArchiveError::Schema(format!("{path} is not in this case"))
         })?;
         doc.put(&obj, key, value)?;
+        // The grade follows the figures: derive it again in the same change.
+        self.regrade_now()?;
+        let doc = self.doc_mut();
         doc.commit_with(
             CommitOptions::default()
                 .with_message(resolve_message(conflict, &editor.by, how))

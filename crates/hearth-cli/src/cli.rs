@@ -72,6 +72,9 @@ pub enum Command {
     /// Neighbours of this node
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// The conflict queue: fields concurrent edits left with several values
+    #[command(subcommand)]
+    Conflicts(ConflictsCommand),
     /// The node's fund (帮扶资金): budget, income, aid paid, grants, balance
     #[command(subcommand)]
     Fund(FundCommand),
@@ -325,6 +328,39 @@ pub enum CaseCommand {
         /// The household's income that month, yuan
         #[arg(long, value_name = "YUAN")]
         amount: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCommand {
+    /// Open conflicts, newest first
+    List {
+        /// Resolved ones too
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// One conflict: every side with its value, node, actor and time
+    Show {
+        /// Conflict id (a unique prefix is enough)
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Resolve a conflict with a normal change; it closes at every node once that arrives
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["pick", "value"])))]
+    Resolve {
+        /// Conflict id (a unique prefix is enough)
+        id: String,
+        /// Keep this side (from 1, as `conflicts show` lists them)
+        #[arg(long, value_name = "N")]
+        pick: Option<usize>,
+        /// Write this value instead (yuan for money, a code for coded fields)
+        #[arg(long, value_name = "VALUE")]
+        value: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -6,20 +6,20 @@ use anyhow::{Context, Result};
 use hearth_archive::CaseView;
 use hearth_archive::money::format_yuan;
 use hearth_archive::view::Loan;
-use hearth_node::archive::{FundWrite, ListFilter, Write, Written};
+use hearth_node::archive::{FundWrite, ListFilter, Resolve, Write, Written};
 use hearth_node::config::{Peer, Relation};
 use serde_json::json;
 
 use crate::BadInput;
 use crate::cli::{
-    AssistCommand, CaseCommand, Cli, Command, FundCommand, LoanCommand, MemberCommand, PeerCommand,
-    PolicyCommand, ReviewCommand, VisitCommand,
+    AssistCommand, CaseCommand, Cli, Command, ConflictsCommand, FundCommand, LoanCommand,
+    MemberCommand, PeerCommand, PolicyCommand, ReviewCommand, VisitCommand,
 };
 use crate::fields::case_form;
 use crate::node::{self, Node};
 use crate::output::{
-    advice_lines, case_details, case_list, due_lists, grade_label, ledger_table, pending_list,
-    policy_details, print_json, stats_table,
+    advice_lines, case_details, case_list, conflict_details, conflict_list, due_lists, grade_label,
+    ledger_table, pending_list, policy_details, print_json, stats_table,
 };
 
 /// Prints the result of a write: a line for people, or JSON.
@@ -197,6 +197,7 @@ pub fn run(cli: Cli) -> Result<()> {
             )
         }
         Command::Fund(c) => fund(&mut Node::open(&dir()?, operator)?, c),
+        Command::Conflicts(c) => conflicts(&mut Node::open(&dir()?, operator)?, c),
         Command::Disclose { year, out, json } => {
             let d = Node::open(&dir()?, operator)?.disclose(year)?;
             let files = crate::disclose::write(&d, &out)?;
@@ -707,4 +708,55 @@ fn fund(node: &mut Node, command: FundCommand) -> Result<()> {
             format_yuan(ledger.balance_fen)
         ),
     )
+}
+
+fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()> {
+    match command {
+        ConflictsCommand::List { all, out } => {
+            let list = node.conflicts(all)?;
+            if out.json {
+                print_json(&list)
+            } else {
+                println!("{}", conflict_list(&list));
+                Ok(())
+            }
+        }
+        ConflictsCommand::Show { id, out } => {
+            let entry = node.conflict(&id)?;
+            if out.json {
+                print_json(&entry)
+            } else {
+                println!("{}", conflict_details(&entry));
+                Ok(())
+            }
+        }
+        ConflictsCommand::Resolve {
+            id,
+            pick,
+            value,
+            out,
+        } => {
+            let how = match (pick, value) {
+                (Some(n), None) => Resolve::Pick(n),
+                (None, Some(v)) => Resolve::Value(v),
+                _ => {
+                    return Err(BadInput::new("give either --pick N or --value V").into());
+                }
+            };
+            let entry = node.resolve(&id, how)?;
+            let how = entry
+                .resolution
+                .as_ref()
+                .map(|r| r.how.clone())
+                .unwrap_or_default();
+            done(
+                out.json,
+                json!({ "id": entry.id, "case": entry.case, "resolved": !entry.is_open(), "resolution": entry.resolution }),
+                format!(
+                    "conflict {} on {} of case {} resolved: {how}; it closes at the other nodes when the change reaches them",
+                    entry.id, entry.field, entry.case
+                ),
+            )
+        }
+    }
 }

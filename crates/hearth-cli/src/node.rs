@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hearth_archive::Policy;
+use hearth_archive::conflict::QueueEntry;
 use hearth_archive::ledger::LedgerView;
 use hearth_archive::summary::NodeSummary;
 use hearth_archive::{CaseSummary, CaseView, FederationSalt, Level};
 pub use hearth_node::NodeConfig;
 use hearth_node::archive::{
-    self, Advice, Ctx, Disclosure, Due, FundWrite, ImportRow, ListFilter, StoreCases, Write,
-    Written,
+    self, Advice, Ctx, Disclosure, Due, FundWrite, ImportRow, ListFilter, Resolve, StoreCases,
+    Write, Written,
 };
 use hearth_node::archive_api::ArchiveRemote;
 use hearth_node::config::Peer;
@@ -195,6 +196,50 @@ impl Node {
             (_, Backend::Running(r)) => r
                 .runtime
                 .block_on(r.archive.get(prefix))
+                .map_err(from_status),
+        }
+    }
+
+    /// The conflict queue (open, or all).
+    pub fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::conflicts(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                all,
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.conflicts(all))
+                .map_err(from_status),
+        }
+    }
+
+    /// One conflict.
+    pub fn conflict(&mut self, id: &str) -> Result<QueueEntry> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::conflict(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                id,
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.conflict(id.to_owned()))
+                .map_err(from_status),
+        }
+    }
+
+    /// Resolves a conflict.
+    pub fn resolve(&mut self, id: &str, how: Resolve) -> Result<QueueEntry> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(archive::resolve_conflict(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+                id,
+                how,
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(r.archive.resolve(id.to_owned(), how))
                 .map_err(from_status),
         }
     }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use comfy_table::{ContentArrangement, Table, presets};
+use hearth_archive::conflict::QueueEntry;
 use hearth_archive::ledger::LedgerView;
 use hearth_archive::money::format_yuan;
 use hearth_archive::summary::{NodeSummary, Totals};
@@ -222,6 +223,81 @@ pub fn stats_table(s: &NodeSummary, by_child: bool) -> String {
         )
     };
     format!("{} ({}), {}{missing}\n{t}", s.node, s.level.label(), s.year)
+}
+
+fn when(at: i64) -> String {
+    jiff::Timestamp::from_second(at)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "—".into())
+}
+
+/// `conflicts list`.
+pub fn conflict_list(list: &[QueueEntry]) -> String {
+    if list.is_empty() {
+        return "no conflicts 无冲突".into();
+    }
+    let mut t = table(&[
+        "Conflict 冲突",
+        "Case 档案号",
+        "Field 字段",
+        "Sides 各方",
+        "Since 时间",
+        "State 状态",
+    ]);
+    for c in list {
+        t.add_row(vec![
+            c.id.clone(),
+            c.case.clone(),
+            c.field.clone(),
+            c.sides
+                .iter()
+                .map(|s| format!("{} ({})", s.value, s.node.as_deref().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            when(c.since),
+            if c.is_open() {
+                "open 待处理".into()
+            } else {
+                "resolved 已解决".into()
+            },
+        ]);
+    }
+    t.to_string()
+}
+
+/// `conflicts show`.
+pub fn conflict_details(c: &QueueEntry) -> String {
+    let mut t = table(&["Side 方", "Value 值", "Node 节点", "Actor", "When 时间"]);
+    for (i, s) in c.sides.iter().enumerate() {
+        t.add_row(vec![
+            (i + 1).to_string(),
+            s.value.clone(),
+            s.node.clone().unwrap_or_else(|| "?".into()),
+            s.actor.chars().take(16).collect(),
+            when(s.at),
+        ]);
+    }
+    let state = match &c.resolution {
+        None => format!(
+            "open 待处理: `hearth conflicts resolve {} --pick N` or `--value V`",
+            c.id
+        ),
+        Some(r) => format!(
+            "resolved 已解决 by {} at {}, {}: {}",
+            r.by.as_deref().unwrap_or("?"),
+            r.node.as_deref().unwrap_or("?"),
+            when(r.at),
+            r.how
+        ),
+    };
+    format!(
+        "conflict {} — case {}, {} ({})\n{t}\n{state}",
+        c.id, c.case, c.field, c.path
+    )
 }
 
 /// `case due`: three lists.

@@ -582,6 +582,11 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             &["policy", "set", "--file", "/nonexistent.toml"],
             "cannot read",
         ),
+        (&["conflicts", "show", "ffff"], "no conflict"),
+        (
+            &["conflicts", "resolve", "ffff", "--pick", "1"],
+            "no conflict",
+        ),
     ];
     for (args, expected) in cases {
         let line = node.refused(args);

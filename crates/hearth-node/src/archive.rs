@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::mpsc;
 
 use hearth_archive::automerge::ActorId;
+use hearth_archive::conflict::QueueEntry;
 use hearth_archive::form::{parse_date, parse_number};
 use hearth_archive::ledger::{Entry, LedgerView, Stamp, mask_name};
 use hearth_archive::money::format_yuan;
@@ -131,6 +132,8 @@ pub trait Cases {
         editor: &Editor,
         f: impl FnOnce(&mut Record, &mut Record) -> Result<T>,
     ) -> Result<T>;
+    /// The conflict queue, newest first.
+    fn conflicts(&mut self) -> Result<Vec<QueueEntry>>;
     /// Runs `f` on a record, made empty first if not held; durable when this returns `Ok`.
     fn update_record<T>(
         &mut self,
@@ -223,6 +226,10 @@ impl Cases for StoreCases<'_> {
         batch.put(&mut record)?;
         batch.commit()?;
         Ok(value)
+    }
+
+    fn conflicts(&mut self) -> Result<Vec<QueueEntry>> {
+        Ok(self.store.conflicts()?)
     }
 
     fn update_two_records<T>(
@@ -378,6 +385,11 @@ impl Cases for StoreReplica {
                 Err(e)
             }
         }
+    }
+
+    fn conflicts(&mut self) -> Result<Vec<QueueEntry>> {
+        self.flush()?;
+        Ok(self.store().conflicts()?)
     }
 
     fn update_two_records<T>(
@@ -1718,4 +1730,118 @@ pub fn due(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<Due> {
         }
     }
     Ok(due)
+}
+
+/// The conflict queue: open conflicts, or all of them.
+pub fn conflicts(cases: &mut impl Cases, all: bool) -> Result<Vec<QueueEntry>> {
+    Ok(cases
+        .conflicts()?
+        .into_iter()
+        .filter(|c| all || c.is_open())
+        .collect())
+}
+
+/// The conflict whose id starts with `prefix`.
+pub fn conflict(cases: &mut impl Cases, prefix: &str) -> Result<QueueEntry> {
+    let prefix = prefix.trim();
+    let mut hits: Vec<QueueEntry> = cases
+        .conflicts()?
+        .into_iter()
+        .filter(|c| !prefix.is_empty() && c.id.starts_with(prefix))
+        .collect();
+    match hits.len() {
+        1 => Ok(hits.remove(0)),
+        0 => Err(OpError::input(format!(
+            "no conflict {prefix:?} here; `hearth conflicts list` shows them"
+        ))),
+        _ => Err(OpError::input(format!(
+            "conflict id {prefix:?} matches several; give more of it"
+        ))),
+    }
+}
+
+/// How an admin resolves a field conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolve {
+    /// Keep side N (from 1, as listed).
+    Pick(usize),
+    /// Write a new value, as typed.
+    Value(String),
+}
+
+/// The value typed for the field at `path`, as stored.
+fn typed_value(path: &str, text: &str) -> Result<hearth_archive::automerge::ScalarValue> {
+    use hearth_archive::automerge::ScalarValue as S;
+    let code = |t: &str| -> Result<S> { Ok(S::Str(t.trim().into())) };
+    Ok(match path {
+        p if p.starts_with("finances.") => {
+            S::Int(hearth_archive::money::parse_yuan("value", text)?)
+        }
+        "household.size" => {
+            let n: u32 = parse_number("household size", text)?;
+            if !(1..=20).contains(&n) {
+                return Err(OpError::input("a household has 1 to 20 people"));
+            }
+            S::Int(i64::from(n))
+        }
+        "status" => code(text.parse::<Status>()?.code())?,
+        "grade.derived" => code(text.parse::<Grade>()?.code())?,
+        "escalation.target_level" => code(text.parse::<Level>()?.code())?,
+        "causes.primary" => code(text.parse::<Cause>()?.code())?,
+        "worker.region" => {
+            hearth_archive::policy::check_region(text.trim())?;
+            code(text)?
+        }
+        "grade.override" => {
+            return Err(OpError::input(
+                "a grade override is resolved with `hearth case grade ID --set … --reason …` or `--clear`",
+            ));
+        }
+        _ => S::Str(text.into()),
+    })
+}
+
+/// Resolves a field conflict with a normal change to the case, which syncs; the conflict closes
+/// here at once and at every other node when the change arrives.
+pub fn resolve_conflict(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    prefix: &str,
+    how: Resolve,
+) -> Result<QueueEntry> {
+    let entry = conflict(cases, prefix)?;
+    if !entry.is_open() {
+        return Err(OpError::input(format!(
+            "conflict {} is already resolved; `hearth conflicts show {}` says how",
+            entry.id, entry.id
+        )));
+    }
+    let editor = ctx.editor();
+    let (value, how) = match how {
+        Resolve::Pick(n) => (None, (n, String::new())),
+        Resolve::Value(text) => {
+            let v = typed_value(&entry.path, &text)?;
+            (Some(v), (0, format!("set {}", text.trim())))
+        }
+    };
+    let (id, path) = (entry.id.clone(), entry.path.clone());
+    cases.update(&entry.case, |c| {
+        let (value, how) = match value {
+            Some(v) => (v, how.1),
+            None => {
+                let n = how.0;
+                let values = c.field_values(&path)?;
+                let Some(v) = n.checked_sub(1).and_then(|i| values.get(i)) else {
+                    return Err(OpError::input(format!(
+                        "--pick takes a side from 1 to {}",
+                        values.len()
+                    )));
+                };
+                (v.clone(), format!("picked side {n}: {v}"))
+            }
+        };
+        c.resolve_field(&editor, &id, &path, value, &how)?;
+        Ok(())
+    })?;
+    conflict(cases, &entry.id)
 }

@@ -14,12 +14,13 @@ use tonic::{Request, Response, Status};
 use tracing::error;
 
 use crate::archive::{
-    self, Advice, Ctx, FundWrite, ImportRow, ListFilter, OpError, Write, Written,
+    self, Advice, Ctx, FundWrite, ImportRow, ListFilter, OpError, Resolve, Write, Written,
 };
 use crate::config::NodeConfig;
 use crate::replica::StoreReplica;
 use crate::{NodeHandle, tls};
 use hearth_archive::Policy;
+use hearth_archive::conflict::QueueEntry;
 use hearth_archive::ledger::LedgerView;
 
 /// Largest request the service takes (an import of some tens of thousands of rows).
@@ -607,6 +608,60 @@ impl Archive for ArchiveService {
         }))
     }
 
+    async fn list_conflicts(
+        &self,
+        request: Request<pb::ListConflictsRequest>,
+    ) -> Result<Response<pb::ConflictsReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let all = request.into_inner().all;
+        let list = self
+            .run(by, move |replica, _| archive::conflicts(replica, all))
+            .await?;
+        Ok(Response::new(pb::ConflictsReply {
+            conflicts_json: to_json(&list)?,
+        }))
+    }
+
+    async fn show_conflict(
+        &self,
+        request: Request<pb::ShowConflictRequest>,
+    ) -> Result<Response<pb::ConflictReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let id = request.into_inner().conflict;
+        let entry = self
+            .run(by, move |replica, _| archive::conflict(replica, &id))
+            .await?;
+        Ok(Response::new(pb::ConflictReply {
+            conflict_json: to_json(&entry)?,
+        }))
+    }
+
+    async fn resolve_conflict(
+        &self,
+        request: Request<pb::ResolveConflictRequest>,
+    ) -> Result<Response<pb::ConflictReply>, Status> {
+        use pb::resolve_conflict_request::How;
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let r = request.into_inner();
+        let how = match r.how {
+            Some(How::Pick(n)) => Resolve::Pick(n as usize),
+            Some(How::Value(v)) => Resolve::Value(v),
+            None => {
+                return Err(Status::invalid_argument(
+                    "say how to resolve it: pick a side or give a value",
+                ));
+            }
+        };
+        let entry = self
+            .run(by, move |replica, ctx| {
+                archive::resolve_conflict(replica, ctx, &r.conflict, how)
+            })
+            .await?;
+        Ok(Response::new(pb::ConflictReply {
+            conflict_json: to_json(&entry)?,
+        }))
+    }
+
     async fn set_policy(
         &self,
         request: Request<pb::SetPolicyRequest>,
@@ -754,6 +809,45 @@ impl ArchiveRemote {
     pub async fn stats(&mut self) -> Result<hearth_archive::summary::NodeSummary, Status> {
         let reply = self.client.stats(pb::StatsRequest {}).await?.into_inner();
         from_json(&reply.summary_json)
+    }
+
+    /// See [`archive::conflicts`].
+    pub async fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>, Status> {
+        let reply = self
+            .client
+            .list_conflicts(pb::ListConflictsRequest { all })
+            .await?
+            .into_inner();
+        from_json(&reply.conflicts_json)
+    }
+
+    /// See [`archive::conflict`].
+    pub async fn conflict(&mut self, id: String) -> Result<QueueEntry, Status> {
+        let reply = self
+            .client
+            .show_conflict(pb::ShowConflictRequest { conflict: id })
+            .await?
+            .into_inner();
+        from_json(&reply.conflict_json)
+    }
+
+    /// See [`archive::resolve_conflict`].
+    pub async fn resolve(&mut self, id: String, how: Resolve) -> Result<QueueEntry, Status> {
+        use pb::resolve_conflict_request::How;
+        let how = match how {
+            Resolve::Pick(n) => How::Pick(u32::try_from(n).unwrap_or(u32::MAX)),
+            Resolve::Value(v) => How::Value(v),
+        };
+        let reply = self
+            .client
+            .resolve_conflict(pb::ResolveConflictRequest {
+                by: self.by.clone(),
+                conflict: id,
+                how: Some(how),
+            })
+            .await?
+            .into_inner();
+        from_json(&reply.conflict_json)
     }
 
     /// See [`archive::fund_show`].
