@@ -895,3 +895,101 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
     assert_eq!(income_at_t1, Some(45_000_00));
     fed.stop().await;
 }
+
+/// Issue 5: two disbursements recorded at two nodes while cut off, each under the yearly cap of
+/// living aid (12,000 in the built-in policy) but together over it, are flagged after the heal at
+/// both; acknowledging at one node closes it everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_aid_that_together_passes_the_yearly_cap_is_flagged() {
+    use hearth_node::archive::{self, Resolve};
+    let mut fed = start().await;
+    connected(&fed).await;
+    create_case(&fed.t1, "c6", 6).await;
+    edit(&fed.t1, "c6", |c, e| {
+        c.set_escalation_target(e, Level::Enterprise, "deep hardship")?;
+        c.report_to(e, BR, "filed")
+    })
+    .await;
+    wait_for("c6 at the enterprise", 20, || async {
+        heads(&fed.en, "c6").await.is_some()
+    })
+    .await;
+    fed.br.stop().await;
+    edit(&fed.t1, "c6", |c, e| {
+        c.add_assistance(e, &aid("a-team", 8_000_00))
+    })
+    .await;
+    edit(&fed.en, "c6", |c, e| {
+        c.add_assistance(e, &aid("a-ent", 7_000_00))
+    })
+    .await;
+    assert!(
+        op(&fed.t1, |r, _| archive::conflicts(r, false))
+            .await
+            .is_empty(),
+        "each node alone is under the cap"
+    );
+    fed.br.start().await.unwrap();
+    let flagged = |node: &'static str| {
+        let fed = &fed;
+        async move {
+            let n = if node == "t1" { &fed.t1 } else { &fed.en };
+            op(n, |r, _| archive::conflicts(r, false))
+                .await
+                .into_iter()
+                .find(|c| c.path.starts_with("invariant.yearly_cap"))
+        }
+    };
+    wait_for("the cap break at team-1 and the enterprise", 20, || async {
+        let (a, b) = (flagged("t1").await, flagged("en").await);
+        a.is_some() && a == b
+    })
+    .await;
+    let entry = flagged("t1").await.unwrap();
+    assert!(
+        entry
+            .field
+            .contains("15,000.00 over the yearly cap of 12,000.00"),
+        "{}",
+        entry.field
+    );
+    let mut nodes: Vec<_> = entry.sides.iter().filter_map(|s| s.node.clone()).collect();
+    nodes.sort();
+    assert_eq!(nodes, [EN, T1]);
+
+    let id = entry.id.clone();
+    let refused = fed
+        .en
+        .archive("x", move |r, ctx| {
+            archive::resolve_conflict(r, ctx, &id, Resolve::Pick(1))
+        })
+        .await
+        .unwrap();
+    assert!(
+        refused.is_err(),
+        "a broken rule is not resolved by picking a side"
+    );
+    let id = entry.id.clone();
+    op(&fed.en, move |r, ctx| {
+        archive::resolve_conflict(
+            r,
+            ctx,
+            &id,
+            Resolve::Acknowledge("approved as a special case by the enterprise union".into()),
+        )
+    })
+    .await;
+    let id = entry.id.clone();
+    wait_for("the acknowledgement to close it at team-1", 20, || {
+        let id = id.clone();
+        let fed = &fed;
+        async move {
+            op(&fed.t1, move |r, _| archive::conflict(r, &id))
+                .await
+                .resolution
+                .is_some_and(|r| r.how.starts_with("acknowledged") && r.node.as_deref() == Some(EN))
+        }
+    })
+    .await;
+    fed.stop().await;
+}

@@ -1146,6 +1146,8 @@ impl Case {
                 approving_node: get_str(doc, &a, "approving_node")?,
                 note: get_str(doc, &a, "note")?,
                 by: get_str(doc, &a, "by")?,
+                node: get_str(doc, &a, "node")?,
+                at: get_timestamp(doc, &a, "at")?,
                 id,
             })
         })

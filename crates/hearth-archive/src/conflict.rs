@@ -121,6 +121,109 @@ impl Case {
     }
 }
 
+/// The invariants of DESIGN §2 that a merge can break inside one case, found in `view`:
+/// aid of one kind in a year over the policy's cap, the same aid paid twice (same kind, date and
+/// amount recorded at two nodes), aid recorded on a closed case after it was closed. Each comes
+/// as a conflict whose path names the rule and the records, so its id is stable. Breaks
+/// acknowledged in the case (`acknowledged`) are left out.
+pub fn invariant_breaks(
+    view: &crate::view::CaseView,
+    policy: Option<&crate::policy::Policy>,
+    acknowledged: &[String],
+) -> Vec<FieldConflict> {
+    use std::collections::BTreeMap;
+    let side = |a: &crate::view::Assistance| Side {
+        value: format!(
+            "{} {} {}",
+            a.kind.code(),
+            crate::money::format_yuan(a.amount_fen),
+            a.date
+        ),
+        node: a.node.clone(),
+        actor: String::new(),
+        at: a.at.map_or(0, |t| t.as_second()),
+    };
+    let mut out = Vec::new();
+    let mut push = |rule: &str, field: String, mut records: Vec<&crate::view::Assistance>| {
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        let ids: Vec<&str> = records.iter().map(|a| a.id.as_str()).collect();
+        let path = format!("invariant.{rule}.{}", ids.join("+"));
+        out.push(FieldConflict {
+            field,
+            path,
+            sides: records.into_iter().map(side).collect(),
+        });
+    };
+    if let Some(policy) = policy {
+        let mut by_year_kind: BTreeMap<
+            (i16, crate::codes::AssistanceKind),
+            Vec<&crate::view::Assistance>,
+        > = BTreeMap::new();
+        for a in &view.assistance {
+            by_year_kind
+                .entry((a.date.year(), a.kind))
+                .or_default()
+                .push(a);
+        }
+        for ((year, kind), records) in by_year_kind {
+            let total: i64 = records.iter().map(|a| a.amount_fen).sum();
+            if let Some(cap) = policy.yearly_caps_fen.get(&kind)
+                && total > *cap
+            {
+                push(
+                    "yearly_cap",
+                    format!(
+                        "{} in {year}: {} over the yearly cap of {} ({})",
+                        kind.label(),
+                        crate::money::format_yuan(total),
+                        crate::money::format_yuan(*cap),
+                        policy.label()
+                    ),
+                    records,
+                );
+            }
+        }
+    }
+    let mut same: BTreeMap<
+        (crate::codes::AssistanceKind, jiff::civil::Date, i64),
+        Vec<&crate::view::Assistance>,
+    > = BTreeMap::new();
+    for a in &view.assistance {
+        same.entry((a.kind, a.date, a.amount_fen))
+            .or_default()
+            .push(a);
+    }
+    for records in same.into_values() {
+        let nodes: std::collections::BTreeSet<_> = records.iter().map(|a| &a.node).collect();
+        if records.len() > 1 && nodes.len() > 1 {
+            push("paid_twice", "the same aid paid twice".into(), records);
+        }
+    }
+    if view.status == crate::codes::Status::Closed
+        && let Some(closed_at) = view
+            .status_history
+            .iter()
+            .rev()
+            .find(|s| s.to == crate::codes::Status::Closed)
+            .and_then(|s| s.at)
+    {
+        let after: Vec<&crate::view::Assistance> = view
+            .assistance
+            .iter()
+            .filter(|a| a.at.is_some_and(|at| at > closed_at))
+            .collect();
+        for a in after {
+            push(
+                "aid_on_closed",
+                "aid recorded on a closed case".into(),
+                vec![a],
+            );
+        }
+    }
+    out.retain(|c| !acknowledged.contains(&QueueEntry::new(&view.id, c).id));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::case::{CaseFields, Editor};
@@ -255,6 +358,9 @@ impl QueueEntry {
     }
 }
 
+/// Root key prefix of acknowledgements.
+const ACK: &str = "ack:";
+
 /// The commit message of a change that resolves conflict `id`.
 fn resolve_message(id: &str, by: &str, how: &str) -> String {
     format!("conflict resolve {id} by {by}: {how}")
@@ -331,6 +437,54 @@ impl Case {
         doc.commit_with(
             CommitOptions::default()
                 .with_message(resolve_message(conflict, &editor.by, how))
+                .with_time(editor.at.as_second()),
+        );
+        Ok(())
+    }
+
+    /// Conflicts this case has now: fields with concurrent values, and broken invariants
+    /// (checked against `policy`, if given) not acknowledged.
+    pub fn open_conflicts(
+        &mut self,
+        view: &crate::view::CaseView,
+        policy: Option<&crate::policy::Policy>,
+    ) -> Result<Vec<FieldConflict>> {
+        let mut out = self.field_conflicts()?;
+        out.extend(invariant_breaks(view, policy, &self.acknowledged()));
+        Ok(out)
+    }
+
+    /// Ids of the invariant breaks acknowledged in this case.
+    pub fn acknowledged(&mut self) -> Vec<String> {
+        self.doc_mut()
+            .keys(ROOT)
+            .filter_map(|k| k.strip_prefix(ACK).map(str::to_owned))
+            .collect()
+    }
+
+    /// Acknowledges invariant break `conflict` with a note (no data changes), as one change.
+    pub fn acknowledge(
+        &mut self,
+        editor: &crate::case::Editor,
+        conflict: &str,
+        note: &str,
+    ) -> Result<()> {
+        use automerge::transaction::{CommitOptions, Transactable};
+        if note.trim().is_empty() {
+            return Err(crate::error::ArchiveError::Invalid {
+                field: "note",
+                reason: "say why no change is needed with --note".into(),
+            });
+        }
+        let doc = self.doc_mut();
+        doc.put(ROOT, format!("{ACK}{conflict}"), note)?;
+        doc.commit_with(
+            CommitOptions::default()
+                .with_message(resolve_message(
+                    conflict,
+                    &editor.by,
+                    &format!("acknowledged: {note}"),
+                ))
                 .with_time(editor.at.as_second()),
         );
         Ok(())

@@ -259,6 +259,12 @@ pub struct Assistance {
     pub note: Option<String>,
     /// Who recorded it.
     pub by: Option<String>,
+    /// At which node.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// When it was recorded.
+    #[serde(default)]
+    pub at: Option<Timestamp>,
 }
 
 /// A loan with its repayments; the outstanding balance is derived.

@@ -351,7 +351,7 @@ pub enum ConflictsCommand {
         out: JsonFlag,
     },
     /// Resolve a conflict with a normal change; it closes at every node once that arrives
-    #[command(group(clap::ArgGroup::new("how").required(true).args(["pick", "value"])))]
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["pick", "value", "acknowledge"])))]
     Resolve {
         /// Conflict id (a unique prefix is enough)
         id: String,
@@ -361,6 +361,12 @@ pub enum ConflictsCommand {
         /// Write this value instead (yuan for money, a code for coded fields)
         #[arg(long, value_name = "VALUE")]
         value: Option<String>,
+        /// A broken rule that needs no data change: acknowledge it (with --note)
+        #[arg(long, requires = "note")]
+        acknowledge: bool,
+        /// Why no change is needed
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -734,13 +734,19 @@ fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()> {
             id,
             pick,
             value,
+            acknowledge,
+            note,
             out,
         } => {
-            let how = match (pick, value) {
-                (Some(n), None) => Resolve::Pick(n),
-                (None, Some(v)) => Resolve::Value(v),
+            let how = match (pick, value, acknowledge) {
+                (Some(n), None, false) => Resolve::Pick(n),
+                (None, Some(v), false) => Resolve::Value(v),
+                (None, None, true) => Resolve::Acknowledge(note.unwrap_or_default()),
                 _ => {
-                    return Err(BadInput::new("give either --pick N or --value V").into());
+                    return Err(BadInput::new(
+                        "give one of --pick N, --value V or --acknowledge --note …",
+                    )
+                    .into());
                 }
             };
             let entry = node.resolve(&id, how)?;

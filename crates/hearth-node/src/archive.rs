@@ -172,7 +172,7 @@ impl Cases for StoreCases<'_> {
     fn update<T>(&mut self, id: &str, f: impl FnOnce(&mut Case) -> Result<T>) -> Result<T> {
         let mut case = self.store.load_case(id, self.actor.clone())?;
         let value = f(&mut case)?;
-        let mut batch = self.store.begin()?;
+        let mut batch = self.begin()?;
         batch.put(&mut case)?;
         batch.commit()?;
         Ok(value)
@@ -183,7 +183,7 @@ impl Cases for StoreCases<'_> {
     }
 
     fn create(&mut self, cases: &mut dyn Iterator<Item = Result<Case>>) -> Result<Vec<String>> {
-        let mut batch = self.store.begin()?;
+        let mut batch = self.begin()?;
         let mut ids = Vec::new();
         for case in cases {
             let mut case = case?;
@@ -222,7 +222,7 @@ impl Cases for StoreCases<'_> {
     ) -> Result<T> {
         let mut record = self.load_record(id, editor)?;
         let value = f(&mut record)?;
-        let mut batch = self.store.begin()?;
+        let mut batch = self.begin()?;
         batch.put(&mut record)?;
         batch.commit()?;
         Ok(value)
@@ -241,7 +241,7 @@ impl Cases for StoreCases<'_> {
     ) -> Result<T> {
         let (mut ra, mut rb) = (self.load_record(a, editor)?, self.load_record(b, editor)?);
         let value = f(&mut ra, &mut rb)?;
-        let mut batch = self.store.begin()?;
+        let mut batch = self.begin()?;
         batch.put(&mut ra)?;
         batch.put(&mut rb)?;
         batch.commit()?;
@@ -258,7 +258,7 @@ impl Cases for StoreCases<'_> {
         let mut c = self.store.load_case(case, self.actor.clone())?;
         let mut r = self.load_record(record, editor)?;
         let value = f(&mut c, &mut r)?;
-        let mut batch = self.store.begin()?;
+        let mut batch = self.begin()?;
         batch.put(&mut c)?;
         batch.put(&mut r)?;
         batch.commit()?;
@@ -267,6 +267,20 @@ impl Cases for StoreCases<'_> {
 }
 
 impl StoreCases<'_> {
+    /// A write checked against the policy in force today.
+    fn begin(&self) -> Result<hearth_store::Batch> {
+        let today = jiff::Zoned::now().date();
+        let versions: Vec<Policy> = match self.store.load_doc(POLICY_ID, self.actor.clone())? {
+            Some(Document::Record(r)) => {
+                r.entries::<Policy>()?.into_iter().map(|(_, p)| p).collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut batch = self.store.begin()?;
+        batch.set_policy(Policy::in_force(&versions, today));
+        Ok(batch)
+    }
+
     fn load_record(&self, id: &str, editor: &Editor) -> Result<Record> {
         match self.store.load_doc(id, self.actor.clone())? {
             Some(Document::Record(r)) => Ok(r),
@@ -1767,6 +1781,8 @@ pub enum Resolve {
     Pick(usize),
     /// Write a new value, as typed.
     Value(String),
+    /// Acknowledge a broken invariant that needs no data change, with a note.
+    Acknowledge(String),
 }
 
 /// The value typed for the field at `path`, as stored.
@@ -1817,7 +1833,25 @@ pub fn resolve_conflict(
         )));
     }
     let editor = ctx.editor();
+    let invariant = entry.path.starts_with("invariant.");
     let (value, how) = match how {
+        Resolve::Acknowledge(note) if invariant => {
+            let id = entry.id.clone();
+            cases.update(&entry.case, |c| Ok(c.acknowledge(&editor, &id, &note)?))?;
+            return conflict(cases, &entry.id);
+        }
+        Resolve::Acknowledge(_) => {
+            return Err(OpError::input(format!(
+                "conflict {} is between values of {}: keep one with --pick N or write one with --value V",
+                entry.id, entry.field
+            )));
+        }
+        _ if invariant => {
+            return Err(OpError::input(format!(
+                "conflict {} is a broken rule, not a field: change the records it names, or --acknowledge --note …",
+                entry.id
+            )));
+        }
         Resolve::Pick(n) => (None, (n, String::new())),
         Resolve::Value(text) => {
             let v = typed_value(&entry.path, &text)?;

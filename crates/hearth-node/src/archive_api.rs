@@ -646,6 +646,7 @@ impl Archive for ArchiveService {
         let how = match r.how {
             Some(How::Pick(n)) => Resolve::Pick(n as usize),
             Some(How::Value(v)) => Resolve::Value(v),
+            Some(How::Acknowledge(note)) => Resolve::Acknowledge(note),
             None => {
                 return Err(Status::invalid_argument(
                     "say how to resolve it: pick a side or give a value",
@@ -837,6 +838,7 @@ impl ArchiveRemote {
         let how = match how {
             Resolve::Pick(n) => How::Pick(u32::try_from(n).unwrap_or(u32::MAX)),
             Resolve::Value(v) => How::Value(v),
+            Resolve::Acknowledge(note) => How::Acknowledge(note),
         };
         let reply = self
             .client

@@ -138,6 +138,21 @@ impl StoreReplica {
         self.cache.insert(id.to_owned(), (doc, self.tick));
     }
 
+    /// The federation policy in force today, as held here (the built-in one if none).
+    fn policy_now(&mut self) -> Result<hearth_archive::Policy, ReplicaError> {
+        use hearth_archive::Policy;
+        let versions: Vec<Policy> = match self.record_mut(hearth_archive::record::POLICY_ID)? {
+            Some(r) => r
+                .entries::<Policy>()
+                .map_err(|e| ReplicaError(e.to_string()))?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Policy::in_force(&versions, jiff::Zoned::now().date()))
+    }
+
     /// Drops a case from the cache, with any change not yet committed (after a refused local
     /// change). Its committed state stays in the store.
     pub fn forget(&mut self, id: &str) {
@@ -154,6 +169,7 @@ impl StoreReplica {
     ) -> Result<Vec<String>, crate::archive::OpError> {
         self.flush()?;
         let mut batch = self.store.begin()?;
+        batch.set_policy(self.policy_now()?);
         let mut ids = Vec::new();
         let mut seq = self.next_seq;
         for case in cases {
@@ -184,7 +200,9 @@ impl StoreReplica {
         if !self.has_pending() {
             return Ok(());
         }
+        let policy = self.policy_now()?;
         let mut batch = self.store.begin().map_err(storage)?;
+        batch.set_policy(policy);
         for (seq, id) in &self.pending {
             let Some((doc, _)) = self.cache.get_mut(id) else {
                 return Err(ReplicaError(format!(

@@ -406,6 +406,7 @@ impl Store {
     pub fn begin(&self) -> Result<Batch> {
         Ok(Batch {
             txn: self.db.begin_write()?,
+            policy: None,
         })
     }
 
@@ -489,9 +490,16 @@ fn to_json(id: &str, entry: &QueueEntry) -> Result<String> {
 #[allow(missing_debug_implementations)]
 pub struct Batch {
     txn: WriteTransaction,
+    policy: Option<hearth_archive::Policy>,
 }
 
 impl Batch {
+    /// The policy in force, against which written cases are checked for broken invariants
+    /// (yearly aid caps); without one only the other invariants are checked.
+    pub fn set_policy(&mut self, policy: hearth_archive::Policy) {
+        self.policy = Some(policy);
+    }
+
     /// Stores a document's new changes (or, for a document new to this store, the whole
     /// document), moves it to the head of the feed and, for a case, updates the listing indexes.
     /// Returns its feed sequence; a document with no new changes keeps its place and returns
@@ -509,7 +517,8 @@ impl Batch {
 
     fn put_inner(&mut self, case: &mut impl Stored, at: Option<u64>) -> Result<Option<u64>> {
         let id = case.id()?;
-        let summary = case.as_case().map(|c| c.summary()).transpose()?;
+        let view = case.as_case().map(|c| c.view()).transpose()?;
+        let summary = view.as_ref().map(CaseSummary::of);
         let heads = hearth_archive::heads_hash(&case.heads());
         let txn = &self.txn;
         let existing = txn.open_table(DOCS)?.get(id.as_str())?.map(|g| g.value());
@@ -575,8 +584,8 @@ impl Batch {
             reason: e.to_string(),
         })?;
         index.insert(id.as_str(), json.as_str())?;
-        if let Some(c) = case.as_case() {
-            self.update_conflicts(&id, c)?;
+        if let (Some(c), Some(view)) = (case.as_case(), &view) {
+            self.update_conflicts(&id, c, view)?;
         }
         Ok(Some(seq))
     }
@@ -584,9 +593,14 @@ impl Batch {
     /// Conflict detection after every write of a case, merges included (DESIGN §7): new
     /// conflicts enter the queue, and open ones the case no longer has are closed with how they
     /// were resolved. Only this case is looked at.
-    fn update_conflicts(&self, id: &str, case: &mut Case) -> Result<()> {
+    fn update_conflicts(
+        &self,
+        id: &str,
+        case: &mut Case,
+        view: &hearth_archive::CaseView,
+    ) -> Result<()> {
         let found: Vec<QueueEntry> = case
-            .field_conflicts()?
+            .open_conflicts(view, self.policy.as_ref())?
             .iter()
             .map(|c| QueueEntry::new(id, c))
             .collect();
