@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc;
 
+use hearth_archive::DocId;
 use hearth_archive::automerge::ActorId;
 use hearth_archive::conflict::QueueEntry;
 use hearth_archive::form::{parse_date, parse_number};
@@ -114,23 +115,14 @@ pub trait Cases {
         id: &str,
         f: impl FnOnce(&Record) -> Result<T>,
     ) -> Result<Option<T>>;
-    /// Runs `f` on a case and a record (made empty first if not held) together: both changes
-    /// are durable in one transaction when this returns `Ok`, and neither when `f` fails.
-    fn update_with_record<T>(
+    /// Runs `f` on several documents together (a record not held is made empty first; a case
+    /// must be held): every change is durable in one transaction when this returns `Ok`, and
+    /// none when `f` fails. The documents come in the order of `ids`.
+    fn update_many<T>(
         &mut self,
-        case: &str,
-        record: &str,
+        ids: &[&str],
         editor: &Editor,
-        f: impl FnOnce(&mut Case, &mut Record) -> Result<T>,
-    ) -> Result<T>;
-    /// Runs `f` on two records (each made empty first if not held) together, in one durable
-    /// transaction.
-    fn update_two_records<T>(
-        &mut self,
-        a: &str,
-        b: &str,
-        editor: &Editor,
-        f: impl FnOnce(&mut Record, &mut Record) -> Result<T>,
+        f: impl FnOnce(&mut [Document]) -> Result<T>,
     ) -> Result<T>;
     /// The conflict queue, newest first.
     fn conflicts(&mut self) -> Result<Vec<QueueEntry>>;
@@ -232,35 +224,27 @@ impl Cases for StoreCases<'_> {
         Ok(self.store.conflicts()?)
     }
 
-    fn update_two_records<T>(
+    fn update_many<T>(
         &mut self,
-        a: &str,
-        b: &str,
+        ids: &[&str],
         editor: &Editor,
-        f: impl FnOnce(&mut Record, &mut Record) -> Result<T>,
+        f: impl FnOnce(&mut [Document]) -> Result<T>,
     ) -> Result<T> {
-        let (mut ra, mut rb) = (self.load_record(a, editor)?, self.load_record(b, editor)?);
-        let value = f(&mut ra, &mut rb)?;
+        let mut docs = Vec::with_capacity(ids.len());
+        for id in ids {
+            docs.push(match self.store.load_doc(id, self.actor.clone())? {
+                Some(d) => d,
+                None if DocId::of(id) == DocId::Case => {
+                    return Err(StoreError::NotFound((*id).to_owned()).into());
+                }
+                None => Document::Record(Record::create(id, self.actor.clone(), editor)?),
+            });
+        }
+        let value = f(&mut docs)?;
         let mut batch = self.begin()?;
-        batch.put(&mut ra)?;
-        batch.put(&mut rb)?;
-        batch.commit()?;
-        Ok(value)
-    }
-
-    fn update_with_record<T>(
-        &mut self,
-        case: &str,
-        record: &str,
-        editor: &Editor,
-        f: impl FnOnce(&mut Case, &mut Record) -> Result<T>,
-    ) -> Result<T> {
-        let mut c = self.store.load_case(case, self.actor.clone())?;
-        let mut r = self.load_record(record, editor)?;
-        let value = f(&mut c, &mut r)?;
-        let mut batch = self.begin()?;
-        batch.put(&mut c)?;
-        batch.put(&mut r)?;
+        for d in &mut docs {
+            batch.put(d)?;
+        }
         batch.commit()?;
         Ok(value)
     }
@@ -358,44 +342,51 @@ impl Cases for StoreReplica {
         }
     }
 
-    fn update_with_record<T>(
+    fn update_many<T>(
         &mut self,
-        case: &str,
-        record: &str,
+        ids: &[&str],
         editor: &Editor,
-        f: impl FnOnce(&mut Case, &mut Record) -> Result<T>,
+        f: impl FnOnce(&mut [Document]) -> Result<T>,
     ) -> Result<T> {
         self.flush()?;
-        let mut c = match self.take_loaded(case)? {
-            Some(Document::Case(c)) => c,
-            Some(other) => {
-                self.give_back(case, other);
-                return Err(StoreError::NotFound(case.to_owned()).into());
+        let mut docs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let taken = match self.take_loaded(id) {
+                Ok(Some(d)) => Ok(d),
+                Ok(None) if DocId::of(id) != DocId::Case => {
+                    Record::create(id, StoreReplica::actor(self), editor)
+                        .map(Document::Record)
+                        .map_err(OpError::from)
+                }
+                Ok(None) => Err(StoreError::NotFound((*id).to_owned()).into()),
+                Err(e) => Err(e.into()),
+            };
+            match taken {
+                Ok(d) => docs.push(d),
+                Err(e) => {
+                    for (id, d) in ids.iter().zip(docs) {
+                        self.give_back(id, d);
+                    }
+                    return Err(e);
+                }
             }
-            None => return Err(StoreError::NotFound(case.to_owned()).into()),
-        };
-        let mut r = match self.take_loaded(record)? {
-            Some(Document::Record(r)) => r,
-            Some(other) => {
-                self.give_back(record, other);
-                self.give_back(case, Document::Case(c));
-                return Err(not_a_record(record));
-            }
-            None => Record::create(record, StoreReplica::actor(self), editor)?,
-        };
-        let result = f(&mut c, &mut r);
-        self.give_back(case, Document::Case(c));
-        self.give_back(record, Document::Record(r));
+        }
+        let result = f(&mut docs);
+        for (id, d) in ids.iter().zip(docs) {
+            self.give_back(id, d);
+        }
         match result {
             Ok(value) => {
-                hearth_sync::Replica::commit(self, case)?;
-                hearth_sync::Replica::commit(self, record)?;
+                for id in ids {
+                    hearth_sync::Replica::commit(self, id)?;
+                }
                 self.flush()?;
                 Ok(value)
             }
             Err(e) => {
-                self.forget(case);
-                self.forget(record);
+                for id in ids {
+                    self.forget(id);
+                }
                 Err(e)
             }
         }
@@ -404,51 +395,6 @@ impl Cases for StoreReplica {
     fn conflicts(&mut self) -> Result<Vec<QueueEntry>> {
         self.flush()?;
         Ok(self.store().conflicts()?)
-    }
-
-    fn update_two_records<T>(
-        &mut self,
-        a: &str,
-        b: &str,
-        editor: &Editor,
-        f: impl FnOnce(&mut Record, &mut Record) -> Result<T>,
-    ) -> Result<T> {
-        self.flush()?;
-        let take = |r: &mut StoreReplica, id: &str| -> Result<Record> {
-            match r.take_loaded(id)? {
-                Some(Document::Record(rec)) => Ok(rec),
-                Some(other) => {
-                    r.give_back(id, other);
-                    Err(not_a_record(id))
-                }
-                None => Ok(Record::create(id, StoreReplica::actor(r), editor)?),
-            }
-        };
-        let mut ra = take(self, a)?;
-        let mut rb = match take(self, b) {
-            Ok(rb) => rb,
-            Err(e) => {
-                self.give_back(a, Document::Record(ra));
-                self.forget(a);
-                return Err(e);
-            }
-        };
-        let result = f(&mut ra, &mut rb);
-        self.give_back(a, Document::Record(ra));
-        self.give_back(b, Document::Record(rb));
-        match result {
-            Ok(value) => {
-                hearth_sync::Replica::commit(self, a)?;
-                hearth_sync::Replica::commit(self, b)?;
-                self.flush()?;
-                Ok(value)
-            }
-            Err(e) => {
-                self.forget(a);
-                self.forget(b);
-                Err(e)
-            }
-        }
     }
 
     fn update_record<T>(
@@ -904,7 +850,11 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                     assistance: aid.id.clone(),
                     stamp: stamp(&editor),
                 };
-                cases.update_with_record(&id, &ledger_id(&here), &editor, |c, ledger| {
+                let ledger = ledger_id(&here);
+                cases.update_many(&[&id, &ledger], &editor, |docs| {
+                    let [Document::Case(c), Document::Record(ledger)] = docs else {
+                        return Err(not_a_record(&ledger));
+                    };
                     c.add_assistance(&editor, &aid)?;
                     let balance = LedgerView::of(&here, aid.date.year(), ledger.entries()?)
                         .balance_fen;
@@ -1571,7 +1521,11 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 stamp: stamp(&editor),
             };
             // Both ledgers in one transaction: a grant is paid out and arrives, or neither.
-            cases.update_two_records(&own, &ledger_id(&to), &editor, |mine, theirs| {
+            let theirs = ledger_id(&to);
+            cases.update_many(&[&own, &theirs], &editor, |docs| {
+                let [Document::Record(mine), Document::Record(theirs)] = docs else {
+                    return Err(not_a_record(&theirs));
+                };
                 mine.put(&editor, &id, &out)?;
                 theirs.put(&editor, &id, &income)?;
                 Ok(())
