@@ -993,3 +993,92 @@ async fn offline_aid_that_together_passes_the_yearly_cap_is_flagged() {
     .await;
     fed.stop().await;
 }
+
+/// Issue 5: the same household filed at two teams is found at their common branch, and
+/// merging keeps one open archive holding both histories; the other closes as merged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
+    use hearth_archive::{NewVisit, Status, VisitKind};
+    use hearth_node::archive::{self, Resolve};
+    let mut fed = start().await;
+    connected(&fed).await;
+    create_case(&fed.t1, "d1", 9).await;
+    create_case(&fed.t2, "d2", 9).await;
+    edit(&fed.t1, "d1", |c, e| {
+        c.add_assistance(e, &aid("aid-t1", 800_00))?;
+        c.report_to(e, BR, "filed")
+    })
+    .await;
+    edit(&fed.t2, "d2", |c, e| {
+        c.add_visit(
+            e,
+            &NewVisit {
+                id: "visit-t2".into(),
+                date: hearth_archive::jiff::civil::date(2026, 4, 2),
+                kind: VisitKind::Home,
+                visitor: None,
+                notes: None,
+                consent: true,
+            },
+        )?;
+        c.report_to(e, BR, "filed")
+    })
+    .await;
+    let duplicate = |node: &'static str| {
+        let fed = &fed;
+        async move {
+            let n = match node {
+                "br" => &fed.br,
+                "t1" => &fed.t1,
+                _ => &fed.t2,
+            };
+            op(n, |r, _| archive::conflicts(r, false))
+                .await
+                .into_iter()
+                .find(|c| c.path.starts_with("duplicate."))
+        }
+    };
+    wait_for("the duplicate found at the branch", 20, || async {
+        duplicate("br").await.is_some()
+    })
+    .await;
+    let entry = duplicate("br").await.unwrap();
+    let cases: Vec<_> = entry.sides.iter().map(|s| s.value.as_str()).collect();
+    assert_eq!(cases, ["d1", "d2"]);
+    assert!(
+        duplicate("t1").await.is_none() && duplicate("t2").await.is_none(),
+        "each team holds one"
+    );
+
+    let id = entry.id.clone();
+    op(&fed.br, move |r, ctx| {
+        archive::resolve_conflict(r, ctx, &id, Resolve::MergeInto("d1".into()))
+    })
+    .await;
+    assert!(duplicate("br").await.is_none(), "resolved at the branch");
+    wait_for(
+        "both histories in team-1's archive, team-2's closed",
+        20,
+        || async {
+            let d1 = op(&fed.t1, |r, _| archive::get(r, "d1")).await;
+            let d2 = op(&fed.t2, |r, _| archive::get(r, "d2")).await;
+            d1.status != Status::Closed
+                && d1.assistance.iter().any(|a| a.id == "aid-t1")
+                && d1.visits.iter().any(|v| v.id == "visit-t2")
+                && d2.status == Status::Closed
+                && d2
+                    .status_history
+                    .last()
+                    .and_then(|s| s.reason.as_deref())
+                    .is_some_and(|r| r.contains("merged into d1"))
+        },
+    )
+    .await;
+    let resolved = {
+        let id = entry.id.clone();
+        op(&fed.br, move |r, _| archive::conflict(r, &id)).await
+    };
+    let how = resolved.resolution.unwrap().how;
+    assert!(how.contains("d1"), "{how}");
+    fed.stop().await;
+}

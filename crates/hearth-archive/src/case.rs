@@ -755,7 +755,7 @@ impl Case {
 
     /// Runs `f` as one change: committed with the editor's time if it succeeds, rolled back
     /// entirely if it fails.
-    fn change<T>(
+    pub(crate) fn change<T>(
         &mut self,
         editor: &Editor,
         what: &str,
@@ -869,7 +869,7 @@ impl Case {
         Ok(())
     }
 
-    fn write_status(
+    pub(crate) fn write_status(
         &mut self,
         editor: &Editor,
         from: Status,

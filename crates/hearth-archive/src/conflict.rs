@@ -511,3 +511,76 @@ impl Case {
             .collect())
     }
 }
+
+/// Copies map `from` of `src` into map `to` of `dst`, key by key, nested maps included; keys
+/// `dst` already has are left alone.
+fn copy_map(src: &AutoCommit, from: &ObjId, dst: &mut AutoCommit, to: &ObjId) -> Result<()> {
+    use automerge::ObjType;
+    use automerge::transaction::Transactable;
+    for key in src.keys(from).collect::<Vec<_>>() {
+        if dst.get(to, key.as_str())?.is_some() {
+            continue;
+        }
+        match src.get(from, key.as_str())? {
+            Some((Value::Scalar(s), _)) => {
+                dst.put(to, key.as_str(), s.into_owned())?;
+            }
+            Some((Value::Object(ObjType::Map), child)) => {
+                let copy = dst.put_object(to, key.as_str(), ObjType::Map)?;
+                copy_map(src, &child, dst, &copy)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl Case {
+    /// Takes in the records of a duplicate archive of the same household (assistance, loans,
+    /// visits, reviews, household members), as one change resolving conflict `conflict`; the
+    /// other case is then closed as merged into this one.
+    pub fn absorb(
+        &mut self,
+        editor: &crate::case::Editor,
+        conflict: &str,
+        other: &mut Case,
+    ) -> Result<()> {
+        use automerge::transaction::CommitOptions;
+        let other_id = other.id()?;
+        let here = self.id()?;
+        let src = other.doc_mut().clone();
+        let dst = self.doc_mut();
+        for path in [
+            &["assistance"][..],
+            &["loans"],
+            &["visits"],
+            &["reviews"],
+            &["household", "members"],
+        ] {
+            let (Some(from), Some(to)) = (object_at(&src, path)?, object_at(dst, path)?) else {
+                continue;
+            };
+            copy_map(&src, &from, dst, &to)?;
+        }
+        dst.commit_with(
+            CommitOptions::default()
+                .with_message(resolve_message(
+                    conflict,
+                    &editor.by,
+                    &format!("merged {other_id} into {here}"),
+                ))
+                .with_time(editor.at.as_second()),
+        );
+        let from = other.status()?;
+        crate::lifecycle::check(from, crate::codes::Status::Closed)?;
+        let what = resolve_message(conflict, &editor.by, &format!("closed: merged into {here}"));
+        other.change(editor, &what, |c| {
+            c.write_status(
+                editor,
+                from,
+                crate::codes::Status::Closed,
+                &format!("merged into {here} (one household, one file)"),
+            )
+        })
+    }
+}

@@ -351,7 +351,7 @@ pub enum ConflictsCommand {
         out: JsonFlag,
     },
     /// Resolve a conflict with a normal change; it closes at every node once that arrives
-    #[command(group(clap::ArgGroup::new("how").required(true).args(["pick", "value", "acknowledge"])))]
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["pick", "value", "acknowledge", "merge_into"])))]
     Resolve {
         /// Conflict id (a unique prefix is enough)
         id: String,
@@ -367,6 +367,9 @@ pub enum ConflictsCommand {
         /// Why no change is needed
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// Duplicate archives: the case that keeps every record; the others close as merged
+        #[arg(long, value_name = "CASE")]
+        merge_into: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },

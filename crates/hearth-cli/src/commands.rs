@@ -736,15 +736,17 @@ fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()> {
             value,
             acknowledge,
             note,
+            merge_into,
             out,
         } => {
-            let how = match (pick, value, acknowledge) {
-                (Some(n), None, false) => Resolve::Pick(n),
-                (None, Some(v), false) => Resolve::Value(v),
-                (None, None, true) => Resolve::Acknowledge(note.unwrap_or_default()),
+            let how = match (pick, value, acknowledge, merge_into) {
+                (Some(n), None, false, None) => Resolve::Pick(n),
+                (None, Some(v), false, None) => Resolve::Value(v),
+                (None, None, true, None) => Resolve::Acknowledge(note.unwrap_or_default()),
+                (None, None, false, Some(case)) => Resolve::MergeInto(case),
                 _ => {
                     return Err(BadInput::new(
-                        "give one of --pick N, --value V or --acknowledge --note …",
+                        "give one of --pick N, --value V, --acknowledge --note … or --merge-into CASE",
                     )
                     .into());
                 }

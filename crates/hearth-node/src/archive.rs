@@ -1737,6 +1737,9 @@ pub enum Resolve {
     Value(String),
     /// Acknowledge a broken invariant that needs no data change, with a note.
     Acknowledge(String),
+    /// Duplicate archives: this case (id or prefix) keeps every record; the others are closed
+    /// as merged into it.
+    MergeInto(String),
 }
 
 /// The value typed for the field at `path`, as stored.
@@ -1788,7 +1791,58 @@ pub fn resolve_conflict(
     }
     let editor = ctx.editor();
     let invariant = entry.path.starts_with("invariant.");
+    let duplicate = entry.path.starts_with("duplicate.");
+    if duplicate {
+        let Resolve::MergeInto(keep) = how else {
+            return Err(OpError::input(format!(
+                "conflict {} is a duplicate archive: keep one with --merge-into CASE",
+                entry.id
+            )));
+        };
+        let keep = cases.resolve(&keep)?;
+        if !entry.sides.iter().any(|s| s.value == keep) {
+            return Err(OpError::input(format!(
+                "case {keep} is not one of the duplicates of conflict {}; they are {}",
+                entry.id,
+                entry
+                    .sides
+                    .iter()
+                    .map(|s| s.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut ids: Vec<&str> = entry
+            .sides
+            .iter()
+            .map(|s| s.value.as_str())
+            .filter(|c| *c != keep)
+            .collect();
+        ids.push(&keep);
+        let cid = entry.id.clone();
+        cases.update_many(&ids, &editor, |docs| {
+            let Some((kept, others)) = docs.split_last_mut() else {
+                return Ok(());
+            };
+            let Document::Case(kept) = kept else {
+                return Err(not_a_record(&cid));
+            };
+            for other in others {
+                if let Document::Case(other) = other {
+                    kept.absorb(&editor, &cid, other)?;
+                }
+            }
+            Ok(())
+        })?;
+        return conflict(cases, &entry.id);
+    }
     let (value, how) = match how {
+        Resolve::MergeInto(_) => {
+            return Err(OpError::input(format!(
+                "--merge-into is for duplicate archives; conflict {} is not one",
+                entry.id
+            )));
+        }
         Resolve::Acknowledge(note) if invariant => {
             let id = entry.id.clone();
             cases.update(&entry.case, |c| Ok(c.acknowledge(&editor, &id, &note)?))?;

@@ -647,6 +647,7 @@ impl Archive for ArchiveService {
             Some(How::Pick(n)) => Resolve::Pick(n as usize),
             Some(How::Value(v)) => Resolve::Value(v),
             Some(How::Acknowledge(note)) => Resolve::Acknowledge(note),
+            Some(How::MergeInto(case)) => Resolve::MergeInto(case),
             None => {
                 return Err(Status::invalid_argument(
                     "say how to resolve it: pick a side or give a value",
@@ -839,6 +840,7 @@ impl ArchiveRemote {
             Resolve::Pick(n) => How::Pick(u32::try_from(n).unwrap_or(u32::MAX)),
             Resolve::Value(v) => How::Value(v),
             Resolve::Acknowledge(note) => How::Acknowledge(note),
+            Resolve::MergeInto(case) => How::MergeInto(case),
         };
         let reply = self
             .client

@@ -584,10 +584,56 @@ impl Batch {
             reason: e.to_string(),
         })?;
         index.insert(id.as_str(), json.as_str())?;
+        // The conflict checks read these tables again; redb opens a table once at a time.
+        drop(index);
+        drop(identity);
         if let (Some(c), Some(view)) = (case.as_case(), &view) {
             self.update_conflicts(&id, c, view)?;
         }
         Ok(Some(seq))
+    }
+
+    /// The duplicate archives of the household of `view` held here (one household, one file):
+    /// open cases with the same identity key, as one conflict whose sides are the cases.
+    fn duplicates_of(&self, view: &hearth_archive::CaseView) -> Result<Option<QueueEntry>> {
+        use hearth_archive::Status;
+        use hearth_archive::conflict::{FieldConflict, Side};
+        let Some(key) = view.worker.identity_key.as_deref() else {
+            return Ok(None);
+        };
+        if view.status == Status::Closed {
+            return Ok(None);
+        }
+        let identity = self.txn.open_multimap_table(IDENTITY)?;
+        let index = self.txn.open_table(CASE_INDEX)?;
+        let mut sides = Vec::new();
+        for other in identity.get(key)? {
+            let other = other?.value().to_owned();
+            let summary = match index.get(other.as_str())? {
+                Some(json) => parse_summary(&other, json.value())?,
+                None => continue,
+            };
+            if summary.status == Status::Closed {
+                continue;
+            }
+            sides.push(Side {
+                value: summary.id,
+                node: Some(summary.home),
+                actor: String::new(),
+                at: summary.created_at.map_or(0, |t| t.as_second()),
+            });
+        }
+        if sides.len() < 2 {
+            return Ok(None);
+        }
+        sides.sort_by(|a, b| a.value.cmp(&b.value));
+        let ids: Vec<&str> = sides.iter().map(|s| s.value.as_str()).collect();
+        let conflict = FieldConflict {
+            field: "duplicate archive: one household, one file".into(),
+            path: format!("duplicate.{}", ids.join("+")),
+            sides: sides.clone(),
+        };
+        Ok(Some(QueueEntry::new(&sides[0].value, &conflict)))
     }
 
     /// Conflict detection after every write of a case, merges included (DESIGN §7): new
@@ -599,11 +645,15 @@ impl Batch {
         case: &mut Case,
         view: &hearth_archive::CaseView,
     ) -> Result<()> {
-        let found: Vec<QueueEntry> = case
+        let mut found: Vec<QueueEntry> = case
             .open_conflicts(view, self.policy.as_ref())?
             .iter()
             .map(|c| QueueEntry::new(id, c))
             .collect();
+        let duplicates = self.duplicates_of(view)?;
+        if let Some(dup) = &duplicates {
+            found.push(dup.clone());
+        }
         let mut queue = self.txn.open_table(CONFLICTS)?;
         let mut open = self.txn.open_multimap_table(OPEN_CONFLICTS)?;
         let was_open: Vec<String> = open
@@ -614,6 +664,12 @@ impl Batch {
             if queue.get(entry.id.as_str())?.is_none() {
                 queue.insert(entry.id.as_str(), to_json(id, entry)?.as_str())?;
                 open.insert(id, entry.id.as_str())?;
+                // A duplicate is checked again whenever either archive is written.
+                if duplicates.as_ref().is_some_and(|d| d.id == entry.id) {
+                    for side in &entry.sides {
+                        open.insert(side.value.as_str(), entry.id.as_str())?;
+                    }
+                }
             }
         }
         for cid in was_open {
@@ -629,8 +685,10 @@ impl Batch {
                 }
                 None => continue,
             };
-            entry.resolution = Some(case.resolution_of(&cid));
-            queue.insert(cid.as_str(), to_json(id, &entry)?.as_str())?;
+            if entry.resolution.is_none() {
+                entry.resolution = Some(case.resolution_of(&cid));
+                queue.insert(cid.as_str(), to_json(id, &entry)?.as_str())?;
+            }
             open.remove(id, cid.as_str())?;
         }
         Ok(())
