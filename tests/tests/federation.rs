@@ -857,8 +857,8 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
     assert_eq!(
         sides,
         [
-            ("3100000".to_owned(), Some(T1.to_owned())),
-            ("4500000".to_owned(), Some(EN.to_owned()))
+            ("31,000.00".to_owned(), Some(T1.to_owned())),
+            ("45,000.00".to_owned(), Some(EN.to_owned()))
         ]
     );
 
@@ -866,7 +866,7 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
     let pick = entry
         .sides
         .iter()
-        .position(|s| s.value == "4500000")
+        .position(|s| s.value == "45,000.00")
         .unwrap()
         + 1;
     let id = entry.id.clone();

@@ -52,11 +52,13 @@ pub struct FieldConflict {
     pub sides: Vec<Side>,
 }
 
-fn text_of(value: &Value<'_>) -> String {
+/// A value as people read it; money (fields in fen) in yuan.
+fn text_of(value: &Value<'_>, money: bool) -> String {
     match value {
         Value::Object(_) => "{…}".into(),
         Value::Scalar(s) => match s.as_ref() {
             ScalarValue::Str(t) => t.to_string(),
+            ScalarValue::Int(i) if money => crate::money::format_yuan(*i),
             ScalarValue::Int(i) => i.to_string(),
             ScalarValue::Uint(u) => u.to_string(),
             ScalarValue::Null => "null".into(),
@@ -88,7 +90,7 @@ impl Case {
             let values: Vec<(String, automerge::ObjId)> = doc
                 .get_all(&obj, *key)?
                 .iter()
-                .map(|(value, id)| (text_of(value), id.clone()))
+                .map(|(value, id)| (text_of(value, key.ends_with("_fen")), id.clone()))
                 .collect();
             if values.len() < 2 {
                 continue;
@@ -276,12 +278,12 @@ mod tests {
             sides,
             [
                 (
-                    "3100000".into(),
+                    "31,000.00".into(),
                     Some("demo.branch-a".into()),
                     1_780_000_100
                 ),
                 (
-                    "4500000".into(),
+                    "45,000.00".into(),
                     Some("demo.branch-b".into()),
                     1_780_000_200
                 ),

@@ -36,6 +36,17 @@ fn ms(since: Instant) -> String {
     format!("{} ms", since.elapsed().as_millis())
 }
 
+/// The open conflict on the annual income at `node`, if any.
+async fn open_income_conflict(
+    node: &hearth_node::local::LocalNode,
+) -> Option<hearth_archive::conflict::QueueEntry> {
+    node.archive("demo", |r, _| archive::conflicts(r, false))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|list| list.into_iter().find(|c| c.field == "annual income"))
+}
+
 /// The heads of `case` at team-1, branch, enterprise and municipal (team-2 left out).
 async fn upper(fed: &Federation, case: &str) -> Result<Vec<Option<[u8; 32]>>> {
     Ok(fed
@@ -246,7 +257,82 @@ async fn demo() -> Result<()> {
     );
     println!("{}", crate::output::stats_table(&summary, true));
 
+    // A conflict: the branch is cut off again, and team-1 and the enterprise each correct the
+    // household's annual income to a different figure.
+    fed.br.stop().await;
+    for (node, yuan) in [(&fed.t1, "31000"), (&fed.en, "45000")] {
+        node.archive("李干事", move |r, ctx| {
+            archive::write(
+                r,
+                ctx,
+                archive::Write::EditCase {
+                    case: case_id.into(),
+                    form: CaseForm {
+                        annual_income: Some(yuan.into()),
+                        ..CaseForm::default()
+                    },
+                },
+            )
+        })
+        .await??;
+    }
+    fed.br.start().await?;
+    let started = Instant::now();
+    let found = wait_for(LIMIT, || async {
+        open_income_conflict(&fed.t1).await.is_some()
+            && open_income_conflict(&fed.mu).await.is_some()
+    })
+    .await;
+    let Some(entry) = open_income_conflict(&fed.en).await else {
+        bail!("the income conflict was not detected");
+    };
+    println!(
+        "\n7. cut off again, team-1 set the annual income to 31,000 and the enterprise to 45,000; \
+         after the heal every holder lists the conflict ({}):",
+        ms(started)
+    );
+    println!("{}", crate::output::conflict_details(&entry));
+    let pick = entry
+        .sides
+        .iter()
+        .position(|s| s.node.as_deref() == Some(EN))
+        .map_or(1, |i| i + 1);
+    let id = entry.id.clone();
+    fed.en
+        .archive("王主任", move |r, ctx| {
+            archive::resolve_conflict(r, ctx, &id, archive::Resolve::Pick(pick))
+        })
+        .await??;
+    let started = Instant::now();
+    let closed = wait_for(LIMIT, || async {
+        let mut all = true;
+        for n in fed.all().into_iter().filter(|n| n.id != T2) {
+            let id = entry.id.clone();
+            let resolved = n
+                .archive("demo", move |r, _| archive::conflict(r, &id))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .is_some_and(|c| !c.is_open());
+            all &= resolved;
+        }
+        all
+    })
+    .await;
+    println!(
+        "8. the enterprise kept its figure (side {pick}); the resolution synced and closed the conflict at {} ({})",
+        if closed {
+            "every holder"
+        } else {
+            "NOT every holder"
+        },
+        ms(started)
+    );
+
     fed.stop().await;
+    if !found || !closed {
+        bail!("the conflict was not detected and resolved everywhere");
+    }
     if !summed {
         bail!("the municipal summary did not count the cases below it");
     }

@@ -1069,6 +1069,10 @@ fn the_federation_demo_converges_and_keeps_the_sibling_out() {
         .lines()
         .any(|l| l.starts_with("│ Cases 档案数") && l.contains("┆ 3 "));
     assert!(counted, "municipal counts the 3 cases below it: {stdout}");
+    assert!(
+        stdout.contains("closed the conflict at every holder"),
+        "{stdout}"
+    );
 }
 
 #[test]
