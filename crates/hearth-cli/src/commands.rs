@@ -261,7 +261,7 @@ fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                 value["policy_advice"] = serde_json::to_value(&advice)?;
                 print_json(&value)
             } else {
-                println!("{}\n{}", case_details(&v), advice_lines(&advice));
+                println!("{}\n{}", case_details(&v), advice_lines(&advice, &v.id));
                 Ok(())
             }
         }

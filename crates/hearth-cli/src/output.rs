@@ -95,7 +95,7 @@ fn grading_line(g: &Grading, grade: Option<Grade>) -> String {
 
 /// The full read-out of `case show`.
 /// What the policy says of a case, as lines for people.
-pub fn advice_lines(a: &Advice) -> String {
+pub fn advice_lines(a: &Advice, case: &str) -> String {
     let mut out = format!("Policy 政策: {}", a.policy);
     match a.must_reach {
         None => out.push_str("; no rule sends this case higher 无需上报"),
@@ -107,7 +107,7 @@ pub fn advice_lines(a: &Advice) -> String {
             if a.pending {
                 let _ = write!(
                     out,
-                    "\n  not yet escalated 尚未上报: `hearth escalate ID --to-level {} --reason …`",
+                    "\n  not yet escalated 尚未上报: `hearth escalate {case} --to-level {} --reason …`",
                     level.code()
                 );
             }
