@@ -862,6 +862,12 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
         ]
     );
 
+    assert_eq!(
+        entry.route.as_deref(),
+        Some(T1),
+        "routed to the case's home"
+    );
+
     // The enterprise keeps its own figure; the resolution syncs and closes it everywhere.
     let pick = entry
         .sides
@@ -1045,6 +1051,11 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
     let entry = duplicate("br").await.unwrap();
     let cases: Vec<_> = entry.sides.iter().map(|s| s.value.as_str()).collect();
     assert_eq!(cases, ["d1", "d2"]);
+    assert_eq!(
+        entry.route.as_deref(),
+        Some(BR),
+        "routed to the lowest node holding both"
+    );
     assert!(
         duplicate("t1").await.is_none() && duplicate("t2").await.is_none(),
         "each team holds one"

@@ -309,6 +309,11 @@ pub struct QueueEntry {
     pub sides: Vec<Side>,
     /// The time of the newest side, seconds since the Unix epoch.
     pub since: i64,
+    /// The node that should resolve it: the lowest node that holds every side (a case's home;
+    /// for duplicate archives, the first node up the chain that holds them all). Its ancestors
+    /// that hold the sides list it too.
+    #[serde(default)]
+    pub route: Option<String>,
     /// How it was resolved, once it was.
     pub resolution: Option<Resolution>,
 }
@@ -350,6 +355,7 @@ impl QueueEntry {
             path: c.path.clone(),
             since: c.sides.iter().map(|s| s.at).max().unwrap_or(0),
             sides: c.sides.clone(),
+            route: None,
             resolution: None,
         }
     }

@@ -246,6 +246,7 @@ pub fn conflict_list(list: &[QueueEntry]) -> String {
         "Field 字段",
         "Sides 各方",
         "Since 时间",
+        "Resolve at 处理单位",
         "State 状态",
     ]);
     for c in list {
@@ -259,6 +260,7 @@ pub fn conflict_list(list: &[QueueEntry]) -> String {
                 .collect::<Vec<_>>()
                 .join(" | "),
             when(c.since),
+            c.route.clone().unwrap_or_else(|| "—".into()),
             if c.is_open() {
                 "open 待处理".into()
             } else {
@@ -295,8 +297,12 @@ pub fn conflict_details(c: &QueueEntry) -> String {
         ),
     };
     format!(
-        "conflict {} — case {}, {} ({})\n{t}\n{state}",
-        c.id, c.case, c.field, c.path
+        "conflict {} — case {}, {} ({}); to be resolved at {}\n{t}\n{state}",
+        c.id,
+        c.case,
+        c.field,
+        c.path,
+        c.route.as_deref().unwrap_or("—")
     )
 }
 

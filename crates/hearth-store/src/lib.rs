@@ -607,6 +607,8 @@ impl Batch {
         let identity = self.txn.open_multimap_table(IDENTITY)?;
         let index = self.txn.open_table(CASE_INDEX)?;
         let mut sides = Vec::new();
+        // The nodes that hold every one of the archives.
+        let mut common: Option<Vec<String>> = None;
         for other in identity.get(key)? {
             let other = other?.value().to_owned();
             let summary = match index.get(other.as_str())? {
@@ -616,6 +618,13 @@ impl Batch {
             if summary.status == Status::Closed {
                 continue;
             }
+            common = Some(match common {
+                None => summary.participants.clone(),
+                Some(c) => c
+                    .into_iter()
+                    .filter(|n| summary.participants.contains(n))
+                    .collect(),
+            });
             sides.push(Side {
                 value: summary.id,
                 node: Some(summary.home),
@@ -633,7 +642,17 @@ impl Batch {
             path: format!("duplicate.{}", ids.join("+")),
             sides: sides.clone(),
         };
-        Ok(Some(QueueEntry::new(&sides[0].value, &conflict)))
+        // Up this case's chain (home, then each report up), the first node that holds them all.
+        let common = common.unwrap_or_default();
+        let route = std::iter::once(view.home.as_str())
+            .chain(view.escalation.trail.iter().filter_map(|s| s.to.as_deref()))
+            .find(|n| common.iter().any(|c| c == n))
+            .or(common.first().map(String::as_str))
+            .map(str::to_owned);
+        Ok(Some(QueueEntry {
+            route,
+            ..QueueEntry::new(&sides[0].value, &conflict)
+        }))
     }
 
     /// Conflict detection after every write of a case, merges included (DESIGN §7): new
@@ -648,7 +667,10 @@ impl Batch {
         let mut found: Vec<QueueEntry> = case
             .open_conflicts(view, self.policy.as_ref())?
             .iter()
-            .map(|c| QueueEntry::new(id, c))
+            .map(|c| QueueEntry {
+                route: Some(view.home.clone()),
+                ..QueueEntry::new(id, c)
+            })
             .collect();
         let duplicates = self.duplicates_of(view)?;
         if let Some(dup) = &duplicates {
