@@ -366,6 +366,143 @@ impl QueueEntry {
     }
 }
 
+/// How conflict `id` was resolved in `doc`: from the change that says it resolved it, or,
+/// failing that, from the newest change.
+fn resolution_in(doc: &mut AutoCommit, id: &str) -> Resolution {
+    let prefix = format!("conflict resolve {id} by ");
+    let changes = doc.get_changes(&[]);
+    let marked = changes
+        .iter()
+        .rev()
+        .find(|c| c.message().is_some_and(|m| m.starts_with(&prefix)));
+    match marked.or(changes.last()) {
+        Some(change) => {
+            let message = change.message().unwrap_or_default().to_owned();
+            let (by, how) = match message.strip_prefix(&prefix) {
+                Some(rest) => match rest.split_once(": ") {
+                    Some((by, how)) => (Some(by.to_owned()), how.to_owned()),
+                    None => (Some(rest.to_owned()), String::new()),
+                },
+                None => (None, format!("superseded by a later change ({message})")),
+            };
+            Resolution {
+                by,
+                node: node_of_actor(change.actor_id()),
+                at: change.timestamp(),
+                how,
+            }
+        }
+        None => Resolution {
+            by: None,
+            node: None,
+            at: 0,
+            how: String::new(),
+        },
+    }
+}
+
+/// A fund ledger that pays out more than came in — which a merge of payments recorded apart can
+/// cause — as a conflict naming the payments; `None` if the balance holds or the break is
+/// acknowledged in the ledger.
+pub fn fund_below_zero(ledger: &mut crate::record::Record) -> Result<Option<QueueEntry>> {
+    use crate::ledger::{Entry, LedgerView};
+    let id = ledger.id()?;
+    let owner = match crate::record::DocId::of(&id) {
+        crate::record::DocId::Ledger(owner) => owner.to_owned(),
+        _ => return Ok(None),
+    };
+    let (acks, entries): (Vec<_>, Vec<_>) = ledger
+        .raw_entries()?
+        .into_iter()
+        .partition(|(k, _)| k.starts_with(ACK));
+    let entries: Vec<(String, Entry)> = entries
+        .into_iter()
+        .filter_map(|(k, json)| serde_json::from_str(&json).ok().map(|e| (k, e)))
+        .collect();
+    let view = LedgerView::of(&owner, 0, entries.clone());
+    if view.balance_fen >= 0 {
+        return Ok(None);
+    }
+    let mut outflows: Vec<(String, Entry)> = entries
+        .into_iter()
+        .filter(|(_, e)| e.flow_fen() < 0)
+        .collect();
+    outflows.sort_by(|a, b| a.0.cmp(&b.0));
+    let sides = outflows
+        .iter()
+        .map(|(k, e)| {
+            let stamp = match e {
+                Entry::Disbursement { stamp, .. } | Entry::GrantOut { stamp, .. } => Some(stamp),
+                _ => None,
+            };
+            Side {
+                value: format!(
+                    "{k}: {} on {}",
+                    crate::money::format_yuan(-e.flow_fen()),
+                    e.date()
+                ),
+                node: stamp.map(|s| s.node.clone()),
+                actor: String::new(),
+                at: stamp.map_or(0, |s| s.at.as_second()),
+            }
+        })
+        .collect();
+    let conflict = FieldConflict {
+        field: format!(
+            "fund of {owner} paid below zero: balance {}",
+            crate::money::format_yuan(view.balance_fen)
+        ),
+        path: format!("invariant.fund_below_zero.{id}"),
+        sides,
+    };
+    let entry = QueueEntry {
+        route: Some(owner),
+        ..QueueEntry::new(&id, &conflict)
+    };
+    let acked = acks
+        .iter()
+        .any(|(k, _)| k.strip_prefix(ACK) == Some(entry.id.as_str()));
+    Ok((!acked).then_some(entry))
+}
+
+impl crate::record::Record {
+    /// How conflict `id` was resolved in this record.
+    pub fn resolution_of(&mut self, id: &str) -> Resolution {
+        resolution_in(self.doc_mut(), id)
+    }
+
+    /// Acknowledges a broken rule of this record (a fund below zero) with a note.
+    pub fn acknowledge(
+        &mut self,
+        editor: &crate::case::Editor,
+        conflict: &str,
+        note: &str,
+    ) -> Result<()> {
+        use automerge::transaction::{CommitOptions, Transactable};
+        if note.trim().is_empty() {
+            return Err(crate::error::ArchiveError::Invalid {
+                field: "note",
+                reason: "say why no change is needed with --note".into(),
+            });
+        }
+        let doc = self.doc_mut();
+        let entries = object_at(doc, &["entries"])?
+            .ok_or_else(|| crate::error::ArchiveError::Schema("entries are missing".into()))?;
+        let note_json = serde_json::Value::String(note.to_owned()).to_string();
+        doc.put(&entries, format!("{ACK}{conflict}"), note_json)?;
+        doc.commit_with(
+            CommitOptions::default()
+                .with_message(resolve_message(
+                    conflict,
+                    &editor.by,
+                    &format!("acknowledged: {note}"),
+                ))
+                .with_time(editor.at.as_second()),
+        );
+        Ok(())
+    }
+}
+
 /// Root key prefix of acknowledgements.
 const ACK: &str = "ack:";
 
@@ -378,36 +515,7 @@ impl Case {
     /// How conflict `id` was resolved: from the change that says it resolved it, or, failing
     /// that (a later edit made the field single-valued), from the newest change.
     pub fn resolution_of(&mut self, id: &str) -> Resolution {
-        let prefix = format!("conflict resolve {id} by ");
-        let changes = self.doc_mut().get_changes(&[]);
-        let marked = changes
-            .iter()
-            .rev()
-            .find(|c| c.message().is_some_and(|m| m.starts_with(&prefix)));
-        match marked.or(changes.last()) {
-            Some(change) => {
-                let message = change.message().unwrap_or_default().to_owned();
-                let (by, how) = match message.strip_prefix(&prefix) {
-                    Some(rest) => match rest.split_once(": ") {
-                        Some((by, how)) => (Some(by.to_owned()), how.to_owned()),
-                        None => (Some(rest.to_owned()), String::new()),
-                    },
-                    None => (None, format!("superseded by a later change ({message})")),
-                };
-                Resolution {
-                    by,
-                    node: node_of_actor(change.actor_id()),
-                    at: change.timestamp(),
-                    how,
-                }
-            }
-            None => Resolution {
-                by: None,
-                node: None,
-                at: 0,
-                how: String::new(),
-            },
-        }
+        resolution_in(self.doc_mut(), id)
     }
 
     /// Resolves a field conflict by writing `value` to the field at `path` (one of the watched

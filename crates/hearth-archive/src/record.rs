@@ -191,8 +191,23 @@ impl Record {
             .transpose()
     }
 
-    /// Every entry, in key order.
+    /// Every entry, in key order (acknowledgements of conflicts, `ack:…`, left out).
     pub fn entries<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>> {
+        use automerge::ReadDoc;
+        let Some(entries) = get_obj(&self.doc, &ROOT, "entries")? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for key in self.doc.keys(&entries).filter(|k| !k.starts_with("ack:")) {
+            if let Some(json) = get_str(&self.doc, &entries, &key)? {
+                out.push((key.clone(), parse_entry(&key, &json)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every entry as its JSON text, in key order.
+    pub fn raw_entries(&self) -> Result<Vec<(String, String)>> {
         use automerge::ReadDoc;
         let Some(entries) = get_obj(&self.doc, &ROOT, "entries")? else {
             return Ok(Vec::new());
@@ -200,7 +215,7 @@ impl Record {
         let mut out = Vec::new();
         for key in self.doc.keys(&entries) {
             if let Some(json) = get_str(&self.doc, &entries, &key)? {
-                out.push((key.clone(), parse_entry(&key, &json)?));
+                out.push((key.clone(), json));
             }
         }
         Ok(out)

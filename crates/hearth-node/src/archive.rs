@@ -1845,7 +1845,14 @@ pub fn resolve_conflict(
         }
         Resolve::Acknowledge(note) if invariant => {
             let id = entry.id.clone();
-            cases.update(&entry.case, |c| Ok(c.acknowledge(&editor, &id, &note)?))?;
+            if DocId::of(&entry.case) == DocId::Case {
+                cases.update(&entry.case, |c| Ok(c.acknowledge(&editor, &id, &note)?))?;
+            } else {
+                // A fund below zero: acknowledged in the ledger itself.
+                cases.update_record(&entry.case, &editor, |r| {
+                    Ok(r.acknowledge(&editor, &id, &note)?)
+                })?;
+            }
             return conflict(cases, &entry.id);
         }
         Resolve::Acknowledge(_) => {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use hearth_archive::automerge::ActorId;
 use hearth_archive::automerge::ChangeHash;
-use hearth_archive::conflict::QueueEntry;
+use hearth_archive::conflict::{QueueEntry, Resolution};
 use hearth_archive::{ArchiveError, Case, CaseSummary, Document, Record};
 use redb::{
     Database, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable, ReadableTable,
@@ -450,10 +450,12 @@ pub trait Stored {
     fn take_changes(&mut self) -> Vec<u8>;
     /// The case, if it is one.
     fn as_case(&mut self) -> Option<&mut Case>;
+    /// The record, if it is one.
+    fn as_record(&mut self) -> Option<&mut Record>;
 }
 
 macro_rules! stored {
-    ($t:ty, $as_case:expr) => {
+    ($t:ty, $as_case:expr, $as_record:expr) => {
         impl Stored for $t {
             fn id(&self) -> std::result::Result<String, ArchiveError> {
                 <$t>::id(self)
@@ -471,13 +473,17 @@ macro_rules! stored {
                 let f: fn(&mut $t) -> Option<&mut Case> = $as_case;
                 f(self)
             }
+            fn as_record(&mut self) -> Option<&mut Record> {
+                let f: fn(&mut $t) -> Option<&mut Record> = $as_record;
+                f(self)
+            }
         }
     };
 }
 
-stored!(Case, |c| Some(c));
-stored!(Record, |_| None);
-stored!(Document, Document::as_case_mut);
+stored!(Case, |c| Some(c), |_| None);
+stored!(Record, |_| None, |r| Some(r));
+stored!(Document, Document::as_case_mut, Document::as_record_mut);
 
 fn to_json(id: &str, entry: &QueueEntry) -> Result<String> {
     serde_json::to_string(entry).map_err(|e| StoreError::Corrupt {
@@ -563,6 +569,13 @@ impl Batch {
             .insert(id.as_str(), heads.as_slice())?;
 
         let Some(summary) = summary else {
+            // A record: a fund ledger may have been paid below zero by merged payments.
+            if let Some(r) = case.as_record() {
+                let found = hearth_archive::conflict::fund_below_zero(r)?;
+                self.settle_conflicts(&id, found.into_iter().collect(), |cid| {
+                    r.resolution_of(cid)
+                })?;
+            }
             return Ok(Some(seq));
         };
         let mut index = txn.open_table(CASE_INDEX)?;
@@ -676,6 +689,30 @@ impl Batch {
         if let Some(dup) = &duplicates {
             found.push(dup.clone());
         }
+        let duplicate = duplicates.map(|d| d.id);
+        self.settle_conflicts_with(id, found, duplicate.as_deref(), |cid| {
+            case.resolution_of(cid)
+        })
+    }
+
+    /// Queue bookkeeping for document `id` after a write: the conflicts `found` in it now enter
+    /// the queue if new; its open ones not found any more close, with `resolution`.
+    fn settle_conflicts(
+        &self,
+        id: &str,
+        found: Vec<QueueEntry>,
+        resolution: impl FnMut(&str) -> Resolution,
+    ) -> Result<()> {
+        self.settle_conflicts_with(id, found, None, resolution)
+    }
+
+    fn settle_conflicts_with(
+        &self,
+        id: &str,
+        found: Vec<QueueEntry>,
+        duplicate: Option<&str>,
+        mut resolution: impl FnMut(&str) -> Resolution,
+    ) -> Result<()> {
         let mut queue = self.txn.open_table(CONFLICTS)?;
         let mut open = self.txn.open_multimap_table(OPEN_CONFLICTS)?;
         let was_open: Vec<String> = open
@@ -687,7 +724,7 @@ impl Batch {
                 queue.insert(entry.id.as_str(), to_json(id, entry)?.as_str())?;
                 open.insert(id, entry.id.as_str())?;
                 // A duplicate is checked again whenever either archive is written.
-                if duplicates.as_ref().is_some_and(|d| d.id == entry.id) {
+                if duplicate == Some(entry.id.as_str()) {
                     for side in &entry.sides {
                         open.insert(side.value.as_str(), entry.id.as_str())?;
                     }
@@ -708,7 +745,7 @@ impl Batch {
                 None => continue,
             };
             if entry.resolution.is_none() {
-                entry.resolution = Some(case.resolution_of(&cid));
+                entry.resolution = Some(resolution(&cid));
                 queue.insert(cid.as_str(), to_json(id, &entry)?.as_str())?;
             }
             open.remove(id, cid.as_str())?;

@@ -286,3 +286,60 @@ fn a_merge_with_concurrent_values_queues_a_conflict_and_its_resolution_closes_it
     assert_eq!(resolution.node.as_deref(), Some("t.team-1"));
     assert_eq!(resolution.how, "picked side 2");
 }
+
+#[test]
+fn a_fund_paid_below_zero_by_merged_payments_is_queued_and_acknowledging_closes_it() {
+    use hearth_archive::ledger::{Entry, Stamp};
+    use hearth_archive::{IncomeSource, Record};
+    let (_dir, store) = fresh();
+    let stamp = |node: &str| Stamp {
+        by: "li".into(),
+        node: node.into(),
+        at: editor().at,
+    };
+    let pay = |node: &str, fen| Entry::Disbursement {
+        date: date(2026, 2, 1),
+        amount_fen: fen,
+        kind: AssistanceKind::Living,
+        case: "c".into(),
+        assistance: format!("aid-{node}"),
+        stamp: stamp(node),
+    };
+    let mut a = Record::create("ledger.t.team-1", actor(), &editor()).unwrap();
+    let income = Entry::Income {
+        date: date(2026, 1, 5),
+        source: IncomeSource::Budget,
+        amount_fen: 100_00,
+        from_node: None,
+        note: None,
+        stamp: stamp("t.team-1"),
+    };
+    a.put(&editor(), "in-1", &income).unwrap();
+    let mut b = Record::load(&a.save(), actor_id("t.team-1", &[9; 8])).unwrap();
+    a.put(&editor(), "out-a", &pay("t.team-1", 80_00)).unwrap();
+    b.put(&editor(), "out-b", &pay("t.team-1", 80_00)).unwrap();
+    a.doc_mut().merge(b.doc_mut()).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch.put(&mut a).unwrap();
+    batch.commit().unwrap();
+    let queue = store.conflicts().unwrap();
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert!(
+        queue[0].field.contains("below zero: balance -60.00"),
+        "{}",
+        queue[0].field
+    );
+    assert_eq!(queue[0].route.as_deref(), Some("t.team-1"));
+    assert_eq!(queue[0].sides.len(), 2);
+
+    a.acknowledge(&editor(), &queue[0].id, "paid from the reserve")
+        .unwrap();
+    let mut batch = store.begin().unwrap();
+    batch.put(&mut a).unwrap();
+    batch.commit().unwrap();
+    let resolution = store.conflicts().unwrap()[0]
+        .resolution
+        .clone()
+        .expect("closed");
+    assert_eq!(resolution.how, "acknowledged: paid from the reserve");
+}
