@@ -1061,9 +1061,27 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
         "each team holds one"
     );
 
+    // Visible to the branch's ancestors through the summaries, though they hold neither case.
+    let seen_at_mu = || {
+        let id = entry.id.clone();
+        let fed = &fed;
+        async move {
+            op(&fed.mu, archive::stats)
+                .await
+                .conflicts
+                .iter()
+                .any(|c| c.id == id && c.route.as_deref() == Some(BR))
+        }
+    };
+    wait_for("the duplicate listed at municipal, below", 20, seen_at_mu).await;
+
     let id = entry.id.clone();
     op(&fed.br, move |r, ctx| {
         archive::resolve_conflict(r, ctx, &id, Resolve::MergeInto("d1".into()))
+    })
+    .await;
+    wait_for("the merge to clear it below municipal", 20, || async {
+        !seen_at_mu().await
     })
     .await;
     assert!(duplicate("br").await.is_none(), "resolved at the branch");
@@ -1076,6 +1094,10 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
             d1.status != Status::Closed
                 && d1.assistance.iter().any(|a| a.id == "aid-t1")
                 && d1.visits.iter().any(|v| v.id == "visit-t2")
+                && d1
+                    .status_history
+                    .iter()
+                    .any(|s| s.merged_from.as_deref() == Some("d2"))
                 && d2.status == Status::Closed
                 && d2
                     .status_history

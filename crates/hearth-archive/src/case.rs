@@ -1089,6 +1089,7 @@ impl Case {
                     by: get_str(doc, &e, "by")?,
                     node: get_str(doc, &e, "node")?,
                     at: get_timestamp(doc, &e, "at")?,
+                    merged_from: get_str(doc, &e, "merged_from")?,
                 })
             })
             .collect()
@@ -1129,6 +1130,7 @@ impl Case {
                     by: get_str(doc, &a, "by")?,
                     at: get_timestamp(doc, &a, "at")?,
                     note: get_str(doc, &a, "note")?,
+                    merged_from: get_str(doc, &a, "merged_from")?,
                 })
             })
             .collect()

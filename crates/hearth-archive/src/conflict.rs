@@ -678,6 +678,20 @@ impl Case {
             };
             copy_map(&src, &from, dst, &to)?;
         }
+        // The other archive's history comes along, each entry marked with where it came from.
+        for list in ["status_history", "approvals"] {
+            let (Some(from), Some(to)) = (object_at(&src, &[list])?, object_at(dst, &[list])?)
+            else {
+                continue;
+            };
+            for item in crate::doc::list_objects(&src, &from)? {
+                use automerge::transaction::Transactable;
+                let at = dst.length(&to);
+                let copy = dst.insert_object(&to, at, automerge::ObjType::Map)?;
+                copy_map(&src, &item, dst, &copy)?;
+                dst.put(&copy, "merged_from", other_id.as_str())?;
+            }
+        }
         dst.commit_with(
             CommitOptions::default()
                 .with_message(resolve_message(

@@ -119,6 +119,23 @@ pub struct NodeSummary {
     pub children: BTreeMap<String, Totals>,
     /// `own` plus every child's total.
     pub total: Totals,
+    /// Open conflicts to be resolved at this node or below it, so that ancestors that hold
+    /// none of their sides see them too.
+    #[serde(default)]
+    pub conflicts: Vec<ConflictBrief>,
+}
+
+/// An open conflict, as a summary carries it up: no values, only what and where.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConflictBrief {
+    /// Conflict id.
+    pub id: String,
+    /// The case (or ledger).
+    pub case: String,
+    /// What it is about.
+    pub field: String,
+    /// The node that should resolve it.
+    pub route: Option<String>,
 }
 
 impl NodeSummary {
@@ -143,6 +160,7 @@ impl NodeSummary {
             own,
             children,
             total,
+            conflicts: Vec::new(),
         }
     }
 
@@ -152,5 +170,6 @@ impl NodeSummary {
             && self.level == other.level
             && self.own == other.own
             && self.children == other.children
+            && self.conflicts == other.conflicts
     }
 }

@@ -197,6 +197,9 @@ pub struct StatusChange {
     pub node: Option<String>,
     /// When.
     pub at: Option<Timestamp>,
+    /// The duplicate archive this entry came from, when archives were merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<String>,
 }
 
 /// Escalation target and trail (逐级上报).
@@ -238,6 +241,9 @@ pub struct Approval {
     pub at: Option<Timestamp>,
     /// Note.
     pub note: Option<String>,
+    /// The duplicate archive this entry came from, when archives were merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<String>,
 }
 
 /// An assistance record (帮扶记录).

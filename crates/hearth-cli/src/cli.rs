@@ -340,6 +340,10 @@ pub enum ConflictsCommand {
         /// Resolved ones too
         #[arg(long)]
         all: bool,
+        /// Instead: the open conflicts to be resolved here or at any node below (from the
+        /// summaries), including those whose cases this node does not hold
+        #[arg(long, conflicts_with = "all")]
+        below: bool,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -18,8 +18,8 @@ use crate::cli::{
 use crate::fields::case_form;
 use crate::node::{self, Node};
 use crate::output::{
-    advice_lines, case_details, case_list, conflict_details, conflict_list, due_lists, grade_label,
-    ledger_table, pending_list, policy_details, print_json, stats_table,
+    advice_lines, case_details, case_list, conflict_briefs, conflict_details, conflict_list,
+    due_lists, grade_label, ledger_table, pending_list, policy_details, print_json, stats_table,
 };
 
 /// Prints the result of a write: a line for people, or JSON.
@@ -712,7 +712,18 @@ fn fund(node: &mut Node, command: FundCommand) -> Result<()> {
 
 fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()> {
     match command {
-        ConflictsCommand::List { all, out } => {
+        ConflictsCommand::List {
+            below: true, out, ..
+        } => {
+            let briefs = node.stats()?.conflicts;
+            if out.json {
+                print_json(&briefs)
+            } else {
+                println!("{}", conflict_briefs(&briefs));
+                Ok(())
+            }
+        }
+        ConflictsCommand::List { all, out, .. } => {
             let list = node.conflicts(all)?;
             if out.json {
                 print_json(&list)

@@ -6,7 +6,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use hearth_archive::conflict::QueueEntry;
 use hearth_archive::ledger::LedgerView;
 use hearth_archive::money::format_yuan;
-use hearth_archive::summary::{NodeSummary, Totals};
+use hearth_archive::summary::{ConflictBrief, NodeSummary, Totals};
 use hearth_archive::view::Grading;
 use hearth_archive::{
     AssistanceKind, CaseSummary, CaseView, Cause, Decision, Grade, Policy, Status,
@@ -266,6 +266,28 @@ pub fn conflict_list(list: &[QueueEntry]) -> String {
             } else {
                 "resolved 已解决".into()
             },
+        ]);
+    }
+    t.to_string()
+}
+
+/// `conflicts list --below`.
+pub fn conflict_briefs(list: &[ConflictBrief]) -> String {
+    if list.is_empty() {
+        return "no open conflicts here or below 本级及下级无待处理冲突".into();
+    }
+    let mut t = table(&[
+        "Conflict 冲突",
+        "Case 档案号",
+        "Field 字段",
+        "Resolve at 处理单位",
+    ]);
+    for c in list {
+        t.add_row(vec![
+            c.id.clone(),
+            c.case.clone(),
+            c.field.clone(),
+            c.route.clone().unwrap_or_else(|| "—".into()),
         ]);
     }
     t.to_string()
@@ -709,7 +731,10 @@ pub fn case_details(v: &CaseView) -> String {
             s.to.label(),
             text(&s.by),
             text(&s.node),
-            text(&s.reason),
+            match &s.merged_from {
+                Some(from) => format!("[from {from}] {}", text(&s.reason)),
+                None => text(&s.reason),
+            },
         ]);
     }
     let _ = write!(out, "\nStatus history 状态记录\n{t}");

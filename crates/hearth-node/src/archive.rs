@@ -15,7 +15,7 @@ use hearth_archive::ledger::{Entry, LedgerView, Stamp, mask_name};
 use hearth_archive::money::format_yuan;
 use hearth_archive::money::parse_positive_yuan;
 use hearth_archive::record::{POLICY_ID, ledger_id, summary_id};
-use hearth_archive::summary::{NodeSummary, SUMMARY_ENTRY, Totals};
+use hearth_archive::summary::{ConflictBrief, NodeSummary, SUMMARY_ENTRY, Totals};
 use hearth_archive::{
     ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, Decision, Document,
     Editor, FederationSalt, Grade, Level, NewAssistance, NewLoan, NewMember, NewRepayment,
@@ -1324,22 +1324,31 @@ pub fn current_summary(
     let all = cases.summaries()?;
     let own = Totals::of(all.iter().filter(|c| c.home == node), year);
     let mut received = std::collections::BTreeMap::new();
+    let mut conflicts: Vec<ConflictBrief> = cases
+        .conflicts()?
+        .into_iter()
+        .filter(|c| c.is_open() && c.route.as_deref() == Some(node))
+        .map(|c| ConflictBrief {
+            id: c.id,
+            case: c.case,
+            field: c.field,
+            route: c.route,
+        })
+        .collect();
     for child in children {
         let summary = cases.read_record(&summary_id(child), |r| {
             Ok(r.get::<NodeSummary>(SUMMARY_ENTRY)?)
         })?;
         if let Some(s) = summary.flatten().filter(|s| s.year == year) {
             received.insert(child.clone(), s.total);
+            conflicts.extend(s.conflicts);
         }
     }
-    Ok(NodeSummary::new(
-        node,
-        level,
-        year,
-        now.timestamp(),
-        own,
-        received,
-    ))
+    conflicts.sort();
+    conflicts.dedup();
+    let mut summary = NodeSummary::new(node, level, year, now.timestamp(), own, received);
+    summary.conflicts = conflicts;
+    Ok(summary)
 }
 
 /// Computes this node's summary and, if its figures changed, writes it to the summary record

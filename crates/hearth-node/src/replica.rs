@@ -255,6 +255,8 @@ impl StoreReplica {
         match DocId::of(doc) {
             DocId::Case => self.aggregates_stale = true,
             DocId::Summary(owner) if owner != self.node_id => self.aggregates_stale = true,
+            // A fund below zero is an open conflict the summary carries up.
+            DocId::Ledger(owner) if owner == self.node_id => self.aggregates_stale = true,
             _ => {}
         }
     }
