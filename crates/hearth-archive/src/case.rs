@@ -295,6 +295,11 @@ impl Case {
         }
     }
 
+    /// The node responsible for the case.
+    pub fn home(&self) -> Result<Option<String>> {
+        get_str(&self.doc, &ROOT, "home")
+    }
+
     /// Case id.
     pub fn id(&self) -> Result<String> {
         get_str(&self.doc, &ROOT, "id")?.ok_or_else(|| ArchiveError::Schema("id is missing".into()))

@@ -219,6 +219,8 @@ impl StoreReplica {
         for ((peer, doc), state) in &self.sync_states {
             batch.save_sync_state(peer, doc, state).map_err(storage)?;
         }
+        // A conflict opened or closed changes what the summary carries up.
+        self.aggregates_stale |= batch.conflicts_changed();
         batch.commit().map_err(storage)?;
         self.pending.clear();
         self.pending_seq.clear();
@@ -253,7 +255,17 @@ impl StoreReplica {
     fn note_change(&mut self, doc: &str) {
         use hearth_archive::DocId;
         match DocId::of(doc) {
-            DocId::Case => self.aggregates_stale = true,
+            // Only this node's own cases count in its summary.
+            DocId::Case => {
+                let home = self
+                    .cache
+                    .get_mut(doc)
+                    .and_then(|(d, _)| d.as_case_mut())
+                    .and_then(|c| c.home().ok().flatten());
+                if home.as_deref().is_none_or(|h| h == self.node_id) {
+                    self.aggregates_stale = true;
+                }
+            }
             DocId::Summary(owner) if owner != self.node_id => self.aggregates_stale = true,
             // A fund below zero is an open conflict the summary carries up.
             DocId::Ledger(owner) if owner == self.node_id => self.aggregates_stale = true,

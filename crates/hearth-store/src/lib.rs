@@ -407,6 +407,7 @@ impl Store {
         Ok(Batch {
             txn: self.db.begin_write()?,
             policy: None,
+            conflicts_changed: std::cell::Cell::new(false),
         })
     }
 
@@ -497,6 +498,7 @@ fn to_json(id: &str, entry: &QueueEntry) -> Result<String> {
 pub struct Batch {
     txn: WriteTransaction,
     policy: Option<hearth_archive::Policy>,
+    conflicts_changed: std::cell::Cell<bool>,
 }
 
 impl Batch {
@@ -504,6 +506,11 @@ impl Batch {
     /// (yearly aid caps); without one only the other invariants are checked.
     pub fn set_policy(&mut self, policy: hearth_archive::Policy) {
         self.policy = Some(policy);
+    }
+
+    /// Whether a write of this batch opened or closed a conflict.
+    pub fn conflicts_changed(&self) -> bool {
+        self.conflicts_changed.get()
     }
 
     /// Stores a document's new changes (or, for a document new to this store, the whole
@@ -597,57 +604,61 @@ impl Batch {
             reason: e.to_string(),
         })?;
         index.insert(id.as_str(), json.as_str())?;
-        // The conflict checks read these tables again; redb opens a table once at a time.
+        // Other open archives of the same household, for the duplicate check (read while the
+        // tables are open; usually there are none and nothing is parsed).
+        let mut household = Vec::new();
+        if let Some(key) = &summary.identity_key {
+            for other in identity.get(key.as_str())? {
+                let other = other?.value().to_owned();
+                if other == id {
+                    continue;
+                }
+                if let Some(json) = index.get(other.as_str())? {
+                    household.push(parse_summary(&other, json.value())?);
+                }
+            }
+        }
         drop(index);
         drop(identity);
         if let (Some(c), Some(view)) = (case.as_case(), &view) {
-            self.update_conflicts(&id, c, view)?;
+            self.update_conflicts(&id, c, view, &summary, &household)?;
         }
         Ok(Some(seq))
     }
 
     /// The duplicate archives of the household of `view` held here (one household, one file):
     /// open cases with the same identity key, as one conflict whose sides are the cases.
-    fn duplicates_of(&self, view: &hearth_archive::CaseView) -> Result<Option<QueueEntry>> {
+    fn duplicates_of(
+        view: &hearth_archive::CaseView,
+        this: &CaseSummary,
+        household: &[CaseSummary],
+    ) -> Option<QueueEntry> {
         use hearth_archive::Status;
         use hearth_archive::conflict::{FieldConflict, Side};
-        let Some(key) = view.worker.identity_key.as_deref() else {
-            return Ok(None);
-        };
         if view.status == Status::Closed {
-            return Ok(None);
+            return None;
         }
-        let identity = self.txn.open_multimap_table(IDENTITY)?;
-        let index = self.txn.open_table(CASE_INDEX)?;
-        let mut sides = Vec::new();
+        let open: Vec<&CaseSummary> = std::iter::once(this)
+            .chain(household.iter().filter(|s| s.status != Status::Closed))
+            .collect();
+        if open.len() < 2 {
+            return None;
+        }
         // The nodes that hold every one of the archives.
-        let mut common: Option<Vec<String>> = None;
-        for other in identity.get(key)? {
-            let other = other?.value().to_owned();
-            let summary = match index.get(other.as_str())? {
-                Some(json) => parse_summary(&other, json.value())?,
-                None => continue,
-            };
-            if summary.status == Status::Closed {
-                continue;
-            }
-            common = Some(match common {
-                None => summary.participants.clone(),
-                Some(c) => c
-                    .into_iter()
-                    .filter(|n| summary.participants.contains(n))
-                    .collect(),
-            });
-            sides.push(Side {
-                value: summary.id,
-                node: Some(summary.home),
+        let common: Vec<&String> = this
+            .participants
+            .iter()
+            .filter(|n| open.iter().all(|s| s.participants.contains(n)))
+            .collect();
+        let mut sides: Vec<Side> = open
+            .iter()
+            .map(|s| Side {
+                value: s.id.clone(),
+                node: Some(s.home.clone()),
                 actor: String::new(),
-                at: summary.created_at.map_or(0, |t| t.as_second()),
-            });
-        }
-        if sides.len() < 2 {
-            return Ok(None);
-        }
+                at: s.created_at.map_or(0, |t| t.as_second()),
+            })
+            .collect();
         sides.sort_by(|a, b| a.value.cmp(&b.value));
         let ids: Vec<&str> = sides.iter().map(|s| s.value.as_str()).collect();
         let conflict = FieldConflict {
@@ -656,16 +667,15 @@ impl Batch {
             sides: sides.clone(),
         };
         // Up this case's chain (home, then each report up), the first node that holds them all.
-        let common = common.unwrap_or_default();
         let route = std::iter::once(view.home.as_str())
             .chain(view.escalation.trail.iter().filter_map(|s| s.to.as_deref()))
-            .find(|n| common.iter().any(|c| c == n))
-            .or(common.first().map(String::as_str))
+            .find(|n| common.iter().any(|c| c.as_str() == *n))
+            .or(common.first().map(|c| c.as_str()))
             .map(str::to_owned);
-        Ok(Some(QueueEntry {
+        Some(QueueEntry {
             route,
             ..QueueEntry::new(&sides[0].value, &conflict)
-        }))
+        })
     }
 
     /// Conflict detection after every write of a case, merges included (DESIGN §7): new
@@ -676,6 +686,8 @@ impl Batch {
         id: &str,
         case: &mut Case,
         view: &hearth_archive::CaseView,
+        summary: &CaseSummary,
+        household: &[CaseSummary],
     ) -> Result<()> {
         let mut found: Vec<QueueEntry> = case
             .open_conflicts(view, self.policy.as_ref())?
@@ -685,7 +697,7 @@ impl Batch {
                 ..QueueEntry::new(id, c)
             })
             .collect();
-        let duplicates = self.duplicates_of(view)?;
+        let duplicates = Self::duplicates_of(view, summary, household);
         if let Some(dup) = &duplicates {
             found.push(dup.clone());
         }
@@ -713,12 +725,21 @@ impl Batch {
         duplicate: Option<&str>,
         mut resolution: impl FnMut(&str) -> Resolution,
     ) -> Result<()> {
-        let mut queue = self.txn.open_table(CONFLICTS)?;
         let mut open = self.txn.open_multimap_table(OPEN_CONFLICTS)?;
         let was_open: Vec<String> = open
             .get(id)?
             .map(|v| v.map(|g| g.value().to_owned()))
             .collect::<std::result::Result<_, _>>()?;
+        if found.is_empty() && was_open.is_empty() {
+            return Ok(());
+        }
+        let mut queue = self.txn.open_table(CONFLICTS)?;
+        let before = self.conflicts_changed.get();
+        self.conflicts_changed.set(
+            before
+                || was_open.iter().any(|c| !found.iter().any(|e| &e.id == c))
+                || found.iter().any(|e| !was_open.contains(&e.id)),
+        );
         for entry in &found {
             if queue.get(entry.id.as_str())?.is_none() {
                 queue.insert(entry.id.as_str(), to_json(id, entry)?.as_str())?;
