@@ -471,36 +471,51 @@ impl crate::record::Record {
         resolution_in(self.doc_mut(), id)
     }
 
-    /// Acknowledges a broken rule of this record (a fund below zero) with a note.
+    /// Acknowledges a broken rule of this record (a fund below zero) with a note, kept as an
+    /// entry (which ledger readers skip).
     pub fn acknowledge(
         &mut self,
         editor: &crate::case::Editor,
         conflict: &str,
         note: &str,
     ) -> Result<()> {
-        use automerge::transaction::{CommitOptions, Transactable};
-        if note.trim().is_empty() {
-            return Err(crate::error::ArchiveError::Invalid {
-                field: "note",
-                reason: "say why no change is needed with --note".into(),
-            });
-        }
         let doc = self.doc_mut();
         let entries = object_at(doc, &["entries"])?
             .ok_or_else(|| crate::error::ArchiveError::Schema("entries are missing".into()))?;
-        let note_json = serde_json::Value::String(note.to_owned()).to_string();
-        doc.put(&entries, format!("{ACK}{conflict}"), note_json)?;
-        doc.commit_with(
-            CommitOptions::default()
-                .with_message(resolve_message(
-                    conflict,
-                    &editor.by,
-                    &format!("acknowledged: {note}"),
-                ))
-                .with_time(editor.at.as_second()),
-        );
-        Ok(())
+        // Entries are JSON text.
+        let value = serde_json::Value::String(note.to_owned()).to_string();
+        acknowledge_in(doc, &entries, editor, conflict, note, &value)
     }
+}
+
+/// Writes the acknowledgement of `conflict` as key `ack:<conflict>` of map `obj` (holding
+/// `value`), as one change that names the conflict, the person and the note.
+fn acknowledge_in(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    editor: &crate::case::Editor,
+    conflict: &str,
+    note: &str,
+    value: &str,
+) -> Result<()> {
+    use automerge::transaction::{CommitOptions, Transactable};
+    if note.trim().is_empty() {
+        return Err(crate::error::ArchiveError::Invalid {
+            field: "note",
+            reason: "say why no change is needed with --note".into(),
+        });
+    }
+    doc.put(obj, format!("{ACK}{conflict}"), value)?;
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(resolve_message(
+                conflict,
+                &editor.by,
+                &format!("acknowledged: {note}"),
+            ))
+            .with_time(editor.at.as_second()),
+    );
+    Ok(())
 }
 
 /// Root key prefix of acknowledgements.
@@ -585,25 +600,7 @@ impl Case {
         conflict: &str,
         note: &str,
     ) -> Result<()> {
-        use automerge::transaction::{CommitOptions, Transactable};
-        if note.trim().is_empty() {
-            return Err(crate::error::ArchiveError::Invalid {
-                field: "note",
-                reason: "say why no change is needed with --note".into(),
-            });
-        }
-        let doc = self.doc_mut();
-        doc.put(ROOT, format!("{ACK}{conflict}"), note)?;
-        doc.commit_with(
-            CommitOptions::default()
-                .with_message(resolve_message(
-                    conflict,
-                    &editor.by,
-                    &format!("acknowledged: {note}"),
-                ))
-                .with_time(editor.at.as_second()),
-        );
-        Ok(())
+        acknowledge_in(self.doc_mut(), &ROOT, editor, conflict, note, note)
     }
 
     /// The values of the field at `path` (a watched path), as stored, in the order
