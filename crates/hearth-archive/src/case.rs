@@ -1382,7 +1382,8 @@ fn positive(field: &'static str, fen: i64) -> Result<()> {
     Ok(())
 }
 
-fn not_future(field: &'static str, date: Date, editor: &Editor) -> Result<()> {
+/// Refuses a date after the editor's today: things are recorded once they happened.
+pub fn not_future(field: &'static str, date: Date, editor: &Editor) -> Result<()> {
     if date > editor.today {
         return Err(invalid(
             field,

@@ -173,207 +173,147 @@ impl Node {
         (ctx, &mut self.backend)
     }
 
+    /// Runs an operation of [`archive`] `here`, on the store, or `there`, on the running node.
+    fn run<T>(
+        &mut self,
+        here: impl FnOnce(&mut StoreCases<'_>, &Ctx<'_>) -> archive::Result<T>,
+        there: impl AsyncFnOnce(&mut ArchiveRemote) -> std::result::Result<T, Status>,
+    ) -> Result<T> {
+        match self.parts() {
+            (ctx, Backend::Store(store)) => Ok(here(
+                &mut StoreCases::new(store, &ctx.config.node_id),
+                &ctx,
+            )?),
+            (_, Backend::Running(r)) => r
+                .runtime
+                .block_on(there(&mut r.archive))
+                .map_err(from_status),
+        }
+    }
+
     /// Carries out one write (see [`archive::write`]).
     pub fn write(&mut self, w: Write) -> Result<Written> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => {
-                let mut cases = StoreCases::new(store, &ctx.config.node_id);
-                Ok(archive::write(&mut cases, &ctx, w)?)
-            }
-            (_, Backend::Running(r)) => r.runtime.block_on(r.archive.write(w)).map_err(from_status),
-        }
+        let remote = w.clone();
+        self.run(
+            |c, ctx| archive::write(c, ctx, w),
+            async |a| a.write(remote).await,
+        )
     }
 
     /// The case whose id starts with `prefix`, and what the policy in force says of it.
     pub fn get(&mut self, prefix: &str) -> Result<(CaseView, Advice)> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => {
-                let mut cases = StoreCases::new(store, &ctx.config.node_id);
-                let view = archive::get(&mut cases, prefix)?;
-                let advice = archive::advice_for(&mut cases, &ctx, &view)?;
+        self.run(
+            |c, ctx| {
+                let view = archive::get(c, prefix)?;
+                let advice = archive::advice_for(c, ctx, &view)?;
                 Ok((view, advice))
-            }
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.get(prefix))
-                .map_err(from_status),
-        }
+            },
+            async |a| a.get(prefix).await,
+        )
     }
 
     /// The conflict queue (open, or all).
     pub fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::conflicts(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                all,
-            )?),
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.conflicts(all))
-                .map_err(from_status),
-        }
+        self.run(
+            |c, _| archive::conflicts(c, all),
+            async |a| a.conflicts(all).await,
+        )
     }
 
     /// One conflict.
     pub fn conflict(&mut self, id: &str) -> Result<QueueEntry> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::conflict(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                id,
-            )?),
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.conflict(id.to_owned()))
-                .map_err(from_status),
-        }
+        self.run(
+            |c, _| archive::conflict(c, id),
+            async |a| a.conflict(id.to_owned()).await,
+        )
     }
 
     /// Resolves a conflict.
     pub fn resolve(&mut self, id: &str, how: Resolve) -> Result<QueueEntry> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::resolve_conflict(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
-                id,
-                how,
-            )?),
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.resolve(id.to_owned(), how))
-                .map_err(from_status),
-        }
+        let remote = how.clone();
+        self.run(
+            |c, ctx| archive::resolve_conflict(c, ctx, id, how),
+            async |a| a.resolve(id.to_owned(), remote).await,
+        )
     }
 
     /// What is due among the cases held here.
     pub fn due(&mut self) -> Result<Due> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::due(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
-            )?),
-            (_, Backend::Running(r)) => r.runtime.block_on(r.archive.due()).map_err(from_status),
-        }
+        self.run(|c, ctx| archive::due(c, ctx), async |a| a.due().await)
     }
 
     /// Cases the policy sends higher than anyone has escalated them.
     pub fn pending(&mut self) -> Result<Vec<(CaseSummary, Advice)>> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::pending(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
-            )?),
-            (_, Backend::Running(r)) => {
-                r.runtime.block_on(r.archive.pending()).map_err(from_status)
-            }
-        }
+        self.run(
+            |c, ctx| archive::pending(c, ctx),
+            async |a| a.pending().await,
+        )
     }
 
     /// The policy version in force on `date` (today if `None`), and every version held.
     pub fn policy(&mut self, date: Option<String>) -> Result<(Policy, Vec<Policy>)> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => {
-                let mut cases = StoreCases::new(store, &ctx.config.node_id);
+        let remote = date.clone();
+        self.run(
+            |c, ctx| {
                 let date = match date {
                     Some(d) => hearth_archive::form::parse_date("date", &d)?,
                     None => ctx.editor().today,
                 };
-                let versions = archive::policy_versions(&mut cases)?;
+                let versions = archive::policy_versions(c)?;
                 Ok((Policy::in_force(&versions, date), versions))
-            }
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.policy(date))
-                .map_err(from_status),
-        }
+            },
+            async |a| a.policy(remote).await,
+        )
     }
 
     /// A fund ledger for a year (this node's, or a child's).
     pub fn fund_show(&mut self, node: Option<String>, year: Option<String>) -> Result<LedgerView> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::fund_show(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
-                node.as_deref(),
-                year.as_deref(),
-            )?),
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.fund_show(node, year))
-                .map_err(from_status),
-        }
+        let (n, y) = (node.clone(), year.clone());
+        self.run(
+            |c, ctx| archive::fund_show(c, ctx, node.as_deref(), year.as_deref()),
+            async |a| a.fund_show(n, y).await,
+        )
     }
 
     /// Writes to this node's fund.
     pub fn fund_write(&mut self, w: FundWrite) -> Result<LedgerView> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::fund_write(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
-                w,
-            )?),
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.fund_write(w))
-                .map_err(from_status),
-        }
+        let remote = w.clone();
+        self.run(
+            |c, ctx| archive::fund_write(c, ctx, w),
+            async |a| a.fund_write(remote).await,
+        )
     }
 
     /// What this node discloses for a year.
     pub fn disclose(&mut self, year: String) -> Result<Disclosure> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::disclosure(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
-                &year,
-            )?),
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.disclose(year))
-                .map_err(from_status),
-        }
+        let remote = year.clone();
+        self.run(
+            |c, ctx| archive::disclosure(c, ctx, &year),
+            async |a| a.disclose(remote).await,
+        )
     }
 
     /// This node's summary now.
     pub fn stats(&mut self) -> Result<NodeSummary> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::stats(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
-            )?),
-            (_, Backend::Running(r)) => r.runtime.block_on(r.archive.stats()).map_err(from_status),
-        }
+        self.run(|c, ctx| archive::stats(c, ctx), async |a| a.stats().await)
     }
 
     /// Sets a new policy version from TOML text.
     pub fn set_policy(&mut self, toml: String) -> Result<Policy> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => {
-                let file = archive::parse_policy_file(&toml)?;
-                Ok(archive::set_policy(
-                    &mut StoreCases::new(store, &ctx.config.node_id),
-                    &ctx,
-                    &file,
-                )?)
-            }
-            (_, Backend::Running(r)) => r
-                .runtime
-                .block_on(r.archive.set_policy(toml))
-                .map_err(from_status),
-        }
+        let remote = toml.clone();
+        self.run(
+            |c, ctx| archive::set_policy(c, ctx, &archive::parse_policy_file(&toml)?),
+            async |a| a.set_policy(remote).await,
+        )
     }
 
     /// The cases held, oldest first.
     pub fn list(&mut self, filter: ListFilter) -> Result<Vec<CaseSummary>> {
-        match &mut self.backend {
-            Backend::Store(store) => Ok(archive::list(
-                &mut StoreCases::new(store, &self.config.node_id),
-                &filter,
-            )?),
-            Backend::Running(r) => r
-                .runtime
-                .block_on(r.archive.list(filter))
-                .map_err(from_status),
-        }
+        let remote = filter.clone();
+        self.run(
+            |c, _| archive::list(c, &filter),
+            async |a| a.list(remote).await,
+        )
     }
 
     /// Imports cases, all or none (see [`archive::import`]).

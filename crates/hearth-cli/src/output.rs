@@ -225,14 +225,18 @@ pub fn stats_table(s: &NodeSummary, by_child: bool) -> String {
     format!("{} ({}), {}{missing}\n{t}", s.node, s.level.label(), s.year)
 }
 
+/// A moment in the machine's time zone, to the minute; "—" when unknown.
+fn local_time(at: Option<jiff::Timestamp>) -> String {
+    at.map(|t| {
+        t.to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_else(|| "—".into())
+}
+
 fn when(at: i64) -> String {
-    jiff::Timestamp::from_second(at)
-        .map(|t| {
-            t.to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| "—".into())
+    local_time(jiff::Timestamp::from_second(at).ok())
 }
 
 /// `conflicts list`.
@@ -693,12 +697,7 @@ pub fn case_details(v: &CaseView) -> String {
         ]);
         for a in &v.approvals {
             t.add_row(vec![
-                a.at.map(|at| {
-                    at.to_zoned(jiff::tz::TimeZone::system())
-                        .strftime("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
-                .unwrap_or_else(|| "—".into()),
+                local_time(a.at),
                 text(&a.node),
                 a.decision
                     .as_deref()
@@ -721,12 +720,7 @@ pub fn case_details(v: &CaseView) -> String {
     ]);
     for s in &v.status_history {
         t.add_row(vec![
-            s.at.map(|a| {
-                a.to_zoned(jiff::tz::TimeZone::system())
-                    .strftime("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_else(|| "—".into()),
+            local_time(s.at),
             s.from.map(|f| f.label()).unwrap_or_else(|| "—".into()),
             s.to.label(),
             text(&s.by),

@@ -252,16 +252,10 @@ impl Cases for StoreCases<'_> {
 
 impl StoreCases<'_> {
     /// A write checked against the policy in force today.
-    fn begin(&self) -> Result<hearth_store::Batch> {
-        let today = jiff::Zoned::now().date();
-        let versions: Vec<Policy> = match self.store.load_doc(POLICY_ID, self.actor.clone())? {
-            Some(Document::Record(r)) => {
-                r.entries::<Policy>()?.into_iter().map(|(_, p)| p).collect()
-            }
-            _ => Vec::new(),
-        };
+    fn begin(&mut self) -> Result<hearth_store::Batch> {
+        let policy = policy_in_force(self, jiff::Zoned::now().date())?;
         let mut batch = self.store.begin()?;
-        batch.set_policy(Policy::in_force(&versions, today));
+        batch.set_policy(policy);
         Ok(batch)
     }
 
@@ -491,6 +485,19 @@ fn with_policy_line(
         fields.subsistence_line_fen = policy.subsistence_lines_fen.get(region).copied();
     }
     Ok(fields)
+}
+
+/// Resolves `prefix` and changes that case with `f`; returns the case as it is afterwards.
+fn change<T>(
+    cases: &mut impl Cases,
+    prefix: &str,
+    f: impl FnOnce(&mut Case) -> hearth_archive::error::Result<T>,
+) -> Result<CaseView> {
+    let id = cases.resolve(prefix)?;
+    cases.update(&id, |c| {
+        f(c)?;
+        Ok(c.view()?)
+    })
 }
 
 /// A new random case id: 16 hex digits.
@@ -747,19 +754,13 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
         }
         Write::Transition { case, to, reason } => {
             let to: Status = to.parse()?;
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.transition(&editor, to, &reason)?;
-                Ok(c.view()?)
-            })?
+            change(cases, &case, |c| c.transition(&editor, to, &reason))?
         }
         Write::Grade { case, set, reason } => {
             let grade: Option<Grade> = parse_opt(set.as_deref())?;
             let reason = reason.unwrap_or_default();
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.override_grade(&editor, grade.map(|g| (g, reason.as_str())))?;
-                Ok(c.view()?)
+            change(cases, &case, |c| {
+                c.override_grade(&editor, grade.map(|g| (g, reason.as_str())))
             })?
         }
         Write::Escalate {
@@ -808,11 +809,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                 occupation,
             };
             record = Some(member.id.clone());
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.add_member(&editor, &member)?;
-                Ok(c.view()?)
-            })?
+            change(cases, &case, |c| c.add_member(&editor, &member))?
         }
         Write::AddAssistance {
             case,
@@ -890,11 +887,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                 note,
             };
             record = Some(loan.id.clone());
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.add_loan(&editor, &loan)?;
-                Ok(c.view()?)
-            })?
+            change(cases, &case, |c| c.add_loan(&editor, &loan))?
         }
         Write::RepayLoan {
             case,
@@ -924,10 +917,8 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             amount,
         } => {
             let amount = hearth_archive::money::parse_yuan("income", &amount)?;
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.record_monthly_income(&editor, &month, amount)?;
-                Ok(c.view()?)
+            change(cases, &case, |c| {
+                c.record_monthly_income(&editor, &month, amount)
             })?
         }
         Write::Decide {
@@ -936,11 +927,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             note,
         } => {
             let decision: Decision = decision.parse()?;
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.decide(&editor, decision, &note)?;
-                Ok(c.view()?)
-            })?
+            change(cases, &case, |c| c.decide(&editor, decision, &note))?
         }
         Write::AddVisit {
             case,
@@ -959,11 +946,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                 consent,
             };
             record = Some(visit.id.clone());
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.add_visit(&editor, &visit)?;
-                Ok(c.view()?)
-            })?
+            change(cases, &case, |c| c.add_visit(&editor, &visit))?
         }
         Write::AddReview {
             case,
@@ -980,11 +963,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                 notes,
             };
             record = Some(review.id.clone());
-            let id = cases.resolve(&case)?;
-            cases.update(&id, |c| {
-                c.add_review(&editor, &review)?;
-                Ok(c.view()?)
-            })?
+            change(cases, &case, |c| c.add_review(&editor, &review))?
         }
     };
     Ok(Written {
@@ -1460,7 +1439,7 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
             note,
         } => {
             let date = parse_date("date", &date)?;
-            not_future(date, &editor)?;
+            hearth_archive::case::not_future("date", date, &editor)?;
             let entry = Entry::Income {
                 date,
                 source: source.parse()?,
@@ -1503,7 +1482,7 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 )));
             }
             let date = parse_date("date", &date)?;
-            not_future(date, &editor)?;
+            hearth_archive::case::not_future("date", date, &editor)?;
             let amount_fen = parse_positive_yuan("amount", &amount)?;
             let balance = ledger_view(cases, &here, date.year())?.balance_fen;
             if balance < amount_fen {
@@ -1543,15 +1522,6 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
         }
     };
     ledger_view(cases, &here, year)
-}
-
-fn not_future(date: jiff::civil::Date, editor: &Editor) -> Result<()> {
-    if date > editor.today {
-        return Err(OpError::input(format!(
-            "date {date} is in the future; money is recorded when it moves"
-        )));
-    }
-    Ok(())
 }
 
 /// One row of a public disclosure of aid paid: no ID number, address or phone, the name masked.

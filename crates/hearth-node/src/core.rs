@@ -112,8 +112,6 @@ pub struct Core {
     parents: Vec<String>,
     children: Vec<String>,
     replica: StoreReplica,
-    /// The summary must be recomputed (a case or a child's summary changed).
-    summary_stale: bool,
     last_summary: Option<std::time::Instant>,
     peers: Vec<Peer>,
     cfg: SessionConfig,
@@ -136,7 +134,6 @@ impl Core {
                 .map(|p| p.id.clone())
                 .collect(),
             replica,
-            summary_stale: true,
             last_summary: None,
             peers: config.peers.clone(),
             cfg,
@@ -291,15 +288,14 @@ impl Core {
     /// [`SUMMARY_EVERY`] (the ticker brings the last change in). It reads the listing index, not
     /// the documents.
     fn refresh_summary(&mut self) {
-        self.summary_stale |= self.replica.take_aggregates_stale();
-        if !self.summary_stale
+        if !self.replica.aggregates_stale()
             || self
                 .last_summary
                 .is_some_and(|t| t.elapsed() < SUMMARY_EVERY)
         {
             return;
         }
-        self.summary_stale = false;
+        self.replica.aggregates_computed();
         self.last_summary = Some(std::time::Instant::now());
         match crate::archive::refresh_summary(
             &mut self.replica,

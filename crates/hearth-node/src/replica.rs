@@ -24,6 +24,8 @@ pub struct StoreReplica {
     neighbours: HashMap<String, Neighbour>,
     /// A case or a child's summary changed since the node's summary was last computed.
     aggregates_stale: bool,
+    /// The policy in force, and the day it was read for.
+    policy: Option<(jiff::civil::Date, hearth_archive::Policy)>,
     tick: u64,
     /// Next feed sequence to hand out.
     next_seq: u64,
@@ -50,6 +52,7 @@ impl StoreReplica {
             cache: HashMap::new(),
             neighbours: HashMap::new(),
             aggregates_stale: true,
+            policy: None,
             tick: 0,
             next_seq,
             pending: BTreeMap::new(),
@@ -138,19 +141,19 @@ impl StoreReplica {
         self.cache.insert(id.to_owned(), (doc, self.tick));
     }
 
-    /// The federation policy in force today, as held here (the built-in one if none).
+    /// The federation policy in force today, as held here (the built-in one if none). Read
+    /// once a day, or again when the policy document changes, not at every flush.
     fn policy_now(&mut self) -> Result<hearth_archive::Policy, ReplicaError> {
-        use hearth_archive::Policy;
-        let versions: Vec<Policy> = match self.record_mut(hearth_archive::record::POLICY_ID)? {
-            Some(r) => r
-                .entries::<Policy>()
-                .map_err(|e| ReplicaError(e.to_string()))?
-                .into_iter()
-                .map(|(_, p)| p)
-                .collect(),
-            None => Vec::new(),
-        };
-        Ok(Policy::in_force(&versions, jiff::Zoned::now().date()))
+        let today = jiff::Zoned::now().date();
+        if let Some((day, policy)) = &self.policy
+            && *day == today
+        {
+            return Ok(policy.clone());
+        }
+        let policy = crate::archive::policy_in_force(self, today)
+            .map_err(|e| ReplicaError(e.to_string()))?;
+        self.policy = Some((today, policy.clone()));
+        Ok(policy)
     }
 
     /// Drops a case from the cache, with any change not yet committed (after a refused local
@@ -247,9 +250,15 @@ impl StoreReplica {
         }
     }
 
-    /// Whether a case or a child's summary changed since the last call; resets the flag.
-    pub fn take_aggregates_stale(&mut self) -> bool {
-        std::mem::take(&mut self.aggregates_stale)
+    /// Whether the node's summary must be computed again: one of its cases, a child's summary,
+    /// its ledger or the conflict queue changed since [`StoreReplica::aggregates_computed`].
+    pub fn aggregates_stale(&self) -> bool {
+        self.aggregates_stale
+    }
+
+    /// The node's summary is being computed from what the replica holds now.
+    pub fn aggregates_computed(&mut self) {
+        self.aggregates_stale = false;
     }
 
     fn note_change(&mut self, doc: &str) {
@@ -267,6 +276,7 @@ impl StoreReplica {
                 }
             }
             DocId::Summary(owner) if owner != self.node_id => self.aggregates_stale = true,
+            DocId::Policy => self.policy = None,
             // A fund below zero is an open conflict the summary carries up.
             DocId::Ledger(owner) if owner == self.node_id => self.aggregates_stale = true,
             _ => {}
