@@ -33,6 +33,7 @@ pub struct StoreReplica {
     pending: BTreeMap<u64, String>,
     pending_seq: HashMap<String, u64>,
     checkpoints: HashMap<String, Resume>,
+    peers_have: HashMap<String, u64>,
     sync_states: HashMap<(String, String), Vec<u8>>,
 }
 
@@ -58,6 +59,7 @@ impl StoreReplica {
             pending: BTreeMap::new(),
             pending_seq: HashMap::new(),
             checkpoints: HashMap::new(),
+            peers_have: HashMap::new(),
             sync_states: HashMap::new(),
         })
     }
@@ -90,7 +92,10 @@ impl StoreReplica {
 
     /// Whether anything waits for [`StoreReplica::flush`].
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || !self.checkpoints.is_empty() || !self.sync_states.is_empty()
+        !self.pending.is_empty()
+            || !self.checkpoints.is_empty()
+            || !self.peers_have.is_empty()
+            || !self.sync_states.is_empty()
     }
 
     /// A case for a local change through the archive API (loaded if need be).
@@ -219,6 +224,9 @@ impl StoreReplica {
                 .save_peer_checkpoint(peer, r.epoch, r.seq)
                 .map_err(storage)?;
         }
+        for (peer, seq) in &self.peers_have {
+            batch.save_peer_has(peer, *seq).map_err(storage)?;
+        }
         for ((peer, doc), state) in &self.sync_states {
             batch.save_sync_state(peer, doc, state).map_err(storage)?;
         }
@@ -228,6 +236,7 @@ impl StoreReplica {
         self.pending.clear();
         self.pending_seq.clear();
         self.checkpoints.clear();
+        self.peers_have.clear();
         self.sync_states.clear();
         self.evict();
         Ok(())
@@ -440,5 +449,21 @@ impl Replica for StoreReplica {
     fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError> {
         self.checkpoints.insert(peer.to_owned(), resume);
         Ok(())
+    }
+
+    fn peer_has(&self, peer: &str) -> Result<Option<u64>, ReplicaError> {
+        if let Some(seq) = self.peers_have.get(peer) {
+            return Ok(Some(*seq));
+        }
+        self.store.peer_has(peer).map_err(storage)
+    }
+
+    fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<(), ReplicaError> {
+        self.peers_have.insert(peer.to_owned(), seq);
+        Ok(())
+    }
+
+    fn trim(&mut self) {
+        self.evict();
     }
 }

@@ -53,6 +53,8 @@ const OPEN_CONFLICTS: MultimapTableDefinition<&str, &str> =
     MultimapTableDefinition::new("open_conflicts");
 /// (peer node id, document id) → encoded Automerge sync state.
 const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sync_states");
+/// Peer id → how far that peer has applied this node's feed (where a bundle for it starts).
+const PEERS_HAVE: TableDefinition<&str, u64> = TableDefinition::new("peers_have");
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +172,7 @@ impl Store {
             txn.open_table(HEADS)?;
             txn.open_table(PEERS)?;
             txn.open_table(SYNC_STATES)?;
+            txn.open_table(PEERS_HAVE)?;
         }
         txn.commit()?;
         Ok(Store {
@@ -248,6 +251,17 @@ impl Store {
         let txn = self.db.begin_read()?;
         let peers = txn.open_table(PEERS)?;
         Ok(peers.get(peer)?.map(|g| g.value()))
+    }
+
+    /// How far `peer` has applied this node's feed, as last confirmed.
+    pub fn peer_has(&self, peer: &str) -> Result<Option<u64>> {
+        let txn = self.db.begin_read()?;
+        // Stores made before bundles existed have no such table yet: nothing confirmed.
+        let table = match txn.open_table(PEERS_HAVE) {
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            table => table?,
+        };
+        Ok(table.get(peer)?.map(|g| g.value()))
     }
 
     /// The persisted Automerge sync state of a document with a peer.
@@ -777,6 +791,12 @@ impl Batch {
     /// Records how far this node has applied `peer`'s feed.
     pub fn save_peer_checkpoint(&mut self, peer: &str, epoch: u64, seq: u64) -> Result<()> {
         self.txn.open_table(PEERS)?.insert(peer, (epoch, seq))?;
+        Ok(())
+    }
+
+    /// Records how far `peer` has applied this node's feed.
+    pub fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<()> {
+        self.txn.open_table(PEERS_HAVE)?.insert(peer, seq)?;
         Ok(())
     }
 

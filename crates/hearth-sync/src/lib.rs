@@ -1,6 +1,6 @@
 //! Hearth's sync engine, sans IO: a session state machine per pair of neighbouring nodes that
 //! takes frames in and gives frames out, the scope rule, feed checkpoints, and a deterministic
-//! simulated network to test it on.
+//! simulated network to test it on, and offline bundles that carry the same changes in a file.
 //!
 //! This crate knows nothing about sockets, tonic, tokio or files: the gRPC layer of
 //! `hearth-node` (and, in tests, [`sim::Network`]) carries the frames, and a [`Replica`] gives
@@ -9,12 +9,14 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod frame;
 pub mod replica;
 pub mod scope;
 pub mod session;
 pub mod sim;
 
+pub use bundle::{Bundle, BundleDoc, BundleError, Imported};
 pub use frame::{DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, Refusal, Resume};
 pub use replica::{MemReplica, Replica, ReplicaError};
 pub use scope::Neighbour;

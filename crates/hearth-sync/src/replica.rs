@@ -59,6 +59,13 @@ pub trait Replica {
     fn checkpoint(&self, peer: &str) -> Result<Option<Resume>, ReplicaError>;
     /// Records how far this node has applied the peer's feed.
     fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError>;
+    /// How far the peer is known to have applied this node's feed (confirmed in a session), in
+    /// this node's feed epoch: where an offline bundle for it starts.
+    fn peer_has(&self, peer: &str) -> Result<Option<u64>, ReplicaError>;
+    /// Records how far the peer has applied this node's feed.
+    fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<(), ReplicaError>;
+    /// A hint during long scans (bundles): documents loaded so far may be let go.
+    fn trim(&mut self) {}
 }
 
 /// An in-memory replica: documents, a feed with one entry per document, checkpoints and sync
@@ -75,6 +82,7 @@ pub struct MemReplica {
     committed: HashMap<String, Vec<ChangeHash>>,
     sync_states: HashMap<(String, String), Vec<u8>>,
     checkpoints: HashMap<String, Resume>,
+    peers_have: HashMap<String, u64>,
     neighbours: HashMap<String, crate::scope::Neighbour>,
 }
 
@@ -96,6 +104,7 @@ impl MemReplica {
             committed: HashMap::new(),
             sync_states: HashMap::new(),
             checkpoints: HashMap::new(),
+            peers_have: HashMap::new(),
             neighbours: HashMap::new(),
         }
     }
@@ -127,6 +136,7 @@ impl MemReplica {
         self.epoch = new_epoch;
         self.sync_states.clear();
         self.checkpoints.clear();
+        self.peers_have.clear();
     }
 
     fn bump(&mut self, doc: &str) -> u64 {
@@ -228,6 +238,15 @@ impl Replica for MemReplica {
 
     fn save_checkpoint(&mut self, peer: &str, resume: Resume) -> Result<(), ReplicaError> {
         self.checkpoints.insert(peer.to_owned(), resume);
+        Ok(())
+    }
+
+    fn peer_has(&self, peer: &str) -> Result<Option<u64>, ReplicaError> {
+        Ok(self.peers_have.get(peer).copied())
+    }
+
+    fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<(), ReplicaError> {
+        self.peers_have.insert(peer.to_owned(), seq);
         Ok(())
     }
 }

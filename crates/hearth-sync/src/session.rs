@@ -28,6 +28,7 @@ use hearth_archive::automerge;
 
 use crate::frame::{
     DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, PROTOCOL_MINOR, Refusal, Resume,
+    heads_hash,
 };
 use crate::replica::{Replica, ReplicaError};
 use crate::scope;
@@ -317,6 +318,7 @@ impl Session {
             Some(res) if res.epoch == r.feed_epoch() && res.seq <= r.feed_head() => {
                 self.cursor = res.seq;
                 self.confirmed = res.seq;
+                r.save_peer_has(&self.peer, res.seq)?;
             }
             _ => self.send_digest(r, out)?,
         }
@@ -466,7 +468,7 @@ impl Session {
         self.start_pulls(r, out)?;
         self.finish_digest(r)?;
         self.offer_more(r, out)?;
-        self.confirm(r, out);
+        self.confirm(r, out)?;
         Ok(())
     }
 
@@ -541,7 +543,9 @@ impl Session {
                     self.offers.remove(&old);
                 }
                 self.offers.insert(seq, doc.clone());
-                if !self.generate(&doc, r, out)? && self.in_sync(&doc, r)? {
+                if self.peer_has_all(&doc, r)?
+                    || (!self.generate(&doc, r, out)? && self.in_sync(&doc, r)?)
+                {
                     self.offer_seq.remove(&doc);
                     self.offers.remove(&seq);
                 }
@@ -552,13 +556,16 @@ impl Session {
     /// Confirms how far the peer has our feed: when every offer is done and nothing else is
     /// being said (so confirmations ride at the end of an exchange), or during a long catch-up
     /// every `checkpoint_every` sequences.
-    fn confirm(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) {
+    ///
+    /// The confirmation (like the checkpoint in the peer's hello) is also remembered here, as
+    /// where an offline bundle for the peer starts.
+    fn confirm(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) -> Result<(), Fatal> {
         let done_upto = match self.offers.keys().next() {
             Some(first) => first - 1,
             None => self.cursor,
         };
         if done_upto <= self.confirmed {
-            return;
+            return Ok(());
         }
         let idle = self.offers.is_empty() && out.iter().all(|f| !matches!(f, Frame::Sync { .. }));
         if idle || done_upto - self.confirmed >= self.cfg.checkpoint_every {
@@ -567,7 +574,9 @@ impl Session {
                 epoch: r.feed_epoch(),
                 seq: done_upto,
             }));
+            r.save_peer_has(&self.peer, done_upto)?;
         }
+        Ok(())
     }
 
     fn send_digest(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) -> Result<(), Fatal> {
@@ -627,6 +636,17 @@ impl Session {
             }
             None => false,
         })
+    }
+
+    /// The sync state says the peer already has every change of ours to `doc` (after an offline
+    /// bundle, say): nothing to offer. Compares hashes, so the document need not be loaded.
+    fn peer_has_all(&mut self, doc: &str, r: &mut impl Replica) -> Result<bool, Fatal> {
+        let state = state_for(&mut self.states, r, &self.peer, doc)?;
+        if state.shared_heads.is_empty() {
+            return Ok(false);
+        }
+        let shared = heads_hash(&state.shared_heads);
+        Ok(r.heads_hash(doc)? == Some(shared))
     }
 
     /// Both sides have the same heads for `doc`.

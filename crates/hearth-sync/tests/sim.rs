@@ -618,6 +618,12 @@ impl Replica for FailingFeed {
     ) -> Result<(), hearth_sync::ReplicaError> {
         self.0.save_checkpoint(peer, resume)
     }
+    fn peer_has(&self, peer: &str) -> Result<Option<u64>, hearth_sync::ReplicaError> {
+        self.0.peer_has(peer)
+    }
+    fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<(), hearth_sync::ReplicaError> {
+        self.0.save_peer_has(peer, seq)
+    }
 }
 
 #[test]
@@ -782,4 +788,145 @@ fn a_new_record_is_kept_only_from_the_node_that_may_write_it() {
         ),
         "a parent pays a grant into a new ledger"
     );
+}
+
+// ----- offline bundles ------------------------------------------------------------------------
+
+/// Team-1 and the branch share `n` cases, synced over the network (and reconnected once); then
+/// the link is cut.
+fn synced_pair(seed: u64, n: u32) -> Network {
+    let mut net = federation(seed, NetConfig::default());
+    net.heal(T1, BR);
+    for i in 0..n {
+        let id = format!("c{i:03}");
+        net.create_case(T1, &id, fields(i)).unwrap();
+        net.edit(T1, &id, |c, e| c.report_to(e, BR, "filed"))
+            .unwrap();
+    }
+    net.run_until_quiet(1_000_000).unwrap();
+    // A reconnect: each side's hello tells the other how far it has its feed.
+    net.cut(T1, BR);
+    net.heal(T1, BR);
+    net.run_until_quiet(1_000_000).unwrap();
+    net.cut(T1, BR);
+    net
+}
+
+#[test]
+fn a_bundle_carries_what_the_peer_misses_once_and_a_later_sync_sends_only_the_rest() {
+    let mut net = synced_pair(11, 50);
+    // Offline at team-1: five cases change and one new case is filed.
+    for i in 0..5 {
+        net.edit(T1, &format!("c{i:03}"), |c, e| {
+            c.add_assistance(e, &aid(&format!("a{i}"), 100_00))
+        })
+        .unwrap();
+    }
+    net.create_case(T1, "new", fields(99)).unwrap();
+    net.edit(T1, "new", |c, e| c.report_to(e, BR, "filed"))
+        .unwrap();
+
+    let bundle = hearth_sync::bundle::export(&mut net.node(T1).replica, BR, false).unwrap();
+    assert!(bundle.since > 0, "continues from the branch's confirmation");
+    let mut carried: Vec<&str> = bundle.docs.iter().map(|d| d.id.as_str()).collect();
+    carried.sort();
+    assert_eq!(carried, ["c000", "c001", "c002", "c003", "c004", "new"]);
+    let full = hearth_sync::bundle::export(&mut net.node(T1).replica, BR, true).unwrap();
+    assert_eq!(full.docs.len(), 51, "--full carries every shared case");
+    let delta: usize = bundle.docs.iter().map(|d| d.data.len()).sum();
+    let whole: usize = full.docs.iter().map(|d| d.data.len()).sum();
+    assert!(delta * 4 < whole, "a delta bundle is small: {delta} of {whole} bytes");
+
+    let head = net.node(BR).replica.feed_head();
+    let first = hearth_sync::bundle::import(&mut net.node(BR).replica, &bundle).unwrap();
+    assert_eq!(first.added, ["new"]);
+    assert_eq!(first.changed.len(), 5);
+    assert!(first.checkpoint);
+    for id in ["c000", "c004", "new"] {
+        let (held, same) = holders(&mut net, id);
+        assert_eq!(held, set(&[T1, BR]));
+        assert!(same, "{id} differs after the import");
+    }
+    let head_after = net.node(BR).replica.feed_head();
+    assert_eq!(head_after - head, 6);
+
+    let again = hearth_sync::bundle::import(&mut net.node(BR).replica, &bundle).unwrap();
+    assert!(again.added.is_empty() && again.changed.is_empty());
+    assert_eq!(again.unchanged, 6);
+    assert_eq!(
+        net.node(BR).replica.feed_head(),
+        head_after,
+        "a second import changes nothing"
+    );
+
+    // One more edit after the export; then the link comes back.
+    net.edit(T1, "c010", |c, e| c.add_assistance(e, &aid("late", 1_00)))
+        .unwrap();
+    let before = net.traffic();
+    net.heal(T1, BR);
+    net.run_until_quiet(1_000_000).unwrap();
+    let used = net.traffic().frames - before.frames;
+    eprintln!("sync after the bundle: {used} frames");
+    // Two hellos, the one late document's exchange (four messages), a checkpoint each way, and
+    // the branch's checkpoint over the six imported documents it did not need to offer back:
+    // none of the six is offered again either way.
+    assert!(used <= 2 + 4 + 3, "the sync after the bundle took {used} frames");
+    assert!(holders(&mut net, "c010").1);
+    assert!(net.closures().is_empty(), "{:?}", net.closures());
+}
+
+#[test]
+fn a_bad_bundle_is_refused_whole_and_nothing_of_it_is_applied() {
+    use hearth_sync::BundleError;
+    let mut net = synced_pair(12, 3);
+    net.edit(T1, "c000", |c, e| c.add_assistance(e, &aid("x", 100_00)))
+        .unwrap();
+    net.create_case(T1, "new", fields(7)).unwrap();
+    net.edit(T1, "new", |c, e| c.report_to(e, BR, "filed"))
+        .unwrap();
+    let good = hearth_sync::bundle::export(&mut net.node(T1).replica, BR, false).unwrap();
+    assert_eq!(good.docs.len(), 2);
+    let head = net.node(BR).replica.feed_head();
+    let try_import = |net: &mut Network, bundle: &hearth_sync::Bundle| {
+        let err = hearth_sync::bundle::import(&mut net.node(BR).replica, bundle).unwrap_err();
+        assert_eq!(net.node(BR).replica.feed_head(), head, "{err}: something was applied");
+        assert!(!net.node(BR).replica.holds("new"), "{err}");
+        err
+    };
+
+    // Made for another node.
+    let mut other = good.clone();
+    other.to = T2.into();
+    assert!(matches!(try_import(&mut net, &other), BundleError::NotForUs { .. }));
+
+    // Signed by team-2, which is no participant of these cases.
+    let mut foreign = good.clone();
+    foreign.from = T2.into();
+    let err = try_import(&mut net, &foreign);
+    assert!(matches!(err, BundleError::OutOfScope(_)), "{err}");
+    assert!(err.to_string().contains("nothing of the bundle was applied"));
+
+    // The second document damaged: the first, valid, is not applied either.
+    let mut damaged = good.clone();
+    let last = damaged.docs.len() - 1;
+    let data = &mut damaged.docs[last].data;
+    let mid = data.len() / 2;
+    data[mid] ^= 0x40;
+    let err = try_import(&mut net, &damaged);
+    assert!(
+        matches!(err, BundleError::Damaged { .. } | BundleError::Incomplete { .. }),
+        "{err}"
+    );
+
+    // Changes on top of what the receiver never had.
+    let mut fresh = MemReplica::new(BR, 77);
+    let err = hearth_sync::bundle::import(&mut fresh, &good).unwrap_err();
+    assert!(matches!(err, BundleError::Incomplete { .. }), "{err}");
+    assert!(err.to_string().contains("--full"));
+    assert_eq!(fresh.feed_head(), 0);
+
+    // The good one still applies.
+    let done = hearth_sync::bundle::import(&mut net.node(BR).replica, &good).unwrap();
+    assert_eq!(done.added, ["new"]);
+    assert_eq!(done.changed, ["c000"]);
 }
