@@ -1115,3 +1115,218 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
     assert!(how.contains("d1"), "{how}");
     fed.stop().await;
 }
+
+/// `GET path` on a plain-HTTP address: (status line, body).
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply).await.unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// The value of one sample line in Prometheus text, e.g. `hearth_cases_held`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_neighbours_sync_cases_conflicts_and_refusals_and_no_personal_data() {
+    let ca = tls::new_ca("test").unwrap();
+    let mut br = LocalNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]).unwrap();
+    br.config.metrics = Some("127.0.0.1:0".into());
+    br.start().await.unwrap();
+    let metrics = br.node().unwrap().metrics_addr().unwrap();
+    let mut t1 = LocalNode::new(
+        T1,
+        Level::Team,
+        &ca,
+        vec![peer(
+            BR,
+            hearth_node::Relation::Parent,
+            Some(br.endpoint().unwrap()),
+        )],
+    )
+    .unwrap();
+    t1.start().await.unwrap();
+    let id = "case-metrics-7f3a";
+    create_case(&t1, id, 3).await;
+    edit(&t1, id, |c, e| c.report_to(e, BR, "filed")).await;
+    wait_for("the case to reach the branch", 20, || async {
+        heads(&br, id).await.is_some()
+    })
+    .await;
+
+    // Two strangers knock: a certificate of another CA, and one of this CA for no neighbour.
+    let addr = br.node().unwrap().addr().unwrap();
+    let other_ca = tls::new_ca("elsewhere").unwrap();
+    assert!(!handshake_works(addr, BR, &ca, &tls::issue(&other_ca, T1).unwrap()).await);
+    assert!(!handshake_works(addr, BR, &ca, &tls::issue(&ca, "demo.team-9").unwrap()).await);
+
+    let (status, text) = http_get(metrics, "/metrics").await;
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(
+        sample(&text, "hearth_neighbours_connected"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "hearth_cases_held"), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "hearth_conflicts_open"), Some(0.0), "{text}");
+    let peer_series = |name: &str, dir: &str| {
+        sample(
+            &text,
+            &format!("{name}{{peer=\"{T1}\",direction=\"{dir}\"}}"),
+        )
+        .or_else(|| {
+            sample(
+                &text,
+                &format!("{name}{{direction=\"{dir}\",peer=\"{T1}\"}}"),
+            )
+        })
+    };
+    assert!(
+        peer_series("hearth_sync_frames_total", "in").unwrap() > 0.0,
+        "{text}"
+    );
+    assert!(
+        peer_series("hearth_sync_bytes_total", "out").unwrap() > 0.0,
+        "{text}"
+    );
+    assert!(sample(&text, &format!("hearth_sync_backlog{{peer=\"{T1}\"}}")).is_some());
+    assert!(sample(&text, &format!("hearth_sync_lag_seconds{{peer=\"{T1}\"}}")).is_some());
+    assert_eq!(
+        sample(&text, "hearth_peers_refused_total{reason=\"unknown_ca\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "hearth_peers_refused_total{reason=\"not_configured\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // Node ids and numbers only: nothing of the case itself.
+    let view = t1.read(id, |c| c.view()).await.unwrap().unwrap().unwrap();
+    let name = view.worker.name.unwrap();
+    for personal in [name.as_str(), id] {
+        assert!(!text.contains(personal), "metrics mention {personal}");
+    }
+    let (status, body) = http_get(metrics, "/healthz").await;
+    assert!(
+        status.contains("200") && body.trim() == "ok",
+        "{status} {body}"
+    );
+    t1.stop().await;
+    br.stop().await;
+}
+
+/// Writes a certificate and key as `name.pem` and `name.key` in `dir`.
+fn write_pem(dir: &std::path::Path, name: &str, pem: &Pem) -> (String, String) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&cert, &pem.cert).unwrap();
+    std::fs::write(&key, &pem.key).unwrap();
+    (cert.display().to_string(), key.display().to_string())
+}
+
+/// The issue's real client: Python with the official grpcio packages (pinned, in a virtualenv
+/// that `tests/python/venv.sh` makes once under the target dir).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers_are_refused() {
+    let python_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("grpcio-venv");
+    let made = std::process::Command::new("bash")
+        .arg(python_dir.join("venv.sh"))
+        .arg(&venv)
+        .output()
+        .expect("run tests/python/venv.sh");
+    assert!(
+        made.status.success(),
+        "cannot make the grpcio virtualenv (needs python3 with venv and PyPI): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let python = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+
+    let ca = tls::new_ca("test").unwrap();
+    let mut br = LocalNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]).unwrap();
+    br.admit("console.ops");
+    br.start().await.unwrap();
+    let id = "case-grpcio";
+    create_case(&br, id, 5).await;
+
+    let files = tempfile::tempdir().unwrap();
+    let ca_file = files.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.cert).unwrap();
+    let (cert, key) = write_pem(
+        files.path(),
+        "admin",
+        &tls::issue(&ca, "console.ops").unwrap(),
+    );
+    let other_ca = tls::new_ca("elsewhere").unwrap();
+    let (f_cert, f_key) = write_pem(
+        files.path(),
+        "foreign",
+        &tls::issue(&other_ca, "console.ops").unwrap(),
+    );
+    let addr = br.node().unwrap().addr().unwrap().to_string();
+    let mut client = std::process::Command::new(&python);
+    client
+        .arg(python_dir.join("client.py"))
+        .args(["--addr", &addr, "--server-name", BR])
+        .args(["--ca", &ca_file.display().to_string()])
+        .args(["--cert", &cert, "--key", &key])
+        .args(["--foreign-cert", &f_cert, "--foreign-key", &f_key])
+        .args(["--case", id]);
+    // The client has its own timeouts (10 s a call), so it ends by itself.
+    let out = tokio::task::spawn_blocking(move || client.output())
+        .await
+        .unwrap()
+        .expect("run client.py");
+    assert!(
+        out.status.success(),
+        "client.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["health"], "SERVING", "{seen}");
+    assert_eq!(seen["health_archive"], "SERVING", "{seen}");
+    let services: Vec<&str> = seen["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    for s in [
+        "hearth.v1.Archive",
+        "hearth.v1.Federation",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        assert!(services.contains(&s), "{s} not listed: {services:?}");
+    }
+    assert!(
+        !services.contains(&"hearth.v1.Local"),
+        "Local is only on the Unix socket"
+    );
+    assert_eq!(seen["case"]["id"], id);
+    assert_eq!(seen["case"]["home"], BR);
+    assert_eq!(seen["case"]["status"], "draft");
+    assert_eq!(seen["without_certificate"], "UNAVAILABLE", "{seen}");
+    assert_eq!(seen["foreign_ca"], "UNAVAILABLE", "{seen}");
+    br.stop().await;
+}

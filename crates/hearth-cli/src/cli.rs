@@ -22,8 +22,22 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME")]
     pub by: Option<String>,
 
+    /// How `hearth serve` writes its log on stderr: text for people, json (one object a line)
+    /// for log collectors
+    #[arg(long, global = true, env = "HEARTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The parsed command line lives once per process, so variant sizes do not matter.
@@ -107,6 +121,12 @@ pub enum Command {
     Sync(SyncCommand),
     /// Fold change chunks into snapshots and give free space back to the disk
     Compact(JsonFlag),
+    /// Check node config files (hearth.toml) before a node uses them
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Offline bundles: carry what a neighbour is missing in a file, where no network reaches
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// A five-node federation on loopback: escalation, a node cut off, edits on both sides, healing
     Demo {
         /// Instead: a caseworker's day on one node, as the commands a person would type
@@ -137,6 +157,45 @@ pub enum CertsCommand {
         /// Folder to write to
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Parse and check config files: node ids, addresses, endpoints, neighbours
+    Check {
+        /// The files (e.g. deploy/federation/*/hearth.toml)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write a signed file of everything a neighbour is missing of what the two share
+    Export {
+        /// The neighbour the bundle is for
+        #[arg(long = "for", value_name = "ID")]
+        for_node: String,
+        /// The file to write (must not exist yet)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Every shared document whole, not only what the neighbour is missing (for a neighbour
+        /// restored from an old backup, or when an import says so)
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check a neighbour's bundle (signature, sender, scope) and apply it; a second import of
+    /// the same file changes nothing
+    Import {
+        /// The bundle file
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
     },
 }
 
@@ -201,6 +260,10 @@ pub struct InitArgs {
     /// Address to listen on for peers, e.g. 0.0.0.0:7400
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
+    /// Address for the Prometheus endpoint (plain HTTP: /metrics and /healthz), e.g.
+    /// 127.0.0.1:9464; keep it off public networks
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
     /// Join an existing federation: its salt file, copied from any node of it
     #[arg(long, value_name = "FILE")]
     pub federation_salt: Option<PathBuf>,

@@ -12,8 +12,8 @@ use serde_json::json;
 
 use crate::BadInput;
 use crate::cli::{
-    AssistCommand, CaseCommand, Cli, Command, ConflictsCommand, FundCommand, LoanCommand,
-    MemberCommand, PeerCommand, PolicyCommand, ReviewCommand, VisitCommand,
+    AssistCommand, CaseCommand, Cli, Command, ConfigCommand, ConflictsCommand, FundCommand,
+    LoanCommand, MemberCommand, PeerCommand, PolicyCommand, ReviewCommand, VisitCommand,
 };
 use crate::fields::case_form;
 use crate::node::{self, Node};
@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &a.node_id,
                 &a.level,
                 a.listen,
+                a.metrics,
                 a.federation_salt.as_deref(),
             )?;
             let salt_path = dir.join(node::SALT_FILE);
@@ -218,8 +219,36 @@ pub fn run(cli: Cli) -> Result<()> {
                 Ok(())
             }
         }
-        Command::Serve => crate::serve::run(&dir()?),
+        Command::Serve => crate::serve::run(&dir()?, cli.log_format),
         Command::Sync(c) => crate::serve::sync(&dir()?, c),
+        Command::Bundle(c) => crate::bundle::run(&dir()?, c),
+        Command::Config(ConfigCommand::Check { files, json }) => {
+            let mut checked = Vec::new();
+            for file in &files {
+                let c = node::check_config_file(file)?;
+                checked.push((file.display().to_string(), c));
+            }
+            let lines: Vec<String> = checked
+                .iter()
+                .map(|(file, c)| {
+                    format!(
+                        "{file}: ok — node {} ({}), {}, {} neighbour(s), metrics {}",
+                        c.node_id,
+                        c.level.code(),
+                        c.listen
+                            .as_ref()
+                            .map_or("does not listen".to_owned(), |l| format!("listens on {l}")),
+                        c.peers.len(),
+                        c.metrics.as_deref().unwrap_or("off"),
+                    )
+                })
+                .collect();
+            let value: Vec<serde_json::Value> = checked
+                .iter()
+                .map(|(file, c)| json!({ "file": file, "node_id": c.node_id, "ok": true }))
+                .collect();
+            done(json.json, json!(value), lines.join("\n"))
+        }
         Command::Case(c) => case(&mut Node::open(&dir()?, operator)?, c),
         Command::Member(c) => member(&mut Node::open(&dir()?, operator)?, c),
         Command::Assist(c) => assist(&mut Node::open(&dir()?, operator)?, c),

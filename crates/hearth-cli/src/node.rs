@@ -390,23 +390,9 @@ pub fn open_store(path: &Path) -> Result<Store> {
     }
 }
 
-/// Checks a node id: dot-separated labels of lowercase letters, digits and inner dashes, as a DNS
-/// name in a certificate would be.
+/// Checks a node id (see [`hearth_node::config::check_node_id`]).
 pub fn check_node_id(id: &str) -> Result<(), BadInput> {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if id.len() > 253 || !id.split('.').all(label_ok) {
-        return Err(BadInput::new(format!(
-            "node id {id:?} is not valid: use lowercase letters, digits, '-' and '.', e.g. kaiyuan-power.ops.team-3"
-        )));
-    }
-    Ok(())
+    hearth_node::config::check_node_id(id).map_err(BadInput::new)
 }
 
 /// `hearth init`: validates everything first, then writes salt, store and config (the config
@@ -416,18 +402,16 @@ pub fn init(
     node_id: &str,
     level: &str,
     listen: Option<String>,
+    metrics: Option<String>,
     salt_file: Option<&Path>,
 ) -> Result<(NodeConfig, bool)> {
     check_node_id(node_id)?;
     let level: Level = level.parse()?;
     if let Some(addr) = &listen {
-        let port = addr.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
-        if !matches!(port, Some(Ok(p)) if p > 0) {
-            return Err(BadInput::new(format!(
-                "listen address {addr:?} is not HOST:PORT, e.g. 0.0.0.0:7400"
-            ))
-            .into());
-        }
+        hearth_node::config::check_host_port("listen", addr).map_err(BadInput::new)?;
+    }
+    if let Some(addr) = &metrics {
+        hearth_node::config::check_host_port("metrics", addr).map_err(BadInput::new)?;
     }
     let joined = salt_file.is_some();
     let salt = match salt_file {
@@ -469,6 +453,7 @@ pub fn init(
         listen,
         peers: Vec::new(),
         admins: Vec::new(),
+        metrics,
     };
     let created_dir = !dir.exists();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -496,7 +481,16 @@ fn write_node(dir: &Path, config: &NodeConfig, salt: &FederationSalt) -> Result<
 
 /// Reads `<dir>/hearth.toml`.
 pub fn load_config(dir: &Path) -> Result<NodeConfig> {
-    NodeConfig::load(&dir.join(CONFIG_FILE)).map_err(|e| BadInput::new(e.to_string()).into())
+    check_config_file(&dir.join(CONFIG_FILE))
+}
+
+/// Reads and checks a config file (`hearth config check`, and every command's own config).
+pub fn check_config_file(path: &Path) -> Result<NodeConfig> {
+    let config = NodeConfig::load(path).map_err(|e| BadInput::new(e.to_string()))?;
+    config
+        .check()
+        .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+    Ok(config)
 }
 
 /// Writes `<dir>/hearth.toml` atomically (a temporary file renamed over the old one).

@@ -13,13 +13,13 @@ use hearth_proto::v1::{SyncNowRequest, SyncStatusRequest};
 use tonic::transport::Channel;
 
 use crate::BadInput;
-use crate::cli::SyncCommand;
+use crate::cli::{LogFormat, SyncCommand};
 use crate::commands::done;
 use crate::node::{STORE_FILE, connect_socket, load_config, load_salt, open_store};
 use crate::output::print_json;
 
-/// Runs the node on `dir`.
-pub fn run(dir: &Path) -> Result<()> {
+/// Runs the node on `dir`, logging to stderr in `format`.
+pub fn run(dir: &Path, format: LogFormat) -> Result<()> {
     let config = load_config(dir)?;
     if config.listen.is_none() && config.peers.iter().all(|p| p.endpoint.is_none()) {
         return Err(BadInput::new(
@@ -38,13 +38,21 @@ pub fn run(dir: &Path) -> Result<()> {
     // crashed node can be replaced.
     let salt = load_salt(dir)?;
     let store = open_store(&dir.join(STORE_FILE))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object a line, fields flattened, for log collectors (journald, Loki, ELK).
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
     let dir = dir.to_owned();
     runtime()?.block_on(async move {
         let node = hearth_node::start(NodeOptions {

@@ -73,6 +73,9 @@ impl ArchiveService {
                     .and_then(|c| tls::node_of_cert(c, admins))
             })
             .ok_or_else(|| {
+                self.node
+                    .metrics()
+                    .refused(crate::metrics::Refusal::WrongRole);
                 Status::permission_denied(
                     "this certificate is not an admin of this node; add its name to `admins` in the node's config",
                 )

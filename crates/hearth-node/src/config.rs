@@ -64,6 +64,10 @@ pub struct NodeConfig {
     /// Address to listen on for peers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    /// Address of the plain-HTTP Prometheus endpoint (`/metrics`, and `/healthz` for probes);
+    /// none if absent. Keep it on loopback or a management network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
     /// Neighbours.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<Peer>,
@@ -120,6 +124,45 @@ impl NodeConfig {
         ))
     }
 
+    /// Checks what the parser cannot: node ids, addresses, endpoints, neighbours named once and
+    /// never the node itself. Says what is wrong and how to write it.
+    pub fn check(&self) -> Result<(), String> {
+        check_node_id(&self.node_id)?;
+        if let Some(addr) = &self.listen {
+            check_host_port("listen", addr)?;
+        }
+        if let Some(addr) = &self.metrics {
+            check_host_port("metrics", addr)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.peers {
+            check_node_id(&p.id)?;
+            if p.id == self.node_id {
+                return Err(format!("peer {} is this node itself", p.id));
+            }
+            if !seen.insert(p.id.as_str()) {
+                return Err(format!("peer {} is listed twice", p.id));
+            }
+            if let Some(e) = &p.endpoint
+                && crate::net::endpoint_addr(e).is_none()
+            {
+                return Err(format!(
+                    "endpoint {e:?} of peer {} is not https://HOST:PORT, e.g. https://branch.example:7400",
+                    p.id
+                ));
+            }
+        }
+        for a in &self.admins {
+            check_node_id(a)?;
+            if seen.contains(a.as_str()) {
+                return Err(format!(
+                    "{a} is both a peer and an admin; it may be only one"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Ids of all neighbours.
     pub fn neighbour_ids(&self) -> Vec<String> {
         self.peers.iter().map(|p| p.id.clone()).collect()
@@ -136,6 +179,37 @@ impl NodeConfig {
     }
 }
 
+/// Checks a node id: dot-separated labels of lowercase letters, digits and inner dashes, as a DNS
+/// name in a certificate would be.
+pub fn check_node_id(id: &str) -> Result<(), String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if id.len() > 253 || !id.split('.').all(label_ok) {
+        return Err(format!(
+            "node id {id:?} is not valid: use lowercase letters, digits, '-' and '.', e.g. kaiyuan-power.ops.team-3"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a `HOST:PORT` address (port 1–65535).
+pub fn check_host_port(what: &str, addr: &str) -> Result<(), String> {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{what} address {addr:?} is not HOST:PORT, e.g. 0.0.0.0:7400"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +220,7 @@ mod tests {
             node_id: "demo.branch".into(),
             level: Level::Branch,
             listen: Some("127.0.0.1:7400".into()),
+            metrics: Some("127.0.0.1:9464".into()),
             peers: vec![
                 Peer {
                     id: "demo.enterprise".into(),
@@ -163,6 +238,16 @@ mod tests {
         let text = config.to_toml().unwrap();
         assert_eq!(NodeConfig::parse(&text).unwrap(), config);
         assert!(NodeConfig::parse("node_id = \"x\"\nlevel = \"team\"\ncolour = 1\n").is_err());
+        config.check().unwrap();
+        let mut bad = config.clone();
+        bad.metrics = Some("9464".into());
+        assert!(bad.check().unwrap_err().contains("metrics address"));
+        let mut bad = config.clone();
+        bad.peers[1].endpoint = Some("http://x:1".into());
+        assert!(bad.check().unwrap_err().contains("https://HOST:PORT"));
+        let mut bad = config.clone();
+        bad.admins.push("demo.team-1".into());
+        assert!(bad.check().is_err());
         assert_eq!(config.parents().count(), 1);
     }
 }

@@ -94,6 +94,10 @@ pub struct PeerStatus {
     pub quiet: bool,
     /// Counters of the current (or last) session.
     pub stats: SessionStats,
+    /// Counters of every session with it since the node started.
+    pub total: SessionStats,
+    /// When it last had everything of ours with nothing under way (now, if it has).
+    pub in_step: Option<SystemTime>,
 }
 
 #[derive(Debug)]
@@ -118,11 +122,20 @@ pub struct Core {
     live: HashMap<String, Live>,
     last_heard: HashMap<String, SystemTime>,
     last_stats: HashMap<String, SessionStats>,
+    /// Counters of the sessions that ended, per neighbour.
+    ended: HashMap<String, SessionStats>,
+    in_step: HashMap<String, SystemTime>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Core {
     /// A core for `replica`, configured by `config`.
-    pub fn new(replica: StoreReplica, config: &NodeConfig, cfg: SessionConfig) -> Core {
+    pub fn new(
+        replica: StoreReplica,
+        config: &NodeConfig,
+        cfg: SessionConfig,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Core {
         Core {
             local: replica.node_id().to_owned(),
             level: config.level,
@@ -140,7 +153,17 @@ impl Core {
             live: HashMap::new(),
             last_heard: HashMap::new(),
             last_stats: HashMap::new(),
+            ended: HashMap::new(),
+            in_step: HashMap::new(),
+            metrics,
         }
+    }
+
+    /// A session with `peer` is over: its counters join the totals.
+    fn ended(&mut self, peer: String, stats: SessionStats) {
+        let total = self.ended.entry(peer.clone()).or_default();
+        *total = sum(*total, stats);
+        self.last_stats.insert(peer, stats);
     }
 
     /// Runs until [`Cmd::Shutdown`] or until every sender is gone.
@@ -170,6 +193,12 @@ impl Core {
             }
             self.send(outbox);
             self.drop_closed();
+            let now = SystemTime::now();
+            for (peer, live) in &self.live {
+                if live.session.is_quiet(&self.replica) {
+                    self.in_step.insert(peer.clone(), now);
+                }
+            }
             if stop {
                 break;
             }
@@ -202,8 +231,8 @@ impl Core {
                     outbox.push((peer.clone(), conn, frame));
                 }
                 info!(peer = %peer, conn, dialled, "sync session started");
-                self.live.insert(
-                    peer,
+                let replaced = self.live.insert(
+                    peer.clone(),
                     Live {
                         conn,
                         dialled,
@@ -211,6 +240,9 @@ impl Core {
                         out,
                     },
                 );
+                if let Some(old) = replaced {
+                    self.ended(peer, old.session.stats());
+                }
             }
             Cmd::Frame { peer, conn, frame } => {
                 let Some(live) = self.live.get_mut(&peer).filter(|l| l.conn == conn) else {
@@ -226,7 +258,7 @@ impl Core {
                     && let Some(live) = self.live.remove(&peer)
                 {
                     info!(peer = %peer, conn, "sync session ended");
-                    self.last_stats.insert(peer, live.session.stats());
+                    self.ended(peer, live.session.stats());
                 }
             }
             Cmd::Local(f) => f(&mut self.replica),
@@ -318,10 +350,14 @@ impl Core {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     warn!(peer = %peer, "peer is not reading fast enough; ending the session");
-                    self.live.remove(&peer);
+                    if let Some(live) = self.live.remove(&peer) {
+                        self.ended(peer, live.session.stats());
+                    }
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
-                    self.live.remove(&peer);
+                    if let Some(live) = self.live.remove(&peer) {
+                        self.ended(peer, live.session.stats());
+                    }
                 }
             }
         }
@@ -336,14 +372,17 @@ impl Core {
         for (peer, why) in closed {
             match why {
                 Closed::Local(code, message) => {
-                    warn!(peer = %peer, ?code, message = %message, "sync session refused")
+                    warn!(peer = %peer, ?code, message = %message, "sync session refused");
+                    if let Some(reason) = crate::metrics::Refusal::of_session(code) {
+                        self.metrics.refused(reason);
+                    }
                 }
                 Closed::Peer(code, message) => {
                     warn!(peer = %peer, ?code, message = %message, "peer ended the sync session")
                 }
             }
             if let Some(live) = self.live.remove(&peer) {
-                self.last_stats.insert(peer, live.session.stats());
+                self.ended(peer, live.session.stats());
             }
         }
     }
@@ -354,6 +393,7 @@ impl Core {
             .iter()
             .map(|p| {
                 let live = self.live.get(&p.id);
+                let current = live.map(|l| l.session.stats()).unwrap_or_default();
                 PeerStatus {
                     id: p.id.clone(),
                     relation: p.relation,
@@ -365,8 +405,22 @@ impl Core {
                         .map(|l| l.session.stats())
                         .or_else(|| self.last_stats.get(&p.id).copied())
                         .unwrap_or_default(),
+                    total: sum(self.ended.get(&p.id).copied().unwrap_or_default(), current),
+                    in_step: self.in_step.get(&p.id).copied(),
                 }
             })
             .collect()
+    }
+}
+
+fn sum(a: SessionStats, b: SessionStats) -> SessionStats {
+    SessionStats {
+        frames_in: a.frames_in + b.frames_in,
+        frames_out: a.frames_out + b.frames_out,
+        bytes_in: a.bytes_in + b.bytes_in,
+        bytes_out: a.bytes_out + b.bytes_out,
+        docs_applied: a.docs_applied + b.docs_applied,
+        refused_here: a.refused_here + b.refused_here,
+        refused_by_peer: a.refused_by_peer + b.refused_by_peer,
     }
 }

@@ -11,10 +11,12 @@
 
 pub mod archive;
 pub mod archive_api;
+pub mod bundle;
 pub mod config;
 pub mod core;
 pub mod local;
 pub mod local_api;
+pub mod metrics;
 pub mod net;
 pub mod replica;
 pub mod tls;
@@ -66,6 +68,12 @@ pub enum NodeError {
     /// The node's documents could not be read or written.
     #[error(transparent)]
     Replica(#[from] hearth_sync::ReplicaError),
+    /// The reflection service could not be built from the descriptors.
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(String),
+    /// The metrics could not be encoded.
+    #[error("cannot encode the metrics: {0}")]
+    Metrics(String),
     /// The local control socket cannot be used.
     #[error("cannot serve the local API on {path}: {source}")]
     Socket {
@@ -97,12 +105,18 @@ pub struct NodeHandle {
     node_id: String,
     core: mpsc::Sender<core::Cmd>,
     wakes: Arc<HashMap<String, Arc<Notify>>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl NodeHandle {
     /// The node id.
     pub fn node_id(&self) -> &str {
         &self.node_id
+    }
+
+    /// The node's live counters.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     /// Every neighbour: connected or not, last heard, backlog, counters.
@@ -158,6 +172,54 @@ impl NodeHandle {
     }
 }
 
+/// The services the mTLS port serves, as reflection lists them.
+const SERVED: [&str; 5] = [
+    "hearth.v1.Federation",
+    "hearth.v1.Archive",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// A reflection builder that knows every service of the mTLS port (and only those: `Local` is
+/// served on the Unix socket alone).
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(hearth_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
+    for name in SERVED {
+        builder = builder.with_service_name(name);
+    }
+    builder
+}
+
+/// Server reflection, `grpc.reflection.v1`.
+fn reflection() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    NodeError,
+> {
+    reflection_builder()
+        .build_v1()
+        .map_err(|e| NodeError::Reflection(e.to_string()))
+}
+
+/// The same for clients that still ask `grpc.reflection.v1alpha` (grpcio's, older grpcurl).
+fn reflection_v1alpha() -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+    NodeError,
+> {
+    reflection_builder()
+        .build_v1alpha()
+        .map_err(|e| NodeError::Reflection(e.to_string()))
+}
+
 /// Tells the core that time passes, so that work it put off (the node's summary) gets done.
 async fn ticker(core: mpsc::Sender<core::Cmd>, cancel: CancellationToken) {
     let mut every = tokio::time::interval(core::SUMMARY_EVERY);
@@ -179,8 +241,11 @@ async fn ticker(core: mpsc::Sender<core::Cmd>, cancel: CancellationToken) {
 pub struct RunningNode {
     node_id: String,
     config: Arc<NodeConfig>,
+    identity: Arc<Identity>,
     salt: Arc<FederationSalt>,
     addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Arc<metrics::Metrics>,
     core: mpsc::Sender<core::Cmd>,
     wakes: Arc<HashMap<String, Arc<Notify>>>,
     cancel: CancellationToken,
@@ -206,7 +271,8 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     let server_tls = identity.server_config(allowed)?;
     let client_tls = Arc::new(identity.client_config()?);
     let (tx, rx) = mpsc::channel(4096);
-    let core = core::Core::new(replica, &config, session);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let core = core::Core::new(replica, &config, session, metrics.clone());
     let core_thread = std::thread::Builder::new()
         .name("hearth-core".into())
         .spawn(move || core.run(rx))
@@ -229,6 +295,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         node_id: config.node_id.clone(),
         core: tx.clone(),
         wakes: wakes.clone(),
+        metrics: metrics.clone(),
     };
     let mut addr = None;
     if let Some(listen) = &config.listen {
@@ -242,11 +309,13 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         let incoming = net::tls_incoming(
             listener,
             TlsAcceptor::from(Arc::new(server_tls)),
+            metrics.clone(),
             cancel.clone(),
         );
         let service = FederationServer::new(net::FederationService::new(
             tx.clone(),
             config.neighbour_ids(),
+            metrics.clone(),
             cancel.clone(),
         ))
         .max_decoding_message_size(net::MAX_MESSAGE)
@@ -257,12 +326,25 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             salt.clone(),
         ))
         .max_decoding_message_size(archive_api::MAX_REQUEST);
+        // The standard services, so grpcurl, grpc_health_probe and grpcio clients work.
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<FederationServer<net::FederationService>>()
+            .await;
+        health
+            .set_serving::<ArchiveServer<archive_api::ArchiveService>>()
+            .await;
+        let reflection = reflection()?;
+        let reflection_v1alpha = reflection_v1alpha()?;
         let stop = cancel.clone();
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .http2_keepalive_interval(Some(Duration::from_secs(20)))
                 .add_service(service)
                 .add_service(archive)
+                .add_service(health_service)
+                .add_service(reflection)
+                .add_service(reflection_v1alpha)
                 .serve_with_incoming_shutdown(incoming, stop.cancelled())
                 .await;
             if let Err(e) = served {
@@ -270,6 +352,14 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             }
         }));
         info!(node = %config.node_id, addr = %local, "listening for peers");
+    }
+    let mut metrics_addr = None;
+    if let Some(at) = &config.metrics {
+        let (local, task) =
+            metrics::serve(at, metrics.clone(), handle.clone(), cancel.clone()).await?;
+        metrics_addr = Some(local);
+        tasks.push(task);
+        info!(addr = %local, "metrics at http://{local}/metrics");
     }
     for peer in dialled {
         let wake = wakes.get(&peer.id).cloned().unwrap_or_default();
@@ -284,8 +374,11 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     Ok(RunningNode {
         node_id: config.node_id.clone(),
         config,
+        identity: Arc::new(identity),
         salt,
         addr,
+        metrics_addr,
+        metrics,
         core: tx,
         wakes,
         cancel,
@@ -305,12 +398,18 @@ impl RunningNode {
         self.addr
     }
 
+    /// The address of the Prometheus endpoint, if the config has one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// A handle for services that answer about the node.
     pub fn handle(&self) -> NodeHandle {
         NodeHandle {
             node_id: self.node_id.clone(),
             core: self.core.clone(),
             wakes: self.wakes.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -326,7 +425,14 @@ impl RunningNode {
             self.config.clone(),
             self.salt.clone(),
         );
-        let task = local_api::serve(socket, self.handle(), archive, self.cancel.clone())?;
+        let task = local_api::serve(
+            socket,
+            self.handle(),
+            self.identity.clone(),
+            self.config.clone(),
+            archive,
+            self.cancel.clone(),
+        )?;
         self.tasks.push(task);
         Ok(())
     }

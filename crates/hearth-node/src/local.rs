@@ -67,6 +67,7 @@ impl LocalNode {
                 listen: Some("127.0.0.1:0".into()),
                 peers,
                 admins: Vec::new(),
+                metrics: None,
             },
             dir,
             pem: tls::issue(ca, id)?,

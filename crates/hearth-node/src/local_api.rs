@@ -7,9 +7,11 @@ use std::time::UNIX_EPOCH;
 use hearth_proto::v1::archive_server::ArchiveServer;
 use hearth_proto::v1::local_server::{Local, LocalServer};
 use hearth_proto::v1::{
-    CompactReply, CompactRequest, PeerStatus as PbPeer, SyncNowReply, SyncNowRequest,
-    SyncStatusReply, SyncStatusRequest,
+    CompactReply, CompactRequest, ExportBundleReply, ExportBundleRequest, ImportBundleReply,
+    ImportBundleRequest, PeerStatus as PbPeer, SyncNowReply, SyncNowRequest, SyncStatusReply,
+    SyncStatusRequest,
 };
+use std::sync::Arc;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -18,17 +20,28 @@ use tonic::{Request, Response, Status};
 use tracing::error;
 
 use crate::archive_api::{self, ArchiveService};
-use crate::{NodeError, NodeHandle};
+use crate::bundle::{self, BundleFileError};
+use crate::{Identity, NodeConfig, NodeError, NodeHandle};
 
 /// Name of the socket inside the data dir.
 pub const SOCKET_FILE: &str = "hearth.sock";
 
 struct Service {
     node: NodeHandle,
+    identity: Arc<Identity>,
+    config: Arc<NodeConfig>,
 }
 
 fn unavailable(e: NodeError) -> Status {
     Status::unavailable(e.to_string())
+}
+
+/// A refused bundle is bad input (exit 2); a failing disk is not.
+fn bundle_status(e: BundleFileError) -> Status {
+    match e {
+        BundleFileError::Replica(e) => Status::internal(e.to_string()),
+        e => Status::invalid_argument(e.to_string()),
+    }
 }
 
 #[tonic::async_trait]
@@ -94,6 +107,56 @@ impl Local for Service {
             chunks_removed: stats.chunks,
         }))
     }
+
+    async fn export_bundle(
+        &self,
+        request: Request<ExportBundleRequest>,
+    ) -> Result<Response<ExportBundleReply>, Status> {
+        let ExportBundleRequest { for_node, full } = request.into_inner();
+        let (identity, config) = (self.identity.clone(), self.config.clone());
+        let exported = self
+            .node
+            .local(move |replica| bundle::export(replica, &identity, &config, &for_node, full))
+            .await
+            .map_err(unavailable)?
+            .map_err(bundle_status)?;
+        Ok(Response::new(ExportBundleReply {
+            documents: exported.documents as u64,
+            since: exported.since,
+            upto: exported.upto,
+            file: exported.file,
+        }))
+    }
+
+    async fn import_bundle(
+        &self,
+        request: Request<ImportBundleRequest>,
+    ) -> Result<Response<ImportBundleReply>, Status> {
+        let file = request.into_inner().file;
+        let (identity, config) = (self.identity.clone(), self.config.clone());
+        let report = self
+            .node
+            .local(move |replica| bundle::import(replica, &identity, &config, &file))
+            .await
+            .map_err(unavailable)?
+            .map_err(bundle_status)?;
+        Ok(Response::new(ImportBundleReply::from(report)))
+    }
+}
+
+impl From<bundle::ImportReport> for ImportBundleReply {
+    fn from(r: bundle::ImportReport) -> Self {
+        ImportBundleReply {
+            from: r.from,
+            created_unix: r.created_unix,
+            added: r.imported.added,
+            changed: r.imported.changed,
+            unchanged: r.imported.unchanged as u64,
+            checkpoint: r.imported.checkpoint,
+            conflicts_before: r.conflicts_before as u64,
+            conflicts_after: r.conflicts_after as u64,
+        }
+    }
 }
 
 /// Binds the socket (replacing a stale one), makes it owner-only, and serves the `Local` and
@@ -101,6 +164,8 @@ impl Local for Service {
 pub fn serve(
     socket: &Path,
     node: NodeHandle,
+    identity: Arc<Identity>,
+    config: Arc<NodeConfig>,
     archive: ArchiveService,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, NodeError> {
@@ -120,7 +185,15 @@ pub fn serve(
     let path = socket.to_owned();
     Ok(tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
-            .add_service(LocalServer::new(Service { node }))
+            .add_service(
+                LocalServer::new(Service {
+                    node,
+                    identity,
+                    config,
+                })
+                .max_decoding_message_size(bundle::MAX_FILE)
+                .max_encoding_message_size(bundle::MAX_FILE),
+            )
             .add_service(
                 ArchiveServer::new(archive).max_decoding_message_size(archive_api::MAX_REQUEST),
             )

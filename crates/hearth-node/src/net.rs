@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Peer;
 use crate::core::Cmd;
+use crate::metrics::{Metrics, Refusal};
 use crate::tls;
 
 /// Frames queued for one connection before the peer counts as too slow.
@@ -90,6 +91,7 @@ async fn pump(
 pub struct FederationService {
     core: mpsc::Sender<Cmd>,
     neighbours: Vec<String>,
+    metrics: Arc<Metrics>,
     cancel: CancellationToken,
 }
 
@@ -98,11 +100,13 @@ impl FederationService {
     pub fn new(
         core: mpsc::Sender<Cmd>,
         neighbours: Vec<String>,
+        metrics: Arc<Metrics>,
         cancel: CancellationToken,
     ) -> Self {
         FederationService {
             core,
             neighbours,
+            metrics,
             cancel,
         }
     }
@@ -125,6 +129,7 @@ impl Federation for FederationService {
             .first()
             .and_then(|c| tls::node_of_cert(c, &self.neighbours))
             .ok_or_else(|| {
+                self.metrics.refused(Refusal::WrongRole);
                 Status::permission_denied("the certificate names no neighbour of this node")
             })?;
         let (out, rx) = mpsc::channel(OUT_QUEUE);
@@ -155,6 +160,7 @@ impl Federation for FederationService {
 pub fn tls_incoming(
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) -> ReceiverStream<Result<tokio_rustls::server::TlsStream<TcpStream>, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
@@ -174,13 +180,20 @@ pub fn tls_incoming(
             };
             let acceptor = acceptor.clone();
             let tx = tx.clone();
+            let metrics = metrics.clone();
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
                         let _ = tx.send(Ok(tls)).await;
                     }
-                    Ok(Err(e)) => warn!(remote = %addr, reason = %e, "TLS handshake refused"),
-                    Err(_) => warn!(remote = %addr, "TLS handshake timed out"),
+                    Ok(Err(e)) => {
+                        metrics.refused(Refusal::of_handshake(&e));
+                        warn!(remote = %addr, reason = %e, "TLS handshake refused");
+                    }
+                    Err(_) => {
+                        metrics.refused(Refusal::Handshake);
+                        warn!(remote = %addr, "TLS handshake timed out");
+                    }
                 }
             });
         }

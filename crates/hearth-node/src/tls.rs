@@ -218,6 +218,96 @@ impl Identity {
     }
 }
 
+/// Why a signed file was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    /// No certificate came with it.
+    #[error("it carries no certificate")]
+    NoCertificate,
+    /// The certificate does not chain to this federation's CA.
+    #[error("its certificate is not from this federation's CA ({0})")]
+    ForeignCa(String),
+    /// The certificate does not name the node the file says it is from.
+    #[error("its certificate is not {0}'s")]
+    NotTheSigner(String),
+    /// The signature does not match the content.
+    #[error("its signature does not match its content (altered or damaged)")]
+    Mismatch,
+    /// This node's key cannot sign.
+    #[error("this node's key cannot sign: {0}")]
+    Key(String),
+}
+
+impl Identity {
+    /// Signs `message` with this node's key: (TLS signature scheme code, signature).
+    pub fn sign(&self, message: &[u8]) -> Result<(u16, Vec<u8>), SignatureError> {
+        let key = rustls::crypto::ring::sign::any_supported_type(&self.key)
+            .map_err(|e| SignatureError::Key(e.to_string()))?;
+        let offered = [
+            SignatureScheme::ED25519,
+            SignatureScheme::ECDSA_NISTP256_SHA256,
+            SignatureScheme::ECDSA_NISTP384_SHA384,
+            SignatureScheme::RSA_PSS_SHA256,
+        ];
+        let signer = key
+            .choose_scheme(&offered)
+            .ok_or_else(|| SignatureError::Key("no usable signature scheme".into()))?;
+        let signature = signer
+            .sign(message)
+            .map_err(|e| SignatureError::Key(e.to_string()))?;
+        Ok((u16::from(signer.scheme()), signature))
+    }
+
+    /// This node's certificate chain, DER, its own first.
+    pub fn chain_der(&self) -> Vec<Vec<u8>> {
+        self.chain.iter().map(|c| c.to_vec()).collect()
+    }
+
+    /// Checks a signature made with [`Identity::sign`] by the node `signer`: its certificate
+    /// (first of `chain`) must chain to this federation's CA and name `signer`.
+    pub fn verify(
+        &self,
+        chain: &[Vec<u8>],
+        signer: &str,
+        scheme: u16,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        let Some((cert, intermediates)) = chain.split_first() else {
+            return Err(SignatureError::NoCertificate);
+        };
+        let cert = CertificateDer::from(cert.as_slice());
+        let intermediates: Vec<CertificateDer<'_>> = intermediates
+            .iter()
+            .map(|c| CertificateDer::from(c.as_slice()))
+            .collect();
+        let provider = rustls::crypto::ring::default_provider();
+        let roots = self
+            .roots()
+            .map_err(|e| SignatureError::ForeignCa(e.to_string()))?;
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider.clone()))
+            .build()
+            .map_err(|e| SignatureError::ForeignCa(e.to_string()))?
+            .verify_client_cert(&cert, &intermediates, UnixTime::now())
+            .map_err(|e| SignatureError::ForeignCa(e.to_string()))?;
+        if node_of_cert(&cert, &[signer.to_owned()]).is_none() {
+            return Err(SignatureError::NotTheSigner(signer.to_owned()));
+        }
+        let scheme = SignatureScheme::from(scheme);
+        let algorithm = provider
+            .signature_verification_algorithms
+            .mapping
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .and_then(|(_, algs)| algs.first())
+            .ok_or(SignatureError::Mismatch)?;
+        webpki::EndEntityCert::try_from(&cert)
+            .map_err(|e| SignatureError::ForeignCa(e.to_string()))?
+            .verify_signature(*algorithm, message, signature)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+}
+
 /// The node id a verified peer certificate names, among `candidates`.
 pub fn node_of_cert(cert: &CertificateDer<'_>, candidates: &[String]) -> Option<String> {
     let ee = webpki::EndEntityCert::try_from(cert).ok()?;

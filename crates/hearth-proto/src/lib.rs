@@ -19,6 +19,10 @@ pub mod v1 {
 
 use v1::sync_frame::Kind;
 
+/// The encoded descriptors of every `hearth.v1` file, for the server-reflection service.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/hearth_descriptor.bin"));
+
 /// A protobuf frame that does not make a valid domain frame.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -180,6 +184,69 @@ impl TryFrom<v1::SyncFrame> for Frame {
                 },
                 message: e.message,
             },
+        })
+    }
+}
+
+impl v1::BundlePayload {
+    /// The payload of a bundle made at `created_unix`.
+    pub fn of(bundle: &hearth_sync::Bundle, created_unix: i64) -> Self {
+        v1::BundlePayload {
+            from: bundle.from.clone(),
+            to: bundle.to.clone(),
+            epoch: bundle.epoch,
+            since: bundle.since,
+            upto: bundle.upto,
+            created_unix,
+            recipient_feed: bundle.has_yours.map(checkpoint),
+            documents: bundle
+                .docs
+                .iter()
+                .map(|d| v1::BundleDocument {
+                    id: d.id.clone(),
+                    heads: d.heads.iter().map(|h| h.0.to_vec()).collect(),
+                    data: d.data.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<v1::BundlePayload> for hearth_sync::Bundle {
+    type Error = DecodeError;
+
+    fn try_from(p: v1::BundlePayload) -> Result<Self, DecodeError> {
+        let docs = p
+            .documents
+            .into_iter()
+            .map(|d| {
+                let heads = d
+                    .heads
+                    .iter()
+                    .map(|h| {
+                        <[u8; 32]>::try_from(h.as_slice())
+                            .map(hearth_sync::bundle::ChangeHash)
+                            .map_err(|_| DecodeError::HeadsHash {
+                                doc: d.id.clone(),
+                                len: h.len(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(hearth_sync::BundleDoc {
+                    id: d.id,
+                    heads,
+                    data: d.data,
+                })
+            })
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        Ok(hearth_sync::Bundle {
+            from: p.from,
+            to: p.to,
+            epoch: p.epoch,
+            since: p.since,
+            upto: p.upto,
+            has_yours: p.recipient_feed.map(resume),
+            docs,
         })
     }
 }

@@ -139,6 +139,10 @@ pub struct StoreStats {
     pub chunks: u64,
     /// Latest feed sequence.
     pub last_seq: u64,
+    /// Cases held (every document but records).
+    pub cases: u64,
+    /// Conflicts open in the queue.
+    pub open_conflicts: u64,
 }
 
 /// One node's database.
@@ -409,10 +413,25 @@ impl Store {
         let docs = txn.open_table(DOCS)?;
         let chunks = txn.open_table(CHUNKS)?;
         let feed = txn.open_table(FEED)?;
+        let cases = txn.open_table(CASE_INDEX)?.len()?;
+        let open_conflicts = match txn.open_multimap_table(OPEN_CONFLICTS) {
+            Err(redb::TableError::TableDoesNotExist(_)) => 0,
+            table => {
+                let mut ids = std::collections::HashSet::new();
+                for entry in table?.iter()? {
+                    for cid in entry?.1 {
+                        ids.insert(cid?.value().to_owned());
+                    }
+                }
+                ids.len() as u64
+            }
+        };
         Ok(StoreStats {
             documents: docs.len()?,
             chunks: chunks.len()?,
             last_seq: feed.last()?.map(|(k, _)| k.value()).unwrap_or(0),
+            cases,
+            open_conflicts,
         })
     }
 

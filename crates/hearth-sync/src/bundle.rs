@@ -14,9 +14,11 @@
 
 use std::collections::HashSet;
 
+use automerge::AutoCommit;
 use automerge::sync::State;
-use automerge::{AutoCommit, ChangeHash};
 use hearth_archive::automerge;
+
+pub use automerge::ChangeHash;
 
 use crate::frame::{Resume, heads_hash};
 use crate::replica::{Replica, ReplicaError};
@@ -38,6 +40,9 @@ pub struct Bundle {
     pub since: u64,
     /// The exporter's feed head when it was made.
     pub upto: u64,
+    /// How far the exporter has applied the recipient's feed: the recipient's next bundle back
+    /// starts there.
+    pub has_yours: Option<Resume>,
     /// The documents, each once.
     pub docs: Vec<BundleDoc>,
 }
@@ -156,6 +161,7 @@ pub fn export(r: &mut impl Replica, peer: &str, full: bool) -> Result<Bundle, Re
         epoch: r.feed_epoch(),
         since,
         upto,
+        has_yours: r.checkpoint(peer)?,
         docs,
     })
 }
@@ -230,6 +236,13 @@ pub fn import(r: &mut impl Replica, bundle: &Bundle) -> Result<Imported, BundleE
             imported.checkpoint = true;
         }
     }
+    if let Some(has) = bundle.has_yours
+        && has.epoch == r.feed_epoch()
+        && has.seq <= r.feed_head()
+        && r.peer_has(&bundle.from)?.is_none_or(|seq| seq < has.seq)
+    {
+        r.save_peer_has(&bundle.from, has.seq)?;
+    }
     Ok(imported)
 }
 
@@ -240,9 +253,12 @@ enum Outcome {
 }
 
 /// The heads this node and `peer` are known to share for `doc` (empty if unknown).
-fn shared_heads(r: &mut impl Replica, peer: &str, doc: &str) -> Result<Vec<ChangeHash>, ReplicaError> {
-    Ok(r
-        .sync_state(peer, doc)?
+fn shared_heads(
+    r: &mut impl Replica,
+    peer: &str,
+    doc: &str,
+) -> Result<Vec<ChangeHash>, ReplicaError> {
+    Ok(r.sync_state(peer, doc)?
         .and_then(|bytes| State::decode(&bytes).ok())
         .map(|s| s.shared_heads)
         .unwrap_or_default())

@@ -835,7 +835,10 @@ fn a_bundle_carries_what_the_peer_misses_once_and_a_later_sync_sends_only_the_re
     assert_eq!(full.docs.len(), 51, "--full carries every shared case");
     let delta: usize = bundle.docs.iter().map(|d| d.data.len()).sum();
     let whole: usize = full.docs.iter().map(|d| d.data.len()).sum();
-    assert!(delta * 4 < whole, "a delta bundle is small: {delta} of {whole} bytes");
+    assert!(
+        delta * 4 < whole,
+        "a delta bundle is small: {delta} of {whole} bytes"
+    );
 
     let head = net.node(BR).replica.feed_head();
     let first = hearth_sync::bundle::import(&mut net.node(BR).replica, &bundle).unwrap();
@@ -870,7 +873,10 @@ fn a_bundle_carries_what_the_peer_misses_once_and_a_later_sync_sends_only_the_re
     // Two hellos, the one late document's exchange (four messages), a checkpoint each way, and
     // the branch's checkpoint over the six imported documents it did not need to offer back:
     // none of the six is offered again either way.
-    assert!(used <= 2 + 4 + 3, "the sync after the bundle took {used} frames");
+    assert!(
+        used <= 2 + 4 + 3,
+        "the sync after the bundle took {used} frames"
+    );
     assert!(holders(&mut net, "c010").1);
     assert!(net.closures().is_empty(), "{:?}", net.closures());
 }
@@ -889,7 +895,11 @@ fn a_bad_bundle_is_refused_whole_and_nothing_of_it_is_applied() {
     let head = net.node(BR).replica.feed_head();
     let try_import = |net: &mut Network, bundle: &hearth_sync::Bundle| {
         let err = hearth_sync::bundle::import(&mut net.node(BR).replica, bundle).unwrap_err();
-        assert_eq!(net.node(BR).replica.feed_head(), head, "{err}: something was applied");
+        assert_eq!(
+            net.node(BR).replica.feed_head(),
+            head,
+            "{err}: something was applied"
+        );
         assert!(!net.node(BR).replica.holds("new"), "{err}");
         err
     };
@@ -897,14 +907,20 @@ fn a_bad_bundle_is_refused_whole_and_nothing_of_it_is_applied() {
     // Made for another node.
     let mut other = good.clone();
     other.to = T2.into();
-    assert!(matches!(try_import(&mut net, &other), BundleError::NotForUs { .. }));
+    assert!(matches!(
+        try_import(&mut net, &other),
+        BundleError::NotForUs { .. }
+    ));
 
     // Signed by team-2, which is no participant of these cases.
     let mut foreign = good.clone();
     foreign.from = T2.into();
     let err = try_import(&mut net, &foreign);
     assert!(matches!(err, BundleError::OutOfScope(_)), "{err}");
-    assert!(err.to_string().contains("nothing of the bundle was applied"));
+    assert!(
+        err.to_string()
+            .contains("nothing of the bundle was applied")
+    );
 
     // The second document damaged: the first, valid, is not applied either.
     let mut damaged = good.clone();
@@ -914,7 +930,10 @@ fn a_bad_bundle_is_refused_whole_and_nothing_of_it_is_applied() {
     data[mid] ^= 0x40;
     let err = try_import(&mut net, &damaged);
     assert!(
-        matches!(err, BundleError::Damaged { .. } | BundleError::Incomplete { .. }),
+        matches!(
+            err,
+            BundleError::Damaged { .. } | BundleError::Incomplete { .. }
+        ),
         "{err}"
     );
 

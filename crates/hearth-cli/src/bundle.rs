@@ -1,0 +1,224 @@
+//! `hearth bundle export|import`: offline bundles, through the running node when there is one,
+//! else on the store directly.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hearth_node::bundle::{self, BundleFileError, MAX_FILE};
+use hearth_node::{Identity, StoreReplica};
+use hearth_proto::v1::local_client::LocalClient;
+use hearth_proto::v1::{ExportBundleRequest, ImportBundleReply, ImportBundleRequest};
+
+use crate::BadInput;
+use crate::cli::BundleCommand;
+use crate::commands::done;
+use crate::node::{
+    NodeConfig, STORE_FILE, client_runtime, connect_socket, from_status, load_config, open_store,
+};
+
+/// Runs a `hearth bundle` command on the node of `dir`.
+pub fn run(dir: &Path, command: BundleCommand) -> Result<()> {
+    let config = load_config(dir)?;
+    match command {
+        BundleCommand::Export {
+            for_node,
+            out,
+            full,
+            json,
+        } => {
+            if out.exists() {
+                return Err(BadInput::new(format!(
+                    "{} already exists; choose another file name or remove it first",
+                    out.display()
+                ))
+                .into());
+            }
+            let (file, documents, since, upto) = export(dir, &config, &for_node, full)?;
+            write_new(&out, &file)?;
+            let span = if since == 0 {
+                format!("everything shared, up to feed {upto}")
+            } else {
+                format!("feed {since}..{upto}")
+            };
+            done(
+                json.json,
+                serde_json::json!({
+                    "file": out.display().to_string(), "for": for_node, "from": config.node_id,
+                    "documents": documents, "since": since, "upto": upto, "bytes": file.len(),
+                }),
+                format!(
+                    "wrote {}: {documents} document(s) for {for_node} ({span}), {} bytes, signed by {}\ncarry it to {for_node} and run `hearth bundle import {}` there",
+                    out.display(),
+                    file.len(),
+                    config.node_id,
+                    out.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                ),
+            )
+        }
+        BundleCommand::Import { file, json } => {
+            let bytes = read_bundle(&file)?;
+            let r = import(dir, &config, bytes)?;
+            let value = serde_json::json!({
+                "from": r.from, "created_unix": r.created_unix, "added": r.added,
+                "changed": r.changed, "unchanged": r.unchanged, "checkpoint": r.checkpoint,
+                "conflicts_before": r.conflicts_before, "conflicts_after": r.conflicts_after,
+            });
+            done(json.json, value, import_lines(&r))
+        }
+    }
+}
+
+/// What an import prints.
+fn import_lines(r: &ImportBundleReply) -> String {
+    let made = hearth_archive::jiff::Timestamp::from_second(r.created_unix)
+        .map(|t| {
+            t.to_zoned(hearth_archive::jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "?".into());
+    let mut lines = vec![format!(
+        "bundle from {} made {made}: {} new 新增, {} updated 更新, {} already here 无变化",
+        r.from,
+        r.added.len(),
+        r.changed.len(),
+        r.unchanged
+    )];
+    let list = |ids: &[String]| {
+        let mut shown = ids.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+        if ids.len() > 20 {
+            shown.push_str(&format!(" and {} more", ids.len() - 20));
+        }
+        shown
+    };
+    if !r.added.is_empty() {
+        lines.push(format!("  new: {}", list(&r.added)));
+    }
+    if !r.changed.is_empty() {
+        lines.push(format!("  updated: {}", list(&r.changed)));
+    }
+    if r.added.is_empty() && r.changed.is_empty() {
+        lines.push("  nothing changed: this node already had everything in it".into());
+    }
+    if r.conflicts_after != r.conflicts_before {
+        lines.push(format!(
+            "  open conflicts 待处理冲突: {} → {} (see `hearth conflicts list`)",
+            r.conflicts_before, r.conflicts_after
+        ));
+    }
+    if r.checkpoint {
+        lines.push(format!(
+            "  the next network sync with {} starts after this bundle",
+            r.from
+        ));
+    }
+    lines.join("\n")
+}
+
+fn identity(dir: &Path) -> Result<Identity> {
+    let tls = dir.join("tls");
+    Identity::load(&tls).map_err(|e| {
+        BadInput::new(format!(
+            "{e} (bundles are signed and checked with the node's certificates in {})",
+            tls.display()
+        ))
+        .into()
+    })
+}
+
+fn file_error(e: BundleFileError) -> anyhow::Error {
+    match e {
+        BundleFileError::Replica(e) => anyhow::anyhow!("cannot read or write the store: {e}"),
+        e => BadInput::new(e.to_string()).into(),
+    }
+}
+
+/// The bundle's bytes, its documents and feed span.
+fn export(
+    dir: &Path,
+    config: &NodeConfig,
+    for_node: &str,
+    full: bool,
+) -> Result<(Vec<u8>, u64, u64, u64)> {
+    let runtime = client_runtime()?;
+    if let Some(channel) = runtime.block_on(connect_socket(dir)) {
+        let reply = runtime
+            .block_on(
+                LocalClient::new(channel)
+                    .max_decoding_message_size(MAX_FILE)
+                    .export_bundle(ExportBundleRequest {
+                        for_node: for_node.to_owned(),
+                        full,
+                    }),
+            )
+            .map_err(from_status)?
+            .into_inner();
+        return Ok((reply.file, reply.documents, reply.since, reply.upto));
+    }
+    let identity = identity(dir)?;
+    let mut replica = replica(dir, config)?;
+    let e = bundle::export(&mut replica, &identity, config, for_node, full).map_err(file_error)?;
+    Ok((e.file, e.documents as u64, e.since, e.upto))
+}
+
+fn import(dir: &Path, config: &NodeConfig, file: Vec<u8>) -> Result<ImportBundleReply> {
+    let runtime = client_runtime()?;
+    if let Some(channel) = runtime.block_on(connect_socket(dir)) {
+        return Ok(runtime
+            .block_on(
+                LocalClient::new(channel)
+                    .max_encoding_message_size(MAX_FILE)
+                    .import_bundle(ImportBundleRequest { file }),
+            )
+            .map_err(from_status)?
+            .into_inner());
+    }
+    let identity = identity(dir)?;
+    let mut replica = replica(dir, config)?;
+    let report = bundle::import(&mut replica, &identity, config, &file).map_err(file_error)?;
+    Ok(report.into())
+}
+
+fn replica(dir: &Path, config: &NodeConfig) -> Result<StoreReplica> {
+    let store = open_store(&dir.join(STORE_FILE))?;
+    Ok(StoreReplica::new(&config.node_id, store)?.with_topology(config))
+}
+
+fn read_bundle(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| BadInput::new(format!("cannot read the bundle {}: {e}", path.display())))?;
+    if meta.len() > MAX_FILE as u64 {
+        return Err(BadInput::new(format!(
+            "{} has {} bytes, more than the {MAX_FILE} a bundle may have; export it again in parts or sync over the network",
+            path.display(),
+            meta.len()
+        ))
+        .into());
+    }
+    std::fs::read(path).map_err(|e| {
+        BadInput::new(format!("cannot read the bundle {}: {e}", path.display())).into()
+    })
+}
+
+/// Writes a new file durably: a temporary file beside it, synced, then renamed into place.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(folder).map_err(|e| {
+        BadInput::new(format!(
+            "cannot write in {}: {e}; choose a folder you can write to",
+            folder.display()
+        ))
+    })?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist_noclobber(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
