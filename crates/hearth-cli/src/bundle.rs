@@ -13,9 +13,7 @@ use hearth_proto::v1::{ExportBundleRequest, ImportBundleReply, ImportBundleReque
 use crate::BadInput;
 use crate::cli::BundleCommand;
 use crate::commands::done;
-use crate::node::{
-    NodeConfig, STORE_FILE, client_runtime, connect_socket, from_status, load_config, open_store,
-};
+use crate::node::{NodeConfig, client_runtime, from_status, load_config, running_or_store};
 
 /// Runs a `hearth bundle` command on the node of `dir`.
 pub fn run(dir: &Path, command: BundleCommand) -> Result<()> {
@@ -144,47 +142,48 @@ fn export(
     full: bool,
 ) -> Result<(Vec<u8>, u64, u64, u64)> {
     let runtime = client_runtime()?;
-    if let Some(channel) = runtime.block_on(connect_socket(dir)) {
-        let reply = runtime
-            .block_on(
-                LocalClient::new(channel)
-                    .max_decoding_message_size(MAX_FILE)
-                    .export_bundle(ExportBundleRequest {
-                        for_node: for_node.to_owned(),
-                        full,
-                    }),
-            )
-            .map_err(from_status)?
-            .into_inner();
-        return Ok((reply.file, reply.documents, reply.since, reply.upto));
-    }
+    let store = match running_or_store(dir, &runtime)? {
+        Err(store) => store,
+        Ok(channel) => {
+            let reply = runtime
+                .block_on(
+                    LocalClient::new(channel)
+                        .max_decoding_message_size(MAX_FILE)
+                        .export_bundle(ExportBundleRequest {
+                            for_node: for_node.to_owned(),
+                            full,
+                        }),
+                )
+                .map_err(from_status)?
+                .into_inner();
+            return Ok((reply.file, reply.documents, reply.since, reply.upto));
+        }
+    };
     let identity = identity(dir)?;
-    let mut replica = replica(dir, config)?;
+    let mut replica = StoreReplica::new(&config.node_id, store)?.with_topology(config);
     let e = bundle::export(&mut replica, &identity, config, for_node, full).map_err(file_error)?;
     Ok((e.file, e.documents as u64, e.since, e.upto))
 }
 
 fn import(dir: &Path, config: &NodeConfig, file: Vec<u8>) -> Result<ImportBundleReply> {
     let runtime = client_runtime()?;
-    if let Some(channel) = runtime.block_on(connect_socket(dir)) {
-        return Ok(runtime
-            .block_on(
-                LocalClient::new(channel)
-                    .max_encoding_message_size(MAX_FILE)
-                    .import_bundle(ImportBundleRequest { file }),
-            )
-            .map_err(from_status)?
-            .into_inner());
-    }
+    let store = match running_or_store(dir, &runtime)? {
+        Err(store) => store,
+        Ok(channel) => {
+            return Ok(runtime
+                .block_on(
+                    LocalClient::new(channel)
+                        .max_encoding_message_size(MAX_FILE)
+                        .import_bundle(ImportBundleRequest { file }),
+                )
+                .map_err(from_status)?
+                .into_inner());
+        }
+    };
     let identity = identity(dir)?;
-    let mut replica = replica(dir, config)?;
+    let mut replica = StoreReplica::new(&config.node_id, store)?.with_topology(config);
     let report = bundle::import(&mut replica, &identity, config, &file).map_err(file_error)?;
     Ok(report.into())
-}
-
-fn replica(dir: &Path, config: &NodeConfig) -> Result<StoreReplica> {
-    let store = open_store(&dir.join(STORE_FILE))?;
-    Ok(StoreReplica::new(&config.node_id, store)?.with_topology(config))
 }
 
 fn read_bundle(path: &Path) -> Result<Vec<u8>> {

@@ -91,6 +91,29 @@ pub async fn connect_socket(dir: &Path) -> Option<Channel> {
         .ok()
 }
 
+/// The running node's socket (`Ok`) or, if no node runs, the store (`Err`). A node that is
+/// starting holds the store before its socket answers, and another command may hold the store
+/// for a moment: this waits for either, as [`open_store`] does.
+pub fn running_or_store(
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<std::result::Result<Channel, Store>> {
+    let deadline = Instant::now() + lock_wait();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(channel) = runtime.block_on(connect_socket(dir)) {
+            return Ok(Ok(channel));
+        }
+        match Store::open(&dir.join(STORE_FILE)) {
+            Err(StoreError::Locked(_)) if Instant::now() + pause < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            other => return Ok(Err(other?)),
+        }
+    }
+}
+
 /// A small runtime for talking to the running node.
 pub fn client_runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -135,25 +158,13 @@ impl Node {
         let config = load_config(dir)?;
         let salt = load_salt(dir)?;
         let runtime = client_runtime()?;
-        // A node that is starting holds the store before its socket answers, and another
-        // command may hold the store for a moment: wait for either, as `open_store` does.
-        let deadline = Instant::now() + lock_wait();
-        let mut pause = Duration::from_millis(10);
-        let backend = loop {
-            if let Some(channel) = runtime.block_on(connect_socket(dir)) {
-                break Backend::Running(Box::new(Running {
-                    archive: ArchiveRemote::new(channel.clone(), &operator),
-                    local: LocalClient::new(channel),
-                    runtime,
-                }));
-            }
-            match Store::open(&dir.join(STORE_FILE)) {
-                Err(StoreError::Locked(_)) if Instant::now() + pause < deadline => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(250));
-                }
-                other => break Backend::Store(other?),
-            }
+        let backend = match running_or_store(dir, &runtime)? {
+            Ok(channel) => Backend::Running(Box::new(Running {
+                archive: ArchiveRemote::new(channel.clone(), &operator),
+                local: LocalClient::new(channel),
+                runtime,
+            })),
+            Err(store) => Backend::Store(store),
         };
         Ok(Node {
             config,

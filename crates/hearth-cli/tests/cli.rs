@@ -1834,3 +1834,311 @@ fn aid_paid_here_draws_on_the_fund_and_an_empty_fund_pays_nothing() {
     ]);
     assert_eq!(node.json(&["fund", "show"])["balance_fen"], 0);
 }
+
+/// Everything observable about a data dir's store (see [`Node::state`]).
+fn store_state(dir: &Path) -> String {
+    let store = Store::open(&dir.join("hearth.redb")).expect("open store");
+    let actor = hearth_archive::actor_id("test", &[0; 8]);
+    let mut state = format!(
+        "{:?}\n{:?}\n",
+        store.stats().unwrap(),
+        store.changes_since(0).unwrap()
+    );
+    for summary in store.case_summaries().unwrap() {
+        let view = store
+            .load_case(&summary.id, actor.clone())
+            .unwrap()
+            .view()
+            .unwrap();
+        let _ = writeln!(state, "{}", serde_json::to_string(&view).unwrap());
+    }
+    state
+}
+
+/// Inits a node in `dir` with a certificate from the CA in `ca`.
+fn init_with_cert(dir: &Path, ca: &Path, id: &str, level: &str, extra: &[&str]) {
+    let mut args = vec!["init", "--node-id", id, "--level", level];
+    args.extend_from_slice(extra);
+    must(dir, &args);
+    let tls = dir.join("tls");
+    must(
+        dir,
+        &[
+            "certs",
+            "issue",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--node-id",
+            id,
+            "--out",
+            tls.to_str().unwrap(),
+        ],
+    );
+}
+
+/// The issue's "done when" for bundles: export at a team, import at its branch with no network
+/// between them; the two agree; a second import changes nothing; a flipped byte, a cut file, a
+/// bundle signed under another CA or meant for another node are refused with nothing applied.
+#[test]
+fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n);
+    let ca = d("ca");
+    must(
+        tmp.path(),
+        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    init_with_cert(
+        &d("br"),
+        &ca,
+        "demo.branch",
+        "branch",
+        &["--listen", &listen],
+    );
+    let salt = d("br").join("federation.salt");
+    let salt_arg = ["--federation-salt", salt.to_str().unwrap()];
+    init_with_cert(&d("t1"), &ca, "demo.team-1", "team", &salt_arg);
+    must(
+        &d("br"),
+        &["peer", "add", "--id", "demo.team-1", "--relation", "child"],
+    );
+    // The team knows where the branch is, but no node is ever served: no network between them.
+    let url = format!("https://{listen}");
+    must(
+        &d("t1"),
+        &[
+            "peer",
+            "add",
+            "--id",
+            "demo.branch",
+            "--relation",
+            "parent",
+            "--endpoint",
+            &url,
+        ],
+    );
+
+    let mut args = WANG.to_vec();
+    args.push("--json");
+    let made: Value = serde_json::from_str(&must(&d("t1"), &args)).unwrap();
+    let id = made["id"].as_str().unwrap().to_owned();
+    must(&d("t1"), &["case", "file", &id]);
+    must(
+        &d("t1"),
+        &[
+            "fund",
+            "income",
+            "--source",
+            "budget",
+            "--amount",
+            "5000",
+            "--date",
+            "2026-01-05",
+        ],
+    );
+    must(
+        &d("t1"),
+        &[
+            "assist",
+            "add",
+            &id,
+            "--kind",
+            "medical",
+            "--amount",
+            "800",
+            "--date",
+            "2026-02-01",
+        ],
+    );
+    let bundle = d("t1-to-br.hearth");
+    let exported: Value = serde_json::from_str(&must(
+        &d("t1"),
+        &[
+            "bundle",
+            "export",
+            "--for",
+            "demo.branch",
+            "--out",
+            bundle.to_str().unwrap(),
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        exported["documents"], 2,
+        "the case and the team's ledger: {exported}"
+    );
+    let again = hearth(
+        &d("t1"),
+        &[
+            "bundle",
+            "export",
+            "--for",
+            "demo.branch",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing file is not overwritten"
+    );
+
+    // Bad bundles at the branch: one line, exit 2, and the store as it was.
+    let bytes = std::fs::read(&bundle).unwrap();
+    let mut flipped = bytes.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0x01;
+    let cut = bytes[..bytes.len() - 40].to_vec();
+    let write = |name: &str, b: &[u8]| {
+        let p = d(name);
+        std::fs::write(&p, b).unwrap();
+        p
+    };
+    let other_ca = d("other-ca");
+    must(
+        tmp.path(),
+        &["certs", "init-ca", "--out", other_ca.to_str().unwrap()],
+    );
+    init_with_cert(&d("rogue"), &other_ca, "demo.team-1", "team", &salt_arg);
+    must(
+        &d("rogue"),
+        &["peer", "add", "--id", "demo.branch", "--relation", "parent"],
+    );
+    let rogue_case: Value = serde_json::from_str(&must(&d("rogue"), &args)).unwrap();
+    must(
+        &d("rogue"),
+        &["case", "file", rogue_case["id"].as_str().unwrap()],
+    );
+    let rogue = d("rogue.hearth");
+    must(
+        &d("rogue"),
+        &[
+            "bundle",
+            "export",
+            "--for",
+            "demo.branch",
+            "--out",
+            rogue.to_str().unwrap(),
+        ],
+    );
+    let own = d("br-to-t1.hearth");
+    must(
+        &d("br"),
+        &[
+            "bundle",
+            "export",
+            "--for",
+            "demo.team-1",
+            "--out",
+            own.to_str().unwrap(),
+        ],
+    );
+    let before = store_state(&d("br"));
+    for (file, says) in [
+        (
+            write("flipped.hearth", &flipped),
+            "signature does not match",
+        ),
+        (write("cut.hearth", &cut), "damaged or cut short"),
+        (rogue.clone(), "not from this federation's CA"),
+        (own.clone(), "is for demo.team-1, not for demo.branch"),
+        (d("ca").join("ca.pem"), "not a Hearth bundle"),
+        (d("missing.hearth"), "cannot read the bundle"),
+    ] {
+        let out = hearth(&d("br"), &["bundle", "import", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{file:?}: {stderr}");
+        assert_eq!(store_state(&d("br")), before, "{file:?} changed the store");
+    }
+
+    // The real one, through the branch's running node.
+    let branch = serve(&d("br"));
+    let imported: Value = serde_json::from_str(&must(
+        &d("br"),
+        &["bundle", "import", bundle.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(imported["from"], "demo.team-1");
+    assert_eq!(imported["added"].as_array().unwrap().len(), 2, "{imported}");
+    let show = |n: &str| must(&d(n), &["case", "show", &id, "--json"]);
+    assert_eq!(show("br"), show("t1"), "the two agree");
+    let twice: Value = serde_json::from_str(&must(
+        &d("br"),
+        &["bundle", "import", bundle.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(twice["added"], serde_json::json!([]));
+    assert_eq!(twice["changed"], serde_json::json!([]));
+    assert_eq!(twice["unchanged"], 2);
+    let ledger: Value = serde_json::from_str(&must(
+        &d("br"),
+        &["fund", "show", "--node", "demo.team-1", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(ledger["balance_fen"], 4_200_00, "{ledger}");
+    assert!(branch.terminate().success());
+    let settled = store_state(&d("br"));
+    let out = hearth(&d("br"), &["bundle", "import", bundle.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing changed"));
+    assert_eq!(
+        store_state(&d("br")),
+        settled,
+        "a second import changes nothing"
+    );
+
+    // A bundle back tells the team where the branch is; the team's next bundle holds only
+    // what changed since.
+    let back = d("br-to-t1-2.hearth");
+    must(
+        &d("br"),
+        &[
+            "bundle",
+            "export",
+            "--for",
+            "demo.team-1",
+            "--out",
+            back.to_str().unwrap(),
+        ],
+    );
+    must(&d("t1"), &["bundle", "import", back.to_str().unwrap()]);
+    must(
+        &d("t1"),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            "2026-03-01",
+            "--kind",
+            "follow_up",
+        ],
+    );
+    let next = d("t1-to-br-2.hearth");
+    let exported: Value = serde_json::from_str(&must(
+        &d("t1"),
+        &[
+            "bundle",
+            "export",
+            "--for",
+            "demo.branch",
+            "--out",
+            next.to_str().unwrap(),
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        exported["documents"], 1,
+        "only the visited case: {exported}"
+    );
+    assert!(exported["since"].as_u64().unwrap() > 0, "{exported}");
+    must(&d("br"), &["bundle", "import", next.to_str().unwrap()]);
+    assert_eq!(show("br"), show("t1"));
+}
