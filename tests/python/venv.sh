@@ -5,6 +5,10 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="${1:?usage: venv.sh DIR}"
 want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
+mkdir -p "$(dirname "$venv")"
+# Two test binaries may ask at once: one makes it, the other waits.
+exec 9>"$venv.lock"
+flock 9
 if [[ -x "$venv/bin/python" && -f "$venv/.requirements" && "$(cat "$venv/.requirements")" == "$want" ]]; then
   echo "$venv/bin/python"
   exit 0

@@ -2142,3 +2142,76 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
     must(&d("br"), &["bundle", "import", next.to_str().unwrap()]);
     assert_eq!(show("br"), show("t1"));
 }
+
+/// Everything in deploy/ is checked: `deploy/check.py` (YAML, the unit, the Dockerfile, shell
+/// syntax, `hearth config check` on every example config), and the compose setup script really
+/// run, twice, on temporary dirs.
+#[test]
+fn deploy_files_check_and_the_compose_setup_makes_four_nodes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("grpcio-venv");
+    let made = Command::new("bash")
+        .arg(root.join("tests/python/venv.sh"))
+        .arg(&venv)
+        .output()
+        .expect("run tests/python/venv.sh");
+    assert!(
+        made.status.success(),
+        "cannot make the Python virtualenv (needs python3 with venv and PyPI): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let python = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let out = Command::new(&python)
+        .arg(root.join("deploy/check.py"))
+        .args(["--hearth", env!("CARGO_BIN_EXE_hearth")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "deploy/check.py:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_hearth")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let setup = || {
+        let out = Command::new("bash")
+            .arg(root.join("deploy/compose/setup.sh"))
+            .env("PATH", &path)
+            .env("HEARTH_SETUP_CA", tmp.path().join("ca"))
+            .env("HEARTH_SETUP_CONFIGS", root.join("deploy/federation"))
+            .env("HEARTH_SETUP_NODES", tmp.path().join("nodes"))
+            .env_remove("HEARTH_DATA_DIR")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "setup.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = setup();
+    for (node, id) in [
+        ("municipal", "demo-city.federation"),
+        ("enterprise", "demo-city.power-co"),
+        ("branch", "demo-city.power-co.ops"),
+        ("team-1", "demo-city.power-co.ops.team-1"),
+    ] {
+        assert!(first.contains(&format!("{node}: node {id}")), "{first}");
+        let dir = tmp.path().join("nodes").join(node);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("hearth.toml")).unwrap(),
+            std::fs::read_to_string(root.join(format!("deploy/federation/{node}.toml"))).unwrap()
+        );
+        let peers: Value = serde_json::from_str(&must(&dir, &["peer", "list", "--json"])).unwrap();
+        assert!(!peers.as_array().unwrap().is_empty(), "{peers}");
+        assert!(dir.join("tls/node.pem").is_file());
+    }
+    let salt = |n: &str| std::fs::read(tmp.path().join("nodes").join(n).join("federation.salt")).unwrap();
+    assert_eq!(salt("team-1"), salt("municipal"), "one federation, one salt");
+    let second = setup();
+    assert_eq!(second.matches("already set up").count(), 4, "{second}");
+}
