@@ -121,6 +121,23 @@ pub enum Command {
     Sync(SyncCommand),
     /// Fold change chunks into snapshots and give free space back to the disk
     Compact(JsonFlag),
+    /// Write a consistent copy of the node's store to a new file, even while the node runs
+    Backup {
+        /// The file to write (must not exist yet)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Put a backup back in place of the node's store (the node must be stopped); the replaced
+    /// store is kept beside it, and the neighbours send back what the backup lacks
+    Restore {
+        /// A file written by `hearth backup`
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Check node config files (hearth.toml) before a node uses them
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -222,6 +222,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve => crate::serve::run(&dir()?, cli.log_format),
         Command::Sync(c) => crate::serve::sync(&dir()?, c),
         Command::Bundle(c) => crate::bundle::run(&dir()?, c),
+        Command::Backup { out, json } => crate::backup::backup(&dir()?, &out, json.json),
+        Command::Restore { from, json } => crate::backup::restore(&dir()?, &from, json.json),
         Command::Config(ConfigCommand::Check { files, json }) => {
             let mut checked = Vec::new();
             for file in &files {

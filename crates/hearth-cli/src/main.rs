@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 done; 2 bad input (nothing was written); 1 anything else.
 
+mod backup;
 mod bundle;
 mod certs;
 mod cli;

@@ -2175,7 +2175,11 @@ fn deploy_files_check_and_the_compose_setup_makes_four_nodes() {
 
     let tmp = tempfile::tempdir().unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_hearth")).parent().unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let setup = || {
         let out = Command::new("bash")
             .arg(root.join("deploy/compose/setup.sh"))
@@ -2210,8 +2214,139 @@ fn deploy_files_check_and_the_compose_setup_makes_four_nodes() {
         assert!(!peers.as_array().unwrap().is_empty(), "{peers}");
         assert!(dir.join("tls/node.pem").is_file());
     }
-    let salt = |n: &str| std::fs::read(tmp.path().join("nodes").join(n).join("federation.salt")).unwrap();
-    assert_eq!(salt("team-1"), salt("municipal"), "one federation, one salt");
+    let salt =
+        |n: &str| std::fs::read(tmp.path().join("nodes").join(n).join("federation.salt")).unwrap();
+    assert_eq!(
+        salt("team-1"),
+        salt("municipal"),
+        "one federation, one salt"
+    );
     let second = setup();
     assert_eq!(second.matches("already set up").count(), 4, "{second}");
+}
+
+/// A backup taken from a running node, restored after the node lost a case it had reported: the
+/// restored node gets a new feed epoch and actor, its parent sends the case back, and a change
+/// made after the restore reaches the parent.
+#[test]
+fn a_restored_backup_gets_back_what_it_lacked_from_its_neighbour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n);
+    let ca = d("ca");
+    must(
+        tmp.path(),
+        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    init_with_cert(
+        &d("br"),
+        &ca,
+        "demo.branch",
+        "branch",
+        &["--listen", &listen],
+    );
+    let salt = d("br").join("federation.salt");
+    init_with_cert(
+        &d("t1"),
+        &ca,
+        "demo.team-1",
+        "team",
+        &["--federation-salt", salt.to_str().unwrap()],
+    );
+    must(
+        &d("br"),
+        &["peer", "add", "--id", "demo.team-1", "--relation", "child"],
+    );
+    let url = format!("https://{listen}");
+    must(
+        &d("t1"),
+        &[
+            "peer",
+            "add",
+            "--id",
+            "demo.branch",
+            "--relation",
+            "parent",
+            "--endpoint",
+            &url,
+        ],
+    );
+    let branch = serve(&d("br"));
+    let team = serve(&d("t1"));
+
+    let backup = d("t1-backup.redb");
+    let taken: Value = serde_json::from_str(&must(
+        &d("t1"),
+        &["backup", "--out", backup.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert!(taken["bytes"].as_u64().unwrap() > 0, "{taken}");
+    let again = hearth(&d("t1"), &["backup", "--out", backup.to_str().unwrap()]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing file is not overwritten"
+    );
+
+    let mut args = WANG.to_vec();
+    args.push("--json");
+    let made: Value = serde_json::from_str(&must(&d("t1"), &args)).unwrap();
+    let id = made["id"].as_str().unwrap().to_owned();
+    must(&d("t1"), &["case", "file", &id]);
+    let show = |n: &str| {
+        let out = hearth(&d(n), &["case", "show", &id, "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).ok()
+    };
+    wait_until("the branch to hold the case", || show("br").is_some());
+
+    let refused = hearth(&d("t1"), &["restore", "--from", backup.to_str().unwrap()]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "no restore under a running node"
+    );
+    assert!(team.terminate().success());
+    let epoch = |dir: &Path| Store::open(&dir.join("hearth.redb")).unwrap().feed_epoch();
+    let before = epoch(&d("t1"));
+    let not_a_backup = hearth(&d("t1"), &["restore", "--from", salt.to_str().unwrap()]);
+    assert_eq!(not_a_backup.status.code(), Some(2));
+    assert_eq!(epoch(&d("t1")), before, "a bad file changes nothing");
+
+    let restored: Value = serde_json::from_str(&must(
+        &d("t1"),
+        &["restore", "--from", backup.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    let kept = PathBuf::from(restored["replaced_store_kept_as"].as_str().unwrap());
+    assert!(kept.is_file(), "the replaced store is kept: {restored}");
+    assert_ne!(
+        epoch(&d("t1")),
+        before,
+        "a restored store has a new feed epoch"
+    );
+    assert!(show("t1").is_none(), "the backup predates the case");
+
+    let team = serve(&d("t1"));
+    wait_until("the branch to send the case back", || {
+        show("t1") == show("br")
+    });
+    let yesterday = (jiff::Zoned::now().date() - jiff::Span::new().days(1)).to_string();
+    must(
+        &d("t1"),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            &yesterday,
+            "--kind",
+            "follow_up",
+        ],
+    );
+    wait_until("a change after the restore to reach the branch", || {
+        show("br").is_some_and(|c| c["visits"].as_array().is_some_and(|v| v.len() == 1))
+    });
+    assert_eq!(show("t1"), show("br"));
+    assert!(team.terminate().success());
+    assert!(branch.terminate().success());
 }

@@ -7,9 +7,9 @@ use std::time::UNIX_EPOCH;
 use hearth_proto::v1::archive_server::ArchiveServer;
 use hearth_proto::v1::local_server::{Local, LocalServer};
 use hearth_proto::v1::{
-    CompactReply, CompactRequest, ExportBundleReply, ExportBundleRequest, ImportBundleReply,
-    ImportBundleRequest, PeerStatus as PbPeer, SyncNowReply, SyncNowRequest, SyncStatusReply,
-    SyncStatusRequest,
+    BackupReply, BackupRequest, CompactReply, CompactRequest, ExportBundleReply,
+    ExportBundleRequest, ImportBundleReply, ImportBundleRequest, PeerStatus as PbPeer,
+    SyncNowReply, SyncNowRequest, SyncStatusReply, SyncStatusRequest,
 };
 use std::sync::Arc;
 use tokio::net::UnixListener;
@@ -141,6 +141,26 @@ impl Local for Service {
             .map_err(unavailable)?
             .map_err(bundle_status)?;
         Ok(Response::new(ImportBundleReply::from(report)))
+    }
+
+    async fn backup(
+        &self,
+        request: Request<BackupRequest>,
+    ) -> Result<Response<BackupReply>, Status> {
+        let out = request.into_inner().out;
+        let path = std::path::PathBuf::from(&out);
+        if !path.is_absolute() || path.exists() {
+            return Err(Status::invalid_argument(format!(
+                "{out} must be an absolute path to a file that does not exist yet"
+            )));
+        }
+        let (bytes, documents) = self
+            .node
+            .local(move |replica| replica.backup_to(&path))
+            .await
+            .map_err(unavailable)?
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(BackupReply { bytes, documents }))
     }
 }
 

@@ -198,6 +198,15 @@ impl StoreReplica {
         self.store.compact().map_err(storage)
     }
 
+    /// Writes a consistent copy of the store, with everything staged, to the new file `out`
+    /// (see [`Store::backup_to`]): (bytes, documents).
+    pub fn backup_to(&mut self, out: &std::path::Path) -> Result<(u64, u64), ReplicaError> {
+        self.flush()?;
+        let bytes = self.store.backup_to(out).map_err(storage)?;
+        let documents = self.store.stats().map_err(storage)?.documents;
+        Ok((bytes, documents))
+    }
+
     /// The actor local changes are written with.
     pub fn actor(&self) -> ActorId {
         self.actor.clone()

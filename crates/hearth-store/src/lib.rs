@@ -101,6 +101,9 @@ pub enum StoreError {
     /// redb failed (disk full, IO error, …).
     #[error("storage failed: {0}")]
     Storage(#[from] redb::Error),
+    /// A file beside the store (a backup) could not be written.
+    #[error("cannot write the copy: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 macro_rules! from_redb {
@@ -212,6 +215,47 @@ impl Store {
             path: path.to_owned(),
             incarnation,
         })
+    }
+
+    /// Writes a consistent copy of the store to `out` (a new file), while the store stays open:
+    /// the copy is taken between transactions (the caller holds the only handle, so none is
+    /// under way), written to a temporary file beside `out`, synced, checked by opening it, and
+    /// only then renamed into place. Returns its size in bytes.
+    pub fn backup_to(&mut self, out: &Path) -> Result<u64> {
+        use std::io::Write as _;
+        let folder = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(&folder)?;
+        let mut source = std::fs::File::open(&self.path)?;
+        let bytes = std::io::copy(&mut source, tmp.as_file_mut())?;
+        tmp.as_file_mut().flush()?;
+        tmp.as_file().sync_all()?;
+        let copy = Store::open(tmp.path())?;
+        if copy.stats()?.documents != self.stats()?.documents {
+            return Err(StoreError::Corrupt {
+                id: out.display().to_string(),
+                reason: "the copy does not hold every document; try again".into(),
+            });
+        }
+        drop(copy);
+        tmp.persist_noclobber(out)
+            .map_err(|e| StoreError::Io(e.error))?;
+        Ok(bytes)
+    }
+
+    /// Gives a store restored from a backup a new incarnation: a new feed epoch (so neighbours
+    /// reconcile with it instead of trusting checkpoints of a feed it no longer has) and new
+    /// Automerge actor ids (so it never reuses a change number it gave out after the backup).
+    /// What neighbours were known to have of the old feed is forgotten.
+    pub fn reincarnate(&mut self, incarnation: &[u8]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?.insert("incarnation", incarnation)?;
+        txn.delete_table(PEERS_HAVE)?;
+        txn.commit()?;
+        self.incarnation = incarnation.to_vec();
+        Ok(())
     }
 
     /// Path of the database file.
