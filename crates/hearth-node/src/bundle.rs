@@ -87,7 +87,7 @@ pub fn export(
     peer: &str,
     full: bool,
 ) -> Result<Exported, BundleFileError> {
-    if !config.neighbour_ids().iter().any(|n| n == peer) {
+    if config.peer(peer).is_none() {
         return Err(BundleFileError::NotNeighbour(peer.to_owned()));
     }
     let bundle = hearth_sync::bundle::export(replica, peer, full)?;
@@ -129,7 +129,7 @@ pub fn import(
         }
         .into());
     }
-    if !config.neighbour_ids().iter().any(|n| *n == bundle.from) {
+    if config.peer(&bundle.from).is_none() {
         return Err(BundleFileError::NotNeighbour(bundle.from.clone()));
     }
     // What is staged now goes first, so that the bundle's transaction holds only the bundle.
