@@ -208,13 +208,16 @@ pub fn import(r: &mut impl Replica, bundle: &Bundle) -> Result<Imported, BundleE
                 imported.added.push(doc.id.clone());
             }
         }
-        // Both now have the sender's heads: the next session need not offer them back.
+        // Both now have the sender's heads: the next session need not offer them back. (A
+        // second import of the same bundle finds them recorded and writes nothing.)
         let mut state = r
             .sync_state(&bundle.from, &doc.id)?
             .and_then(|bytes| State::decode(&bytes).ok())
             .unwrap_or_default();
-        state.shared_heads.clone_from(&doc.heads);
-        r.save_sync_state(&bundle.from, &doc.id, state.encode())?;
+        if heads_hash(&state.shared_heads) != heads_hash(&doc.heads) {
+            state.shared_heads.clone_from(&doc.heads);
+            r.save_sync_state(&bundle.from, &doc.id, state.encode())?;
+        }
     }
     // The bundle carries the sender's whole shared feed up to `upto` if it starts where this
     // node's checkpoint of that feed is (or from the beginning).
