@@ -8,6 +8,24 @@ use std::time::Duration;
 use hearth_archive::{Case, CaseFields};
 pub use hearth_node::local::{LocalNode, peer};
 
+/// The Python of a virtualenv (under `target_tmp`) with the pinned packages of
+/// `tests/python/requirements.txt`, made by `tests/python/venv.sh` on first use. Fails the test,
+/// saying why, if it cannot be made (it needs python3 with venv, and PyPI).
+pub fn python(target_tmp: &std::path::Path) -> std::path::PathBuf {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/venv.sh");
+    let made = std::process::Command::new("bash")
+        .arg(script)
+        .arg(target_tmp.join("grpcio-venv"))
+        .output()
+        .expect("run tests/python/venv.sh");
+    assert!(
+        made.status.success(),
+        "cannot make the Python virtualenv (needs python3 with venv, and PyPI): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    String::from_utf8_lossy(&made.stdout).trim().into()
+}
+
 /// Opens case `id` for worker `n` at `node`.
 pub async fn create_case(node: &LocalNode, id: &str, n: u32) {
     let id = id.to_owned();

@@ -1244,22 +1244,11 @@ fn write_pem(dir: &std::path::Path, name: &str, pem: &Pem) -> (String, String) {
 }
 
 /// The real client: Python with the official grpcio packages (pinned, in a virtualenv
-/// that `tests/python/venv.sh` makes once under the target dir).
+/// made once under the target dir, see [`hearth_tests::python`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers_are_refused() {
     let python_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("grpcio-venv");
-    let made = std::process::Command::new("bash")
-        .arg(python_dir.join("venv.sh"))
-        .arg(&venv)
-        .output()
-        .expect("run tests/python/venv.sh");
-    assert!(
-        made.status.success(),
-        "cannot make the grpcio virtualenv (needs python3 with venv and PyPI): {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let python = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let python = hearth_tests::python(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
 
     let ca = tls::new_ca("test").unwrap();
     let mut br = LocalNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]).unwrap();

@@ -87,22 +87,7 @@ impl Node {
 
     /// Everything observable about the store: latest feed sequence, the feed, and every case.
     fn state(&self) -> String {
-        let store = Store::open(&self.data().join("hearth.redb")).expect("open store");
-        let actor = hearth_archive::actor_id("test", &[0; 8]);
-        let mut state = format!(
-            "{:?}\n{:?}\n",
-            store.stats().unwrap(),
-            store.changes_since(0).unwrap()
-        );
-        for summary in store.case_summaries().unwrap() {
-            let view = store
-                .load_case(&summary.id, actor.clone())
-                .unwrap()
-                .view()
-                .unwrap();
-            let _ = writeln!(state, "{}", serde_json::to_string(&view).unwrap());
-        }
-        state
+        store_state(&self.data())
     }
 
     fn new_case(&self, extra: &[&str]) -> String {
@@ -1835,7 +1820,7 @@ fn aid_paid_here_draws_on_the_fund_and_an_empty_fund_pays_nothing() {
     assert_eq!(node.json(&["fund", "show"])["balance_fen"], 0);
 }
 
-/// Everything observable about a data dir's store (see [`Node::state`]).
+/// Everything observable about a data dir's store: its counts, the feed, and every case.
 fn store_state(dir: &Path) -> String {
     let store = Store::open(&dir.join("hearth.redb")).expect("open store");
     let actor = hearth_archive::actor_id("test", &[0; 8]);
@@ -2149,18 +2134,7 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
 #[test]
 fn deploy_files_check_and_the_compose_setup_makes_four_nodes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("grpcio-venv");
-    let made = Command::new("bash")
-        .arg(root.join("tests/python/venv.sh"))
-        .arg(&venv)
-        .output()
-        .expect("run tests/python/venv.sh");
-    assert!(
-        made.status.success(),
-        "cannot make the Python virtualenv (needs python3 with venv and PyPI): {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let python = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let python = hearth_tests::python(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let out = Command::new(&python)
         .arg(root.join("deploy/check.py"))
         .args(["--hearth", env!("CARGO_BIN_EXE_hearth")])

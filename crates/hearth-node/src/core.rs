@@ -162,7 +162,7 @@ impl Core {
     /// A session with `peer` is over: its counters join the totals.
     fn ended(&mut self, peer: String, stats: SessionStats) {
         let total = self.ended.entry(peer.clone()).or_default();
-        *total = sum(*total, stats);
+        *total = *total + stats;
         self.last_stats.insert(peer, stats);
     }
 
@@ -405,22 +405,10 @@ impl Core {
                         .map(|l| l.session.stats())
                         .or_else(|| self.last_stats.get(&p.id).copied())
                         .unwrap_or_default(),
-                    total: sum(self.ended.get(&p.id).copied().unwrap_or_default(), current),
+                    total: self.ended.get(&p.id).copied().unwrap_or_default() + current,
                     in_step: self.in_step.get(&p.id).copied(),
                 }
             })
             .collect()
-    }
-}
-
-fn sum(a: SessionStats, b: SessionStats) -> SessionStats {
-    SessionStats {
-        frames_in: a.frames_in + b.frames_in,
-        frames_out: a.frames_out + b.frames_out,
-        bytes_in: a.bytes_in + b.bytes_in,
-        bytes_out: a.bytes_out + b.bytes_out,
-        docs_applied: a.docs_applied + b.docs_applied,
-        refused_here: a.refused_here + b.refused_here,
-        refused_by_peer: a.refused_by_peer + b.refused_by_peer,
     }
 }

@@ -196,28 +196,25 @@ fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
     builder
 }
 
-/// Server reflection, `grpc.reflection.v1`.
+/// Server reflection, `grpc.reflection.v1`, and the same as `v1alpha` for clients that still ask
+/// that (grpcio's, older grpcurl).
+#[allow(clippy::type_complexity)]
 fn reflection() -> Result<
-    tonic_reflection::server::v1::ServerReflectionServer<
-        impl tonic_reflection::server::v1::ServerReflection,
-    >,
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
     NodeError,
 > {
-    reflection_builder()
-        .build_v1()
-        .map_err(|e| NodeError::Reflection(e.to_string()))
-}
-
-/// The same for clients that still ask `grpc.reflection.v1alpha` (grpcio's, older grpcurl).
-fn reflection_v1alpha() -> Result<
-    tonic_reflection::server::v1alpha::ServerReflectionServer<
-        impl tonic_reflection::server::v1alpha::ServerReflection,
-    >,
-    NodeError,
-> {
-    reflection_builder()
-        .build_v1alpha()
-        .map_err(|e| NodeError::Reflection(e.to_string()))
+    let failed = |e: tonic_reflection::server::Error| NodeError::Reflection(e.to_string());
+    Ok((
+        reflection_builder().build_v1().map_err(failed)?,
+        reflection_builder().build_v1alpha().map_err(failed)?,
+    ))
 }
 
 /// Tells the core that time passes, so that work it put off (the node's summary) gets done.
@@ -334,8 +331,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         health
             .set_serving::<ArchiveServer<archive_api::ArchiveService>>()
             .await;
-        let reflection = reflection()?;
-        let reflection_v1alpha = reflection_v1alpha()?;
+        let (reflection, reflection_v1alpha) = reflection()?;
         let stop = cancel.clone();
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()

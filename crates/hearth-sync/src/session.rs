@@ -80,6 +80,23 @@ pub struct SessionStats {
     pub refused_by_peer: u64,
 }
 
+impl std::ops::Add for SessionStats {
+    type Output = SessionStats;
+
+    /// The counters of two sessions together.
+    fn add(self, b: SessionStats) -> SessionStats {
+        SessionStats {
+            frames_in: self.frames_in + b.frames_in,
+            frames_out: self.frames_out + b.frames_out,
+            bytes_in: self.bytes_in + b.bytes_in,
+            bytes_out: self.bytes_out + b.bytes_out,
+            docs_applied: self.docs_applied + b.docs_applied,
+            refused_here: self.refused_here + b.refused_here,
+            refused_by_peer: self.refused_by_peer + b.refused_by_peer,
+        }
+    }
+}
+
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {

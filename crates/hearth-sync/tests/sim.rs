@@ -160,18 +160,23 @@ fn offline_edits_at_two_nodes_converge_after_heal() {
     assert_eq!(case.view().unwrap().assistance_total_fen, 2_500_00);
 }
 
-/// Syncs `n` cases from team-1 to the branch, cuts the link, changes `changed` of them, heals,
-/// and returns the traffic of the catch-up.
-fn catch_up_traffic(n: u32, changed: u32) -> hearth_sync::sim::Traffic {
-    let mut net = federation(3, NetConfig::default());
+/// With the team-1–branch link up, opens a case for each id at team-1 (worker `i` for the i-th),
+/// files it with the branch, and runs until quiet.
+fn file_at_branch(net: &mut Network, ids: impl Iterator<Item = String>) {
     net.heal(T1, BR);
-    for i in 0..n {
-        let id = format!("c{i:05}");
-        net.create_case(T1, &id, fields(i)).unwrap();
+    for (i, id) in ids.enumerate() {
+        net.create_case(T1, &id, fields(i as u32)).unwrap();
         net.edit(T1, &id, |c, e| c.report_to(e, BR, "filed"))
             .unwrap();
     }
     net.run_until_quiet(1_000_000).unwrap();
+}
+
+/// Syncs `n` cases from team-1 to the branch, cuts the link, changes `changed` of them, heals,
+/// and returns the traffic of the catch-up.
+fn catch_up_traffic(n: u32, changed: u32) -> hearth_sync::sim::Traffic {
+    let mut net = federation(3, NetConfig::default());
+    file_at_branch(&mut net, (0..n).map(|i| format!("c{i:05}")));
     assert_eq!(net.node(BR).replica.doc_ids().unwrap().len(), n as usize);
     net.cut(T1, BR);
     for i in 0..changed {
@@ -217,14 +222,7 @@ fn catch_up_costs_frames_for_the_changed_documents_only() {
 #[test]
 fn without_a_checkpoint_only_differing_documents_are_synced() {
     let mut net = federation(4, NetConfig::default());
-    net.heal(T1, BR);
-    for i in 0..200 {
-        let id = format!("c{i:04}");
-        net.create_case(T1, &id, fields(i)).unwrap();
-        net.edit(T1, &id, |c, e| c.report_to(e, BR, "filed"))
-            .unwrap();
-    }
-    net.run_until_quiet(1_000_000).unwrap();
+    file_at_branch(&mut net, (0..200).map(|i| format!("c{i:04}")));
     net.cut(T1, BR);
     for i in 0..5 {
         net.edit(T1, &format!("c{i:04}"), |c, e| {
@@ -796,14 +794,7 @@ fn a_new_record_is_kept_only_from_the_node_that_may_write_it() {
 /// the link is cut.
 fn synced_pair(seed: u64, n: u32) -> Network {
     let mut net = federation(seed, NetConfig::default());
-    net.heal(T1, BR);
-    for i in 0..n {
-        let id = format!("c{i:03}");
-        net.create_case(T1, &id, fields(i)).unwrap();
-        net.edit(T1, &id, |c, e| c.report_to(e, BR, "filed"))
-            .unwrap();
-    }
-    net.run_until_quiet(1_000_000).unwrap();
+    file_at_branch(&mut net, (0..n).map(|i| format!("c{i:03}")));
     // A reconnect: each side's hello tells the other how far it has its feed.
     net.cut(T1, BR);
     net.heal(T1, BR);
