@@ -2,7 +2,15 @@
 //!
 //! Readers are strict about types (a document from a peer that does not fit the schema is an
 //! error, never a panic) and lenient about absence (a missing optional field is `None`).
+//!
+//! They read from a [`Source`]: the document itself, where every key is a seek through its
+//! columns, or a [`Snapshot`] of it, which reads each map or list it is asked about once, in one
+//! pass — several times cheaper when a reader wants most fields of a map, as the whole-case view
+//! does.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::str::FromStr;
 
 use automerge::transaction::Transactable;
@@ -44,43 +52,143 @@ fn schema(what: impl Into<String>) -> ArchiveError {
     ArchiveError::Schema(what.into())
 }
 
-fn scalar<'a>(
-    doc: &'a AutoCommit,
-    obj: &ObjId,
-    key: &str,
-) -> Result<Option<std::borrow::Cow<'a, ScalarValue>>> {
-    match doc.get(obj, key)? {
-        None => Ok(None),
-        Some((Value::Scalar(s), _)) if matches!(*s, ScalarValue::Null) => Ok(None),
-        Some((Value::Scalar(s), _)) => Ok(Some(s)),
-        Some((Value::Object(_), _)) => Err(schema(format!("{key} is an object, not a value"))),
+/// A value of a map or list, owned.
+#[derive(Debug, Clone)]
+pub(crate) enum Field {
+    /// A scalar.
+    Scalar(ScalarValue),
+    /// A nested map, list or text.
+    Object(ObjId),
+}
+
+impl Field {
+    fn of(value: Value<'_>, id: ObjId) -> Field {
+        match value {
+            Value::Object(_) => Field::Object(id),
+            Value::Scalar(s) => Field::Scalar(s.into_owned()),
+        }
     }
 }
 
-pub(crate) fn get_str(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<String>> {
+/// Where readers get values from (see the module doc).
+pub(crate) trait Source {
+    /// The value at `key` of the map `obj` (the winner, if concurrent writes left several).
+    fn field(&self, obj: &ObjId, key: &str) -> Result<Option<Field>>;
+    /// The keys of the map `obj`, sorted.
+    fn field_keys(&self, obj: &ObjId) -> Result<Vec<String>>;
+    /// The values of the list `obj`, in order.
+    fn list_fields(&self, list: &ObjId) -> Result<Vec<Field>>;
+}
+
+impl Source for AutoCommit {
+    fn field(&self, obj: &ObjId, key: &str) -> Result<Option<Field>> {
+        Ok(self.get(obj, key)?.map(|(v, id)| Field::of(v, id)))
+    }
+
+    fn field_keys(&self, obj: &ObjId) -> Result<Vec<String>> {
+        Ok(self.keys(obj).collect())
+    }
+
+    fn list_fields(&self, list: &ObjId) -> Result<Vec<Field>> {
+        (0..self.length(list))
+            .map(|i| {
+                self.get(list, i)?
+                    .map(|(v, id)| Field::of(v, id))
+                    .ok_or_else(|| schema("a list entry vanished"))
+            })
+            .collect()
+    }
+}
+
+/// A document read map by map: the first question about a map reads all of it in one pass.
+/// For reading, never across a change of the document.
+#[derive(Debug)]
+pub(crate) struct Snapshot<'a> {
+    doc: &'a AutoCommit,
+    maps: RefCell<HashMap<ObjId, Rc<BTreeMap<String, Field>>>>,
+}
+
+impl<'a> Snapshot<'a> {
+    pub(crate) fn new(doc: &'a AutoCommit) -> Snapshot<'a> {
+        Snapshot {
+            doc,
+            maps: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn map(&self, obj: &ObjId) -> Rc<BTreeMap<String, Field>> {
+        if let Some(map) = self.maps.borrow().get(obj) {
+            return map.clone();
+        }
+        let map: BTreeMap<String, Field> = self
+            .doc
+            .map_range(obj, ..)
+            .map(|item| {
+                let id = item.id();
+                let value = Value::from(item.value);
+                (item.key.into_owned(), Field::of(value, id))
+            })
+            .collect();
+        let map = Rc::new(map);
+        self.maps.borrow_mut().insert(obj.clone(), map.clone());
+        map
+    }
+}
+
+impl Source for Snapshot<'_> {
+    fn field(&self, obj: &ObjId, key: &str) -> Result<Option<Field>> {
+        Ok(self.map(obj).get(key).cloned())
+    }
+
+    fn field_keys(&self, obj: &ObjId) -> Result<Vec<String>> {
+        Ok(self.map(obj).keys().cloned().collect())
+    }
+
+    fn list_fields(&self, list: &ObjId) -> Result<Vec<Field>> {
+        Ok(self
+            .doc
+            .list_range(list, ..)
+            .map(|item| {
+                let id = item.id();
+                Field::of(Value::from(item.value), id)
+            })
+            .collect())
+    }
+}
+
+fn scalar(doc: &impl Source, obj: &ObjId, key: &str) -> Result<Option<ScalarValue>> {
+    match doc.field(obj, key)? {
+        None => Ok(None),
+        Some(Field::Scalar(ScalarValue::Null)) => Ok(None),
+        Some(Field::Scalar(s)) => Ok(Some(s)),
+        Some(Field::Object(_)) => Err(schema(format!("{key} is an object, not a value"))),
+    }
+}
+
+pub(crate) fn get_str(doc: &impl Source, obj: &ObjId, key: &str) -> Result<Option<String>> {
     match scalar(doc, obj, key)? {
         None => Ok(None),
-        Some(s) => match s.as_ref() {
+        Some(s) => match &s {
             ScalarValue::Str(v) => Ok(Some(v.to_string())),
             _ => Err(schema(format!("{key} is not text"))),
         },
     }
 }
 
-pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<bool>> {
+pub(crate) fn get_bool(doc: &impl Source, obj: &ObjId, key: &str) -> Result<Option<bool>> {
     match scalar(doc, obj, key)? {
         None => Ok(None),
-        Some(s) => match s.as_ref() {
+        Some(s) => match &s {
             ScalarValue::Boolean(v) => Ok(Some(*v)),
             _ => Err(schema(format!("{key} is not true or false"))),
         },
     }
 }
 
-pub(crate) fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<i64>> {
+pub(crate) fn get_i64(doc: &impl Source, obj: &ObjId, key: &str) -> Result<Option<i64>> {
     match scalar(doc, obj, key)? {
         None => Ok(None),
-        Some(s) => match s.as_ref() {
+        Some(s) => match &s {
             ScalarValue::Int(v) => Ok(Some(*v)),
             ScalarValue::Uint(v) => i64::try_from(*v)
                 .map(Some)
@@ -91,13 +199,13 @@ pub(crate) fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option
 }
 
 pub(crate) fn get_timestamp(
-    doc: &AutoCommit,
+    doc: &impl Source,
     obj: &ObjId,
     key: &str,
 ) -> Result<Option<jiff::Timestamp>> {
     match scalar(doc, obj, key)? {
         None => Ok(None),
-        Some(s) => match s.as_ref() {
+        Some(s) => match &s {
             ScalarValue::Timestamp(ms) => jiff::Timestamp::from_millisecond(*ms)
                 .map(Some)
                 .map_err(|_| schema(format!("{key} is out of range"))),
@@ -106,7 +214,7 @@ pub(crate) fn get_timestamp(
     }
 }
 
-pub(crate) fn get_code<T: FromStr>(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<T>> {
+pub(crate) fn get_code<T: FromStr>(doc: &impl Source, obj: &ObjId, key: &str) -> Result<Option<T>> {
     match get_str(doc, obj, key)? {
         None => Ok(None),
         Some(code) => code
@@ -117,7 +225,7 @@ pub(crate) fn get_code<T: FromStr>(doc: &AutoCommit, obj: &ObjId, key: &str) -> 
 }
 
 pub(crate) fn get_date(
-    doc: &AutoCommit,
+    doc: &impl Source,
     obj: &ObjId,
     key: &str,
 ) -> Result<Option<jiff::civil::Date>> {
@@ -130,31 +238,36 @@ pub(crate) fn get_date(
     }
 }
 
-pub(crate) fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>> {
-    match doc.get(obj, key)? {
+pub(crate) fn get_obj(doc: &impl Source, obj: &ObjId, key: &str) -> Result<Option<ObjId>> {
+    match doc.field(obj, key)? {
         None => Ok(None),
-        Some((Value::Object(_), id)) => Ok(Some(id)),
-        Some((Value::Scalar(_), _)) => Err(schema(format!("{key} is a value, not an object"))),
+        Some(Field::Object(id)) => Ok(Some(id)),
+        Some(Field::Scalar(_)) => Err(schema(format!("{key} is a value, not an object"))),
     }
 }
 
-pub(crate) fn need_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+pub(crate) fn need_obj(doc: &impl Source, obj: &ObjId, key: &str) -> Result<ObjId> {
     get_obj(doc, obj, key)?.ok_or_else(|| schema(format!("{key} is missing")))
 }
 
 /// The entries of a map whose values are objects (records keyed by id), sorted by key.
-pub(crate) fn map_objects(doc: &AutoCommit, obj: &ObjId) -> Result<Vec<(String, ObjId)>> {
-    doc.keys(obj)
-        .map(|key| Ok((key.clone(), need_obj(doc, obj, &key)?)))
+pub(crate) fn map_objects(doc: &impl Source, obj: &ObjId) -> Result<Vec<(String, ObjId)>> {
+    doc.field_keys(obj)?
+        .into_iter()
+        .map(|key| {
+            let id = need_obj(doc, obj, &key)?;
+            Ok((key, id))
+        })
         .collect()
 }
 
 /// The objects of a list, in order.
-pub(crate) fn list_objects(doc: &AutoCommit, list: &ObjId) -> Result<Vec<ObjId>> {
-    (0..doc.length(list))
-        .map(|i| match doc.get(list, i)? {
-            Some((Value::Object(_), id)) => Ok(id),
-            _ => Err(schema("a list entry is not an object")),
+pub(crate) fn list_objects(doc: &impl Source, list: &ObjId) -> Result<Vec<ObjId>> {
+    doc.list_fields(list)?
+        .into_iter()
+        .map(|f| match f {
+            Field::Object(id) => Ok(id),
+            Field::Scalar(_) => Err(schema("a list entry is not an object")),
         })
         .collect()
 }

@@ -248,9 +248,11 @@ impl Record {
         bytes
     }
 
-    /// The whole document, compacted.
+    /// The whole document, compacted (columns not deflated).
     pub fn save(&mut self) -> Vec<u8> {
-        let bytes = self.doc.save();
+        // Uncompressed: a deflate stream costs more to set up than a case-sized document is worth
+        // (it was a third of storing a received case). Compaction writes compressed snapshots.
+        let bytes = self.doc.save_nocompress();
         self.saved = self.doc.get_heads();
         bytes
     }
@@ -331,7 +333,7 @@ impl Document {
         }
     }
 
-    /// The whole document, compacted.
+    /// The whole document, compacted (columns not deflated).
     pub fn save(&mut self) -> Vec<u8> {
         match self {
             Document::Case(c) => c.save(),

@@ -281,13 +281,17 @@ impl Core {
             let Ok(Some(case)) = self.replica.case_mut(&doc) else {
                 continue;
             };
-            let Ok(view) = case.view() else { continue };
-            let Some(target) = view.escalation.target_level else {
+            let Ok(Some(target)) = case.target_level() else {
                 continue;
             };
-            if target <= self.level
-                || !view.participants.contains(&self.local)
-                || self.parents.iter().any(|p| view.participants.contains(p))
+            if target <= self.level {
+                continue;
+            }
+            let Ok(participants) = case.participants() else {
+                continue;
+            };
+            if !participants.contains(&self.local)
+                || self.parents.iter().any(|p| participants.contains(p))
             {
                 continue;
             }
