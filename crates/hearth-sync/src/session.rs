@@ -560,7 +560,8 @@ impl Session {
                     self.offers.remove(&old);
                 }
                 self.offers.insert(seq, doc.clone());
-                if self.peer_has_all(&doc, r)?
+                // (Not in the comparison mode without resume, which must run every handshake.)
+                if (self.cfg.resume && self.peer_has_all(&doc, r)?)
                     || (!self.generate(&doc, r, out)? && self.in_sync(&doc, r)?)
                 {
                     self.offer_seq.remove(&doc);
