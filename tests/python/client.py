@@ -5,8 +5,10 @@ service, lists the services through server reflection, reads a case through hear
 using only descriptors fetched by reflection (no generated code), and checks that a client without
 a certificate, or with one from another CA, is refused. Prints one JSON object with what it saw.
 
+With --socket it also checks health and reflection on the node's local Unix socket.
+
 Usage: client.py --addr HOST:PORT --server-name NODE_ID --ca CA.pem --cert C.pem --key C.key
-                 --foreign-cert F.pem --foreign-key F.key --case ID
+                 --foreign-cert F.pem --foreign-key F.key --case ID [--socket PATH]
 """
 
 import argparse
@@ -53,6 +55,7 @@ def main():
     p = argparse.ArgumentParser()
     for flag in ["addr", "server-name", "ca", "cert", "key", "foreign-cert", "foreign-key", "case"]:
         p.add_argument("--" + flag, required=True)
+    p.add_argument("--socket")
     args = p.parse_args()
     seen = {}
 
@@ -84,6 +87,13 @@ def main():
         seen["without_certificate"] = refused(ch)
     with channel(args, args.foreign_cert, args.foreign_key) as ch:
         seen["foreign_ca"] = refused(ch)
+
+    if args.socket:
+        # The socket path is no valid :authority; name the host as the hearth CLI does.
+        options = [("grpc.default_authority", "localhost")]
+        with grpc.insecure_channel("unix:" + args.socket, options=options) as ch:
+            seen["socket_health"] = health(ch)
+            seen["socket_services"] = sorted(ProtoReflectionDescriptorDatabase(ch).get_services())
 
     json.dump(seen, sys.stdout, ensure_ascii=False)
     print()

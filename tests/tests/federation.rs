@@ -1254,6 +1254,7 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers
     let mut br = LocalNode::new(BR, Level::Branch, &ca, vec![peer(T1, Child, None)]).unwrap();
     br.admit("console.ops");
     br.start().await.unwrap();
+    let socket = br.serve_local().unwrap();
     let id = "case-grpcio";
     create_case(&br, id, 5).await;
 
@@ -1279,7 +1280,8 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers
         .args(["--ca", &ca_file.display().to_string()])
         .args(["--cert", &cert, "--key", &key])
         .args(["--foreign-cert", &f_cert, "--foreign-key", &f_key])
-        .args(["--case", id]);
+        .args(["--case", id])
+        .args(["--socket", &socket.display().to_string()]);
     // The client has its own timeouts (10 s a call), so it ends by itself.
     let out = tokio::task::spawn_blocking(move || client.output())
         .await
@@ -1315,6 +1317,18 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers
     assert_eq!(seen["case"]["id"], id);
     assert_eq!(seen["case"]["home"], BR);
     assert_eq!(seen["case"]["status"], "draft");
+    assert_eq!(seen["socket_health"], "SERVING", "{seen}");
+    assert_eq!(
+        seen["socket_services"],
+        serde_json::json!([
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "hearth.v1.Archive",
+            "hearth.v1.Local"
+        ]),
+        "the local socket lists Local, and Federation only on the mTLS port"
+    );
     assert_eq!(seen["without_certificate"], "UNAVAILABLE", "{seen}");
     assert_eq!(seen["foreign_ca"], "UNAVAILABLE", "{seen}");
     br.stop().await;

@@ -19,6 +19,7 @@ pub mod local_api;
 pub mod metrics;
 pub mod net;
 pub mod replica;
+pub mod standard;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -172,51 +173,6 @@ impl NodeHandle {
     }
 }
 
-/// The services the mTLS port serves, as reflection lists them.
-const SERVED: [&str; 5] = [
-    "hearth.v1.Federation",
-    "hearth.v1.Archive",
-    "grpc.health.v1.Health",
-    "grpc.reflection.v1.ServerReflection",
-    "grpc.reflection.v1alpha.ServerReflection",
-];
-
-/// A reflection builder that knows every service of the mTLS port (and only those: `Local` is
-/// served on the Unix socket alone).
-fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
-    let mut builder = tonic_reflection::server::Builder::configure()
-        .include_reflection_service(false)
-        .register_encoded_file_descriptor_set(hearth_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
-    for name in SERVED {
-        builder = builder.with_service_name(name);
-    }
-    builder
-}
-
-/// Server reflection, `grpc.reflection.v1`, and the same as `v1alpha` for clients that still ask
-/// that (grpcio's, older grpcurl).
-#[allow(clippy::type_complexity)]
-fn reflection() -> Result<
-    (
-        tonic_reflection::server::v1::ServerReflectionServer<
-            impl tonic_reflection::server::v1::ServerReflection,
-        >,
-        tonic_reflection::server::v1alpha::ServerReflectionServer<
-            impl tonic_reflection::server::v1alpha::ServerReflection,
-        >,
-    ),
-    NodeError,
-> {
-    let failed = |e: tonic_reflection::server::Error| NodeError::Reflection(e.to_string());
-    Ok((
-        reflection_builder().build_v1().map_err(failed)?,
-        reflection_builder().build_v1alpha().map_err(failed)?,
-    ))
-}
-
 /// Tells the core that time passes, so that work it put off (the node's summary) gets done.
 async fn ticker(core: mpsc::Sender<core::Cmd>, cancel: CancellationToken) {
     let mut every = tokio::time::interval(core::SUMMARY_EVERY);
@@ -324,14 +280,8 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         ))
         .max_decoding_message_size(archive_api::MAX_REQUEST);
         // The standard services, so grpcurl, grpc_health_probe and grpcio clients work.
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_serving::<FederationServer<net::FederationService>>()
-            .await;
-        health
-            .set_serving::<ArchiveServer<archive_api::ArchiveService>>()
-            .await;
-        let (reflection, reflection_v1alpha) = reflection()?;
+        let health_service = standard::health(standard::ON_TLS_PORT).await;
+        let (reflection, reflection_v1alpha) = standard::reflection(standard::ON_TLS_PORT)?;
         let stop = cancel.clone();
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()

@@ -123,6 +123,16 @@ impl LocalNode {
         self.running.as_ref().ok_or(NodeError::Stopped)
     }
 
+    /// Serves the local API on `<data dir>/hearth.sock`, as `hearth serve` does; returns its path.
+    pub fn serve_local(&mut self) -> Result<std::path::PathBuf, NodeError> {
+        let socket = self.dir.path().join(crate::local_api::SOCKET_FILE);
+        self.running
+            .as_mut()
+            .ok_or(NodeError::Stopped)?
+            .serve_local(&socket)?;
+        Ok(socket)
+    }
+
     /// Whether the node runs.
     pub fn is_running(&self) -> bool {
         self.running.is_some()

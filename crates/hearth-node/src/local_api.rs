@@ -1,5 +1,6 @@
-//! The local control API (`hearth.v1.Local`, with `hearth.v1.Archive`) on a Unix socket in the data dir, with owner-only
-//! permissions: the `hearth` command line on the same machine asks the running node through it.
+//! The local control API (`hearth.v1.Local`, with `hearth.v1.Archive` and the standard health
+//! and reflection services) on a Unix socket in the data dir, with owner-only permissions: the
+//! `hearth` command line on the same machine asks the running node through it.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -21,6 +22,7 @@ use tracing::error;
 
 use crate::archive_api::{self, ArchiveService};
 use crate::bundle::{self, BundleFileError};
+use crate::standard;
 use crate::{Identity, NodeConfig, NodeError, NodeHandle};
 
 /// Name of the socket inside the data dir.
@@ -203,8 +205,13 @@ pub fn serve(
         std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
     }
     let path = socket.to_owned();
+    let (reflection, reflection_v1alpha) = standard::reflection(standard::ON_SOCKET)?;
     Ok(tokio::spawn(async move {
+        let health = standard::health(standard::ON_SOCKET).await;
         let served = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(reflection_v1alpha)
             .add_service(
                 LocalServer::new(Service {
                     node,
