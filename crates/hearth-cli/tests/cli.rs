@@ -1861,6 +1861,35 @@ fn init_with_cert(dir: &Path, ca: &Path, id: &str, level: &str, extra: &[&str]) 
     );
 }
 
+/// In `root`: a federation CA (`ca`), a branch (`br`, listening on a free port) and its team
+/// (`t1`, with the branch's endpoint), each with its certificate and the other as neighbour.
+fn team_and_branch(root: &Path) {
+    let ca = root.join("ca");
+    must(root, &["certs", "init-ca", "--out", ca.to_str().unwrap()]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (br, t1) = (root.join("br"), root.join("t1"));
+    init_with_cert(&br, &ca, "demo.branch", "branch", &["--listen", &listen]);
+    let salt = br.join("federation.salt");
+    let salt = ["--federation-salt", salt.to_str().unwrap()];
+    init_with_cert(&t1, &ca, "demo.team-1", "team", &salt);
+    must(
+        &br,
+        &["peer", "add", "--id", "demo.team-1", "--relation", "child"],
+    );
+    let url = format!("https://{listen}");
+    let parent = [
+        "peer",
+        "add",
+        "--id",
+        "demo.branch",
+        "--relation",
+        "parent",
+        "--endpoint",
+        &url,
+    ];
+    must(&t1, &parent);
+}
+
 /// The issue's "done when" for bundles: export at a team, import at its branch with no network
 /// between them; the two agree; a second import changes nothing; a flipped byte, a cut file, a
 /// bundle signed under another CA or meant for another node are refused with nothing applied.
@@ -1868,42 +1897,10 @@ fn init_with_cert(dir: &Path, ca: &Path, id: &str, level: &str, extra: &[&str]) 
 fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let d = |n: &str| tmp.path().join(n);
-    let ca = d("ca");
-    must(
-        tmp.path(),
-        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
-    );
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    init_with_cert(
-        &d("br"),
-        &ca,
-        "demo.branch",
-        "branch",
-        &["--listen", &listen],
-    );
+    // The team knows where the branch is, but no node is ever served: no network between them.
+    team_and_branch(tmp.path());
     let salt = d("br").join("federation.salt");
     let salt_arg = ["--federation-salt", salt.to_str().unwrap()];
-    init_with_cert(&d("t1"), &ca, "demo.team-1", "team", &salt_arg);
-    must(
-        &d("br"),
-        &["peer", "add", "--id", "demo.team-1", "--relation", "child"],
-    );
-    // The team knows where the branch is, but no node is ever served: no network between them.
-    let url = format!("https://{listen}");
-    must(
-        &d("t1"),
-        &[
-            "peer",
-            "add",
-            "--id",
-            "demo.branch",
-            "--relation",
-            "parent",
-            "--endpoint",
-            &url,
-        ],
-    );
 
     let mut args = WANG.to_vec();
     args.push("--json");
@@ -2206,45 +2203,8 @@ fn deploy_files_check_and_the_compose_setup_makes_four_nodes() {
 fn a_restored_backup_gets_back_what_it_lacked_from_its_neighbour() {
     let tmp = tempfile::tempdir().unwrap();
     let d = |n: &str| tmp.path().join(n);
-    let ca = d("ca");
-    must(
-        tmp.path(),
-        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
-    );
-    let listen = format!("127.0.0.1:{}", free_port());
-    init_with_cert(
-        &d("br"),
-        &ca,
-        "demo.branch",
-        "branch",
-        &["--listen", &listen],
-    );
+    team_and_branch(tmp.path());
     let salt = d("br").join("federation.salt");
-    init_with_cert(
-        &d("t1"),
-        &ca,
-        "demo.team-1",
-        "team",
-        &["--federation-salt", salt.to_str().unwrap()],
-    );
-    must(
-        &d("br"),
-        &["peer", "add", "--id", "demo.team-1", "--relation", "child"],
-    );
-    let url = format!("https://{listen}");
-    must(
-        &d("t1"),
-        &[
-            "peer",
-            "add",
-            "--id",
-            "demo.branch",
-            "--relation",
-            "parent",
-            "--endpoint",
-            &url,
-        ],
-    );
     let branch = serve(&d("br"));
     let team = serve(&d("t1"));
 
