@@ -2,7 +2,8 @@
 //! real stores in throwaway data dirs and the real sync protocol. team-1 files a case and
 //! escalates it to the municipal federation; the branch is cut off; team-1 and the enterprise
 //! each record aid while it is down; the branch comes back; every holder converges. team-2, a
-//! sibling of team-1, must never see the case.
+//! sibling of team-1, must never see the case. Then the summaries, a conflict and its
+//! resolution, and an offline bundle from team-2, whose site has no link.
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,80 @@ async fn open_income_conflict(
         .ok()
         .and_then(Result::ok)
         .and_then(|list| list.into_iter().find(|c| c.field == "annual income"))
+}
+
+/// Step 9: team-2's site has no link; a signed bundle carries its new case to the branch.
+async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
+    fed.t2.stop().await;
+    for p in &mut fed.t2.config.peers {
+        p.endpoint = None;
+    }
+    fed.t2.start().await?;
+    let case_id = "demo-case-2";
+    let fields = CaseFields {
+        name: Some("李梅".into()),
+        identity_key: IdNumber::parse(&sample_id_number(4343))
+            .ok()
+            .map(|id| id.identity_key(&FederationSalt::from_bytes([7; 32]))),
+        household_size: Some(2),
+        annual_income_fen: Some(18_000_00),
+        rigid_spending_fen: Some(2_000_00),
+        subsistence_line_fen: Some(800_00),
+        primary_cause: Some(Cause::LaidOff),
+        ..CaseFields::default()
+    };
+    fed.t2
+        .create("赵干事", move |actor, e| {
+            Case::create(case_id, T2, actor, e, &fields)
+        })
+        .await??;
+    fed.t2
+        .edit(case_id, "赵干事", |c, e| {
+            c.file(e)?;
+            c.report_to(e, BR, "filed: reported to the branch")
+        })
+        .await??;
+    let started = Instant::now();
+    let exported = fed.t2.node()?.export_bundle(BR, false).await??;
+    let mut flipped = exported.file.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    let refused = fed.br.node()?.import_bundle(flipped).await?;
+    let report = fed
+        .br
+        .node()?
+        .import_bundle(exported.file.clone())
+        .await??;
+    let again = fed
+        .br
+        .node()?
+        .import_bundle(exported.file.clone())
+        .await??;
+    let same = fed.t2.heads(case_id).await? == fed.br.heads(case_id).await?
+        && fed.br.heads(case_id).await?.is_some();
+    let yes = |ok: bool| if ok { "yes 是" } else { "NO 否" };
+    println!(
+        "\n9. team-2's site has no link: it files case {case_id} offline and exports a signed \
+         bundle for the branch ({} documents, {} bytes)",
+        exported.documents,
+        exported.file.len()
+    );
+    println!(
+        "   imported at the branch ({}): {} new, {} updated; the branch holds the case as team-2 does: {}",
+        ms(started),
+        report.imported.added.len(),
+        report.imported.changed.len(),
+        yes(same)
+    );
+    println!(
+        "   a second import changes nothing: {}",
+        yes(again.imported.added.is_empty() && again.imported.changed.is_empty())
+    );
+    match &refused {
+        Err(e) => println!("   a copy with one byte flipped is refused: {e}"),
+        Ok(_) => println!("   a copy with one byte flipped was applied: NO 否"),
+    }
+    Ok(same && refused.is_err() && again.imported.added.is_empty())
 }
 
 /// The heads of `case` at team-1, branch, enterprise and municipal (team-2 left out).
@@ -329,7 +404,12 @@ async fn demo() -> Result<()> {
         ms(started)
     );
 
+    let carried = bundle_scene(&mut fed).await?;
+
     fed.stop().await;
+    if !carried {
+        bail!("the offline bundle did not bring team-2's case to the branch");
+    }
     if !found || !closed {
         bail!("the conflict was not detected and resolved everywhere");
     }

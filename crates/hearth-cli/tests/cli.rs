@@ -1058,6 +1058,13 @@ fn the_federation_demo_converges_and_keeps_the_sibling_out() {
         stdout.contains("closed the conflict at every holder"),
         "{stdout}"
     );
+    for line in [
+        "the branch holds the case as team-2 does: yes",
+        "a second import changes nothing: yes",
+        "a copy with one byte flipped is refused: the bundle is refused",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
 }
 
 #[test]

@@ -383,6 +383,28 @@ impl RunningNode {
         Ok(())
     }
 
+    /// A signed bundle of what the neighbour `peer` is missing (see [`bundle::export`]).
+    pub async fn export_bundle(
+        &self,
+        peer: &str,
+        full: bool,
+    ) -> Result<Result<bundle::Exported, bundle::BundleFileError>, NodeError> {
+        let (identity, config, peer) =
+            (self.identity.clone(), self.config.clone(), peer.to_owned());
+        self.local(move |r| bundle::export(r, &identity, &config, &peer, full))
+            .await
+    }
+
+    /// Checks and applies a bundle file from a neighbour (see [`bundle::import`]).
+    pub async fn import_bundle(
+        &self,
+        file: Vec<u8>,
+    ) -> Result<Result<bundle::ImportReport, bundle::BundleFileError>, NodeError> {
+        let (identity, config) = (self.identity.clone(), self.config.clone());
+        self.local(move |r| bundle::import(r, &identity, &config, &file))
+            .await
+    }
+
     /// Runs `f` on the core thread with the node's documents (see [`NodeHandle::local`]).
     pub async fn local<R: Send + 'static>(
         &self,
