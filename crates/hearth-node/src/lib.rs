@@ -107,6 +107,8 @@ pub struct NodeHandle {
     core: mpsc::Sender<core::Cmd>,
     wakes: Arc<HashMap<String, Arc<Notify>>>,
     metrics: Arc<metrics::Metrics>,
+    identity: Arc<Identity>,
+    config: Arc<NodeConfig>,
 }
 
 impl NodeHandle {
@@ -153,6 +155,28 @@ impl NodeHandle {
             .await
             .map_err(|_| NodeError::Stopped)?;
         Ok(Some(peers))
+    }
+
+    /// A signed bundle of what the neighbour `peer` is missing (see [`bundle::export`]).
+    pub async fn export_bundle(
+        &self,
+        peer: &str,
+        full: bool,
+    ) -> Result<Result<bundle::Exported, bundle::BundleFileError>, NodeError> {
+        let (identity, config, peer) =
+            (self.identity.clone(), self.config.clone(), peer.to_owned());
+        self.local(move |r| bundle::export(r, &identity, &config, &peer, full))
+            .await
+    }
+
+    /// Checks and applies a bundle file from a neighbour (see [`bundle::import`]).
+    pub async fn import_bundle(
+        &self,
+        file: Vec<u8>,
+    ) -> Result<Result<bundle::ImportReport, bundle::BundleFileError>, NodeError> {
+        let (identity, config) = (self.identity.clone(), self.config.clone());
+        self.local(move |r| bundle::import(r, &identity, &config, &file))
+            .await
     }
 
     /// Runs `f` on the core thread with the node's documents (a local change or a read). Changes
@@ -244,11 +268,14 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             .map(|p| (p.id.clone(), Arc::new(Notify::new())))
             .collect(),
     );
+    let identity = Arc::new(identity);
     let handle = NodeHandle {
         node_id: config.node_id.clone(),
         core: tx.clone(),
         wakes: wakes.clone(),
         metrics: metrics.clone(),
+        identity: identity.clone(),
+        config: config.clone(),
     };
     let mut addr = None;
     if let Some(listen) = &config.listen {
@@ -320,7 +347,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     Ok(RunningNode {
         node_id: config.node_id.clone(),
         config,
-        identity: Arc::new(identity),
+        identity,
         salt,
         addr,
         metrics_addr,
@@ -356,6 +383,8 @@ impl RunningNode {
             core: self.core.clone(),
             wakes: self.wakes.clone(),
             metrics: self.metrics.clone(),
+            identity: self.identity.clone(),
+            config: self.config.clone(),
         }
     }
 
@@ -371,38 +400,26 @@ impl RunningNode {
             self.config.clone(),
             self.salt.clone(),
         );
-        let task = local_api::serve(
-            socket,
-            self.handle(),
-            self.identity.clone(),
-            self.config.clone(),
-            archive,
-            self.cancel.clone(),
-        )?;
+        let task = local_api::serve(socket, self.handle(), archive, self.cancel.clone())?;
         self.tasks.push(task);
         Ok(())
     }
 
-    /// A signed bundle of what the neighbour `peer` is missing (see [`bundle::export`]).
+    /// A signed bundle of what the neighbour `peer` is missing (see [`NodeHandle::export_bundle`]).
     pub async fn export_bundle(
         &self,
         peer: &str,
         full: bool,
     ) -> Result<Result<bundle::Exported, bundle::BundleFileError>, NodeError> {
-        let (identity, config, peer) =
-            (self.identity.clone(), self.config.clone(), peer.to_owned());
-        self.local(move |r| bundle::export(r, &identity, &config, &peer, full))
-            .await
+        self.handle().export_bundle(peer, full).await
     }
 
-    /// Checks and applies a bundle file from a neighbour (see [`bundle::import`]).
+    /// Checks and applies a bundle file (see [`NodeHandle::import_bundle`]).
     pub async fn import_bundle(
         &self,
         file: Vec<u8>,
     ) -> Result<Result<bundle::ImportReport, bundle::BundleFileError>, NodeError> {
-        let (identity, config) = (self.identity.clone(), self.config.clone());
-        self.local(move |r| bundle::import(r, &identity, &config, &file))
-            .await
+        self.handle().import_bundle(file).await
     }
 
     /// Runs `f` on the core thread with the node's documents (see [`NodeHandle::local`]).

@@ -12,7 +12,6 @@ use hearth_proto::v1::{
     ExportBundleRequest, ImportBundleReply, ImportBundleRequest, PeerStatus as PbPeer,
     SyncNowReply, SyncNowRequest, SyncStatusReply, SyncStatusRequest,
 };
-use std::sync::Arc;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -23,15 +22,13 @@ use tracing::error;
 use crate::archive_api::{self, ArchiveService};
 use crate::bundle::{self, BundleFileError};
 use crate::standard;
-use crate::{Identity, NodeConfig, NodeError, NodeHandle};
+use crate::{NodeError, NodeHandle};
 
 /// Name of the socket inside the data dir.
 pub const SOCKET_FILE: &str = "hearth.sock";
 
 struct Service {
     node: NodeHandle,
-    identity: Arc<Identity>,
-    config: Arc<NodeConfig>,
 }
 
 fn unavailable(e: NodeError) -> Status {
@@ -115,10 +112,9 @@ impl Local for Service {
         request: Request<ExportBundleRequest>,
     ) -> Result<Response<ExportBundleReply>, Status> {
         let ExportBundleRequest { for_node, full } = request.into_inner();
-        let (identity, config) = (self.identity.clone(), self.config.clone());
         let exported = self
             .node
-            .local(move |replica| bundle::export(replica, &identity, &config, &for_node, full))
+            .export_bundle(&for_node, full)
             .await
             .map_err(unavailable)?
             .map_err(bundle_status)?;
@@ -135,10 +131,9 @@ impl Local for Service {
         request: Request<ImportBundleRequest>,
     ) -> Result<Response<ImportBundleReply>, Status> {
         let file = request.into_inner().file;
-        let (identity, config) = (self.identity.clone(), self.config.clone());
         let report = self
             .node
-            .local(move |replica| bundle::import(replica, &identity, &config, &file))
+            .import_bundle(file)
             .await
             .map_err(unavailable)?
             .map_err(bundle_status)?;
@@ -186,8 +181,6 @@ impl From<bundle::ImportReport> for ImportBundleReply {
 pub fn serve(
     socket: &Path,
     node: NodeHandle,
-    identity: Arc<Identity>,
-    config: Arc<NodeConfig>,
     archive: ArchiveService,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, NodeError> {
@@ -213,13 +206,9 @@ pub fn serve(
             .add_service(reflection)
             .add_service(reflection_v1alpha)
             .add_service(
-                LocalServer::new(Service {
-                    node,
-                    identity,
-                    config,
-                })
-                .max_decoding_message_size(bundle::MAX_FILE)
-                .max_encoding_message_size(bundle::MAX_FILE),
+                LocalServer::new(Service { node })
+                    .max_decoding_message_size(bundle::MAX_FILE)
+                    .max_encoding_message_size(bundle::MAX_FILE),
             )
             .add_service(
                 ArchiveServer::new(archive).max_decoding_message_size(archive_api::MAX_REQUEST),
