@@ -100,7 +100,7 @@ async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
     let yes = |ok: bool| if ok { "yes 是" } else { "NO 否" };
     println!(
         "\n9. team-2's site has no link: it files case {case_id} offline and exports a signed \
-         bundle for the branch ({} documents, {} bytes)",
+         bundle for the branch ({} document(s), {} bytes)",
         exported.documents,
         exported.file.len()
     );
