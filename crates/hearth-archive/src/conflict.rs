@@ -498,7 +498,7 @@ fn acknowledge_in(
     note: &str,
     value: &str,
 ) -> Result<()> {
-    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::transaction::Transactable;
     if note.trim().is_empty() {
         return Err(crate::error::ArchiveError::Invalid {
             field: "note",
@@ -506,15 +506,7 @@ fn acknowledge_in(
         });
     }
     doc.put(obj, format!("{ACK}{conflict}"), value)?;
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message(resolve_message(
-                conflict,
-                &editor.by,
-                &format!("acknowledged: {note}"),
-            ))
-            .with_time(editor.at.as_second()),
-    );
+    commit_resolution(doc, editor, conflict, &format!("acknowledged: {note}"));
     Ok(())
 }
 
@@ -524,6 +516,30 @@ const ACK: &str = "ack:";
 /// The commit message of a change that resolves conflict `id`.
 fn resolve_message(id: &str, by: &str, how: &str) -> String {
     format!("conflict resolve {id} by {by}: {how}")
+}
+
+/// Commits what is pending in `doc` as one change that resolves `conflict` (`how` says what was
+/// done), with the editor's name and time.
+fn commit_resolution(
+    doc: &mut AutoCommit,
+    editor: &crate::case::Editor,
+    conflict: &str,
+    how: &str,
+) {
+    use automerge::transaction::CommitOptions;
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(resolve_message(conflict, &editor.by, how))
+            .with_time(editor.at.as_second()),
+    );
+}
+
+/// A watched path split into its parent objects and its key: `finances.annual_income_fen`.
+fn split_path(path: &str) -> (Vec<&str>, &str) {
+    match path.rsplit_once('.') {
+        Some((p, k)) => (p.split('.').collect(), k),
+        None => (Vec::new(), path),
+    }
 }
 
 impl Case {
@@ -543,11 +559,8 @@ impl Case {
         value: ScalarValue,
         how: &str,
     ) -> Result<()> {
-        use automerge::transaction::{CommitOptions, Transactable};
-        let (parents, key) = match path.rsplit_once('.') {
-            Some((p, k)) => (p.split('.').collect::<Vec<_>>(), k),
-            None => (Vec::new(), path),
-        };
+        use automerge::transaction::Transactable;
+        let (parents, key) = split_path(path);
         if !WATCHED
             .iter()
             .any(|(p, k, _)| *k == key && p.iter().copied().eq(parents.iter().copied()))
@@ -564,12 +577,7 @@ impl Case {
         doc.put(&obj, key, value)?;
         // The grade follows the figures: derive it again in the same change.
         self.regrade_now()?;
-        let doc = self.doc_mut();
-        doc.commit_with(
-            CommitOptions::default()
-                .with_message(resolve_message(conflict, &editor.by, how))
-                .with_time(editor.at.as_second()),
-        );
+        commit_resolution(self.doc_mut(), editor, conflict, how);
         Ok(())
     }
 
@@ -606,10 +614,7 @@ impl Case {
     /// The values of the field at `path` (a watched path), as stored, in the order
     /// [`Case::field_conflicts`] lists the sides.
     pub fn field_values(&mut self, path: &str) -> Result<Vec<ScalarValue>> {
-        let (parents, key) = match path.rsplit_once('.') {
-            Some((p, k)) => (p.split('.').collect::<Vec<_>>(), k),
-            None => (Vec::new(), path),
-        };
+        let (parents, key) = split_path(path);
         let doc = self.doc_mut();
         let Some(obj) = object_at(doc, &parents)? else {
             return Ok(Vec::new());
@@ -658,7 +663,6 @@ impl Case {
         conflict: &str,
         other: &mut Case,
     ) -> Result<()> {
-        use automerge::transaction::CommitOptions;
         let other_id = other.id()?;
         let here = self.id()?;
         let src = other.doc_mut().clone();
@@ -689,14 +693,11 @@ impl Case {
                 dst.put(&copy, "merged_from", other_id.as_str())?;
             }
         }
-        dst.commit_with(
-            CommitOptions::default()
-                .with_message(resolve_message(
-                    conflict,
-                    &editor.by,
-                    &format!("merged {other_id} into {here}"),
-                ))
-                .with_time(editor.at.as_second()),
+        commit_resolution(
+            dst,
+            editor,
+            conflict,
+            &format!("merged {other_id} into {here}"),
         );
         let from = other.status()?;
         crate::lifecycle::check(from, crate::codes::Status::Closed)?;

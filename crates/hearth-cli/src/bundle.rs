@@ -5,15 +5,17 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use hearth_node::StoreReplica;
 use hearth_node::bundle::{self, BundleFileError, MAX_FILE};
-use hearth_node::{Identity, StoreReplica};
 use hearth_proto::v1::local_client::LocalClient;
 use hearth_proto::v1::{ExportBundleRequest, ImportBundleReply, ImportBundleRequest};
 
 use crate::BadInput;
 use crate::cli::BundleCommand;
 use crate::commands::done;
-use crate::node::{NodeConfig, client_runtime, from_status, load_config, running_or_store};
+use crate::node::{
+    NodeConfig, client_runtime, from_status, load_config, load_identity, running_or_store,
+};
 
 /// Runs a `hearth bundle` command on the node of `dir`.
 pub fn run(dir: &Path, command: BundleCommand) -> Result<()> {
@@ -71,13 +73,7 @@ pub fn run(dir: &Path, command: BundleCommand) -> Result<()> {
 
 /// What an import prints.
 fn import_lines(r: &ImportBundleReply) -> String {
-    let made = hearth_archive::jiff::Timestamp::from_second(r.created_unix)
-        .map(|t| {
-            t.to_zoned(hearth_archive::jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| "?".into());
+    let made = crate::output::when(r.created_unix);
     let mut lines = vec![format!(
         "bundle from {} made {made}: {} new 新增, {} updated 更新, {} already here 无变化",
         r.from,
@@ -116,17 +112,6 @@ fn import_lines(r: &ImportBundleReply) -> String {
     lines.join("\n")
 }
 
-fn identity(dir: &Path) -> Result<Identity> {
-    let tls = dir.join("tls");
-    Identity::load(&tls).map_err(|e| {
-        BadInput::new(format!(
-            "{e} (bundles are signed and checked with the node's certificates in {})",
-            tls.display()
-        ))
-        .into()
-    })
-}
-
 fn file_error(e: BundleFileError) -> anyhow::Error {
     match e {
         BundleFileError::Replica(e) => anyhow::anyhow!("cannot read or write the store: {e}"),
@@ -159,7 +144,7 @@ fn export(
             return Ok((reply.file, reply.documents, reply.since, reply.upto));
         }
     };
-    let identity = identity(dir)?;
+    let identity = load_identity(dir)?;
     let mut replica = StoreReplica::new(&config.node_id, store)?.with_topology(config);
     let e = bundle::export(&mut replica, &identity, config, for_node, full).map_err(file_error)?;
     Ok((e.file, e.documents as u64, e.since, e.upto))
@@ -180,7 +165,7 @@ fn import(dir: &Path, config: &NodeConfig, file: Vec<u8>) -> Result<ImportBundle
                 .into_inner());
         }
     };
-    let identity = identity(dir)?;
+    let identity = load_identity(dir)?;
     let mut replica = StoreReplica::new(&config.node_id, store)?.with_topology(config);
     let report = bundle::import(&mut replica, &identity, config, &file).map_err(file_error)?;
     Ok(report.into())

@@ -48,6 +48,30 @@ async fn open_income_conflict(
         .and_then(|list| list.into_iter().find(|c| c.field == "annual income"))
 }
 
+/// A household's fields for a demo case: a sample ID number (`seed`), income and rigid
+/// spending a year in fen, the subsistence line at 800.00.
+fn household(
+    name: &str,
+    seed: u32,
+    size: u32,
+    income_fen: i64,
+    rigid_fen: i64,
+    cause: Cause,
+) -> CaseFields {
+    CaseFields {
+        name: Some(name.into()),
+        identity_key: IdNumber::parse(&sample_id_number(seed))
+            .ok()
+            .map(|id| id.identity_key(&FederationSalt::from_bytes([7; 32]))),
+        household_size: Some(size),
+        annual_income_fen: Some(income_fen),
+        rigid_spending_fen: Some(rigid_fen),
+        subsistence_line_fen: Some(800_00),
+        primary_cause: Some(cause),
+        ..CaseFields::default()
+    }
+}
+
 /// Step 9: team-2's site has no link; a signed bundle carries its new case to the branch.
 async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
     fed.t2.stop().await;
@@ -56,18 +80,7 @@ async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
     }
     fed.t2.start().await?;
     let case_id = "demo-case-2";
-    let fields = CaseFields {
-        name: Some("李梅".into()),
-        identity_key: IdNumber::parse(&sample_id_number(4343))
-            .ok()
-            .map(|id| id.identity_key(&FederationSalt::from_bytes([7; 32]))),
-        household_size: Some(2),
-        annual_income_fen: Some(18_000_00),
-        rigid_spending_fen: Some(2_000_00),
-        subsistence_line_fen: Some(800_00),
-        primary_cause: Some(Cause::LaidOff),
-        ..CaseFields::default()
-    };
+    let fields = household("李梅", 4343, 2, 18_000_00, 2_000_00, Cause::LaidOff);
     fed.t2
         .create("赵干事", move |actor, e| {
             Case::create(case_id, T2, actor, e, &fields)
@@ -149,18 +162,14 @@ async fn demo() -> Result<()> {
     );
 
     let case_id = "demo-case-1";
-    let fields = CaseFields {
-        name: Some("王建国".into()),
-        identity_key: IdNumber::parse(&sample_id_number(4242))
-            .ok()
-            .map(|id| id.identity_key(&FederationSalt::from_bytes([7; 32]))),
-        household_size: Some(3),
-        annual_income_fen: Some(36_000_00),
-        rigid_spending_fen: Some(12_000_00),
-        subsistence_line_fen: Some(800_00),
-        primary_cause: Some(Cause::SeriousIllness),
-        ..CaseFields::default()
-    };
+    let fields = household(
+        "王建国",
+        4242,
+        3,
+        36_000_00,
+        12_000_00,
+        Cause::SeriousIllness,
+    );
     fed.t1
         .create("李干事", move |actor, e| {
             Case::create(case_id, T1, actor, e, &fields)

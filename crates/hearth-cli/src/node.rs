@@ -366,6 +366,18 @@ impl Node {
     }
 }
 
+/// The node's certificates and key from `<dir>/tls/`.
+pub fn load_identity(dir: &Path) -> Result<hearth_node::Identity> {
+    let tls = dir.join("tls");
+    hearth_node::Identity::load(&tls).map_err(|e| {
+        BadInput::new(format!(
+            "{e} (the node reads its certificates from {})",
+            tls.display()
+        ))
+        .into()
+    })
+}
+
 /// Reads `<dir>/federation.salt`.
 pub fn load_salt(dir: &Path) -> Result<FederationSalt> {
     let path = dir.join(SALT_FILE);

@@ -235,7 +235,8 @@ fn local_time(at: Option<jiff::Timestamp>) -> String {
     .unwrap_or_else(|| "—".into())
 }
 
-fn when(at: i64) -> String {
+/// A moment given in seconds since the Unix epoch, as [`local_time`] writes it.
+pub(crate) fn when(at: i64) -> String {
     local_time(jiff::Timestamp::from_second(at).ok())
 }
 

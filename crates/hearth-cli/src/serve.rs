@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use hearth_node::{Identity, NodeOptions};
+use hearth_node::NodeOptions;
 use hearth_sync::SessionConfig;
 use tracing_subscriber::EnvFilter;
 
@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use crate::BadInput;
 use crate::cli::{LogFormat, SyncCommand};
 use crate::commands::done;
-use crate::node::{STORE_FILE, connect_socket, load_config, load_salt, open_store};
+use crate::node::{STORE_FILE, connect_socket, load_config, load_identity, load_salt, open_store};
 use crate::output::print_json;
 
 /// Runs the node on `dir`, logging to stderr in `format`.
@@ -27,13 +27,7 @@ pub fn run(dir: &Path, format: LogFormat) -> Result<()> {
         )
         .into());
     }
-    let tls_dir = dir.join("tls");
-    let identity = Identity::load(&tls_dir).map_err(|e| {
-        BadInput::new(format!(
-            "{e} (the node reads its certificates from {})",
-            tls_dir.display()
-        ))
-    })?;
+    let identity = load_identity(dir)?;
     // The store's lock makes this the only node on the data dir, so a socket left behind by a
     // crashed node can be replaced.
     let salt = load_salt(dir)?;

@@ -1376,11 +1376,7 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
             &format!("https://{listen}"),
         ],
     );
-    let mut args = WANG.to_vec();
-    args.push("--json");
-    let id: Value = serde_json::from_str(&run(&t1, &args)).unwrap();
-    let id = id["id"].as_str().unwrap().to_owned();
-    run(&t1, &["case", "file", &id]);
+    let id = file_wang(&t1);
 
     let branch = serve(&br);
     let team = serve(&t1);
@@ -1514,6 +1510,21 @@ fn serve(dir: &Path) -> Serving {
     )
 }
 
+/// Runs `hearth … --json` on `dir`; it must succeed. Returns what it printed.
+fn must_json(dir: &Path, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    serde_json::from_str(&must(dir, &args)).expect("json output")
+}
+
+/// Opens the README's worked example at `dir` and puts it on file (reported to the parent).
+/// Returns its id.
+fn file_wang(dir: &Path) -> String {
+    let id = must_json(dir, WANG)["id"].as_str().unwrap().to_owned();
+    must(dir, &["case", "file", &id]);
+    id
+}
+
 /// Runs `hearth` on `dir`; it must succeed. Returns stdout.
 fn must(dir: &Path, args: &[&str]) -> String {
     let out = hearth(dir, args);
@@ -1594,11 +1605,7 @@ fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
         .map(|n| (n, serve(&d(n))))
         .collect();
 
-    let mut args = WANG.to_vec();
-    args.push("--json");
-    let made: Value = serde_json::from_str(&must(&d("t1"), &args)).unwrap();
-    let id = made["id"].as_str().unwrap().to_owned();
-    must(&d("t1"), &["case", "file", &id]);
+    let id = file_wang(&d("t1"));
     must(
         &d("t1"),
         &[
@@ -1909,11 +1916,7 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
     let salt = d("br").join("federation.salt");
     let salt_arg = ["--federation-salt", salt.to_str().unwrap()];
 
-    let mut args = WANG.to_vec();
-    args.push("--json");
-    let made: Value = serde_json::from_str(&must(&d("t1"), &args)).unwrap();
-    let id = made["id"].as_str().unwrap().to_owned();
-    must(&d("t1"), &["case", "file", &id]);
+    let id = file_wang(&d("t1"));
     must(
         &d("t1"),
         &[
@@ -1941,20 +1944,20 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
             "2026-02-01",
         ],
     );
-    let bundle = d("t1-to-br.hearth");
-    let exported: Value = serde_json::from_str(&must(
-        &d("t1"),
-        &[
+    // `bundle export` from one node for another, into a new file under the test's dir.
+    let export = |from: &str, to: &str, name: &str| {
+        let file = d(name);
+        let args = [
             "bundle",
             "export",
             "--for",
-            "demo.branch",
+            to,
             "--out",
-            bundle.to_str().unwrap(),
-            "--json",
-        ],
-    ))
-    .unwrap();
+            file.to_str().unwrap(),
+        ];
+        (must_json(&d(from), &args), file)
+    };
+    let (exported, bundle) = export("t1", "demo.branch", "t1-to-br.hearth");
     assert_eq!(
         exported["documents"], 2,
         "the case and the team's ledger: {exported}"
@@ -1997,35 +2000,9 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
         &d("rogue"),
         &["peer", "add", "--id", "demo.branch", "--relation", "parent"],
     );
-    let rogue_case: Value = serde_json::from_str(&must(&d("rogue"), &args)).unwrap();
-    must(
-        &d("rogue"),
-        &["case", "file", rogue_case["id"].as_str().unwrap()],
-    );
-    let rogue = d("rogue.hearth");
-    must(
-        &d("rogue"),
-        &[
-            "bundle",
-            "export",
-            "--for",
-            "demo.branch",
-            "--out",
-            rogue.to_str().unwrap(),
-        ],
-    );
-    let own = d("br-to-t1.hearth");
-    must(
-        &d("br"),
-        &[
-            "bundle",
-            "export",
-            "--for",
-            "demo.team-1",
-            "--out",
-            own.to_str().unwrap(),
-        ],
-    );
+    file_wang(&d("rogue"));
+    let (_, rogue) = export("rogue", "demo.branch", "rogue.hearth");
+    let (_, own) = export("br", "demo.team-1", "br-to-t1.hearth");
     let before = store_state(&d("br"));
     for (file, says) in [
         (
@@ -2048,28 +2025,16 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
 
     // The real one, through the branch's running node.
     let branch = serve(&d("br"));
-    let imported: Value = serde_json::from_str(&must(
-        &d("br"),
-        &["bundle", "import", bundle.to_str().unwrap(), "--json"],
-    ))
-    .unwrap();
+    let imported: Value = must_json(&d("br"), &["bundle", "import", bundle.to_str().unwrap()]);
     assert_eq!(imported["from"], "demo.team-1");
     assert_eq!(imported["added"].as_array().unwrap().len(), 2, "{imported}");
     let show = |n: &str| must(&d(n), &["case", "show", &id, "--json"]);
     assert_eq!(show("br"), show("t1"), "the two agree");
-    let twice: Value = serde_json::from_str(&must(
-        &d("br"),
-        &["bundle", "import", bundle.to_str().unwrap(), "--json"],
-    ))
-    .unwrap();
+    let twice: Value = must_json(&d("br"), &["bundle", "import", bundle.to_str().unwrap()]);
     assert_eq!(twice["added"], serde_json::json!([]));
     assert_eq!(twice["changed"], serde_json::json!([]));
     assert_eq!(twice["unchanged"], 2);
-    let ledger: Value = serde_json::from_str(&must(
-        &d("br"),
-        &["fund", "show", "--node", "demo.team-1", "--json"],
-    ))
-    .unwrap();
+    let ledger: Value = must_json(&d("br"), &["fund", "show", "--node", "demo.team-1"]);
     assert_eq!(ledger["balance_fen"], 4_200_00, "{ledger}");
     assert!(branch.terminate().success());
     let settled = store_state(&d("br"));
@@ -2084,18 +2049,7 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
 
     // A bundle back tells the team where the branch is; the team's next bundle holds only
     // what changed since.
-    let back = d("br-to-t1-2.hearth");
-    must(
-        &d("br"),
-        &[
-            "bundle",
-            "export",
-            "--for",
-            "demo.team-1",
-            "--out",
-            back.to_str().unwrap(),
-        ],
-    );
+    let (_, back) = export("br", "demo.team-1", "br-to-t1-2.hearth");
     must(&d("t1"), &["bundle", "import", back.to_str().unwrap()]);
     must(
         &d("t1"),
@@ -2109,20 +2063,7 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
             "follow_up",
         ],
     );
-    let next = d("t1-to-br-2.hearth");
-    let exported: Value = serde_json::from_str(&must(
-        &d("t1"),
-        &[
-            "bundle",
-            "export",
-            "--for",
-            "demo.branch",
-            "--out",
-            next.to_str().unwrap(),
-            "--json",
-        ],
-    ))
-    .unwrap();
+    let (exported, next) = export("t1", "demo.branch", "t1-to-br-2.hearth");
     assert_eq!(
         exported["documents"], 1,
         "only the visited case: {exported}"
@@ -2188,7 +2129,7 @@ fn deploy_files_check_and_the_compose_setup_makes_four_nodes() {
             std::fs::read_to_string(dir.join("hearth.toml")).unwrap(),
             std::fs::read_to_string(root.join(format!("deploy/federation/{node}.toml"))).unwrap()
         );
-        let peers: Value = serde_json::from_str(&must(&dir, &["peer", "list", "--json"])).unwrap();
+        let peers: Value = must_json(&dir, &["peer", "list"]);
         assert!(!peers.as_array().unwrap().is_empty(), "{peers}");
         assert!(dir.join("tls/node.pem").is_file());
     }
@@ -2216,11 +2157,7 @@ fn a_restored_backup_gets_back_what_it_lacked_from_its_neighbour() {
     let team = serve(&d("t1"));
 
     let backup = d("t1-backup.redb");
-    let taken: Value = serde_json::from_str(&must(
-        &d("t1"),
-        &["backup", "--out", backup.to_str().unwrap(), "--json"],
-    ))
-    .unwrap();
+    let taken: Value = must_json(&d("t1"), &["backup", "--out", backup.to_str().unwrap()]);
     assert!(taken["bytes"].as_u64().unwrap() > 0, "{taken}");
     let again = hearth(&d("t1"), &["backup", "--out", backup.to_str().unwrap()]);
     assert_eq!(
@@ -2229,11 +2166,7 @@ fn a_restored_backup_gets_back_what_it_lacked_from_its_neighbour() {
         "an existing file is not overwritten"
     );
 
-    let mut args = WANG.to_vec();
-    args.push("--json");
-    let made: Value = serde_json::from_str(&must(&d("t1"), &args)).unwrap();
-    let id = made["id"].as_str().unwrap().to_owned();
-    must(&d("t1"), &["case", "file", &id]);
+    let id = file_wang(&d("t1"));
     let show = |n: &str| {
         let out = hearth(&d(n), &["case", "show", &id, "--json"]);
         serde_json::from_slice::<Value>(&out.stdout).ok()
@@ -2253,11 +2186,7 @@ fn a_restored_backup_gets_back_what_it_lacked_from_its_neighbour() {
     assert_eq!(not_a_backup.status.code(), Some(2));
     assert_eq!(epoch(&d("t1")), before, "a bad file changes nothing");
 
-    let restored: Value = serde_json::from_str(&must(
-        &d("t1"),
-        &["restore", "--from", backup.to_str().unwrap(), "--json"],
-    ))
-    .unwrap();
+    let restored: Value = must_json(&d("t1"), &["restore", "--from", backup.to_str().unwrap()]);
     let kept = PathBuf::from(restored["replaced_store_kept_as"].as_str().unwrap());
     assert!(kept.is_file(), "the replaced store is kept: {restored}");
     assert_ne!(

@@ -135,12 +135,8 @@ pub fn import(
     // What is staged now goes first, so that the bundle's transaction holds only the bundle.
     replica.flush()?;
     let open_conflicts = |r: &StoreReplica| -> Result<usize, ReplicaError> {
-        Ok(r.store()
-            .conflicts()
-            .map_err(|e| ReplicaError(e.to_string()))?
-            .iter()
-            .filter(|c| c.is_open())
-            .count())
+        let stats = r.store().stats().map_err(|e| ReplicaError(e.to_string()))?;
+        Ok(stats.open_conflicts as usize)
     };
     let conflicts_before = open_conflicts(replica)?;
     let imported = hearth_sync::bundle::import(replica, &bundle)?;

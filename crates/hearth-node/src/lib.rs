@@ -216,18 +216,22 @@ async fn ticker(core: mpsc::Sender<core::Cmd>, cancel: CancellationToken) {
 /// A running node.
 #[derive(Debug)]
 pub struct RunningNode {
-    node_id: String,
-    config: Arc<NodeConfig>,
-    identity: Arc<Identity>,
+    /// What services need of the node; a running node is used through it too (`Deref`).
+    handle: NodeHandle,
     salt: Arc<FederationSalt>,
     addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
-    metrics: Arc<metrics::Metrics>,
-    core: mpsc::Sender<core::Cmd>,
-    wakes: Arc<HashMap<String, Arc<Notify>>>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     core_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for RunningNode {
+    type Target = NodeHandle;
+
+    fn deref(&self) -> &NodeHandle {
+        &self.handle
+    }
 }
 
 /// Starts a node: the core thread, the TLS listener (if the config has one) and a dialer for
@@ -268,13 +272,12 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             .map(|p| (p.id.clone(), Arc::new(Notify::new())))
             .collect(),
     );
-    let identity = Arc::new(identity);
     let handle = NodeHandle {
         node_id: config.node_id.clone(),
         core: tx.clone(),
         wakes: wakes.clone(),
         metrics: metrics.clone(),
-        identity: identity.clone(),
+        identity: Arc::new(identity),
         config: config.clone(),
     };
     let mut addr = None;
@@ -345,15 +348,10 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         )));
     }
     Ok(RunningNode {
-        node_id: config.node_id.clone(),
-        config,
-        identity,
+        handle,
         salt,
         addr,
         metrics_addr,
-        metrics,
-        core: tx,
-        wakes,
         cancel,
         tasks,
         core_thread: Some(core_thread),
@@ -361,11 +359,6 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
 }
 
 impl RunningNode {
-    /// The node id.
-    pub fn node_id(&self) -> &str {
-        &self.node_id
-    }
-
     /// The address the node listens on for peers.
     pub fn addr(&self) -> Option<SocketAddr> {
         self.addr
@@ -378,56 +371,19 @@ impl RunningNode {
 
     /// A handle for services that answer about the node.
     pub fn handle(&self) -> NodeHandle {
-        NodeHandle {
-            node_id: self.node_id.clone(),
-            core: self.core.clone(),
-            wakes: self.wakes.clone(),
-            metrics: self.metrics.clone(),
-            identity: self.identity.clone(),
-            config: self.config.clone(),
-        }
-    }
-
-    /// Every neighbour: connected or not, last heard, backlog, counters.
-    pub async fn status(&self) -> Result<Vec<PeerStatus>, NodeError> {
-        self.handle().status().await
+        self.handle.clone()
     }
 
     /// Serves the local control API on a Unix socket (owner-only) until the node stops.
     pub fn serve_local(&mut self, socket: &std::path::Path) -> Result<(), NodeError> {
         let archive = archive_api::ArchiveService::local(
             self.handle(),
-            self.config.clone(),
+            self.handle.config.clone(),
             self.salt.clone(),
         );
         let task = local_api::serve(socket, self.handle(), archive, self.cancel.clone())?;
         self.tasks.push(task);
         Ok(())
-    }
-
-    /// A signed bundle of what the neighbour `peer` is missing (see [`NodeHandle::export_bundle`]).
-    pub async fn export_bundle(
-        &self,
-        peer: &str,
-        full: bool,
-    ) -> Result<Result<bundle::Exported, bundle::BundleFileError>, NodeError> {
-        self.handle().export_bundle(peer, full).await
-    }
-
-    /// Checks and applies a bundle file (see [`NodeHandle::import_bundle`]).
-    pub async fn import_bundle(
-        &self,
-        file: Vec<u8>,
-    ) -> Result<Result<bundle::ImportReport, bundle::BundleFileError>, NodeError> {
-        self.handle().import_bundle(file).await
-    }
-
-    /// Runs `f` on the core thread with the node's documents (see [`NodeHandle::local`]).
-    pub async fn local<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut StoreReplica) -> R + Send + 'static,
-    ) -> Result<R, NodeError> {
-        self.handle().local(f).await
     }
 
     /// Stops: connections close, the core commits what it has and ends.
@@ -442,10 +398,10 @@ impl RunningNode {
                 abort.abort();
             }
         }
-        let _ = self.core.send(core::Cmd::Shutdown).await;
+        let _ = self.handle.core.send(core::Cmd::Shutdown).await;
         if let Some(thread) = self.core_thread.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
-        info!(node = %self.node_id, "node stopped");
+        info!(node = %self.handle.node_id, "node stopped");
     }
 }

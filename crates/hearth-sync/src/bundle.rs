@@ -210,11 +210,9 @@ pub fn import(r: &mut impl Replica, bundle: &Bundle) -> Result<Imported, BundleE
         }
         // Both now have the sender's heads: the next session need not offer them back. (A
         // second import of the same bundle finds them recorded and writes nothing.)
-        let mut state = r
-            .sync_state(&bundle.from, &doc.id)?
-            .and_then(|bytes| State::decode(&bytes).ok())
-            .unwrap_or_default();
-        if heads_hash(&state.shared_heads) != heads_hash(&doc.heads) {
+        if heads_hash(&shared_heads(r, &bundle.from, &doc.id)?) != heads_hash(&doc.heads) {
+            // A persisted sync state keeps only the shared heads.
+            let mut state = State::new();
             state.shared_heads.clone_from(&doc.heads);
             r.save_sync_state(&bundle.from, &doc.id, state.encode())?;
         }
