@@ -1560,30 +1560,16 @@ fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
     ];
     let salt = d("mu").join("federation.salt");
     for (dir, id, level, port) in nodes {
-        let mut args = vec!["init", "--node-id", id, "--level", level];
+        let mut extra = Vec::new();
         let l = port.map(listen);
         if let Some(l) = &l {
-            args.extend(["--listen", l]);
+            extra.extend(["--listen", l]);
         }
         let s = salt.to_str().unwrap().to_owned();
         if dir != "mu" {
-            args.extend(["--federation-salt", &s]);
+            extra.extend(["--federation-salt", &s]);
         }
-        must(&d(dir), &args);
-        let tls = d(dir).join("tls");
-        must(
-            &d(dir),
-            &[
-                "certs",
-                "issue",
-                "--ca",
-                ca.to_str().unwrap(),
-                "--node-id",
-                id,
-                "--out",
-                tls.to_str().unwrap(),
-            ],
-        );
+        init_with_cert(&d(dir), &ca, id, level, &extra);
     }
     let peer = |dir: &str, id: &str, relation: &str, endpoint: Option<String>| {
         let mut args = vec!["peer", "add", "--id", id, "--relation", relation];
