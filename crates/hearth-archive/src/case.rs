@@ -43,6 +43,9 @@ use crate::grade::{GradeInputs, assess};
 use crate::identity::IdentityKey;
 use crate::lifecycle;
 use crate::money::format_yuan;
+use crate::text::{
+    ADDRESS, NAME, NOTES, REASON, SHORT, check_line, check_opt_line, check_opt_notes,
+};
 use crate::view::{
     Approval, Assistance, CaseSummary, CaseView, Causes, Dated, Escalation, EscalationStep,
     Finances, GradeOverride, Grading, Household, Loan, Member, Profile, Repayment, Review,
@@ -216,6 +219,7 @@ impl Case {
         fields: &CaseFields,
     ) -> Result<Case> {
         validate_fields(fields, &Causes::default())?;
+        check_editor(editor)?;
         let mut doc = AutoCommit::new().with_actor(actor);
         doc.put(ROOT, "schema", SCHEMA)?;
         doc.put(ROOT, "kind", "case")?;
@@ -378,6 +382,7 @@ impl Case {
     /// (it stays visible upstairs), `reject` closes it. Returns the status afterwards.
     pub fn decide(&mut self, editor: &Editor, decision: Decision, note: &str) -> Result<Status> {
         let from = self.status()?;
+        check_notes_field("note", note)?;
         if decision != Decision::Approve && note.trim().is_empty() {
             return Err(invalid(
                 "note",
@@ -429,6 +434,7 @@ impl Case {
     pub fn transition(&mut self, editor: &Editor, to: Status, reason: &str) -> Result<()> {
         let from = self.status()?;
         lifecycle::check(from, to)?;
+        check_notes_field("reason", reason)?;
         if reason.trim().is_empty() {
             return Err(invalid("reason", "give a reason for the status change"));
         }
@@ -445,6 +451,8 @@ impl Case {
     /// trail. Checking that `to` is a neighbour of the editor's node is the caller's part: the
     /// archive does not know the topology.
     pub fn report_to(&mut self, editor: &Editor, to: &str, reason: &str) -> Result<()> {
+        check_notes_field("reason", reason)?;
+        check_line("node", to, SHORT)?;
         if to.trim().is_empty() || to == editor.node {
             return Err(invalid(
                 "node",
@@ -482,6 +490,7 @@ impl Case {
         level: Level,
         reason: &str,
     ) -> Result<()> {
+        check_notes_field("reason", reason)?;
         if reason.trim().is_empty() {
             return Err(invalid(
                 "reason",
@@ -515,10 +524,11 @@ impl Case {
 
     /// Sets a manual grade with its reason, or with `None` removes the override.
     pub fn override_grade(&mut self, editor: &Editor, grade: Option<(Grade, &str)>) -> Result<()> {
-        if let Some((_, reason)) = grade
-            && reason.trim().is_empty()
-        {
-            return Err(invalid("reason", "a manual grade needs a reason"));
+        if let Some((_, reason)) = grade {
+            check_notes_field("reason", reason)?;
+            if reason.trim().is_empty() {
+                return Err(invalid("reason", "a manual grade needs a reason"));
+            }
         }
         self.change(editor, "case grade", |case| {
             let obj = need_obj(&case.doc, &ROOT, "grade")?;
@@ -551,6 +561,9 @@ impl Case {
         if member.age.is_some_and(|a| a > 130) {
             return Err(invalid("age", "must be between 0 and 130"));
         }
+        check_line("relation", &member.relation, SHORT)?;
+        check_opt_line("health", member.health.as_deref(), SHORT)?;
+        check_opt_line("occupation", member.occupation.as_deref(), SHORT)?;
         self.change(editor, "member add", |case| {
             let household = need_obj(&case.doc, &ROOT, "household")?;
             let members = need_obj(&case.doc, &household, "members")?;
@@ -572,6 +585,9 @@ impl Case {
         self.check_open()?;
         positive("amount", aid.amount_fen)?;
         not_future("date", aid.date, editor)?;
+        check_opt_line("paying node", aid.paying_node.as_deref(), SHORT)?;
+        check_opt_line("approving node", aid.approving_node.as_deref(), SHORT)?;
+        check_opt_notes("note", aid.note.as_deref(), REASON)?;
         self.change(editor, "assist add", |case| {
             let list = need_obj(&case.doc, &ROOT, "assistance")?;
             let a = case.doc.put_object(&list, aid.id.as_str(), ObjType::Map)?;
@@ -594,6 +610,7 @@ impl Case {
         self.check_open()?;
         positive("principal", loan.principal_fen)?;
         not_future("date", loan.date, editor)?;
+        check_opt_notes("note", loan.note.as_deref(), REASON)?;
         if loan.due_date < loan.date {
             return Err(invalid(
                 "due date",
@@ -624,6 +641,7 @@ impl Case {
     ) -> Result<String> {
         positive("amount", repayment.amount_fen)?;
         not_future("date", repayment.date, editor)?;
+        check_opt_notes("note", repayment.note.as_deref(), REASON)?;
         let loans = Self::read_loans(&self.doc)?;
         let target = pick_loan(&loans, loan)?;
         if repayment.amount_fen > target.outstanding_fen {
@@ -663,6 +681,8 @@ impl Case {
     pub fn add_visit(&mut self, editor: &Editor, visit: &NewVisit) -> Result<()> {
         self.check_open()?;
         not_future("date", visit.date, editor)?;
+        check_opt_line("visitor", visit.visitor.as_deref(), NAME)?;
+        check_opt_notes("notes", visit.notes.as_deref(), NOTES)?;
         self.change(editor, "visit add", |case| {
             let visits = need_obj(&case.doc, &ROOT, "visits")?;
             let v = case
@@ -711,6 +731,8 @@ impl Case {
     pub fn add_review(&mut self, editor: &Editor, review: &NewReview) -> Result<()> {
         self.check_open()?;
         not_future("date", review.date, editor)?;
+        check_opt_line("reviewer", review.reviewer.as_deref(), NAME)?;
+        check_opt_notes("notes", review.notes.as_deref(), NOTES)?;
         self.change(editor, "review add", |case| {
             let reviews = need_obj(&case.doc, &ROOT, "reviews")?;
             let r = case
@@ -727,7 +749,12 @@ impl Case {
     /// Reads the whole case.
     pub fn view(&self) -> Result<CaseView> {
         // Each map read once, in one pass: a third of the cost of a get per field.
-        let doc = &Snapshot::new(&self.doc);
+        Self::view_from(&Snapshot::new(&self.doc))
+    }
+
+    /// Reads a whole case from a document (or a snapshot of one) that has not been wrapped as
+    /// a [`Case`]: the check of a received document uses it.
+    pub(crate) fn view_from(doc: &impl Source) -> Result<CaseView> {
         let grading = Self::read_grading(doc)?;
         let grade = grading
             .override_
@@ -736,9 +763,11 @@ impl Case {
             .or(grading.derived);
         let assistance = Self::read_assistance(doc)?;
         Ok(CaseView {
-            id: self.id()?,
+            id: get_str(doc, &ROOT, "id")?
+                .ok_or_else(|| ArchiveError::Schema("id is missing".into()))?,
             home: get_str(doc, &ROOT, "home")?.unwrap_or_default(),
-            status: self.status()?,
+            status: get_code(doc, &ROOT, "status")?
+                .ok_or_else(|| ArchiveError::Schema("status is missing".into()))?,
             grade,
             grading,
             participants: doc.field_keys(&need_obj(doc, &ROOT, "participants")?)?,
@@ -776,6 +805,7 @@ impl Case {
         what: &str,
         f: impl FnOnce(&mut Case) -> Result<T>,
     ) -> Result<T> {
+        check_editor(editor)?;
         match f(self) {
             Ok(value) => {
                 self.commit(editor, what);
@@ -1219,13 +1249,23 @@ impl Case {
 /// Checks field values on their own and against the causes the case already has.
 fn validate_fields(f: &CaseFields, current: &Causes) -> Result<()> {
     if let Some(name) = &f.name
-        && (name.trim().is_empty() || name.chars().count() > 64)
+        && (name.trim().is_empty() || name.chars().count() > NAME)
     {
         return Err(invalid(
             "name",
             "give the worker's name, at most 64 characters",
         ));
     }
+    check_opt_line("name", f.name.as_deref(), NAME)?;
+    check_opt_line("employer", f.employer.as_deref(), SHORT)?;
+    check_opt_line("job", f.job.as_deref(), SHORT)?;
+    check_opt_line("phone", f.phone.as_deref(), SHORT)?;
+    check_opt_line("address", f.address.as_deref(), ADDRESS)?;
+    check_opt_notes("other cause", f.other_cause_text.as_deref(), REASON)?;
+    check_opt_notes("urgent needs", f.urgent_needs.as_deref(), NOTES)?;
+    check_opt_notes("skills", f.skills.as_deref(), NOTES)?;
+    check_opt_notes("employment wishes", f.employment_wishes.as_deref(), NOTES)?;
+    check_opt_notes("state of mind", f.state_of_mind.as_deref(), NOTES)?;
     if let Some(size) = f.household_size
         && !(1..=MAX_HOUSEHOLD).contains(&size)
     {
@@ -1360,6 +1400,16 @@ fn put_opt_text(
         Some(v) => put_text(doc, obj, key, v),
         None => Ok(()),
     }
+}
+
+/// Checks who makes a change (`by`): one line, a person's name.
+pub(crate) fn check_editor(editor: &Editor) -> Result<()> {
+    check_line("by", &editor.by, NAME)
+}
+
+/// Checks a reason or note typed for a decision, a status change or an escalation.
+pub(crate) fn check_notes_field(field: &'static str, value: &str) -> Result<()> {
+    crate::text::check_notes(field, value, REASON)
 }
 
 fn need<T>(value: Option<T>, what: &str) -> Result<T> {

@@ -499,6 +499,8 @@ fn acknowledge_in(
     value: &str,
 ) -> Result<()> {
     use automerge::transaction::Transactable;
+    crate::case::check_editor(editor)?;
+    crate::case::check_notes_field("note", note)?;
     if note.trim().is_empty() {
         return Err(crate::error::ArchiveError::Invalid {
             field: "note",
@@ -560,6 +562,10 @@ impl Case {
         how: &str,
     ) -> Result<()> {
         use automerge::transaction::Transactable;
+        crate::case::check_editor(editor)?;
+        if let ScalarValue::Str(text) = &value {
+            crate::text::check_line("value", text, crate::text::ADDRESS)?;
+        }
         let (parents, key) = split_path(path);
         if !WATCHED
             .iter()
@@ -663,6 +669,7 @@ impl Case {
         conflict: &str,
         other: &mut Case,
     ) -> Result<()> {
+        crate::case::check_editor(editor)?;
         let other_id = other.id()?;
         let here = self.id()?;
         let src = other.doc_mut().clone();

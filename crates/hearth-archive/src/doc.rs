@@ -135,6 +135,76 @@ impl<'a> Snapshot<'a> {
     }
 }
 
+/// How large a document from another node may be, object by object (see [`Snapshot::bounded`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// Entries of one map or list.
+    pub entries: usize,
+    /// Bytes of one text or byte value.
+    pub text: usize,
+    /// Objects nested inside each other.
+    pub depth: usize,
+}
+
+impl Snapshot<'_> {
+    /// Walks every object of the document and refuses one that is larger than `bounds` allow:
+    /// a map or list with too many entries, a text too long, objects nested too deep. The maps
+    /// read on the way stay in the snapshot, so reading the document afterwards costs little.
+    pub(crate) fn bounded(&self, bounds: Bounds) -> Result<()> {
+        self.bounded_at(&automerge::ROOT, bounds, 0)
+    }
+
+    fn bounded_at(&self, obj: &ObjId, bounds: Bounds, depth: usize) -> Result<()> {
+        let too = |what: String| ArchiveError::Implausible(what);
+        if depth > bounds.depth {
+            return Err(too(format!(
+                "objects nested more than {} deep",
+                bounds.depth
+            )));
+        }
+        let fields: Vec<Field> = match self.doc.object_type(obj) {
+            Ok(ObjType::Map | ObjType::Table) => self.map(obj).values().cloned().collect(),
+            Ok(ObjType::List) => self.list_fields(obj)?,
+            Ok(ObjType::Text) => {
+                return if self.doc.length(obj) > bounds.text {
+                    Err(too(format!("a text longer than {} bytes", bounds.text)))
+                } else {
+                    Ok(())
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if fields.len() > bounds.entries {
+            return Err(too(format!(
+                "a collection of {} entries, more than {}",
+                fields.len(),
+                bounds.entries
+            )));
+        }
+        for field in fields {
+            match field {
+                Field::Scalar(ScalarValue::Str(t)) if t.len() > bounds.text => {
+                    return Err(too(format!(
+                        "a text of {} bytes, more than {}",
+                        t.len(),
+                        bounds.text
+                    )));
+                }
+                Field::Scalar(ScalarValue::Bytes(b)) if b.len() > bounds.text => {
+                    return Err(too(format!(
+                        "a value of {} bytes, more than {}",
+                        b.len(),
+                        bounds.text
+                    )));
+                }
+                Field::Scalar(_) => {}
+                Field::Object(child) => self.bounded_at(&child, bounds, depth + 1)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Source for Snapshot<'_> {
     fn field(&self, obj: &ObjId, key: &str) -> Result<Option<Field>> {
         Ok(self.map(obj).get(key).cloned())

@@ -76,6 +76,23 @@ pub enum ArchiveError {
     /// The document was written by a newer Hearth or is not a case.
     #[error("document is not a Hearth case of a known schema ({0}); upgrade hearth")]
     Schema(String),
+    /// A document from another node was written by a newer Hearth (its schema is newer than
+    /// this node's); the node keeps working and takes it once upgraded.
+    #[error(
+        "the document has {what} schema {found}, newer than the {known} this node knows; upgrade this node"
+    )]
+    NewerSchema {
+        /// Which kind of document.
+        what: &'static str,
+        /// Schema version found.
+        found: i64,
+        /// Newest version this code knows.
+        known: i64,
+    },
+    /// A document from another node holds what no honest node writes: a value out of range, a
+    /// text or a collection larger than allowed, a figure that cannot be.
+    #[error("the document holds implausible data: {0}")]
+    Implausible(String),
     /// Automerge refused to load or change the document.
     #[error("archive document is damaged or unreadable: {0}")]
     Document(#[from] automerge::AutomergeError),

@@ -113,13 +113,38 @@ pub fn parse_number<T: std::str::FromStr>(field: &'static str, text: &str) -> Re
     })
 }
 
-/// Parses a `YYYY-MM-DD` date for a named field.
+/// The years a date or a yearly figure of Hearth may fall in.
+pub const YEARS: std::ops::RangeInclusive<i16> = 1900..=2100;
+
+/// Checks that a year is one a case, a fund or a figure can have ([`YEARS`]).
+pub fn check_year(field: &'static str, year: i16) -> Result<()> {
+    if !YEARS.contains(&year) {
+        return Err(ArchiveError::Invalid {
+            field,
+            reason: format!(
+                "{year} is not a year Hearth records; give one from {} to {}",
+                YEARS.start(),
+                YEARS.end()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Parses a year (`2026`) for a named field, within [`YEARS`].
+pub fn parse_year(field: &'static str, text: &str) -> Result<i16> {
+    let year = parse_number(field, text)?;
+    check_year(field, year)?;
+    Ok(year)
+}
+
+/// Parses a `YYYY-MM-DD` date for a named field, within [`YEARS`].
 pub fn parse_date(field: &'static str, text: &str) -> Result<Date> {
     let trimmed = text.trim();
     let shaped =
         trimmed.len() == 10 && trimmed.as_bytes()[4] == b'-' && trimmed.as_bytes()[7] == b'-';
     match trimmed.parse::<Date>() {
-        Ok(date) if shaped => Ok(date),
+        Ok(date) if shaped && YEARS.contains(&date.year()) => Ok(date),
         _ => Err(ArchiveError::Date {
             field,
             value: text.to_owned(),

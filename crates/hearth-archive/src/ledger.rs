@@ -81,6 +81,54 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// Checks an entry about to be written or just received: the amount more than zero and
+    /// at most [`crate::money::MAX_FEN`], a year a fund can have, notes and names within their
+    /// limits and without control characters.
+    pub fn check(&self) -> crate::error::Result<()> {
+        use crate::text::{NAME, REASON, SHORT, check_line, check_opt_notes};
+        let (amount, year) = match self {
+            Entry::Budget {
+                amount_fen, year, ..
+            } => (*amount_fen, *year),
+            Entry::Income { amount_fen, .. }
+            | Entry::Disbursement { amount_fen, .. }
+            | Entry::GrantOut { amount_fen, .. } => (*amount_fen, self.date().year()),
+        };
+        if !(1..=crate::money::MAX_FEN).contains(&amount) {
+            return Err(crate::error::ArchiveError::Implausible(format!(
+                "a ledger amount of {amount} fen"
+            )));
+        }
+        crate::form::check_year("year", year)?;
+        let stamp = match self {
+            Entry::Budget { stamp, .. }
+            | Entry::Income { stamp, .. }
+            | Entry::Disbursement { stamp, .. }
+            | Entry::GrantOut { stamp, .. } => stamp,
+        };
+        check_line("by", &stamp.by, NAME)?;
+        check_line("node", &stamp.node, SHORT)?;
+        match self {
+            Entry::Income {
+                note, from_node, ..
+            } => {
+                check_opt_notes("note", note.as_deref(), REASON)?;
+                crate::text::check_opt_line("from node", from_node.as_deref(), SHORT)
+            }
+            Entry::GrantOut { note, to_node, .. } => {
+                check_opt_notes("note", note.as_deref(), REASON)?;
+                check_line("to node", to_node, SHORT)
+            }
+            Entry::Disbursement {
+                case, assistance, ..
+            } => {
+                check_line("case", case, SHORT)?;
+                check_line("assistance", assistance, SHORT)
+            }
+            Entry::Budget { .. } => Ok(()),
+        }
+    }
+
     /// Money in (positive) or out (negative); zero for a budget.
     pub fn flow_fen(&self) -> i64 {
         match self {

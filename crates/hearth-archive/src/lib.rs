@@ -11,6 +11,7 @@ pub use automerge;
 pub use jiff;
 
 pub mod case;
+pub mod check;
 pub mod codes;
 pub mod conflict;
 mod doc;
@@ -24,6 +25,7 @@ pub mod money;
 pub mod policy;
 pub mod record;
 pub mod summary;
+pub mod text;
 pub mod view;
 
 pub use case::{

@@ -167,6 +167,7 @@ impl Record {
 
     /// Writes entry `key` whole, as one change.
     pub fn put<T: Serialize>(&mut self, editor: &Editor, key: &str, value: &T) -> Result<()> {
+        crate::case::check_editor(editor)?;
         let json = serde_json::to_string(value).map_err(|e| ArchiveError::Invalid {
             field: "record entry",
             reason: e.to_string(),
@@ -193,17 +194,7 @@ impl Record {
 
     /// Every entry, in key order (acknowledgements of conflicts, `ack:…`, left out).
     pub fn entries<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>> {
-        use automerge::ReadDoc;
-        let Some(entries) = get_obj(&self.doc, &ROOT, "entries")? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for key in self.doc.keys(&entries).filter(|k| !k.starts_with("ack:")) {
-            if let Some(json) = get_str(&self.doc, &entries, &key)? {
-                out.push((key.clone(), parse_entry(&key, &json)?));
-            }
-        }
-        Ok(out)
+        entries_of(&self.doc)
     }
 
     /// Every entry as its JSON text, in key order.
@@ -256,6 +247,22 @@ impl Record {
         self.saved = self.doc.get_heads();
         bytes
     }
+}
+
+/// Every entry of a record document, in key order (acknowledgements of conflicts, `ack:…`,
+/// left out).
+pub fn entries_of<T: DeserializeOwned>(doc: &AutoCommit) -> Result<Vec<(String, T)>> {
+    use automerge::ReadDoc;
+    let Some(entries) = get_obj(doc, &ROOT, "entries")? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for key in doc.keys(&entries).filter(|k| !k.starts_with("ack:")) {
+        if let Some(json) = get_str(doc, &entries, &key)? {
+            out.push((key.clone(), parse_entry(&key, &json)?));
+        }
+    }
+    Ok(out)
 }
 
 fn parse_entry<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {

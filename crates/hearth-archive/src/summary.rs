@@ -100,7 +100,75 @@ impl Totals {
     pub fn paid_total_fen(&self) -> i64 {
         self.paid_fen.values().sum()
     }
+
+    /// Whether these figures can be true: within [`MAX_CASES`] and
+    /// [`crate::money::MAX_FEN`], no money below zero, and no part larger than the whole
+    /// (statuses add up to the cases; grades, causes, households helped and the year's counts
+    /// are at most that many; people helped at most a full household each).
+    pub fn check(&self) -> Result<(), String> {
+        let cases = self.cases;
+        if cases > MAX_CASES {
+            return Err(format!("{cases} cases, more than {MAX_CASES}"));
+        }
+        let within = |what: &str, n: u64, most: u64| {
+            if n > most {
+                Err(format!("{what} {n}, more than the {most} the cases allow"))
+            } else {
+                Ok(())
+            }
+        };
+        fn sum<K>(m: &BTreeMap<K, u64>) -> Option<u64> {
+            m.values().try_fold(0u64, |a, v| a.checked_add(*v))
+        }
+        if sum(&self.by_status) != Some(cases) {
+            return Err(format!(
+                "cases by status do not add up to the {cases} cases"
+            ));
+        }
+        within(
+            "graded cases",
+            sum(&self.by_grade).unwrap_or(u64::MAX),
+            cases,
+        )?;
+        within(
+            "cases by cause",
+            sum(&self.by_cause).unwrap_or(u64::MAX),
+            cases,
+        )?;
+        within("households helped", self.households_helped, cases)?;
+        let household = u64::from(crate::case::MAX_HOUSEHOLD);
+        within(
+            "people helped",
+            self.people_helped,
+            self.households_helped.saturating_mul(household),
+        )?;
+        within(
+            "visits",
+            self.visits,
+            cases.saturating_mul(MAX_VISITS_A_YEAR),
+        )?;
+        within("cases filed this year", self.filed_this_year, cases)?;
+        within("cases lifted this year", self.lifted_this_year, cases)?;
+        within("cases closed this year", self.closed_this_year, cases)?;
+        if let Some((kind, fen)) = self
+            .paid_fen
+            .iter()
+            .find(|(_, f)| !(0..=crate::money::MAX_FEN).contains(*f))
+        {
+            return Err(format!("{fen} fen of {} paid", kind.code()));
+        }
+        Ok(())
+    }
 }
+
+/// Most cases one summary may count: far above any federation's hardship files.
+pub const MAX_CASES: u64 = 100_000_000;
+/// Most children one summary may list.
+pub const MAX_CHILDREN: usize = 10_000;
+/// Most open conflicts one summary may carry up.
+pub const MAX_BRIEFS: usize = 100_000;
+/// Most visits one case is counted with in a year.
+const MAX_VISITS_A_YEAR: u64 = 1000;
 
 /// A node's summary: its own cases, each child's summary total, and the sum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +230,48 @@ impl NodeSummary {
             total,
             conflicts: Vec::new(),
         }
+    }
+
+    /// Checks a summary received from `owner` before it counts anywhere: it is `owner`'s, of a
+    /// year Hearth records, every part's figures can be true ([`Totals::check`]), and the total
+    /// is its own cases plus its children's. Says what is wrong.
+    pub fn check(&self, owner: &str) -> Result<(), String> {
+        if self.node != owner {
+            return Err(format!("it says it is the summary of {}", self.node));
+        }
+        crate::form::check_year("year", self.year).map_err(|e| e.to_string())?;
+        if self.children.len() > MAX_CHILDREN || self.conflicts.len() > MAX_BRIEFS {
+            return Err(format!(
+                "{} children and {} conflicts, more than a summary may list",
+                self.children.len(),
+                self.conflicts.len()
+            ));
+        }
+        self.own.check().map_err(|e| format!("own cases: {e}"))?;
+        for (child, totals) in &self.children {
+            if child.len() > crate::text::SHORT {
+                return Err("a child's id is too long".into());
+            }
+            totals.check().map_err(|e| format!("child {child}: {e}"))?;
+        }
+        let mut sum = self.own.clone();
+        for t in self.children.values() {
+            sum.add(t);
+        }
+        if sum != self.total {
+            return Err("its total is not its own cases plus its children's".into());
+        }
+        self.total.check().map_err(|e| format!("total: {e}"))?;
+        for brief in &self.conflicts {
+            let long = [&brief.id, &brief.case, &brief.field]
+                .into_iter()
+                .chain(brief.route.as_ref())
+                .any(|t| t.len() > crate::text::REASON);
+            if long {
+                return Err("a conflict it lists has an overlong field".into());
+            }
+        }
+        Ok(())
     }
 
     /// Whether the figures (not the time) differ.

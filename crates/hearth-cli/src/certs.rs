@@ -18,10 +18,10 @@ pub fn run(command: CertsCommand) -> Result<()> {
             let ca = tls::new_ca(&name)?;
             write(&out, CA_FILE, &ca.cert, 0o644)?;
             write(&out, CA_KEY_FILE, &ca.key, 0o600)?;
-            println!(
+            crate::out!(
                 "federation CA written to {}: {CA_FILE} goes to every node, {CA_KEY_FILE} stays offline with whoever issues certificates",
                 out.display()
-            );
+            )?;
         }
         CertsCommand::Issue { ca, node_id, out } => {
             check_node_id(&node_id)?;
@@ -42,10 +42,10 @@ pub fn run(command: CertsCommand) -> Result<()> {
             write(&out, CA_FILE, &ca_pem.cert, 0o644)?;
             write(&out, CERT_FILE, &node.cert, 0o644)?;
             write(&out, KEY_FILE, &node.key, 0o600)?;
-            println!(
+            crate::out!(
                 "certificate for {node_id} written to {}; put {CA_FILE}, {CERT_FILE} and {KEY_FILE} in the node's <data-dir>/tls/",
                 out.display()
-            );
+            )?;
         }
     }
     Ok(())

@@ -27,7 +27,7 @@ pub(crate) fn done(json: bool, value: serde_json::Value, line: String) -> Result
     if json {
         print_json(&value)
     } else {
-        println!("{line}");
+        crate::out!("{line}")?;
         Ok(())
     }
 }
@@ -59,17 +59,17 @@ pub fn run(cli: Cli) -> Result<()> {
                     "joined_federation": joined,
                 }));
             }
-            println!(
+            crate::out!(
                 "initialised node {} ({}) in {}",
                 config.node_id,
                 config.level.label(),
                 dir.display()
-            );
+            )?;
             if !joined {
-                println!(
+                crate::out!(
                     "new federation salt in {}: copy it to every other node of the federation and pass it to their `hearth init --federation-salt FILE`",
                     salt_path.display()
-                );
+                )?;
             }
             Ok(())
         }
@@ -163,15 +163,15 @@ pub fn run(cli: Cli) -> Result<()> {
                 return print_json(&config.peers);
             }
             for p in &config.peers {
-                println!(
+                crate::out!(
                     "{}\t{:?}\t{}",
                     p.id,
                     p.relation,
                     p.endpoint.as_deref().unwrap_or("(dials in)")
-                );
+                )?;
             }
             for admin in &config.admins {
-                println!("{admin}\tAdmin\t(archive API only)");
+                crate::out!("{admin}\tAdmin\t(archive API only)")?;
             }
             Ok(())
         }
@@ -180,7 +180,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if out.json {
                 print_json(&json!({ "in_force": policy, "versions": versions }))
             } else {
-                println!("{}", policy_details(&policy, versions.len()));
+                crate::out!("{}", policy_details(&policy, versions.len()))?;
                 Ok(())
             }
         }
@@ -206,7 +206,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 return print_json(&json!({ "files": files, "payments": d.payments.len() }));
             }
             for path in files {
-                println!("wrote {}", path.display());
+                crate::out!("wrote {}", path.display())?;
             }
             Ok(())
         }
@@ -215,7 +215,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if out.json {
                 print_json(&summary)
             } else {
-                println!("{}", stats_table(&summary, by_child));
+                crate::out!("{}", stats_table(&summary, by_child))?;
                 Ok(())
             }
         }
@@ -292,7 +292,7 @@ fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                 value["policy_advice"] = serde_json::to_value(&advice)?;
                 print_json(&value)
             } else {
-                println!("{}\n{}", case_details(&v), advice_lines(&advice, &v.id));
+                crate::out!("{}\n{}", case_details(&v), advice_lines(&advice, &v.id))?;
                 Ok(())
             }
         }
@@ -301,7 +301,7 @@ fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
             if out.json {
                 print_json(&due)
             } else {
-                println!("{}", due_lists(&due));
+                crate::out!("{}", due_lists(&due))?;
                 Ok(())
             }
         }
@@ -343,7 +343,7 @@ fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                     .collect();
                 print_json(&rows)
             } else {
-                println!("{}", pending_list(&pending));
+                crate::out!("{}", pending_list(&pending))?;
                 Ok(())
             }
         }
@@ -386,7 +386,7 @@ fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
             if out.json {
                 print_json(&cases)
             } else {
-                println!("{}", case_list(&cases));
+                crate::out!("{}", case_list(&cases))?;
                 Ok(())
             }
         }
@@ -693,7 +693,7 @@ fn fund(node: &mut Node, command: FundCommand) -> Result<()> {
             return if out.json {
                 print_json(&ledger)
             } else {
-                println!("{}", ledger_table(&ledger));
+                crate::out!("{}", ledger_table(&ledger))?;
                 Ok(())
             };
         }
@@ -750,7 +750,7 @@ fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()> {
             if out.json {
                 print_json(&briefs)
             } else {
-                println!("{}", conflict_briefs(&briefs));
+                crate::out!("{}", conflict_briefs(&briefs))?;
                 Ok(())
             }
         }
@@ -759,7 +759,7 @@ fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()> {
             if out.json {
                 print_json(&list)
             } else {
-                println!("{}", conflict_list(&list));
+                crate::out!("{}", conflict_list(&list))?;
                 Ok(())
             }
         }
@@ -768,7 +768,7 @@ fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()> {
             if out.json {
                 print_json(&entry)
             } else {
-                println!("{}", conflict_details(&entry));
+                crate::out!("{}", conflict_details(&entry))?;
                 Ok(())
             }
         }

@@ -20,7 +20,7 @@ fn step(dir: &Path, line: &str) -> Result<()> {
 }
 
 fn step_args(dir: &Path, args: &[&str]) -> Result<()> {
-    println!("\n$ hearth {}", args.join(" "));
+    crate::out!("\n$ hearth {}", args.join(" "))?;
     let dir = dir.to_string_lossy();
     let argv = ["hearth", "--data-dir", &dir]
         .into_iter()
@@ -56,10 +56,10 @@ pub fn walkthrough(operator: String) -> Result<()> {
         .tempdir()
         .context("cannot make a temporary data dir")?;
     let dir = tmp.path().join("team-1");
-    println!(
+    crate::out!(
         "Hearth demo: one team node, its data dir in {} (removed at the end)",
         dir.display()
-    );
+    )?;
 
     step(&dir, "init --node-id demo.team-1 --level team")?;
     let id_number = sample_id_number(4242);
@@ -124,13 +124,13 @@ pub fn walkthrough(operator: String) -> Result<()> {
                 .any(|w| w == id_number.as_bytes())
         })
         .unwrap_or(true);
-    println!(
+    crate::out!(
         "\nraw ID number in the data dir: {}",
         if raw_in_store {
             "FOUND (this is a bug)"
         } else {
             "none — only its salted hash"
         }
-    );
+    )?;
     Ok(())
 }

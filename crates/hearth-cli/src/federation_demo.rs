@@ -111,26 +111,26 @@ async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
     let same = fed.t2.heads(case_id).await? == fed.br.heads(case_id).await?
         && fed.br.heads(case_id).await?.is_some();
     let yes = |ok: bool| if ok { "yes 是" } else { "NO 否" };
-    println!(
+    crate::out!(
         "\n9. team-2's site has no link: it files case {case_id} offline and exports a signed \
          bundle for the branch ({} document(s), {} bytes)",
         exported.documents,
         exported.file.len()
-    );
-    println!(
+    )?;
+    crate::out!(
         "   imported at the branch ({}): {} new, {} updated; the branch holds the case as team-2 does: {}",
         ms(started),
         report.imported.added.len(),
         report.imported.changed.len(),
         yes(same)
-    );
-    println!(
+    )?;
+    crate::out!(
         "   a second import changes nothing: {}",
         yes(again.imported.added.is_empty() && again.imported.changed.is_empty())
-    );
+    )?;
     match &refused {
-        Err(e) => println!("   a copy with one byte flipped is refused: {e}"),
-        Ok(_) => println!("   a copy with one byte flipped was applied: NO 否"),
+        Err(e) => crate::out!("   a copy with one byte flipped is refused: {e}")?,
+        Ok(_) => crate::out!("   a copy with one byte flipped was applied: NO 否")?,
     }
     Ok(same && refused.is_err() && again.imported.added.is_empty())
 }
@@ -147,19 +147,19 @@ async fn upper(fed: &Federation, case: &str) -> Result<Vec<Option<[u8; 32]>>> {
 }
 
 async fn demo() -> Result<()> {
-    println!(
+    crate::out!(
         "Hearth demo: five nodes on loopback, mutual TLS 1.3, each with its own store in a throwaway data dir"
-    );
-    println!("  {MU} 市总工会 ← {EN} 企业工会 ← {BR} 基层工会 ← {T1}, {T2} 班组\n");
+    )?;
+    crate::out!("  {MU} 市总工会 ← {EN} 企业工会 ← {BR} 基层工会 ← {T1}, {T2} 班组\n")?;
     let started = Instant::now();
     let mut fed = Federation::start(tls::new_ca("demo")?).await?;
     if !fed.connected(LIMIT).await {
         bail!("not every node reached its neighbours");
     }
-    println!(
+    crate::out!(
         "1. all five nodes up and connected to their neighbours ({})",
         ms(started)
-    );
+    )?;
 
     let case_id = "demo-case-1";
     let fields = household(
@@ -196,14 +196,14 @@ async fn demo() -> Result<()> {
     if !reached {
         bail!("the escalated case did not reach the municipal federation");
     }
-    println!(
+    crate::out!(
         "2. team-1 filed case {case_id} (grade deep 深度困难) and escalated it to municipal: \
          branch, enterprise and municipal hold it ({})",
         ms(started)
-    );
+    )?;
 
     fed.br.stop().await;
-    println!("3. the branch goes offline: team-1 is cut off from everything above it");
+    crate::out!("3. the branch goes offline: team-1 is cut off from everything above it")?;
     let aid = |id: &str, fen: i64| NewAssistance {
         id: id.into(),
         kind: AssistanceKind::Medical,
@@ -225,9 +225,9 @@ async fn demo() -> Result<()> {
             c.add_assistance(e, &ent_aid)
         })
         .await??;
-    println!(
+    crate::out!(
         "4. while cut: team-1 records medical aid 500.00, the enterprise medical aid 2,000.00"
-    );
+    )?;
 
     let started = Instant::now();
     fed.br.start().await?;
@@ -238,7 +238,7 @@ async fn demo() -> Result<()> {
         h[0].is_some() && h.iter().all(|heads| *heads == h[0])
     })
     .await;
-    println!(
+    crate::out!(
         "5. the branch is back: {} ({})\n",
         if converged {
             "every holder converged"
@@ -246,7 +246,7 @@ async fn demo() -> Result<()> {
             "NOT converged"
         },
         ms(started)
-    );
+    )?;
 
     let reference = fed.t1.heads(case_id).await?;
     let mut table = Table::new();
@@ -294,11 +294,11 @@ async fn demo() -> Result<()> {
             total.map(format_yuan).unwrap_or_else(|| "—".into()),
         ]);
     }
-    println!("{table}");
-    println!(
+    crate::out!("{table}")?;
+    crate::out!(
         "team-2 never held the case: {}",
         if team2_clean { "yes" } else { "NO" }
-    );
+    )?;
 
     // Aggregates up: team-2 opens two cases of its own, which never leave it; the municipal
     // node counts them through the summaries that flow up, without holding them.
@@ -335,11 +335,11 @@ async fn demo() -> Result<()> {
         })
         .await??
         .len();
-    println!(
+    crate::out!(
         "\n6. team-2 opened 2 cases of its own; summaries flowed up ({}). At {MU}, holding {held} case(s):",
         ms(started)
-    );
-    println!("{}", crate::output::stats_table(&summary, true));
+    )?;
+    crate::out!("{}", crate::output::stats_table(&summary, true))?;
 
     // A conflict: the branch is cut off again, and team-1 and the enterprise each correct the
     // household's annual income to a different figure.
@@ -370,12 +370,12 @@ async fn demo() -> Result<()> {
     let Some(entry) = open_income_conflict(&fed.en).await else {
         bail!("the income conflict was not detected");
     };
-    println!(
+    crate::out!(
         "\n7. cut off again, team-1 set the annual income to 31,000 and the enterprise to 45,000; \
          after the heal every holder lists the conflict ({}):",
         ms(started)
-    );
-    println!("{}", crate::output::conflict_details(&entry));
+    )?;
+    crate::out!("{}", crate::output::conflict_details(&entry))?;
     let pick = entry
         .sides
         .iter()
@@ -403,7 +403,7 @@ async fn demo() -> Result<()> {
         all
     })
     .await;
-    println!(
+    crate::out!(
         "8. the enterprise kept its figure (side {pick}); the resolution synced and closed the conflict at {} ({})",
         if closed {
             "every holder"
@@ -411,7 +411,7 @@ async fn demo() -> Result<()> {
             "NOT every holder"
         },
         ms(started)
-    );
+    )?;
 
     let carried = bundle_scene(&mut fed).await?;
 

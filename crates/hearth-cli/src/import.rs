@@ -154,7 +154,7 @@ pub fn import(node: &mut Node, path: &Path, json: bool) -> Result<()> {
     if json {
         print_json(&report)
     } else {
-        println!("imported {} cases from {}", report.imported, path.display());
+        crate::out!("imported {} cases from {}", report.imported, path.display())?;
         Ok(())
     }
 }

@@ -64,6 +64,13 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            let output = err
+                .chain()
+                .find_map(|c| c.downcast_ref::<output::OutputError>());
+            if output.is_some_and(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe) {
+                // The reader stopped (`| head`): what the command did is done, nothing to say.
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {err:#}");
             ExitCode::from(exit_code(&err))
         }

@@ -477,6 +477,7 @@ pub fn init(
         peers: Vec::new(),
         admins: Vec::new(),
         metrics,
+        limits: Default::default(),
     };
     let created_dir = !dir.exists();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

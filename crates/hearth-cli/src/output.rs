@@ -14,10 +14,99 @@ use hearth_archive::{
 use hearth_node::archive::{Advice, Due};
 use serde::Serialize;
 
-/// Prints a value as pretty JSON on stdout.
+/// Writing to stdout failed. A closed pipe (`hearth case list | head`) ends the command
+/// quietly; anything else is reported, saying that what the command did is done.
+#[derive(Debug)]
+pub struct OutputError(pub std::io::Error);
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot write the output ({}); what the command did is done",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+/// Writes text and a line break to stdout. Control and invisible formatting characters (text
+/// from other nodes may hold them) are shown as escapes, so nothing printed can steer the
+/// terminal; line breaks and tabs stay.
+pub fn line(text: std::fmt::Arguments<'_>) -> Result<(), OutputError> {
+    use std::io::Write as _;
+    let text = text.to_string();
+    let text = hearth_archive::text::escape_keeping_lines(&text);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(OutputError)
+}
+
+/// `println!` for output: through [`line`], returning its error.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+
+/// Prints a value as pretty JSON on stdout, with control and invisible formatting characters
+/// in strings written as `\uXXXX` escapes.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    use std::io::Write as _;
+    let mut text = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut text, SafeJson::default());
+    value.serialize(&mut ser)?;
+    text.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(&text)
+        .and_then(|()| out.flush())
+        .map_err(OutputError)?;
     Ok(())
+}
+
+/// serde_json's pretty printer, escaping in strings what [`line`] escapes in text: serde_json
+/// escapes control characters itself, but not the invisible ones that reorder text.
+#[derive(Default)]
+struct SafeJson(serde_json::ser::PrettyFormatter<'static>);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $t:ty),*)),* $(,)?) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W $(, $arg: $t)*) -> std::io::Result<()> {
+            self.0.$name(w $(, $arg)*)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for SafeJson {
+    delegate!(
+        begin_array(),
+        end_array(),
+        begin_array_value(first: bool),
+        end_array_value(),
+        begin_object(),
+        end_object(),
+        begin_object_key(first: bool),
+        begin_object_value(),
+        end_object_value(),
+    );
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(at) = rest.find(hearth_archive::text::is_unsafe_to_show) {
+            w.write_all(&rest.as_bytes()[..at])?;
+            let c = rest[at..].chars().next().unwrap_or('\u{fffd}');
+            write!(w, "\\u{:04x}", u32::from(c))?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        w.write_all(rest.as_bytes())
+    }
 }
 
 fn table(header: &[&str]) -> Table {

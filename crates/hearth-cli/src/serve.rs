@@ -124,12 +124,12 @@ pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
                     }));
                 }
                 let Some(reply) = reply else {
-                    println!(
+                    crate::out!(
                         "node {} is not running on {}; start it with `hearth serve`. Neighbours: {}",
                         config.node_id,
                         dir.display(),
                         config.neighbour_ids().join(", ")
-                    );
+                    )?;
                     return Ok(());
                 };
                 let mut t = Table::new();
@@ -149,7 +149,7 @@ pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
                         format!("{} here, {} by peer", p.refused_here, p.refused_by_peer),
                     ]);
                 }
-                println!("node {}\n{t}", reply.node_id);
+                crate::out!("node {}\n{t}", reply.node_id)?;
                 Ok(())
             }
             SyncCommand::Now { peer, out } => {

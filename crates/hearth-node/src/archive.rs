@@ -77,7 +77,13 @@ impl OpError {
 
 /// Whether an archive error is about the input rather than a document.
 pub fn archive_input(e: &ArchiveError) -> bool {
-    !matches!(e, ArchiveError::Schema(_) | ArchiveError::Document(_))
+    !matches!(
+        e,
+        ArchiveError::Schema(_)
+            | ArchiveError::Document(_)
+            | ArchiveError::NewerSchema { .. }
+            | ArchiveError::Implausible(_)
+    )
 }
 
 /// Whether a store error is about the input (an unknown or ambiguous case id).
@@ -294,7 +300,7 @@ impl Cases for StoreReplica {
         match f(case) {
             Ok(value) => {
                 hearth_sync::Replica::commit(self, id)?;
-                self.flush()?;
+                self.flush_for(&[id])?;
                 Ok(value)
             }
             Err(e) => {
@@ -374,7 +380,7 @@ impl Cases for StoreReplica {
                 for id in ids {
                     hearth_sync::Replica::commit(self, id)?;
                 }
-                self.flush()?;
+                self.flush_for(ids)?;
                 Ok(value)
             }
             Err(e) => {
@@ -406,7 +412,7 @@ impl Cases for StoreReplica {
         match f(record) {
             Ok(value) => {
                 hearth_sync::Replica::commit(self, id)?;
-                self.flush()?;
+                self.flush_for(&[id])?;
                 Ok(value)
             }
             Err(e) => {
@@ -862,6 +868,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                             format_yuan(aid.amount_fen)
                         )));
                     }
+                    entry.check()?;
                     ledger.put(&editor, &new_record_id(), &entry)?;
                     Ok(c.view()?)
                 })?
@@ -1315,12 +1322,28 @@ pub fn current_summary(
         })
         .collect();
     for child in children {
-        let summary = cases.read_record(&summary_id(child), |r| {
-            Ok(r.get::<NodeSummary>(SUMMARY_ENTRY)?)
-        })?;
-        if let Some(s) = summary.flatten().filter(|s| s.year == year) {
-            received.insert(child.clone(), s.total);
-            conflicts.extend(s.conflicts);
+        // A child's summary that cannot be read or whose figures cannot be true (a store
+        // written before summaries were checked on receipt) counts as none: the node's own
+        // figures and the other children's still add up.
+        let summary = cases
+            .read_record(&summary_id(child), |r| {
+                Ok(r.get::<NodeSummary>(SUMMARY_ENTRY)?)
+            })
+            .map(Option::flatten)
+            .and_then(|s| match s.map(|s| s.check(child).map(|()| s)) {
+                Some(Err(why)) => Err(OpError::Input(why)),
+                Some(Ok(s)) => Ok(Some(s)),
+                None => Ok(None),
+            });
+        match summary {
+            Ok(Some(s)) if s.year == year => {
+                received.insert(child.clone(), s.total);
+                conflicts.extend(s.conflicts);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(child = %child, error = %e, "a child's summary is left out: it cannot be read")
+            }
         }
     }
     conflicts.sort();
@@ -1419,7 +1442,7 @@ pub fn fund_show(
         )));
     }
     let year = match year {
-        Some(y) => parse_number("year", y)?,
+        Some(y) => hearth_archive::form::parse_year("year", y)?,
         None => ctx.editor().today.year(),
     };
     ledger_view(cases, node, year)
@@ -1449,18 +1472,20 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 stamp: stamp(&editor),
             };
             cases.update_record(&own, &editor, |r| {
+                entry.check()?;
                 Ok(r.put(&editor, &new_record_id(), &entry)?)
             })?;
             date.year()
         }
         FundWrite::Budget { year, amount } => {
-            let year: i16 = parse_number("year", &year)?;
+            let year = hearth_archive::form::parse_year("year", &year)?;
             let entry = Entry::Budget {
                 year,
                 amount_fen: parse_positive_yuan("budget", &amount)?,
                 stamp: stamp(&editor),
             };
             cases.update_record(&own, &editor, |r| {
+                entry.check()?;
                 Ok(r.put(&editor, &format!("budget-{year}"), &entry)?)
             })?;
             year
@@ -1514,6 +1539,8 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 let [Document::Record(mine), Document::Record(theirs)] = docs else {
                     return Err(not_a_record(&theirs));
                 };
+                out.check()?;
+                income.check()?;
                 mine.put(&editor, &id, &out)?;
                 theirs.put(&editor, &id, &income)?;
                 Ok(())
@@ -1558,7 +1585,7 @@ pub struct Disclosure {
 
 /// This node's disclosure for `year`.
 pub fn disclosure(cases: &mut impl Cases, ctx: &Ctx<'_>, year: &str) -> Result<Disclosure> {
-    let year: i16 = parse_number("year", year)?;
+    let year = hearth_archive::form::parse_year("year", year)?;
     let ledger = ledger_view(cases, &ctx.config.node_id, year)?;
     let names: std::collections::HashMap<String, Option<String>> = cases
         .summaries()?

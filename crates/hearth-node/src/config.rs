@@ -75,6 +75,105 @@ pub struct NodeConfig {
     /// remote admin tools. They may not sync.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admins: Vec<String>,
+    /// Bounds on what peers may hold of this node; the defaults suit every node.
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
+}
+
+/// What one peer, or all of them together, may hold of a node (DESIGN §4a, isolation): each
+/// bound has a default that suits every node, so the config names only what it changes
+/// (`[limits]` in `hearth.toml`). A peer past a bound is refused or its session ended, counted
+/// in `hearth_peers_refused_total` by reason; honest neighbours go on meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Connections open at once, all peers and admin tools together (TLS handshakes under way
+    /// count too).
+    pub connections: usize,
+    /// Connections open at once with one certificate.
+    pub connections_per_peer: usize,
+    /// Seconds a TLS handshake may take.
+    pub handshake_secs: u64,
+    /// Seconds from the TLS handshake to the first HTTP/2 bytes.
+    pub preface_secs: u64,
+    /// Seconds a connection may send nothing at all (not even the answer to a keep-alive
+    /// ping, sent every 20 s) before it is closed.
+    pub idle_secs: u64,
+    /// Documents new to this node one session may have under way at once.
+    pub session_new_documents: usize,
+    /// MiB of documents new to this node, not yet complete, one session may hold.
+    pub session_new_mib: usize,
+    /// Entries of one peer's reconciliation digest queued at once (the rest waits for the next
+    /// session).
+    pub session_digest_entries: usize,
+    /// MiB of one connection's frames waiting for the core at once.
+    pub session_in_flight_mib: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: 256,
+            connections_per_peer: 4,
+            handshake_secs: 10,
+            preface_secs: 10,
+            idle_secs: 120,
+            session_new_documents: 2048,
+            session_new_mib: 32,
+            session_digest_entries: 200_000,
+            session_in_flight_mib: 32,
+        }
+    }
+}
+
+impl Limits {
+    fn is_default(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// The session bounds, on top of `base`.
+    pub fn session(&self, base: hearth_sync::SessionConfig) -> hearth_sync::SessionConfig {
+        hearth_sync::SessionConfig {
+            max_new_docs: self.session_new_documents,
+            max_new_bytes: self.session_new_mib << 20,
+            max_digest_queue: self.session_digest_entries,
+            ..base
+        }
+    }
+
+    /// What is wrong with these bounds, if anything.
+    pub fn check(&self) -> Result<(), String> {
+        let zero = [
+            ("connections", self.connections),
+            ("connections_per_peer", self.connections_per_peer),
+            ("session_new_documents", self.session_new_documents),
+            ("session_new_mib", self.session_new_mib),
+            ("session_digest_entries", self.session_digest_entries),
+            ("session_in_flight_mib", self.session_in_flight_mib),
+        ]
+        .into_iter()
+        .chain([
+            ("handshake_secs", self.handshake_secs as usize),
+            ("preface_secs", self.preface_secs as usize),
+            ("idle_secs", self.idle_secs as usize),
+        ])
+        .find(|(_, v)| *v == 0);
+        if let Some((name, _)) = zero {
+            return Err(format!("limits.{name} must be more than 0"));
+        }
+        if self.session_in_flight_mib < 17 {
+            return Err(
+                "limits.session_in_flight_mib must be at least 17: one frame may carry 16 MiB"
+                    .into(),
+            );
+        }
+        if self.idle_secs < 30 {
+            return Err(
+                "limits.idle_secs must be at least 30: keep-alive pings come every 20 s".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A config file that cannot be used.
@@ -152,6 +251,7 @@ impl NodeConfig {
                 ));
             }
         }
+        self.limits.check()?;
         for a in &self.admins {
             check_node_id(a)?;
             if seen.contains(a.as_str()) {
@@ -234,6 +334,7 @@ mod tests {
                 },
             ],
             admins: vec!["console.ops".into()],
+            limits: Limits::default(),
         };
         let text = config.to_toml().unwrap();
         assert_eq!(NodeConfig::parse(&text).unwrap(), config);

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use hearth_sync::{Closed, Frame, Replica, Session, SessionConfig, SessionStats};
+use hearth_sync::{Closed, Frame, Refused, Replica, Session, SessionConfig, SessionStats};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
@@ -45,6 +45,8 @@ pub enum Cmd {
         conn: u64,
         /// The frame.
         frame: Frame,
+        /// Its share of the connection's budget of bytes in flight, given back once handled.
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     /// A connection ended.
     Disconnected {
@@ -98,6 +100,10 @@ pub struct PeerStatus {
     pub total: SessionStats,
     /// When it last had everything of ours with nothing under way (now, if it has).
     pub in_step: Option<SystemTime>,
+    /// Its documents refused here lately (current or last session), newest last.
+    pub refusals: Vec<Refused>,
+    /// Why its last session ended, if it ended abnormally.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -124,6 +130,10 @@ pub struct Core {
     last_stats: HashMap<String, SessionStats>,
     /// Counters of the sessions that ended, per neighbour.
     ended: HashMap<String, SessionStats>,
+    /// Refusals of the last session that ended, per neighbour.
+    last_refusals: HashMap<String, Vec<Refused>>,
+    /// Why the last session with each neighbour ended abnormally.
+    last_error: HashMap<String, String>,
     in_step: HashMap<String, SystemTime>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
@@ -154,15 +164,22 @@ impl Core {
             last_heard: HashMap::new(),
             last_stats: HashMap::new(),
             ended: HashMap::new(),
+            last_refusals: HashMap::new(),
+            last_error: HashMap::new(),
             in_step: HashMap::new(),
             metrics,
         }
     }
 
     /// A session with `peer` is over: its counters join the totals.
-    fn ended(&mut self, peer: String, stats: SessionStats) {
+    fn ended(&mut self, peer: String, session: &Session) {
+        let stats = session.stats();
         let total = self.ended.entry(peer.clone()).or_default();
         *total = *total + stats;
+        let refusals: Vec<Refused> = session.refusals().cloned().collect();
+        if !refusals.is_empty() {
+            self.last_refusals.insert(peer.clone(), refusals);
+        }
         self.last_stats.insert(peer, stats);
     }
 
@@ -188,8 +205,20 @@ impl Core {
                 // Nothing of this round may leave: drop the sessions, peers will resume from
                 // their checkpoints once the disk is back.
                 error!(error = %e, "cannot commit; ending all sync sessions");
-                self.live.clear();
+                self.end_all("the node could not commit");
                 continue;
+            }
+            let set_aside = self.replica.take_set_aside();
+            if !set_aside.is_empty() {
+                // The rest was committed; but a session may believe a set-aside document was
+                // taken. Sessions start again from the checkpoints, and the document is refused
+                // when it comes again.
+                for (doc, why) in &set_aside {
+                    error!(doc = %doc, reason = %why, "document could not be stored and was set aside; ending the sync sessions");
+                }
+                self.metrics.set_aside(set_aside.len() as u64);
+                self.end_all("a document could not be stored here");
+                outbox.clear();
             }
             self.send(outbox);
             self.drop_closed();
@@ -241,24 +270,36 @@ impl Core {
                     },
                 );
                 if let Some(old) = replaced {
-                    self.ended(peer, old.session.stats());
+                    self.ended(peer, &old.session);
                 }
             }
-            Cmd::Frame { peer, conn, frame } => {
+            Cmd::Frame {
+                peer,
+                conn,
+                frame,
+                permit,
+            } => {
                 let Some(live) = self.live.get_mut(&peer).filter(|l| l.conn == conn) else {
                     return false;
                 };
                 self.last_heard.insert(peer.clone(), SystemTime::now());
+                let refused_before = live.session.stats().refused_here;
                 for reply in live.session.receive(frame, &mut self.replica) {
                     outbox.push((peer.clone(), conn, reply));
                 }
+                let refused = live.session.stats().refused_here - refused_before;
+                let newest: Vec<&Refused> = live.session.refusals().collect();
+                for r in newest.iter().rev().take(refused as usize) {
+                    warn!(peer = %peer, doc = %r.doc, reason = ?r.reason, message = %r.message, "document refused");
+                }
+                drop(permit);
             }
             Cmd::Disconnected { peer, conn } => {
                 if self.live.get(&peer).is_some_and(|l| l.conn == conn)
                     && let Some(live) = self.live.remove(&peer)
                 {
                     info!(peer = %peer, conn, "sync session ended");
-                    self.ended(peer, live.session.stats());
+                    self.ended(peer, &live.session);
                 }
             }
             Cmd::Local(f) => f(&mut self.replica),
@@ -355,12 +396,14 @@ impl Core {
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     warn!(peer = %peer, "peer is not reading fast enough; ending the session");
                     if let Some(live) = self.live.remove(&peer) {
-                        self.ended(peer, live.session.stats());
+                        self.last_error
+                            .insert(peer.clone(), "it did not read fast enough".into());
+                        self.ended(peer, &live.session);
                     }
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
                     if let Some(live) = self.live.remove(&peer) {
-                        self.ended(peer, live.session.stats());
+                        self.ended(peer, &live.session);
                     }
                 }
             }
@@ -374,20 +417,31 @@ impl Core {
             .filter_map(|(p, l)| l.session.closed().map(|c| (p.clone(), c.clone())))
             .collect();
         for (peer, why) in closed {
-            match why {
+            let text = match why {
                 Closed::Local(code, message) => {
                     warn!(peer = %peer, ?code, message = %message, "sync session refused");
                     if let Some(reason) = crate::metrics::Refusal::of_session(code) {
                         self.metrics.refused(reason);
                     }
+                    format!("ended here: {message}")
                 }
                 Closed::Peer(code, message) => {
-                    warn!(peer = %peer, ?code, message = %message, "peer ended the sync session")
+                    warn!(peer = %peer, ?code, message = %message, "peer ended the sync session");
+                    format!("ended by the peer: {message}")
                 }
-            }
+            };
+            self.last_error.insert(peer.clone(), text);
             if let Some(live) = self.live.remove(&peer) {
-                self.ended(peer, live.session.stats());
+                self.ended(peer, &live.session);
             }
+        }
+    }
+
+    /// Ends every session (each neighbour resumes from its checkpoints in a new one).
+    fn end_all(&mut self, why: &str) {
+        for (peer, live) in std::mem::take(&mut self.live) {
+            self.last_error.insert(peer.clone(), why.to_owned());
+            self.ended(peer, &live.session);
         }
     }
 
@@ -411,6 +465,13 @@ impl Core {
                         .unwrap_or_default(),
                     total: self.ended.get(&p.id).copied().unwrap_or_default() + current,
                     in_step: self.in_step.get(&p.id).copied(),
+                    refusals: match live {
+                        Some(l) if l.session.refusals().next().is_some() => {
+                            l.session.refusals().cloned().collect()
+                        }
+                        _ => self.last_refusals.get(&p.id).cloned().unwrap_or_default(),
+                    },
+                    last_error: self.last_error.get(&p.id).cloned(),
                 }
             })
             .collect()

@@ -14,6 +14,7 @@ pub mod archive_api;
 pub mod bundle;
 pub mod config;
 pub mod core;
+pub mod guard;
 pub mod local;
 pub mod local_api;
 pub mod metrics;
@@ -247,6 +248,8 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     let config = Arc::new(config);
     let salt = Arc::new(salt);
     let replica = StoreReplica::new(&config.node_id, store)?.with_topology(&config);
+    let session = config.limits.session(session);
+    let in_flight = config.limits.session_in_flight_mib << 20;
     let mut allowed = config.neighbour_ids();
     allowed.extend(config.admins.iter().cloned());
     let server_tls = identity.server_config(allowed)?;
@@ -292,6 +295,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         let incoming = net::tls_incoming(
             listener,
             TlsAcceptor::from(Arc::new(server_tls)),
+            guard::Gate::new(config.limits.clone()),
             metrics.clone(),
             cancel.clone(),
         );
@@ -300,6 +304,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             config.neighbour_ids(),
             metrics.clone(),
             cancel.clone(),
+            in_flight,
         ))
         .max_decoding_message_size(net::MAX_MESSAGE)
         .max_encoding_message_size(net::MAX_MESSAGE);
@@ -316,6 +321,9 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         tasks.push(tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .http2_keepalive_interval(Some(Duration::from_secs(20)))
+                .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+                // A neighbour needs one stream, an admin tool a few.
+                .max_concurrent_streams(Some(64))
                 .add_service(service)
                 .add_service(archive)
                 .add_service(health_service)
@@ -345,6 +353,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             tx.clone(),
             cancel.clone(),
             wake,
+            in_flight,
         )));
     }
     Ok(RunningNode {

@@ -68,6 +68,7 @@ impl LocalNode {
                 peers,
                 admins: Vec::new(),
                 metrics: None,
+                limits: Default::default(),
             },
             dir,
             pem: tls::issue(ca, id)?,

@@ -44,7 +44,32 @@ pub enum Refusal {
     Version,
     /// It broke the sync protocol.
     Protocol,
+    /// Its certificate names more or other than one node id.
+    AmbiguousCertificate,
+    /// It already had as many connections open as one certificate (or all peers) may.
+    TooManyConnections,
+    /// It sent nothing in time: no HTTP/2 after the TLS handshake, or nothing at all for long.
+    Timeout,
+    /// Its session went over a per-session budget (documents under way, digest entries, bytes
+    /// in flight) and was ended.
+    Limit,
 }
+
+/// Every refusal reason, for series that start at 0.
+const REFUSALS: [Refusal; 12] = [
+    Refusal::NoCertificate,
+    Refusal::UnknownCa,
+    Refusal::NotConfigured,
+    Refusal::WrongRole,
+    Refusal::Handshake,
+    Refusal::Identity,
+    Refusal::Version,
+    Refusal::Protocol,
+    Refusal::AmbiguousCertificate,
+    Refusal::TooManyConnections,
+    Refusal::Timeout,
+    Refusal::Limit,
+];
 
 impl Refusal {
     /// The label value.
@@ -58,6 +83,10 @@ impl Refusal {
             Refusal::Identity => "identity",
             Refusal::Version => "version",
             Refusal::Protocol => "protocol",
+            Refusal::AmbiguousCertificate => "ambiguous_certificate",
+            Refusal::TooManyConnections => "too_many_connections",
+            Refusal::Timeout => "timeout",
+            Refusal::Limit => "limit",
         }
     }
 
@@ -67,6 +96,7 @@ impl Refusal {
             ErrorCode::Identity => Some(Refusal::Identity),
             ErrorCode::Version => Some(Refusal::Version),
             ErrorCode::Protocol => Some(Refusal::Protocol),
+            ErrorCode::Limit => Some(Refusal::Limit),
             ErrorCode::Storage => None,
         }
     }
@@ -78,6 +108,9 @@ impl Refusal {
             Some(Error::NoCertificatesPresented) => Refusal::NoCertificate,
             Some(Error::InvalidCertificate(CertificateError::NotValidForName)) => {
                 Refusal::NotConfigured
+            }
+            Some(Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)) => {
+                Refusal::AmbiguousCertificate
             }
             Some(Error::InvalidCertificate(_)) => Refusal::UnknownCa,
             _ => Refusal::Handshake,
@@ -105,31 +138,40 @@ struct FlowLabel {
 #[derive(Debug)]
 pub struct Metrics {
     refused: Family<ReasonLabel, Counter>,
+    set_aside: Counter,
 }
 
 impl Default for Metrics {
     /// Every refusal reason starts at 0, so that dashboards see the series before the first.
     fn default() -> Self {
         let refused = Family::<ReasonLabel, Counter>::default();
-        for why in [
-            Refusal::NoCertificate,
-            Refusal::UnknownCa,
-            Refusal::NotConfigured,
-            Refusal::WrongRole,
-            Refusal::Handshake,
-            Refusal::Identity,
-            Refusal::Version,
-            Refusal::Protocol,
-        ] {
+        for why in REFUSALS {
             drop(refused.get_or_create(&ReasonLabel {
                 reason: why.as_str(),
             }));
         }
-        Metrics { refused }
+        Metrics {
+            refused,
+            set_aside: Counter::default(),
+        }
     }
 }
 
 impl Metrics {
+    /// Counts documents set aside because they could not be stored.
+    pub fn set_aside(&self, n: u64) {
+        self.set_aside.inc_by(n);
+    }
+
+    /// Refusals counted for one reason so far.
+    pub fn refusals(&self, why: Refusal) -> u64 {
+        self.refused
+            .get_or_create(&ReasonLabel {
+                reason: why.as_str(),
+            })
+            .get()
+    }
+
     /// Counts one refusal.
     pub fn refused(&self, why: Refusal) {
         self.refused
@@ -240,6 +282,11 @@ impl Metrics {
             "peers_refused",
             "Connections and sessions refused, by reason",
             self.refused.clone(),
+        );
+        registry.register(
+            "documents_set_aside",
+            "Documents received that the store could not index, set aside (the rest was committed)",
+            self.set_aside.clone(),
         );
 
         let gauge = |v: u64| {

@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Peer;
 use crate::core::Cmd;
+use crate::guard::{Gate, Guarded};
 use crate::metrics::{Metrics, Refusal};
 use crate::tls;
 
@@ -33,8 +34,8 @@ use crate::tls;
 pub const OUT_QUEUE: usize = 4096;
 /// Largest gRPC message either way (a sync message carries at most one whole document).
 pub const MAX_MESSAGE: usize = 16 << 20;
-/// Time allowed for a TLS handshake.
-const HANDSHAKE: Duration = Duration::from_secs(10);
+/// TLS handshakes under way at once; a connection beyond waits in the listen backlog.
+const HANDSHAKES: usize = 64;
 
 static CONN_IDS: AtomicU64 = AtomicU64::new(1);
 
@@ -42,14 +43,20 @@ fn next_conn() -> u64 {
     CONN_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Forwards frames from a connection to the core until it ends, then reports the end.
+/// Forwards frames from a connection to the core until it ends, then reports the end. At most
+/// `in_flight` bytes of the connection's frames wait for the core at once: a peer that sends
+/// faster than the core takes waits (HTTP/2 flow control then holds it back).
 async fn pump(
     peer: String,
     conn: u64,
     mut inbound: Streaming<SyncFrame>,
     core: mpsc::Sender<Cmd>,
     cancel: CancellationToken,
+    in_flight: usize,
 ) {
+    // Permits are KiB, so that a budget in the gigabytes still fits a semaphore's count.
+    let budget_kib = (in_flight >> 10).max(1);
+    let budget = Arc::new(tokio::sync::Semaphore::new(budget_kib));
     loop {
         let next = tokio::select! {
             biased;
@@ -59,11 +66,18 @@ async fn pump(
         match next {
             Ok(Some(pb)) => match Frame::try_from(pb) {
                 Ok(frame) => {
+                    let kib = (frame.approx_size() >> 10).clamp(1, budget_kib);
+                    let permit = tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => break,
+                        permit = budget.clone().acquire_many_owned(kib as u32) => permit.ok(),
+                    };
                     if core
                         .send(Cmd::Frame {
                             peer: peer.clone(),
                             conn,
                             frame,
+                            permit,
                         })
                         .await
                         .is_err()
@@ -93,21 +107,25 @@ pub struct FederationService {
     neighbours: Vec<String>,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
+    in_flight: usize,
 }
 
 impl FederationService {
-    /// A service feeding `core`, for these neighbours.
+    /// A service feeding `core`, for these neighbours; at most `in_flight` bytes of one
+    /// connection's frames wait for the core at once.
     pub fn new(
         core: mpsc::Sender<Cmd>,
         neighbours: Vec<String>,
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
+        in_flight: usize,
     ) -> Self {
         FederationService {
             core,
             neighbours,
             metrics,
             cancel,
+            in_flight,
         }
     }
 }
@@ -149,23 +167,39 @@ impl Federation for FederationService {
             request.into_inner(),
             self.core.clone(),
             self.cancel.clone(),
+            self.in_flight,
         ));
         let frames = ReceiverStream::new(rx).map(|f| Ok(SyncFrame::from(f)));
         Ok(Response::new(Box::pin(frames)))
     }
 }
 
-/// Accepts TCP connections and completes TLS handshakes in their own tasks, so a slow or
-/// refused peer never holds up the others. Yields only established TLS streams.
+/// An accepted connection: TLS established, its certificate named, its place in the counts
+/// held, its read deadlines running (see [`crate::guard`]).
+pub type Accepted = Guarded<tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// Accepts TCP connections and completes TLS handshakes in their own tasks (at most
+/// [`HANDSHAKES`] at once, each within the handshake timeout), so a slow or refused peer never
+/// holds up the others. Yields only established TLS streams whose certificate names one node
+/// with a free connection place (see [`Gate`]).
 pub fn tls_incoming(
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    gate: Arc<Gate>,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
-) -> ReceiverStream<Result<tokio_rustls::server::TlsStream<TcpStream>, std::io::Error>> {
+) -> ReceiverStream<Result<Accepted, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES));
     tokio::spawn(async move {
+        let limits = gate.limits().clone();
         loop {
+            let turn = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                turn = handshakes.clone().acquire_owned() => turn,
+            };
+            let Ok(turn) = turn else { break };
             let accepted = tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
@@ -178,23 +212,58 @@ pub fn tls_incoming(
                     continue;
                 }
             };
+            let slot = match gate.enter() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    metrics.refused(Refusal::TooManyConnections);
+                    warn!(remote = %addr, open = gate.open(), "connection refused: the node has as many as it takes");
+                    continue;
+                }
+            };
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             let metrics = metrics.clone();
+            let limits = limits.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => {
-                        let _ = tx.send(Ok(tls)).await;
-                    }
+                let handshake = Duration::from_secs(limits.handshake_secs);
+                let tls = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
                         metrics.refused(Refusal::of_handshake(&e));
                         warn!(remote = %addr, reason = %e, "TLS handshake refused");
+                        return;
                     }
                     Err(_) => {
                         metrics.refused(Refusal::Handshake);
                         warn!(remote = %addr, "TLS handshake timed out");
+                        return;
                     }
-                }
+                };
+                drop(turn);
+                // The verifier has checked that the certificate names exactly one node.
+                let name = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| tls::node_id_of(c).ok())
+                    .unwrap_or_default();
+                let slot = match slot.name(&name) {
+                    Ok(slot) => slot,
+                    Err(_) => {
+                        metrics.refused(Refusal::TooManyConnections);
+                        warn!(peer = %name, "connection refused: this certificate has as many open as one may");
+                        return;
+                    }
+                };
+                let guarded = Guarded::new(
+                    tls,
+                    slot,
+                    Duration::from_secs(limits.preface_secs),
+                    Duration::from_secs(limits.idle_secs),
+                    metrics,
+                );
+                let _ = tx.send(Ok(guarded)).await;
             });
         }
     });
@@ -217,6 +286,7 @@ pub async fn dial_forever(
     core: mpsc::Sender<Cmd>,
     cancel: CancellationToken,
     wake: Arc<Notify>,
+    in_flight: usize,
 ) {
     let Some(addr) = peer.endpoint.as_deref().and_then(endpoint_addr) else {
         warn!(peer = %peer.id, "endpoint is not https://HOST:PORT; not dialling");
@@ -231,6 +301,7 @@ pub async fn dial_forever(
             client.clone(),
             core.clone(),
             cancel.clone(),
+            in_flight,
         )
         .await
         {
@@ -299,6 +370,7 @@ async fn dial_once(
     client: Arc<rustls::ClientConfig>,
     core: mpsc::Sender<Cmd>,
     cancel: CancellationToken,
+    in_flight: usize,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut client = federation_client(connect(peer, addr, client).await?);
     let (out, rx) = mpsc::channel(OUT_QUEUE);
@@ -314,7 +386,15 @@ async fn dial_once(
     let frames = ReceiverStream::new(rx).map(SyncFrame::from);
     match client.sync(frames).await {
         Ok(response) => {
-            pump(peer.to_owned(), conn, response.into_inner(), core, cancel).await;
+            pump(
+                peer.to_owned(),
+                conn,
+                response.into_inner(),
+                core,
+                cancel,
+                in_flight,
+            )
+            .await;
             Ok(())
         }
         Err(status) => {

@@ -12,6 +12,9 @@ use hearth_sync::{Neighbour, Replica, ReplicaError, Resume};
 
 /// Loaded documents kept after a flush; the least recently used beyond this are dropped.
 pub const CACHE_DOCS: usize = 2048;
+/// Documents remembered as set aside (they could not be stored); the oldest are forgotten
+/// beyond this, and would be checked again if sent again.
+pub const QUARANTINE: usize = 10_000;
 
 /// The store as a sync replica.
 #[derive(Debug)]
@@ -35,6 +38,11 @@ pub struct StoreReplica {
     checkpoints: HashMap<String, Resume>,
     peers_have: HashMap<String, u64>,
     sync_states: HashMap<(String, String), Vec<u8>>,
+    /// Documents set aside because the store could not index them, with why; refused when
+    /// sent again.
+    quarantine: BTreeMap<String, String>,
+    /// Documents the last flush set aside (their changes were dropped, the rest committed).
+    set_aside: Vec<(String, String)>,
 }
 
 fn storage(e: StoreError) -> ReplicaError {
@@ -61,7 +69,35 @@ impl StoreReplica {
             checkpoints: HashMap::new(),
             peers_have: HashMap::new(),
             sync_states: HashMap::new(),
+            quarantine: BTreeMap::new(),
+            set_aside: Vec::new(),
         })
+    }
+
+    /// Documents the last [`StoreReplica::flush`] set aside instead of storing, with why (see
+    /// there); taken, so each is reported once.
+    pub fn take_set_aside(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.set_aside)
+    }
+
+    /// Documents set aside since the node started, with why.
+    pub fn quarantined(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.quarantine.iter()
+    }
+
+    /// Flushes, and fails if one of `ids` (a local change) was set aside rather than stored.
+    pub fn flush_for(&mut self, ids: &[&str]) -> Result<(), ReplicaError> {
+        self.flush()?;
+        match self
+            .set_aside
+            .iter()
+            .find(|(doc, _)| ids.contains(&doc.as_str()))
+        {
+            Some((doc, why)) => Err(ReplicaError(format!(
+                "the change to {doc} could not be stored: {why}; nothing of it was written"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Records the node's neighbours, for the documents that follow the topology.
@@ -213,6 +249,11 @@ impl StoreReplica {
     }
 
     /// Writes every pending change, checkpoint and sync state in one durable transaction.
+    ///
+    /// A document the store cannot index (its content breaks what the index needs, which the
+    /// checks on receipt should have caught) does not stop the others: it is set aside — its
+    /// unstored changes dropped, its sync states not saved, and it is refused if sent again —
+    /// and everything else is committed. [`StoreReplica::take_set_aside`] says which.
     pub fn flush(&mut self) -> Result<(), ReplicaError> {
         if !self.has_pending() {
             return Ok(());
@@ -220,13 +261,30 @@ impl StoreReplica {
         let policy = self.policy_now()?;
         let mut batch = self.store.begin().map_err(storage)?;
         batch.set_policy(policy);
+        let mut set_aside = Vec::new();
         for (seq, id) in &self.pending {
             let Some((doc, _)) = self.cache.get_mut(id) else {
                 return Err(ReplicaError(format!(
                     "pending document {id} left the cache"
                 )));
             };
-            batch.put_at(doc, *seq).map_err(storage)?;
+            match batch.put_at(doc, *seq) {
+                Ok(_) => {}
+                Err(e @ (StoreError::Archive(_) | StoreError::Corrupt { .. })) => {
+                    set_aside.push((id.clone(), e.to_string()));
+                }
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        for (id, why) in &set_aside {
+            self.cache.remove(id);
+            self.sync_states.retain(|(_, doc), _| doc != id);
+            if self.quarantine.len() >= QUARANTINE
+                && let Some(oldest) = self.quarantine.keys().next().cloned()
+            {
+                self.quarantine.remove(&oldest);
+            }
+            self.quarantine.insert(id.clone(), why.clone());
         }
         for (peer, r) in &self.checkpoints {
             batch
@@ -247,6 +305,7 @@ impl StoreReplica {
         self.checkpoints.clear();
         self.peers_have.clear();
         self.sync_states.clear();
+        self.set_aside.extend(set_aside);
         self.evict();
         Ok(())
     }
@@ -474,5 +533,11 @@ impl Replica for StoreReplica {
 
     fn trim(&mut self) {
         self.evict();
+    }
+
+    fn refused(&self, doc: &str) -> Option<String> {
+        self.quarantine
+            .get(doc)
+            .map(|why| format!("it was set aside here after it could not be stored ({why})"))
     }
 }

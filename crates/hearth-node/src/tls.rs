@@ -209,9 +209,16 @@ impl Identity {
     /// federation CA (the server's name is checked against the neighbour dialled).
     pub fn client_config(&self) -> Result<rustls::ClientConfig, TlsError> {
         let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(self.roots()?),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| TlsError::Verifier(e.to_string()))?;
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_root_certificates(self.roots()?)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(OneNodeServer { inner }))
             .with_client_auth_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(config)
@@ -290,8 +297,10 @@ impl Identity {
             .map_err(|e| SignatureError::ForeignCa(e.to_string()))?
             .verify_client_cert(&cert, &intermediates, UnixTime::now())
             .map_err(|e| SignatureError::ForeignCa(e.to_string()))?;
-        if node_of_cert(&cert, &[signer.to_owned()]).is_none() {
-            return Err(SignatureError::NotTheSigner(signer.to_owned()));
+        match node_id_of(&cert) {
+            Ok(id) if id == signer => {}
+            Ok(_) => return Err(SignatureError::NotTheSigner(signer.to_owned())),
+            Err(why) => return Err(SignatureError::ForeignCa(why)),
         }
         let scheme = SignatureScheme::from(scheme);
         let algorithm = provider
@@ -308,16 +317,37 @@ impl Identity {
     }
 }
 
-/// The node id a verified peer certificate names, among `candidates`.
+/// The one node id a node certificate names: its only subject alternative name, a DNS name
+/// that is a valid node id (no wildcard, no URI beside it). A certificate that names none, or
+/// several, identifies no node and is refused wherever it is shown.
+pub fn node_id_of(cert: &CertificateDer<'_>) -> Result<String, String> {
+    let ee = webpki::EndEntityCert::try_from(cert)
+        .map_err(|e| format!("the certificate cannot be read ({e})"))?;
+    let names: Vec<&str> = ee.valid_dns_names().collect();
+    if ee.valid_uri_names().next().is_some() {
+        return Err("the certificate names a URI besides a node id".into());
+    }
+    match names.as_slice() {
+        [one] => {
+            crate::config::check_node_id(one)
+                .map_err(|_| format!("the certificate names {one:?}, which is no node id"))?;
+            Ok((*one).to_owned())
+        }
+        [] => Err("the certificate names no node id".into()),
+        many => Err(format!(
+            "the certificate names {} node ids ({}); a node certificate names exactly one",
+            many.len(),
+            many.join(", ")
+        )),
+    }
+}
+
+/// The node id a verified peer certificate names, if it names exactly one and that one is
+/// among `candidates`.
 pub fn node_of_cert(cert: &CertificateDer<'_>, candidates: &[String]) -> Option<String> {
-    let ee = webpki::EndEntityCert::try_from(cert).ok()?;
-    candidates
-        .iter()
-        .find(|name| {
-            ServerName::try_from(name.as_str())
-                .is_ok_and(|n| ee.verify_is_valid_for_subject_name(&n).is_ok())
-        })
-        .cloned()
+    node_id_of(cert)
+        .ok()
+        .filter(|id| candidates.iter().any(|c| c == id))
 }
 
 /// Accepts a client certificate only if the federation CA signed it and it names a configured
@@ -343,6 +373,12 @@ impl ClientCertVerifier for NeighbourVerifier {
             .inner
             .verify_client_cert(end_entity, intermediates, now)
             .inspect_err(|e| tracing::warn!(reason = %e, "peer refused: certificate not signed by the federation CA"))?;
+        if let Err(why) = node_id_of(end_entity) {
+            tracing::warn!(reason = %why, "peer refused: its certificate does not name exactly one node");
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ));
+        }
         if node_of_cert(end_entity, &self.allowed).is_none() {
             tracing::warn!("peer refused: its certificate names no configured neighbour or admin");
             return Err(rustls::Error::InvalidCertificate(
@@ -375,6 +411,84 @@ impl ClientCertVerifier for NeighbourVerifier {
     }
 }
 
+/// The server side of a dial: the federation CA's usual checks for the neighbour's name, and
+/// its certificate must name exactly that one node.
+#[derive(Debug)]
+struct OneNodeServer {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for OneNodeServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        if let Err(why) = node_id_of(end_entity) {
+            tracing::warn!(reason = %why, "neighbour refused: its certificate does not name exactly one node");
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A certificate from `ca` naming every one of `names` (for tests of certificates that do not
+/// name exactly one node: a node certificate from [`issue`] names one).
+pub fn issue_with_names(ca: &Pem, names: &[&str]) -> Result<Pem, TlsError> {
+    let ca_key = KeyPair::from_pem(&ca.key)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = params.not_before + std::time::Duration::from_secs(365 * 86_400);
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok(Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,7 +504,12 @@ mod tests {
             Some("demo.team-1")
         );
         assert_eq!(node_of_cert(&id.chain[0], &names[..1]), None);
-        id.server_config(names).unwrap();
+        id.server_config(names.clone()).unwrap();
         id.client_config().unwrap();
+        let two = issue_with_names(&ca, &["demo.team-1", "demo.branch"]).unwrap();
+        let two = Identity::from_pem(&ca.cert, &two).unwrap();
+        assert_eq!(node_of_cert(&two.chain[0], &names), None);
+        let e = node_id_of(&two.chain[0]).unwrap_err();
+        assert!(e.contains("names 2 node ids"), "{e}");
     }
 }

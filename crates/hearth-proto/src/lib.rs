@@ -108,6 +108,7 @@ impl From<Frame> for v1::SyncFrame {
                     ErrorCode::Identity => v1::ErrorCode::Identity,
                     ErrorCode::Protocol => v1::ErrorCode::Protocol,
                     ErrorCode::Storage => v1::ErrorCode::Storage,
+                    ErrorCode::Limit => v1::ErrorCode::Limit,
                 } as i32,
                 message,
             }),
@@ -175,6 +176,7 @@ impl TryFrom<v1::SyncFrame> for Frame {
                     Ok(v1::ErrorCode::Identity) => ErrorCode::Identity,
                     Ok(v1::ErrorCode::Protocol) => ErrorCode::Protocol,
                     Ok(v1::ErrorCode::Storage) => ErrorCode::Storage,
+                    Ok(v1::ErrorCode::Limit) => ErrorCode::Limit,
                     _ => {
                         return Err(DecodeError::Unknown {
                             what: "error code",
@@ -307,7 +309,8 @@ mod tests {
                     Just(ErrorCode::Version),
                     Just(ErrorCode::Identity),
                     Just(ErrorCode::Protocol),
-                    Just(ErrorCode::Storage)
+                    Just(ErrorCode::Storage),
+                    Just(ErrorCode::Limit)
                 ],
                 ".{0,30}"
             )

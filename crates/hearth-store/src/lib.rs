@@ -606,9 +606,28 @@ impl Batch {
     }
 
     fn put_inner(&mut self, case: &mut impl Stored, at: Option<u64>) -> Result<Option<u64>> {
+        // Everything that reads the document comes first: a document that cannot be read (a
+        // schema a peer broke) fails here, before anything of it is written, so the rest of
+        // the batch can still be committed without it.
         let id = case.id()?;
         let view = case.as_case().map(|c| c.view()).transpose()?;
         let summary = view.as_ref().map(CaseSummary::of);
+        let found = match (case.as_case(), &view) {
+            (Some(c), Some(view)) => c
+                .open_conflicts(view, self.policy.as_ref())?
+                .iter()
+                .map(|c| QueueEntry {
+                    route: Some(view.home.clone()),
+                    ..QueueEntry::new(&id, c)
+                })
+                .collect(),
+            _ => match case.as_record() {
+                Some(r) => hearth_archive::conflict::fund_below_zero(r)?
+                    .into_iter()
+                    .collect(),
+                None => Vec::new(),
+            },
+        };
         let heads = hearth_archive::heads_hash(&case.heads());
         let txn = &self.txn;
         let existing = txn.open_table(DOCS)?.get(id.as_str())?.map(|g| g.value());
@@ -655,10 +674,7 @@ impl Batch {
         let Some(summary) = summary else {
             // A record: a fund ledger may have been paid below zero by merged payments.
             if let Some(r) = case.as_record() {
-                let found = hearth_archive::conflict::fund_below_zero(r)?;
-                self.settle_conflicts(&id, found.into_iter().collect(), |cid| {
-                    r.resolution_of(cid)
-                })?;
+                self.settle_conflicts(&id, found, |cid| r.resolution_of(cid))?;
             }
             return Ok(Some(seq));
         };
@@ -698,7 +714,7 @@ impl Batch {
         drop(index);
         drop(identity);
         if let (Some(c), Some(view)) = (case.as_case(), &view) {
-            self.update_conflicts(&id, c, view, &summary, &household)?;
+            self.update_conflicts(&id, c, view, found, &summary, &household)?;
         }
         Ok(Some(seq))
     }
@@ -755,25 +771,19 @@ impl Batch {
         })
     }
 
-    /// Conflict detection after every write of a case, merges included (DESIGN §7): new
-    /// conflicts enter the queue, and open ones the case no longer has are closed with how they
-    /// were resolved. Only this case is looked at.
+    /// Conflict detection after every write of a case, merges included (DESIGN §7): the
+    /// conflicts `found` in the case and its duplicates enter the queue if new, and open ones
+    /// the case no longer has are closed with how they were resolved. Only this case is looked
+    /// at.
     fn update_conflicts(
         &self,
         id: &str,
         case: &mut Case,
         view: &hearth_archive::CaseView,
+        mut found: Vec<QueueEntry>,
         summary: &CaseSummary,
         household: &[CaseSummary],
     ) -> Result<()> {
-        let mut found: Vec<QueueEntry> = case
-            .open_conflicts(view, self.policy.as_ref())?
-            .iter()
-            .map(|c| QueueEntry {
-                route: Some(view.home.clone()),
-                ..QueueEntry::new(id, c)
-            })
-            .collect();
         let duplicates = Self::duplicates_of(view, summary, household);
         if let Some(dup) = &duplicates {
             found.push(dup.clone());

@@ -80,6 +80,15 @@ pub enum BundleError {
         /// Why.
         why: String,
     },
+    /// A document would not pass the checks of a received document (schema, sizes, plausible
+    /// figures), or is set aside here.
+    #[error("document {doc} in the bundle is refused: {why}; nothing of the bundle was applied")]
+    Refused {
+        /// Document id.
+        doc: String,
+        /// Why.
+        why: String,
+    },
     /// The bundle carries changes on top of changes this node does not have.
     #[error(
         "document {doc} in the bundle builds on changes this node does not have; ask {from} for a full bundle (`hearth bundle export --for {here} --full`); nothing of the bundle was applied"
@@ -182,6 +191,9 @@ pub fn import(r: &mut impl Replica, bundle: &Bundle) -> Result<Imported, BundleE
     for (n, doc) in bundle.docs.iter().enumerate() {
         if n % TRIM_EVERY == TRIM_EVERY - 1 {
             r.trim();
+        }
+        if !crate::frame::valid_doc_id(&doc.id) {
+            return Err(damaged(&doc.id, "its id is no document id"));
         }
         if !seen.insert(doc.id.as_str()) {
             return Err(damaged(&doc.id, "it appears twice"));
@@ -289,6 +301,12 @@ fn check(r: &mut impl Replica, bundle: &Bundle, doc: &BundleDoc) -> Result<Outco
         from: from.to_owned(),
         here: here.clone(),
     };
+    if let Some(why) = r.refused(&doc.id) {
+        return Err(BundleError::Refused {
+            doc: doc.id.clone(),
+            why,
+        });
+    }
     let held = r.doc(&doc.id)?.is_some();
     let (mut copy, before) = if held {
         if !scope::shared(r, &doc.id, from)? {
@@ -316,6 +334,10 @@ fn check(r: &mut impl Replica, bundle: &Bundle, doc: &BundleDoc) -> Result<Outco
     {
         return Err(incomplete());
     }
+    let refused = |e: hearth_archive::ArchiveError| BundleError::Refused {
+        doc: doc.id.clone(),
+        why: e.to_string(),
+    };
     match before {
         Some(before) => {
             let mut after = copy.get_heads();
@@ -325,6 +347,7 @@ fn check(r: &mut impl Replica, bundle: &Bundle, doc: &BundleDoc) -> Result<Outco
             if after == before {
                 Ok(Outcome::Unchanged)
             } else if scope::writes(r, &doc.id, from) {
+                hearth_archive::check::received(&doc.id, &copy).map_err(refused)?;
                 Ok(Outcome::Changed)
             } else {
                 Err(BundleError::OutOfScope(format!(
@@ -334,7 +357,10 @@ fn check(r: &mut impl Replica, bundle: &Bundle, doc: &BundleDoc) -> Result<Outco
             }
         }
         None if copy.get_heads().is_empty() => Err(damaged(&doc.id, "it holds no changes")),
-        None if scope::accepts_new(r, &doc.id, &copy, from) => Ok(Outcome::New),
+        None if scope::accepts_new(r, &doc.id, &copy, from) => {
+            hearth_archive::check::received(&doc.id, &copy).map_err(refused)?;
+            Ok(Outcome::New)
+        }
         None => Err(BundleError::OutOfScope(format!(
             "document {} from {from} is not one {from} may give {here} (scope rule)",
             doc.id

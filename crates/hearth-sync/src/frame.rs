@@ -4,7 +4,7 @@
 /// Major protocol version: a peer with another major version is refused.
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Minor protocol version: additions a peer of the same major version may ignore.
-pub const PROTOCOL_MINOR: u32 = 0;
+pub const PROTOCOL_MINOR: u32 = 1;
 
 /// Where a node is in another node's feed: "I have applied everything you listed up to `seq`
 /// in feed epoch `epoch`". A feed epoch changes when a data dir is recreated, which makes every
@@ -63,6 +63,19 @@ pub enum ErrorCode {
     Protocol,
     /// The receiver could not store what it received.
     Storage,
+    /// The peer sent more than the receiver holds for one session (documents under way, digest
+    /// entries); the next session goes on from the checkpoints.
+    Limit,
+}
+
+/// Longest document id accepted in a frame: `summary.` or `ledger.` and a node id of at most
+/// 253 characters.
+pub const MAX_DOC_ID: usize = 270;
+
+/// Whether a document id from a peer is one a node could have made: printable ASCII without
+/// spaces, at most [`MAX_DOC_ID`] bytes.
+pub fn valid_doc_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_DOC_ID && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// A frame on the sync stream.

@@ -17,7 +17,9 @@ pub mod session;
 pub mod sim;
 
 pub use bundle::{Bundle, BundleDoc, BundleError, Imported};
-pub use frame::{DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, Refusal, Resume};
+pub use frame::{
+    DigestEntry, ErrorCode, Frame, Hello, MAX_DOC_ID, PROTOCOL_MAJOR, Refusal, Resume, valid_doc_id,
+};
 pub use replica::{MemReplica, Replica, ReplicaError};
 pub use scope::Neighbour;
-pub use session::{Closed, Session, SessionConfig, SessionStats};
+pub use session::{Closed, Refused, Session, SessionConfig, SessionStats};

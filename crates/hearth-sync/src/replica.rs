@@ -66,6 +66,12 @@ pub trait Replica {
     fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<(), ReplicaError>;
     /// A hint during long scans (bundles): documents loaded so far may be let go.
     fn trim(&mut self) {}
+    /// Why a document is not taken here at all (set aside after it could not be stored), if
+    /// it is not; sessions and bundles then refuse it at once.
+    fn refused(&self, doc: &str) -> Option<String> {
+        let _ = doc;
+        None
+    }
 }
 
 /// An in-memory replica: documents, a feed with one entry per document, checkpoints and sync

@@ -20,7 +20,7 @@
 //! HTTP/2 stream does); a lost connection ends the session and a new one starts from the
 //! checkpoints.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use automerge::AutoCommit;
 use automerge::sync::{Message, State, SyncDoc};
@@ -28,7 +28,7 @@ use hearth_archive::automerge;
 
 use crate::frame::{
     DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, PROTOCOL_MINOR, Refusal, Resume,
-    heads_hash,
+    heads_hash, valid_doc_id,
 };
 use crate::replica::{Replica, ReplicaError};
 use crate::scope;
@@ -47,6 +47,17 @@ pub struct SessionConfig {
     /// Resume from the peer's checkpoint. Off, a reconnect offers every shared document and runs
     /// Automerge's handshake for each, as automerge-repo does: only for comparison benchmarks.
     pub resume: bool,
+    /// Documents new to this node being received at once (each an empty document and a sync
+    /// state until its changes come); a peer that opens more ends its session.
+    pub max_new_docs: usize,
+    /// Bytes of sync messages held in documents new to this node not yet accepted.
+    pub max_new_bytes: usize,
+    /// Entries of a peer's reconciliation digest queued for pulling; beyond, the rest waits for
+    /// the next session (which reconciles again from where this one got).
+    pub max_digest_queue: usize,
+    /// Automerge sync states kept in memory for documents that are in sync (they are stored;
+    /// keeping some saves a round trip when they change again).
+    pub max_idle_states: usize,
 }
 
 impl Default for SessionConfig {
@@ -57,6 +68,10 @@ impl Default for SessionConfig {
             max_message_bytes: 16 << 20,
             checkpoint_every: 1024,
             resume: true,
+            max_new_docs: 2048,
+            max_new_bytes: 32 << 20,
+            max_digest_queue: 200_000,
+            max_idle_states: 8192,
         }
     }
 }
@@ -95,6 +110,28 @@ impl std::ops::Add for SessionStats {
             refused_by_peer: self.refused_by_peer + b.refused_by_peer,
         }
     }
+}
+
+/// A document of the peer's refused here, and why (kept for the node's status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Document id.
+    pub doc: String,
+    /// Why, in a word.
+    pub reason: Refusal,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Refusals kept per session, newest last.
+const KEPT_REFUSALS: usize = 16;
+/// Longest text of a peer's (an error or refusal message) kept or logged here.
+const MAX_PEER_TEXT: usize = 500;
+
+/// A peer's message, shortened and with control characters escaped, for logs and status.
+fn peer_text(message: &str) -> String {
+    let short: String = message.chars().take(MAX_PEER_TEXT).collect();
+    hearth_archive::text::escape(&short).into_owned()
 }
 
 /// Why a session ended.
@@ -142,15 +179,22 @@ pub struct Session {
     offer_seq: HashMap<String, u64>,
     /// Highest checkpoint of our feed confirmed to the peer.
     confirmed: u64,
-    pull_queue: VecDeque<String>,
-    queued: HashSet<String>,
+    /// Documents of the peer's digest still to pull (a set: each once, and small per entry).
+    pull_queue: BTreeSet<String>,
     pulls: HashSet<String>,
     digest: Digest,
+    /// The digest had more entries than this session queues: once pulled, the session ends so
+    /// that the next one reconciles the rest.
+    digest_cut: bool,
     /// A checkpoint that arrived while a digest was being reconciled.
     deferred: Option<Resume>,
     states: HashMap<String, State>,
     /// Documents new to us, being received, not yet checked against the scope rule.
     scratch: HashMap<String, AutoCommit>,
+    /// Bytes of sync messages applied to `scratch` documents.
+    scratch_bytes: usize,
+    /// The peer's documents refused here lately, newest last.
+    refusals: VecDeque<Refused>,
     closed: Option<Closed>,
     stats: SessionStats,
 }
@@ -167,13 +211,15 @@ impl Session {
             offers: BTreeMap::new(),
             offer_seq: HashMap::new(),
             confirmed: 0,
-            pull_queue: VecDeque::new(),
-            queued: HashSet::new(),
+            pull_queue: BTreeSet::new(),
             pulls: HashSet::new(),
             digest: Digest::None,
+            digest_cut: false,
             deferred: None,
             states: HashMap::new(),
             scratch: HashMap::new(),
+            scratch_bytes: 0,
+            refusals: VecDeque::new(),
             closed: None,
             stats: SessionStats::default(),
         }
@@ -197,6 +243,11 @@ impl Session {
     /// Why the session ended, once it has.
     pub fn closed(&self) -> Option<&Closed> {
         self.closed.as_ref()
+    }
+
+    /// The peer's documents refused here lately, newest last (at most 16).
+    pub fn refusals(&self) -> impl Iterator<Item = &Refused> {
+        self.refusals.iter()
     }
 
     /// The first frames to send: our hello.
@@ -231,6 +282,17 @@ impl Session {
                 ErrorCode::Protocol,
                 format!("node {} sent data before its hello", self.peer),
             )),
+            Frame::Sync { doc, .. } | Frame::Refused { doc, .. } if !valid_doc_id(&doc) => {
+                Err(self.bad_doc_id(&doc))
+            }
+            Frame::Digest { entries, .. } if entries.iter().any(|e| !valid_doc_id(&e.doc)) => {
+                let doc = entries
+                    .iter()
+                    .find(|e| !valid_doc_id(&e.doc))
+                    .map(|e| e.doc.clone())
+                    .unwrap_or_default();
+                Err(self.bad_doc_id(&doc))
+            }
             Frame::Sync { doc, message } => self.on_sync(&doc, &message, r, &mut out),
             Frame::Digest { entries, upto } => self.on_digest(entries, upto, r),
             Frame::Checkpoint(resume) => self.on_checkpoint(resume, r),
@@ -240,7 +302,7 @@ impl Session {
                 Ok(())
             }
             Frame::Error { code, message } => {
-                self.closed = Some(Closed::Peer(code, message));
+                self.closed = Some(Closed::Peer(code, peer_text(&message)));
                 return Vec::new();
             }
         };
@@ -364,6 +426,10 @@ impl Session {
                 return self.refuse(doc, Refusal::Invalid, message, out);
             }
         };
+        if let Some(why) = r.refused(doc) {
+            let message = format!("document {doc} is not taken here: {why}");
+            return self.refuse(doc, Refusal::Invalid, message, out);
+        }
         let local = r.node_id().to_owned();
         if r.doc(doc)?.is_some() {
             if !scope::shared(r, doc, &self.peer)? {
@@ -373,37 +439,35 @@ impl Session {
                 );
                 return self.refuse(doc, Refusal::OutOfScope, message, out);
             }
-            if !scope::writes(r, doc, &self.peer) {
-                // Try the message on a copy: one that would change the document is refused.
-                let state = state_for(&mut self.states, r, &self.peer, doc)?.clone();
-                let Some(d) = r.doc(doc)? else { return Ok(()) };
-                let before = d.get_heads();
-                let mut probe = d.clone();
-                let mut probe_state = state;
-                let received = probe
-                    .sync()
-                    .receive_sync_message(&mut probe_state, message.clone());
-                let changes = received.is_ok() && probe.get_heads() != before;
-                if changes {
-                    let message = format!(
-                        "{} may not change {doc} at {local}; nothing of it was applied",
-                        self.peer
-                    );
-                    return self.refuse(doc, Refusal::OutOfScope, message, out);
-                }
-            }
-            let state = state_for(&mut self.states, r, &self.peer, doc)?;
-            let Some(d) = r.doc(doc)? else { return Ok(()) };
-            let before = d.get_heads();
-            if let Err(e) = d.sync().receive_sync_message(state, message) {
-                let message = format!("sync message for {doc} cannot be applied: {e}");
-                return self.refuse(doc, Refusal::Invalid, message, out);
-            }
-            if d.get_heads() != before && r.commit(doc)?.is_some() {
-                self.stats.docs_applied += 1;
+            if let Err((reason, message)) = self.apply_held(doc, message, r)? {
+                return self.refuse(doc, reason, message, out);
             }
         } else {
-            let scratch = self.scratch.entry(doc.to_owned()).or_default();
+            if !self.scratch.contains_key(doc) {
+                if self.scratch.len() >= self.cfg.max_new_docs {
+                    return Err(Fatal(
+                        ErrorCode::Limit,
+                        format!(
+                            "node {} has more than {} documents new to {local} under way at once; the session ends and the next one goes on",
+                            self.peer, self.cfg.max_new_docs
+                        ),
+                    ));
+                }
+                self.scratch.insert(doc.to_owned(), AutoCommit::new());
+            }
+            self.scratch_bytes += bytes.len();
+            if self.scratch_bytes > self.cfg.max_new_bytes {
+                return Err(Fatal(
+                    ErrorCode::Limit,
+                    format!(
+                        "node {} sent more than {} bytes of documents new to {local} not yet complete; the session ends and the next one goes on",
+                        self.peer, self.cfg.max_new_bytes
+                    ),
+                ));
+            }
+            let Some(scratch) = self.scratch.get_mut(doc) else {
+                return Ok(());
+            };
             let state = self.states.entry(doc.to_owned()).or_default();
             let received = scratch.sync().receive_sync_message(state, message);
             if let Err(e) = received {
@@ -418,6 +482,13 @@ impl Session {
                     );
                     return self.refuse(doc, Refusal::OutOfScope, message, out);
                 }
+                if let Err(e) = hearth_archive::check::received(doc, scratch) {
+                    let message = format!(
+                        "document {doc} from {} was refused: {e}; nothing of it was kept",
+                        self.peer
+                    );
+                    return self.refuse(doc, Refusal::Invalid, message, out);
+                }
                 if let Some(value) = self.scratch.remove(doc) {
                     r.insert(doc, value)?;
                     self.stats.docs_applied += 1;
@@ -426,6 +497,72 @@ impl Session {
         }
         self.generate(doc, r, out)?;
         self.settle(doc, r)
+    }
+
+    /// Applies a sync message to a held document. A message that carries changes is applied to
+    /// a copy first: it is taken only if the peer may change the document and the copy passes
+    /// the checks of a received document; otherwise nothing of it is kept and the refusal says
+    /// why.
+    fn apply_held(
+        &mut self,
+        doc: &str,
+        message: Message,
+        r: &mut impl Replica,
+    ) -> Result<Result<(), (Refusal, String)>, Fatal> {
+        let local = r.node_id().to_owned();
+        let changes = !message.changes.is_empty();
+        let writes = scope::writes(r, doc, &self.peer);
+        let state = state_for(&mut self.states, r, &self.peer, doc)?;
+        let Some(d) = r.doc(doc)? else {
+            return Ok(Ok(()));
+        };
+        if !changes {
+            // What each side has and needs: nothing in it can change the document.
+            if let Err(e) = d.sync().receive_sync_message(state, message) {
+                let message = format!("sync message for {doc} cannot be applied: {e}");
+                return Ok(Err((Refusal::Invalid, message)));
+            }
+            return Ok(Ok(()));
+        }
+        let before = d.get_heads();
+        let mut probe = d.clone();
+        let mut probe_state = state.clone();
+        if let Err(e) = probe.sync().receive_sync_message(&mut probe_state, message) {
+            let message = format!("sync message for {doc} cannot be applied: {e}");
+            return Ok(Err((Refusal::Invalid, message)));
+        }
+        let changed = probe.get_heads() != before;
+        if changed && !writes {
+            let message = format!(
+                "{} may not change {doc} at {local}; nothing of it was applied",
+                self.peer
+            );
+            return Ok(Err((Refusal::OutOfScope, message)));
+        }
+        if changed && let Err(e) = hearth_archive::check::received(doc, &probe) {
+            let message = format!(
+                "changes to {doc} from {} were refused: {e}; nothing of them was applied",
+                self.peer
+            );
+            return Ok(Err((Refusal::Invalid, message)));
+        }
+        *d = probe;
+        *state = probe_state;
+        if changed && r.commit(doc)?.is_some() {
+            self.stats.docs_applied += 1;
+        }
+        Ok(Ok(()))
+    }
+
+    fn bad_doc_id(&self, doc: &str) -> Fatal {
+        Fatal(
+            ErrorCode::Protocol,
+            format!(
+                "node {} named a document {:?}, which is no document id",
+                self.peer,
+                peer_text(doc)
+            ),
+        )
     }
 
     fn on_digest(
@@ -438,12 +575,16 @@ impl Session {
             self.digest = Digest::Receiving;
         }
         for entry in entries {
+            if self.pull_queue.len() >= self.cfg.max_digest_queue {
+                self.digest_cut = true;
+                break;
+            }
             let wanted = match r.heads_hash(&entry.doc)? {
                 Some(ours) => ours != entry.heads && scope::shared(r, &entry.doc, &self.peer)?,
-                None => true,
+                None => r.refused(&entry.doc).is_none(),
             };
-            if wanted && !self.pulls.contains(&entry.doc) && self.queued.insert(entry.doc.clone()) {
-                self.pull_queue.push_back(entry.doc);
+            if wanted && !self.pulls.contains(&entry.doc) {
+                self.pull_queue.insert(entry.doc);
             }
         }
         if let Some(upto) = upto {
@@ -500,17 +641,25 @@ impl Session {
         self.pulls.remove(doc);
         if let Some(state) = self.states.get(doc) {
             r.save_sync_state(&self.peer, doc, state.encode())?;
+            if self.states.len() > self.cfg.max_idle_states {
+                // Stored: a later exchange of this document starts from the stored state.
+                self.states.remove(doc);
+            }
         }
         Ok(())
     }
 
     fn start_pulls(&mut self, r: &mut impl Replica, out: &mut Vec<Frame>) -> Result<(), Fatal> {
         while self.pulls.len() < self.cfg.max_in_flight {
-            let Some(doc) = self.pull_queue.pop_front() else {
+            let Some(doc) = self.pull_queue.pop_first() else {
                 break;
             };
-            self.queued.remove(&doc);
             if r.doc(&doc)?.is_none() {
+                if self.scratch.len() >= self.cfg.max_new_docs {
+                    // Pulled once the ones under way are in.
+                    self.pull_queue.insert(doc);
+                    break;
+                }
                 self.scratch.entry(doc.clone()).or_default();
             }
             self.pulls.insert(doc.clone());
@@ -531,6 +680,17 @@ impl Session {
         let Some(hello) = &self.peer_hello else {
             return Ok(());
         };
+        if self.digest_cut {
+            // Only part of the digest was pulled: no checkpoint, and a new session reconciles
+            // the rest (what was pulled now matches and is not pulled again).
+            return Err(Fatal(
+                ErrorCode::Limit,
+                format!(
+                    "the digest of node {} had more than {} documents to pull; pulled those, the next session reconciles the rest",
+                    self.peer, self.cfg.max_digest_queue
+                ),
+            ));
+        }
         let resume = Resume {
             epoch: hello.epoch,
             seq: upto,
@@ -691,6 +851,14 @@ impl Session {
     ) -> Result<(), Fatal> {
         self.stats.refused_here += 1;
         self.forget(doc);
+        if self.refusals.len() == KEPT_REFUSALS {
+            self.refusals.pop_front();
+        }
+        self.refusals.push_back(Refused {
+            doc: doc.to_owned(),
+            reason,
+            message: message.clone(),
+        });
         out.push(Frame::Refused {
             doc: doc.to_owned(),
             reason,
@@ -705,9 +873,7 @@ impl Session {
             self.offers.remove(&seq);
         }
         self.pulls.remove(doc);
-        if self.queued.remove(doc) {
-            self.pull_queue.retain(|d| d != doc);
-        }
+        self.pull_queue.remove(doc);
         self.scratch.remove(doc);
         self.states.remove(doc);
     }

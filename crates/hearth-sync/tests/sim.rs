@@ -666,7 +666,37 @@ fn put_record(net: &mut Network, node: &str, id: &str, key: &str, value: u32) {
         Some(doc) => Record::from_doc(doc, actor).unwrap(),
         None => Record::create(id, actor, &editor).unwrap(),
     };
-    record.put(&editor, key, &value).unwrap();
+    // An entry of the record's kind, one that varies with `value`.
+    match hearth_archive::DocId::of(id) {
+        hearth_archive::DocId::Policy => {
+            let mut policy = hearth_archive::Policy::builtin();
+            policy.version = value;
+            record.put(&editor, key, &policy).unwrap();
+        }
+        hearth_archive::DocId::Summary(owner) => {
+            let summary = hearth_archive::summary::NodeSummary::new(
+                owner,
+                hearth_archive::Level::Team,
+                2026,
+                hearth_archive::jiff::Timestamp::from_second(i64::from(value)).unwrap(),
+                Default::default(),
+                Default::default(),
+            );
+            record.put(&editor, key, &summary).unwrap();
+        }
+        _ => {
+            let entry = hearth_archive::ledger::Entry::Budget {
+                year: 2026,
+                amount_fen: i64::from(value) * 100,
+                stamp: hearth_archive::ledger::Stamp {
+                    by: editor.by.clone(),
+                    node: editor.node.clone(),
+                    at: editor.at,
+                },
+            };
+            record.put(&editor, key, &entry).unwrap();
+        }
+    }
     if replica.doc(id).unwrap().is_none() && !replica.doc_ids().unwrap().contains(&id.to_owned()) {
         replica.insert(id, record.into_doc()).unwrap();
     } else {
