@@ -3,6 +3,8 @@
 //! CA code `hearth certs` uses. The scenarios are in `tests/federation.rs`; this library holds
 //! the little they share.
 
+pub mod hostile;
+
 use std::time::Duration;
 
 use hearth_archive::{Case, CaseFields};

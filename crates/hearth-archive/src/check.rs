@@ -7,7 +7,7 @@
 //!   [`RECORD_ENTRIES`] (a record), no text longer than [`crate::text::RECEIVED`] (a case) or
 //!   [`RECORD_TEXT`] (a record entry), nothing nested deeper than [`DEPTH`].
 //! - **Schema.** A case has every container, each field of its type, each coded field a known
-//!   code, its id, its home among its participants, dates in [`crate::form::YEARS`] and money
+//!   code, its id, its home among its participants, dates in [`crate::form::DATE_YEARS`] and money
 //!   within [`crate::money::MAX_FEN`]; a record's every entry reads as its kind's entry (a
 //!   policy version, a node summary with figures that can be true, a ledger entry).
 //! - **Versions.** A document of a newer schema than this code knows is refused with
@@ -19,7 +19,7 @@ use automerge::{AutoCommit, ROOT};
 use crate::case::{Case, MAX_HOUSEHOLD, SCHEMA};
 use crate::doc::{Bounds, Snapshot, get_i64, get_str};
 use crate::error::{ArchiveError, Result};
-use crate::form::YEARS;
+use crate::form::DATE_YEARS;
 use crate::ledger::Entry;
 use crate::money::MAX_FEN;
 use crate::policy::Policy;
@@ -168,7 +168,7 @@ fn case(v: &CaseView) -> Result<()> {
         .chain(v.visits.iter().map(|x| x.date))
         .chain(v.reviews.iter().map(|r| r.date));
     for date in dates {
-        if !YEARS.contains(&date.year()) {
+        if !DATE_YEARS.contains(&date.year()) {
             return Err(implausible(format!("a record dated {date}")));
         }
     }

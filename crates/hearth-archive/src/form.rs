@@ -138,13 +138,17 @@ pub fn parse_year(field: &'static str, text: &str) -> Result<i16> {
     Ok(year)
 }
 
-/// Parses a `YYYY-MM-DD` date for a named field, within [`YEARS`].
+/// The years of a date Hearth takes: none before 1900 (dates of things that happened are
+/// further held to today, and years of figures to [`YEARS`]).
+pub const DATE_YEARS: std::ops::RangeInclusive<i16> = 1900..=9999;
+
+/// Parses a `YYYY-MM-DD` date for a named field, in a year of [`DATE_YEARS`].
 pub fn parse_date(field: &'static str, text: &str) -> Result<Date> {
     let trimmed = text.trim();
     let shaped =
         trimmed.len() == 10 && trimmed.as_bytes()[4] == b'-' && trimmed.as_bytes()[7] == b'-';
     match trimmed.parse::<Date>() {
-        Ok(date) if shaped && YEARS.contains(&date.year()) => Ok(date),
+        Ok(date) if shaped && DATE_YEARS.contains(&date.year()) => Ok(date),
         _ => Err(ArchiveError::Date {
             field,
             value: text.to_owned(),

@@ -114,6 +114,10 @@ pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
                             "bytes_in": p.bytes_in, "bytes_out": p.bytes_out,
                             "docs_applied": p.docs_applied, "refused_here": p.refused_here,
                             "refused_by_peer": p.refused_by_peer,
+                            "refusals": p.refusals.iter().map(|r| serde_json::json!({
+                                "doc": r.doc_id, "reason": r.reason, "message": r.message,
+                            })).collect::<Vec<_>>(),
+                            "last_error": p.last_error,
                         })).collect(),
                         None => config.peers.iter().map(|p| serde_json::json!({
                             "id": p.id, "relation": p.relation.as_str(), "connected": false,
@@ -150,6 +154,14 @@ pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
                     ]);
                 }
                 crate::out!("node {}\n{t}", reply.node_id)?;
+                for p in &reply.peers {
+                    if let Some(e) = &p.last_error {
+                        crate::out!("{}: last session {e}", p.id)?;
+                    }
+                    for r in &p.refusals {
+                        crate::out!("{}: refused 拒绝 {} ({}): {}", p.id, r.doc_id, r.reason, r.message)?;
+                    }
+                }
                 Ok(())
             }
             SyncCommand::Now { peer, out } => {

@@ -8,6 +8,9 @@ use hearth_archive::identity::sample_id_number;
 use hearth_store::Store;
 use serde_json::Value;
 
+#[path = "cli/hostile.rs"]
+mod hostile;
+
 const RAW_ID: &str = "11010519491231002X";
 
 /// `case new` for the README's worked example: 36,000 a year, 12,000 rigid, 3 people, line 800.

@@ -119,9 +119,9 @@ impl Default for Limits {
             preface_secs: 10,
             idle_secs: 120,
             session_new_documents: 2048,
-            session_new_mib: 32,
-            session_digest_entries: 200_000,
-            session_in_flight_mib: 32,
+            session_new_mib: 24,
+            session_digest_entries: 100_000,
+            session_in_flight_mib: 20,
         }
     }
 }

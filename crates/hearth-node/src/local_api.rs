@@ -70,6 +70,16 @@ impl Local for Service {
                     docs_applied: p.stats.docs_applied,
                     refused_here: p.stats.refused_here,
                     refused_by_peer: p.stats.refused_by_peer,
+                    refusals: p
+                        .refusals
+                        .iter()
+                        .map(|r| hearth_proto::v1::DocRefusal {
+                            doc_id: r.doc.clone(),
+                            reason: r.reason.code().to_owned(),
+                            message: r.message.clone(),
+                        })
+                        .collect(),
+                    last_error: p.last_error,
                 })
                 .collect(),
         }))

@@ -66,7 +66,7 @@ async fn pump(
         match next {
             Ok(Some(pb)) => match Frame::try_from(pb) {
                 Ok(frame) => {
-                    let kib = (frame.approx_size() >> 10).clamp(1, budget_kib);
+                    let kib = (frame.memory() >> 10).clamp(1, budget_kib);
                     let permit = tokio::select! {
                         biased;
                         () = cancel.cancelled() => break,

@@ -481,7 +481,7 @@ pub fn issue_with_names(ca: &Pem, names: &[&str]) -> Result<Pem, TlsError> {
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
     params.not_before = rcgen::date_time_ymd(2025, 1, 1);
-    params.not_after = params.not_before + std::time::Duration::from_secs(365 * 86_400);
+    params.not_after = params.not_before + std::time::Duration::from_secs(10 * 365 * 86_400);
     let cert = params.signed_by(&key, &issuer)?;
     Ok(Pem {
         cert: cert.pem(),

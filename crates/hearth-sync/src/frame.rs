@@ -52,6 +52,17 @@ pub enum Refusal {
     TooLarge,
 }
 
+impl Refusal {
+    /// A word for it: `out_of_scope`, `invalid`, `too_large`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::OutOfScope => "out_of_scope",
+            Refusal::Invalid => "invalid",
+            Refusal::TooLarge => "too_large",
+        }
+    }
+}
+
 /// Why a whole session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -130,6 +141,23 @@ impl Frame {
             Frame::Checkpoint(_) => 20,
             Frame::Refused { doc, message, .. } => 8 + doc.len() + message.len(),
             Frame::Error { message, .. } => 8 + message.len(),
+        }
+    }
+}
+
+impl Frame {
+    /// Bytes this frame holds in memory once decoded, near enough to budget what a peer may
+    /// have waiting (more than [`Frame::approx_size`]: every id is its own allocation).
+    pub fn memory(&self) -> usize {
+        const ID: usize = std::mem::size_of::<String>() + 16;
+        match self {
+            Frame::Digest { entries, .. } => {
+                64 + entries
+                    .iter()
+                    .map(|e| std::mem::size_of::<DigestEntry>() + e.doc.len() + 16)
+                    .sum::<usize>()
+            }
+            other => 64 + ID + other.approx_size(),
         }
     }
 }

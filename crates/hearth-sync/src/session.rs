@@ -69,8 +69,8 @@ impl Default for SessionConfig {
             checkpoint_every: 1024,
             resume: true,
             max_new_docs: 2048,
-            max_new_bytes: 32 << 20,
-            max_digest_queue: 200_000,
+            max_new_bytes: 24 << 20,
+            max_digest_queue: 100_000,
             max_idle_states: 8192,
         }
     }
@@ -189,8 +189,14 @@ pub struct Session {
     /// A checkpoint that arrived while a digest was being reconciled.
     deferred: Option<Resume>,
     states: HashMap<String, State>,
+    /// Documents new to us that the peer offered or we pulled, not yet received (each has a
+    /// sync state; a document only once its first changes come, in `scratch`).
+    incoming: HashSet<String>,
     /// Documents new to us, being received, not yet checked against the scope rule.
     scratch: HashMap<String, AutoCommit>,
+    /// An empty document: what we have of a new document until its changes come (answers are
+    /// generated from it, so an offer costs a sync state and nothing more).
+    empty: AutoCommit,
     /// Bytes of sync messages applied to `scratch` documents.
     scratch_bytes: usize,
     /// The peer's documents refused here lately, newest last.
@@ -217,7 +223,9 @@ impl Session {
             digest_cut: false,
             deferred: None,
             states: HashMap::new(),
+            incoming: HashSet::new(),
             scratch: HashMap::new(),
+            empty: AutoCommit::new(),
             scratch_bytes: 0,
             refusals: VecDeque::new(),
             closed: None,
@@ -443,8 +451,8 @@ impl Session {
                 return self.refuse(doc, reason, message, out);
             }
         } else {
-            if !self.scratch.contains_key(doc) {
-                if self.scratch.len() >= self.cfg.max_new_docs {
+            if !self.incoming.contains(doc) {
+                if self.incoming.len() >= self.cfg.max_new_docs {
                     return Err(Fatal(
                         ErrorCode::Limit,
                         format!(
@@ -453,8 +461,21 @@ impl Session {
                         ),
                     ));
                 }
-                self.scratch.insert(doc.to_owned(), AutoCommit::new());
+                self.incoming.insert(doc.to_owned());
             }
+            if message.changes.is_empty() && !self.scratch.contains_key(doc) {
+                // An offer, or what the peer has: nothing to keep but the sync state.
+                let state = self.states.entry(doc.to_owned()).or_default();
+                let received = self.empty.sync().receive_sync_message(state, message);
+                if let Err(e) = received {
+                    let message =
+                        format!("sync message for new document {doc} cannot be applied: {e}");
+                    return self.refuse(doc, Refusal::Invalid, message, out);
+                }
+                self.generate(doc, r, out)?;
+                return Ok(());
+            }
+            self.scratch.entry(doc.to_owned()).or_default();
             self.scratch_bytes += bytes.len();
             if self.scratch_bytes > self.cfg.max_new_bytes {
                 return Err(Fatal(
@@ -490,6 +511,7 @@ impl Session {
                     return self.refuse(doc, Refusal::Invalid, message, out);
                 }
                 if let Some(value) = self.scratch.remove(doc) {
+                    self.incoming.remove(doc);
                     r.insert(doc, value)?;
                     self.stats.docs_applied += 1;
                 }
@@ -655,12 +677,12 @@ impl Session {
                 break;
             };
             if r.doc(&doc)?.is_none() {
-                if self.scratch.len() >= self.cfg.max_new_docs {
+                if self.incoming.len() >= self.cfg.max_new_docs {
                     // Pulled once the ones under way are in.
                     self.pull_queue.insert(doc);
                     break;
                 }
-                self.scratch.entry(doc.clone()).or_default();
+                self.incoming.insert(doc.clone());
             }
             self.pulls.insert(doc.clone());
             if !self.generate(&doc, r, out)? && self.in_sync(&doc, r)? {
@@ -801,6 +823,9 @@ impl Session {
             Some(d) => d.sync().generate_sync_message(state),
             None => match r.doc(doc)? {
                 Some(d) => d.sync().generate_sync_message(state),
+                None if self.incoming.contains(doc) => {
+                    self.empty.sync().generate_sync_message(state)
+                }
                 None => None,
             },
         };
@@ -874,6 +899,7 @@ impl Session {
         }
         self.pulls.remove(doc);
         self.pull_queue.remove(doc);
+        self.incoming.remove(doc);
         self.scratch.remove(doc);
         self.states.remove(doc);
     }

@@ -1,0 +1,212 @@
+//! A scripted hostile neighbour: a peer with a valid certificate from the federation CA that
+//! speaks the sync protocol frame by frame and sends what no honest node sends — poisoned
+//! documents, floods of document ids and digest entries, implausible summaries — or opens
+//! connections and leaves them silent. The tests of `hearth-cli` run it against real
+//! `hearth serve` processes, and its attacks can be run by hand the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_archive::automerge::AutoCommit;
+use hearth_archive::automerge::sync::{State, SyncDoc};
+use hearth_archive::{Case, CaseFields, Editor};
+use hearth_node::Identity;
+use hearth_proto::v1::SyncFrame;
+use hearth_sync::{DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, Refusal};
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// What the hostile peer could not do (connect, send).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// An open sync stream to a node, as neighbour `me`.
+#[derive(Debug)]
+pub struct Peer {
+    tx: mpsc::Sender<SyncFrame>,
+    inbound: tonic::Streaming<SyncFrame>,
+}
+
+/// How a read of the node's answers ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// The node refused a document.
+    Refused(String, Refusal, String),
+    /// The node ended the session.
+    Ended(ErrorCode, String),
+    /// The stream closed.
+    Closed,
+    /// Nothing of the kind came in time.
+    Nothing,
+}
+
+impl Peer {
+    /// Dials `server` at `addr` with `identity` and says hello as `me` (with no checkpoint).
+    pub async fn open(
+        addr: &str,
+        server: &str,
+        identity: &Identity,
+        me: &str,
+    ) -> Result<Peer, Error> {
+        let channel =
+            hearth_node::net::connect(server, addr, Arc::new(identity.client_config()?)).await?;
+        let mut client = hearth_node::net::federation_client(channel);
+        let (tx, rx) = mpsc::channel(1024);
+        tx.send(SyncFrame::from(Frame::Hello(Hello {
+            node: me.to_owned(),
+            major: PROTOCOL_MAJOR,
+            minor: 1,
+            epoch: 1,
+            resume: None,
+        })))
+        .await?;
+        let inbound = client.sync(ReceiverStream::new(rx)).await?.into_inner();
+        Ok(Peer { tx, inbound })
+    }
+
+    /// Sends one frame; `false` once the node has closed the stream.
+    pub async fn send(&self, frame: Frame) -> bool {
+        self.tx.send(SyncFrame::from(frame)).await.is_ok()
+    }
+
+    /// Reads the node's frames until it refuses `doc`, ends the session or closes the stream,
+    /// for at most `secs` seconds.
+    pub async fn hear(&mut self, doc: Option<&str>, secs: u64) -> Heard {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.inbound.next()).await;
+            match next {
+                Err(_) => return Heard::Nothing,
+                Ok(None) | Ok(Some(Err(_))) => return Heard::Closed,
+                Ok(Some(Ok(pb))) => match Frame::try_from(pb) {
+                    Ok(Frame::Refused {
+                        doc: d,
+                        reason,
+                        message,
+                    }) if doc.is_none_or(|want| want == d) => {
+                        return Heard::Refused(d, reason, message);
+                    }
+                    Ok(Frame::Error { code, message }) => return Heard::Ended(code, message),
+                    _ => {}
+                },
+            }
+        }
+    }
+}
+
+/// An Automerge sync message carrying all of `doc`, as a peer that has nothing would receive it.
+pub fn whole_doc_message(doc: &mut AutoCommit) -> Vec<u8> {
+    let mut empty = AutoCommit::new();
+    let (mut ours, mut theirs) = (State::new(), State::new());
+    let message = empty.sync().generate_sync_message(&mut theirs);
+    let _ = doc.sync().generate_sync_message(&mut ours);
+    if let Some(ask) = message {
+        let _ = doc.sync().receive_sync_message(&mut ours, ask);
+    }
+    doc.sync()
+        .generate_sync_message(&mut ours)
+        .map(|m| m.encode())
+        .unwrap_or_default()
+}
+
+/// A sync message that names no change: what a node sends to offer a document it has nothing
+/// of, about 20 bytes.
+pub fn empty_offer() -> Vec<u8> {
+    AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut State::new())
+        .map(|m| m.encode())
+        .unwrap_or_default()
+}
+
+/// Who writes at `node`, now.
+pub fn editor(node: &str) -> Editor {
+    let now = hearth_archive::jiff::Zoned::now();
+    Editor {
+        node: node.to_owned(),
+        by: "intruder".into(),
+        at: now.timestamp(),
+        today: now.date(),
+    }
+}
+
+/// A case `id` made at `home` (the hostile node) and reported to `to`, so that it passes the
+/// scope rule at `to`; `poison` then changes the document as no honest node would.
+pub fn case_for(
+    id: &str,
+    home: &str,
+    to: &str,
+    poison: impl FnOnce(&mut AutoCommit),
+) -> AutoCommit {
+    let actor = hearth_archive::actor_id(home, &[7; 8]);
+    let e = editor(home);
+    let mut case = match Case::create(id, home, actor, &e, &CaseFields::sample(900)) {
+        Ok(c) => c,
+        Err(err) => panic!("the sample case is valid: {err}"),
+    };
+    if let Err(err) = case.report_to(&e, to, "filed") {
+        panic!("the sample case can be reported: {err}");
+    }
+    let mut doc = case.into_doc();
+    poison(&mut doc);
+    doc.commit();
+    doc
+}
+
+/// A document id no node holds: 16 hex digits from `n`.
+pub fn doc_id(n: u64) -> String {
+    format!("{:016x}", 0xdead_0000_0000_0000u64 | n)
+}
+
+/// `count` frames, each offering a different unknown document with an empty sync message.
+pub async fn flood_ids(peer: &Peer, count: u64) -> u64 {
+    let offer = empty_offer();
+    let mut sent = 0;
+    for n in 0..count {
+        let frame = Frame::Sync {
+            doc: doc_id(n),
+            message: offer.clone(),
+        };
+        if !peer.send(frame).await {
+            break;
+        }
+        sent += 1;
+    }
+    sent
+}
+
+/// A reconciliation digest of `count` unknown documents, in parts of `part` entries.
+pub async fn flood_digest(peer: &Peer, count: u64, part: u64) -> u64 {
+    let mut sent = 0;
+    let mut n = 0;
+    while n < count {
+        let end = (n + part).min(count);
+        let entries = (n..end)
+            .map(|i| DigestEntry {
+                doc: doc_id(1 << 40 | i),
+                heads: [7; 32],
+            })
+            .collect();
+        let upto = (end == count).then_some(1);
+        if !peer.send(Frame::Digest { entries, upto }).await {
+            break;
+        }
+        sent = end;
+        n = end;
+    }
+    sent
+}
+
+/// The resident memory of process `pid` in bytes, from `/proc`.
+pub fn rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
