@@ -36,6 +36,11 @@ pub const RECORD_TEXT: usize = 1 << 20;
 /// Deepest nesting of objects in any document.
 pub const DEPTH: usize = 8;
 
+/// The newest schemas this code reads, as one number that grows with either: a node whose
+/// number grew since it last ran reconciles with its neighbours once, to take what it refused
+/// as too new before.
+pub const SCHEMAS: u64 = (SCHEMA as u64) * 1000 + RECORD_SCHEMA as u64;
+
 fn implausible(what: impl Into<String>) -> ArchiveError {
     ArchiveError::Implausible(what.into())
 }
@@ -238,7 +243,8 @@ mod tests {
         let id = "0123456789abcdef";
         received(id, &sample()).unwrap();
 
-        let poisons: Vec<(&str, Box<dyn Fn(&mut AutoCommit)>)> = vec![
+        type Poison = Box<dyn Fn(&mut AutoCommit)>;
+        let poisons: Vec<(&str, Poison)> = vec![
             (
                 "status is missing",
                 Box::new(|d| d.delete(ROOT, "status").unwrap()),
@@ -332,8 +338,10 @@ mod tests {
             r.put(&editor(), SUMMARY_ENTRY, s).unwrap();
             r.into_doc()
         };
-        let mut good = Totals::default();
-        good.cases = 2;
+        let mut good = Totals {
+            cases: 2,
+            ..Totals::default()
+        };
         good.by_status.insert(crate::Status::Filed, 2);
         received("summary.demo.team-1", &record(&summary(good.clone()))).unwrap();
 

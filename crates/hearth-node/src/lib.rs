@@ -247,6 +247,12 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     } = opts;
     let config = Arc::new(config);
     let salt = Arc::new(salt);
+    let mut store = store;
+    if store.note_schemas(hearth_archive::check::SCHEMAS)? {
+        info!(
+            "this node reads newer document schemas than before: it reconciles with each neighbour once"
+        );
+    }
     let replica = StoreReplica::new(&config.node_id, store)?.with_topology(&config);
     let session = config.limits.session(session);
     let in_flight = config.limits.session_in_flight_mib << 20;

@@ -258,6 +258,28 @@ impl Store {
         Ok(())
     }
 
+    /// Records the newest document schemas this code reads (`schemas`, growing with each
+    /// release that adds one). When they are newer than the ones recorded, the checkpoints of
+    /// the neighbours' feeds are dropped, so that the next session with each reconciles by
+    /// digest and pulls the documents this node refused as too new before its upgrade. Returns
+    /// whether it did.
+    pub fn note_schemas(&mut self, schemas: u64) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let seen = read_u64(&txn.open_table(META)?, "schemas")?;
+        if seen == Some(schemas) {
+            return Ok(false);
+        }
+        txn.open_table(META)?
+            .insert("schemas", schemas.to_be_bytes().as_slice())?;
+        // A store that recorded none has reconciled under the schemas it was made with.
+        let newer = seen.is_some_and(|seen| seen < schemas);
+        if newer {
+            txn.open_table(PEERS)?.retain(|_, _| false)?;
+        }
+        txn.commit()?;
+        Ok(newer)
+    }
+
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -343,3 +343,37 @@ fn a_fund_paid_below_zero_by_merged_payments_is_queued_and_acknowledging_closes_
         .expect("closed");
     assert_eq!(resolution.how, "acknowledged: paid from the reserve");
 }
+
+#[test]
+fn newer_schemas_drop_the_checkpoints_of_neighbours_feeds_once() {
+    let (_dir, mut store) = fresh();
+    let mut batch = store.begin().unwrap();
+    batch.save_peer_checkpoint("t.branch", 7, 40).unwrap();
+    batch.commit().unwrap();
+    // First recorded: the store reconciled under these schemas already.
+    assert!(!store.note_schemas(1001).unwrap());
+    assert_eq!(store.peer_checkpoint("t.branch").unwrap(), Some((7, 40)));
+    assert!(!store.note_schemas(1001).unwrap());
+    // An upgrade that reads newer documents: the next sessions reconcile by digest.
+    assert!(store.note_schemas(2001).unwrap());
+    assert_eq!(store.peer_checkpoint("t.branch").unwrap(), None);
+    assert!(!store.note_schemas(2001).unwrap());
+}
+
+#[test]
+fn a_document_the_index_cannot_read_fails_before_anything_of_it_is_written() {
+    use hearth_archive::automerge::ROOT;
+    use hearth_archive::automerge::transaction::Transactable;
+    let (_dir, store) = fresh();
+    let mut good = case("c1", "11010519491231002X");
+    let mut bad = case("c2", &hearth_archive::identity::sample_id_number(2));
+    bad.doc_mut().delete(ROOT, "status").unwrap();
+    bad.doc_mut().commit();
+    let mut batch = store.begin().unwrap();
+    assert!(matches!(batch.put(&mut bad), Err(StoreError::Archive(_))));
+    batch.put(&mut good).unwrap();
+    batch.commit().unwrap();
+    assert_eq!(store.doc_ids().unwrap(), vec!["c1".to_owned()]);
+    assert_eq!(store.case_summaries().unwrap().len(), 1);
+    assert_eq!(store.changes_since(0).unwrap().len(), 1);
+}

@@ -308,8 +308,10 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
 
         // A summary of 10^12 cases, and one that does not parse.
         let summary_id = format!("summary.{T2}");
-        let mut totals = hearth_archive::summary::Totals::default();
-        totals.cases = 1_000_000_000_000;
+        let mut totals = hearth_archive::summary::Totals {
+            cases: 1_000_000_000_000,
+            ..Default::default()
+        };
         totals
             .by_status
             .insert(hearth_archive::Status::Filed, 1_000_000_000_000);
