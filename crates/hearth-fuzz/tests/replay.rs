@@ -17,7 +17,11 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
         .join("tests/crashers")
         .join(target);
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    // A target none of whose inputs ever failed has no folder (git keeps no empty ones).
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    for entry in entries {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         eprintln!("replaying {}", path.display());

@@ -1758,8 +1758,11 @@ fn typed_value(path: &str, text: &str) -> Result<hearth_archive::automerge::Scal
         }
         "household.size" => {
             let n: u32 = parse_number("household size", text)?;
-            if !(1..=20).contains(&n) {
-                return Err(OpError::input("a household has 1 to 20 people"));
+            let most = hearth_archive::case::MAX_HOUSEHOLD;
+            if !(1..=most).contains(&n) {
+                return Err(OpError::input(format!(
+                    "a household has 1 to {most} people"
+                )));
             }
             S::Int(i64::from(n))
         }

@@ -367,6 +367,28 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         !json.contains('\u{202e}') && json.contains("\\u001b[2J\\u202egnp.exe"),
         "{json}"
     );
+    // Through the running node's API: free text over its limit or with control characters
+    // is refused, nothing written.
+    let notes = "x".repeat(100_000);
+    let long_by = "y".repeat(10_000);
+    let (case2, notes_flag) = (id(2), "--notes");
+    for extra in [
+        [notes_flag, notes.as_str()],
+        ["--by", long_by.as_str()],
+        [notes_flag, "a\u{1b}[2Jb"],
+    ] {
+        let mut args = vec!["visit", "add", &case2, "--date", "2026-01-02"];
+        args.extend(extra);
+        let out = hearth(&fed.br, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("shorten it") || stderr.contains("control character"),
+            "{stderr}"
+        );
+    }
+    let visits = must(&fed.br, &["case", "show", &id(2), "--json"]);
+    assert!(visits.contains("\"visits\": []"), "nothing was written");
     let stats = must(&fed.br, &["stats", "--by-child", "--json"]);
     assert!(!stats.contains("1000000000000"), "{stats}");
     fed.branch_alive();
