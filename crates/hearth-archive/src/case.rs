@@ -268,7 +268,7 @@ impl Case {
 
     /// Loads a case from its saved bytes (a snapshot, optionally followed by change chunks).
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<Case> {
-        let mut doc = AutoCommit::load(bytes)?.with_actor(actor);
+        let mut doc = crate::untrusted::load(bytes)?.with_actor(actor);
         let saved = doc.get_heads();
         let case = Case { doc, saved };
         case.check_schema()?;

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod record;
 pub mod summary;
 pub mod text;
+pub mod untrusted;
 pub mod view;
 
 pub use case::{

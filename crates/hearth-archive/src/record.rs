@@ -134,7 +134,7 @@ impl Record {
 
     /// Loads a record from its saved bytes.
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<Record> {
-        Record::from_doc(AutoCommit::load(bytes)?, actor)
+        Record::from_doc(crate::untrusted::load(bytes)?, actor)
     }
 
     /// Wraps a document in memory, writing as `actor` from now on.
@@ -292,7 +292,7 @@ pub enum Document {
 impl Document {
     /// Loads a document from its saved bytes, whatever its kind.
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<Document> {
-        Document::from_doc(AutoCommit::load(bytes)?, actor)
+        Document::from_doc(crate::untrusted::load(bytes)?, actor)
     }
 
     /// Wraps a document in memory, whatever its kind.

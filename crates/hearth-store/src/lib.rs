@@ -923,11 +923,10 @@ fn fold(txn: &WriteTransaction, id: &str, extra: Option<&[u8]>) -> Result<u64> {
     if let Some(extra) = extra {
         bytes.extend_from_slice(extra);
     }
-    let mut doc =
-        hearth_archive::automerge::AutoCommit::load(&bytes).map_err(|e| StoreError::Corrupt {
-            id: id.to_owned(),
-            reason: e.to_string(),
-        })?;
+    let mut doc = hearth_archive::untrusted::load(&bytes).map_err(|e| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })?;
     snapshots.insert(id, doc.save().as_slice())?;
     let mut removed = 0;
     chunks.retain_in((id, 0)..=(id, u64::MAX), |_, _| {

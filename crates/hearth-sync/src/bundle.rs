@@ -287,7 +287,7 @@ fn damaged(doc: &str, why: &str) -> BundleError {
 /// Decodes a document new to this node; it must be whole.
 fn decode_new(id: &str, data: &[u8]) -> Result<AutoCommit, BundleError> {
     let mut doc = AutoCommit::new();
-    doc.load_incremental(data)
+    hearth_archive::untrusted::load_incremental(&mut doc, data)
         .map_err(|e| damaged(id, &e.to_string()))?;
     Ok(doc)
 }
@@ -320,7 +320,7 @@ fn check(r: &mut impl Replica, bundle: &Bundle, doc: &BundleDoc) -> Result<Outco
         };
         let before = d.get_heads();
         let mut copy = d.clone();
-        copy.load_incremental(&doc.data)
+        hearth_archive::untrusted::load_incremental(&mut copy, &doc.data)
             .map_err(|e| damaged(&doc.id, &e.to_string()))?;
         (copy, Some(before))
     } else {

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use automerge::AutoCommit;
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{Message, State};
 use hearth_archive::automerge;
 
 use crate::frame::{
@@ -427,7 +427,7 @@ impl Session {
             );
             return self.refuse(doc, Refusal::TooLarge, message, out);
         }
-        let message = match Message::decode(bytes) {
+        let message = match hearth_archive::untrusted::decode_message(bytes) {
             Ok(m) => m,
             Err(e) => {
                 let message = format!("sync message for {doc} cannot be decoded: {e}");
@@ -466,8 +466,10 @@ impl Session {
             if message.changes.is_empty() && !self.scratch.contains_key(doc) {
                 // An offer, or what the peer has: nothing to keep but the sync state.
                 let state = self.states.entry(doc.to_owned()).or_default();
-                let received = self.empty.sync().receive_sync_message(state, message);
+                let received = hearth_archive::untrusted::receive(&mut self.empty, state, message);
                 if let Err(e) = received {
+                    // It may have been half changed: start again from an empty one.
+                    self.empty = AutoCommit::new();
                     let message =
                         format!("sync message for new document {doc} cannot be applied: {e}");
                     return self.refuse(doc, Refusal::Invalid, message, out);
@@ -490,7 +492,7 @@ impl Session {
                 return Ok(());
             };
             let state = self.states.entry(doc.to_owned()).or_default();
-            let received = scratch.sync().receive_sync_message(state, message);
+            let received = hearth_archive::untrusted::receive(scratch, state, message);
             if let Err(e) = received {
                 let message = format!("sync message for new document {doc} cannot be applied: {e}");
                 return self.refuse(doc, Refusal::Invalid, message, out);
@@ -539,8 +541,9 @@ impl Session {
             return Ok(Ok(()));
         };
         if !changes {
-            // What each side has and needs: nothing in it can change the document.
-            if let Err(e) = d.sync().receive_sync_message(state, message) {
+            // What each side has and needs: nothing in it can change the document (a state
+            // half changed by a failure is dropped with the refusal).
+            if let Err(e) = hearth_archive::untrusted::receive(d, state, message) {
                 let message = format!("sync message for {doc} cannot be applied: {e}");
                 return Ok(Err((Refusal::Invalid, message)));
             }
@@ -549,7 +552,7 @@ impl Session {
         let before = d.get_heads();
         let mut probe = d.clone();
         let mut probe_state = state.clone();
-        if let Err(e) = probe.sync().receive_sync_message(&mut probe_state, message) {
+        if let Err(e) = hearth_archive::untrusted::receive(&mut probe, &mut probe_state, message) {
             let message = format!("sync message for {doc} cannot be applied: {e}");
             return Ok(Err((Refusal::Invalid, message)));
         }
@@ -818,16 +821,29 @@ impl Session {
         r: &mut impl Replica,
         out: &mut Vec<Frame>,
     ) -> Result<bool, Fatal> {
+        use hearth_archive::untrusted::generate as answer;
         let state = state_for(&mut self.states, r, &self.peer, doc)?;
         let message = match self.scratch.get_mut(doc) {
-            Some(d) => d.sync().generate_sync_message(state),
+            Some(d) => answer(d, state),
             None => match r.doc(doc)? {
-                Some(d) => d.sync().generate_sync_message(state),
-                None if self.incoming.contains(doc) => {
-                    self.empty.sync().generate_sync_message(state)
-                }
-                None => None,
+                Some(d) => answer(d, state),
+                None if self.incoming.contains(doc) => answer(&mut self.empty, state),
+                None => Ok(None),
             },
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
+                self.forget(doc);
+                self.empty = AutoCommit::new();
+                return Err(Fatal(
+                    ErrorCode::Protocol,
+                    format!(
+                        "node {} sent a sync message for {doc} that cannot be answered: {e}",
+                        self.peer
+                    ),
+                ));
+            }
         };
         Ok(match message {
             Some(m) => {
