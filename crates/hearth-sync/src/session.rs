@@ -189,6 +189,9 @@ pub struct Session {
     /// A checkpoint that arrived while a digest was being reconciled.
     deferred: Option<Resume>,
     states: HashMap<String, State>,
+    /// Documents in sync, oldest first: beyond `max_idle_states` the oldest one's sync state
+    /// is let go (it is stored, and [`state_for`] reloads it).
+    settled: VecDeque<String>,
     /// Documents new to us that the peer offered or we pulled, not yet received (each has a
     /// sync state; a document only once its first changes come, in `scratch`).
     incoming: HashSet<String>,
@@ -197,7 +200,8 @@ pub struct Session {
     /// An empty document: what we have of a new document until its changes come (answers are
     /// generated from it, so an offer costs a sync state and nothing more).
     empty: AutoCommit,
-    /// Bytes of sync messages applied to `scratch` documents.
+    /// Bytes of sync messages applied to each `scratch` document, and their sum.
+    scratch_sizes: HashMap<String, usize>,
     scratch_bytes: usize,
     /// The peer's documents refused here lately, newest last.
     refusals: VecDeque<Refused>,
@@ -223,9 +227,11 @@ impl Session {
             digest_cut: false,
             deferred: None,
             states: HashMap::new(),
+            settled: VecDeque::new(),
             incoming: HashSet::new(),
             scratch: HashMap::new(),
             empty: AutoCommit::new(),
+            scratch_sizes: HashMap::new(),
             scratch_bytes: 0,
             refusals: VecDeque::new(),
             closed: None,
@@ -478,6 +484,7 @@ impl Session {
                 return Ok(());
             }
             self.scratch.entry(doc.to_owned()).or_default();
+            *self.scratch_sizes.entry(doc.to_owned()).or_default() += bytes.len();
             self.scratch_bytes += bytes.len();
             if self.scratch_bytes > self.cfg.max_new_bytes {
                 return Err(Fatal(
@@ -512,7 +519,7 @@ impl Session {
                     );
                     return self.refuse(doc, Refusal::Invalid, message, out);
                 }
-                if let Some(value) = self.scratch.remove(doc) {
+                if let Some(value) = self.take_scratch(doc) {
                     self.incoming.remove(doc);
                     r.insert(doc, value)?;
                     self.stats.docs_applied += 1;
@@ -577,6 +584,13 @@ impl Session {
             self.stats.docs_applied += 1;
         }
         Ok(Ok(()))
+    }
+
+    /// Takes a document new to us out of the scratch space, giving back its bytes.
+    fn take_scratch(&mut self, doc: &str) -> Option<AutoCommit> {
+        let size = self.scratch_sizes.remove(doc).unwrap_or(0);
+        self.scratch_bytes = self.scratch_bytes.saturating_sub(size);
+        self.scratch.remove(doc)
     }
 
     fn bad_doc_id(&self, doc: &str) -> Fatal {
@@ -666,9 +680,18 @@ impl Session {
         self.pulls.remove(doc);
         if let Some(state) = self.states.get(doc) {
             r.save_sync_state(&self.peer, doc, state.encode())?;
-            if self.states.len() > self.cfg.max_idle_states {
-                // Stored: a later exchange of this document starts from the stored state.
-                self.states.remove(doc);
+            self.settled.push_back(doc.to_owned());
+            while self.settled.len() > self.cfg.max_idle_states {
+                let Some(old) = self.settled.pop_front() else {
+                    break;
+                };
+                let busy = self.offer_seq.contains_key(&old)
+                    || self.pulls.contains(&old)
+                    || self.incoming.contains(&old);
+                if !busy {
+                    // Stored: a later exchange of it starts from the stored state.
+                    self.states.remove(&old);
+                }
             }
         }
         Ok(())
@@ -916,7 +939,7 @@ impl Session {
         self.pulls.remove(doc);
         self.pull_queue.remove(doc);
         self.incoming.remove(doc);
-        self.scratch.remove(doc);
+        self.take_scratch(doc);
         self.states.remove(doc);
     }
 }
@@ -930,10 +953,17 @@ fn state_for<'s>(
 ) -> Result<&'s mut State, ReplicaError> {
     if !states.contains_key(doc) {
         // A persisted state that no longer decodes is dropped: a fresh one only costs a round.
-        let state = r
+        let mut state = r
             .sync_state(peer, doc)?
             .and_then(|bytes| State::decode(&bytes).ok())
             .unwrap_or_default();
+        if !state.shared_heads.is_empty() {
+            // Both had these heads, so the peer has been told them: a last message of an
+            // exchange that ended (answered from a reloaded state) needs no answer, and the
+            // exchange does not start again.
+            state.last_sent_heads.clone_from(&state.shared_heads);
+            state.have_responded = true;
+        }
         states.insert(doc.to_owned(), state);
     }
     states

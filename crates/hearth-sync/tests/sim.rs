@@ -252,6 +252,45 @@ fn without_a_checkpoint_only_differing_documents_are_synced() {
     assert_eq!(net.traffic().frames - before.frames, 2);
 }
 
+#[test]
+fn honest_sessions_stay_within_budgets_far_smaller_than_what_they_sync() {
+    // Budgets a tenth of what is synced: an honest peer never runs into them, because what is
+    // under way at once is bounded by the sender's window, and what is done is given back.
+    let session = hearth_sync::SessionConfig {
+        max_in_flight: 16,
+        max_new_docs: 40,
+        max_new_bytes: 64 << 10,
+        max_idle_states: 8,
+        ..Default::default()
+    };
+    let mut net = federation(
+        11,
+        NetConfig {
+            session,
+            ..NetConfig::default()
+        },
+    );
+    file_at_branch(&mut net, (0..400).map(|i| format!("b{i:04}")));
+    assert!(net.closures().is_empty(), "{:?}", net.closures());
+    assert_eq!(net.node(BR).replica.doc_ids().unwrap().len(), 400);
+    // A reconcile after lost sync metadata, with 60 documents changed on the team's side.
+    net.cut(T1, BR);
+    for i in 0..60 {
+        net.edit(T1, &format!("b{i:04}"), |c, e| {
+            c.add_assistance(e, &aid("y", 1_00))
+        })
+        .unwrap();
+    }
+    net.node(BR).replica.lose_sync_metadata(77);
+    net.node(T1).replica.lose_sync_metadata(78);
+    net.heal(T1, BR);
+    net.run_until_quiet(1_000_000).unwrap();
+    assert!(net.closures().is_empty(), "{:?}", net.closures());
+    for i in 0..60 {
+        assert!(holders(&mut net, &format!("b{i:04}")).1);
+    }
+}
+
 /// A sync message for `doc` as a peer with nothing would first receive it.
 fn full_message(doc: &mut AutoCommit) -> Vec<u8> {
     let mut theirs = AutoCommit::new();
