@@ -100,7 +100,9 @@ pub fn whole_doc_message(doc: &mut AutoCommit) -> Vec<u8> {
     let (mut ours, mut theirs) = (State::new(), State::new());
     let message = empty.sync().generate_sync_message(&mut theirs);
     let _ = doc.sync().generate_sync_message(&mut ours);
-    if let Some(ask) = message {
+    if let Some(mut ask) = message {
+        // As a Hearth node asks: version 1 messages only (no capabilities advertised).
+        ask.flags = None;
         let _ = doc.sync().receive_sync_message(&mut ours, ask);
     }
     doc.sync()
@@ -115,7 +117,10 @@ pub fn empty_offer() -> Vec<u8> {
     AutoCommit::new()
         .sync()
         .generate_sync_message(&mut State::new())
-        .map(|m| m.encode())
+        .map(|mut m| {
+            m.flags = None;
+            m.encode()
+        })
         .unwrap_or_default()
 }
 

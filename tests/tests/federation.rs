@@ -253,7 +253,9 @@ fn whole_doc_message(doc: &mut hearth_archive::automerge::AutoCommit) -> Vec<u8>
     use hearth_archive::automerge::sync::{State, SyncDoc};
     let mut empty = AutoCommit::new();
     let (mut ours, mut theirs) = (State::new(), State::new());
-    let ask = empty.sync().generate_sync_message(&mut theirs).unwrap();
+    let mut ask = empty.sync().generate_sync_message(&mut theirs).unwrap();
+    // As a Hearth node asks: version 1 messages only (no capabilities advertised).
+    ask.flags = None;
     let _ = doc.sync().generate_sync_message(&mut ours);
     doc.sync().receive_sync_message(&mut ours, ask).unwrap();
     doc.sync()

@@ -48,7 +48,7 @@ fn main() -> std::io::Result<()> {
         upto: Some(3),
     });
     write("frame", "digest".into(), digest.encode_to_vec())?;
-    let bytes = doc.save();
+    let bytes = doc.save_after(&[]);
     write("document", "case".into(), bytes.clone())?;
     let bundle = hearth_sync::Bundle {
         from: "demo.team-1".into(),

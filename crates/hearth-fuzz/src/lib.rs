@@ -5,7 +5,8 @@
 //!   case shared with the sender;
 //! - [`bundle`]: a bundle file, through the file decoder and signature check, and its payload
 //!   straight into an import (a compromised neighbour signs whatever it likes);
-//! - [`document`]: Automerge bytes as a document received under each kind of id.
+//! - [`document`]: Automerge bytes as a document received under each kind of id (screened as
+//!   a node screens them: change chunks only).
 //!
 //! Each must never panic, and each checks what must hold afterwards: a document that passes
 //! the checks of a received document can be indexed by the store (its view, summary and
@@ -153,11 +154,13 @@ pub fn bundle(data: &[u8]) {
     holds_only_good_documents(&mut r);
 }
 
-/// Automerge bytes received as a case, a summary, a ledger and the policy.
+/// Automerge bytes received as a case, a summary, a ledger and the policy (as a node takes a
+/// document from outside: as changes, into an empty document).
 pub fn document(data: &[u8]) {
-    let Ok(doc) = hearth_archive::untrusted::load(data) else {
+    let mut doc = AutoCommit::new();
+    if hearth_archive::untrusted::load_incremental(&mut doc, data).is_err() {
         return;
-    };
+    }
     for id in [
         SHARED,
         "summary.demo.team-1",

@@ -157,8 +157,10 @@ pub fn export(r: &mut impl Replica, peer: &str, full: bool) -> Result<Bundle, Re
         let Some(doc) = r.doc(&id)? else { continue };
         let heads = doc.get_heads();
         let known = shared.iter().all(|h| doc.get_change_by_hash(h).is_some());
+        // Changes, never a whole document: the receiver takes nothing else from outside
+        // (`hearth_archive::untrusted`).
         let data = if shared.is_empty() || !known {
-            doc.save()
+            doc.save_after(&[])
         } else {
             doc.save_after(&shared)
         };

@@ -295,7 +295,9 @@ fn honest_sessions_stay_within_budgets_far_smaller_than_what_they_sync() {
 fn full_message(doc: &mut AutoCommit) -> Vec<u8> {
     let mut theirs = AutoCommit::new();
     let (mut s_ours, mut s_theirs) = (State::new(), State::new());
-    let ask = theirs.sync().generate_sync_message(&mut s_theirs).unwrap();
+    let mut ask = theirs.sync().generate_sync_message(&mut s_theirs).unwrap();
+    // As a Hearth node asks: version 1 messages only (no capabilities advertised).
+    ask.flags = None;
     let _ = doc.sync().generate_sync_message(&mut s_ours);
     doc.sync().receive_sync_message(&mut s_ours, ask).unwrap();
     doc.sync()
