@@ -6,7 +6,7 @@
 //! ```
 //! `TLS_DIR` holds `ca.pem`, `node.pem` and `node.key` of a neighbour `ME` of node `SERVER`;
 //! `ATTACK` is one of `poison`, `shared-poison`, `big-text`, `newer`, `summary`, `ids`,
-//! `digest`, `silent`, `idle N`.
+//! `digest`, `silent`, `idle N`, `two-names CA_DIR`.
 
 use std::time::Duration;
 
@@ -150,6 +150,21 @@ async fn main() -> Result<()> {
                 "{} of {n} idle authenticated connections kept open",
                 kept.len()
             );
+        }
+        "two-names" => {
+            // A certificate from the federation CA naming this node and another: the CA's
+            // folder is the next argument.
+            let ca_dir = std::path::Path::new(rest.first().ok_or("two-names needs the CA folder")?);
+            let ca = hearth_node::tls::Pem {
+                cert: std::fs::read_to_string(ca_dir.join("ca.pem"))?,
+                key: std::fs::read_to_string(ca_dir.join("ca.key"))?,
+            };
+            let two = hearth_node::tls::issue_with_names(&ca, &[me.as_str(), "demo.team-1"])?;
+            let two = hearth_node::Identity::from_pem(&ca.cert, &two)?;
+            match Peer::open(addr, server, &two, me).await {
+                Err(e) => println!("refused: {e}"),
+                Ok(mut peer) => println!("{:?}", peer.hear(None, 5).await),
+            }
         }
         other => return Err(format!("unknown attack {other}").into()),
     }
