@@ -207,6 +207,9 @@ pub struct Case {
     doc: AutoCommit,
     /// Heads already handed to storage; [`Case::take_changes`] returns what came after.
     saved: Vec<ChangeHash>,
+    /// The view read while the document was checked on receipt, and the heads it was read at:
+    /// storing a received case then reads it once, not twice.
+    checked: Option<(Vec<ChangeHash>, CaseView)>,
 }
 
 impl Case {
@@ -259,6 +262,7 @@ impl Case {
         let mut case = Case {
             doc,
             saved: Vec::new(),
+            checked: None,
         };
         case.write_fields(fields)?;
         case.regrade()?;
@@ -270,7 +274,11 @@ impl Case {
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<Case> {
         let mut doc = crate::untrusted::load(bytes)?.with_actor(actor);
         let saved = doc.get_heads();
-        let case = Case { doc, saved };
+        let case = Case {
+            doc,
+            saved,
+            checked: None,
+        };
         case.check_schema()?;
         Ok(case)
     }
@@ -279,7 +287,11 @@ impl Case {
     pub fn from_doc(doc: AutoCommit, actor: ActorId) -> Result<Case> {
         let mut doc = doc.with_actor(actor);
         let saved = doc.get_heads();
-        let case = Case { doc, saved };
+        let case = Case {
+            doc,
+            saved,
+            checked: None,
+        };
         case.check_schema()?;
         Ok(case)
     }
@@ -318,6 +330,24 @@ impl Case {
     /// The underlying document, for sync.
     pub fn doc_mut(&mut self) -> &mut AutoCommit {
         &mut self.doc
+    }
+
+    /// Keeps the view that the checks of a received document read of this very document
+    /// ([`crate::check::received`]), for [`Case::view_to_store`].
+    pub fn with_checked_view(mut self, view: CaseView) -> Case {
+        self.checked = Some((self.doc.get_heads(), view));
+        self
+    }
+
+    /// The view to store the case with: the one read when it was checked on receipt if it has
+    /// not changed since, else read now.
+    pub fn view_to_store(&mut self) -> Result<CaseView> {
+        if let Some((heads, view)) = self.checked.take()
+            && self.doc.get_heads() == heads
+        {
+            return Ok(view);
+        }
+        self.view()
     }
 
     /// Current heads of the document.

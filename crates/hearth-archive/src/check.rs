@@ -45,8 +45,20 @@ fn implausible(what: impl Into<String>) -> ArchiveError {
     ArchiveError::Implausible(what.into())
 }
 
+/// What the checks read of a document that passed them: a case's whole view, which storing
+/// the case needs next ([`Case::with_checked_view`]).
+#[derive(Debug)]
+pub struct Checked(Option<CaseView>);
+
+impl Checked {
+    /// The case's view (none for a record).
+    pub fn into_view(self) -> Option<CaseView> {
+        self.0
+    }
+}
+
 /// Checks a document received from another node as document `id` (see the module doc).
-pub fn received(id: &str, doc: &AutoCommit) -> Result<()> {
+pub fn received(id: &str, doc: &AutoCommit) -> Result<Checked> {
     let kind = get_str(doc, &ROOT, "kind")?;
     let schema = get_i64(doc, &ROOT, "schema")?;
     let (what, known, bounds) = match DocId::of(id) {
@@ -88,12 +100,15 @@ pub fn received(id: &str, doc: &AutoCommit) -> Result<()> {
     let snapshot = Snapshot::new(doc);
     snapshot.bounded(bounds)?;
     match DocId::of(id) {
-        DocId::Case => case(&Case::view_from(&snapshot)?),
+        DocId::Case => {
+            let view = Case::view_from(&snapshot)?;
+            case(&view)?;
+            return Ok(Checked(Some(view)));
+        }
         DocId::Policy => {
             for (key, policy) in crate::record::entries_of::<Policy>(doc)? {
                 check_policy(&key, &policy)?;
             }
-            Ok(())
         }
         DocId::Summary(owner) => {
             for (key, summary) in crate::record::entries_of::<NodeSummary>(doc)? {
@@ -104,15 +119,14 @@ pub fn received(id: &str, doc: &AutoCommit) -> Result<()> {
                     .check(owner)
                     .map_err(|e| implausible(format!("the summary of {owner}: {e}")))?;
             }
-            Ok(())
         }
         DocId::Ledger(_) => {
             for (_, entry) in crate::record::entries_of::<Entry>(doc)? {
                 entry.check()?;
             }
-            Ok(())
         }
     }
+    Ok(Checked(None))
 }
 
 /// The checks of a case that its types alone do not make.

@@ -73,8 +73,9 @@ pub enum ArchiveError {
     /// The case is closed, so no aid, loan or visit may be added.
     #[error("case is closed; reopen it only through a new case")]
     Closed,
-    /// The document was written by a newer Hearth or is not a case.
-    #[error("document is not a Hearth case of a known schema ({0}); upgrade hearth")]
+    /// The document does not fit the schema of its kind (a field missing or of another type,
+    /// an unknown code); one of a newer schema is [`ArchiveError::NewerSchema`].
+    #[error("the document does not fit Hearth's schema: {0}")]
     Schema(String),
     /// A document from another node was written by a newer Hearth (its schema is newer than
     /// this node's); the node keeps working and takes it once upgraded.

@@ -5,8 +5,9 @@
 //!
 //! [`Guarded`] wraps an accepted stream: it holds the connection's places in the counts (given
 //! back when the connection is dropped) and a read deadline — the HTTP/2 preface timeout until
-//! the first bytes arrive, the idle timeout after each read — that fails the read when it
-//! passes, which makes the HTTP/2 server close the connection. A live peer is never idle: the
+//! the first bytes arrive, the idle timeout after the last read (moved on only when it fires,
+//! so reads cost no timer work) — that fails the read when it passes, which makes the HTTP/2
+//! server close the connection. A live peer is never idle: the
 //! server pings it every 20 s and its answers are reads.
 
 use std::collections::HashMap;
@@ -127,6 +128,9 @@ impl Drop for Slot {
 pub struct Guarded<S> {
     inner: S,
     deadline: Pin<Box<Sleep>>,
+    /// When bytes last came: the deadline is moved on from here only when it fires, so that
+    /// reads cost no timer work.
+    last_read: Option<Instant>,
     idle: Duration,
     metrics: Arc<Metrics>,
     timed_out: bool,
@@ -146,6 +150,7 @@ impl<S> Guarded<S> {
         Guarded {
             inner,
             deadline: Box::pin(tokio::time::sleep(preface)),
+            last_read: None,
             idle,
             metrics,
             timed_out: false,
@@ -164,25 +169,30 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
-                    let next = Instant::now() + self.idle;
-                    self.deadline.as_mut().reset(next);
+                    self.last_read = Some(Instant::now());
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    if !self.timed_out {
-                        self.timed_out = true;
-                        self.metrics.refused(Refusal::Timeout);
-                        tracing::warn!("connection closed: the peer sent nothing in time");
-                    }
-                    Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the peer sent nothing in time",
-                    )))
+            Poll::Pending => loop {
+                if self.deadline.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
-                Poll::Pending => Poll::Pending,
+                // The deadline passed; if bytes came since it was set, it moves on.
+                let next = self.last_read.map(|at| at + self.idle);
+                if let Some(next) = next.filter(|n| *n > self.deadline.deadline()) {
+                    self.deadline.as_mut().reset(next);
+                    continue;
+                }
+                if !self.timed_out {
+                    self.timed_out = true;
+                    self.metrics.refused(Refusal::Timeout);
+                    tracing::warn!("connection closed: the peer sent nothing in time");
+                }
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer sent nothing in time",
+                )));
             },
         }
     }

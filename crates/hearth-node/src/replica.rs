@@ -478,8 +478,23 @@ impl Replica for StoreReplica {
     }
 
     fn insert(&mut self, doc: &str, value: AutoCommit) -> Result<u64, ReplicaError> {
-        let value = Document::from_doc(value, self.actor.clone())
-            .map_err(|e| ReplicaError(e.to_string()))?;
+        self.insert_checked(doc, value, None)
+    }
+
+    fn insert_checked(
+        &mut self,
+        doc: &str,
+        value: AutoCommit,
+        view: Option<hearth_archive::CaseView>,
+    ) -> Result<u64, ReplicaError> {
+        let value = match Document::from_doc(value, self.actor.clone()) {
+            Ok(Document::Case(case)) => match view {
+                Some(view) => Document::Case(case.with_checked_view(view)),
+                None => Document::Case(case),
+            },
+            Ok(record) => record,
+            Err(e) => return Err(ReplicaError(e.to_string())),
+        };
         self.tick += 1;
         self.cache.insert(doc.to_owned(), (value, self.tick));
         Ok(self.stage(doc))

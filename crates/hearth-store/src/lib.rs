@@ -632,7 +632,7 @@ impl Batch {
         // schema a peer broke) fails here, before anything of it is written, so the rest of
         // the batch can still be committed without it.
         let id = case.id()?;
-        let view = case.as_case().map(|c| c.view()).transpose()?;
+        let view = case.as_case().map(|c| c.view_to_store()).transpose()?;
         let summary = view.as_ref().map(CaseSummary::of);
         let found = match (case.as_case(), &view) {
             (Some(c), Some(view)) => c

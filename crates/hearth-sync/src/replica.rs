@@ -46,6 +46,17 @@ pub trait Replica {
     fn commit(&mut self, doc: &str) -> Result<Option<u64>, ReplicaError>;
     /// Stores a document new to this node; returns its feed sequence.
     fn insert(&mut self, doc: &str, value: AutoCommit) -> Result<u64, ReplicaError>;
+    /// Stores a document new to this node that passed the checks of a received document, with
+    /// the case's view they read (so that storing it need not read it again).
+    fn insert_checked(
+        &mut self,
+        doc: &str,
+        value: AutoCommit,
+        view: Option<hearth_archive::CaseView>,
+    ) -> Result<u64, ReplicaError> {
+        let _ = view;
+        self.insert(doc, value)
+    }
     /// The persisted Automerge sync state for a peer and document.
     fn sync_state(&mut self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>, ReplicaError>;
     /// Persists the sync state for a peer and document.

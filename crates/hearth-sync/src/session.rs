@@ -512,16 +512,19 @@ impl Session {
                     );
                     return self.refuse(doc, Refusal::OutOfScope, message, out);
                 }
-                if let Err(e) = hearth_archive::check::received(doc, scratch) {
-                    let message = format!(
-                        "document {doc} from {} was refused: {e}; nothing of it was kept",
-                        self.peer
-                    );
-                    return self.refuse(doc, Refusal::Invalid, message, out);
-                }
+                let checked = match hearth_archive::check::received(doc, scratch) {
+                    Ok(checked) => checked,
+                    Err(e) => {
+                        let message = format!(
+                            "document {doc} from {} was refused: {e}; nothing of it was kept",
+                            self.peer
+                        );
+                        return self.refuse(doc, Refusal::Invalid, message, out);
+                    }
+                };
                 if let Some(value) = self.take_scratch(doc) {
                     self.incoming.remove(doc);
-                    r.insert(doc, value)?;
+                    r.insert_checked(doc, value, checked.into_view())?;
                     self.stats.docs_applied += 1;
                 }
             }
