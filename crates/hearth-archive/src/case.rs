@@ -209,7 +209,7 @@ pub struct Case {
     saved: Vec<ChangeHash>,
     /// The view read while the document was checked on receipt, and the heads it was read at:
     /// storing a received case then reads it once, not twice.
-    checked: Option<(Vec<ChangeHash>, CaseView)>,
+    checked: Option<Box<(Vec<ChangeHash>, CaseView)>>,
 }
 
 impl Case {
@@ -335,17 +335,17 @@ impl Case {
     /// Keeps the view that the checks of a received document read of this very document
     /// ([`crate::check::received`]), for [`Case::view_to_store`].
     pub fn with_checked_view(mut self, view: CaseView) -> Case {
-        self.checked = Some((self.doc.get_heads(), view));
+        self.checked = Some(Box::new((self.doc.get_heads(), view)));
         self
     }
 
     /// The view to store the case with: the one read when it was checked on receipt if it has
     /// not changed since, else read now.
     pub fn view_to_store(&mut self) -> Result<CaseView> {
-        if let Some((heads, view)) = self.checked.take()
-            && self.doc.get_heads() == heads
+        if let Some(checked) = self.checked.take()
+            && self.doc.get_heads() == checked.0
         {
-            return Ok(view);
+            return Ok(checked.1);
         }
         self.view()
     }
