@@ -69,40 +69,8 @@ async fn main() -> Result<()> {
         }
         "summary" => {
             let mut peer = Peer::open(addr, server, &identity, me).await?;
-            let summary_id = format!("summary.{me}");
-            let mut totals = hearth_archive::summary::Totals {
-                cases: 1_000_000_000_000,
-                ..Default::default()
-            };
-            totals
-                .by_status
-                .insert(hearth_archive::Status::Filed, 1_000_000_000_000);
-            totals
-                .paid_fen
-                .insert(hearth_archive::AssistanceKind::Living, i64::MAX);
-            let summary = hearth_archive::summary::NodeSummary::new(
-                me,
-                hearth_archive::Level::Team,
-                2026,
-                hostile::editor(me).at,
-                totals,
-                Default::default(),
-            );
-            let actor = hearth_archive::actor_id(me, &[7; 8]);
-            let mut record =
-                hearth_archive::Record::create(&summary_id, actor, &hostile::editor(me))?;
-            record.put(
-                &hostile::editor(me),
-                hearth_archive::summary::SUMMARY_ENTRY,
-                &summary,
-            )?;
-            let message = hostile::whole_doc_message(&mut record.into_doc());
-            peer.send(Frame::Sync {
-                doc: summary_id.clone(),
-                message,
-            })
-            .await;
-            println!("{:?}", peer.hear(Some(&summary_id), 20).await);
+            peer.send(hostile::implausible_summary(me)).await;
+            println!("{:?}", peer.hear(Some(&format!("summary.{me}")), 20).await);
         }
         "ids" => {
             let mut peer = Peer::open(addr, server, &identity, me).await?;

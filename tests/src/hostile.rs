@@ -158,6 +158,41 @@ pub fn case_for(
     doc
 }
 
+/// `me`'s summary claiming 10^12 cases and `i64::MAX` fen paid, as a sync frame.
+pub fn implausible_summary(me: &str) -> Frame {
+    use hearth_archive::summary::{NodeSummary, SUMMARY_ENTRY, Totals};
+    let mut totals = Totals {
+        cases: 1_000_000_000_000,
+        ..Default::default()
+    };
+    totals
+        .by_status
+        .insert(hearth_archive::Status::Filed, 1_000_000_000_000);
+    totals
+        .paid_fen
+        .insert(hearth_archive::AssistanceKind::Living, i64::MAX);
+    let e = editor(me);
+    let summary = NodeSummary::new(
+        me,
+        hearth_archive::Level::Team,
+        2026,
+        e.at,
+        totals,
+        Default::default(),
+    );
+    let id = hearth_archive::record::summary_id(me);
+    let actor = hearth_archive::actor_id(me, &[7; 8]);
+    let record = hearth_archive::Record::create(&id, actor, &e)
+        .and_then(|mut r| r.put(&e, SUMMARY_ENTRY, &summary).map(|()| r));
+    match record {
+        Ok(r) => Frame::Sync {
+            doc: id,
+            message: whole_doc_message(&mut r.into_doc()),
+        },
+        Err(err) => panic!("the summary record can be written: {err}"),
+    }
+}
+
 /// A document id no node holds: 16 hex digits from `n`.
 pub fn doc_id(n: u64) -> String {
     format!("{:016x}", 0xdead_0000_0000_0000u64 | n)

@@ -247,23 +247,6 @@ async fn an_escalation_target_is_forwarded_level_by_level() {
     fed.stop().await;
 }
 
-/// An Automerge sync message carrying all of `doc`, as a peer that has nothing would receive it.
-fn whole_doc_message(doc: &mut hearth_archive::automerge::AutoCommit) -> Vec<u8> {
-    use hearth_archive::automerge::AutoCommit;
-    use hearth_archive::automerge::sync::{State, SyncDoc};
-    let mut empty = AutoCommit::new();
-    let (mut ours, mut theirs) = (State::new(), State::new());
-    let mut ask = empty.sync().generate_sync_message(&mut theirs).unwrap();
-    // As a Hearth node asks: version 1 messages only (no capabilities advertised).
-    ask.flags = None;
-    let _ = doc.sync().generate_sync_message(&mut ours);
-    doc.sync().receive_sync_message(&mut ours, ask).unwrap();
-    doc.sync()
-        .generate_sync_message(&mut ours)
-        .unwrap()
-        .encode()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is_kept() {
     use hearth_proto::v1::SyncFrame;
@@ -301,7 +284,7 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
             &aid("forged", 9_999_00),
         )
         .unwrap();
-    let message = whole_doc_message(&mut forged.into_doc());
+    let message = hearth_tests::hostile::whole_doc_message(&mut forged.into_doc());
 
     let t2_identity =
         hearth_node::Identity::from_pem(&fed.ca.cert, &tls::issue(&fed.ca, T2).unwrap()).unwrap();

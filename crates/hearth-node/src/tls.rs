@@ -91,12 +91,22 @@ pub fn new_ca(name: &str) -> Result<Pem, TlsError> {
 
 /// Issues a node certificate (valid 10 years) whose subject alternative name is the node id.
 pub fn issue(ca: &Pem, node_id: &str) -> Result<Pem, TlsError> {
+    issue_with_names(ca, &[node_id])
+}
+
+/// A certificate from `ca` (valid 10 years) naming every one of `names`, the first also as its
+/// common name. A node certificate names one ([`issue`]); tests make ones that name two.
+pub fn issue_with_names(ca: &Pem, names: &[&str]) -> Result<Pem, TlsError> {
     let ca_key = KeyPair::from_pem(&ca.key)?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key)?;
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec![node_id.to_owned()])?;
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, node_id);
+    dn.push(
+        DnType::CommonName,
+        names.first().copied().unwrap_or_default(),
+    );
     params.distinguished_name = dn;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -464,29 +474,6 @@ impl rustls::client::danger::ServerCertVerifier for OneNodeServer {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
-}
-
-/// A certificate from `ca` naming every one of `names` (for tests of certificates that do not
-/// name exactly one node: a node certificate from [`issue`] names one).
-pub fn issue_with_names(ca: &Pem, names: &[&str]) -> Result<Pem, TlsError> {
-    let ca_key = KeyPair::from_pem(&ca.key)?;
-    let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key)?;
-    let key = KeyPair::generate()?;
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
-    params.not_after = params.not_before + std::time::Duration::from_secs(10 * 365 * 86_400);
-    let cert = params.signed_by(&key, &issuer)?;
-    Ok(Pem {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    })
 }
 
 #[cfg(test)]

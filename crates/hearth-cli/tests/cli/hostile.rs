@@ -306,32 +306,20 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         })
         .await;
 
-        // A summary of 10^12 cases, and one that does not parse.
+        // A summary of 10^12 cases, and one whose entry does not parse.
         let summary_id = format!("summary.{T2}");
-        let mut totals = hearth_archive::summary::Totals {
-            cases: 1_000_000_000_000,
-            ..Default::default()
-        };
-        totals
-            .by_status
-            .insert(hearth_archive::Status::Filed, 1_000_000_000_000);
-        let summary = hearth_archive::summary::NodeSummary::new(
-            T2,
-            hearth_archive::Level::Team,
-            2026,
-            hostile::editor(T2).at,
-            totals,
-            Default::default(),
+        peer.send(hostile::implausible_summary(T2)).await;
+        refused(
+            peer.hear(Some(&summary_id), 20).await,
+            Refusal::Invalid,
+            "more than 100000000",
         );
-        let actor = hearth_archive::actor_id(T2, &[7; 8]);
+        let e = hostile::editor(T2);
         let mut record =
-            hearth_archive::Record::create(&summary_id, actor, &hostile::editor(T2)).unwrap();
+            hearth_archive::Record::create(&summary_id, hearth_archive::actor_id(T2, &[8; 8]), &e)
+                .unwrap();
         record
-            .put(
-                &hostile::editor(T2),
-                hearth_archive::summary::SUMMARY_ENTRY,
-                &summary,
-            )
+            .put(&e, hearth_archive::summary::SUMMARY_ENTRY, &"not a summary")
             .unwrap();
         let message = hostile::whole_doc_message(&mut record.into_doc());
         peer.send(Frame::Sync {
@@ -342,7 +330,7 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         refused(
             peer.hear(Some(&summary_id), 20).await,
             Refusal::Invalid,
-            "more than 100000000",
+            "cannot be read",
         );
         drop(peer);
     });
