@@ -186,6 +186,9 @@ pub struct Session {
     /// The digest had more entries than this session queues: once pulled, the session ends so
     /// that the next one reconciles the rest.
     digest_cut: bool,
+    /// The peer's feed has another epoch than the one this node last applied: its data dir was
+    /// restored or made anew, so what the stored sync states say it has is not to be trusted.
+    peer_reset: bool,
     /// A checkpoint that arrived while a digest was being reconciled.
     deferred: Option<Resume>,
     states: HashMap<String, State>,
@@ -225,6 +228,7 @@ impl Session {
             pulls: HashSet::new(),
             digest: Digest::None,
             digest_cut: false,
+            peer_reset: false,
             deferred: None,
             states: HashMap::new(),
             settled: VecDeque::new(),
@@ -402,6 +406,11 @@ impl Session {
             None => {}
         }
         let resume = hello.resume;
+        self.peer_reset = r
+            .checkpoint(&self.peer)
+            .ok()
+            .flatten()
+            .is_some_and(|cp| cp.epoch != hello.epoch);
         self.peer_hello = Some(hello);
         match resume {
             _ if !self.cfg.resume => {
@@ -546,7 +555,7 @@ impl Session {
         let local = r.node_id().to_owned();
         let changes = !message.changes.is_empty();
         let writes = scope::writes(r, doc, &self.peer);
-        let state = state_for(&mut self.states, r, &self.peer, doc)?;
+        let state = state_for(&mut self.states, r, &self.peer, doc, self.peer_reset)?;
         let Some(d) = r.doc(doc)? else {
             return Ok(Ok(()));
         };
@@ -772,7 +781,7 @@ impl Session {
                 }
                 self.offers.insert(seq, doc.clone());
                 // (Not in the comparison mode without resume, which must run every handshake.)
-                if (self.cfg.resume && self.peer_has_all(&doc, r)?)
+                if (self.cfg.resume && !self.peer_reset && self.peer_has_all(&doc, r)?)
                     || (!self.generate(&doc, r, out)? && self.in_sync(&doc, r)?)
                 {
                     self.offer_seq.remove(&doc);
@@ -848,7 +857,7 @@ impl Session {
         out: &mut Vec<Frame>,
     ) -> Result<bool, Fatal> {
         use hearth_archive::untrusted::generate as answer;
-        let state = state_for(&mut self.states, r, &self.peer, doc)?;
+        let state = state_for(&mut self.states, r, &self.peer, doc, self.peer_reset)?;
         let message = match self.scratch.get_mut(doc) {
             Some(d) => answer(d, state),
             None => match r.doc(doc)? {
@@ -886,7 +895,7 @@ impl Session {
     /// The sync state says the peer already has every change of ours to `doc` (after an offline
     /// bundle, say): nothing to offer. Compares hashes, so the document need not be loaded.
     fn peer_has_all(&mut self, doc: &str, r: &mut impl Replica) -> Result<bool, Fatal> {
-        let state = state_for(&mut self.states, r, &self.peer, doc)?;
+        let state = state_for(&mut self.states, r, &self.peer, doc, self.peer_reset)?;
         if state.shared_heads.is_empty() {
             return Ok(false);
         }
@@ -947,17 +956,23 @@ impl Session {
     }
 }
 
-/// The session's sync state for a document: in memory, else the persisted one, else new.
+/// The session's sync state for a document: in memory, else the persisted one (unless the peer
+/// was `reset`: restored or made anew since), else new.
 fn state_for<'s>(
     states: &'s mut HashMap<String, State>,
     r: &mut impl Replica,
     peer: &str,
     doc: &str,
+    reset: bool,
 ) -> Result<&'s mut State, ReplicaError> {
     if !states.contains_key(doc) {
         // A persisted state that no longer decodes is dropped: a fresh one only costs a round.
-        let mut state = r
-            .sync_state(peer, doc)?
+        let stored = if reset {
+            None
+        } else {
+            r.sync_state(peer, doc)?
+        };
+        let mut state = stored
             .and_then(|bytes| State::decode(&bytes).ok())
             .unwrap_or_default();
         if !state.shared_heads.is_empty() {
