@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use hearth_archive::automerge::sync::{State, SyncDoc};
 use hearth_archive::automerge::transaction::Transactable;
-use hearth_archive::automerge::{AutoCommit, ROOT, ReadDoc};
+use hearth_archive::automerge::{ROOT, ReadDoc};
 use hearth_proto::v1::SyncFrame;
 use hearth_sync::Frame;
+use hearth_tests::hostile::whole_doc_message;
 use prost::Message;
 
 fn replay(target: &str, run: fn(&[u8])) -> usize {
@@ -42,21 +42,6 @@ fn every_crasher_is_refused_without_a_panic() {
     eprintln!("{replayed} crashers replayed");
 }
 
-/// All of `doc` as one sync message, as a peer that has nothing would receive it.
-fn whole(doc: &mut AutoCommit) -> Vec<u8> {
-    let mut empty = AutoCommit::new();
-    let (mut ours, mut theirs) = (State::new(), State::new());
-    let mut ask = empty.sync().generate_sync_message(&mut theirs).unwrap();
-    // As a Hearth node asks: version 1 messages only (no capabilities advertised).
-    ask.flags = None;
-    let _ = doc.sync().generate_sync_message(&mut ours);
-    doc.sync().receive_sync_message(&mut ours, ask).unwrap();
-    doc.sync()
-        .generate_sync_message(&mut ours)
-        .unwrap()
-        .encode()
-}
-
 fn frame_of(doc: &str, message: Vec<u8>) -> Vec<u8> {
     SyncFrame::from(Frame::Sync {
         doc: doc.into(),
@@ -77,7 +62,7 @@ fn the_poisons_measured_against_real_nodes_are_refused() {
     doc.delete(ROOT, "status").unwrap();
     doc.commit();
     assert!(hearth_archive::check::received(hearth_fuzz::SHARED, &doc).is_err());
-    hearth_fuzz::frame(&frame_of(hearth_fuzz::SHARED, whole(&mut doc)));
+    hearth_fuzz::frame(&frame_of(hearth_fuzz::SHARED, whole_doc_message(&mut doc)));
     hearth_fuzz::document(&doc.save_after(&[]));
 
     // Types swapped, a container replaced by a value, a list where a map belongs.
@@ -95,7 +80,7 @@ fn the_poisons_measured_against_real_nodes_are_refused() {
     )
     .unwrap();
     odd.commit();
-    hearth_fuzz::frame(&frame_of(hearth_fuzz::SHARED, whole(&mut odd)));
+    hearth_fuzz::frame(&frame_of(hearth_fuzz::SHARED, whole_doc_message(&mut odd)));
     hearth_fuzz::document(&odd.save_after(&[]));
 
     // Garbage where a sync message, a digest or a bundle belongs.
