@@ -15,11 +15,27 @@ pub fn parse_yuan(field: &'static str, value: &str) -> Result<i64> {
         value: value.to_owned(),
         reason,
     };
-    let s: String = value.trim().chars().filter(|&c| c != ',').collect();
-    let s = s.strip_prefix('¥').unwrap_or(&s);
-    if s.starts_with('-') {
+    let trimmed = value.trim();
+    let trimmed = trimmed.strip_prefix('¥').unwrap_or(trimmed);
+    if trimmed.starts_with('-') {
         return Err(bad("amounts cannot be negative"));
     }
+    let whole_part = trimmed.split('.').next().unwrap_or_default();
+    if whole_part.contains(',') && !grouped_in_thousands(whole_part) {
+        return Err(bad(
+            "commas must group thousands, e.g. 12,500.00 (in yuan; 12.50 for twelve and a half)",
+        ));
+    }
+    if trimmed
+        .split_once('.')
+        .is_some_and(|(_, frac)| frac.contains(','))
+    {
+        return Err(bad(
+            "write yuan as digits with at most two decimals, e.g. 1200.50",
+        ));
+    }
+    let s: String = trimmed.chars().filter(|&c| c != ',').collect();
+    let s = s.as_str();
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
     if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad(
@@ -39,6 +55,16 @@ pub fn parse_yuan(field: &'static str, value: &str) -> Result<i64> {
         .filter(|&f| f <= MAX_FEN)
         .ok_or_else(|| bad("amount is too large"))?;
     Ok(fen)
+}
+
+/// Whether `digits` (the part before the decimal point) groups thousands with commas: `1,234`,
+/// `12,345,678` — not `12,50` or `12,0000`, which are amounts written another way.
+fn grouped_in_thousands(digits: &str) -> bool {
+    let mut groups = digits.split(',');
+    let first = groups.next().unwrap_or_default();
+    (1..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Parses an amount that must be more than zero (aid paid, a loan, a repayment).
@@ -80,6 +106,7 @@ mod tests {
         assert_eq!(parse_yuan("x", "12.5").unwrap(), 1250);
         assert_eq!(parse_yuan("x", "0.07").unwrap(), 7);
         assert_eq!(parse_yuan("x", " 1,234.56 ").unwrap(), 123_456);
+        assert_eq!(parse_yuan("x", "12,345,678").unwrap(), 1_234_567_800);
         assert_eq!(parse_yuan("x", "¥800").unwrap(), 80_000);
         assert_eq!(parse_yuan("x", "0").unwrap(), 0);
     }
@@ -96,6 +123,11 @@ mod tests {
             "1e5",
             "12.3.4",
             "99999999999999999999",
+            "12,50",
+            "12,0000",
+            ",500",
+            "1,23,456",
+            "1,234.5,6",
         ] {
             assert!(parse_yuan("income", bad).is_err(), "{bad:?} was accepted");
         }

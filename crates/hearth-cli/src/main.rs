@@ -59,6 +59,23 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     if input == Some(true) { 2 } else { 1 }
 }
 
+/// The error and its causes on one line, each cause said once (a cause whose text a message
+/// already quotes is left out).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
@@ -71,8 +88,50 @@ fn main() -> ExitCode {
                 // The reader stopped (`| head`): what the command did is done, nothing to say.
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::from(exit_code(&err))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Inner;
+
+    impl fmt::Display for Inner {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("KeyMismatch")
+        }
+    }
+
+    impl std::error::Error for Inner {}
+
+    /// An error that quotes its source, as `thiserror`'s `#[from]` variants with `{0}` do.
+    #[derive(Debug)]
+    struct Outer(Inner);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "storage failed: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let err = anyhow::Error::new(Outer(Inner)).context("cannot read case 7f05");
+        assert_eq!(
+            one_line(&err),
+            "cannot read case 7f05: storage failed: KeyMismatch"
+        );
+        assert_eq!(one_line(&anyhow::anyhow!("plain")), "plain");
     }
 }
