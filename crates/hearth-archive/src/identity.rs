@@ -158,6 +158,17 @@ impl FederationSalt {
         Ok(FederationSalt(bytes))
     }
 
+    /// A short public fingerprint of the salt (16 hex digits of a hash of it): a data dir
+    /// records it at first use, so that a changed salt file is noticed, without the salt itself
+    /// being revealed by it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"hearth/salt-fingerprint/v1\0");
+        hasher.update(self.to_hex().as_bytes());
+        hex::encode(&hasher.finalize()[..8])
+    }
+
     /// The 64-hex-digit text form.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

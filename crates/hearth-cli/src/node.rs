@@ -164,7 +164,10 @@ impl Node {
                 local: LocalClient::new(channel),
                 runtime,
             })),
-            Err(store) => Backend::Store(store),
+            Err(mut store) => {
+                check_identity(&mut store, &config, &salt)?;
+                Backend::Store(store)
+            }
         };
         Ok(Node {
             config,
@@ -413,6 +416,27 @@ pub fn open_store(path: &Path) -> Result<Store> {
     }
 }
 
+/// Refuses a store whose recorded node id or federation salt is not the config's and the salt
+/// file's (recorded at its first use): new writes would carry another node's id, or the same
+/// household would get another identity key and be filed twice.
+pub fn check_identity(store: &mut Store, config: &NodeConfig, salt: &FederationSalt) -> Result<()> {
+    let fingerprint = salt.fingerprint();
+    let Some((node, recorded)) = store.bind_identity(&config.node_id, &fingerprint)? else {
+        return Ok(());
+    };
+    if node != config.node_id {
+        return Err(BadInput::new(format!(
+            "this data dir's store belongs to node {node}, but {CONFIG_FILE} says node_id = \"{}\"; put node_id = \"{node}\" back (a node id changes only with a new data dir)",
+            config.node_id
+        ))
+        .into());
+    }
+    Err(BadInput::new(format!(
+        "{SALT_FILE} is not the federation salt this store was made with (fingerprint {fingerprint}, the store's {recorded}); copy the federation's salt back into {SALT_FILE}"
+    ))
+    .into())
+}
+
 /// Checks a node id (see [`hearth_node::config::check_node_id`]).
 pub fn check_node_id(id: &str) -> Result<(), BadInput> {
     hearth_node::config::check_node_id(id).map_err(BadInput::new)
@@ -498,7 +522,9 @@ fn write_node(dir: &Path, config: &NodeConfig, salt: &FederationSalt) -> Result<
         &dir.join(SALT_FILE),
         format!("{}\n", salt.to_hex()).as_bytes(),
     )?;
-    Store::create(&dir.join(STORE_FILE), &rand::random::<[u8; 8]>())?;
+    let mut store = Store::create(&dir.join(STORE_FILE), &rand::random::<[u8; 8]>())?;
+    store.bind_identity(&config.node_id, &salt.fingerprint())?;
+    drop(store);
     restrict(&dir.join(STORE_FILE), 0o600)?;
     save_config(dir, config)
 }

@@ -31,7 +31,8 @@ pub fn run(dir: &Path, format: LogFormat) -> Result<()> {
     // The store's lock makes this the only node on the data dir, so a socket left behind by a
     // crashed node can be replaced.
     let salt = load_salt(dir)?;
-    let store = open_store(&dir.join(STORE_FILE))?;
+    let mut store = open_store(&dir.join(STORE_FILE))?;
+    crate::node::check_identity(&mut store, &config, &salt)?;
     let filter = EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

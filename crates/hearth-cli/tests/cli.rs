@@ -2209,3 +2209,36 @@ fn a_restored_backup_gets_back_what_it_lacked_from_its_neighbour() {
     assert!(team.terminate().success());
     assert!(branch.terminate().success());
 }
+
+/// Issue 13: a data dir knows itself. A config whose node id, or a salt file that is not the
+/// store's, is refused with one line saying what differs, and nothing is written.
+#[test]
+fn a_changed_node_id_or_salt_under_a_store_is_refused() {
+    let node = Node::init();
+    node.new_case(&[]);
+    let config = node.data().join("hearth.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        original.replace("node_id = \"demo.team-1\"", "node_id = \"demo.team-9\""),
+    )
+    .unwrap();
+    let line = node.refused(&["case", "list"]);
+    assert!(
+        line.contains("belongs to node demo.team-1") && line.contains("demo.team-9"),
+        "{line}"
+    );
+    std::fs::write(&config, &original).unwrap();
+
+    let salt = node.data().join("federation.salt");
+    let good = std::fs::read_to_string(&salt).unwrap();
+    let first = if good.starts_with('0') { "1" } else { "0" };
+    std::fs::write(&salt, format!("{first}{}", &good[1..])).unwrap();
+    let line = node.refused(&["case", "list"]);
+    assert!(
+        line.contains("not the federation salt this store was made with"),
+        "{line}"
+    );
+    std::fs::write(&salt, &good).unwrap();
+    node.ok(&["case", "list"]);
+}

@@ -280,6 +280,37 @@ impl Store {
         Ok(newer)
     }
 
+    /// Binds the store to the node it belongs to: the first time, records `node_id` and the
+    /// federation salt's fingerprint; afterwards, returns what it recorded if either differs
+    /// (`None` when both match), so that a config or salt file changed under a store is noticed
+    /// before anything is written with the wrong identity.
+    pub fn bind_identity(
+        &mut self,
+        node_id: &str,
+        salt_fingerprint: &str,
+    ) -> Result<Option<(String, String)>> {
+        let read = |meta: &redb::ReadOnlyTable<&str, &[u8]>, key: &str| -> Result<Option<String>> {
+            Ok(meta
+                .get(key)?
+                .map(|g| String::from_utf8_lossy(g.value()).into_owned()))
+        };
+        {
+            let txn = self.db.begin_read()?;
+            let meta = txn.open_table(META)?;
+            if let (Some(node), Some(salt)) = (read(&meta, "node_id")?, read(&meta, "salt")?) {
+                return Ok((node != node_id || salt != salt_fingerprint).then_some((node, salt)));
+            }
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            meta.insert("node_id", node_id.as_bytes())?;
+            meta.insert("salt", salt_fingerprint.as_bytes())?;
+        }
+        txn.commit()?;
+        Ok(None)
+    }
+
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -377,3 +377,13 @@ fn a_document_the_index_cannot_read_fails_before_anything_of_it_is_written() {
     assert_eq!(store.case_summaries().unwrap().len(), 1);
     assert_eq!(store.changes_since(0).unwrap().len(), 1);
 }
+
+#[test]
+fn a_store_is_bound_to_its_node_and_salt_at_first_use() {
+    let (_dir, mut store) = fresh();
+    assert_eq!(store.bind_identity("t.team-1", "aaaa").unwrap(), None);
+    assert_eq!(store.bind_identity("t.team-1", "aaaa").unwrap(), None);
+    let recorded = Some(("t.team-1".to_owned(), "aaaa".to_owned()));
+    assert_eq!(store.bind_identity("t.team-2", "aaaa").unwrap(), recorded);
+    assert_eq!(store.bind_identity("t.team-1", "bbbb").unwrap(), recorded);
+}
