@@ -162,22 +162,32 @@ impl Snapshot<'_> {
                 bounds.depth
             )));
         }
-        let fields: Vec<Field> = match self.doc.object_type(obj) {
-            Ok(ObjType::Map | ObjType::Table) => self.map(obj).values().cloned().collect(),
-            Ok(ObjType::List) => self.list_fields(obj)?,
-            Ok(ObjType::Text) => {
-                return if self.doc.length(obj) > bounds.text {
-                    Err(too(format!("a text longer than {} bytes", bounds.text)))
-                } else {
-                    Ok(())
-                };
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if fields.len() > bounds.entries {
+        let list;
+        let map;
+        // A map's fields are read in place from the snapshot (which the typed read reuses);
+        // a list's are read here.
+        let (len, fields): (usize, Box<dyn Iterator<Item = &Field>>) =
+            match self.doc.object_type(obj) {
+                Ok(ObjType::Map | ObjType::Table) => {
+                    map = self.map(obj);
+                    (map.len(), Box::new(map.values()))
+                }
+                Ok(ObjType::List) => {
+                    list = self.list_fields(obj)?;
+                    (list.len(), Box::new(list.iter()))
+                }
+                Ok(ObjType::Text) => {
+                    return if self.doc.length(obj) > bounds.text {
+                        Err(too(format!("a text longer than {} bytes", bounds.text)))
+                    } else {
+                        Ok(())
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            };
+        if len > bounds.entries {
             return Err(too(format!(
-                "a collection of {} entries, more than {}",
-                fields.len(),
+                "a collection of {len} entries, more than {}",
                 bounds.entries
             )));
         }
@@ -198,7 +208,7 @@ impl Snapshot<'_> {
                     )));
                 }
                 Field::Scalar(_) => {}
-                Field::Object(child) => self.bounded_at(&child, bounds, depth + 1)?,
+                Field::Object(child) => self.bounded_at(child, bounds, depth + 1)?,
             }
         }
         Ok(())

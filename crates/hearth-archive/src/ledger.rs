@@ -151,6 +151,20 @@ impl Entry {
     }
 }
 
+impl crate::record::Record {
+    /// Writes a ledger entry under `key`, once it passes [`Entry::check`]: every entry a node
+    /// writes is held to what it checks of its neighbours' entries.
+    pub fn put_entry(
+        &mut self,
+        editor: &crate::case::Editor,
+        key: &str,
+        entry: &Entry,
+    ) -> crate::error::Result<()> {
+        entry.check()?;
+        self.put(editor, key, entry)
+    }
+}
+
 /// A ledger read for one year.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerView {

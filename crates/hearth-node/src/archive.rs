@@ -868,8 +868,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                             format_yuan(aid.amount_fen)
                         )));
                     }
-                    entry.check()?;
-                    ledger.put(&editor, &new_record_id(), &entry)?;
+                    ledger.put_entry(&editor, &new_record_id(), &entry)?;
                     Ok(c.view()?)
                 })?
             } else {
@@ -1472,8 +1471,7 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 stamp: stamp(&editor),
             };
             cases.update_record(&own, &editor, |r| {
-                entry.check()?;
-                Ok(r.put(&editor, &new_record_id(), &entry)?)
+                Ok(r.put_entry(&editor, &new_record_id(), &entry)?)
             })?;
             date.year()
         }
@@ -1485,8 +1483,7 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 stamp: stamp(&editor),
             };
             cases.update_record(&own, &editor, |r| {
-                entry.check()?;
-                Ok(r.put(&editor, &format!("budget-{year}"), &entry)?)
+                Ok(r.put_entry(&editor, &format!("budget-{year}"), &entry)?)
             })?;
             year
         }
@@ -1539,10 +1536,8 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 let [Document::Record(mine), Document::Record(theirs)] = docs else {
                     return Err(not_a_record(&theirs));
                 };
-                out.check()?;
-                income.check()?;
-                mine.put(&editor, &id, &out)?;
-                theirs.put(&editor, &id, &income)?;
+                mine.put_entry(&editor, &id, &out)?;
+                theirs.put_entry(&editor, &id, &income)?;
                 Ok(())
             })?;
             date.year()

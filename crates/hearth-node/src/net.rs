@@ -191,8 +191,11 @@ pub fn tls_incoming(
 ) -> ReceiverStream<Result<Accepted, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
     let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES));
+    let limits = gate.limits();
+    let handshake = Duration::from_secs(limits.handshake_secs);
+    let preface = Duration::from_secs(limits.preface_secs);
+    let idle = Duration::from_secs(limits.idle_secs);
     tokio::spawn(async move {
-        let limits = gate.limits().clone();
         loop {
             let turn = tokio::select! {
                 biased;
@@ -223,9 +226,7 @@ pub fn tls_incoming(
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             let metrics = metrics.clone();
-            let limits = limits.clone();
             tokio::spawn(async move {
-                let handshake = Duration::from_secs(limits.handshake_secs);
                 let tls = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
@@ -256,13 +257,7 @@ pub fn tls_incoming(
                         return;
                     }
                 };
-                let guarded = Guarded::new(
-                    tls,
-                    slot,
-                    Duration::from_secs(limits.preface_secs),
-                    Duration::from_secs(limits.idle_secs),
-                    metrics,
-                );
+                let guarded = Guarded::new(tls, slot, preface, idle, metrics);
                 let _ = tx.send(Ok(guarded)).await;
             });
         }

@@ -80,11 +80,6 @@ impl StoreReplica {
         std::mem::take(&mut self.set_aside)
     }
 
-    /// Documents set aside since the node started, with why.
-    pub fn quarantined(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.quarantine.iter()
-    }
-
     /// Flushes, and fails if one of `ids` (a local change) was set aside rather than stored.
     pub fn flush_for(&mut self, ids: &[&str]) -> Result<(), ReplicaError> {
         self.flush()?;
