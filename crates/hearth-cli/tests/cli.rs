@@ -1283,12 +1283,20 @@ impl Drop for Serving {
     }
 }
 
+/// A port for a `hearth serve` of a test to listen on. A port the kernel picks (bind to 0) comes
+/// from the range it also gives outgoing connections, so between this check and the node's bind
+/// another test's connection could take it and the node would fail to start. These come from
+/// below that range (Linux: 32768–60999), each call of this process another one.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = std::process::id().wrapping_mul(7919);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 20_000 + (base.wrapping_add(n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 #[test]
