@@ -28,6 +28,7 @@ async fn main() -> Result<()> {
     let send_doc = |n: u64, poison: &dyn Fn(&mut hearth_archive::automerge::AutoCommit)| {
         let mut doc = hostile::case_for(&id(n), me, server, poison);
         Frame::Sync {
+            signatures: Vec::new(),
             doc: id(n),
             message: hostile::whole_doc_message(&mut doc),
         }
@@ -52,6 +53,7 @@ async fn main() -> Result<()> {
             let mut good = hostile::case_for(&id(4), me, server, |_| {});
             let message = hostile::whole_doc_message(&mut good);
             peer.send(Frame::Sync {
+                signatures: Vec::new(),
                 doc: id(4),
                 message,
             })
@@ -61,6 +63,7 @@ async fn main() -> Result<()> {
             bad.commit();
             let message = hostile::whole_doc_message(&mut bad);
             peer.send(Frame::Sync {
+                signatures: Vec::new(),
                 doc: id(4),
                 message,
             })

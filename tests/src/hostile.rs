@@ -145,7 +145,7 @@ pub fn case_for(
 ) -> AutoCommit {
     let actor = hearth_archive::actor_id(home, &[7; 8]);
     let e = editor(home);
-    let mut case = match Case::create(id, home, actor, &e, &CaseFields::sample(900)) {
+    let mut case = match Case::create_legacy(id, home, actor, &e, &CaseFields::sample(900)) {
         Ok(c) => c,
         Err(err) => panic!("the sample case is valid: {err}"),
     };
@@ -186,6 +186,7 @@ pub fn implausible_summary(me: &str) -> Frame {
         .and_then(|mut r| r.put(&e, SUMMARY_ENTRY, &summary).map(|()| r));
     match record {
         Ok(r) => Frame::Sync {
+            signatures: Vec::new(),
             doc: id,
             message: whole_doc_message(&mut r.into_doc()),
         },
@@ -204,6 +205,7 @@ pub async fn flood_ids(peer: &Peer, count: u64) -> u64 {
     let mut sent = 0;
     for n in 0..count {
         let frame = Frame::Sync {
+            signatures: Vec::new(),
             doc: doc_id(n),
             message: offer.clone(),
         };

@@ -28,16 +28,18 @@ pub fn python(target_tmp: &std::path::Path) -> std::path::PathBuf {
     String::from_utf8_lossy(&made.stdout).trim().into()
 }
 
-/// Opens case `id` for worker `n` at `node`.
-pub async fn create_case(node: &LocalNode, id: &str, n: u32) {
-    let id = id.to_owned();
-    let home = node.id.clone();
+/// Opens a case for worker `n` at `node`, its id bound to the node with `nonce`; returns the id
+/// (kept for the rest of the test run, so that tests can hand it to tasks).
+pub async fn create_case(node: &LocalNode, nonce: &str, n: u32) -> &'static str {
+    let bound = hearth_archive::BoundId::new(&node.id, nonce);
+    let id = bound.id();
     node.create("tester", move |actor, editor| {
-        Case::create(&id, &home, actor, editor, &CaseFields::sample(n))
+        Case::create(&bound, actor, editor, &CaseFields::sample(n))
     })
     .await
     .expect("node answers")
     .expect("case created");
+    Box::leak(id.into_boxed_str())
 }
 
 /// Changes a case at `node`; fails the test if it cannot.

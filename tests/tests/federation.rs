@@ -64,61 +64,61 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
     let mut fed = start().await;
     connected(&fed).await;
 
-    create_case(&fed.t1, "c1", 1).await;
-    create_case(&fed.t2, "c2", 2).await;
-    edit(&fed.t1, "c1", |c, e| {
+    let c1 = create_case(&fed.t1, "c1", 1).await;
+    let c2 = create_case(&fed.t2, "c2", 2).await;
+    edit(&fed.t1, c1, |c, e| {
         c.report_to(e, BR, "filed: report to the branch")
     })
     .await;
     wait_for("c1 at the branch", 20, || async {
-        heads(&fed.br, "c1").await.is_some()
+        heads(&fed.br, c1).await.is_some()
     })
     .await;
-    edit(&fed.br, "c1", |c, e| c.report_to(e, EN, "deep hardship")).await;
+    edit(&fed.br, c1, |c, e| c.report_to(e, EN, "deep hardship")).await;
     wait_for("c1 at the enterprise", 20, || async {
-        heads(&fed.en, "c1").await.is_some()
+        heads(&fed.en, c1).await.is_some()
     })
     .await;
-    edit(&fed.en, "c1", |c, e| {
+    edit(&fed.en, c1, |c, e| {
         c.report_to(e, MU, "medical costs over the municipal threshold")
     })
     .await;
-    edit(&fed.t2, "c2", |c, e| c.report_to(e, BR, "filed")).await;
+    edit(&fed.t2, c2, |c, e| c.report_to(e, BR, "filed")).await;
     wait_for("c1 everywhere it was reported, identical", 20, || async {
-        holders(&fed, "c1").await == (sorted(&[T1, BR, EN, MU]), true)
+        holders(&fed, c1).await == (sorted(&[T1, BR, EN, MU]), true)
     })
     .await;
     wait_for("c2 at the branch", 20, || async {
-        holders(&fed, "c2").await == (sorted(&[T2, BR]), true)
+        holders(&fed, c2).await == (sorted(&[T2, BR]), true)
     })
     .await;
     assert!(
-        heads(&fed.t2, "c1").await.is_none(),
+        heads(&fed.t2, c1).await.is_none(),
         "team-2 never holds team-1's case"
     );
-    assert!(heads(&fed.t1, "c2").await.is_none());
-    assert!(heads(&fed.en, "c2").await.is_none());
+    assert!(heads(&fed.t1, c2).await.is_none());
+    assert!(heads(&fed.en, c2).await.is_none());
 
     // The branch goes down; team-1 and the enterprise both change the case meanwhile.
     fed.br.stop().await;
-    edit(&fed.t1, "c1", |c, e| {
+    edit(&fed.t1, c1, |c, e| {
         c.add_assistance(e, &aid("from-team", 500_00))
     })
     .await;
-    edit(&fed.en, "c1", |c, e| {
+    edit(&fed.en, c1, |c, e| {
         c.add_assistance(e, &aid("from-enterprise", 2_000_00))
     })
     .await;
     wait_for("the enterprise's edit at municipal", 20, || async {
-        heads(&fed.mu, "c1").await == heads(&fed.en, "c1").await
+        heads(&fed.mu, c1).await == heads(&fed.en, c1).await
     })
     .await;
-    assert_ne!(heads(&fed.t1, "c1").await, heads(&fed.en, "c1").await);
+    assert_ne!(heads(&fed.t1, c1).await, heads(&fed.en, c1).await);
 
     // It comes back on the same data dir and port; everyone converges.
     fed.br.start().await.unwrap();
     wait_for("c1 to converge after the branch returns", 30, || async {
-        holders(&fed, "c1").await == (sorted(&[T1, BR, EN, MU]), true)
+        holders(&fed, c1).await == (sorted(&[T1, BR, EN, MU]), true)
     })
     .await;
     let total = fed
@@ -126,7 +126,7 @@ async fn escalation_reaches_exactly_the_participants_and_offline_edits_converge(
         .node()
         .unwrap()
         .local(|r| {
-            r.case_mut("c1")
+            r.case_mut(c1)
                 .unwrap()
                 .unwrap()
                 .view()
@@ -200,8 +200,8 @@ async fn strangers_are_refused_at_the_handshake() {
 async fn an_escalation_target_is_forwarded_level_by_level() {
     let mut fed = start().await;
     connected(&fed).await;
-    create_case(&fed.t1, "c3", 3).await;
-    edit(&fed.t1, "c3", |c, e| {
+    let c3 = create_case(&fed.t1, "c3", 3).await;
+    edit(&fed.t1, c3, |c, e| {
         c.set_escalation_target(
             e,
             Level::Municipal,
@@ -213,16 +213,16 @@ async fn an_escalation_target_is_forwarded_level_by_level() {
     wait_for(
         "c3 forwarded up to municipal, identical everywhere",
         20,
-        || async { holders(&fed, "c3").await == (sorted(&[T1, BR, EN, MU]), true) },
+        || async { holders(&fed, c3).await == (sorted(&[T1, BR, EN, MU]), true) },
     )
     .await;
-    assert!(heads(&fed.t2, "c3").await.is_none());
+    assert!(heads(&fed.t2, c3).await.is_none());
     let trail = fed
         .mu
         .node()
         .unwrap()
         .local(|r| {
-            r.case_mut("c3")
+            r.case_mut(c3)
                 .unwrap()
                 .unwrap()
                 .view()
@@ -255,24 +255,20 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
 
     let mut fed = start().await;
     connected(&fed).await;
-    create_case(&fed.t1, "c4", 4).await;
-    edit(&fed.t1, "c4", |c, e| c.report_to(e, BR, "filed")).await;
+    let c4 = create_case(&fed.t1, "c4", 4).await;
+    edit(&fed.t1, c4, |c, e| c.report_to(e, BR, "filed")).await;
     wait_for("c4 at the branch", 20, || async {
-        heads(&fed.br, "c4").await.is_some()
+        heads(&fed.br, c4).await.is_some()
     })
     .await;
-    let before = heads(&fed.br, "c4").await;
+    let before = heads(&fed.br, c4).await;
 
     // team-2 has a valid certificate and is the branch's child, but not a participant of c4.
     let bytes = fed
         .br
         .node()
         .unwrap()
-        .local(|r| {
-            hearth_sync::Replica::doc(r, "c4")
-                .unwrap()
-                .map(|d| d.save())
-        })
+        .local(|r| hearth_sync::Replica::doc(r, c4).unwrap().map(|d| d.save()))
         .await
         .unwrap()
         .unwrap();
@@ -303,7 +299,8 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
             resume: None,
         }),
         Frame::Sync {
-            doc: "c4".into(),
+            signatures: Vec::new(),
+            doc: c4.into(),
             message,
         },
     ];
@@ -328,16 +325,16 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
     }
     drop(tx);
     let (doc, reason, message) = refused.expect("a refusal comes back");
-    assert_eq!((doc.as_str(), reason), ("c4", Refusal::OutOfScope));
+    assert_eq!((doc.as_str(), reason), (c4, Refusal::OutOfScope));
     assert!(message.contains("not shared"), "{message}");
     assert_eq!(
-        heads(&fed.br, "c4").await,
+        heads(&fed.br, c4).await,
         before,
         "nothing of it was applied"
     );
     let total = fed
         .br
-        .read("c4", |c| c.view().unwrap().assistance_total_fen)
+        .read(c4, |c| c.view().unwrap().assistance_total_fen)
         .await
         .unwrap()
         .unwrap();
@@ -780,14 +777,14 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
     use hearth_node::archive::{self, Resolve, Write};
     let mut fed = start().await;
     connected(&fed).await;
-    create_case(&fed.t1, "c5", 5).await;
-    edit(&fed.t1, "c5", |c, e| {
+    let c5 = create_case(&fed.t1, "c5", 5).await;
+    edit(&fed.t1, c5, |c, e| {
         c.set_escalation_target(e, Level::Enterprise, "deep hardship")?;
         c.report_to(e, BR, "filed")
     })
     .await;
     wait_for("c5 at the enterprise", 20, || async {
-        heads(&fed.en, "c5").await.is_some()
+        heads(&fed.en, c5).await.is_some()
     })
     .await;
 
@@ -798,7 +795,7 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
                 r,
                 ctx,
                 Write::EditCase {
-                    case: "c5".into(),
+                    case: c5.into(),
                     form: CaseForm {
                         annual_income: Some(yuan.into()),
                         ..CaseForm::default()
@@ -879,7 +876,7 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
         })
         .await;
     }
-    let income_at_t1 = op(&fed.t1, |r, _| archive::get(r, "c5"))
+    let income_at_t1 = op(&fed.t1, |r, _| archive::get(r, c5))
         .await
         .finances
         .annual_income_fen;
@@ -895,22 +892,22 @@ async fn offline_aid_that_together_passes_the_yearly_cap_is_flagged() {
     use hearth_node::archive::{self, Resolve};
     let mut fed = start().await;
     connected(&fed).await;
-    create_case(&fed.t1, "c6", 6).await;
-    edit(&fed.t1, "c6", |c, e| {
+    let c6 = create_case(&fed.t1, "c6", 6).await;
+    edit(&fed.t1, c6, |c, e| {
         c.set_escalation_target(e, Level::Enterprise, "deep hardship")?;
         c.report_to(e, BR, "filed")
     })
     .await;
     wait_for("c6 at the enterprise", 20, || async {
-        heads(&fed.en, "c6").await.is_some()
+        heads(&fed.en, c6).await.is_some()
     })
     .await;
     fed.br.stop().await;
-    edit(&fed.t1, "c6", |c, e| {
+    edit(&fed.t1, c6, |c, e| {
         c.add_assistance(e, &aid("a-team", 8_000_00))
     })
     .await;
-    edit(&fed.en, "c6", |c, e| {
+    edit(&fed.en, c6, |c, e| {
         c.add_assistance(e, &aid("a-ent", 7_000_00))
     })
     .await;
@@ -993,14 +990,14 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
     use hearth_node::archive::{self, Resolve};
     let mut fed = start().await;
     connected(&fed).await;
-    create_case(&fed.t1, "d1", 9).await;
-    create_case(&fed.t2, "d2", 9).await;
-    edit(&fed.t1, "d1", |c, e| {
+    let d1 = create_case(&fed.t1, "d1", 9).await;
+    let d2 = create_case(&fed.t2, "d2", 9).await;
+    edit(&fed.t1, d1, |c, e| {
         c.add_assistance(e, &aid("aid-t1", 800_00))?;
         c.report_to(e, BR, "filed")
     })
     .await;
-    edit(&fed.t2, "d2", |c, e| {
+    edit(&fed.t2, d2, |c, e| {
         c.add_visit(
             e,
             &NewVisit {
@@ -1035,7 +1032,7 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
     .await;
     let entry = duplicate("br").await.unwrap();
     let cases: Vec<_> = entry.sides.iter().map(|s| s.value.as_str()).collect();
-    assert_eq!(cases, ["d1", "d2"]);
+    assert_eq!(cases, [d1, d2]);
     assert_eq!(
         entry.route.as_deref(),
         Some(BR),
@@ -1062,7 +1059,7 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
 
     let id = entry.id.clone();
     op(&fed.br, move |r, ctx| {
-        archive::resolve_conflict(r, ctx, &id, Resolve::MergeInto("d1".into()))
+        archive::resolve_conflict(r, ctx, &id, Resolve::MergeInto(d1.into()))
     })
     .await;
     wait_for("the merge to clear it below municipal", 20, || async {
@@ -1074,17 +1071,17 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
         "both histories in team-1's archive, team-2's closed",
         20,
         || async {
-            let d1 = op(&fed.t1, |r, _| archive::get(r, "d1")).await;
-            let d2 = op(&fed.t2, |r, _| archive::get(r, "d2")).await;
-            d1.status != Status::Closed
-                && d1.assistance.iter().any(|a| a.id == "aid-t1")
-                && d1.visits.iter().any(|v| v.id == "visit-t2")
-                && d1
+            let v1 = op(&fed.t1, |r, _| archive::get(r, d1)).await;
+            let v2 = op(&fed.t2, |r, _| archive::get(r, d2)).await;
+            v1.status != Status::Closed
+                && v1.assistance.iter().any(|a| a.id == "aid-t1")
+                && v1.visits.iter().any(|v| v.id == "visit-t2")
+                && v1
                     .status_history
                     .iter()
-                    .any(|s| s.merged_from.as_deref() == Some("d2"))
-                && d2.status == Status::Closed
-                && d2
+                    .any(|s| s.merged_from.as_deref() == Some(d2))
+                && v2.status == Status::Closed
+                && v2
                     .status_history
                     .last()
                     .and_then(|s| s.reason.as_deref())
@@ -1097,7 +1094,7 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
         op(&fed.br, move |r, _| archive::conflict(r, &id)).await
     };
     let how = resolved.resolution.unwrap().how;
-    assert!(how.contains("d1"), "{how}");
+    assert!(how.contains(d1), "{how}");
     fed.stop().await;
 }
 
@@ -1144,8 +1141,7 @@ async fn metrics_show_neighbours_sync_cases_conflicts_and_refusals_and_no_person
     )
     .unwrap();
     t1.start().await.unwrap();
-    let id = "case-metrics-7f3a";
-    create_case(&t1, id, 3).await;
+    let id = create_case(&t1, "case-metrics-7f3a", 3).await;
     edit(&t1, id, |c, e| c.report_to(e, BR, "filed")).await;
     wait_for("the case to reach the branch", 20, || async {
         heads(&br, id).await.is_some()
@@ -1240,8 +1236,7 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers
     br.admit("console.ops");
     br.start().await.unwrap();
     let socket = br.serve_local().unwrap();
-    let id = "case-grpcio";
-    create_case(&br, id, 5).await;
+    let id = create_case(&br, "case-grpcio", 5).await;
 
     let files = tempfile::tempdir().unwrap();
     let ca_file = files.path().join("ca.pem");

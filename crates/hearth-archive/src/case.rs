@@ -201,6 +201,44 @@ pub struct NewReview {
     pub notes: Option<String>,
 }
 
+/// The id of a new case, bound to its home: 16 hex digits of a hash of the home's node id and
+/// a nonce the case keeps (`id_nonce`). Any node can check the binding, so no node can make a
+/// case in another's name or under another's id (DESIGN §4a).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundId {
+    /// The node that makes the case.
+    pub home: String,
+    /// Random text (or, in tests, any text) that makes the id unique at the home.
+    pub nonce: String,
+}
+
+impl BoundId {
+    /// The id for a case made at `home` with `nonce`.
+    pub fn new(home: &str, nonce: &str) -> BoundId {
+        BoundId {
+            home: home.to_owned(),
+            nonce: nonce.to_owned(),
+        }
+    }
+
+    /// The case id.
+    pub fn id(&self) -> String {
+        bound_case_id(&self.home, &self.nonce)
+    }
+}
+
+/// The case id bound to `home` and `nonce`: 16 hex digits of
+/// SHA-256("hearth/case-id/v1\0" ‖ home ‖ "\0" ‖ nonce).
+pub fn bound_case_id(home: &str, nonce: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"hearth/case-id/v1\0");
+    h.update(home.as_bytes());
+    h.update([0]);
+    h.update(nonce.as_bytes());
+    hex::encode(&h.finalize()[..8])
+}
+
 /// One case document.
 #[derive(Debug)]
 pub struct Case {
@@ -213,9 +251,41 @@ pub struct Case {
 }
 
 impl Case {
-    /// Opens a new case at `home` as a draft, with the fields given.
+    /// Opens a new case at its home as a draft, with the fields given, under an id bound to
+    /// the home ([`BoundId`]).
     pub fn create(
+        bound: &BoundId,
+        actor: ActorId,
+        editor: &Editor,
+        fields: &CaseFields,
+    ) -> Result<Case> {
+        check_line("nonce", &bound.nonce, SHORT)?;
+        Case::create_inner(
+            &bound.id(),
+            Some(&bound.nonce),
+            &bound.home,
+            actor,
+            editor,
+            fields,
+        )
+    }
+
+    /// Opens a case under an id not bound to its home, as Hearth did before ids were bound:
+    /// for tests of storage and of old data. Other nodes take such a case only within the
+    /// upgrade window (`hearth_archive::rules`).
+    pub fn create_legacy(
         id: &str,
+        home: &str,
+        actor: ActorId,
+        editor: &Editor,
+        fields: &CaseFields,
+    ) -> Result<Case> {
+        Case::create_inner(id, None, home, actor, editor, fields)
+    }
+
+    fn create_inner(
+        id: &str,
+        nonce: Option<&str>,
         home: &str,
         actor: ActorId,
         editor: &Editor,
@@ -227,6 +297,9 @@ impl Case {
         doc.put(ROOT, "schema", SCHEMA)?;
         doc.put(ROOT, "kind", "case")?;
         doc.put(ROOT, "id", id)?;
+        if let Some(nonce) = nonce {
+            doc.put(ROOT, "id_nonce", nonce)?;
+        }
         doc.put(ROOT, "home", home)?;
         put_timestamp(&mut doc, &ROOT, "created_at", editor.at)?;
         doc.put(ROOT, "created_by", editor.by.as_str())?;

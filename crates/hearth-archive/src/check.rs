@@ -241,7 +241,7 @@ mod tests {
 
     fn sample() -> AutoCommit {
         let actor = crate::actor_id("demo.team-1", &[1; 8]);
-        let case = Case::create(
+        let case = Case::create_legacy(
             "0123456789abcdef",
             "demo.team-1",
             actor,

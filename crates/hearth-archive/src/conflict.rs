@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn concurrent_incomes_are_a_conflict_with_both_writers() {
-        let mut a = Case::create(
+        let mut a = Case::create_legacy(
             "c1",
             "demo.branch-a",
             actor_id("demo.branch-a", &[1; 8]),
@@ -659,6 +659,24 @@ fn copy_map(src: &AutoCommit, from: &ObjId, dst: &mut AutoCommit, to: &ObjId) ->
     Ok(())
 }
 
+/// Marks an entry copied from a duplicate archive as the merger's (§4a: an entry names the node
+/// that wrote it): `node` becomes the merging node, the original kept as `merged_node`, and
+/// `merged_from` names the other archive.
+fn mark_merged(
+    doc: &mut AutoCommit,
+    entry: &ObjId,
+    editor: &crate::case::Editor,
+    other_id: &str,
+) -> Result<()> {
+    use automerge::transaction::Transactable;
+    if let Some(original) = crate::doc::get_str(doc, entry, "node")? {
+        doc.put(entry, "merged_node", original)?;
+    }
+    doc.put(entry, "node", editor.node.as_str())?;
+    doc.put(entry, "merged_from", other_id)?;
+    Ok(())
+}
+
 impl Case {
     /// Takes in the records of a duplicate archive of the same household (assistance, loans,
     /// visits, reviews, household members), as one change resolving conflict `conflict`; the
@@ -684,7 +702,24 @@ impl Case {
             let (Some(from), Some(to)) = (object_at(&src, path)?, object_at(dst, path)?) else {
                 continue;
             };
+            let fresh: Vec<String> = src
+                .keys(&from)
+                .filter(|k| dst.get(&to, k.as_str()).ok().flatten().is_none())
+                .collect();
             copy_map(&src, &from, dst, &to)?;
+            for key in fresh {
+                let Some(entry) = crate::doc::get_obj(dst, &to, &key)? else {
+                    continue;
+                };
+                mark_merged(dst, &entry, editor, &other_id)?;
+                if let Some(reps) = crate::doc::get_obj(dst, &entry, "repayments")? {
+                    for rep in dst.keys(&reps).collect::<Vec<_>>() {
+                        if let Some(r) = crate::doc::get_obj(dst, &reps, &rep)? {
+                            mark_merged(dst, &r, editor, &other_id)?;
+                        }
+                    }
+                }
+            }
         }
         // The other archive's history comes along, each entry marked with where it came from.
         for list in ["status_history", "approvals"] {
@@ -697,7 +732,7 @@ impl Case {
                 let at = dst.length(&to);
                 let copy = dst.insert_object(&to, at, automerge::ObjType::Map)?;
                 copy_map(&src, &item, dst, &copy)?;
-                dst.put(&copy, "merged_from", other_id.as_str())?;
+                mark_merged(dst, &copy, editor, &other_id)?;
             }
         }
         commit_resolution(

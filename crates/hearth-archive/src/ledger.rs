@@ -81,6 +81,16 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// Who wrote the entry, where and when.
+    pub fn stamp(&self) -> &Stamp {
+        match self {
+            Entry::Budget { stamp, .. }
+            | Entry::Income { stamp, .. }
+            | Entry::Disbursement { stamp, .. }
+            | Entry::GrantOut { stamp, .. } => stamp,
+        }
+    }
+
     /// Checks an entry about to be written or just received: the amount more than zero and
     /// at most [`crate::money::MAX_FEN`], a year a fund can have, notes and names within their
     /// limits and without control characters.
@@ -100,12 +110,7 @@ impl Entry {
             )));
         }
         crate::form::check_year("year", year)?;
-        let stamp = match self {
-            Entry::Budget { stamp, .. }
-            | Entry::Income { stamp, .. }
-            | Entry::Disbursement { stamp, .. }
-            | Entry::GrantOut { stamp, .. } => stamp,
-        };
+        let stamp = self.stamp();
         check_line("by", &stamp.by, NAME)?;
         check_line("node", &stamp.node, SHORT)?;
         match self {

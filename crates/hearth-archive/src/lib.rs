@@ -24,14 +24,16 @@ pub mod lifecycle;
 pub mod money;
 pub mod policy;
 pub mod record;
+pub mod rules;
+pub mod signed;
 pub mod summary;
 pub mod text;
 pub mod untrusted;
 pub mod view;
 
 pub use case::{
-    Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview, NewVisit,
-    participants_of,
+    BoundId, Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview,
+    NewVisit, participants_of,
 };
 pub use codes::{
     AssistanceKind, Cause, Decision, Gender, Grade, IncomeSource, Level, ReviewResult, Status,

@@ -38,7 +38,7 @@ fn full_fields() -> CaseFields {
 }
 
 fn new_case() -> Case {
-    Case::create("c1", "demo.team-1", actor(), &editor(), &full_fields()).unwrap()
+    Case::create_legacy("c1", "demo.team-1", actor(), &editor(), &full_fields()).unwrap()
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn an_override_needs_a_reason_and_shows_as_an_override() {
 
 #[test]
 fn filing_a_draft_goes_through_review_and_needs_the_file_fields() {
-    let mut bare = Case::create(
+    let mut bare = Case::create_legacy(
         "c2",
         "demo.team-1",
         actor(),

@@ -86,8 +86,12 @@ fn fields(n: u32) -> CaseFields {
     }
 }
 
+fn bound(n: u32) -> hearth_archive::BoundId {
+    hearth_archive::BoundId::new(TEAM, &format!("case-{n:06}"))
+}
+
 fn case_id(n: u32) -> String {
-    format!("case-{n:06}")
+    bound(n).id()
 }
 
 /// Writes N filed cases, reported to the branch, straight into the team's store (one
@@ -99,7 +103,7 @@ fn preload(team: &LocalNode, cases: u32) -> Result<Vec<Vec<u8>>> {
     let mut batch = store.begin()?;
     let mut saved = Vec::with_capacity(cases as usize);
     for n in 0..cases {
-        let mut case = Case::create(&case_id(n), TEAM, actor.clone(), &ed, &fields(n))?;
+        let mut case = Case::create(&bound(n), actor.clone(), &ed, &fields(n))?;
         case.file(&ed)?;
         case.report_to(&ed, BRANCH, "filed")?;
         batch.put(&mut case)?;

@@ -79,11 +79,13 @@ async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
         p.endpoint = None;
     }
     fed.t2.start().await?;
-    let case_id = "demo-case-2";
+    let bound = hearth_archive::BoundId::new(T2, "demo-case-2");
+    let case_id = bound.id();
+    let case_id = case_id.as_str();
     let fields = household("李梅", 4343, 2, 18_000_00, 2_000_00, Cause::LaidOff);
     fed.t2
         .create("赵干事", move |actor, e| {
-            Case::create(case_id, T2, actor, e, &fields)
+            Case::create(&bound, actor, e, &fields)
         })
         .await??;
     fed.t2
@@ -161,7 +163,9 @@ async fn demo() -> Result<()> {
         ms(started)
     )?;
 
-    let case_id = "demo-case-1";
+    let bound = hearth_archive::BoundId::new(T1, "demo-case-1");
+    let case_id = bound.id();
+    let case_id = case_id.as_str();
     let fields = household(
         "王建国",
         4242,
@@ -172,7 +176,7 @@ async fn demo() -> Result<()> {
     );
     fed.t1
         .create("李干事", move |actor, e| {
-            Case::create(case_id, T1, actor, e, &fields)
+            Case::create(&bound, actor, e, &fields)
         })
         .await??;
     let started = Instant::now();
@@ -345,12 +349,13 @@ async fn demo() -> Result<()> {
     // household's annual income to a different figure.
     fed.br.stop().await;
     for (node, yuan) in [(&fed.t1, "31000"), (&fed.en, "45000")] {
+        let case = case_id.to_owned();
         node.archive("李干事", move |r, ctx| {
             archive::write(
                 r,
                 ctx,
                 archive::Write::EditCase {
-                    case: case_id.into(),
+                    case,
                     form: CaseForm {
                         annual_income: Some(yuan.into()),
                         ..CaseForm::default()

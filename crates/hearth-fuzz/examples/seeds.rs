@@ -34,6 +34,7 @@ fn main() -> std::io::Result<()> {
     for (i, m) in messages.into_iter().enumerate() {
         for id in [hearth_fuzz::SHARED, "fedcba9876543210"] {
             let frame = SyncFrame::from(Frame::Sync {
+                signatures: Vec::new(),
                 doc: id.into(),
                 message: m.clone(),
             });
@@ -51,6 +52,7 @@ fn main() -> std::io::Result<()> {
     let bytes = doc.save_after(&[]);
     write("document", "case".into(), bytes.clone())?;
     let bundle = hearth_sync::Bundle {
+        certificates: Vec::new(),
         from: "demo.team-1".into(),
         to: "demo.branch".into(),
         epoch: 1,
@@ -58,6 +60,7 @@ fn main() -> std::io::Result<()> {
         upto: 1,
         has_yours: None,
         docs: vec![hearth_sync::BundleDoc {
+            signatures: Vec::new(),
             id: hearth_fuzz::SHARED.into(),
             heads: doc.get_heads(),
             data: bytes,

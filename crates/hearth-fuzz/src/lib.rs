@@ -46,7 +46,7 @@ pub fn replica() -> MemReplica {
     r.set_neighbour(PEER, Neighbour::Child);
     r.set_neighbour("demo.enterprise", Neighbour::Parent);
     let e = editor(PEER);
-    let case = Case::create(
+    let case = Case::create_legacy(
         SHARED,
         PEER,
         actor_id(PEER, &[1; 8]),

@@ -44,6 +44,7 @@ fn every_crasher_is_refused_without_a_panic() {
 
 fn frame_of(doc: &str, message: Vec<u8>) -> Vec<u8> {
     SyncFrame::from(Frame::Sync {
+        signatures: Vec::new(),
         doc: doc.into(),
         message,
     })

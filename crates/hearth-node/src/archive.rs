@@ -506,8 +506,8 @@ fn change<T>(
     })
 }
 
-/// A new random case id: 16 hex digits.
-pub fn new_case_id() -> String {
+/// A new random nonce for a case id bound to its home ([`hearth_archive::BoundId`]).
+pub fn new_nonce() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
 }
 
@@ -723,8 +723,9 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                 fields.identity_key.as_ref().map(|k| k.as_str()),
                 None,
             )?;
-            let id = new_case_id();
-            let case = Case::create(&id, &ctx.config.node_id, cases.actor(), &editor, &fields)?;
+            let bound = hearth_archive::BoundId::new(&ctx.config.node_id, &new_nonce());
+            let id = bound.id();
+            let case = Case::create(&bound, cases.actor(), &editor, &fields)?;
             cases.create(&mut std::iter::once(Ok(case)))?;
             cases.read(&id, |c| Ok(c.view()?))?
         }
@@ -1158,8 +1159,8 @@ fn build(
     p: &Prepared,
     parent: Option<&str>,
 ) -> Result<Case> {
-    let id = new_case_id();
-    let mut case = Case::create(&id, home, actor.clone(), editor, &p.fields)?;
+    let bound = hearth_archive::BoundId::new(home, &new_nonce());
+    let mut case = Case::create(&bound, actor.clone(), editor, &p.fields)?;
     match p.status {
         Status::Filed => {
             case.file(editor)?;

@@ -4,6 +4,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+use hearth_sync::frame::ChangeSig;
 use hearth_sync::{DigestEntry, ErrorCode, Frame, Hello, Refusal, Resume};
 
 /// Generated code of package `hearth.v1`.
@@ -64,6 +65,37 @@ fn resume(c: v1::Checkpoint) -> Resume {
     }
 }
 
+fn sig_to(s: ChangeSig) -> v1::ChangeSignature {
+    v1::ChangeSignature {
+        change_hash: s.hash.0.to_vec(),
+        signature: s.sig,
+    }
+}
+
+fn sig_from(doc: &str, s: v1::ChangeSignature) -> Result<ChangeSig, DecodeError> {
+    let len = s.change_hash.len();
+    let hash =
+        <[u8; 32]>::try_from(s.change_hash.as_slice()).map_err(|_| DecodeError::HeadsHash {
+            doc: doc.to_owned(),
+            len,
+        })?;
+    Ok(ChangeSig {
+        hash: hearth_sync::bundle::ChangeHash(hash),
+        sig: s.signature,
+    })
+}
+
+fn chains_to(chains: Vec<Vec<Vec<u8>>>) -> Vec<v1::CertificateChain> {
+    chains
+        .into_iter()
+        .map(|certificates| v1::CertificateChain { certificates })
+        .collect()
+}
+
+fn chains_from(chains: Vec<v1::CertificateChain>) -> Vec<Vec<Vec<u8>>> {
+    chains.into_iter().map(|c| c.certificates).collect()
+}
+
 impl From<Frame> for v1::SyncFrame {
     fn from(frame: Frame) -> Self {
         let kind = match frame {
@@ -74,9 +106,17 @@ impl From<Frame> for v1::SyncFrame {
                 epoch: h.epoch,
                 resume: h.resume.map(checkpoint),
             }),
-            Frame::Sync { doc, message } => Kind::Sync(v1::DocSync {
+            Frame::Sync {
+                doc,
+                message,
+                signatures,
+            } => Kind::Sync(v1::DocSync {
                 doc_id: doc,
                 message,
+                signatures: signatures.into_iter().map(sig_to).collect(),
+            }),
+            Frame::Certificates(chains) => Kind::Certificates(v1::Certificates {
+                chains: chains_to(chains),
             }),
             Frame::Digest { entries, upto } => Kind::Digest(v1::Digest {
                 entries: entries
@@ -99,6 +139,8 @@ impl From<Frame> for v1::SyncFrame {
                     Refusal::OutOfScope => v1::RefusalReason::OutOfScope,
                     Refusal::Invalid => v1::RefusalReason::Invalid,
                     Refusal::TooLarge => v1::RefusalReason::TooLarge,
+                    Refusal::Unsigned => v1::RefusalReason::Unsigned,
+                    Refusal::Forbidden => v1::RefusalReason::Forbidden,
                 } as i32,
                 message,
             }),
@@ -130,9 +172,15 @@ impl TryFrom<v1::SyncFrame> for Frame {
                 resume: h.resume.map(resume),
             }),
             Kind::Sync(s) => Frame::Sync {
+                signatures: s
+                    .signatures
+                    .into_iter()
+                    .map(|x| sig_from(&s.doc_id, x))
+                    .collect::<Result<_, _>>()?,
                 doc: s.doc_id,
                 message: s.message,
             },
+            Kind::Certificates(c) => Frame::Certificates(chains_from(c.chains)),
             Kind::Digest(d) => Frame::Digest {
                 entries: d
                     .entries
@@ -160,6 +208,8 @@ impl TryFrom<v1::SyncFrame> for Frame {
                     Ok(v1::RefusalReason::OutOfScope) => Refusal::OutOfScope,
                     Ok(v1::RefusalReason::Invalid) => Refusal::Invalid,
                     Ok(v1::RefusalReason::TooLarge) => Refusal::TooLarge,
+                    Ok(v1::RefusalReason::Unsigned) => Refusal::Unsigned,
+                    Ok(v1::RefusalReason::Forbidden) => Refusal::Forbidden,
                     _ => {
                         return Err(DecodeError::Unknown {
                             what: "refusal reason",
@@ -208,8 +258,10 @@ impl v1::BundlePayload {
                     id: d.id.clone(),
                     heads: d.heads.iter().map(|h| h.0.to_vec()).collect(),
                     data: d.data.clone(),
+                    signatures: d.signatures.iter().cloned().map(sig_to).collect(),
                 })
                 .collect(),
+            certificates: chains_to(bundle.certificates.clone()),
         }
     }
 }
@@ -234,10 +286,16 @@ impl TryFrom<v1::BundlePayload> for hearth_sync::Bundle {
                             })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let signatures = d
+                    .signatures
+                    .into_iter()
+                    .map(|s| sig_from(&d.id, s))
+                    .collect::<Result<_, _>>()?;
                 Ok(hearth_sync::BundleDoc {
                     id: d.id,
                     heads,
                     data: d.data,
+                    signatures,
                 })
             })
             .collect::<Result<Vec<_>, DecodeError>>()?;
@@ -249,6 +307,7 @@ impl TryFrom<v1::BundlePayload> for hearth_sync::Bundle {
             upto: p.upto,
             has_yours: p.recipient_feed.map(resume),
             docs,
+            certificates: chains_from(p.certificates),
         })
     }
 }
@@ -276,8 +335,33 @@ mod tests {
                     epoch,
                     resume
                 })),
-            (".{0,20}", proptest::collection::vec(any::<u8>(), 0..64))
-                .prop_map(|(doc, message)| Frame::Sync { doc, message }),
+            (
+                ".{0,20}",
+                proptest::collection::vec(any::<u8>(), 0..64),
+                proptest::collection::vec(
+                    (
+                        any::<[u8; 32]>(),
+                        proptest::collection::vec(any::<u8>(), 0..72)
+                    ),
+                    0..3
+                )
+            )
+                .prop_map(|(doc, message, sigs)| Frame::Sync {
+                    doc,
+                    message,
+                    signatures: sigs
+                        .into_iter()
+                        .map(|(hash, sig)| ChangeSig {
+                            hash: hearth_sync::bundle::ChangeHash(hash),
+                            sig
+                        })
+                        .collect(),
+                }),
+            proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..3),
+                0..3
+            )
+            .prop_map(Frame::Certificates),
             (
                 proptest::collection::vec((".{0,12}", any::<[u8; 32]>()), 0..5),
                 proptest::option::of(any::<u64>())
@@ -295,7 +379,9 @@ mod tests {
                 prop_oneof![
                     Just(Refusal::OutOfScope),
                     Just(Refusal::Invalid),
-                    Just(Refusal::TooLarge)
+                    Just(Refusal::TooLarge),
+                    Just(Refusal::Unsigned),
+                    Just(Refusal::Forbidden)
                 ],
                 ".{0,30}"
             )

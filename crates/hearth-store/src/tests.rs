@@ -33,7 +33,7 @@ fn case(id: &str, id_number: &str) -> Case {
         primary_cause: Some(Cause::Unemployed),
         ..CaseFields::default()
     };
-    Case::create(id, "t.team-1", actor(), &editor(), &fields).unwrap()
+    Case::create_legacy(id, "t.team-1", actor(), &editor(), &fields).unwrap()
 }
 
 fn aid(id: &str) -> NewAssistance {

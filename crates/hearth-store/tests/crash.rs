@@ -105,8 +105,9 @@ fn child_writer(path: &Path, round: &str) {
             batch.put(&mut case).unwrap_or_else(|e| panic!("{e}"));
             format!("aid {case_id} {aid_id} {n}")
         } else {
-            let id = format!("{round}c{n:06}");
-            let mut case = Case::create(&id, "crash.team-1", actor(&store), &editor(), &fields(n))
+            let bound = hearth_archive::BoundId::new("crash.team-1", &format!("{round}c{n:06}"));
+            let id = bound.id();
+            let mut case = Case::create(&bound, actor(&store), &editor(), &fields(n))
                 .unwrap_or_else(|e| panic!("{e}"));
             batch.put(&mut case).unwrap_or_else(|e| panic!("{e}"));
             created.push(id.clone());

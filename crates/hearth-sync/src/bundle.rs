@@ -20,6 +20,9 @@ use hearth_archive::automerge;
 
 pub use automerge::ChangeHash;
 
+use hearth_archive::record::DocId;
+use hearth_archive::signed::{ChangeSig, SigSet};
+
 use crate::frame::{Resume, heads_hash};
 use crate::replica::{Replica, ReplicaError};
 use crate::scope;
@@ -45,6 +48,9 @@ pub struct Bundle {
     pub has_yours: Option<Resume>,
     /// The documents, each once.
     pub docs: Vec<BundleDoc>,
+    /// Certificate chains of the nodes whose signatures or places the recipient needs to
+    /// check the documents (DESIGN §4a).
+    pub certificates: Vec<Vec<Vec<u8>>>,
 }
 
 /// One document in a bundle.
@@ -56,6 +62,8 @@ pub struct BundleDoc {
     pub heads: Vec<ChangeHash>,
     /// Automerge bytes: the whole document, or the changes after what the two shared.
     pub data: Vec<u8>,
+    /// The signatures covering the changes (the newest of each author's the exporter keeps).
+    pub signatures: Vec<ChangeSig>,
 }
 
 /// Why a bundle was not applied. Nothing of it was.
@@ -139,6 +147,7 @@ pub fn export(r: &mut impl Replica, peer: &str, full: bool) -> Result<Bundle, Re
             .collect()
     };
     let mut docs = Vec::new();
+    let mut named: Vec<String> = Vec::new();
     for (n, id) in candidates.into_iter().enumerate() {
         if n % TRIM_EVERY == TRIM_EVERY - 1 {
             r.trim();
@@ -154,6 +163,21 @@ pub fn export(r: &mut impl Replica, peer: &str, full: bool) -> Result<Bundle, Re
         if !shared.is_empty() && r.heads_hash(&id)? == Some(heads_hash(&shared)) {
             continue;
         }
+        if r.doc(&id)?.is_none() {
+            continue;
+        }
+        let signatures = r.signatures(&id, true)?;
+        named.extend(
+            signatures
+                .kept()
+                .iter()
+                .filter_map(|k| hearth_archive::node_of_actor(&k.actor)),
+        );
+        match DocId::of(&id) {
+            DocId::Case => named.extend(r.participants(&id)?.unwrap_or_default()),
+            DocId::Summary(owner) | DocId::Ledger(owner) => named.push(owner.to_owned()),
+            DocId::Policy => {}
+        }
         let Some(doc) = r.doc(&id)? else { continue };
         let heads = doc.get_heads();
         let known = shared.iter().all(|h| doc.get_change_by_hash(h).is_some());
@@ -164,7 +188,23 @@ pub fn export(r: &mut impl Replica, peer: &str, full: bool) -> Result<Bundle, Re
         } else {
             doc.save_after(&shared)
         };
-        docs.push(BundleDoc { id, heads, data });
+        docs.push(BundleDoc {
+            id,
+            heads,
+            data,
+            signatures: signatures.sigs().cloned().collect(),
+        });
+    }
+    named.sort();
+    named.dedup();
+    let mut certificates = Vec::new();
+    if let Some(keyring) = r.keyring() {
+        let keyring = keyring
+            .read()
+            .map_err(|_| ReplicaError("the keyring is unusable after a failure".into()))?;
+        for node in named.iter().filter(|n| *n != peer) {
+            certificates.extend(keyring.chains(node));
+        }
     }
     Ok(Bundle {
         from: r.node_id().to_owned(),
@@ -174,6 +214,7 @@ pub fn export(r: &mut impl Replica, peer: &str, full: bool) -> Result<Bundle, Re
         upto,
         has_yours: r.checkpoint(peer)?,
         docs,
+        certificates,
     })
 }
 
@@ -186,6 +227,19 @@ pub fn import(r: &mut impl Replica, bundle: &Bundle) -> Result<Imported, BundleE
             to: bundle.to.clone(),
             here,
         });
+    }
+    if let Some(keyring) = r.keyring() {
+        let mut keyring = keyring
+            .write()
+            .map_err(|_| ReplicaError("the keyring is unusable after a failure".into()))?;
+        for chain in bundle
+            .certificates
+            .iter()
+            .take(crate::session::MAX_CHAINS_PER_SESSION)
+        {
+            // One that does not check is not kept; what it vouches for is then unverifiable.
+            let _ = keyring.learn(chain);
+        }
     }
     // Check every document on a copy first: nothing is staged unless all of them pass.
     let mut seen = HashSet::new();
@@ -209,16 +263,22 @@ pub fn import(r: &mut impl Replica, bundle: &Bundle) -> Result<Imported, BundleE
         }
         match outcome {
             Outcome::Unchanged => imported.unchanged += 1,
-            Outcome::Changed => {
+            Outcome::Changed(kept) => {
                 if let Some(held) = r.doc(&doc.id)? {
                     held.load_incremental(&doc.data)
                         .map_err(|e| damaged(&doc.id, &e.to_string()))?;
                 }
+                if let Some(kept) = kept {
+                    r.save_signatures(&doc.id, &kept)?;
+                }
                 r.commit(&doc.id)?;
                 imported.changed.push(doc.id.clone());
             }
-            Outcome::New => {
+            Outcome::New(kept) => {
                 r.insert(&doc.id, decode_new(&doc.id, &doc.data)?)?;
+                if let Some(kept) = kept {
+                    r.save_signatures(&doc.id, &kept)?;
+                }
                 imported.added.push(doc.id.clone());
             }
         }
@@ -261,9 +321,10 @@ pub fn import(r: &mut impl Replica, bundle: &Bundle) -> Result<Imported, BundleE
     Ok(imported)
 }
 
+/// What a document of the bundle does here, with the signatures to keep for it.
 enum Outcome {
-    New,
-    Changed,
+    New(Option<SigSet>),
+    Changed(Option<SigSet>),
     Unchanged,
 }
 
@@ -343,14 +404,20 @@ fn check(r: &mut impl Replica, bundle: &Bundle, doc: &BundleDoc) -> Result<Outco
     match before {
         Some(before) => {
             let mut after = copy.get_heads();
-            let mut before = before;
+            let mut sorted = before.clone();
             after.sort();
-            before.sort();
-            if after == before {
+            sorted.sort();
+            if after == sorted {
                 Ok(Outcome::Unchanged)
             } else if scope::writes(r, &doc.id, from) {
                 hearth_archive::check::received(&doc.id, &copy).map_err(refused)?;
-                Ok(Outcome::Changed)
+                Ok(Outcome::Changed(authorized(
+                    r,
+                    bundle,
+                    doc,
+                    Some(&before),
+                    &mut copy,
+                )?))
             } else {
                 Err(BundleError::OutOfScope(format!(
                     "{from} may not change {} at {here}",
@@ -361,11 +428,52 @@ fn check(r: &mut impl Replica, bundle: &Bundle, doc: &BundleDoc) -> Result<Outco
         None if copy.get_heads().is_empty() => Err(damaged(&doc.id, "it holds no changes")),
         None if scope::accepts_new(r, &doc.id, &copy, from) => {
             hearth_archive::check::received(&doc.id, &copy).map_err(refused)?;
-            Ok(Outcome::New)
+            Ok(Outcome::New(authorized(r, bundle, doc, None, &mut copy)?))
         }
         None => Err(BundleError::OutOfScope(format!(
             "document {} from {from} is not one {from} may give {here} (scope rule)",
             doc.id
         ))),
     }
+}
+
+/// The checks of DESIGN §4a on one document of the bundle (`copy` with it applied, `before` the
+/// heads held before it): the signatures to keep, `None` without a keyring.
+fn authorized(
+    r: &mut impl Replica,
+    bundle: &Bundle,
+    doc: &BundleDoc,
+    before: Option<&[ChangeHash]>,
+    copy: &mut AutoCommit,
+) -> Result<Option<SigSet>, BundleError> {
+    let Some(keyring) = r.keyring() else {
+        return Ok(None);
+    };
+    let kept = if before.is_some() {
+        r.signatures(&doc.id, false)?
+    } else {
+        SigSet::default()
+    };
+    let keyring = keyring
+        .read()
+        .map_err(|_| ReplicaError("the keyring is unusable after a failure".into()))?;
+    let held = match before {
+        Some(_) => r.doc(&doc.id)?.map(|d| &*d),
+        None => None,
+    };
+    crate::session::authorize(
+        &keyring,
+        &doc.id,
+        held,
+        before.unwrap_or_default(),
+        copy,
+        &doc.signatures,
+        kept,
+        &bundle.from,
+    )
+    .map(Some)
+    .map_err(|(_, why)| BundleError::Refused {
+        doc: doc.id.clone(),
+        why,
+    })
 }

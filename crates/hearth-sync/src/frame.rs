@@ -1,10 +1,12 @@
 //! The frames two nodes exchange on their one sync stream, as domain types. The gRPC edge maps
 //! them to and from protobuf; nothing here knows about the wire encoding.
 
+pub use hearth_archive::signed::ChangeSig;
+
 /// Major protocol version: a peer with another major version is refused.
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Minor protocol version: additions a peer of the same major version may ignore.
-pub const PROTOCOL_MINOR: u32 = 1;
+pub const PROTOCOL_MINOR: u32 = 2;
 
 /// Where a node is in another node's feed: "I have applied everything you listed up to `seq`
 /// in feed epoch `epoch`". A feed epoch changes when a data dir is recreated, which makes every
@@ -50,15 +52,23 @@ pub enum Refusal {
     Invalid,
     /// The document or message is larger than the receiver accepts.
     TooLarge,
+    /// A change is not signed by the node its actor names, or its signature does not check
+    /// (DESIGN §4a, authorship).
+    Unsigned,
+    /// A change breaks a rule of what its author may write (DESIGN §4a, authorization); the
+    /// message says which rule.
+    Forbidden,
 }
 
 impl Refusal {
-    /// A word for it: `out_of_scope`, `invalid`, `too_large`.
+    /// A word for it: `out_of_scope`, `invalid`, `too_large`, `unsigned`, `forbidden`.
     pub fn code(self) -> &'static str {
         match self {
             Refusal::OutOfScope => "out_of_scope",
             Refusal::Invalid => "invalid",
             Refusal::TooLarge => "too_large",
+            Refusal::Unsigned => "unsigned",
+            Refusal::Forbidden => "forbidden",
         }
     }
 }
@@ -100,7 +110,13 @@ pub enum Frame {
         doc: String,
         /// Encoded `automerge::sync::Message`.
         message: Vec<u8>,
+        /// Signatures covering the changes the message carries (DESIGN §4a): the newest of
+        /// each author's the sender keeps, relayed as their authors made them.
+        signatures: Vec<ChangeSig>,
     },
+    /// Certificate chains (each the node's certificate first) of nodes whose signatures or
+    /// places the receiver needs to check what follows; sent once per node per session.
+    Certificates(Vec<Vec<Vec<u8>>>),
     /// Part of a reconciliation digest of every document the sender shares with the receiver;
     /// `upto` is set on the last part: the sender's feed head the digest reflects.
     Digest {
@@ -134,7 +150,18 @@ impl Frame {
     pub fn approx_size(&self) -> usize {
         match self {
             Frame::Hello(h) => 32 + h.node.len(),
-            Frame::Sync { doc, message } => 8 + doc.len() + message.len(),
+            Frame::Sync {
+                doc,
+                message,
+                signatures,
+            } => {
+                8 + doc.len()
+                    + message.len()
+                    + signatures.iter().map(|s| 34 + s.sig.len()).sum::<usize>()
+            }
+            Frame::Certificates(chains) => {
+                4 + chains.iter().flatten().map(|c| 4 + c.len()).sum::<usize>()
+            }
             Frame::Digest { entries, .. } => {
                 16 + entries.iter().map(|e| 36 + e.doc.len()).sum::<usize>()
             }

@@ -15,6 +15,7 @@ pub mod replica;
 pub mod scope;
 pub mod session;
 pub mod sim;
+pub mod trust;
 
 pub use bundle::{Bundle, BundleDoc, BundleError, Imported};
 pub use frame::{
@@ -23,3 +24,4 @@ pub use frame::{
 pub use replica::{MemReplica, Replica, ReplicaError};
 pub use scope::Neighbour;
 pub use session::{Closed, Refused, Session, SessionConfig, SessionStats};
+pub use trust::{Keyring, SharedKeyring, TrustError};

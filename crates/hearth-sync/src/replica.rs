@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use automerge::{AutoCommit, ChangeHash};
 use hearth_archive::automerge;
 
+use hearth_archive::signed::SigSet;
+
 use crate::frame::{Resume, heads_hash};
+use crate::trust::SharedKeyring;
 
 /// A replica could not persist or read something; the session ends with a storage error.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +86,51 @@ pub trait Replica {
         let _ = doc;
         None
     }
+    /// The node's keyring (DESIGN §4a): with one, every change a peer sends must be signed by
+    /// its author and allowed by the rules, and this node's own changes are signed as they are
+    /// sent. A node always has one; a replica without one (the sync logic's own tests) checks
+    /// neither.
+    fn keyring(&self) -> Option<SharedKeyring> {
+        None
+    }
+    /// The signatures kept for a held document; with `sign`, this node's newest change to it
+    /// is signed first if it was not yet (its own changes are signed when they first leave the
+    /// node: in a session or a bundle).
+    fn signatures(&mut self, doc: &str, sign: bool) -> Result<SigSet, ReplicaError> {
+        let _ = (doc, sign);
+        Ok(SigSet::default())
+    }
+    /// Keeps the signatures of a document (after changes they cover were taken).
+    fn save_signatures(&mut self, doc: &str, sigs: &SigSet) -> Result<(), ReplicaError> {
+        let _ = (doc, sigs);
+        Ok(())
+    }
+}
+
+/// [`Replica::signatures`] for a replica that holds `kept` for `doc`: signs this node's newest
+/// change if `kept` has no signature of it; returns whether it did.
+pub fn sign_own(
+    keyring: Option<&SharedKeyring>,
+    doc_id: &str,
+    doc: &mut AutoCommit,
+    kept: &mut SigSet,
+) -> Result<bool, ReplicaError> {
+    let Some(keyring) = keyring else {
+        return Ok(false);
+    };
+    let Some((seq, hash)) = hearth_archive::signed::unsigned_own(doc, kept) else {
+        return Ok(false);
+    };
+    let keyring = keyring
+        .read()
+        .map_err(|_| ReplicaError("the keyring is unusable after a failure".into()))?;
+    if keyring.node().is_none() {
+        return Ok(false);
+    }
+    let sig = keyring
+        .sign(doc_id, &hash)
+        .map_err(|e| ReplicaError(e.to_string()))?;
+    Ok(kept.keep(doc.get_actor().clone(), seq, sig))
 }
 
 /// An in-memory replica: documents, a feed with one entry per document, checkpoints and sync
@@ -101,9 +149,17 @@ pub struct MemReplica {
     checkpoints: HashMap<String, Resume>,
     peers_have: HashMap<String, u64>,
     neighbours: HashMap<String, crate::scope::Neighbour>,
+    keyring: Option<SharedKeyring>,
+    sigs: HashMap<String, SigSet>,
 }
 
 impl MemReplica {
+    /// Gives the replica a keyring: it then signs its own changes and checks everything a peer
+    /// sends (DESIGN §4a).
+    pub fn set_keyring(&mut self, keyring: SharedKeyring) {
+        self.keyring = Some(keyring);
+    }
+
     /// Records how `peer` relates to this node (for policy, summaries and ledgers).
     pub fn set_neighbour(&mut self, peer: &str, relation: crate::scope::Neighbour) {
         self.neighbours.insert(peer.to_owned(), relation);
@@ -123,6 +179,8 @@ impl MemReplica {
             checkpoints: HashMap::new(),
             peers_have: HashMap::new(),
             neighbours: HashMap::new(),
+            keyring: None,
+            sigs: HashMap::new(),
         }
     }
 
@@ -264,6 +322,26 @@ impl Replica for MemReplica {
 
     fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<(), ReplicaError> {
         self.peers_have.insert(peer.to_owned(), seq);
+        Ok(())
+    }
+
+    fn keyring(&self) -> Option<SharedKeyring> {
+        self.keyring.clone()
+    }
+
+    fn signatures(&mut self, doc: &str, sign: bool) -> Result<SigSet, ReplicaError> {
+        let mut kept = self.sigs.get(doc).cloned().unwrap_or_default();
+        if sign
+            && let Some(d) = self.docs.get_mut(doc)
+            && sign_own(self.keyring.as_ref(), doc, d, &mut kept)?
+        {
+            self.sigs.insert(doc.to_owned(), kept.clone());
+        }
+        Ok(kept)
+    }
+
+    fn save_signatures(&mut self, doc: &str, sigs: &SigSet) -> Result<(), ReplicaError> {
+        self.sigs.insert(doc.to_owned(), sigs.clone());
         Ok(())
     }
 }

@@ -26,12 +26,17 @@ use automerge::AutoCommit;
 use automerge::sync::{Message, State};
 use hearth_archive::automerge;
 
+use hearth_archive::automerge::ChangeHash;
+use hearth_archive::record::DocId;
+use hearth_archive::signed::{ChangeSig, SigSet};
+
 use crate::frame::{
     DigestEntry, ErrorCode, Frame, Hello, PROTOCOL_MAJOR, PROTOCOL_MINOR, Refusal, Resume,
     heads_hash, valid_doc_id,
 };
 use crate::replica::{Replica, ReplicaError};
 use crate::scope;
+use crate::trust::{Keyring, TrustError};
 
 /// Limits of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +215,20 @@ pub struct Session {
     refusals: VecDeque<Refused>,
     closed: Option<Closed>,
     stats: SessionStats,
+    /// Nodes whose certificates were sent to the peer in this session.
+    certs_sent: HashSet<String>,
+    /// Certificate chains the peer sent in this session.
+    chains_taken: usize,
+    /// Signatures the peer sent for documents new to us, until their changes come.
+    scratch_sigs: HashMap<String, Vec<ChangeSig>>,
 }
+
+/// Most signatures taken in one frame.
+pub const MAX_SIGS_PER_FRAME: usize = 1024;
+/// Most signatures kept for a document new to this node while it is received.
+pub const MAX_SIGS_PER_NEW_DOC: usize = 256;
+/// Most certificate chains taken from a peer in one session.
+pub const MAX_CHAINS_PER_SESSION: usize = 4096;
 
 impl Session {
     /// A session with `peer`, not yet opened.
@@ -240,6 +258,9 @@ impl Session {
             refusals: VecDeque::new(),
             closed: None,
             stats: SessionStats::default(),
+            certs_sent: HashSet::new(),
+            chains_taken: 0,
+            scratch_sigs: HashMap::new(),
         }
     }
 
@@ -282,7 +303,19 @@ impl Session {
             // An unreadable checkpoint is no checkpoint: the peer then reconciles by digest.
             resume: r.checkpoint(&self.peer).ok().flatten(),
         };
-        self.account_out(vec![Frame::Hello(hello)])
+        let mut out = vec![Frame::Hello(hello)];
+        // This node's own certificate, so that the peer can check its signatures and its place
+        // whatever the transport told it.
+        if let Some(keyring) = r.keyring()
+            && let Ok(keyring) = keyring.read()
+            && let Some(chain) = keyring.own_chain()
+        {
+            out.push(Frame::Certificates(vec![chain.to_vec()]));
+            if let Some(node) = keyring.node() {
+                self.certs_sent.insert(node.to_owned());
+            }
+        }
+        self.account_out(out)
     }
 
     /// Handles one frame from the peer; returns the frames to send back. After an error the
@@ -311,7 +344,12 @@ impl Session {
                     .unwrap_or_default();
                 Err(self.bad_doc_id(&doc))
             }
-            Frame::Sync { doc, message } => self.on_sync(&doc, &message, r, &mut out),
+            Frame::Sync {
+                doc,
+                message,
+                signatures,
+            } => self.on_sync(&doc, &message, signatures, r, &mut out),
+            Frame::Certificates(chains) => self.on_certificates(chains, r),
             Frame::Digest { entries, upto } => self.on_digest(entries, upto, r),
             Frame::Checkpoint(resume) => self.on_checkpoint(resume, r),
             Frame::Refused { doc, .. } => {
@@ -427,13 +465,48 @@ impl Session {
         Ok(())
     }
 
+    fn on_certificates(
+        &mut self,
+        chains: Vec<Vec<Vec<u8>>>,
+        r: &mut impl Replica,
+    ) -> Result<(), Fatal> {
+        self.chains_taken += chains.len();
+        if self.chains_taken > MAX_CHAINS_PER_SESSION {
+            return Err(Fatal(
+                ErrorCode::Limit,
+                format!(
+                    "node {} sent more than {MAX_CHAINS_PER_SESSION} certificate chains in one session",
+                    self.peer
+                ),
+            ));
+        }
+        let Some(keyring) = r.keyring() else {
+            return Ok(());
+        };
+        let mut keyring = keyring.write().map_err(|_| poisoned())?;
+        for chain in chains {
+            // A chain that does not check against the federation CA is not kept; what it was
+            // meant to vouch for is then refused as unverifiable.
+            let _ = keyring.learn(&chain);
+        }
+        Ok(())
+    }
+
     fn on_sync(
         &mut self,
         doc: &str,
         bytes: &[u8],
+        signatures: Vec<ChangeSig>,
         r: &mut impl Replica,
         out: &mut Vec<Frame>,
     ) -> Result<(), Fatal> {
+        if signatures.len() > MAX_SIGS_PER_FRAME {
+            let message = format!(
+                "sync message for {doc} carries {} signatures, more than the {MAX_SIGS_PER_FRAME} this node accepts",
+                signatures.len()
+            );
+            return self.refuse(doc, Refusal::TooLarge, message, out);
+        }
         if bytes.len() > self.cfg.max_message_bytes {
             let message = format!(
                 "sync message for {doc} has {} bytes, more than the {} this node accepts",
@@ -462,7 +535,7 @@ impl Session {
                 );
                 return self.refuse(doc, Refusal::OutOfScope, message, out);
             }
-            if let Err((reason, message)) = self.apply_held(doc, message, r)? {
+            if let Err((reason, message)) = self.apply_held(doc, message, &signatures, r)? {
                 return self.refuse(doc, reason, message, out);
             }
         } else {
@@ -477,6 +550,16 @@ impl Session {
                     ));
                 }
                 self.incoming.insert(doc.to_owned());
+            }
+            if !signatures.is_empty() {
+                let kept = self.scratch_sigs.entry(doc.to_owned()).or_default();
+                kept.extend(signatures);
+                if kept.len() > MAX_SIGS_PER_NEW_DOC {
+                    let message = format!(
+                        "new document {doc} came with more than {MAX_SIGS_PER_NEW_DOC} signatures; it was not kept"
+                    );
+                    return self.refuse(doc, Refusal::TooLarge, message, out);
+                }
             }
             if message.changes.is_empty() && !self.scratch.contains_key(doc) {
                 // An offer, or what the peer has: nothing to keep but the sync state.
@@ -531,9 +614,35 @@ impl Session {
                         return self.refuse(doc, Refusal::Invalid, message, out);
                     }
                 };
+                let offered = self.scratch_sigs.remove(doc).unwrap_or_default();
+                let kept = match r.keyring() {
+                    None => None,
+                    Some(keyring) => {
+                        let keyring = keyring.read().map_err(|_| poisoned())?;
+                        match authorize(
+                            &keyring,
+                            doc,
+                            None,
+                            &[],
+                            scratch,
+                            &offered,
+                            SigSet::default(),
+                            &self.peer,
+                        ) {
+                            Ok(kept) => Some(kept),
+                            Err((reason, message)) => {
+                                drop(keyring);
+                                return self.refuse(doc, reason, message, out);
+                            }
+                        }
+                    }
+                };
                 if let Some(value) = self.take_scratch(doc) {
                     self.incoming.remove(doc);
                     r.insert_checked(doc, value, checked.into_view())?;
+                    if let Some(kept) = kept.filter(|k| !k.is_empty()) {
+                        r.save_signatures(doc, &kept)?;
+                    }
                     self.stats.docs_applied += 1;
                 }
             }
@@ -550,11 +659,17 @@ impl Session {
         &mut self,
         doc: &str,
         message: Message,
+        offered: &[ChangeSig],
         r: &mut impl Replica,
     ) -> Result<Result<(), (Refusal, String)>, Fatal> {
         let local = r.node_id().to_owned();
         let changes = !message.changes.is_empty();
         let writes = scope::writes(r, doc, &self.peer);
+        let keyring = r.keyring();
+        let kept = match (&keyring, changes) {
+            (Some(_), true) => Some(r.signatures(doc, false)?),
+            _ => None,
+        };
         let state = state_for(&mut self.states, r, &self.peer, doc, self.peer_reset)?;
         let Some(d) = r.doc(doc)? else {
             return Ok(Ok(()));
@@ -590,8 +705,30 @@ impl Session {
             );
             return Ok(Err((Refusal::Invalid, message)));
         }
+        let mut to_keep = None;
+        if changed && let (Some(keyring), Some(kept)) = (&keyring, kept) {
+            let keyring = keyring.read().map_err(|_| poisoned())?;
+            let result = authorize(
+                &keyring,
+                doc,
+                Some(d),
+                &before,
+                &mut probe,
+                offered,
+                kept.clone(),
+                &self.peer,
+            );
+            match result {
+                Ok(new) if new != kept => to_keep = Some(new),
+                Ok(_) => {}
+                Err(refusal) => return Ok(Err(refusal)),
+            }
+        }
         *d = probe;
         *state = probe_state;
+        if let Some(kept) = to_keep {
+            r.save_signatures(doc, &kept)?;
+        }
         if changed && r.commit(doc)?.is_some() {
             self.stats.docs_applied += 1;
         }
@@ -882,14 +1019,56 @@ impl Session {
         };
         Ok(match message {
             Some(m) => {
+                let signatures = if m.changes.is_empty() {
+                    Vec::new()
+                } else {
+                    self.signatures_for(doc, r, out)?
+                };
                 out.push(Frame::Sync {
                     doc: doc.to_owned(),
                     message: m.encode(),
+                    signatures,
                 });
                 true
             }
             None => false,
         })
+    }
+
+    /// The signatures to send with changes to `doc` (this node's newest change signed first if
+    /// it was not yet), preceded in `out` by the certificates the peer needs to check them and
+    /// the places of the nodes the document names, each once per session.
+    fn signatures_for(
+        &mut self,
+        doc: &str,
+        r: &mut impl Replica,
+        out: &mut Vec<Frame>,
+    ) -> Result<Vec<ChangeSig>, Fatal> {
+        let Some(keyring) = r.keyring() else {
+            return Ok(Vec::new());
+        };
+        let sigs = r.signatures(doc, true)?;
+        let mut nodes: Vec<String> = sigs
+            .kept()
+            .iter()
+            .filter_map(|k| hearth_archive::node_of_actor(&k.actor))
+            .collect();
+        match DocId::of(doc) {
+            DocId::Case => nodes.extend(r.participants(doc)?.unwrap_or_default()),
+            DocId::Summary(owner) | DocId::Ledger(owner) => nodes.push(owner.to_owned()),
+            DocId::Policy => {}
+        }
+        let keyring = keyring.read().map_err(|_| poisoned())?;
+        let mut chains = Vec::new();
+        for node in nodes {
+            if node != self.peer && self.certs_sent.insert(node.clone()) {
+                chains.extend(keyring.chains(&node));
+            }
+        }
+        if !chains.is_empty() {
+            out.push(Frame::Certificates(chains));
+        }
+        Ok(sigs.sigs().cloned().collect())
     }
 
     /// The sync state says the peer already has every change of ours to `doc` (after an offline
@@ -952,6 +1131,7 @@ impl Session {
         self.pull_queue.remove(doc);
         self.incoming.remove(doc);
         self.take_scratch(doc);
+        self.scratch_sigs.remove(doc);
         self.states.remove(doc);
     }
 }
@@ -1004,4 +1184,95 @@ impl Resume {
             _ => self,
         }
     }
+}
+
+fn poisoned() -> Fatal {
+    Fatal(
+        ErrorCode::Storage,
+        "the keyring is unusable after a failure; restart the node".into(),
+    )
+}
+
+/// The checks of DESIGN §4a on what a message brought to document `doc`: `after` is the
+/// document with it applied, `before` (with heads `before_heads`) the copy before it, `None`
+/// for a document new to this node. Every new change must be covered by a signature of its
+/// author that checks against the author's certificate, and the message must keep the rules
+/// of what each author may write. Returns the signatures to keep, or the refusal.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn authorize(
+    keyring: &Keyring,
+    doc: &str,
+    before: Option<&AutoCommit>,
+    before_heads: &[ChangeHash],
+    after: &mut AutoCommit,
+    offered: &[ChangeSig],
+    mut kept: SigSet,
+    peer: &str,
+) -> Result<SigSet, (Refusal, String)> {
+    use hearth_archive::signed;
+    let new = signed::new_changes(after, before_heads);
+    if new.is_empty() {
+        return Ok(kept);
+    }
+    let legacy = keyring.legacy();
+    let refused = |reason, why: String| {
+        (
+            reason,
+            format!(
+                "changes to {doc} from {peer} were refused: {why}; nothing of them was applied"
+            ),
+        )
+    };
+    let mut authors: Vec<String> = Vec::new();
+    for c in &new {
+        match hearth_archive::node_of_actor(&c.actor) {
+            Some(n) if !authors.contains(&n) => authors.push(n),
+            Some(_) => {}
+            None => {
+                return Err(refused(
+                    Refusal::Unsigned,
+                    format!("change {} names no node as its author", c.hash),
+                ));
+            }
+        }
+    }
+    let covers = match signed::cover(&new, offered.iter().chain(kept.sigs())) {
+        Ok(covers) => covers,
+        // In the upgrade window changes need no signature, but every signature given must
+        // still be right.
+        Err(_) if legacy => {
+            let by_hash: std::collections::HashMap<_, _> =
+                new.iter().map(|c| (c.hash, c)).collect();
+            offered
+                .iter()
+                .filter_map(|s| {
+                    by_hash.get(&s.hash).map(|c| signed::Cover {
+                        actor: c.actor.clone(),
+                        seq: c.seq,
+                        sig: s.clone(),
+                    })
+                })
+                .collect()
+        }
+        Err(u) => {
+            let node = hearth_archive::node_of_actor(&u.actor).unwrap_or_default();
+            return Err(refused(
+                Refusal::Unsigned,
+                format!("change {} of {node} is not signed by {node}", u.hash),
+            ));
+        }
+    };
+    for c in covers {
+        let node = hearth_archive::node_of_actor(&c.actor).unwrap_or_default();
+        match keyring.verify(doc, &node, &c.sig) {
+            Ok(()) => {
+                kept.keep(c.actor, c.seq, c.sig);
+            }
+            Err(TrustError::Unknown(_)) if legacy => {}
+            Err(e) => return Err(refused(Refusal::Unsigned, e.to_string())),
+        }
+    }
+    hearth_archive::rules::check(doc, before, after, &authors, keyring, legacy)
+        .map_err(|b| refused(Refusal::Forbidden, b.to_string()))?;
+    Ok(kept)
 }

@@ -48,6 +48,13 @@ pub struct SimNode {
     actor: ActorId,
 }
 
+impl SimNode {
+    /// The actor id the node writes with.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+}
+
 #[derive(Debug)]
 struct Direction {
     session: Session,
@@ -154,6 +161,17 @@ impl Network {
         &self.closures
     }
 
+    /// What `node` refused of `peer`'s in their current session (none if the link is down).
+    pub fn refusals(&self, node: &str, peer: &str) -> Vec<crate::session::Refused> {
+        let k = key(node, peer);
+        let side = usize::from(k.1 == node);
+        self.links
+            .get(&k)
+            .and_then(|l| l.ends.as_ref())
+            .map(|ends| ends[side].session.refusals().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Brings a link up: a new session on each side, hellos on their way.
     pub fn heal(&mut self, a: &str, b: &str) {
         let k = key(a, b);
@@ -210,7 +228,29 @@ impl Network {
         }
     }
 
-    /// Opens a new case at `node` (its home) with the fields of `make`.
+    /// Opens a new case at `node` (its home) under the id bound to `node` and `nonce`, with the
+    /// fields of `make`; returns the id.
+    pub fn open_case(
+        &mut self,
+        node: &str,
+        nonce: &str,
+        make: impl FnOnce(&str) -> hearth_archive::CaseFields,
+    ) -> Result<String, ArchiveError> {
+        let editor = editor(node);
+        let n = self.node(node);
+        let bound = hearth_archive::BoundId::new(node, nonce);
+        let id = bound.id();
+        let case = Case::create(&bound, n.actor.clone(), &editor, &make(node))?;
+        n.replica
+            .insert(&id, case.into_doc())
+            .map_err(|e| ArchiveError::Schema(e.0))?;
+        self.poll_node(node);
+        Ok(id)
+    }
+
+    /// Opens a new case at `node` (its home) with the fields of `make`, under an id not bound
+    /// to it (as before ids were bound: nodes with a keyring refuse it outside the upgrade
+    /// window).
     pub fn create_case(
         &mut self,
         node: &str,
@@ -219,7 +259,7 @@ impl Network {
     ) -> Result<(), ArchiveError> {
         let editor = editor(node);
         let n = self.node(node);
-        let case = Case::create(id, node, n.actor.clone(), &editor, &make(node))?;
+        let case = Case::create_legacy(id, node, n.actor.clone(), &editor, &make(node))?;
         n.replica
             .insert(id, case.into_doc())
             .map_err(|e| ArchiveError::Schema(e.0))?;
@@ -380,7 +420,8 @@ impl Network {
     }
 }
 
-fn editor(node: &str) -> hearth_archive::Editor {
+/// The editor a node writes as in the simulation.
+pub fn editor(node: &str) -> hearth_archive::Editor {
     hearth_archive::Editor {
         node: node.to_owned(),
         by: format!("worker at {node}"),

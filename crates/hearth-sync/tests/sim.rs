@@ -14,6 +14,9 @@ use hearth_sync::{
 };
 use proptest::prelude::*;
 
+#[path = "sim/trust.rs"]
+mod trust;
+
 const T1: &str = "demo.team-1";
 const T2: &str = "demo.team-2";
 const BR: &str = "demo.branch";
@@ -54,6 +57,17 @@ fn aid(id: &str, fen: i64) -> NewAssistance {
         paying_node: None,
         approving_node: None,
         note: None,
+    }
+}
+
+fn visit(id: &str) -> hearth_archive::NewVisit {
+    hearth_archive::NewVisit {
+        id: id.into(),
+        date: hearth_archive::jiff::civil::date(2026, 5, 2),
+        kind: hearth_archive::VisitKind::Home,
+        visitor: None,
+        notes: None,
+        consent: false,
     }
 }
 
@@ -324,7 +338,7 @@ fn case_doc(home: &str, report_to: Option<&str>) -> AutoCommit {
         today: hearth_archive::jiff::civil::date(2026, 6, 1),
     };
     let mut case =
-        Case::create("c9", home, actor_id(home, &[1]), &editor, &fields(9)(home)).unwrap();
+        Case::create_legacy("c9", home, actor_id(home, &[1]), &editor, &fields(9)(home)).unwrap();
     if let Some(to) = report_to {
         case.report_to(&editor, to, "filed").unwrap();
     }
@@ -340,6 +354,7 @@ fn a_new_document_that_does_not_list_the_receiver_is_refused_and_not_kept() {
     let mut doc = case_doc(T1, None);
     let out = session.receive(
         Frame::Sync {
+            signatures: Vec::new(),
             doc: "c9".into(),
             message: full_message(&mut doc),
         },
@@ -381,6 +396,7 @@ fn changes_from_a_peer_that_is_not_a_participant_are_refused_before_applying() {
         .unwrap();
     let out = session.receive(
         Frame::Sync {
+            signatures: Vec::new(),
             doc: "c9".into(),
             message: full_message(&mut forged.into_doc()),
         },
@@ -442,6 +458,7 @@ fn a_peer_with_another_major_version_or_identity_is_refused() {
     s.open(&mut r);
     let out = s.receive(
         Frame::Sync {
+            signatures: Vec::new(),
             doc: "c".into(),
             message: vec![1],
         },
@@ -464,6 +481,7 @@ fn garbage_sync_messages_are_refused_without_ending_the_session() {
     s.receive(hello(T1, 1), &mut r);
     let out = s.receive(
         Frame::Sync {
+            signatures: Vec::new(),
             doc: "c".into(),
             message: vec![0x42, 1, 2, 3],
         },

@@ -230,6 +230,7 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         let mut doc = hostile::case_for(&id(1), T2, BR, |d| d.delete(ROOT, "status").unwrap());
         let message = hostile::whole_doc_message(&mut doc);
         peer.send(Frame::Sync {
+            signatures: Vec::new(),
             doc: id(1),
             message,
         })
@@ -244,6 +245,7 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         let mut good = hostile::case_for(&id(2), T2, BR, |_| {});
         let message = hostile::whole_doc_message(&mut good);
         peer.send(Frame::Sync {
+            signatures: Vec::new(),
             doc: id(2),
             message,
         })
@@ -253,6 +255,7 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         bad.commit();
         let message = hostile::whole_doc_message(&mut bad);
         peer.send(Frame::Sync {
+            signatures: Vec::new(),
             doc: id(2),
             message,
         })
@@ -285,6 +288,7 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
             let mut doc = hostile::case_for(&id(n), T2, BR, poison);
             let message = hostile::whole_doc_message(&mut doc);
             peer.send(Frame::Sync {
+                signatures: Vec::new(),
                 doc: id(n),
                 message,
             })
@@ -301,6 +305,7 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         });
         let message = hostile::whole_doc_message(&mut doc);
         peer.send(Frame::Sync {
+            signatures: Vec::new(),
             doc: id(6),
             message,
         })
@@ -323,6 +328,7 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
             .unwrap();
         let message = hostile::whole_doc_message(&mut record.into_doc());
         peer.send(Frame::Sync {
+            signatures: Vec::new(),
             doc: summary_id.clone(),
             message,
         })
