@@ -24,11 +24,11 @@ async fn main() -> Result<()> {
         return Err("usage: hostile TLS_DIR ME SERVER HOST:PORT ATTACK [N]".into());
     };
     let identity = hearth_node::Identity::load(std::path::Path::new(tls))?;
-    let id = |n: u64| format!("{:016x}", 0xbad1_0000 + n);
+    let id = |n: u64| hostile::case_id(me, n);
     let send_doc = |n: u64, poison: &dyn Fn(&mut hearth_archive::automerge::AutoCommit)| {
-        let mut doc = hostile::case_for(&id(n), me, server, poison);
+        let mut doc = hostile::case_for(n, me, server, poison);
         Frame::Sync {
-            signatures: Vec::new(),
+            signatures: hostile::sign(&identity, &id(n), &mut doc),
             doc: id(n),
             message: hostile::whole_doc_message(&mut doc),
         }
@@ -50,10 +50,10 @@ async fn main() -> Result<()> {
         }
         "shared-poison" => {
             let mut peer = Peer::open(addr, server, &identity, me).await?;
-            let mut good = hostile::case_for(&id(4), me, server, |_| {});
+            let mut good = hostile::case_for(4, me, server, |_| {});
             let message = hostile::whole_doc_message(&mut good);
             peer.send(Frame::Sync {
-                signatures: Vec::new(),
+                signatures: hostile::sign(&identity, &id(4), &mut good),
                 doc: id(4),
                 message,
             })

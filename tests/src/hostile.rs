@@ -55,10 +55,14 @@ impl Peer {
         tx.send(SyncFrame::from(Frame::Hello(Hello {
             node: me.to_owned(),
             major: PROTOCOL_MAJOR,
-            minor: 1,
+            minor: 2,
             epoch: 1,
             resume: None,
         })))
+        .await?;
+        tx.send(SyncFrame::from(Frame::Certificates(vec![
+            identity.chain_der(),
+        ])))
         .await?;
         let inbound = client.sync(ReceiverStream::new(rx)).await?.into_inner();
         Ok(Peer { tx, inbound })
@@ -135,17 +139,18 @@ pub fn editor(node: &str) -> Editor {
     }
 }
 
-/// A case `id` made at `home` (the hostile node) and reported to `to`, so that it passes the
-/// scope rule at `to`; `poison` then changes the document as no honest node would.
-pub fn case_for(
-    id: &str,
-    home: &str,
-    to: &str,
-    poison: impl FnOnce(&mut AutoCommit),
-) -> AutoCommit {
+/// The id of the hostile node's `n`th case, bound to `home` as a real node's would be.
+pub fn case_id(home: &str, n: u64) -> String {
+    hearth_archive::BoundId::new(home, &format!("hostile-{n}")).id()
+}
+
+/// Case `n` ([`case_id`]) made at `home` (the hostile node) and reported to `to`, so that it
+/// passes the scope rule at `to`; `poison` then changes the document as no honest node would.
+pub fn case_for(n: u64, home: &str, to: &str, poison: impl FnOnce(&mut AutoCommit)) -> AutoCommit {
     let actor = hearth_archive::actor_id(home, &[7; 8]);
     let e = editor(home);
-    let mut case = match Case::create_legacy(id, home, actor, &e, &CaseFields::sample(900)) {
+    let bound = hearth_archive::BoundId::new(home, &format!("hostile-{n}"));
+    let mut case = match Case::create(&bound, actor, &e, &CaseFields::sample(900)) {
         Ok(c) => c,
         Err(err) => panic!("the sample case is valid: {err}"),
     };
@@ -156,6 +161,24 @@ pub fn case_for(
     poison(&mut doc);
     doc.commit();
     doc
+}
+
+/// The hostile node's signature over its newest change to `doc` (made with its own key: what
+/// it writes under its own name passes the signature check, and what it writes is then judged
+/// by the rules and the checks of a received document).
+pub fn sign(
+    identity: &Identity,
+    id: &str,
+    doc: &mut AutoCommit,
+) -> Vec<hearth_sync::frame::ChangeSig> {
+    let now = hearth_archive::jiff::Timestamp::now().as_second().max(0) as u64;
+    let Some(last) = doc.get_last_local_change() else {
+        return Vec::new();
+    };
+    match identity.keyring(now).and_then(|k| k.sign(id, &last.hash())) {
+        Ok(sig) => vec![sig],
+        Err(e) => panic!("the hostile node's key signs: {e}"),
+    }
 }
 
 /// `me`'s summary claiming 10^12 cases and `i64::MAX` fen paid, as a sync frame.

@@ -172,20 +172,20 @@ async fn strangers_are_refused_at_the_handshake() {
     br.start().await.unwrap();
     let addr = br.node().unwrap().addr().unwrap();
 
-    let t1 = tls::issue(&ca, T1).unwrap();
+    let t1 = tls::issue(&ca, T1, None).unwrap();
     assert!(
         handshake_works(addr, BR, &ca, &t1).await,
         "a configured child gets in"
     );
 
     let other_ca = tls::new_ca("elsewhere").unwrap();
-    let forged = tls::issue(&other_ca, T1).unwrap();
+    let forged = tls::issue(&other_ca, T1, None).unwrap();
     assert!(
         !handshake_works(addr, BR, &ca, &forged).await,
         "a certificate from another CA is refused"
     );
 
-    let stranger = tls::issue(&ca, "demo.team-9").unwrap();
+    let stranger = tls::issue(&ca, "demo.team-9", None).unwrap();
     assert!(
         !handshake_works(addr, BR, &ca, &stranger).await,
         "a node that is not a neighbour is refused"
@@ -283,7 +283,8 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
     let message = hearth_tests::hostile::whole_doc_message(&mut forged.into_doc());
 
     let t2_identity =
-        hearth_node::Identity::from_pem(&fed.ca.cert, &tls::issue(&fed.ca, T2).unwrap()).unwrap();
+        hearth_node::Identity::from_pem(&fed.ca.cert, &tls::issue(&fed.ca, T2, None).unwrap())
+            .unwrap();
     let addr = fed.br.node().unwrap().addr().unwrap().to_string();
     let channel =
         hearth_node::net::connect(BR, &addr, Arc::new(t2_identity.client_config().unwrap()))
@@ -351,7 +352,8 @@ async fn archive_client(
     name: &str,
 ) -> Option<hearth_node::archive_api::ArchiveRemote> {
     let identity =
-        hearth_node::Identity::from_pem(&ca.cert, &tls::issue(signer, name).unwrap()).unwrap();
+        hearth_node::Identity::from_pem(&ca.cert, &tls::issue(signer, name, None).unwrap())
+            .unwrap();
     let addr = node.node().unwrap().addr().unwrap().to_string();
     let channel =
         hearth_node::net::connect(&node.id, &addr, Arc::new(identity.client_config().unwrap()))
@@ -1085,7 +1087,7 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
                     .status_history
                     .last()
                     .and_then(|s| s.reason.as_deref())
-                    .is_some_and(|r| r.contains("merged into d1"))
+                    .is_some_and(|r| r.contains(&format!("merged into {d1}")))
         },
     )
     .await;
@@ -1151,8 +1153,16 @@ async fn metrics_show_neighbours_sync_cases_conflicts_and_refusals_and_no_person
     // Two strangers knock: a certificate of another CA, and one of this CA for no neighbour.
     let addr = br.node().unwrap().addr().unwrap();
     let other_ca = tls::new_ca("elsewhere").unwrap();
-    assert!(!handshake_works(addr, BR, &ca, &tls::issue(&other_ca, T1).unwrap()).await);
-    assert!(!handshake_works(addr, BR, &ca, &tls::issue(&ca, "demo.team-9").unwrap()).await);
+    assert!(!handshake_works(addr, BR, &ca, &tls::issue(&other_ca, T1, None).unwrap()).await);
+    assert!(
+        !handshake_works(
+            addr,
+            BR,
+            &ca,
+            &tls::issue(&ca, "demo.team-9", None).unwrap()
+        )
+        .await
+    );
 
     let (status, text) = http_get(metrics, "/metrics").await;
     assert!(status.contains("200"), "{status}");
@@ -1244,13 +1254,13 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers
     let (cert, key) = write_pem(
         files.path(),
         "admin",
-        &tls::issue(&ca, "console.ops").unwrap(),
+        &tls::issue(&ca, "console.ops", None).unwrap(),
     );
     let other_ca = tls::new_ca("elsewhere").unwrap();
     let (f_cert, f_key) = write_pem(
         files.path(),
         "foreign",
-        &tls::issue(&other_ca, "console.ops").unwrap(),
+        &tls::issue(&other_ca, "console.ops", None).unwrap(),
     );
     let addr = br.node().unwrap().addr().unwrap().to_string();
     let mut client = std::process::Command::new(&python);

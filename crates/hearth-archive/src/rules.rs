@@ -213,7 +213,8 @@ pub fn check(
                         "{a} wrote the summary of {owner}; a summary is written by its node only"
                     ),
                 )),
-                None => ctx.append_only_record(),
+                // Its figures are replaced as they change, by its node only.
+                None => Ok(()),
             }
         }
         DocId::Ledger(owner) => ctx.ledger(owner, authors),
@@ -234,7 +235,7 @@ pub fn check(
                     None => return Err(unattested("policy_by_top", a)),
                 }
             }
-            ctx.append_only_record()
+            ctx.append_only_record(|_| false)
         }
     }
 }
@@ -601,8 +602,9 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
         Ok(())
     }
 
-    /// Entries of a record are written whole and never replaced or removed.
-    fn append_only_record(&self) -> Result<(), Breach> {
+    /// Entries of a record are written whole and never replaced or removed (but those
+    /// `may_replace` allows).
+    fn append_only_record(&self, may_replace: impl Fn(&str) -> bool) -> Result<(), Breach> {
         let (Some(b), Some(now)) = (self.before, map_at(self.after, &["entries"])) else {
             return Ok(());
         };
@@ -611,6 +613,9 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
         };
         let now = fields(self.after, &now);
         for (key, ops) in fields(b, &old) {
+            if may_replace(&key) {
+                continue;
+            }
             if ops
                 .iter()
                 .any(|op| !now.get(&key).is_some_and(|n| n.contains(op)))
@@ -643,7 +648,8 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
                 None => return Err(unattested("ledger_by_owner", owner)),
             }
         }
-        self.append_only_record()?;
+        // A year's budget is a plan its owner may set again; money entries stay as written.
+        self.append_only_record(|key| key.starts_with("budget-"))?;
         let Some(now) = map_at(self.after, &["entries"]) else {
             return Ok(());
         };
@@ -689,5 +695,83 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{BoundId, Case, CaseFields, Editor, NewVisit};
+    use crate::codes::VisitKind;
+
+    struct Demo;
+
+    impl Topology for Demo {
+        fn parents(&self, node: &str) -> Option<Vec<String>> {
+            Some(match node {
+                "demo.team-1" | "demo.team-2" => vec!["demo.branch".into()],
+                "demo.branch" => vec!["demo.enterprise".into()],
+                _ => Vec::new(),
+            })
+        }
+    }
+
+    fn editor(node: &str) -> Editor {
+        Editor {
+            node: node.into(),
+            by: "x".into(),
+            at: jiff::Timestamp::from_second(1_780_272_000).unwrap(),
+            today: jiff::civil::date(2026, 6, 1),
+        }
+    }
+
+    fn case_at(home: &str, nonce: &str) -> Case {
+        let actor = crate::actor_id(home, &[1; 8]);
+        let mut c = Case::create(
+            &BoundId::new(home, nonce),
+            actor,
+            &editor(home),
+            &CaseFields::sample(1),
+        )
+        .unwrap();
+        c.report_to(&editor(home), "demo.branch", "filed").unwrap();
+        c
+    }
+
+    fn at_branch(c: &mut Case) -> Case {
+        Case::from_doc(c_doc(c), crate::actor_id("demo.branch", &[2; 8])).unwrap()
+    }
+
+    fn c_doc(c: &mut Case) -> AutoCommit {
+        c.doc_mut().clone()
+    }
+
+    #[test]
+    fn a_new_case_from_its_home_passes_and_a_merge_by_the_branch_is_allowed() {
+        let mut d1 = case_at("demo.team-1", "a");
+        let mut d2 = case_at("demo.team-2", "b");
+        d2.add_visit(
+            &editor("demo.team-2"),
+            &NewVisit {
+                id: "v2".into(),
+                date: jiff::civil::date(2026, 4, 2),
+                kind: VisitKind::Home,
+                visitor: None,
+                notes: None,
+                consent: true,
+            },
+        )
+        .unwrap();
+        let id1 = d1.id().unwrap();
+        let id2 = d2.id().unwrap();
+        let authors = ["demo.team-1".to_owned()];
+        check(&id1, None, &c_doc(&mut d1), &authors, &Demo, false).unwrap();
+        let mut b1 = at_branch(&mut d1);
+        let mut b2 = at_branch(&mut d2);
+        let (before1, before2) = (c_doc(&mut b1), c_doc(&mut b2));
+        b1.absorb(&editor("demo.branch"), "dup", &mut b2).unwrap();
+        let branch = ["demo.branch".to_owned()];
+        check(&id1, Some(&before1), &c_doc(&mut b1), &branch, &Demo, false).unwrap();
+        check(&id2, Some(&before2), &c_doc(&mut b2), &branch, &Demo, false).unwrap();
     }
 }

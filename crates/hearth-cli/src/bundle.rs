@@ -5,7 +5,6 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use hearth_node::StoreReplica;
 use hearth_node::bundle::{self, BundleFileError, MAX_FILE};
 use hearth_proto::v1::local_client::LocalClient;
 use hearth_proto::v1::{ExportBundleRequest, ImportBundleReply, ImportBundleRequest};
@@ -145,7 +144,7 @@ fn export(
         }
     };
     let identity = load_identity(dir)?;
-    let mut replica = StoreReplica::new(&config.node_id, store)?.with_topology(config);
+    let mut replica = hearth_node::replica_for(config, &identity, store)?;
     let e = bundle::export(&mut replica, &identity, config, for_node, full).map_err(file_error)?;
     Ok((e.file, e.documents as u64, e.since, e.upto))
 }
@@ -166,7 +165,7 @@ fn import(dir: &Path, config: &NodeConfig, file: Vec<u8>) -> Result<ImportBundle
         }
     };
     let identity = load_identity(dir)?;
-    let mut replica = StoreReplica::new(&config.node_id, store)?.with_topology(config);
+    let mut replica = hearth_node::replica_for(config, &identity, store)?;
     let report = bundle::import(&mut replica, &identity, config, &file).map_err(file_error)?;
     Ok(report.into())
 }

@@ -23,8 +23,29 @@ pub fn run(command: CertsCommand) -> Result<()> {
                 out.display()
             )?;
         }
-        CertsCommand::Issue { ca, node_id, out } => {
+        CertsCommand::Issue {
+            ca,
+            node_id,
+            level,
+            parents,
+            out,
+        } => {
             check_node_id(&node_id)?;
+            for parent in &parents {
+                check_node_id(parent)?;
+            }
+            let place = match level {
+                Some(level) => {
+                    let level: hearth_archive::Level = level
+                        .parse()
+                        .map_err(|e: hearth_archive::ArchiveError| BadInput::new(e.to_string()))?;
+                    Some(tls::Place {
+                        level: level.code().to_owned(),
+                        parents,
+                    })
+                }
+                None => None,
+            };
             let read = |file: &str| {
                 fs::read_to_string(ca.join(file)).map_err(|e| {
                     BadInput::new(format!(
@@ -38,12 +59,17 @@ pub fn run(command: CertsCommand) -> Result<()> {
                 key: read(CA_KEY_FILE)?,
             };
             refuse_existing(&out, &[CERT_FILE, KEY_FILE])?;
-            let node = tls::issue(&ca_pem, &node_id)?;
+            let node = tls::issue(&ca_pem, &node_id, place.as_ref())?;
             write(&out, CA_FILE, &ca_pem.cert, 0o644)?;
             write(&out, CERT_FILE, &node.cert, 0o644)?;
             write(&out, KEY_FILE, &node.key, 0o600)?;
+            let said = match &place {
+                Some(p) if p.parents.is_empty() => format!(" ({}, the top)", p.level),
+                Some(p) => format!(" ({}, reporting to {})", p.level, p.parents.join(", ")),
+                None => " (no place in the federation: an admin certificate)".into(),
+            };
             crate::out!(
-                "certificate for {node_id} written to {}; put {CA_FILE}, {CERT_FILE} and {KEY_FILE} in the node's <data-dir>/tls/",
+                "certificate for {node_id}{said} written to {}; put {CA_FILE}, {CERT_FILE} and {KEY_FILE} in the node's <data-dir>/tls/",
                 out.display()
             )?;
         }

@@ -171,6 +171,14 @@ pub enum CertsCommand {
         /// The node id to certify
         #[arg(long, value_name = "ID")]
         node_id: String,
+        /// The node's level (team, branch, enterprise, municipal, provincial, national): with
+        /// its parents, its place in the federation, which other nodes check (DESIGN §4a).
+        /// Leave it out only for an admin certificate
+        #[arg(long, value_name = "LEVEL")]
+        level: Option<String>,
+        /// A node the certified node reports to (repeat for several; none for the top)
+        #[arg(long = "parent", value_name = "ID", requires = "level")]
+        parents: Vec<String>,
         /// Folder to write to
         #[arg(long, value_name = "DIR")]
         out: PathBuf,

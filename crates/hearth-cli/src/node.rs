@@ -502,6 +502,7 @@ pub fn init(
         admins: Vec::new(),
         metrics,
         limits: Default::default(),
+        trust: Default::default(),
     };
     let created_dir = !dir.exists();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

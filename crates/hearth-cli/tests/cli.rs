@@ -1344,32 +1344,8 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
         ],
     );
     run(&br, &["certs", "init-ca", "--out", ca.to_str().unwrap()]);
-    run(
-        &br,
-        &[
-            "certs",
-            "issue",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--node-id",
-            "demo.branch",
-            "--out",
-            br.join("tls").to_str().unwrap(),
-        ],
-    );
-    run(
-        &t1,
-        &[
-            "certs",
-            "issue",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--node-id",
-            "demo.team-1",
-            "--out",
-            t1.join("tls").to_str().unwrap(),
-        ],
-    );
+    issue_cert(&br, &ca, "demo.branch", &br.join("tls"));
+    issue_cert(&t1, &ca, "demo.team-1", &t1.join("tls"));
     run(
         &br,
         &["peer", "add", "--id", "demo.team-1", "--relation", "child"],
@@ -1856,20 +1832,34 @@ fn init_with_cert(dir: &Path, ca: &Path, id: &str, level: &str, extra: &[&str]) 
     let mut args = vec!["init", "--node-id", id, "--level", level];
     args.extend_from_slice(extra);
     must(dir, &args);
-    let tls = dir.join("tls");
-    must(
-        dir,
-        &[
-            "certs",
-            "issue",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--node-id",
-            id,
-            "--out",
-            tls.to_str().unwrap(),
-        ],
-    );
+    issue_cert(dir, ca, id, &dir.join("tls"));
+}
+
+/// Issues the certificate of demo node `id` into `out`, with its level and parent in the demo
+/// federation (team → branch → enterprise → municipal).
+fn issue_cert(dir: &Path, ca: &Path, id: &str, out: &Path) {
+    let (level, parent) = match id {
+        "demo.branch" => ("branch", Some("demo.enterprise")),
+        "demo.enterprise" => ("enterprise", Some("demo.municipal")),
+        "demo.municipal" => ("municipal", None),
+        _ => ("team", Some("demo.branch")),
+    };
+    let mut args = vec![
+        "certs",
+        "issue",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--node-id",
+        id,
+        "--level",
+        level,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if let Some(parent) = parent {
+        args.extend(["--parent", parent]);
+    }
+    must(dir, &args);
 }
 
 /// In `root`: a federation CA (`ca`), a branch (`br`, listening on a free port) and its team

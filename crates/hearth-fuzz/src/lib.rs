@@ -127,7 +127,7 @@ fn identity() -> &'static hearth_node::Identity {
     static IDENTITY: OnceLock<hearth_node::Identity> = OnceLock::new();
     IDENTITY.get_or_init(|| {
         let made = hearth_node::tls::new_ca("fuzz").and_then(|ca| {
-            let node = hearth_node::tls::issue(&ca, HERE)?;
+            let node = hearth_node::tls::issue(&ca, HERE, None)?;
             hearth_node::Identity::from_pem(&ca.cert, &node)
         });
         match made {

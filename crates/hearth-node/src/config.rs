@@ -53,6 +53,30 @@ pub struct Peer {
     pub endpoint: Option<String>,
 }
 
+/// `[trust]` of the config file: the upgrade window for a federation moving from a Hearth
+/// without signatures (DESIGN §4a). Leave it out otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Trust {
+    /// Until this day (inclusive) this node takes from its neighbours changes without a
+    /// signature, cases whose id is not bound to their home and places no certificate attests
+    /// — all still checked against every other rule; a wrong signature is refused always.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_unsigned_until: Option<hearth_archive::jiff::civil::Date>,
+}
+
+impl Trust {
+    fn is_default(&self) -> bool {
+        *self == Trust::default()
+    }
+
+    /// Whether the window is open on `today`.
+    pub fn open_on(&self, today: hearth_archive::jiff::civil::Date) -> bool {
+        self.accept_unsigned_until
+            .is_some_and(|until| today <= until)
+    }
+}
+
 /// The config file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +102,9 @@ pub struct NodeConfig {
     /// Bounds on what peers may hold of this node; the defaults suit every node.
     #[serde(default, skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
+    /// `[trust]`: the upgrade window of DESIGN §4a.
+    #[serde(default, skip_serializing_if = "Trust::is_default")]
+    pub trust: Trust,
 }
 
 /// What one peer, or all of them together, may hold of a node (DESIGN §4a, isolation): each
@@ -335,6 +362,7 @@ mod tests {
             ],
             admins: vec!["console.ops".into()],
             limits: Limits::default(),
+            trust: Default::default(),
         };
         let text = config.to_toml().unwrap();
         assert_eq!(NodeConfig::parse(&text).unwrap(), config);

@@ -53,6 +53,9 @@ pub enum NodeError {
     /// Certificates or keys are unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The node's key cannot sign changes, or the CA cannot check them.
+    #[error("cannot sign or check changes: {0}")]
+    Trust(#[from] hearth_sync::TrustError),
     /// The listen address cannot be used.
     #[error("cannot listen on {addr}: {source}; is another node running there?")]
     Listen {
@@ -235,6 +238,31 @@ impl std::ops::Deref for RunningNode {
     }
 }
 
+/// The node's store as a sync replica: its neighbours from the config, and its keyring from its
+/// identity, with the upgrade window of `[trust]` open or shut by today's date (DESIGN §4a).
+/// The running node and the command line (bundles while no node runs) use the same.
+pub fn replica_for(
+    config: &NodeConfig,
+    identity: &Identity,
+    store: Store,
+) -> Result<StoreReplica, NodeError> {
+    let now = hearth_archive::jiff::Timestamp::now();
+    let mut keyring = identity.keyring(u64::try_from(now.as_second()).unwrap_or(0))?;
+    let today = now
+        .to_zoned(hearth_archive::jiff::tz::TimeZone::system())
+        .date();
+    keyring.set_legacy(config.trust.open_on(today));
+    if keyring.legacy() {
+        info!(
+            until = %config.trust.accept_unsigned_until.map(|d| d.to_string()).unwrap_or_default(),
+            "upgrade window open: unsigned changes from neighbours are taken until then"
+        );
+    }
+    Ok(StoreReplica::new(&config.node_id, store)?
+        .with_topology(config)
+        .with_keyring(Arc::new(std::sync::RwLock::new(keyring)))?)
+}
+
 /// Starts a node: the core thread, the TLS listener (if the config has one) and a dialer for
 /// every neighbour with an endpoint.
 pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
@@ -253,7 +281,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             "this node reads newer document schemas than before: it reconciles with each neighbour once"
         );
     }
-    let replica = StoreReplica::new(&config.node_id, store)?.with_topology(&config);
+    let replica = replica_for(&config, &identity, store)?;
     let session = config.limits.session(session);
     let in_flight = config.limits.session_in_flight_mib << 20;
     let mut allowed = config.neighbour_ids();

@@ -59,6 +59,14 @@ impl LocalNode {
             .map_err(io)?;
         let incarnation: [u8; 8] = rand::random();
         Store::create(&dir.path().join("hearth.redb"), &incarnation)?;
+        let place = tls::Place {
+            level: level.code().to_owned(),
+            parents: peers
+                .iter()
+                .filter(|p| p.relation == crate::config::Relation::Parent)
+                .map(|p| p.id.clone())
+                .collect(),
+        };
         Ok(LocalNode {
             id: id.to_owned(),
             config: NodeConfig {
@@ -69,9 +77,10 @@ impl LocalNode {
                 admins: Vec::new(),
                 metrics: None,
                 limits: Default::default(),
+                trust: Default::default(),
             },
             dir,
-            pem: tls::issue(ca, id)?,
+            pem: tls::issue(ca, id, Some(&place))?,
             ca_cert: ca.cert.clone(),
             running: None,
         })

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hearth_archive::automerge::{ActorId, AutoCommit};
+use hearth_archive::signed::SigSet;
 use hearth_archive::{Case, Document, Record, actor_id};
 use hearth_store::{Store, StoreError};
-use hearth_sync::{Neighbour, Replica, ReplicaError, Resume};
+use hearth_sync::{Neighbour, Replica, ReplicaError, Resume, SharedKeyring};
 
 /// Loaded documents kept after a flush; the least recently used beyond this are dropped.
 pub const CACHE_DOCS: usize = 2048;
@@ -43,6 +44,10 @@ pub struct StoreReplica {
     quarantine: BTreeMap<String, String>,
     /// Documents the last flush set aside (their changes were dropped, the rest committed).
     set_aside: Vec<(String, String)>,
+    /// The node's keyring (DESIGN §4a).
+    keyring: Option<SharedKeyring>,
+    /// Signatures kept since the last flush.
+    sigs: HashMap<String, SigSet>,
 }
 
 fn storage(e: StoreError) -> ReplicaError {
@@ -71,7 +76,27 @@ impl StoreReplica {
             sync_states: HashMap::new(),
             quarantine: BTreeMap::new(),
             set_aside: Vec::new(),
+            keyring: None,
+            sigs: HashMap::new(),
         })
+    }
+
+    /// Gives the replica the node's keyring: from then on it signs this node's changes as
+    /// they leave it and checks what peers send (DESIGN §4a). The certificates of other nodes
+    /// kept in the store are learned again (and checked again).
+    pub fn with_keyring(mut self, keyring: SharedKeyring) -> Result<StoreReplica, StoreError> {
+        let chains = self.store.certificates()?;
+        if let Ok(mut k) = keyring.write() {
+            for chain in chains {
+                if let Some(chain) = hearth_sync::trust::decode_chain(&chain) {
+                    // One that no longer checks (expired, another CA) is not taken again.
+                    let _ = k.learn(&chain);
+                }
+            }
+            k.take_learned();
+        }
+        self.keyring = Some(keyring);
+        Ok(self)
     }
 
     /// Documents the last [`StoreReplica::flush`] set aside instead of storing, with why (see
@@ -127,6 +152,11 @@ impl StoreReplica {
             || !self.checkpoints.is_empty()
             || !self.peers_have.is_empty()
             || !self.sync_states.is_empty()
+            || !self.sigs.is_empty()
+            || self
+                .keyring
+                .as_ref()
+                .is_some_and(|k| k.read().is_ok_and(|k| k.has_learned()))
     }
 
     /// A case for a local change through the archive API (loaded if need be).
@@ -292,6 +322,23 @@ impl StoreReplica {
         for ((peer, doc), state) in &self.sync_states {
             batch.save_sync_state(peer, doc, state).map_err(storage)?;
         }
+        for (doc, sigs) in &self.sigs {
+            if !set_aside.iter().any(|(id, _)| id == doc) {
+                batch.save_signatures(doc, sigs).map_err(storage)?;
+            }
+        }
+        let learned = match &self.keyring {
+            Some(k) => k
+                .write()
+                .map_err(|_| ReplicaError("the keyring is unusable after a failure".into()))?
+                .take_learned(),
+            None => Vec::new(),
+        };
+        for chain in learned {
+            batch
+                .save_certificate(&hearth_sync::trust::encode_chain(&chain))
+                .map_err(storage)?;
+        }
         // A conflict opened or closed changes what the summary carries up.
         self.aggregates_stale |= batch.conflicts_changed();
         batch.commit().map_err(storage)?;
@@ -300,6 +347,7 @@ impl StoreReplica {
         self.checkpoints.clear();
         self.peers_have.clear();
         self.sync_states.clear();
+        self.sigs.clear();
         self.set_aside.extend(set_aside);
         self.evict();
         Ok(())
@@ -549,5 +597,29 @@ impl Replica for StoreReplica {
         self.quarantine
             .get(doc)
             .map(|why| format!("it was set aside here after it could not be stored ({why})"))
+    }
+
+    fn keyring(&self) -> Option<SharedKeyring> {
+        self.keyring.clone()
+    }
+
+    fn signatures(&mut self, doc: &str, sign: bool) -> Result<SigSet, ReplicaError> {
+        let mut kept = match self.sigs.get(doc) {
+            Some(kept) => kept.clone(),
+            None => self.store.signatures(doc).map_err(storage)?,
+        };
+        if sign
+            && self.load(doc)?
+            && let Some((d, _)) = self.cache.get_mut(doc)
+            && hearth_sync::replica::sign_own(self.keyring.as_ref(), doc, d.doc_mut(), &mut kept)?
+        {
+            self.sigs.insert(doc.to_owned(), kept.clone());
+        }
+        Ok(kept)
+    }
+
+    fn save_signatures(&mut self, doc: &str, sigs: &SigSet) -> Result<(), ReplicaError> {
+        self.sigs.insert(doc.to_owned(), sigs.clone());
+        Ok(())
     }
 }

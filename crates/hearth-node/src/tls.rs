@@ -89,14 +89,42 @@ pub fn new_ca(name: &str) -> Result<Pem, TlsError> {
     })
 }
 
-/// Issues a node certificate (valid 10 years) whose subject alternative name is the node id.
-pub fn issue(ca: &Pem, node_id: &str) -> Result<Pem, TlsError> {
-    issue_with_names(ca, &[node_id])
+/// Where a node sits in the federation, as its certificate attests it (DESIGN §4a): its level
+/// and its parents (none for the top).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// The node's level (`team`, `branch`, …).
+    pub level: String,
+    /// The nodes it reports to.
+    pub parents: Vec<String>,
+}
+
+/// Issues a node certificate (valid 10 years) whose subject alternative name is the node id and,
+/// with a place, whose URIs name the node's level and parents
+/// (`urn:hearth:level:L`, `urn:hearth:parent:ID`): then any node can check that a node it adds
+/// to a case is its neighbour. Admin certificates have no place.
+pub fn issue(ca: &Pem, node_id: &str, place: Option<&Place>) -> Result<Pem, TlsError> {
+    let uris = place
+        .map(|p| {
+            std::iter::once(format!("{}{}", hearth_sync::trust::LEVEL_URN, p.level))
+                .chain(
+                    p.parents
+                        .iter()
+                        .map(|id| format!("{}{id}", hearth_sync::trust::PARENT_URN)),
+                )
+                .collect()
+        })
+        .unwrap_or_default();
+    issue_inner(ca, &[node_id], uris)
 }
 
 /// A certificate from `ca` (valid 10 years) naming every one of `names`, the first also as its
 /// common name. A node certificate names one ([`issue`]); tests make ones that name two.
 pub fn issue_with_names(ca: &Pem, names: &[&str]) -> Result<Pem, TlsError> {
+    issue_inner(ca, names, Vec::new())
+}
+
+fn issue_inner(ca: &Pem, names: &[&str], uris: Vec<String>) -> Result<Pem, TlsError> {
     let ca_key = KeyPair::from_pem(&ca.key)?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key)?;
     let key = KeyPair::generate()?;
@@ -108,6 +136,11 @@ pub fn issue_with_names(ca: &Pem, names: &[&str]) -> Result<Pem, TlsError> {
         names.first().copied().unwrap_or_default(),
     );
     params.distinguished_name = dn;
+    for uri in uris {
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::URI(uri.try_into()?));
+    }
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![
@@ -275,6 +308,13 @@ impl Identity {
         Ok((u16::from(signer.scheme()), signature))
     }
 
+    /// The keyring this identity signs and checks changes with (DESIGN §4a), checking
+    /// certificates at `now` (seconds since the Unix epoch).
+    pub fn keyring(&self, now: u64) -> Result<hearth_sync::Keyring, hearth_sync::TrustError> {
+        hearth_sync::Keyring::new(self.ca.iter().map(|c| c.to_vec()).collect(), now)?
+            .with_key(self.chain_der(), self.key.secret_der())
+    }
+
     /// This node's certificate chain, DER, its own first.
     pub fn chain_der(&self) -> Vec<Vec<u8>> {
         self.chain.iter().map(|c| c.to_vec()).collect()
@@ -327,29 +367,19 @@ impl Identity {
     }
 }
 
-/// The one node id a node certificate names: its only subject alternative name, a DNS name
-/// that is a valid node id (no wildcard, no URI beside it). A certificate that names none, or
-/// several, identifies no node and is refused wherever it is shown.
+/// The one node id a node certificate names: its only DNS name, a valid node id (no wildcard),
+/// beside which it may name only its place in the federation (`hearth_sync::trust::place_of`).
+/// A certificate that names none, or several, identifies no node and is refused wherever it is
+/// shown.
 pub fn node_id_of(cert: &CertificateDer<'_>) -> Result<String, String> {
-    let ee = webpki::EndEntityCert::try_from(cert)
-        .map_err(|e| format!("the certificate cannot be read ({e})"))?;
-    let names: Vec<&str> = ee.valid_dns_names().collect();
-    if ee.valid_uri_names().next().is_some() {
-        return Err("the certificate names a URI besides a node id".into());
-    }
-    match names.as_slice() {
-        [one] => {
-            crate::config::check_node_id(one)
-                .map_err(|_| format!("the certificate names {one:?}, which is no node id"))?;
-            Ok((*one).to_owned())
-        }
-        [] => Err("the certificate names no node id".into()),
-        many => Err(format!(
-            "the certificate names {} node ids ({}); a node certificate names exactly one",
-            many.len(),
-            many.join(", ")
-        )),
-    }
+    let place = hearth_sync::trust::place_of(cert)?;
+    crate::config::check_node_id(&place.node).map_err(|_| {
+        format!(
+            "the certificate names {:?}, which is no node id",
+            place.node
+        )
+    })?;
+    Ok(place.node)
 }
 
 /// The node id a verified peer certificate names, if it names exactly one and that one is
@@ -483,7 +513,7 @@ mod tests {
     #[test]
     fn issued_certificates_name_their_node() {
         let ca = new_ca("test").unwrap();
-        let node = issue(&ca, "demo.team-1").unwrap();
+        let node = issue(&ca, "demo.team-1", None).unwrap();
         let id = Identity::from_pem(&ca.cert, &node).unwrap();
         let names = vec!["demo.branch".to_owned(), "demo.team-1".to_owned()];
         assert_eq!(

@@ -55,6 +55,12 @@ const OPEN_CONFLICTS: MultimapTableDefinition<&str, &str> =
 const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sync_states");
 /// Peer id → how far that peer has applied this node's feed (where a bundle for it starts).
 const PEERS_HAVE: TableDefinition<&str, u64> = TableDefinition::new("peers_have");
+/// Document id → the signatures kept for it (DESIGN §4a: the newest of each author's, encoded
+/// as `hearth_archive::signed::SigSet`).
+const SIGNATURES: TableDefinition<&str, &[u8]> = TableDefinition::new("signatures");
+/// SHA-256 of a certificate chain → the chain: other nodes' certificates this node checked,
+/// kept so that it can pass them on with what it relays.
+const CERTIFICATES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("certificates");
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +369,38 @@ impl Store {
             table => table?,
         };
         Ok(table.get(peer)?.map(|g| g.value()))
+    }
+
+    /// The signatures kept for a document (none for a document stored before signatures, or
+    /// one only this node wrote and has not sent yet).
+    pub fn signatures(&self, doc: &str) -> Result<hearth_archive::signed::SigSet> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(SIGNATURES) {
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Default::default()),
+            table => table?,
+        };
+        match table.get(doc)? {
+            None => Ok(Default::default()),
+            Some(bytes) => hearth_archive::signed::SigSet::decode(bytes.value()).map_err(|e| {
+                StoreError::Corrupt {
+                    id: doc.to_owned(),
+                    reason: e.to_string(),
+                }
+            }),
+        }
+    }
+
+    /// Every certificate chain kept (encoded as the caller stored it).
+    pub fn certificates(&self) -> Result<Vec<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(CERTIFICATES) {
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            table => table?,
+        };
+        table
+            .iter()?
+            .map(|entry| Ok(entry?.1.value().to_vec()))
+            .collect()
     }
 
     /// The persisted Automerge sync state of a document with a peer.
@@ -931,6 +969,28 @@ impl Batch {
         self.txn
             .open_table(SYNC_STATES)?
             .insert((peer, doc), state)?;
+        Ok(())
+    }
+
+    /// Keeps the signatures of a document.
+    pub fn save_signatures(
+        &mut self,
+        doc: &str,
+        sigs: &hearth_archive::signed::SigSet,
+    ) -> Result<()> {
+        self.txn
+            .open_table(SIGNATURES)?
+            .insert(doc, sigs.encode().as_slice())?;
+        Ok(())
+    }
+
+    /// Keeps a certificate chain (encoded by the caller); once only.
+    pub fn save_certificate(&mut self, chain: &[u8]) -> Result<()> {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(chain).into();
+        self.txn
+            .open_table(CERTIFICATES)?
+            .insert(key.as_slice(), chain)?;
         Ok(())
     }
 

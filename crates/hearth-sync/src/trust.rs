@@ -124,6 +124,27 @@ struct Known {
     place: Place,
 }
 
+/// A certificate chain as bytes, for storage: each certificate as a 4-byte length and its DER.
+pub fn encode_chain(chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for cert in chain {
+        out.extend_from_slice(&(cert.len() as u32).to_be_bytes());
+        out.extend_from_slice(cert);
+    }
+    out
+}
+
+/// Reads [`encode_chain`]'s bytes.
+pub fn decode_chain(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut chain = Vec::new();
+    while !bytes.is_empty() {
+        let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        chain.push(bytes.get(4..4 + len)?.to_vec());
+        bytes = &bytes[4 + len..];
+    }
+    Some(chain)
+}
+
 struct Own {
     node: String,
     key: EcdsaKeyPair,
@@ -144,6 +165,8 @@ pub struct Keyring {
     own: Option<Own>,
     known: HashMap<String, Vec<Known>>,
     legacy: bool,
+    /// Chains learned since [`Keyring::take_learned`] last ran, for the caller to store.
+    learned: Vec<Vec<Vec<u8>>>,
 }
 
 impl Keyring {
@@ -163,6 +186,7 @@ impl Keyring {
             own: None,
             known: HashMap::new(),
             legacy: false,
+            learned: Vec::new(),
         })
     }
 
@@ -250,7 +274,18 @@ impl Keyring {
             chain: chain.to_vec(),
             place,
         });
+        self.learned.push(chain.to_vec());
         Ok(node)
+    }
+
+    /// Whether chains were learned since [`Keyring::take_learned`] last ran.
+    pub fn has_learned(&self) -> bool {
+        !self.learned.is_empty()
+    }
+
+    /// The chains learned since the last call (for the caller to keep).
+    pub fn take_learned(&mut self) -> Vec<Vec<Vec<u8>>> {
+        std::mem::take(&mut self.learned)
     }
 
     /// Signs this node's change `hash` to document `doc`.

@@ -55,20 +55,7 @@ impl Federation {
             &["--federation-salt", salt.to_str().unwrap()],
         );
         let t2 = root.join("t2");
-        let ca_dir = ca.to_str().unwrap();
-        must(
-            &root,
-            &[
-                "certs",
-                "issue",
-                "--ca",
-                ca_dir,
-                "--node-id",
-                T2,
-                "--out",
-                t2.to_str().unwrap(),
-            ],
-        );
+        super::issue_cert(&root, &ca, T2, &t2);
         for child in ["demo.team-1", T2] {
             must(&br, &["peer", "add", "--id", child, "--relation", "child"]);
         }
@@ -220,17 +207,15 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
     let baseline = fed.rss();
     let identity = fed.team2();
     let rt = runtime();
-    let (addr, id) = (fed.addr.clone(), |n: u64| {
-        format!("{:016x}", 0xbad0_0000 + n)
-    });
+    let (addr, id) = (fed.addr.clone(), |n: u64| hostile::case_id(T2, n));
 
     rt.block_on(async {
         let mut peer = Peer::open(&addr, BR, &identity, T2).await.unwrap();
         // A new case without the status the index needs.
-        let mut doc = hostile::case_for(&id(1), T2, BR, |d| d.delete(ROOT, "status").unwrap());
+        let mut doc = hostile::case_for(1, T2, BR, |d| d.delete(ROOT, "status").unwrap());
         let message = hostile::whole_doc_message(&mut doc);
         peer.send(Frame::Sync {
-            signatures: Vec::new(),
+            signatures: hostile::sign(&identity, &id(1), &mut doc),
             doc: id(1),
             message,
         })
@@ -242,10 +227,10 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
         );
 
         // A good case is taken; a later change that deletes its status is not.
-        let mut good = hostile::case_for(&id(2), T2, BR, |_| {});
+        let mut good = hostile::case_for(2, T2, BR, |_| {});
         let message = hostile::whole_doc_message(&mut good);
         peer.send(Frame::Sync {
-            signatures: Vec::new(),
+            signatures: hostile::sign(&identity, &id(2), &mut good),
             doc: id(2),
             message,
         })
@@ -285,10 +270,10 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
             (5, &rich, "money figure"),
         ];
         for (n, poison, says) in poisons {
-            let mut doc = hostile::case_for(&id(n), T2, BR, poison);
+            let mut doc = hostile::case_for(n, T2, BR, poison);
             let message = hostile::whole_doc_message(&mut doc);
             peer.send(Frame::Sync {
-                signatures: Vec::new(),
+                signatures: hostile::sign(&identity, &id(n), &mut doc),
                 doc: id(n),
                 message,
             })
@@ -298,14 +283,14 @@ fn a_hostile_neighbour_s_documents_and_floods_are_refused_and_the_branch_keeps_s
 
         // Control characters from another node are kept (an older node may have stored
         // them) but never reach a terminal raw.
-        let mut doc = hostile::case_for(&id(6), T2, BR, |d| {
+        let mut doc = hostile::case_for(6, T2, BR, |d| {
             let worker = d.get(ROOT, "worker").unwrap().unwrap().1;
             d.put(&worker, "name", "王\u{1b}[2J\u{202e}gnp.exe")
                 .unwrap();
         });
         let message = hostile::whole_doc_message(&mut doc);
         peer.send(Frame::Sync {
-            signatures: Vec::new(),
+            signatures: hostile::sign(&identity, &id(6), &mut doc),
             doc: id(6),
             message,
         })
