@@ -12,6 +12,8 @@ nodes_dir="${HEARTH_SETUP_NODES:-/nodes}"
 uid=10001 # the `hearth` user of the image
 
 field() { sed -n "s/^$1 = \"\(.*\)\"/\1/p" "$2"; }
+# The ids of the peers whose relation is "parent" (each [[peers]] table names id, then relation).
+parents() { awk -F'"' '/^id = /{id=$2} /^relation = "parent"/{print id}' "$1"; }
 
 if [[ ! -f "$ca/ca.pem" ]]; then
   hearth certs init-ca --out "$ca" --name demo-city
@@ -32,7 +34,12 @@ for n in "${nodes[@]}"; do
     join=(--federation-salt "$nodes_dir/municipal/federation.salt")
   fi
   hearth --data-dir "$dir" init --node-id "$id" --level "$level" "${join[@]}"
-  hearth certs issue --ca "$ca" --node-id "$id" --out "$dir/tls"
+  # The certificate says where the node sits (DESIGN §4a): its level and its parents.
+  place=(--level "$level")
+  for p in $(parents "$config"); do
+    place+=(--parent "$p")
+  done
+  hearth certs issue --ca "$ca" --node-id "$id" "${place[@]}" --out "$dir/tls"
   install -m 0600 "$config" "$dir/hearth.toml"
   if [[ "$(id -u)" == 0 ]]; then
     chown -R "$uid:$uid" "$dir"

@@ -275,3 +275,96 @@ pub fn rss(pid: u32) -> Option<u64> {
         .ok()?;
     Some(kb * 1024)
 }
+
+/// What a compromised team can try against the rules of DESIGN §4a, by name:
+///
+/// - `forge-actor`: a change under its parent's actor id (read off the shared case);
+/// - `plant`: a case "of its sibling's", made by itself, naming the sibling and the parent;
+/// - `squat`: a case of its own under the id its sibling's next case will have;
+/// - `approval`: an approval naming the node `above` the parent;
+/// - `participant`: its sibling added to the shared case;
+/// - `rewrite`: the aid its parent paid on the shared case raised, and the escalation trail
+///   emptied.
+///
+/// `shared` is the case shared with the parent (its id and Automerge bytes, as the team holds
+/// it), needed by all but `plant` and `squat`. Returns the document id and the forged document,
+/// written with an actor of `me` except where the attack says otherwise.
+pub fn forgery(
+    attack: &str,
+    me: &str,
+    parent: &str,
+    sibling: &str,
+    above: &str,
+    shared: Option<(&str, &[u8])>,
+) -> Result<(String, AutoCommit), Error> {
+    use hearth_archive::automerge::{ROOT, ReadDoc, transaction::Transactable};
+    let mine = hearth_archive::actor_id(me, &[7; 8]);
+    let e = editor(me);
+    match attack {
+        "plant" => {
+            let bound = hearth_archive::BoundId::new(sibling, &format!("planted-by-{me}"));
+            let mut case = Case::create(&bound, mine, &editor(sibling), &CaseFields::sample(901))?;
+            case.report_to(&editor(sibling), me, "to the team")?;
+            case.report_to(&e, parent, "filed")?;
+            return Ok((bound.id(), case.into_doc()));
+        }
+        "squat" => {
+            let id = hearth_archive::BoundId::new(sibling, "their-next-case").id();
+            let mut case = Case::create_legacy(&id, me, mine, &e, &CaseFields::sample(902))?;
+            case.report_to(&e, parent, "filed")?;
+            return Ok((id, case.into_doc()));
+        }
+        _ => {}
+    }
+    let (id, bytes) = shared.ok_or("this attack needs the case shared with the parent")?;
+    let mut doc = hearth_archive::untrusted::load(bytes)?;
+    match attack {
+        "forge-actor" => {
+            let theirs = doc
+                .get_changes_meta(&[])
+                .into_iter()
+                .map(|m| m.actor.into_owned())
+                .find(|a| hearth_archive::node_of_actor(a).as_deref() == Some(parent))
+                .ok_or("the shared case has no change of the parent's to copy the actor from")?;
+            let mut case = Case::from_doc(doc, theirs)?;
+            let fields = CaseFields {
+                annual_income_fen: Some(1_00),
+                ..CaseFields::default()
+            };
+            case.edit(&editor(parent), &fields)?;
+            doc = case.into_doc();
+        }
+        "approval" => {
+            let mut case = Case::from_doc(doc, mine)?;
+            case.decide(&editor(above), hearth_archive::Decision::Approve, "")?;
+            doc = case.into_doc();
+        }
+        "participant" => {
+            let mut case = Case::from_doc(doc, mine)?;
+            case.report_to(&e, sibling, "to the sibling")?;
+            doc = case.into_doc();
+        }
+        "rewrite" => {
+            doc = doc.with_actor(mine);
+            let aid = doc.get(ROOT, "assistance")?.ok_or("no assistance")?.1;
+            for key in doc.keys(&aid).collect::<Vec<_>>() {
+                let entry = doc.get(&aid, key.as_str())?.ok_or("no entry")?.1;
+                let payer = match doc.get(&entry, "paying_node")? {
+                    Some((v, _)) => v.as_str().map(str::to_owned),
+                    None => None,
+                };
+                if payer.as_deref() == Some(parent) {
+                    doc.put(&entry, "amount_fen", 99_999_00_i64)?;
+                }
+            }
+            let esc = doc.get(ROOT, "escalation")?.ok_or("no escalation")?.1;
+            let trail = doc.get(&esc, "trail")?.ok_or("no trail")?.1;
+            while doc.length(&trail) > 0 {
+                doc.delete(&trail, 0)?;
+            }
+            doc.commit();
+        }
+        other => return Err(format!("no attack {other:?}").into()),
+    }
+    Ok((id.to_owned(), doc))
+}

@@ -31,6 +31,21 @@ use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, Value};
 use crate::doc::node_of_actor;
 use crate::record::DocId;
 
+/// The name of every rule, as refusals and metrics name them.
+pub const RULES: &[&str] = &[
+    "participants_write",
+    "home_creates",
+    "fixed_at_creation",
+    "participant_by_neighbour",
+    "append_only",
+    "entry_by_its_node",
+    "aid_by_payer",
+    "trail_by_from",
+    "summary_by_its_node",
+    "ledger_by_owner",
+    "policy_by_top",
+];
+
 /// A rule broken by what a peer sent: the rule's name and what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breach {

@@ -291,6 +291,9 @@ impl Core {
                 let newest: Vec<&Refused> = live.session.refusals().collect();
                 for r in newest.iter().rev().take(refused as usize) {
                     warn!(peer = %peer, doc = %r.doc, reason = ?r.reason, message = %r.message, "document refused");
+                    if let Some(rule) = r.rule() {
+                        self.metrics.change_refused(rule);
+                    }
                 }
                 drop(permit);
             }

@@ -124,6 +124,11 @@ struct ReasonLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabel {
+    rule: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PeerLabel {
     peer: String,
 }
@@ -139,6 +144,7 @@ struct FlowLabel {
 pub struct Metrics {
     refused: Family<ReasonLabel, Counter>,
     set_aside: Counter,
+    changes_refused: Family<RuleLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -150,9 +156,15 @@ impl Default for Metrics {
                 reason: why.as_str(),
             }));
         }
+        let changes_refused = Family::<RuleLabel, Counter>::default();
+        for rule in std::iter::once("signature").chain(hearth_archive::rules::RULES.iter().copied())
+        {
+            drop(changes_refused.get_or_create(&RuleLabel { rule }));
+        }
         Metrics {
             refused,
             set_aside: Counter::default(),
+            changes_refused,
         }
     }
 }
@@ -169,6 +181,26 @@ impl Metrics {
             .get_or_create(&ReasonLabel {
                 reason: why.as_str(),
             })
+            .get()
+    }
+
+    /// Counts a message refused for breaking a rule of DESIGN §4a (`signature` or a rule of
+    /// `hearth_archive::rules::RULES`).
+    pub fn change_refused(&self, rule: &str) {
+        let known = std::iter::once("signature")
+            .chain(hearth_archive::rules::RULES.iter().copied())
+            .find(|r| *r == rule);
+        if let Some(rule) = known {
+            self.changes_refused
+                .get_or_create(&RuleLabel { rule })
+                .inc();
+        }
+    }
+
+    /// Refusals of changes for one rule so far.
+    pub fn changes_refused(&self, rule: &'static str) -> u64 {
+        self.changes_refused
+            .get_or_create(&RuleLabel { rule })
             .get()
     }
 
@@ -282,6 +314,11 @@ impl Metrics {
             "peers_refused",
             "Connections and sessions refused, by reason",
             self.refused.clone(),
+        );
+        registry.register(
+            "changes_refused",
+            "Messages from neighbours refused whole for a change not signed by its author (rule=signature) or breaking a rule of what its author may write (DESIGN 4a)",
+            self.changes_refused.clone(),
         );
         registry.register(
             "documents_set_aside",

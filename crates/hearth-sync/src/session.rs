@@ -128,6 +128,22 @@ pub struct Refused {
     pub message: String,
 }
 
+impl Refused {
+    /// What DESIGN §4a rule it enforced: `signature` for a change not signed by its author, the
+    /// rule's name (`hearth_archive::rules::RULES`) for one its author may not write, `None` for
+    /// the other refusals.
+    pub fn rule(&self) -> Option<&str> {
+        match self.reason {
+            Refusal::Unsigned => Some("signature"),
+            Refusal::Forbidden => hearth_archive::rules::RULES
+                .iter()
+                .copied()
+                .find(|rule| self.message.contains(&format!("rule {rule}:"))),
+            _ => None,
+        }
+    }
+}
+
 /// Refusals kept per session, newest last.
 const KEPT_REFUSALS: usize = 16;
 /// Longest text of a peer's (an error or refusal message) kept or logged here.
