@@ -6,7 +6,11 @@
 //! ```
 //! `TLS_DIR` holds `ca.pem`, `node.pem` and `node.key` of a neighbour `ME` of node `SERVER`;
 //! `ATTACK` is one of `poison`, `shared-poison`, `big-text`, `newer`, `summary`, `ids`,
-//! `digest`, `silent`, `idle N`, `two-names CA_DIR`.
+//! `digest`, `silent`, `idle N`, `two-names CA_DIR`, or one of the attacks of DESIGN §4a
+//! (`hostile::forgery`) with the sibling and the node above the server:
+//! `forge-actor|approval|participant|rewrite SIBLING ABOVE STORE CASE` (`STORE` the
+//! `hearth.redb` of `ME`'s stopped node, `CASE` a case it shares with `SERVER`) or
+//! `plant|squat SIBLING ABOVE`.
 
 use std::time::Duration;
 
@@ -136,6 +140,31 @@ async fn main() -> Result<()> {
                 Err(e) => println!("refused: {e}"),
                 Ok(mut peer) => println!("{:?}", peer.hear(None, 5).await),
             }
+        }
+        "forge-actor" | "plant" | "squat" | "approval" | "participant" | "rewrite" => {
+            let [sibling, above, more @ ..] = rest else {
+                return Err("give the sibling and the node above the server".into());
+            };
+            let bytes;
+            let shared = match more {
+                [store, case] => {
+                    let store = hearth_store::Store::open(std::path::Path::new(store))?;
+                    let actor = hearth_archive::actor_id(me, store.incarnation());
+                    let mut doc = store.load_doc(case, actor)?.ok_or("no such case")?;
+                    bytes = doc.doc_mut().save();
+                    Some((case.as_str(), bytes.as_slice()))
+                }
+                _ => None,
+            };
+            let (id, mut doc) = hostile::forgery(attack, me, server, sibling, above, shared)?;
+            let mut peer = Peer::open(addr, server, &identity, me).await?;
+            peer.send(Frame::Sync {
+                signatures: hostile::sign(&identity, &id, &mut doc),
+                message: hostile::whole_doc_message(&mut doc),
+                doc: id.clone(),
+            })
+            .await;
+            println!("{:?}", peer.hear(Some(&id), 20).await);
         }
         other => return Err(format!("unknown attack {other}").into()),
     }
