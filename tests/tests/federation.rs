@@ -18,17 +18,6 @@ use hearth_tests::{LocalNode, create_case, edit, heads, peer, wait_for};
 #[path = "federation/trust.rs"]
 mod trust;
 
-fn visit(id: &str) -> hearth_archive::NewVisit {
-    hearth_archive::NewVisit {
-        id: id.into(),
-        date: hearth_archive::jiff::civil::date(2026, 5, 2),
-        kind: hearth_archive::VisitKind::Home,
-        visitor: None,
-        notes: None,
-        consent: false,
-    }
-}
-
 async fn start() -> Federation {
     Federation::start(tls::new_ca("test").unwrap())
         .await

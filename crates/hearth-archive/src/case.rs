@@ -190,6 +190,20 @@ pub struct NewVisit {
     pub consent: bool,
 }
 
+impl NewVisit {
+    /// A home visit on 2026-05-02 with nothing else said, for tests and demos.
+    pub fn sample(id: &str) -> NewVisit {
+        NewVisit {
+            id: id.into(),
+            date: jiff::civil::date(2026, 5, 2),
+            kind: VisitKind::Home,
+            visitor: None,
+            notes: None,
+            consent: false,
+        }
+    }
+}
+
 /// An annual review to record.
 #[derive(Debug, Clone)]
 #[allow(missing_docs)]

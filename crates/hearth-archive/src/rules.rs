@@ -26,7 +26,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
-use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, Value};
+use automerge::{
+    ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValueRef, Value, ValueRef,
+};
 
 use crate::doc::node_of_actor;
 use crate::record::DocId;
@@ -212,8 +214,8 @@ pub fn check(
 ) -> Result<(), Breach> {
     let ctx = Ctx {
         id,
-        before,
-        after,
+        before: before.map(Doc::new),
+        after: Doc::new(after),
         topo,
         legacy,
     };
@@ -250,7 +252,10 @@ pub fn check(
                     None => return Err(unattested("policy_by_top", a)),
                 }
             }
-            ctx.append_only_record(|_| false)
+            {
+                let (old, now) = ctx.record_entries();
+                ctx.append_only_record(&old, &now, |_| false)
+            }
         }
     }
 }
@@ -283,62 +288,100 @@ fn node(op: &ObjId) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// The ids of every value at `obj[key]` (several when concurrent writes left them).
-fn ids(doc: &AutoCommit, obj: &ObjId, key: &str) -> Vec<ObjId> {
-    let mut ids: Vec<ObjId> = doc
-        .get_all(obj, key)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    ids.sort();
-    ids
+/// One key of a map: the ids of the operations that wrote its values (several when concurrent
+/// writes left them), the winning one, and the winner's text if it is text.
+#[derive(Debug, Clone)]
+struct Slot {
+    ids: Vec<ObjId>,
+    winner: ObjId,
+    object: bool,
+    text: Option<String>,
 }
 
-/// Every field of map `obj`: key → the ids of its values.
-fn fields(doc: &AutoCommit, obj: &ObjId) -> BTreeMap<String, Vec<ObjId>> {
-    let mut out = BTreeMap::new();
-    for item in doc.map_range(obj, ..) {
-        let key = item.key.to_string();
-        let v = if item.conflict {
-            ids(doc, obj, &key)
-        } else {
-            vec![item.id()]
-        };
-        out.insert(key, v);
+/// A map read in one pass (every key a seek would cost several times more).
+#[derive(Debug, Clone, Default)]
+struct Map(BTreeMap<String, Slot>);
+
+impl Map {
+    fn read(doc: &AutoCommit, obj: &ObjId) -> Map {
+        let mut out = BTreeMap::new();
+        for item in doc.map_range(obj, ..) {
+            let key = item.key.to_string();
+            let winner = item.id();
+            let (object, text) = match &item.value {
+                ValueRef::Object(_) => (true, None),
+                ValueRef::Scalar(ScalarValueRef::Str(s)) => (false, Some(s.to_string())),
+                ValueRef::Scalar(_) => (false, None),
+            };
+            let ids = if item.conflict {
+                let mut ids: Vec<ObjId> = doc
+                    .get_all(obj, key.as_str())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, id)| id)
+                    .collect();
+                ids.sort();
+                ids
+            } else {
+                vec![winner.clone()]
+            };
+            out.insert(
+                key,
+                Slot {
+                    ids,
+                    winner,
+                    object,
+                    text,
+                },
+            );
+        }
+        Map(out)
     }
-    out
+
+    /// The map at `key`, read, if the winning value there is one.
+    fn child(&self, doc: &AutoCommit, key: &str) -> Option<(ObjId, Map)> {
+        let slot = self.0.get(key).filter(|s| s.object)?;
+        Some((slot.winner.clone(), Map::read(doc, &slot.winner)))
+    }
+
+    fn ids(&self, key: &str) -> &[ObjId] {
+        self.0.get(key).map_or(&[], |s| s.ids.as_slice())
+    }
+
+    fn text(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|s| s.text.as_deref())
+    }
+
+    /// Whether both were written by the same operations, key by key.
+    fn same_ops(&self, other: &Map) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|((ka, a), (kb, b))| ka == kb && a.ids == b.ids)
+    }
 }
 
-/// The entries of a container: (label, entry object id); every value of a map key, concurrent
-/// ones included.
-fn entries(doc: &AutoCommit, obj: &ObjId, list: bool) -> Vec<(String, ObjId)> {
+/// The entries of a container: every value of a list, or of each key of a map (concurrent
+/// ones included), as operation ids.
+fn entries(doc: &AutoCommit, obj: &ObjId, list: bool) -> Vec<ObjId> {
     if list {
-        doc.list_range(obj, ..)
-            .map(|item| (item.index.to_string(), item.id()))
-            .collect()
+        doc.list_range(obj, ..).map(|item| item.id()).collect()
     } else {
-        fields(doc, obj)
-            .into_iter()
-            .flat_map(|(k, ids)| ids.into_iter().map(move |id| (k.clone(), id)))
+        Map::read(doc, obj)
+            .0
+            .into_values()
+            .flat_map(|s| s.ids)
             .collect()
     }
 }
 
-fn text(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
-    match doc.get(obj, key).ok().flatten() {
-        Some((Value::Scalar(s), _)) => match s.as_ref() {
-            automerge::ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The map at `path`, if there is one.
-fn map_at(doc: &AutoCommit, path: &[&str]) -> Option<ObjId> {
-    let mut obj = ROOT;
-    for key in path {
+/// The map at `path` from the root map `root`.
+fn map_at(doc: &AutoCommit, root: &Map, path: &[&str]) -> Option<ObjId> {
+    let (first, rest) = path.split_first()?;
+    let mut obj = root.0.get(*first).filter(|s| s.object)?.winner.clone();
+    for key in rest {
         match doc.get(&obj, *key).ok().flatten() {
             Some((Value::Object(ObjType::Map | ObjType::List), id)) => obj = id,
             _ => return None,
@@ -347,10 +390,29 @@ fn map_at(doc: &AutoCommit, path: &[&str]) -> Option<ObjId> {
     Some(obj)
 }
 
+/// A document as the rules read it: the document and its root map.
+struct Doc<'a> {
+    doc: &'a AutoCommit,
+    root: Map,
+}
+
+impl<'a> Doc<'a> {
+    fn new(doc: &'a AutoCommit) -> Doc<'a> {
+        Doc {
+            doc,
+            root: Map::read(doc, &ROOT),
+        }
+    }
+
+    fn at(&self, path: &[&str]) -> Option<ObjId> {
+        map_at(self.doc, &self.root, path)
+    }
+}
+
 struct Ctx<'a, T: Topology + ?Sized> {
     id: &'a str,
-    before: Option<&'a AutoCommit>,
-    after: &'a AutoCommit,
+    before: Option<Doc<'a>>,
+    after: Doc<'a>,
     topo: &'a T,
     legacy: bool,
 }
@@ -358,17 +420,21 @@ struct Ctx<'a, T: Topology + ?Sized> {
 impl<T: Topology + ?Sized> Ctx<'_, T> {
     fn case(&self, authors: &[String]) -> Result<(), Breach> {
         let id = self.id;
-        let home = text(self.after, &ROOT, "home").unwrap_or_default();
-        let participants = crate::case::participants_of(self.after).unwrap_or_default();
-        if let Some(a) = authors.iter().find(|a| !participants.contains(a)) {
+        let home = self.after.root.text("home").unwrap_or_default().to_owned();
+        let participants = self.after.root.child(self.after.doc, "participants");
+        if let Some(a) = authors.iter().find(|a| {
+            !participants
+                .as_ref()
+                .is_some_and(|(_, p)| p.0.contains_key(a.as_str()))
+        }) {
             return Err(breach(
                 "participants_write",
                 format!("{a} changed case {id}, which it does not hold"),
             ));
         }
         for key in FIXED {
-            let now = ids(self.after, &ROOT, key);
-            match self.before {
+            let now = self.after.root.ids(key);
+            match &self.before {
                 None => {
                     if let Some(op) = now.iter().find(|op| node(op) != home) {
                         return Err(breach(
@@ -380,7 +446,7 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
                         ));
                     }
                 }
-                Some(b) if ids(b, &ROOT, key) != now => {
+                Some(b) if b.root.ids(key) != now => {
                     return Err(breach(
                         "fixed_at_creation",
                         format!(
@@ -392,8 +458,11 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
             }
         }
         if self.before.is_none() && !self.legacy {
-            let bound = text(self.after, &ROOT, "id_nonce")
-                .is_some_and(|nonce| crate::case::bound_case_id(&home, &nonce) == id);
+            let bound = self
+                .after
+                .root
+                .text("id_nonce")
+                .is_some_and(|nonce| crate::case::bound_case_id(&home, nonce) == id);
             if !bound {
                 return Err(breach(
                     "home_creates",
@@ -401,64 +470,61 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
                 ));
             }
         }
-        self.participants(&home)?;
+        if let Some((_, now)) = &participants {
+            self.participants(&home, now)?;
+        }
         for owned in OWNED {
-            let Some(after) = map_at(self.after, owned.path) else {
+            let Some(after) = self.after.at(owned.path) else {
                 continue;
             };
-            let before = self.before.and_then(|b| map_at(b, owned.path));
+            let before = self.before.as_ref().and_then(|b| b.at(owned.path));
             self.container(owned, before.as_ref(), &after)?;
         }
         // A manual grade names its writer too; any participant may set or remove one.
-        if let Some(grade) = map_at(self.after, &["grade"]) {
+        if let Some((_, grade)) = self.after.root.child(self.after.doc, "grade") {
             let old: HashSet<ObjId> = self
                 .before
-                .and_then(|b| map_at(b, &["grade"]).map(|g| ids(b, &g, "override")))
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            for e in ids(self.after, &grade, "override") {
-                if !(old.contains(&e) && self.unchanged(&e)) {
-                    self.entry("the grade override", BY_NODE, None, &e)?;
-                }
+                .as_ref()
+                .and_then(|b| b.root.child(b.doc, "grade"))
+                .map(|(_, g)| g.ids("override").iter().cloned().collect())
+                .unwrap_or_default();
+            for e in grade.ids("override") {
+                self.entry("the grade override", BY_NODE, None, e, old.contains(e))?;
             }
         }
         Ok(())
     }
 
-    fn participants(&self, home: &str) -> Result<(), Breach> {
+    fn participants(&self, home: &str, now: &Map) -> Result<(), Breach> {
         let id = self.id;
-        let Some(map) = map_at(self.after, &["participants"]) else {
-            return Ok(());
-        };
-        let now = fields(self.after, &map);
         let old = self
             .before
-            .and_then(|b| map_at(b, &["participants"]).map(|m| fields(b, &m)))
+            .as_ref()
+            .and_then(|b| b.root.child(b.doc, "participants"))
+            .map(|(_, m)| m)
             .unwrap_or_default();
-        for (p, ids) in &old {
-            if ids
-                .iter()
-                .any(|e| !now.get(p).is_some_and(|n| n.contains(e)))
-            {
+        for (p, slot) in &old.0 {
+            if slot.ids.iter().any(|e| !now.ids(p).contains(e)) {
                 return Err(breach(
                     "append_only",
                     format!("participant {p} of case {id} was removed or replaced"),
                 ));
             }
         }
-        for (p, ids) in &now {
-            for e in ids {
-                if old.get(p).is_some_and(|o| o.contains(e)) && self.unchanged(e) {
-                    continue;
-                }
-                let writer = self.entry(
+        for (p, slot) in &now.0 {
+            for e in &slot.ids {
+                let held = old.ids(p).contains(e);
+                let Some((writer, fields)) = self.entry(
                     "participants",
                     &[("added_by", "entry_by_its_node")],
                     None,
                     e,
-                )?;
-                if text(self.after, e, "role").as_deref() == Some("home") {
+                    held,
+                )?
+                else {
+                    continue;
+                };
+                if fields.text("role") == Some("home") {
                     if p != home || writer != home {
                         return Err(breach(
                             "home_creates",
@@ -482,9 +548,9 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
                     }
                     None => {
                         let unknown = if self.topo.parents(&writer).is_none() {
-                            &writer
+                            writer.as_str()
                         } else {
-                            p
+                            p.as_str()
                         };
                         return Err(unattested("participant_by_neighbour", unknown));
                     }
@@ -494,12 +560,6 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
         Ok(())
     }
 
-    /// Whether entry `e` has the same fields, written by the same operations, before and after.
-    fn unchanged(&self, e: &ObjId) -> bool {
-        self.before
-            .is_some_and(|b| fields(b, e) == fields(self.after, e))
-    }
-
     fn container(
         &self,
         owned: &Owned,
@@ -507,15 +567,12 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
         after: &ObjId,
     ) -> Result<(), Breach> {
         let id = self.id;
-        let now = entries(self.after, after, owned.list);
-        let old: HashSet<ObjId> = match (self.before, before) {
-            (Some(b), Some(obj)) => entries(b, obj, owned.list)
-                .into_iter()
-                .map(|(_, e)| e)
-                .collect(),
+        let now = entries(self.after.doc, after, owned.list);
+        let old: HashSet<ObjId> = match (&self.before, before) {
+            (Some(b), Some(obj)) => entries(b.doc, obj, owned.list).into_iter().collect(),
             _ => HashSet::new(),
         };
-        let present: HashSet<&ObjId> = now.iter().map(|(_, e)| e).collect();
+        let present: HashSet<&ObjId> = now.iter().collect();
         if old.iter().any(|e| !present.contains(e)) {
             return Err(breach(
                 "append_only",
@@ -525,44 +582,65 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
                 ),
             ));
         }
-        for (_, e) in &now {
-            if !(old.contains(e) && self.unchanged(e)) {
-                self.entry(owned.what, owned.authors, owned.nested, e)?;
-            }
-            if let Some(nested) = owned.nested {
-                let inner = self.after.get(e, nested).ok().flatten();
-                if let Some((Value::Object(ObjType::Map), inner)) = inner {
-                    let inner_before = self
-                        .before
-                        .and_then(|b| b.get(e, nested).ok().flatten())
-                        .map(|(_, id)| id);
-                    let child = Owned {
-                        path: &[],
-                        what: nested,
-                        list: false,
-                        authors: BY_NODE,
-                        nested: None,
-                    };
-                    self.container(&child, inner_before.as_ref(), &inner)?;
-                }
+        for e in &now {
+            let checked =
+                self.entry(owned.what, owned.authors, owned.nested, e, old.contains(e))?;
+            let Some(nested) = owned.nested else {
+                continue;
+            };
+            let inner = match checked {
+                Some((_, fields)) => fields
+                    .0
+                    .get(nested)
+                    .filter(|s| s.object)
+                    .map(|s| s.winner.clone()),
+                None => match self.after.doc.get(e, nested).ok().flatten() {
+                    Some((Value::Object(ObjType::Map), inner)) => Some(inner),
+                    _ => None,
+                },
+            };
+            if let Some(inner) = inner {
+                let inner_before = self
+                    .before
+                    .as_ref()
+                    .and_then(|b| b.doc.get(e, nested).ok().flatten())
+                    .map(|(_, id)| id);
+                let child = Owned {
+                    path: &[],
+                    what: nested,
+                    list: false,
+                    authors: BY_NODE,
+                    nested: None,
+                };
+                self.container(&child, inner_before.as_ref(), &inner)?;
             }
         }
         Ok(())
     }
 
-    /// Checks one new or changed entry: every field written by the node that made it, which
-    /// the author fields must name. Returns that node.
+    /// Checks one entry, unless it was `held` before and is unchanged: every field written by
+    /// the node that made it, which the author fields must name. Returns that node and the
+    /// entry's fields, or `None` for an unchanged entry.
     fn entry(
         &self,
         what: &str,
         authors: &[(&str, &'static str)],
         nested: Option<&str>,
         e: &ObjId,
-    ) -> Result<String, Breach> {
+        held: bool,
+    ) -> Result<Option<(String, Map)>, Breach> {
         let id = self.id;
+        let fields = Map::read(self.after.doc, e);
+        if held
+            && let Some(b) = &self.before
+            && Map::read(b.doc, e).same_ops(&fields)
+        {
+            return Ok(None);
+        }
         let writer = node(e);
         let maker = actor(e);
-        for (key, ops) in fields(self.after, e) {
+        for (key, slot) in &fields.0 {
+            let ops = &slot.ids;
             if Some(key.as_str()) == nested && ops.len() == 1 && actor(&ops[0]) == maker {
                 continue;
             }
@@ -576,35 +654,35 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
                 ));
             }
         }
-        let merged = text(self.after, e, "merged_from").is_some();
+        let merged = fields.text("merged_from").is_some();
         for (field, rule) in authors {
             if *field == "paying_node" && merged {
                 // Aid taken in from a duplicate archive keeps the node that paid it; the merge
                 // itself is the merger's entry (`node`).
                 continue;
             }
-            match text(self.after, e, field) {
+            match fields.text(field) {
                 Some(named) if named == writer => {}
                 named => {
                     return Err(breach(
                         rule,
                         format!(
                             "{writer} wrote an entry of {what} in case {id} that names {} as its {field}",
-                            named.as_deref().unwrap_or("nobody")
+                            named.unwrap_or("nobody")
                         ),
                     ));
                 }
             }
         }
-        Ok(writer)
+        Ok(Some((writer, fields)))
     }
 
     fn record_fixed(&self) -> Result<(), Breach> {
-        let Some(b) = self.before else {
+        let Some(b) = &self.before else {
             return Ok(());
         };
         for key in RECORD_FIXED {
-            if ids(b, &ROOT, key) != ids(self.after, &ROOT, key) {
+            if b.root.ids(key) != self.after.root.ids(key) {
                 return Err(breach(
                     "fixed_at_creation",
                     format!(
@@ -617,24 +695,33 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
         Ok(())
     }
 
+    /// The entries of a record, before and after.
+    fn record_entries(&self) -> (Map, Map) {
+        let read = |d: &Doc<'_>| {
+            d.root
+                .child(d.doc, "entries")
+                .map(|(_, m)| m)
+                .unwrap_or_default()
+        };
+        (
+            self.before.as_ref().map(read).unwrap_or_default(),
+            read(&self.after),
+        )
+    }
+
     /// Entries of a record are written whole and never replaced or removed (but those
     /// `may_replace` allows).
-    fn append_only_record(&self, may_replace: impl Fn(&str) -> bool) -> Result<(), Breach> {
-        let (Some(b), Some(now)) = (self.before, map_at(self.after, &["entries"])) else {
-            return Ok(());
-        };
-        let Some(old) = map_at(b, &["entries"]) else {
-            return Ok(());
-        };
-        let now = fields(self.after, &now);
-        for (key, ops) in fields(b, &old) {
-            if may_replace(&key) {
+    fn append_only_record(
+        &self,
+        old: &Map,
+        now: &Map,
+        may_replace: impl Fn(&str) -> bool,
+    ) -> Result<(), Breach> {
+        for (key, slot) in &old.0 {
+            if may_replace(key) {
                 continue;
             }
-            if ops
-                .iter()
-                .any(|op| !now.get(&key).is_some_and(|n| n.contains(op)))
-            {
+            if slot.ids.iter().any(|op| !now.ids(key).contains(op)) {
                 return Err(breach(
                     "append_only",
                     format!("entry {key} of {} was removed or replaced", self.id),
@@ -663,50 +750,52 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
                 None => return Err(unattested("ledger_by_owner", owner)),
             }
         }
+        let (old, now) = self.record_entries();
         // A year's budget is a plan its owner may set again; money entries stay as written.
-        self.append_only_record(|key| key.starts_with("budget-"))?;
-        let Some(now) = map_at(self.after, &["entries"]) else {
-            return Ok(());
-        };
-        let old: HashSet<ObjId> = self
-            .before
-            .and_then(|b| map_at(b, &["entries"]).map(|m| fields(b, &m)))
-            .unwrap_or_default()
-            .into_values()
-            .flatten()
-            .collect();
-        for (key, ops) in fields(self.after, &now) {
-            for op in ops.iter().filter(|op| !old.contains(op)) {
-                let writer = node(op);
-                if key.starts_with("ack:") {
-                    continue; // an acknowledgement: its writer was checked above
-                }
-                let entry = text(self.after, &now, &key)
-                    .and_then(|json| serde_json::from_str::<crate::ledger::Entry>(&json).ok());
-                let Some(entry) = entry else {
-                    continue; // unreadable entries are refused by the checks of a received record
-                };
-                if entry.stamp().node != writer {
-                    return Err(breach(
-                        "ledger_by_owner",
-                        format!(
-                            "{writer} wrote entry {key} of {id} that names {} as its node",
-                            entry.stamp().node
-                        ),
-                    ));
-                }
-                let grant = matches!(
-                    &entry,
-                    crate::ledger::Entry::Income { source: crate::codes::IncomeSource::Grant, from_node: Some(from), .. } if *from == writer
-                );
-                if writer != owner && !grant {
-                    return Err(breach(
-                        "ledger_by_owner",
-                        format!(
-                            "{writer} wrote entry {key} of {id}; a parent writes only grants into a child's ledger"
-                        ),
-                    ));
-                }
+        self.append_only_record(&old, &now, |key| key.starts_with("budget-"))?;
+        let old: HashSet<&ObjId> = old.0.values().flat_map(|s| &s.ids).collect();
+        for (key, slot) in &now.0 {
+            if key.starts_with("ack:") || slot.ids.iter().all(|op| old.contains(op)) {
+                continue; // an acknowledgement (its writer was checked above), or as it was
+            }
+            let writer = node(&slot.winner);
+            if slot
+                .ids
+                .iter()
+                .any(|op| !old.contains(op) && node(op) != writer)
+            {
+                return Err(breach(
+                    "ledger_by_owner",
+                    format!("entry {key} of {id} was written twice at once by different nodes"),
+                ));
+            }
+            let Some(entry) = slot
+                .text
+                .as_deref()
+                .and_then(|json| serde_json::from_str::<crate::ledger::Entry>(json).ok())
+            else {
+                continue; // unreadable entries are refused by the checks of a received record
+            };
+            if entry.stamp().node != writer {
+                return Err(breach(
+                    "ledger_by_owner",
+                    format!(
+                        "{writer} wrote entry {key} of {id} that names {} as its node",
+                        entry.stamp().node
+                    ),
+                ));
+            }
+            let grant = matches!(
+                &entry,
+                crate::ledger::Entry::Income { source: crate::codes::IncomeSource::Grant, from_node: Some(from), .. } if *from == writer
+            );
+            if writer != owner && !grant {
+                return Err(breach(
+                    "ledger_by_owner",
+                    format!(
+                        "{writer} wrote entry {key} of {id}; a parent writes only grants into a child's ledger"
+                    ),
+                ));
             }
         }
         Ok(())

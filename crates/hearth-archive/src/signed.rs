@@ -212,6 +212,19 @@ pub fn cover<'a>(
     new: &[NewChange],
     offered: impl IntoIterator<Item = &'a ChangeSig>,
 ) -> std::result::Result<Vec<Cover>, Uncovered> {
+    let (covers, mut uncovered) = cover_all(new, offered);
+    match uncovered.is_empty() {
+        true => Ok(covers),
+        false => Err(uncovered.swap_remove(0)),
+    }
+}
+
+/// Like [`cover`], but goes on past an actor whose changes are not all covered: the signatures
+/// needed for the others, and the first uncovered change of each actor that has one.
+pub fn cover_all<'a>(
+    new: &[NewChange],
+    offered: impl IntoIterator<Item = &'a ChangeSig>,
+) -> (Vec<Cover>, Vec<Uncovered>) {
     let by_hash: HashMap<&ChangeHash, &NewChange> = new.iter().map(|c| (&c.hash, c)).collect();
     // Signatures over new changes, by the actor of the change they name, newest first.
     let mut candidates: HashMap<&ActorId, Vec<(&NewChange, &ChangeSig)>> = HashMap::new();
@@ -227,6 +240,7 @@ pub fn cover<'a>(
     actors.sort();
     actors.dedup();
     let mut needed = Vec::new();
+    let mut uncovered = Vec::new();
     for actor in actors {
         let mut todo: HashSet<&ChangeHash> = new
             .iter()
@@ -266,13 +280,13 @@ pub fn cover<'a>(
             .find(|c| &c.actor == actor && todo.contains(&c.hash))
             .map(|c| c.hash)
         {
-            return Err(Uncovered {
+            uncovered.push(Uncovered {
                 actor: actor.clone(),
                 hash,
             });
         }
     }
-    Ok(needed)
+    (needed, uncovered)
 }
 
 /// Whether `actor`'s newest change in `doc` is the one `kept` names: if not, the node whose

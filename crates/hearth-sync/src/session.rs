@@ -1252,32 +1252,20 @@ pub(crate) fn authorize(
             }
         }
     }
-    let covers = match signed::cover(&new, offered.iter().chain(kept.sigs())) {
-        Ok(covers) => covers,
-        // In the upgrade window changes need no signature, but every signature given must
-        // still be right.
-        Err(_) if legacy => {
-            let by_hash: std::collections::HashMap<_, _> =
-                new.iter().map(|c| (c.hash, c)).collect();
-            offered
-                .iter()
-                .filter_map(|s| {
-                    by_hash.get(&s.hash).map(|c| signed::Cover {
-                        actor: c.actor.clone(),
-                        seq: c.seq,
-                        sig: s.clone(),
-                    })
-                })
-                .collect()
-        }
-        Err(u) => {
-            let node = hearth_archive::node_of_actor(&u.actor).unwrap_or_default();
-            return Err(refused(
-                Refusal::Unsigned,
-                format!("change {} of {node} is not signed by {node}", u.hash),
-            ));
-        }
+    let (covers, uncovered) = signed::cover_all(&new, offered.iter().chain(kept.sigs()));
+    // In the upgrade window changes need no signature (every signature given must still be
+    // right) — but a change in this node's own name is taken only with its own signature: this
+    // node would otherwise sign it as its own when it passes it on.
+    let own = |u: &signed::Uncovered| {
+        hearth_archive::node_of_actor(&u.actor).as_deref() == keyring.node()
     };
+    if let Some(u) = uncovered.iter().find(|u| !legacy || own(u)) {
+        let node = hearth_archive::node_of_actor(&u.actor).unwrap_or_default();
+        return Err(refused(
+            Refusal::Unsigned,
+            format!("change {} of {node} is not signed by {node}", u.hash),
+        ));
+    }
     for c in covers {
         let node = hearth_archive::node_of_actor(&c.actor).unwrap_or_default();
         match keyring.verify(doc, &node, &c.sig) {

@@ -60,17 +60,6 @@ fn aid(id: &str, fen: i64) -> NewAssistance {
     }
 }
 
-fn visit(id: &str) -> hearth_archive::NewVisit {
-    hearth_archive::NewVisit {
-        id: id.into(),
-        date: hearth_archive::jiff::civil::date(2026, 5, 2),
-        kind: hearth_archive::VisitKind::Home,
-        visitor: None,
-        notes: None,
-        consent: false,
-    }
-}
-
 fn report(net: &mut Network, node: &str, case: &str) {
     let to = parent(node).unwrap();
     net.edit(node, case, |c, e| c.report_to(e, to, "escalate"))

@@ -146,7 +146,10 @@ async fn a_compromised_team_can_neither_forge_nor_widen_what_it_holds() {
 
     // The honest team-1 comes back and goes on.
     fed.t1.start().await.unwrap();
-    edit(&fed.t1, case, |c, e| c.add_visit(e, &super::visit("after"))).await;
+    edit(&fed.t1, case, |c, e| {
+        c.add_visit(e, &hearth_archive::NewVisit::sample("after"))
+    })
+    .await;
     wait_for("team-1's honest change at the branch", 20, || async {
         heads(&fed.br, case).await == heads(&fed.t1, case).await
     })

@@ -176,8 +176,10 @@ fn honest_changes_travel_signed_three_hops_and_are_taken() {
     assert_eq!(heads(&mut net, MU, &id), heads(&mut net, T1, &id));
     let kept = net.node(MU).replica.signatures(&id, false).unwrap();
     assert_eq!(kept.kept().len(), 3, "{kept:?}");
-    net.edit(T1, &id, |c, e| c.add_visit(e, &super::visit("v1")))
-        .unwrap();
+    net.edit(T1, &id, |c, e| {
+        c.add_visit(e, &hearth_archive::NewVisit::sample("v1"))
+    })
+    .unwrap();
     net.run_until_quiet(100_000).unwrap();
     assert_eq!(heads(&mut net, MU, &id), heads(&mut net, T1, &id));
     for (a, b) in [(BR, T1), (EN, BR), (MU, EN), (T1, BR)] {
@@ -259,9 +261,10 @@ fn planted_and_squatted_cases_are_refused_and_the_real_case_still_arrives() {
     assert_eq!(heads(&mut net, BR, &id), heads(&mut net, T2, &id));
 }
 
-#[test]
-fn entries_naming_another_node_or_changing_anothers_are_refused() {
-    let (mut net, _) = signed_federation(4);
+/// A federation of its own (the hostile replica keeps what it forged) with a shared case on
+/// which the branch paid aid `aid-br`; the case id and the branch's heads.
+fn with_branch_aid(seed: u64) -> (Network, String, Vec<hearth_archive::automerge::ChangeHash>) {
+    let (mut net, _) = signed_federation(seed);
     let id = shared_case(&mut net);
     net.edit(BR, &id, |c, e| {
         c.add_assistance(e, &aid("aid-br", 2_000_00))
@@ -269,9 +272,15 @@ fn entries_naming_another_node_or_changing_anothers_are_refused() {
     .unwrap();
     net.run_until_quiet(100_000).unwrap();
     let before = heads(&mut net, BR, &id);
-    let t1 = net.node(T1).actor().clone();
+    (net, id, before)
+}
+
+#[test]
+fn entries_naming_another_node_or_changing_anothers_are_refused() {
     // A decision in the municipal node's name.
-    forge(&mut net, T1, &id, MU, t1.clone(), |c, e| {
+    let (mut net, id, before) = with_branch_aid(4);
+    let t1 = net.node(T1).actor().clone();
+    forge(&mut net, T1, &id, MU, t1, |c, e| {
         c.decide(e, Decision::Approve, "").unwrap();
     });
     refused(
@@ -280,16 +289,8 @@ fn entries_naming_another_node_or_changing_anothers_are_refused() {
         &before,
         "rule entry_by_its_node: demo.team-1 wrote an entry of approvals",
     );
-    // Aid the branch paid: its amount changed (in a federation of its own, as each attack
-    // below: the hostile replica keeps what it forged).
-    let (mut net, _) = signed_federation(14);
-    let id = shared_case(&mut net);
-    net.edit(BR, &id, |c, e| {
-        c.add_assistance(e, &aid("aid-br", 2_000_00))
-    })
-    .unwrap();
-    net.run_until_quiet(100_000).unwrap();
-    let before = heads(&mut net, BR, &id);
+    // Aid the branch paid: its amount changed.
+    let (mut net, id, before) = with_branch_aid(14);
     raw(&mut net, T1, &id, |d| {
         let aid = d.get(ROOT, "assistance").unwrap().unwrap().1;
         let entry = d.get(&aid, "aid-br").unwrap().unwrap().1;
@@ -302,14 +303,7 @@ fn entries_naming_another_node_or_changing_anothers_are_refused() {
         "demo.team-1 changed an entry of assistance in case",
     );
     // The entry deleted.
-    let (mut net, _) = signed_federation(5);
-    let id = shared_case(&mut net);
-    net.edit(BR, &id, |c, e| {
-        c.add_assistance(e, &aid("aid-br", 2_000_00))
-    })
-    .unwrap();
-    net.run_until_quiet(100_000).unwrap();
-    let before = heads(&mut net, BR, &id);
+    let (mut net, id, before) = with_branch_aid(5);
     raw(&mut net, T1, &id, |d| {
         let aid = d.get(ROOT, "assistance").unwrap().unwrap().1;
         d.delete(&aid, "aid-br").unwrap();
@@ -321,9 +315,7 @@ fn entries_naming_another_node_or_changing_anothers_are_refused() {
         "rule append_only: an entry of assistance",
     );
     // Aid "paid by the enterprise", recorded at team-1.
-    let (mut net, _) = signed_federation(6);
-    let id = shared_case(&mut net);
-    let before = heads(&mut net, BR, &id);
+    let (mut net, id, before) = with_branch_aid(6);
     net.edit(T1, &id, |c, e| {
         let mut a = aid("aid-x", 1_000_00);
         a.paying_node = Some(EN.into());
@@ -333,9 +325,7 @@ fn entries_naming_another_node_or_changing_anothers_are_refused() {
     net.run_until_quiet(100_000).unwrap();
     refused(&mut net, &id, &before, "rule aid_by_payer");
     // An escalation step "from the enterprise".
-    let (mut net, _) = signed_federation(7);
-    let id = shared_case(&mut net);
-    let before = heads(&mut net, BR, &id);
+    let (mut net, id, before) = with_branch_aid(7);
     raw(&mut net, T1, &id, |d| {
         let esc = d.get(ROOT, "escalation").unwrap().unwrap().1;
         let trail = d.get(&esc, "trail").unwrap().unwrap().1;
@@ -408,6 +398,26 @@ fn a_forgery_let_through_in_an_upgrade_window_is_refused_at_the_next_hop() {
 }
 
 #[test]
+fn even_in_its_upgrade_window_a_node_takes_no_unsigned_change_in_its_own_name() {
+    let (mut net, _) = signed_federation(11);
+    let id = shared_case(&mut net);
+    net.node(BR)
+        .replica
+        .keyring()
+        .unwrap()
+        .write()
+        .unwrap()
+        .set_legacy(true);
+    let before = heads(&mut net, BR, &id);
+    let branch_actor = net.node(BR).actor().clone();
+    forge(&mut net, T1, &id, BR, branch_actor, |c, e| {
+        c.add_assistance(e, &aid("aid-as-branch", 5_000_00))
+            .unwrap()
+    });
+    refused(&mut net, &id, &before, "is not signed by demo.branch");
+}
+
+#[test]
 fn a_bundle_with_a_forged_or_unsigned_change_is_refused_whole() {
     use hearth_sync::bundle;
     let (mut net, _) = signed_federation(10);
@@ -419,11 +429,14 @@ fn a_bundle_with_a_forged_or_unsigned_change_is_refused_whole() {
     net.cut(T1, BR);
     // Offline, team-1 writes an honest visit to one case and forges the branch's actor on the
     // other.
-    net.edit(T1, &other, |c, e| c.add_visit(e, &super::visit("v9")))
-        .unwrap();
+    net.edit(T1, &other, |c, e| {
+        c.add_visit(e, &hearth_archive::NewVisit::sample("v9"))
+    })
+    .unwrap();
     let branch_actor = net.node(BR).actor().clone();
     forge(&mut net, T1, &id, BR, branch_actor, |c, e| {
-        c.add_visit(e, &super::visit("v-forged")).unwrap()
+        c.add_visit(e, &hearth_archive::NewVisit::sample("v-forged"))
+            .unwrap()
     });
     let forged = bundle::export(&mut net.node(T1).replica, BR, false).unwrap();
     assert_eq!(forged.docs.len(), 2);
