@@ -37,9 +37,9 @@ for t in 1 2; do
   h "$work/t$t" peer add --id demo.branch --relation parent --endpoint "https://127.0.0.1:$port" >/dev/null
 done
 "$hearth" certs issue --ca "$work/ca" --node-id demo.branch --level branch --parent demo.enterprise --out "$br/tls" >/dev/null
-h "$br" fund income --source budget --amount 100000 >/dev/null
+h "$br" fund income --source budget --amount 100000 --date 2026-01-05 >/dev/null
 for dir in "$br" "$t1" "$t2"; do
-  h "$dir" serve >"$dir.log" 2>&1 &
+  "$hearth" --data-dir "$dir" serve >"$dir.log" 2>&1 &
   pids+=($!)
 done
 until h "$br" sync status --json 2>/dev/null | grep -q '"connected": *true'; do sleep 0.2; done

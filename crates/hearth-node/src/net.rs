@@ -85,6 +85,10 @@ async fn pump(
                         break;
                     }
                 }
+                // A frame of a kind this version does not know (a newer minor's): skipped.
+                Err(hearth_proto::DecodeError::Empty) => {
+                    debug!(peer = %peer, "frame of an unknown kind skipped");
+                }
                 Err(e) => {
                     warn!(peer = %peer, error = %e, "undecodable frame; closing the connection");
                     break;

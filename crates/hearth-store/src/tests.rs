@@ -387,3 +387,37 @@ fn a_store_is_bound_to_its_node_and_salt_at_first_use() {
     assert_eq!(store.bind_identity("t.team-2", "aaaa").unwrap(), recorded);
     assert_eq!(store.bind_identity("t.team-1", "bbbb").unwrap(), recorded);
 }
+
+#[test]
+fn signatures_and_certificates_are_kept_across_reopening() {
+    use hearth_archive::signed::{ChangeSig, SigSet};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Store::create(&path, &[1; 8]).unwrap();
+    assert!(
+        store.signatures("c1").unwrap().is_empty(),
+        "none before any is kept"
+    );
+    assert!(store.certificates().unwrap().is_empty());
+    let mut sigs = SigSet::default();
+    sigs.keep(
+        actor(),
+        3,
+        ChangeSig {
+            hash: hearth_archive::automerge::ChangeHash([5; 32]),
+            sig: vec![9; 70],
+        },
+    );
+    let mut batch = store.begin().unwrap();
+    batch.save_signatures("c1", &sigs).unwrap();
+    batch.save_certificate(b"chain one").unwrap();
+    batch.save_certificate(b"chain one").unwrap();
+    batch.save_certificate(b"chain two").unwrap();
+    batch.commit().unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.signatures("c1").unwrap(), sigs);
+    let mut chains = store.certificates().unwrap();
+    chains.sort();
+    assert_eq!(chains, vec![b"chain one".to_vec(), b"chain two".to_vec()]);
+}

@@ -239,6 +239,10 @@ pub struct Session {
     scratch_sigs: HashMap<String, Vec<ChangeSig>>,
 }
 
+/// The protocol minor version from which a peer takes `Certificates` frames (an older one
+/// closes the connection on a frame it does not know; signatures in a sync frame it ignores).
+pub const CERTIFICATES_MINOR: u32 = 2;
+
 /// Most signatures taken in one frame.
 pub const MAX_SIGS_PER_FRAME: usize = 1024;
 /// Most signatures kept for a document new to this node while it is received.
@@ -319,19 +323,7 @@ impl Session {
             // An unreadable checkpoint is no checkpoint: the peer then reconciles by digest.
             resume: r.checkpoint(&self.peer).ok().flatten(),
         };
-        let mut out = vec![Frame::Hello(hello)];
-        // This node's own certificate, so that the peer can check its signatures and its place
-        // whatever the transport told it.
-        if let Some(keyring) = r.keyring()
-            && let Ok(keyring) = keyring.read()
-            && let Some(chain) = keyring.own_chain()
-        {
-            out.push(Frame::Certificates(vec![chain.to_vec()]));
-            if let Some(node) = keyring.node() {
-                self.certs_sent.insert(node.to_owned());
-            }
-        }
-        self.account_out(out)
+        self.account_out(vec![Frame::Hello(hello)])
     }
 
     /// Handles one frame from the peer; returns the frames to send back. After an error the
@@ -460,6 +452,18 @@ impl Session {
             None => {}
         }
         let resume = hello.resume;
+        if hello.minor >= CERTIFICATES_MINOR
+            && let Some(keyring) = r.keyring()
+            && let Ok(keyring) = keyring.read()
+            && let Some(chain) = keyring.own_chain()
+        {
+            // This node's own certificate, so that the peer can check its signatures and its
+            // place whatever the transport told it.
+            out.push(Frame::Certificates(vec![chain.to_vec()]));
+            if let Some(node) = keyring.node() {
+                self.certs_sent.insert(node.to_owned());
+            }
+        }
         self.peer_reset = r
             .checkpoint(&self.peer)
             .ok()
@@ -1076,7 +1080,8 @@ impl Session {
         }
         let keyring = keyring.read().map_err(|_| poisoned())?;
         let mut chains = Vec::new();
-        for node in nodes {
+        let minor = self.peer_hello.as_ref().map_or(0, |h| h.minor);
+        for node in nodes.into_iter().filter(|_| minor >= CERTIFICATES_MINOR) {
             if node != self.peer && self.certs_sent.insert(node.clone()) {
                 chains.extend(keyring.chains(&node));
             }

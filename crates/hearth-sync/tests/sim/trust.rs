@@ -465,3 +465,26 @@ fn a_bundle_with_a_forged_or_unsigned_change_is_refused_whole() {
     bundle::import(&mut net.node(BR).replica, &honest).unwrap();
     assert_eq!(heads(&mut net, BR, &other), heads(&mut net, T1, &other));
 }
+
+#[test]
+fn a_peer_of_an_older_minor_version_is_sent_no_certificates() {
+    use hearth_sync::{Frame, Hello, PROTOCOL_MAJOR, Session, SessionConfig};
+    let (mut net, _) = signed_federation(12);
+    let hello = |minor| {
+        Frame::Hello(Hello {
+            node: T1.into(),
+            major: PROTOCOL_MAJOR,
+            minor,
+            epoch: 1,
+            resume: None,
+        })
+    };
+    for (minor, sent) in [(1, false), (2, true)] {
+        let mut session = Session::new(T1, SessionConfig::default());
+        let replica = &mut net.node(BR).replica;
+        let mut out = session.open(replica);
+        out.extend(session.receive(hello(minor), replica));
+        let certificates = out.iter().any(|f| matches!(f, Frame::Certificates(_)));
+        assert_eq!(certificates, sent, "minor {minor}: {out:?}");
+    }
+}
