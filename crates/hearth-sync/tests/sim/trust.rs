@@ -126,6 +126,29 @@ fn forge(
     net.run_until_quiet(100_000).unwrap();
 }
 
+/// Team-1 sets the household's income under `node`'s actor (read off the network).
+fn forge_income(net: &mut Network, id: &str, node: &str) {
+    let actor = net.node(node).actor().clone();
+    forge(net, T1, id, node, actor, |c, e| {
+        let fields = hearth_archive::CaseFields {
+            annual_income_fen: Some(1_00),
+            ..Default::default()
+        };
+        c.edit(e, &fields).unwrap()
+    });
+}
+
+/// Opens `node`'s upgrade window: it takes unsigned changes from its neighbours.
+fn open_window(net: &mut Network, node: &str) {
+    net.node(node)
+        .replica
+        .keyring()
+        .unwrap()
+        .write()
+        .unwrap()
+        .set_legacy(true);
+}
+
 /// Changes the raw document at `node` as `node` itself.
 fn raw(net: &mut Network, node: &str, id: &str, f: impl FnOnce(&mut AutoCommit)) {
     let replica = &mut net.node(node).replica;
@@ -196,17 +219,7 @@ fn a_change_under_another_nodes_actor_is_refused() {
     let (mut net, _) = signed_federation(2);
     let id = shared_case(&mut net);
     let before = heads(&mut net, BR, &id);
-    let branch_actor = net.node(BR).actor().clone();
-    forge(&mut net, T1, &id, BR, branch_actor, |c, e| {
-        c.edit(
-            e,
-            &hearth_archive::CaseFields {
-                annual_income_fen: Some(1_00),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-    });
+    forge_income(&mut net, &id, BR);
     refused(&mut net, &id, &before, "is not signed by demo.branch");
     assert!(
         net.refusals(BR, T1)
@@ -364,25 +377,9 @@ fn a_forgery_let_through_in_an_upgrade_window_is_refused_at_the_next_hop() {
         .unwrap();
     net.run_until_quiet(100_000).unwrap();
     // The branch is in its upgrade window (it takes unsigned changes); the enterprise is not.
-    net.node(BR)
-        .replica
-        .keyring()
-        .unwrap()
-        .write()
-        .unwrap()
-        .set_legacy(true);
+    open_window(&mut net, BR);
     let before = heads(&mut net, EN, &id);
-    let en_actor = net.node(EN).actor().clone();
-    forge(&mut net, T1, &id, EN, en_actor, |c, e| {
-        c.edit(
-            e,
-            &hearth_archive::CaseFields {
-                annual_income_fen: Some(1_00),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-    });
+    forge_income(&mut net, &id, EN);
     assert_eq!(
         heads(&mut net, BR, &id),
         heads(&mut net, T1, &id),
@@ -401,13 +398,7 @@ fn a_forgery_let_through_in_an_upgrade_window_is_refused_at_the_next_hop() {
 fn even_in_its_upgrade_window_a_node_takes_no_unsigned_change_in_its_own_name() {
     let (mut net, _) = signed_federation(11);
     let id = shared_case(&mut net);
-    net.node(BR)
-        .replica
-        .keyring()
-        .unwrap()
-        .write()
-        .unwrap()
-        .set_legacy(true);
+    open_window(&mut net, BR);
     let before = heads(&mut net, BR, &id);
     let branch_actor = net.node(BR).actor().clone();
     forge(&mut net, T1, &id, BR, branch_actor, |c, e| {
