@@ -479,3 +479,24 @@ fn a_peer_of_an_older_minor_version_is_sent_no_certificates() {
         assert_eq!(certificates, sent, "minor {minor}: {out:?}");
     }
 }
+
+#[test]
+fn signed_catch_up_after_a_cold_sync_of_many_cases_goes_quiet() {
+    let (mut net, _) = signed_federation(13);
+    let mut ids = Vec::new();
+    for n in 0..600 {
+        let id = net.open_case(T1, &format!("many-{n}"), fields(n)).unwrap();
+        net.edit(T1, &id, |c, e| c.report_to(e, BR, "filed"))
+            .unwrap();
+        ids.push(id);
+    }
+    net.run_until_quiet(1_000_000).unwrap();
+    net.cut(T1, BR);
+    net.edit(T1, &ids[7], |c, e| {
+        c.add_visit(e, &hearth_archive::NewVisit::sample("late"))
+    })
+    .unwrap();
+    net.heal(T1, BR);
+    net.run_until_quiet(1_000_000).unwrap();
+    assert_eq!(heads(&mut net, BR, &ids[7]), heads(&mut net, T1, &ids[7]));
+}
