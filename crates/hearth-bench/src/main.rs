@@ -186,6 +186,26 @@ async fn run_until_quiet(team: &LocalNode, branch: &LocalNode) -> Result<(u64, u
     })
     .await;
     if !done {
+        for n in [team, branch] {
+            if let Ok(node) = n.node()
+                && let Ok(status) = node.status().await
+            {
+                for p in status {
+                    eprintln!(
+                        "{} with {}: connected {}, quiet {}, backlog {}, frames in/out {}/{}, last error {:?}, refusals {:?}",
+                        n.id,
+                        p.id,
+                        p.connected,
+                        p.quiet,
+                        p.backlog,
+                        p.stats.frames_in,
+                        p.stats.frames_out,
+                        p.last_error,
+                        p.refusals.last()
+                    );
+                }
+            }
+        }
         bail!("the two nodes did not go quiet within {LIMIT:?}");
     }
     quiet_traffic(team, branch)
