@@ -113,12 +113,13 @@ impl SigSet {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![SIGSET_V1];
         for k in &self.kept {
+            // Lengths as u16: an actor of a 253-character node id is 262 bytes.
             let actor = k.actor.to_bytes();
-            out.push(actor.len() as u8);
+            out.extend_from_slice(&(actor.len() as u16).to_be_bytes());
             out.extend_from_slice(actor);
             out.extend_from_slice(&k.seq.to_be_bytes());
             out.extend_from_slice(&k.sig.hash.0);
-            out.push(k.sig.sig.len() as u8);
+            out.extend_from_slice(&(k.sig.sig.len() as u16).to_be_bytes());
             out.extend_from_slice(&k.sig.sig);
         }
         out
@@ -140,12 +141,13 @@ impl SigSet {
             Ok(head)
         };
         let mut set = SigSet::default();
+        let len16 = |b: &[u8]| usize::from(u16::from_be_bytes([b[0], b[1]]));
         loop {
-            let Ok(len) = take(1) else { break };
-            let actor = ActorId::from(take(usize::from(len[0]))?);
+            let Ok(len) = take(2) else { break };
+            let actor = ActorId::from(take(len16(len))?);
             let seq = u64::from_be_bytes(take(8)?.try_into().map_err(|_| bad())?);
             let hash = ChangeHash(take(32)?.try_into().map_err(|_| bad())?);
-            let n = usize::from(take(1)?[0]);
+            let n = len16(take(2)?);
             let sig = take(n)?.to_vec();
             set.kept.push(Kept {
                 actor,
@@ -363,5 +365,14 @@ mod tests {
         assert_eq!(SigSet::decode(&set.encode()).unwrap(), set);
         assert!(SigSet::decode(&set.encode()[..20]).is_err());
         assert!(SigSet::decode(b"").is_err());
+    }
+
+    #[test]
+    fn the_actor_of_the_longest_node_id_round_trips() {
+        // 253 characters of node id, a zero byte and 8 of incarnation: 262 bytes.
+        let long = format!("{}\0{}", "n".repeat(253), "12345678");
+        let mut set = SigSet::default();
+        assert!(set.keep(ActorId::from(long.as_bytes()), 1, sig(ChangeHash([8; 32]))));
+        assert_eq!(SigSet::decode(&set.encode()).unwrap(), set);
     }
 }

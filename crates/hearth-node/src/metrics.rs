@@ -139,6 +139,11 @@ struct FlowLabel {
     direction: &'static str,
 }
 
+/// The labels of `hearth_changes_refused_total`: `signature`, then every rule's name.
+fn rule_labels() -> impl Iterator<Item = &'static str> {
+    std::iter::once("signature").chain(hearth_archive::rules::RULES.iter().copied())
+}
+
 /// A node's live counters.
 #[derive(Debug)]
 pub struct Metrics {
@@ -157,8 +162,7 @@ impl Default for Metrics {
             }));
         }
         let changes_refused = Family::<RuleLabel, Counter>::default();
-        for rule in std::iter::once("signature").chain(hearth_archive::rules::RULES.iter().copied())
-        {
+        for rule in rule_labels() {
             drop(changes_refused.get_or_create(&RuleLabel { rule }));
         }
         Metrics {
@@ -187,9 +191,7 @@ impl Metrics {
     /// Counts a message refused for breaking a rule of DESIGN §4a (`signature` or a rule of
     /// `hearth_archive::rules::RULES`).
     pub fn change_refused(&self, rule: &str) {
-        let known = std::iter::once("signature")
-            .chain(hearth_archive::rules::RULES.iter().copied())
-            .find(|r| *r == rule);
+        let known = rule_labels().find(|r| *r == rule);
         if let Some(rule) = known {
             self.changes_refused
                 .get_or_create(&RuleLabel { rule })

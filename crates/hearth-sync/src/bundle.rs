@@ -20,7 +20,6 @@ use hearth_archive::automerge;
 
 pub use automerge::ChangeHash;
 
-use hearth_archive::record::DocId;
 use hearth_archive::signed::{ChangeSig, SigSet};
 
 use crate::frame::{Resume, heads_hash};
@@ -167,17 +166,7 @@ pub fn export(r: &mut impl Replica, peer: &str, full: bool) -> Result<Bundle, Re
             continue;
         }
         let signatures = r.signatures(&id, true)?;
-        named.extend(
-            signatures
-                .kept()
-                .iter()
-                .filter_map(|k| hearth_archive::node_of_actor(&k.actor)),
-        );
-        match DocId::of(&id) {
-            DocId::Case => named.extend(r.participants(&id)?.unwrap_or_default()),
-            DocId::Summary(owner) | DocId::Ledger(owner) => named.push(owner.to_owned()),
-            DocId::Policy => {}
-        }
+        named.extend(crate::replica::named_nodes(r, &id, &signatures)?);
         let Some(doc) = r.doc(&id)? else { continue };
         let heads = doc.get_heads();
         let known = shared.iter().all(|h| doc.get_change_by_hash(h).is_some());

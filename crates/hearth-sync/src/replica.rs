@@ -107,6 +107,28 @@ pub trait Replica {
     }
 }
 
+/// The nodes whose certificates a peer needs to check what this node sends of `doc`: the
+/// signers of `sigs`, and the nodes whose places the rules read (a case's participants, a
+/// summary's or ledger's owner).
+pub fn named_nodes(
+    r: &mut impl Replica,
+    doc: &str,
+    sigs: &SigSet,
+) -> Result<Vec<String>, ReplicaError> {
+    use hearth_archive::record::DocId;
+    let mut nodes: Vec<String> = sigs
+        .kept()
+        .iter()
+        .filter_map(|k| hearth_archive::node_of_actor(&k.actor))
+        .collect();
+    match DocId::of(doc) {
+        DocId::Case => nodes.extend(r.participants(doc)?.unwrap_or_default()),
+        DocId::Summary(owner) | DocId::Ledger(owner) => nodes.push(owner.to_owned()),
+        DocId::Policy => {}
+    }
+    Ok(nodes)
+}
+
 /// [`Replica::signatures`] for a replica that holds `kept` for `doc`: signs this node's newest
 /// change if `kept` has no signature of it; returns whether it did.
 pub fn sign_own(

@@ -27,7 +27,6 @@ use automerge::sync::{Message, State};
 use hearth_archive::automerge;
 
 use hearth_archive::automerge::ChangeHash;
-use hearth_archive::record::DocId;
 use hearth_archive::signed::{ChangeSig, SigSet};
 
 use crate::frame::{
@@ -572,6 +571,10 @@ impl Session {
                 self.incoming.insert(doc.to_owned());
             }
             if !signatures.is_empty() {
+                // Held until the changes come: counted in the bytes of new documents.
+                let size: usize = signatures.iter().map(|s| 32 + s.sig.len()).sum();
+                *self.scratch_sizes.entry(doc.to_owned()).or_default() += size;
+                self.scratch_bytes += size;
                 let kept = self.scratch_sigs.entry(doc.to_owned()).or_default();
                 kept.extend(signatures);
                 if kept.len() > MAX_SIGS_PER_NEW_DOC {
@@ -1068,16 +1071,7 @@ impl Session {
             return Ok(Vec::new());
         };
         let sigs = r.signatures(doc, true)?;
-        let mut nodes: Vec<String> = sigs
-            .kept()
-            .iter()
-            .filter_map(|k| hearth_archive::node_of_actor(&k.actor))
-            .collect();
-        match DocId::of(doc) {
-            DocId::Case => nodes.extend(r.participants(doc)?.unwrap_or_default()),
-            DocId::Summary(owner) | DocId::Ledger(owner) => nodes.push(owner.to_owned()),
-            DocId::Policy => {}
-        }
+        let nodes = crate::replica::named_nodes(r, doc, &sigs)?;
         let keyring = keyring.read().map_err(|_| poisoned())?;
         let mut chains = Vec::new();
         let minor = self.peer_hello.as_ref().map_or(0, |h| h.minor);
