@@ -212,6 +212,14 @@ pub struct Session {
     /// A checkpoint that arrived while a digest was being reconciled.
     deferred: Option<Resume>,
     states: HashMap<String, State>,
+    /// Documents whose sync state was reloaded from the store in this session, with nothing
+    /// sent for them since. The stored state counts the last exchange as ended, so a peer that
+    /// opens a new one for a document both already agree on would get no answer and its offer
+    /// would never complete: such an opener gets one answer anyway.
+    reloaded: HashSet<String>,
+    /// Documents given such an answer in this session: once each, so that two sides whose
+    /// states are let go and reloaded between messages do not answer each other forever.
+    forced: HashSet<String>,
     /// Documents in sync, oldest first: beyond `max_idle_states` the oldest one's sync state
     /// is let go (it is stored, and [`state_for`] reloads it).
     settled: VecDeque<String>,
@@ -268,6 +276,8 @@ impl Session {
             peer_reset: false,
             deferred: None,
             states: HashMap::new(),
+            reloaded: HashSet::new(),
+            forced: HashSet::new(),
             settled: VecDeque::new(),
             incoming: HashSet::new(),
             scratch: HashMap::new(),
@@ -670,8 +680,29 @@ impl Session {
                 }
             }
         }
-        self.generate(doc, r, out)?;
+        self.answer(doc, r, out)?;
         self.settle(doc, r)
+    }
+
+    /// Answers a message of the peer's about `doc`: with the next sync message if there is one,
+    /// and once anyway if the stored state this session reloaded says the exchange had ended
+    /// (see `reloaded`).
+    fn answer(
+        &mut self,
+        doc: &str,
+        r: &mut impl Replica,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), Fatal> {
+        if !self.generate(doc, r, out)?
+            && self.reloaded.remove(doc)
+            && self.forced.insert(doc.to_owned())
+        {
+            if let Some(state) = self.states.get_mut(doc) {
+                state.have_responded = false;
+            }
+            self.generate(doc, r, out)?;
+        }
+        Ok(())
     }
 
     /// Applies a sync message to a held document. A message that carries changes is applied to
@@ -693,7 +724,14 @@ impl Session {
             (Some(_), true) => Some(r.signatures(doc, false)?),
             _ => None,
         };
-        let state = state_for(&mut self.states, r, &self.peer, doc, self.peer_reset)?;
+        let state = state_for(
+            &mut self.states,
+            &mut self.reloaded,
+            r,
+            &self.peer,
+            doc,
+            self.peer_reset,
+        )?;
         let Some(d) = r.doc(doc)? else {
             return Ok(Ok(()));
         };
@@ -863,6 +901,7 @@ impl Session {
                 if !busy {
                     // Stored: a later exchange of it starts from the stored state.
                     self.states.remove(&old);
+                    self.reloaded.remove(&old);
                 }
             }
         }
@@ -1017,7 +1056,14 @@ impl Session {
         out: &mut Vec<Frame>,
     ) -> Result<bool, Fatal> {
         use hearth_archive::untrusted::generate as answer;
-        let state = state_for(&mut self.states, r, &self.peer, doc, self.peer_reset)?;
+        let state = state_for(
+            &mut self.states,
+            &mut self.reloaded,
+            r,
+            &self.peer,
+            doc,
+            self.peer_reset,
+        )?;
         let message = match self.scratch.get_mut(doc) {
             Some(d) => answer(d, state),
             None => match r.doc(doc)? {
@@ -1042,6 +1088,7 @@ impl Session {
         };
         Ok(match message {
             Some(m) => {
+                self.reloaded.remove(doc);
                 let signatures = if m.changes.is_empty() {
                     Vec::new()
                 } else {
@@ -1089,7 +1136,14 @@ impl Session {
     /// The sync state says the peer already has every change of ours to `doc` (after an offline
     /// bundle, say): nothing to offer. Compares hashes, so the document need not be loaded.
     fn peer_has_all(&mut self, doc: &str, r: &mut impl Replica) -> Result<bool, Fatal> {
-        let state = state_for(&mut self.states, r, &self.peer, doc, self.peer_reset)?;
+        let state = state_for(
+            &mut self.states,
+            &mut self.reloaded,
+            r,
+            &self.peer,
+            doc,
+            self.peer_reset,
+        )?;
         if state.shared_heads.is_empty() {
             return Ok(false);
         }
@@ -1148,13 +1202,15 @@ impl Session {
         self.take_scratch(doc);
         self.scratch_sigs.remove(doc);
         self.states.remove(doc);
+        self.reloaded.remove(doc);
     }
 }
 
 /// The session's sync state for a document: in memory, else the persisted one (unless the peer
-/// was `reset`: restored or made anew since), else new.
+/// was `reset`: restored or made anew since; marked in `reloaded`), else new.
 fn state_for<'s>(
     states: &'s mut HashMap<String, State>,
+    reloaded: &mut HashSet<String>,
     r: &mut impl Replica,
     peer: &str,
     doc: &str,
@@ -1176,6 +1232,7 @@ fn state_for<'s>(
             // exchange does not start again.
             state.last_sent_heads.clone_from(&state.shared_heads);
             state.have_responded = true;
+            reloaded.insert(doc.to_owned());
         }
         states.insert(doc.to_owned(), state);
     }

@@ -111,6 +111,11 @@ impl Network {
         }
     }
 
+    /// Sets the limits of sessions started from now on.
+    pub fn set_session(&mut self, session: SessionConfig) {
+        self.cfg.session = session;
+    }
+
     /// Adds a node with a fresh feed epoch.
     pub fn add_node(&mut self, id: &str) {
         let epoch = self.rng.random();

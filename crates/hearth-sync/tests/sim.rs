@@ -223,6 +223,41 @@ fn catch_up_costs_frames_for_the_changed_documents_only() {
 }
 
 #[test]
+fn a_reconnect_that_offers_every_document_again_goes_quiet() {
+    // Without resuming (the comparison mode), every document is offered again after a
+    // reconnect, and each side starts from its stored sync state: one that says the exchange
+    // ended must still answer the peer's opener once, or the offer never completes (with few
+    // offers in flight at once, the two sides offer different documents at a time).
+    let mut net = federation(5, NetConfig::default());
+    // Filed while offline and pulled by digest: the branch's feed has them in another order.
+    let ids: Vec<String> = (0..40).map(|i| format!("c{:04}", i * 17 % 40)).collect();
+    for (i, id) in ids.iter().enumerate() {
+        net.create_case(T1, id, fields(i as u32)).unwrap();
+        net.edit(T1, id, |c, e| c.report_to(e, BR, "filed"))
+            .unwrap();
+    }
+    net.heal(T1, BR);
+    net.run_until_quiet(1_000_000).unwrap();
+    net.cut(T1, BR);
+    net.edit(T1, &ids[3], |c, e| {
+        c.add_assistance(e, &aid("late", 100_00))
+    })
+    .unwrap();
+    net.set_session(SessionConfig {
+        resume: false,
+        max_in_flight: 4,
+        ..SessionConfig::default()
+    });
+    net.heal(T1, BR);
+    net.run_until_quiet(1_000_000).unwrap();
+    assert!(net.closures().is_empty(), "{:?}", net.closures());
+    for id in &ids {
+        let (held, same) = holders(&mut net, id);
+        assert!(same && held.len() == 2, "{id} did not converge");
+    }
+}
+
+#[test]
 fn without_a_checkpoint_only_differing_documents_are_synced() {
     let mut net = federation(4, NetConfig::default());
     file_at_branch(&mut net, (0..200).map(|i| format!("c{i:04}")));
