@@ -227,6 +227,11 @@ pub fn tls_incoming(
                     continue;
                 }
             };
+            // Frames are small and answered at once: no waiting to fill a segment (tonic's
+            // own listener sets this; with our own TLS accept it is ours to set).
+            if let Err(e) = tcp.set_nodelay(true) {
+                warn!(remote = %addr, error = %e, "cannot turn off Nagle's algorithm");
+            }
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             let metrics = metrics.clone();

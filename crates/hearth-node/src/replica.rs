@@ -3,7 +3,7 @@
 //! disk at [`StoreReplica::flush`], which the core calls before any frame leaves the node, so no
 //! peer ever hears of a change, or a checkpoint, that a crash could take back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hearth_archive::automerge::{ActorId, AutoCommit};
 use hearth_archive::signed::SigSet;
@@ -13,6 +13,9 @@ use hearth_sync::{Neighbour, Replica, ReplicaError, Resume, SharedKeyring};
 
 /// Loaded documents kept after a flush; the least recently used beyond this are dropped.
 pub const CACHE_DOCS: usize = 2048;
+/// Ids of documents not held kept to answer "not here" without a read; beyond, they are
+/// forgotten and read again.
+const ABSENT_KEPT: usize = 65_536;
 /// Documents remembered as set aside (they could not be stored); the oldest are forgotten
 /// beyond this, and would be checked again if sent again.
 pub const QUARANTINE: usize = 10_000;
@@ -25,6 +28,10 @@ pub struct StoreReplica {
     actor: ActorId,
     epoch: u64,
     cache: HashMap<String, (Document, u64)>,
+    /// Documents looked for and not held (a document new to this node is looked for at each
+    /// of its first frames): every way a document comes in goes through this replica, which
+    /// takes it out of here.
+    absent: HashSet<String>,
     neighbours: HashMap<String, Neighbour>,
     /// A case or a child's summary changed since the node's summary was last computed.
     aggregates_stale: bool,
@@ -64,6 +71,7 @@ impl StoreReplica {
             epoch: store.feed_epoch(),
             store,
             cache: HashMap::new(),
+            absent: HashSet::new(),
             neighbours: HashMap::new(),
             aggregates_stale: true,
             policy: None,
@@ -187,7 +195,7 @@ impl StoreReplica {
 
     fn add_doc(&mut self, doc: Document) -> Result<u64, ReplicaError> {
         let id = doc.id().map_err(|e| ReplicaError(e.to_string()))?;
-        self.cache.insert(id.clone(), (doc, self.tick));
+        self.cache_put(&id, doc);
         self.commit(&id)?
             .ok_or_else(|| ReplicaError(format!("case {id} has no changes")))
     }
@@ -203,7 +211,13 @@ impl StoreReplica {
 
     /// Puts back a document taken with [`StoreReplica::take_loaded`].
     pub(crate) fn give_back(&mut self, id: &str, doc: Document) {
+        self.cache_put(id, doc);
+    }
+
+    /// Puts a document in the cache as the newest used.
+    fn cache_put(&mut self, id: &str, doc: Document) {
         self.tick += 1;
+        self.absent.remove(id);
         self.cache.insert(id.to_owned(), (doc, self.tick));
     }
 
@@ -245,7 +259,9 @@ impl StoreReplica {
             let mut case = case?;
             batch.put_at(&mut case, seq)?;
             seq += 1;
-            ids.push(case.id()?);
+            let id = case.id()?;
+            self.absent.remove(&id);
+            ids.push(id);
         }
         batch.commit()?;
         self.next_seq = seq;
@@ -422,16 +438,25 @@ impl StoreReplica {
             entry.1 = self.tick;
             return Ok(true);
         }
+        if self.absent.contains(id) {
+            return Ok(false);
+        }
         match self
             .store
             .load_doc(id, self.actor.clone())
             .map_err(storage)?
         {
             Some(doc) => {
-                self.cache.insert(id.to_owned(), (doc, self.tick));
+                self.cache_put(id, doc);
                 Ok(true)
             }
-            None => Ok(false),
+            None => {
+                if self.absent.len() >= ABSENT_KEPT {
+                    self.absent.clear();
+                }
+                self.absent.insert(id.to_owned());
+                Ok(false)
+            }
         }
     }
 }
@@ -538,8 +563,7 @@ impl Replica for StoreReplica {
             Ok(record) => record,
             Err(e) => return Err(ReplicaError(e.to_string())),
         };
-        self.tick += 1;
-        self.cache.insert(doc.to_owned(), (value, self.tick));
+        self.cache_put(doc, value);
         Ok(self.stage(doc))
     }
 
