@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use hearth_proto::v1::BackupRequest;
 use hearth_proto::v1::local_client::LocalClient;
-use hearth_store::Store;
+use hearth_store::{Store, StoreError};
 
 use crate::BadInput;
 use crate::commands::done;
@@ -70,15 +70,35 @@ pub fn restore(dir: &Path, from: &Path, json: bool) -> Result<()> {
     }
     let store_path = dir.join(STORE_FILE);
     if store_path.exists() {
-        // Fails while another process holds it, before anything is written.
-        drop(crate::node::open_store(&store_path)?);
+        // Fails while another process holds it, before anything is written; a store that no
+        // longer opens (damaged) is what a restore is for, and is moved aside below.
+        match crate::node::open_store(&store_path) {
+            Err(e)
+                if e.downcast_ref::<StoreError>()
+                    .is_some_and(|e| matches!(e, StoreError::Locked(_))) =>
+            {
+                return Err(e);
+            }
+            _ => {}
+        }
     }
-    let backup = Store::open(from).map_err(|e| {
+    let not_a_backup = |e: &dyn std::fmt::Display| {
         BadInput::new(format!(
-            "{} is not a backup this hearth can restore ({e}); give a file written by `hearth backup`",
+            "{} is not a backup this hearth can restore ({e}); give a file written by `hearth backup`; nothing was changed",
             from.display()
         ))
-    })?;
+    };
+    let backup = Store::open(from).map_err(|e| not_a_backup(&e))?;
+    // Every document of the backup is read and checked before anything is replaced.
+    let report = backup.check().map_err(|e| not_a_backup(&e))?;
+    if let Some((id, why)) = report.damaged.first() {
+        return Err(BadInput::new(format!(
+            "the backup {} is damaged: {id}: {why} ({} damaged in all); nothing was changed — restore an older backup, or `hearth check --repair` the store you have",
+            from.display(),
+            report.damaged.len()
+        ))
+        .into());
+    }
     let stats = backup.stats()?;
     drop(backup);
 
@@ -116,4 +136,103 @@ pub fn restore(dir: &Path, from: &Path, json: bool) -> Result<()> {
                 .unwrap_or_default()
         ),
     )
+}
+
+/// Checks every document and index entry of the store of `dir` (the node must be stopped);
+/// with `repair`, takes the damaged documents out, keeping their bytes in `damaged/`, so that
+/// the neighbours that hold them send them again. Fails (exit 1) if anything is damaged and
+/// was not repaired.
+pub fn check(dir: &Path, repair: bool, json: bool) -> Result<()> {
+    let config = load_config(dir)?;
+    let runtime = client_runtime()?;
+    if runtime.block_on(connect_socket(dir)).is_some() {
+        return Err(BadInput::new(format!(
+            "node {} is running on {}; stop it first (e.g. `systemctl stop hearth`), then check",
+            config.node_id,
+            dir.display()
+        ))
+        .into());
+    }
+    let mut store = crate::node::open_store(&dir.join(STORE_FILE))?;
+    let report = store.check()?;
+    let damaged: Vec<serde_json::Value> = report
+        .damaged
+        .iter()
+        .map(|(id, why)| serde_json::json!({ "id": id, "damage": why }))
+        .collect();
+    let mut kept_in = None;
+    if repair && !report.damaged.is_empty() {
+        let ids: Vec<String> = report.damaged.iter().map(|(id, _)| id.clone()).collect();
+        let aside = dir.join("damaged");
+        std::fs::create_dir_all(&aside)?;
+        // The bytes are written aside before anything is removed.
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+        for id in &ids {
+            // Unreadable bytes are no reason not to repair: they are kept if they can be read.
+            let data = store.stored_bytes(id).unwrap_or_default();
+            // A damaged id may hold any character: only safe ones go into a file name.
+            let name: String = id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            std::fs::write(aside.join(format!("{name}-{stamp}.bin")), data)?;
+        }
+        store.remove_damaged(&ids)?;
+        kept_in = Some(aside);
+    }
+    let lines: Vec<String> = report
+        .damaged
+        .iter()
+        .map(|(id, why)| format!("  damaged 损坏 {id}: {why}"))
+        .collect();
+    let summary = format!(
+        "checked 已检查 {} documents and {} index entries of node {}",
+        report.documents, report.index_entries, config.node_id
+    );
+    if report.damaged.is_empty() {
+        return done(
+            json,
+            serde_json::json!({
+                "node_id": config.node_id, "documents": report.documents,
+                "index_entries": report.index_entries, "damaged": damaged,
+            }),
+            format!("{summary}: nothing is damaged 无损坏"),
+        );
+    }
+    if let Some(aside) = kept_in {
+        return done(
+            json,
+            serde_json::json!({
+                "node_id": config.node_id, "documents": report.documents,
+                "index_entries": report.index_entries, "damaged": damaged,
+                "repaired": true, "kept_aside_in": aside,
+            }),
+            format!(
+                "{summary}\n{}\ntook {} damaged documents out (their bytes are kept in {}); start the node: its neighbours send them again whole",
+                lines.join("\n"),
+                report.damaged.len(),
+                aside.display()
+            ),
+        );
+    }
+    done(
+        json,
+        serde_json::json!({
+            "node_id": config.node_id, "documents": report.documents,
+            "index_entries": report.index_entries, "damaged": damaged, "repaired": false,
+        }),
+        format!("{summary}\n{}", lines.join("\n")),
+    )?;
+    // Damage is no bad input: exit 1.
+    Err(anyhow::anyhow!(
+        "{} documents of node {} are damaged; `hearth check --repair` takes them out so that the neighbours send them again, or restore a backup",
+        report.damaged.len(),
+        config.node_id
+    ))
 }

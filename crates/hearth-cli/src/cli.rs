@@ -138,6 +138,17 @@ pub enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Read every document and index entry of the node's store and report what is damaged (the
+    /// node must be stopped); with --repair, take damaged documents out so that the neighbours
+    /// send them again whole
+    Check {
+        /// Take damaged documents out (kept aside in damaged/ of the data dir) and forget the
+        /// neighbours' checkpoints, so that the next sync fetches them again
+        #[arg(long)]
+        repair: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Check node config files (hearth.toml) before a node uses them
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -224,6 +224,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bundle(c) => crate::bundle::run(&dir()?, c),
         Command::Backup { out, json } => crate::backup::backup(&dir()?, &out, json.json),
         Command::Restore { from, json } => crate::backup::restore(&dir()?, &from, json.json),
+        Command::Check { repair, json } => crate::backup::check(&dir()?, repair, json.json),
         Command::Config(ConfigCommand::Check { files, json }) => {
             let mut checked = Vec::new();
             for file in &files {

@@ -76,9 +76,35 @@ fn one_line(err: &anyhow::Error) -> String {
     line
 }
 
+/// The last panic's text, kept by the quiet hook (see [`main`]).
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match commands::run(cli) {
+    let serving = matches!(cli.command, cli::Command::Serve);
+    if !serving {
+        // A failure inside the storage code on damaged data is caught at the store and told in
+        // one line; any other is told in one line below, with where it happened. No backtrace
+        // for a user to read.
+        std::panic::set_hook(Box::new(|info| {
+            if let Ok(mut last) = PANIC.lock() {
+                *last = Some(info.to_string().replace('\n', " "));
+            }
+        }));
+    }
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commands::run(cli)));
+    let Ok(ran) = ran else {
+        let text = PANIC
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
+            .unwrap_or_default();
+        eprintln!(
+            "error: hearth stopped on an internal failure ({text}); what was committed before it stays; run `hearth check` if it happened while reading the store, and report it"
+        );
+        return ExitCode::from(1);
+    };
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let output = err

@@ -2240,3 +2240,91 @@ fn a_changed_node_id_or_salt_under_a_store_is_refused() {
     std::fs::write(&salt, &good).unwrap();
     node.ok(&["case", "list"]);
 }
+
+/// `check` finds a damaged document and `check --repair` takes it out (kept aside); `backup`
+/// of a damaged store writes nothing; `restore` checks the backup first, refuses a damaged one,
+/// and replaces a store that no longer opens.
+#[test]
+fn damage_is_found_repaired_and_kept_out_of_backups_and_restores() {
+    let node = Node::init();
+    let id = node.new_case(&[]);
+    for day in 1..=9 {
+        let date = format!("2026-03-0{day}");
+        node.ok(&[
+            "visit", "add", &id, "--date", &date, "--kind", "home", "--notes", "在家",
+        ]);
+    }
+    let checked: Value = node.json(&["check"]);
+    assert_eq!(checked["damaged"], serde_json::json!([]), "{checked}");
+    let store = node.data().join("hearth.redb");
+    let good = node.data().join("good.redb");
+    node.ok(&["backup", "--out", good.to_str().unwrap()]);
+    let clean = std::fs::read(&store).unwrap();
+
+    // A byte changed, at one place after another (bounded), until one damages a document but
+    // not the file's structure: `check` then names it.
+    let mut named = None;
+    let step = (clean.len() / 800).max(1) | 1;
+    for offset in (0..clean.len()).step_by(step) {
+        let mut bytes = clean.clone();
+        bytes[offset] ^= 0x5a;
+        std::fs::write(&store, &bytes).unwrap();
+        let out = node.run(&["check"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stderr.lines().count() <= 1, "one line: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{stderr}");
+        if out.status.code() == Some(1)
+            && String::from_utf8_lossy(&out.stdout).contains("damaged 损坏")
+        {
+            named = Some(stderr);
+            break;
+        }
+    }
+    let line = named.expect("some changed byte damages a document");
+    assert!(line.contains("check --repair"), "{line}");
+
+    let copy = node.data().join("copy.redb");
+    let out = node.run(&["backup", "--out", copy.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no backup was written"));
+    assert!(!copy.exists(), "no backup of a damaged store");
+
+    let repaired: Value = node.json(&["check", "--repair"]);
+    assert_eq!(repaired["repaired"], true, "{repaired}");
+    let aside = node.data().join("damaged");
+    assert!(
+        std::fs::read_dir(&aside).unwrap().count() >= 1,
+        "kept aside"
+    );
+    let again: Value = node.json(&["check"]);
+    assert_eq!(again["damaged"], serde_json::json!([]), "{again}");
+
+    // A damaged backup is refused before anything is replaced.
+    let mut backup = std::fs::read(&good).unwrap();
+    let bad = node.data().join("bad.redb");
+    let middle = backup.len() / 2;
+    backup[middle..middle + 4096].fill(0xff);
+    std::fs::write(&bad, &backup).unwrap();
+    let before = node.state();
+    let out = node.run(&["restore", "--from", bad.to_str().unwrap()]);
+    if !out.status.success() {
+        assert!(
+            node.state() == before,
+            "a refused restore replaced the store"
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    }
+
+    // A store that no longer opens is replaced by a good backup, and kept aside.
+    std::fs::write(&store, b"not a database at all").unwrap();
+    let restored: Value = node.json(&["restore", "--from", good.to_str().unwrap()]);
+    let kept = PathBuf::from(restored["replaced_store_kept_as"].as_str().unwrap());
+    assert!(std::fs::read(&kept).unwrap() == b"not a database at all");
+    let list: Value = node.json(&["case", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+}

@@ -94,7 +94,9 @@ pub enum StoreError {
     #[error("case id {0:?} matches several cases; give more of the id")]
     Ambiguous(String),
     /// A stored document or index entry that cannot be read back.
-    #[error("stored data of {id} is damaged: {reason}; restore the data dir from a backup")]
+    #[error(
+        "stored data of {id} is damaged: {reason}; `hearth check` lists what is damaged, `hearth check --repair` fetches it again from neighbours (or restore the data dir from a backup)"
+    )]
     Corrupt {
         /// Document id.
         id: String,
@@ -154,6 +156,17 @@ pub struct StoreStats {
     pub open_conflicts: u64,
 }
 
+/// What [`Store::check`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckReport {
+    /// Documents read.
+    pub documents: u64,
+    /// Listing index entries read.
+    pub index_entries: u64,
+    /// What is damaged: (document id, what is wrong), each document once.
+    pub damaged: Vec<(String, String)>,
+}
+
 /// One node's database.
 #[derive(Debug)]
 pub struct Store {
@@ -200,6 +213,10 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_owned()));
         }
+        guarded(&path.display().to_string(), || Store::open_inner(path))
+    }
+
+    fn open_inner(path: &Path) -> Result<Store> {
         let db = Database::open(path).map_err(|e| open_error(path, e))?;
         let txn = db.begin_read()?;
         let meta = txn.open_table(META)?;
@@ -243,6 +260,19 @@ impl Store {
             return Err(StoreError::Corrupt {
                 id: out.display().to_string(),
                 reason: "the copy does not hold every document; try again".into(),
+            });
+        }
+        // Every document of the copy is read back and checked: a backup of damaged data would
+        // only carry the damage.
+        let report = copy.check()?;
+        if let Some((id, why)) = report.damaged.first() {
+            let more = match report.damaged.len() - 1 {
+                0 => String::new(),
+                n => format!(" ({n} more documents are damaged)"),
+            };
+            return Err(StoreError::Corrupt {
+                id: id.clone(),
+                reason: format!("{why}{more}; no backup was written"),
             });
         }
         drop(copy);
@@ -339,11 +369,13 @@ impl Store {
 
     /// Ids of every document, in order.
     pub fn doc_ids(&self) -> Result<Vec<String>> {
-        let txn = self.db.begin_read()?;
-        let docs = txn.open_table(DOCS)?;
-        docs.iter()?
-            .map(|entry| Ok(entry?.0.value().to_owned()))
-            .collect()
+        guarded("the list of documents", || {
+            let txn = self.db.begin_read()?;
+            let docs = txn.open_table(DOCS)?;
+            docs.iter()?
+                .map(|entry| Ok(entry?.0.value().to_owned()))
+                .collect()
+        })
     }
 
     /// Hash of a document's heads, as of its last write.
@@ -412,28 +444,23 @@ impl Store {
 
     /// Loads one case, writing as `actor` from now on.
     pub fn load_case(&self, id: &str, actor: ActorId) -> Result<Case> {
-        let txn = self.db.begin_read()?;
-        let bytes = read_doc(&txn.open_table(SNAPSHOTS)?, &txn.open_table(CHUNKS)?, id)?
-            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        Case::load(&bytes, actor).map_err(|e| StoreError::Corrupt {
-            id: id.to_owned(),
-            reason: e.to_string(),
-        })
+        match self.load_doc(id, actor)? {
+            Some(Document::Case(case)) => Ok(case),
+            Some(Document::Record(_)) | None => Err(StoreError::NotFound(id.to_owned())),
+        }
     }
 
     /// Loads any document (case or record), writing as `actor` from now on; `None` if not held.
+    ///
+    /// What is read is checked against what was recorded when it was written: the number of
+    /// change chunks, and the hash of the heads the document had. A document that does not
+    /// match, or that the storage code cannot read at all, is [`StoreError::Corrupt`] — never
+    /// a part of it.
     pub fn load_doc(&self, id: &str, actor: ActorId) -> Result<Option<Document>> {
-        let txn = self.db.begin_read()?;
-        let Some(bytes) = read_doc(&txn.open_table(SNAPSHOTS)?, &txn.open_table(CHUNKS)?, id)?
-        else {
-            return Ok(None);
-        };
-        Document::load(&bytes, actor)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                id: id.to_owned(),
-                reason: e.to_string(),
-            })
+        guarded(id, || {
+            let txn = self.db.begin_read()?;
+            load_checked(&txn, id, actor)
+        })
     }
 
     /// The full id of the one case whose id starts with `prefix`.
@@ -463,37 +490,38 @@ impl Store {
 
     /// Every conflict in the queue, open and resolved, newest first.
     pub fn conflicts(&self) -> Result<Vec<QueueEntry>> {
-        let txn = self.db.begin_read()?;
-        let queue = match txn.open_table(CONFLICTS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut out: Vec<QueueEntry> = queue
-            .iter()?
-            .map(|entry| {
-                let (id, json) = entry?;
-                serde_json::from_str(json.value()).map_err(|e| StoreError::Corrupt {
-                    id: id.value().to_owned(),
-                    reason: e.to_string(),
+        guarded("the conflict queue", || {
+            let txn = self.db.begin_read()?;
+            let queue = match txn.open_table(CONFLICTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut out: Vec<QueueEntry> = queue
+                .iter()?
+                .map(|entry| {
+                    let (id, json) = entry?;
+                    parse_entry(id.value(), json.value())
                 })
-            })
-            .collect::<Result<_>>()?;
-        out.sort_by(|a, b| (b.since, &b.id).cmp(&(a.since, &a.id)));
-        Ok(out)
+                .collect::<Result<_>>()?;
+            out.sort_by(|a, b| (b.since, &b.id).cmp(&(a.since, &a.id)));
+            Ok(out)
+        })
     }
 
     /// The listing summaries of every case, in id order, without loading any document.
     pub fn case_summaries(&self) -> Result<Vec<CaseSummary>> {
-        let txn = self.db.begin_read()?;
-        let index = txn.open_table(CASE_INDEX)?;
-        index
-            .iter()?
-            .map(|entry| {
-                let (id, json) = entry?;
-                parse_summary(id.value(), json.value())
-            })
-            .collect()
+        guarded("the listing index", || {
+            let txn = self.db.begin_read()?;
+            let index = txn.open_table(CASE_INDEX)?;
+            index
+                .iter()?
+                .map(|entry| {
+                    let (id, json) = entry?;
+                    parse_summary(id.value(), json.value())
+                })
+                .collect()
+        })
     }
 
     /// Ids of the cases filed under an identity key.
@@ -534,39 +562,198 @@ impl Store {
 
     /// The listing summary of one case.
     pub fn case_summary(&self, id: &str) -> Result<Option<CaseSummary>> {
-        let txn = self.db.begin_read()?;
-        let index = txn.open_table(CASE_INDEX)?;
-        match index.get(id)? {
-            Some(json) => Ok(Some(parse_summary(id, json.value())?)),
-            None => Ok(None),
-        }
+        guarded(id, || {
+            let txn = self.db.begin_read()?;
+            let index = txn.open_table(CASE_INDEX)?;
+            match index.get(id)? {
+                Some(json) => Ok(Some(parse_summary(id, json.value())?)),
+                None => Ok(None),
+            }
+        })
     }
 
     /// Counts of documents, pending chunks and the latest feed sequence.
     pub fn stats(&self) -> Result<StoreStats> {
-        let txn = self.db.begin_read()?;
-        let docs = txn.open_table(DOCS)?;
-        let chunks = txn.open_table(CHUNKS)?;
-        let feed = txn.open_table(FEED)?;
-        let cases = txn.open_table(CASE_INDEX)?.len()?;
-        let open_conflicts = match txn.open_multimap_table(OPEN_CONFLICTS) {
-            Err(redb::TableError::TableDoesNotExist(_)) => 0,
-            table => {
-                let mut ids = std::collections::HashSet::new();
-                for entry in table?.iter()? {
-                    for cid in entry?.1 {
-                        ids.insert(cid?.value().to_owned());
+        guarded("the store's counts", || {
+            let txn = self.db.begin_read()?;
+            let docs = txn.open_table(DOCS)?;
+            let chunks = txn.open_table(CHUNKS)?;
+            let feed = txn.open_table(FEED)?;
+            let cases = txn.open_table(CASE_INDEX)?.len()?;
+            let open_conflicts = match txn.open_multimap_table(OPEN_CONFLICTS) {
+                Err(redb::TableError::TableDoesNotExist(_)) => 0,
+                table => {
+                    let mut ids = std::collections::HashSet::new();
+                    for entry in table?.iter()? {
+                        for cid in entry?.1 {
+                            ids.insert(cid?.value().to_owned());
+                        }
+                    }
+                    ids.len() as u64
+                }
+            };
+            Ok(StoreStats {
+                documents: docs.len()?,
+                chunks: chunks.len()?,
+                last_seq: feed.last()?.map(|(k, _)| k.value()).unwrap_or(0),
+                cases,
+                open_conflicts,
+            })
+        })
+    }
+
+    /// Reads every document and listing index entry and checks each against what was recorded
+    /// when it was written (see [`Store::load_doc`]); the feed and the index against the
+    /// documents. Changes nothing. Fails only if the store cannot be read at all.
+    pub fn check(&self) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        let mut damaged = std::collections::BTreeMap::new();
+        let ids = guarded("the list of documents", || {
+            let txn = self.db.begin_read()?;
+            let mut ids = std::collections::BTreeSet::new();
+            for entry in txn.open_table(DOCS)?.iter()? {
+                ids.insert(entry?.0.value().to_owned());
+            }
+            for entry in txn.open_table(SNAPSHOTS)?.iter()? {
+                ids.insert(entry?.0.value().to_owned());
+            }
+            Ok(ids)
+        })?;
+        let actor = hearth_archive::actor_id("check", &self.incarnation);
+        for id in &ids {
+            report.documents += 1;
+            let checked = guarded(id, || {
+                let txn = self.db.begin_read()?;
+                let Some(mut doc) = load_checked(&txn, id, actor.clone())? else {
+                    return Ok(());
+                };
+                let Some(case) = doc.as_case() else {
+                    return Ok(());
+                };
+                let view = case.view().map_err(StoreError::Archive)?;
+                let Some(json) = txn.open_table(CASE_INDEX)?.get(id.as_str())? else {
+                    return Err(StoreError::Corrupt {
+                        id: id.clone(),
+                        reason: "it is missing from the listing index".into(),
+                    });
+                };
+                let listed = parse_summary(id, json.value())?;
+                let now = CaseSummary::of(&view);
+                let same = (
+                    &listed.home,
+                    &listed.name,
+                    listed.status,
+                    &listed.identity_key,
+                ) == (&now.home, &now.name, now.status, &now.identity_key);
+                if same {
+                    Ok(())
+                } else {
+                    Err(StoreError::Corrupt {
+                        id: id.clone(),
+                        reason: "its listing index entry says other than the document".into(),
+                    })
+                }
+            });
+            if let Err(e) = checked {
+                damaged.insert(id.clone(), reason_of(e));
+            }
+        }
+        let index = guarded("the listing index", || {
+            let txn = self.db.begin_read()?;
+            let mut out = Vec::new();
+            for entry in txn.open_table(CASE_INDEX)?.iter()? {
+                let (id, json) = entry?;
+                let id = id.value().to_owned();
+                let parsed = parse_summary(&id, json.value()).map(|_| ());
+                out.push((id, parsed));
+            }
+            Ok(out)
+        })?;
+        for (id, parsed) in index {
+            report.index_entries += 1;
+            if let Err(e) = parsed {
+                damaged.entry(id).or_insert_with(|| reason_of(e));
+            } else if !ids.contains(&id) {
+                damaged.insert(id, "it is in the listing index but not stored".into());
+            }
+        }
+        let feed = guarded("the feed", || {
+            let txn = self.db.begin_read()?;
+            let docs = txn.open_table(DOCS)?;
+            let mut wrong = Vec::new();
+            for entry in txn.open_table(FEED)?.iter()? {
+                let (seq, id) = entry?;
+                let id = id.value().to_owned();
+                if docs.get(id.as_str())?.map(|g| g.value().0) != Some(seq.value()) {
+                    wrong.push(id);
+                }
+            }
+            Ok(wrong)
+        })?;
+        for id in feed {
+            damaged
+                .entry(id)
+                .or_insert_with(|| "its feed entry does not match it".into());
+        }
+        report.damaged = damaged.into_iter().collect();
+        Ok(report)
+    }
+
+    /// Takes damaged documents out of the store so that they can be fetched whole again from
+    /// neighbours that hold them: their data, listing, feed entry, sync states and signatures
+    /// go, and every neighbour's checkpoint is forgotten (the next session reconciles by
+    /// digest, which pulls what is missing here). Keep their bytes first
+    /// ([`Store::stored_bytes`]).
+    pub fn remove_damaged(&mut self, ids: &[String]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut snapshots = txn.open_table(SNAPSHOTS)?;
+            let mut chunks = txn.open_table(CHUNKS)?;
+            let mut docs = txn.open_table(DOCS)?;
+            let mut feed = txn.open_table(FEED)?;
+            let mut heads = txn.open_table(HEADS)?;
+            let mut index = txn.open_table(CASE_INDEX)?;
+            let mut identity = txn.open_multimap_table(IDENTITY)?;
+            let mut states = txn.open_table(SYNC_STATES)?;
+            let mut sigs = txn.open_table(SIGNATURES)?;
+            for id in ids {
+                let id = id.as_str();
+                snapshots.remove(id)?;
+                chunks.retain_in((id, 0)..=(id, u64::MAX), |_, _| false)?;
+                let seq = docs.remove(id)?.map(|g| g.value().0);
+                if let Some(seq) = seq {
+                    feed.remove(seq)?;
+                }
+                feed.retain(|_, doc| doc != id)?;
+                heads.remove(id)?;
+                index.remove(id)?;
+                let mut keys = Vec::new();
+                for entry in identity.iter()? {
+                    let (key, cases) = entry?;
+                    if cases.flatten().any(|c| c.value() == id) {
+                        keys.push(key.value().to_owned());
                     }
                 }
-                ids.len() as u64
+                for key in keys {
+                    identity.remove(key.as_str(), id)?;
+                }
+                states.retain(|(_, doc), _| doc != id)?;
+                sigs.remove(id)?;
             }
-        };
-        Ok(StoreStats {
-            documents: docs.len()?,
-            chunks: chunks.len()?,
-            last_seq: feed.last()?.map(|(k, _)| k.value()).unwrap_or(0),
-            cases,
-            open_conflicts,
+            txn.open_table(PEERS)?.retain(|_, _| false)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A document's bytes as stored (snapshot, then change chunks), unchecked: what a damaged
+    /// document is kept aside as.
+    pub fn stored_bytes(&self, id: &str) -> Result<Vec<u8>> {
+        guarded(id, || {
+            let txn = self.db.begin_read()?;
+            let snapshots = txn.open_table(SNAPSHOTS)?;
+            let chunks = txn.open_table(CHUNKS)?;
+            Ok(read_doc(&snapshots, &chunks, id)?.unwrap_or_default())
         })
     }
 
@@ -655,9 +842,18 @@ stored!(Record, |_| None, |r| Some(r));
 stored!(Document, Document::as_case_mut, Document::as_record_mut);
 
 fn to_json(id: &str, entry: &QueueEntry) -> Result<String> {
-    serde_json::to_string(entry).map_err(|e| StoreError::Corrupt {
+    serde_json::to_string(entry)
+        .map(|json| seal(&json))
+        .map_err(|e| StoreError::Corrupt {
+            id: id.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+fn parse_entry(id: &str, json: &str) -> Result<QueueEntry> {
+    serde_json::from_str(unseal(id, json)?).map_err(|e| StoreError::Corrupt {
         id: id.to_owned(),
-        reason: e.to_string(),
+        reason: format!("conflict queue: {e}"),
     })
 }
 
@@ -787,7 +983,7 @@ impl Batch {
             id: id.clone(),
             reason: e.to_string(),
         })?;
-        index.insert(id.as_str(), json.as_str())?;
+        index.insert(id.as_str(), seal(&json).as_str())?;
         // Other open archives of the same household, for the duplicate check (read while the
         // tables are open; usually there are none and nothing is parsed).
         let mut household = Vec::new();
@@ -935,12 +1131,7 @@ impl Batch {
                 continue;
             }
             let mut entry: QueueEntry = match queue.get(cid.as_str())? {
-                Some(json) => {
-                    serde_json::from_str(json.value()).map_err(|e| StoreError::Corrupt {
-                        id: cid.clone(),
-                        reason: e.to_string(),
-                    })?
-                }
+                Some(json) => parse_entry(&cid, json.value())?,
                 None => continue,
             };
             if entry.resolution.is_none() {
@@ -1030,6 +1221,98 @@ fn fold(txn: &WriteTransaction, id: &str, extra: Option<&[u8]>) -> Result<u64> {
     Ok(removed)
 }
 
+/// Document `id` as stored, checked against its `docs` and `heads` entries (see
+/// [`Store::load_doc`]).
+fn load_checked(txn: &redb::ReadTransaction, id: &str, actor: ActorId) -> Result<Option<Document>> {
+    let damaged = |reason: String| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason,
+    };
+    let snapshots = txn.open_table(SNAPSHOTS)?;
+    let chunks = txn.open_table(CHUNKS)?;
+    let listed = txn.open_table(DOCS)?.get(id)?.map(|g| g.value());
+    let Some(bytes) = read_doc(&snapshots, &chunks, id)? else {
+        return match listed {
+            Some(_) => Err(damaged("it is listed but its data is gone".into())),
+            None => Ok(None),
+        };
+    };
+    let Some((_, next_chunk, written)) = listed else {
+        return Err(damaged("its data is there but it is listed nowhere".into()));
+    };
+    let found = chunks.range((id, 0)..=(id, u64::MAX))?.count() as u64;
+    let first = next_chunk.checked_sub(written);
+    let in_place = first.is_some_and(|first| {
+        chunks
+            .range((id, 0)..(id, first))
+            .is_ok_and(|mut r| r.next().is_none())
+    });
+    if found != written || !in_place {
+        return Err(damaged(format!(
+            "{found} change chunks are stored where {written} were written"
+        )));
+    }
+    let mut doc = Document::load(&bytes, actor).map_err(|e| damaged(e.to_string()))?;
+    let recorded = txn.open_table(HEADS)?.get(id)?.map(|g| g.value().to_vec());
+    let heads = hearth_archive::heads_hash(&Stored::heads(&mut doc));
+    if recorded.as_deref() != Some(heads.as_slice()) {
+        return Err(damaged(
+            "what is stored does not reach the state it was written in".into(),
+        ));
+    }
+    Ok(Some(doc))
+}
+
+/// The reason of a damage found, or the error as a whole.
+fn reason_of(e: StoreError) -> String {
+    match e {
+        StoreError::Corrupt { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+/// Runs a read of stored data, turning a panic inside the storage code (redb or Automerge on
+/// damaged bytes) into [`StoreError::Corrupt`] for `what`. The caller's panic hook still runs:
+/// a program that wants one line installs a quiet one.
+fn guarded<T>(what: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|payload| {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StoreError::Corrupt {
+            id: what.to_owned(),
+            reason: format!("the storage code failed reading it ({text})"),
+        })
+    })
+}
+
+/// A JSON index entry as stored: the JSON, a tab, and 16 hex digits of its SHA-256, so that a
+/// changed byte is found instead of read as another value (compact JSON has no raw tab).
+fn seal(json: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let sum = Sha256::digest(json.as_bytes());
+    let hex: String = sum[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{json}\t{hex}")
+}
+
+/// The JSON of an entry written by [`seal`], checked; an entry written before checksums (no
+/// tab) is taken as it is.
+fn unseal<'a>(id: &str, stored: &'a str) -> Result<&'a str> {
+    let Some((json, sum)) = stored.rsplit_once('\t') else {
+        return Ok(stored);
+    };
+    if seal(json).ends_with(sum) && sum.len() == 16 {
+        Ok(json)
+    } else {
+        Err(StoreError::Corrupt {
+            id: id.to_owned(),
+            reason: "its index entry does not match its checksum".into(),
+        })
+    }
+}
+
 /// A document's snapshot followed by its chunks, as one loadable byte string.
 fn read_doc(
     snapshots: &impl ReadableTable<&'static str, &'static [u8]>,
@@ -1064,7 +1347,7 @@ fn read_u64(
 }
 
 fn parse_summary(id: &str, json: &str) -> Result<CaseSummary> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+    serde_json::from_str(unseal(id, json)?).map_err(|e| StoreError::Corrupt {
         id: id.to_owned(),
         reason: format!("listing index: {e}"),
     })

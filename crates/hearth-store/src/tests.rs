@@ -421,3 +421,173 @@ fn signatures_and_certificates_are_kept_across_reopening() {
     chains.sort();
     assert_eq!(chains, vec![b"chain one".to_vec(), b"chain two".to_vec()]);
 }
+
+/// A store of `n` cases, each with an aid record and some edits in change chunks; the path of
+/// its file and what each case reads as.
+fn written(dir: &Path, n: usize) -> (PathBuf, Vec<(String, CaseSummary, serde_json::Value)>) {
+    let path = dir.join("s.redb");
+    let store = Store::create(&path, &[1; 8]).unwrap();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let id = format!("{i:016x}");
+        let number = if i % 2 == 0 { ID1 } else { ID2 };
+        let mut c = case(&id, number);
+        put(&store, &mut c);
+        c.add_assistance(&editor(), &aid(&format!("a{i}"))).unwrap();
+        put(&store, &mut c);
+        c.file(&editor()).unwrap();
+        put(&store, &mut c);
+        let view = c.view().unwrap();
+        out.push((
+            id,
+            CaseSummary::of(&view),
+            serde_json::to_value(&view).unwrap(),
+        ));
+    }
+    drop(store);
+    (path, out)
+}
+
+/// Every read of `path`: each either returns exactly what was written or fails; never a
+/// panic (a panic inside the storage code comes back as an error).
+fn reads_right_or_fail(path: &Path, cases: &[(String, CaseSummary, serde_json::Value)]) -> usize {
+    let Ok(store) = Store::open(path) else {
+        return 1;
+    };
+    let mut failed = 0;
+    for (id, _, view) in cases {
+        match store.load_case(id, actor()) {
+            Ok(c) => assert_eq!(
+                &serde_json::to_value(c.view().unwrap()).unwrap(),
+                view,
+                "case {id} read back other than written"
+            ),
+            Err(_) => failed += 1,
+        }
+    }
+    match store.case_summaries() {
+        Ok(listed) => {
+            assert_eq!(listed.len(), cases.len(), "a listing with cases missing");
+            for s in &listed {
+                let written = cases.iter().find(|(id, _, _)| *id == s.id);
+                assert_eq!(
+                    written.map(|(_, w, _)| w),
+                    Some(s),
+                    "listing of {} read back other than written",
+                    s.id
+                );
+            }
+        }
+        Err(_) => failed += 1,
+    }
+    if store.check().is_err() {
+        failed += 1;
+    }
+    failed
+}
+
+/// A way to damage a copy of a store file.
+type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
+#[test]
+fn every_read_of_a_damaged_store_is_what_was_written_or_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cases) = written(dir.path(), 12);
+    let clean = std::fs::read(&path).unwrap();
+    assert_eq!(reads_right_or_fail(&path, &cases), 0);
+    let copy = dir.path().join("damaged.redb");
+    let mut variants = 0;
+    let mut found = 0;
+    // Each page zeroed in turn, then single bits flipped at spread offsets (bounded).
+    let pages = clean.len().div_ceil(4096);
+    let mut damages: Vec<Damage> = Vec::new();
+    for page in 0..pages {
+        damages.push(Box::new(move |b: &mut Vec<u8>| {
+            let end = ((page + 1) * 4096).min(b.len());
+            b[page * 4096..end].fill(0);
+        }));
+    }
+    let len = clean.len();
+    for k in 0..240usize {
+        let offset = (k * 7919 + 13) % len;
+        let bit = k % 8;
+        damages.push(Box::new(move |b: &mut Vec<u8>| b[offset] ^= 1 << bit));
+    }
+    for damage in &damages {
+        let mut bytes = clean.clone();
+        damage(&mut bytes);
+        std::fs::write(&copy, &bytes).unwrap();
+        variants += 1;
+        found += usize::from(reads_right_or_fail(&copy, &cases) > 0);
+    }
+    eprintln!("{variants} damaged copies: {found} found damaged, the rest read right");
+    assert!(
+        found > 0,
+        "no damage was found in {variants} damaged copies"
+    );
+}
+
+#[test]
+fn check_names_a_damaged_document_and_repair_takes_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cases) = written(dir.path(), 3);
+    let mut store = Store::open(&path).unwrap();
+    let mut batch = store.begin().unwrap();
+    batch.save_peer_checkpoint("t.branch", 7, 40).unwrap();
+    batch.commit().unwrap();
+    assert!(store.check().unwrap().damaged.is_empty());
+    let (id, _, _) = &cases[1];
+    // A change chunk lost (as a flipped bit in its key would lose it).
+    let txn = store.db.begin_write().unwrap();
+    txn.open_table(CHUNKS)
+        .unwrap()
+        .retain_in((id.as_str(), 0)..=(id.as_str(), u64::MAX), |_, _| false)
+        .unwrap();
+    txn.commit().unwrap();
+    let err = store.load_case(id, actor()).unwrap_err().to_string();
+    assert!(
+        err.contains(id.as_str()) && err.contains("damaged"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "one line: {err}");
+    let report = store.check().unwrap();
+    assert_eq!(report.documents, 3);
+    assert_eq!(
+        report.damaged.iter().map(|(d, _)| d).collect::<Vec<_>>(),
+        vec![id]
+    );
+    assert!(!store.stored_bytes(id).unwrap().is_empty());
+
+    store.remove_damaged(std::slice::from_ref(id)).unwrap();
+    assert!(store.check().unwrap().damaged.is_empty());
+    assert!(store.load_doc(id, actor()).unwrap().is_none());
+    assert!(store.case_summary(id).unwrap().is_none());
+    assert_eq!(
+        store.peer_checkpoint("t.branch").unwrap(),
+        None,
+        "the next session reconciles, which fetches the case again"
+    );
+    for (other, _, _) in cases.iter().filter(|(o, _, _)| o != id) {
+        store.load_case(other, actor()).unwrap();
+    }
+}
+
+#[test]
+fn a_listing_entry_changed_on_disk_is_an_error_not_another_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, cases) = written(dir.path(), 2);
+    let store = Store::open(&path).unwrap();
+    let (id, _, _) = &cases[0];
+    let txn = store.db.begin_write().unwrap();
+    {
+        let mut index = txn.open_table(CASE_INDEX).unwrap();
+        let stored = index.get(id.as_str()).unwrap().unwrap().value().to_owned();
+        let changed = stored.replacen("worker", "wurker", 1);
+        index.insert(id.as_str(), changed.as_str()).unwrap();
+    }
+    txn.commit().unwrap();
+    let err = store.case_summaries().unwrap_err().to_string();
+    assert!(err.contains("checksum"), "{err}");
+    let report = store.check().unwrap();
+    assert_eq!(report.damaged.len(), 1, "{report:?}");
+}
