@@ -100,9 +100,15 @@ pub fn running_or_store(
 ) -> Result<std::result::Result<Channel, Store>> {
     let deadline = Instant::now() + lock_wait();
     let mut pause = Duration::from_millis(10);
+    let mut turn = false;
     loop {
         if let Some(channel) = runtime.block_on(connect_socket(dir)) {
             return Ok(Ok(channel));
+        }
+        if !turn {
+            take_turn(dir, deadline)?;
+            turn = true;
+            continue;
         }
         match Store::open(&dir.join(STORE_FILE)) {
             Err(StoreError::Locked(_)) if Instant::now() + pause < deadline => {
@@ -400,11 +406,62 @@ fn lock_wait() -> Duration {
     Duration::from_millis(ms)
 }
 
-/// Opens the store, waiting (with growing pauses) while another process holds it, so that
-/// commands run side by side take turns instead of failing.
+/// The file commands that open the store directly queue on (see [`take_turn`]).
+const TURN_FILE: &str = "hearth.turn";
+
+/// This process's turn on its data dir, held until it exits (or [`release_turn`]).
+static TURN: std::sync::Mutex<Option<fs::File>> = std::sync::Mutex::new(None);
+
+/// Waits, until `deadline`, for this process's turn among the commands that open the store of
+/// `dir` directly: a blocking lock on `hearth.turn`, so that waiting commands are woken as soon
+/// as the one before them ends instead of polling and missing their chance (four writers side by
+/// side never time out while each is served in turn). Where the file cannot be made or locked,
+/// commands fall back to polling the store's own lock.
+fn take_turn(dir: &Path, deadline: Instant) -> Result<()> {
+    if TURN.lock().is_ok_and(|t| t.is_some()) {
+        return Ok(());
+    }
+    let Ok(file) = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(TURN_FILE))
+    else {
+        return Ok(());
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A blocking lock has no timeout: it is taken on a thread, and left behind if the wait ends.
+    std::thread::spawn(move || {
+        let _ = tx.send(file.lock().map(|()| file));
+    });
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(file)) => {
+            if let Ok(mut turn) = TURN.lock() {
+                *turn = Some(file);
+            }
+            Ok(())
+        }
+        Ok(Err(_)) => Ok(()),
+        Err(_) => Err(StoreError::Locked(dir.join(STORE_FILE)).into()),
+    }
+}
+
+/// Gives up this process's turn (a node, once it holds the store, lets commands queue on it).
+pub fn release_turn() {
+    if let Ok(mut turn) = TURN.lock() {
+        *turn = None;
+    }
+}
+
+/// Opens the store, in turn with other commands (see [`take_turn`]) and waiting (with growing
+/// pauses) while a node holds it, so that commands run side by side take turns instead of
+/// failing.
 pub fn open_store(path: &Path) -> Result<Store> {
     let deadline = Instant::now() + lock_wait();
     let mut pause = Duration::from_millis(10);
+    if let Some(dir) = path.parent() {
+        take_turn(dir, deadline)?;
+    }
     loop {
         match Store::open(path) {
             Err(StoreError::Locked(_)) if Instant::now() + pause < deadline => {

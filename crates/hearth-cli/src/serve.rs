@@ -32,6 +32,8 @@ pub fn run(dir: &Path, format: LogFormat) -> Result<()> {
     // crashed node can be replaced.
     let salt = load_salt(dir)?;
     let mut store = open_store(&dir.join(STORE_FILE))?;
+    // The store's own lock keeps other processes out from now on; commands queue for it.
+    crate::node::release_turn();
     crate::node::check_identity(&mut store, &config, &salt)?;
     let filter = EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
