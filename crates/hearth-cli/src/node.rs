@@ -42,6 +42,7 @@ pub struct Node {
     pub config: NodeConfig,
     pub salt: FederationSalt,
     pub operator: String,
+    dir: PathBuf,
     backend: Backend,
 }
 
@@ -68,6 +69,77 @@ pub fn from_status(s: Status) -> anyhow::Error {
             BadInput::new(s.message()).into()
         }
         _ => anyhow::anyhow!("the running node could not do it: {}", s.message()),
+    }
+}
+
+/// A reply that does not say whether the write was made: the connection broke or the node
+/// ended while it was under way.
+fn outcome_unknown(s: &Status) -> bool {
+    matches!(
+        s.code(),
+        Code::Unavailable
+            | Code::Unknown
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Aborted
+    )
+}
+
+/// Where a write keeps its request key until its outcome is known, under the hash of its
+/// command line: the same command run again after a lost answer reuses the key.
+const REQUESTS_DIR: &str = "requests";
+/// A kept request key older than this is not reused: the same command a day later is another
+/// write.
+const REQUEST_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// The request key of this command's write.
+struct PendingRequest {
+    /// Where it is kept until the outcome is known (`None` if it could not be kept).
+    file: Option<PathBuf>,
+    key: String,
+}
+
+impl PendingRequest {
+    /// The key kept by an earlier run of the same command line whose outcome was unknown, or
+    /// a new one, kept before the write is sent.
+    fn for_this_command(dir: &Path) -> PendingRequest {
+        use sha2::{Digest, Sha256};
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let mut hash = Sha256::new();
+        for arg in std::env::args_os().skip(1) {
+            hash.update(arg.as_encoded_bytes());
+            hash.update([0]);
+        }
+        let file = dir.join(REQUESTS_DIR).join(hex(&hash.finalize()[..16]));
+        let fresh = fs::metadata(&file)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < REQUEST_KEPT));
+        if fresh
+            && let Ok(key) = fs::read_to_string(&file)
+            && !key.is_empty()
+            && key.len() <= archive::MAX_REQUEST_KEY
+            && key.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return PendingRequest {
+                file: Some(file),
+                key,
+            };
+        }
+        let key = hex(&rand::random::<[u8; 16]>());
+        let kept = fs::create_dir_all(dir.join(REQUESTS_DIR))
+            .and_then(|()| fs::write(&file, &key))
+            .is_ok();
+        PendingRequest {
+            file: kept.then_some(file),
+            key,
+        }
+    }
+
+    /// The outcome is known (made, or refused): the key is not kept.
+    fn settled(self) {
+        if let Some(file) = self.file {
+            let _ = fs::remove_file(file);
+        }
     }
 }
 
@@ -179,6 +251,7 @@ impl Node {
             config,
             salt,
             operator,
+            dir: dir.to_owned(),
             backend,
         })
     }
@@ -211,13 +284,43 @@ impl Node {
         }
     }
 
-    /// Carries out one write (see [`archive::write`]).
+    /// Carries out one write (see [`archive::write`]) under a request key (see
+    /// [`archive::write_keyed`]): if the node's answer is lost, the outcome is unknown, and the
+    /// same command run again reuses the key, so the write is not made twice.
     pub fn write(&mut self, w: Write) -> Result<Written> {
-        let remote = w.clone();
-        self.run(
-            |c, ctx| archive::write(c, ctx, w),
-            async |a| a.write(remote).await,
-        )
+        let pending = PendingRequest::for_this_command(&self.dir);
+        let key = pending.key.clone();
+        let written = match self.parts() {
+            (ctx, Backend::Store(store)) => {
+                let cases = &mut StoreCases::new(store, &ctx.config.node_id);
+                let written = archive::write_keyed(cases, &ctx, Some(&key), w);
+                pending.settled();
+                written?
+            }
+            (_, Backend::Running(r)) => {
+                r.archive.set_request_key(Some(key));
+                let reply = r.runtime.block_on(r.archive.write(w));
+                r.archive.set_request_key(None);
+                match reply {
+                    Err(s) if outcome_unknown(&s) => {
+                        return Err(anyhow::anyhow!(
+                            "the node did not answer ({}): the outcome is unknown; run the same command again to find out — it is not carried out twice",
+                            s.message()
+                        ));
+                    }
+                    reply => {
+                        pending.settled();
+                        reply.map_err(from_status)?
+                    }
+                }
+            }
+        };
+        if written.repeated {
+            eprintln!(
+                "note: this command was carried out before (its answer was lost); nothing was written again 此命令之前已执行，未重复写入"
+            );
+        }
+        Ok(written)
     }
 
     /// The case whose id starts with `prefix`, and what the policy in force says of it.

@@ -2341,3 +2341,82 @@ fn damage_is_found_repaired_and_kept_out_of_backups_and_restores() {
     let list: Value = node.json(&["case", "list"]);
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
+
+/// The retry test: the node ends between committing a write and answering it (as a
+/// power cut would, by failure injection). The command says the outcome is unknown; run again,
+/// it finds the write made and makes nothing twice; the same command run after that is a new
+/// write.
+#[test]
+fn a_write_whose_answer_is_lost_is_made_once_when_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    team_and_branch(tmp.path());
+    let t1 = tmp.path().join("t1");
+    let id = file_wang(&t1);
+    must(
+        &t1,
+        &[
+            "fund",
+            "income",
+            "--source",
+            "budget",
+            "--amount",
+            "20000",
+            "--date",
+            "2026-01-05",
+        ],
+    );
+    let up = || hearth(&t1, &["sync", "status", "--json"]).status.success();
+    let crashing = Serving(
+        Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .arg("--data-dir")
+            .arg(&t1)
+            .arg("serve")
+            .env("HEARTH_LOG", "warn")
+            .env("HEARTH_TEST_CRASH_AFTER_COMMIT", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the node to answer", up);
+    let aid = [
+        "assist",
+        "add",
+        &id,
+        "--kind",
+        "holiday",
+        "--amount",
+        "300",
+        "--date",
+        "2026-02-01",
+    ];
+    let lost = hearth(&t1, &aid);
+    let stderr = String::from_utf8_lossy(&lost.stderr).into_owned();
+    assert_eq!(lost.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the outcome is unknown"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let mut crashing = crashing;
+    assert!(!crashing.0.wait().unwrap().success(), "the node ended");
+    std::mem::forget(crashing);
+
+    let node = serve(&t1);
+    wait_until("the node to answer again", up);
+    let again = hearth(&t1, &aid);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("carried out before"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let total = || must_json(&t1, &["case", "show", &id])["assistance_total_fen"].clone();
+    assert_eq!(total(), 300_00, "the aid was recorded once");
+
+    // Its outcome known, the same command once more is another write.
+    must(&t1, &aid);
+    assert_eq!(total(), 600_00);
+    drop(node);
+}

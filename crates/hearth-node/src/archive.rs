@@ -139,6 +139,11 @@ pub trait Cases {
         editor: &Editor,
         f: impl FnOnce(&mut Record) -> Result<T>,
     ) -> Result<T>;
+    /// Makes the next write (the next `update`, `create`, `update_many` or `update_record`)
+    /// one under request key `key`, recorded in its own transaction; `None` clears it.
+    fn expect_request(&mut self, key: Option<String>);
+    /// The document the write with request key `key` wrote, if one was made here.
+    fn answered(&mut self, key: &str) -> Result<Option<String>>;
 }
 
 /// The store of a data dir no node is running on.
@@ -146,6 +151,7 @@ pub trait Cases {
 pub struct StoreCases<'a> {
     store: &'a Store,
     actor: ActorId,
+    request: Option<String>,
 }
 
 impl<'a> StoreCases<'a> {
@@ -154,6 +160,7 @@ impl<'a> StoreCases<'a> {
         StoreCases {
             store,
             actor: actor_id(node_id, store.incarnation()),
+            request: None,
         }
     }
 }
@@ -172,6 +179,7 @@ impl Cases for StoreCases<'_> {
         let value = f(&mut case)?;
         let mut batch = self.begin()?;
         batch.put(&mut case)?;
+        self.seal_request(&mut batch, id)?;
         batch.commit()?;
         Ok(value)
     }
@@ -187,6 +195,9 @@ impl Cases for StoreCases<'_> {
             let mut case = case?;
             batch.put(&mut case)?;
             ids.push(case.id()?);
+        }
+        if let Some(first) = ids.first() {
+            self.seal_request(&mut batch, first)?;
         }
         batch.commit()?;
         Ok(ids)
@@ -222,6 +233,7 @@ impl Cases for StoreCases<'_> {
         let value = f(&mut record)?;
         let mut batch = self.begin()?;
         batch.put(&mut record)?;
+        self.seal_request(&mut batch, id)?;
         batch.commit()?;
         Ok(value)
     }
@@ -251,12 +263,31 @@ impl Cases for StoreCases<'_> {
         for d in &mut docs {
             batch.put(d)?;
         }
+        if let Some(first) = ids.first() {
+            self.seal_request(&mut batch, first)?;
+        }
         batch.commit()?;
         Ok(value)
+    }
+
+    fn expect_request(&mut self, key: Option<String>) {
+        self.request = key;
+    }
+
+    fn answered(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self.store.request(key)?)
     }
 }
 
 impl StoreCases<'_> {
+    /// Records the request key of the write being committed in `batch`, with `doc`.
+    fn seal_request(&mut self, batch: &mut hearth_store::Batch, doc: &str) -> Result<()> {
+        if let Some(key) = self.request.take() {
+            batch.put_request(&key, doc)?;
+        }
+        Ok(())
+    }
+
     /// A write checked against the policy in force today.
     fn begin(&mut self) -> Result<hearth_store::Batch> {
         let policy = policy_in_force(self, jiff::Zoned::now().date())?;
@@ -300,6 +331,7 @@ impl Cases for StoreReplica {
         match f(case) {
             Ok(value) => {
                 hearth_sync::Replica::commit(self, id)?;
+                self.note_request(id);
                 self.flush_for(&[id])?;
                 Ok(value)
             }
@@ -380,6 +412,9 @@ impl Cases for StoreReplica {
                 for id in ids {
                     hearth_sync::Replica::commit(self, id)?;
                 }
+                if let Some(first) = ids.first() {
+                    self.note_request(first);
+                }
                 self.flush_for(ids)?;
                 Ok(value)
             }
@@ -412,6 +447,7 @@ impl Cases for StoreReplica {
         match f(record) {
             Ok(value) => {
                 hearth_sync::Replica::commit(self, id)?;
+                self.note_request(id);
                 self.flush_for(&[id])?;
                 Ok(value)
             }
@@ -420,6 +456,14 @@ impl Cases for StoreReplica {
                 Err(e)
             }
         }
+    }
+
+    fn expect_request(&mut self, key: Option<String>) {
+        StoreReplica::expect_request(self, key);
+    }
+
+    fn answered(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self.request(key)?)
     }
 }
 
@@ -621,6 +665,9 @@ pub struct Written {
     pub loan: Option<String>,
     /// The parent the case was reported to by this write.
     pub reported_to: Option<String>,
+    /// The write's request key had been used already: nothing was written again, and `case` is
+    /// the case as it is now (see [`write_keyed`]).
+    pub repeated: bool,
 }
 
 /// The parent a case is reported to: `via` if given (it must be a parent), else the only
@@ -705,6 +752,45 @@ pub fn list(cases: &mut impl Cases, filter: &ListFilter) -> Result<Vec<CaseSumma
 
 /// Carries out one write.
 pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Written> {
+    write_with(cases, ctx, RecordIds::new(None), write)
+}
+
+/// Ids of the records a write adds: random, or — for a write under a request key — derived
+/// from the key, so that the answer to a repeated write names the record the first one added.
+struct RecordIds<'k> {
+    key: Option<&'k str>,
+    made: u32,
+}
+
+impl<'k> RecordIds<'k> {
+    fn new(key: Option<&'k str>) -> RecordIds<'k> {
+        RecordIds { key, made: 0 }
+    }
+
+    /// The next id: 8 hex digits.
+    fn next(&mut self) -> String {
+        use sha2::{Digest, Sha256};
+        let Some(key) = self.key else {
+            return new_record_id();
+        };
+        let mut hash = Sha256::new();
+        hash.update(b"hearth/record-id/v1\0");
+        hash.update(key.as_bytes());
+        hash.update(self.made.to_be_bytes());
+        self.made += 1;
+        hash.finalize()[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+fn write_with(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    mut ids: RecordIds<'_>,
+    write: Write,
+) -> Result<Written> {
     let editor = ctx.editor();
     let mut record = None;
     let mut loan_repaid = None;
@@ -809,7 +895,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             occupation,
         } => {
             let member = NewMember {
-                id: new_record_id(),
+                id: ids.next(),
                 relation,
                 age: age.as_deref().map(|a| parse_number("age", a)).transpose()?,
                 health,
@@ -831,7 +917,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             let paying_node = paying_node.filter(|p| !p.trim().is_empty());
             let paid_here = paying_node.as_deref().is_none_or(|p| p == here);
             let aid = NewAssistance {
-                id: new_record_id(),
+                id: ids.next(),
                 kind: kind.parse::<AssistanceKind>()?,
                 amount_fen: parse_positive_yuan("amount", &amount)?,
                 date: parse_date("date", &date)?,
@@ -869,7 +955,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
                             format_yuan(aid.amount_fen)
                         )));
                     }
-                    ledger.put_entry(&editor, &new_record_id(), &entry)?;
+                    ledger.put_entry(&editor, &ids.next(), &entry)?;
                     Ok(c.view()?)
                 })?
             } else {
@@ -887,7 +973,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             note,
         } => {
             let loan = NewLoan {
-                id: new_record_id(),
+                id: ids.next(),
                 principal_fen: parse_positive_yuan("principal", &amount)?,
                 date: parse_date("date", &date)?,
                 due_date: parse_date("due", &due)?,
@@ -904,7 +990,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             note,
         } => {
             let repayment = NewRepayment {
-                id: new_record_id(),
+                id: ids.next(),
                 amount_fen: parse_positive_yuan("amount", &amount)?,
                 date: parse_date("date", &date)?,
                 note,
@@ -945,7 +1031,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             consent,
         } => {
             let visit = NewVisit {
-                id: new_record_id(),
+                id: ids.next(),
                 date: parse_date("date", &date)?,
                 kind: kind.parse::<VisitKind>()?,
                 visitor,
@@ -963,7 +1049,7 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
             notes,
         } => {
             let review = NewReview {
-                id: new_record_id(),
+                id: ids.next(),
                 date: parse_date("date", &date)?,
                 result: result.parse::<ReviewResult>()?,
                 reviewer,
@@ -978,7 +1064,68 @@ pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Writ
         record,
         loan: loan_repaid,
         reported_to,
+        repeated: false,
     })
+}
+
+/// Longest request key taken.
+pub const MAX_REQUEST_KEY: usize = 64;
+
+/// Carries out one write once per request key: a write whose key `key` was used already (the
+/// first one committed, its answer perhaps lost with a broken connection) writes nothing and
+/// answers with the case as it is now. The key is recorded in the write's own transaction, so
+/// there is no moment at which the write is made and its key not.
+pub fn write_keyed(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    key: Option<&str>,
+    w: Write,
+) -> Result<Written> {
+    let Some(key) = key else {
+        return write(cases, ctx, w);
+    };
+    if key.is_empty()
+        || key.len() > MAX_REQUEST_KEY
+        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(OpError::input(format!(
+            "a request key is 1 to {MAX_REQUEST_KEY} letters, digits or '-'"
+        )));
+    }
+    if let Some(doc) = cases.answered(key)? {
+        let case = cases.read(&doc, |c| Ok(c.view()?))?;
+        // The record the first write added has the first id derived from the key.
+        let adds = matches!(
+            w,
+            Write::AddMember { .. }
+                | Write::AddAssistance { .. }
+                | Write::AddLoan { .. }
+                | Write::RepayLoan { .. }
+                | Write::AddVisit { .. }
+                | Write::AddReview { .. }
+        );
+        let record = adds.then(|| RecordIds::new(Some(key)).next());
+        let loan = match (&w, &record) {
+            (Write::RepayLoan { .. }, Some(r)) => case
+                .loans
+                .iter()
+                .find(|l| l.repayments.iter().any(|p| &p.id == r))
+                .map(|l| l.id.clone()),
+            _ => None,
+        };
+        return Ok(Written {
+            case,
+            record,
+            loan,
+            reported_to: None,
+            repeated: true,
+        });
+    }
+    cases.expect_request(Some(key.to_owned()));
+    let written = write_with(cases, ctx, RecordIds::new(Some(key)), w);
+    // A write refused before its commit leaves the key unused.
+    cases.expect_request(None);
+    written
 }
 
 /// One case of an import file.

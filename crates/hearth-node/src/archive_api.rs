@@ -115,14 +115,23 @@ impl ArchiveService {
         ledger_reply(&ledger)
     }
 
-    async fn write(&self, by: String, w: Write) -> Result<Response<pb::CaseReply>, Status> {
+    async fn write(
+        &self,
+        by: String,
+        key: Option<String>,
+        w: Write,
+    ) -> Result<Response<pb::CaseReply>, Status> {
+        let keyed = key.is_some();
         let (written, advice) = self
             .run(by, move |replica, ctx| {
-                let written = archive::write(replica, ctx, w)?;
+                let written = archive::write_keyed(replica, ctx, key.as_deref(), w)?;
                 let advice = archive::advice_for(replica, ctx, &written.case)?;
                 Ok((written, advice))
             })
             .await?;
+        if keyed && !written.repeated {
+            crash_after_commit();
+        }
         case_reply(written, &advice)
     }
 }
@@ -159,7 +168,41 @@ fn case_reply(w: Written, advice: &Advice) -> Result<Response<pb::CaseReply>, St
         record: w.record,
         loan: w.loan,
         reported_to: w.reported_to,
+        repeated: w.repeated,
     }))
+}
+
+/// The gRPC metadata key a write's request key travels in (see [`archive::write_keyed`]).
+pub const REQUEST_KEY: &str = "hearth-request-key";
+
+/// The request key of a write, if its caller gave one.
+fn request_key<T>(request: &Request<T>) -> Result<Option<String>, Status> {
+    match request.metadata().get(REQUEST_KEY) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(|k| Some(k.to_owned())).map_err(|_| {
+            Status::invalid_argument(
+                "the request key is not plain text; give letters, digits or '-'",
+            )
+        }),
+    }
+}
+
+/// A message with `key` as its request key.
+fn keyed<T>(message: T, key: Option<&str>) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(value) = key.and_then(|k| k.parse().ok()) {
+        request.metadata_mut().insert(REQUEST_KEY, value);
+    }
+    request
+}
+
+/// Failure injection for the tests of retried writes: with `HEARTH_TEST_CRASH_AFTER_COMMIT`
+/// set, the node ends at once after a keyed write commits and before it answers — as a power
+/// cut at that moment would. Nothing else reads it.
+fn crash_after_commit() {
+    if std::env::var_os("HEARTH_TEST_CRASH_AFTER_COMMIT").is_some() {
+        std::process::abort();
+    }
 }
 
 /// Both directions between the domain's and the protocol's case form, over one list of fields.
@@ -225,6 +268,7 @@ impl Archive for ArchiveService {
                 record: None,
                 loan: None,
                 reported_to: None,
+                repeated: false,
             },
             &advice,
         )
@@ -254,8 +298,10 @@ impl Archive for ArchiveService {
         request: Request<pb::NewCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
-        self.write(by, Write::NewCase { form: form(r.form) }).await
+        self.write(by, key, Write::NewCase { form: form(r.form) })
+            .await
     }
 
     async fn edit_case(
@@ -263,9 +309,11 @@ impl Archive for ArchiveService {
         request: Request<pb::EditCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::EditCase {
                 case: r.case,
                 form: form(r.form),
@@ -279,9 +327,11 @@ impl Archive for ArchiveService {
         request: Request<pb::FileCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::FileCase {
                 case: r.case,
                 via: r.via,
@@ -295,9 +345,11 @@ impl Archive for ArchiveService {
         request: Request<pb::TransitionCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::Transition {
                 case: r.case,
                 to: r.to,
@@ -312,9 +364,11 @@ impl Archive for ArchiveService {
         request: Request<pb::GradeCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::Grade {
                 case: r.case,
                 set: r.set,
@@ -329,9 +383,11 @@ impl Archive for ArchiveService {
         request: Request<pb::EscalateCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::Escalate {
                 case: r.case,
                 to_level: r.to_level,
@@ -347,9 +403,11 @@ impl Archive for ArchiveService {
         request: Request<pb::AddMemberRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::AddMember {
                 case: r.case,
                 relation: r.relation,
@@ -366,9 +424,11 @@ impl Archive for ArchiveService {
         request: Request<pb::AddAssistanceRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::AddAssistance {
                 case: r.case,
                 kind: r.kind,
@@ -387,9 +447,11 @@ impl Archive for ArchiveService {
         request: Request<pb::AddLoanRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::AddLoan {
                 case: r.case,
                 amount: r.amount,
@@ -406,9 +468,11 @@ impl Archive for ArchiveService {
         request: Request<pb::RepayLoanRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::RepayLoan {
                 case: r.case,
                 loan: r.loan,
@@ -425,9 +489,11 @@ impl Archive for ArchiveService {
         request: Request<pb::AddVisitRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::AddVisit {
                 case: r.case,
                 date: r.date,
@@ -445,9 +511,11 @@ impl Archive for ArchiveService {
         request: Request<pb::DecideCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::Decide {
                 case: r.case,
                 decision: r.decision,
@@ -462,9 +530,11 @@ impl Archive for ArchiveService {
         request: Request<pb::AddMonthlyIncomeRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::MonthlyIncome {
                 case: r.case,
                 month: r.month,
@@ -690,9 +760,11 @@ impl Archive for ArchiveService {
         request: Request<pb::AddReviewRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.write(
             by,
+            key,
             Write::AddReview {
                 case: r.case,
                 date: r.date,
@@ -735,6 +807,8 @@ impl Archive for ArchiveService {
 pub struct ArchiveRemote {
     client: ArchiveClient<Channel>,
     by: String,
+    /// The request key its writes carry (see [`archive::write_keyed`]).
+    key: Option<String>,
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Status> {
@@ -748,6 +822,7 @@ fn written(reply: pb::CaseReply) -> Result<Written, Status> {
         record: reply.record,
         loan: reply.loan,
         reported_to: reply.reported_to,
+        repeated: reply.repeated,
     })
 }
 
@@ -759,7 +834,13 @@ impl ArchiveRemote {
                 .max_decoding_message_size(MAX_REQUEST)
                 .max_encoding_message_size(MAX_REQUEST),
             by: by.to_owned(),
+            key: None,
         }
+    }
+
+    /// Makes the writes from now on carry request key `key` (see [`archive::write_keyed`]).
+    pub fn set_request_key(&mut self, key: Option<String>) {
+        self.key = key;
     }
 
     /// See [`archive::get`]: the case, and what the policy says of it.
@@ -979,42 +1060,56 @@ impl ArchiveRemote {
     /// See [`archive::write`].
     pub async fn write(&mut self, w: Write) -> Result<Written, Status> {
         let by = self.by.clone();
+        let key = self.key.as_deref();
         let c = &mut self.client;
         let reply = match w {
             Write::NewCase { form } => {
-                c.new_case(pb::NewCaseRequest {
-                    by,
-                    form: Some(form_to_pb(form)),
-                })
+                c.new_case(keyed(
+                    pb::NewCaseRequest {
+                        by,
+                        form: Some(form_to_pb(form)),
+                    },
+                    key,
+                ))
                 .await
             }
             Write::EditCase { case, form } => {
-                c.edit_case(pb::EditCaseRequest {
-                    by,
-                    case,
-                    form: Some(form_to_pb(form)),
-                })
+                c.edit_case(keyed(
+                    pb::EditCaseRequest {
+                        by,
+                        case,
+                        form: Some(form_to_pb(form)),
+                    },
+                    key,
+                ))
                 .await
             }
             Write::FileCase { case, via } => {
-                c.file_case(pb::FileCaseRequest { by, case, via }).await
+                c.file_case(keyed(pb::FileCaseRequest { by, case, via }, key))
+                    .await
             }
             Write::Transition { case, to, reason } => {
-                c.transition_case(pb::TransitionCaseRequest {
-                    by,
-                    case,
-                    to,
-                    reason,
-                })
+                c.transition_case(keyed(
+                    pb::TransitionCaseRequest {
+                        by,
+                        case,
+                        to,
+                        reason,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::Grade { case, set, reason } => {
-                c.grade_case(pb::GradeCaseRequest {
-                    by,
-                    case,
-                    set,
-                    reason,
-                })
+                c.grade_case(keyed(
+                    pb::GradeCaseRequest {
+                        by,
+                        case,
+                        set,
+                        reason,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::Escalate {
@@ -1023,13 +1118,16 @@ impl ArchiveRemote {
                 reason,
                 via,
             } => {
-                c.escalate_case(pb::EscalateCaseRequest {
-                    by,
-                    case,
-                    to_level,
-                    reason,
-                    via,
-                })
+                c.escalate_case(keyed(
+                    pb::EscalateCaseRequest {
+                        by,
+                        case,
+                        to_level,
+                        reason,
+                        via,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::AddMember {
@@ -1039,14 +1137,17 @@ impl ArchiveRemote {
                 health,
                 occupation,
             } => {
-                c.add_member(pb::AddMemberRequest {
-                    by,
-                    case,
-                    relation,
-                    age,
-                    health,
-                    occupation,
-                })
+                c.add_member(keyed(
+                    pb::AddMemberRequest {
+                        by,
+                        case,
+                        relation,
+                        age,
+                        health,
+                        occupation,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::AddAssistance {
@@ -1058,16 +1159,19 @@ impl ArchiveRemote {
                 approving_node,
                 note,
             } => {
-                c.add_assistance(pb::AddAssistanceRequest {
-                    by,
-                    case,
-                    kind,
-                    amount,
-                    date,
-                    paying_node,
-                    approving_node,
-                    note,
-                })
+                c.add_assistance(keyed(
+                    pb::AddAssistanceRequest {
+                        by,
+                        case,
+                        kind,
+                        amount,
+                        date,
+                        paying_node,
+                        approving_node,
+                        note,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::AddLoan {
@@ -1077,14 +1181,17 @@ impl ArchiveRemote {
                 due,
                 note,
             } => {
-                c.add_loan(pb::AddLoanRequest {
-                    by,
-                    case,
-                    amount,
-                    date,
-                    due,
-                    note,
-                })
+                c.add_loan(keyed(
+                    pb::AddLoanRequest {
+                        by,
+                        case,
+                        amount,
+                        date,
+                        due,
+                        note,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::RepayLoan {
@@ -1094,14 +1201,17 @@ impl ArchiveRemote {
                 date,
                 note,
             } => {
-                c.repay_loan(pb::RepayLoanRequest {
-                    by,
-                    case,
-                    loan,
-                    amount,
-                    date,
-                    note,
-                })
+                c.repay_loan(keyed(
+                    pb::RepayLoanRequest {
+                        by,
+                        case,
+                        loan,
+                        amount,
+                        date,
+                        note,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::AddVisit {
@@ -1112,15 +1222,18 @@ impl ArchiveRemote {
                 notes,
                 consent,
             } => {
-                c.add_visit(pb::AddVisitRequest {
-                    by,
-                    case,
-                    date,
-                    kind,
-                    visitor,
-                    notes,
-                    consent,
-                })
+                c.add_visit(keyed(
+                    pb::AddVisitRequest {
+                        by,
+                        case,
+                        date,
+                        kind,
+                        visitor,
+                        notes,
+                        consent,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::MonthlyIncome {
@@ -1128,12 +1241,15 @@ impl ArchiveRemote {
                 month,
                 amount,
             } => {
-                c.add_monthly_income(pb::AddMonthlyIncomeRequest {
-                    by,
-                    case,
-                    month,
-                    amount,
-                })
+                c.add_monthly_income(keyed(
+                    pb::AddMonthlyIncomeRequest {
+                        by,
+                        case,
+                        month,
+                        amount,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::Decide {
@@ -1141,12 +1257,15 @@ impl ArchiveRemote {
                 decision,
                 note,
             } => {
-                c.decide_case(pb::DecideCaseRequest {
-                    by,
-                    case,
-                    decision,
-                    note,
-                })
+                c.decide_case(keyed(
+                    pb::DecideCaseRequest {
+                        by,
+                        case,
+                        decision,
+                        note,
+                    },
+                    key,
+                ))
                 .await
             }
             Write::AddReview {
@@ -1156,14 +1275,17 @@ impl ArchiveRemote {
                 reviewer,
                 notes,
             } => {
-                c.add_review(pb::AddReviewRequest {
-                    by,
-                    case,
-                    date,
-                    result,
-                    reviewer,
-                    notes,
-                })
+                c.add_review(keyed(
+                    pb::AddReviewRequest {
+                        by,
+                        case,
+                        date,
+                        result,
+                        reviewer,
+                        notes,
+                    },
+                    key,
+                ))
                 .await
             }
         };

@@ -55,6 +55,11 @@ pub struct StoreReplica {
     keyring: Option<SharedKeyring>,
     /// Signatures kept since the last flush.
     sigs: HashMap<String, SigSet>,
+    /// The request key the next local write is made under (see [`StoreReplica::expect_request`]).
+    request: Option<String>,
+    /// Request keys of local writes since the last flush, with the document each wrote: written
+    /// in the same transaction as the write.
+    requests: Vec<(String, String)>,
 }
 
 fn storage(e: StoreError) -> ReplicaError {
@@ -86,6 +91,8 @@ impl StoreReplica {
             set_aside: Vec::new(),
             keyring: None,
             sigs: HashMap::new(),
+            request: None,
+            requests: Vec::new(),
         })
     }
 
@@ -161,6 +168,7 @@ impl StoreReplica {
             || !self.peers_have.is_empty()
             || !self.sync_states.is_empty()
             || !self.sigs.is_empty()
+            || !self.requests.is_empty()
             || self
                 .keyring
                 .as_ref()
@@ -263,6 +271,9 @@ impl StoreReplica {
             self.absent.remove(&id);
             ids.push(id);
         }
+        if let (Some(key), Some(first)) = (self.request.take(), ids.first()) {
+            batch.put_request(&key, first)?;
+        }
         batch.commit()?;
         self.next_seq = seq;
         self.aggregates_stale |= !ids.is_empty();
@@ -282,6 +293,27 @@ impl StoreReplica {
         let bytes = self.store.backup_to(out).map_err(storage)?;
         let documents = self.store.stats().map_err(storage)?.documents;
         Ok((bytes, documents))
+    }
+
+    /// Makes the next local write one under request key `key` (`None`: none): the key is
+    /// recorded with the document it writes, in the write's own transaction.
+    pub fn expect_request(&mut self, key: Option<String>) {
+        self.request = key;
+    }
+
+    /// The request key of the write about to be committed, with `doc`, the document it wrote.
+    pub(crate) fn note_request(&mut self, doc: &str) {
+        if let Some(key) = self.request.take() {
+            self.requests.push((key, doc.to_owned()));
+        }
+    }
+
+    /// The document the write with request key `key` wrote, if one was made here.
+    pub fn request(&self, key: &str) -> Result<Option<String>, ReplicaError> {
+        if let Some((_, doc)) = self.requests.iter().find(|(k, _)| k == key) {
+            return Ok(Some(doc.clone()));
+        }
+        self.store.request(key).map_err(storage)
     }
 
     /// The actor local changes are written with.
@@ -355,9 +387,15 @@ impl StoreReplica {
                 .save_certificate(&hearth_sync::trust::encode_chain(&chain))
                 .map_err(storage)?;
         }
+        for (key, doc) in &self.requests {
+            if !set_aside.iter().any(|(id, _)| id == doc) {
+                batch.put_request(key, doc).map_err(storage)?;
+            }
+        }
         // A conflict opened or closed changes what the summary carries up.
         self.aggregates_stale |= batch.conflicts_changed();
         batch.commit().map_err(storage)?;
+        self.requests.clear();
         self.pending.clear();
         self.pending_seq.clear();
         self.checkpoints.clear();

@@ -55,6 +55,10 @@ const OPEN_CONFLICTS: MultimapTableDefinition<&str, &str> =
 const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sync_states");
 /// Peer id → how far that peer has applied this node's feed (where a bundle for it starts).
 const PEERS_HAVE: TableDefinition<&str, u64> = TableDefinition::new("peers_have");
+/// Request key of a keyed write (made by whoever asked for it) → the document it wrote, kept in
+/// the write's own transaction: a retry with the same key is answered from here and writes
+/// nothing.
+const REQUESTS: TableDefinition<&str, &str> = TableDefinition::new("requests");
 /// Document id → the signatures kept for it (DESIGN §4a: the newest of each author's, encoded
 /// as `hearth_archive::signed::SigSet`).
 const SIGNATURES: TableDefinition<&str, &[u8]> = TableDefinition::new("signatures");
@@ -433,6 +437,17 @@ impl Store {
             .iter()?
             .map(|entry| Ok(entry?.1.value().to_vec()))
             .collect()
+    }
+
+    /// The document a write with request key `key` wrote, if one was made here.
+    pub fn request(&self, key: &str) -> Result<Option<String>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(REQUESTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(key)?.map(|g| g.value().to_owned()))
     }
 
     /// The persisted Automerge sync state of a document with a peer.
@@ -1152,6 +1167,13 @@ impl Batch {
     /// Records how far `peer` has applied this node's feed.
     pub fn save_peer_has(&mut self, peer: &str, seq: u64) -> Result<()> {
         self.txn.open_table(PEERS_HAVE)?.insert(peer, seq)?;
+        Ok(())
+    }
+
+    /// Records that the write with request key `key` wrote document `doc` (see
+    /// [`Store::request`]); durable with the rest of the batch.
+    pub fn put_request(&mut self, key: &str, doc: &str) -> Result<()> {
+        self.txn.open_table(REQUESTS)?.insert(key, doc)?;
         Ok(())
     }
 
