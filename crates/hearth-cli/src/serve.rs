@@ -128,6 +128,9 @@ pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
                     };
                     return print_json(&serde_json::json!({
                         "node_id": config.node_id, "running": reply.is_some(), "peers": peers,
+                        "store_failing": reply.as_ref().is_some_and(|r| r.store_failing),
+                        "store_problem": reply.as_ref().and_then(|r| r.store_problem.clone()),
+                        "disk_free_bytes": reply.as_ref().and_then(|r| r.disk_free_bytes),
                     }));
                 }
                 let Some(reply) = reply else {
@@ -157,6 +160,9 @@ pub fn sync(dir: &Path, command: SyncCommand) -> Result<()> {
                     ]);
                 }
                 crate::out!("node {}\n{t}", reply.node_id)?;
+                if let Some(problem) = &reply.store_problem {
+                    crate::out!("store 存储: {problem}")?;
+                }
                 for p in &reply.peers {
                     if let Some(e) = &p.last_error {
                         crate::out!("{}: last session {e}", p.id)?;

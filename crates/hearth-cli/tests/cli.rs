@@ -2420,3 +2420,101 @@ fn a_write_whose_answer_is_lost_is_made_once_when_run_again() {
     assert_eq!(total(), 600_00);
     drop(node);
 }
+
+/// Unmounts a filesystem mounted by a test when it ends.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A running node on a small filesystem that fills up: its writes fail with one line, `sync
+/// status` says the store is failing, and once space is freed writes succeed again without a
+/// restart, nothing written before lost. Needs a filesystem it can fill: a tmpfs of 8 MiB it
+/// mounts (as root); elsewhere it says why it is skipped.
+#[test]
+fn a_full_disk_is_told_and_the_node_writes_again_once_space_is_freed() {
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(mnt.path())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        eprintln!(
+            "skipped: cannot mount a small tmpfs here (it needs root); the disk-full test needs a filesystem it can fill"
+        );
+        return;
+    }
+    let _mounted = Mounted(mnt.path().to_owned());
+    team_and_branch(mnt.path());
+    let t1 = mnt.path().join("t1");
+    let id = file_wang(&t1);
+    let node = serve(&t1);
+    let status = || must_json(&t1, &["sync", "status"]);
+    wait_until("the node to answer", || {
+        hearth(&t1, &["sync", "status", "--json"]).status.success()
+    });
+    let notes = "入户走访记录 ".repeat(200);
+    let visit = |day: u32| {
+        hearth(
+            &t1,
+            &[
+                "visit",
+                "add",
+                &id,
+                "--date",
+                &format!("2026-02-{:02}", day % 28 + 1),
+                "--kind",
+                "home",
+                "--notes",
+                &notes,
+            ],
+        )
+    };
+    assert!(visit(0).status.success());
+
+    // Fill the disk, then write until a commit fails (the store may have room inside its file).
+    let filler = mnt.path().join("filler");
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 << 10];
+        while f.write_all(&block).is_ok() {}
+    }
+    let mut failed = None;
+    for day in 1..400 {
+        let out = visit(day);
+        if !out.status.success() {
+            failed = Some(String::from_utf8_lossy(&out.stderr).into_owned());
+            break;
+        }
+    }
+    let line = failed.expect("a write fails on a full disk");
+    eprintln!("on a full disk: {line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let told = status();
+    assert_eq!(told["store_failing"], true, "{told}");
+    assert!(
+        told["store_problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("failing")),
+        "{told}"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_until("a write to succeed again, without a restart", || {
+        visit(100).status.success()
+    });
+    wait_until("the status to say the store is well", || {
+        status()["store_failing"] == false
+    });
+    let case = must_json(&t1, &["case", "show", &id]);
+    assert!(
+        case["visits"].as_array().is_some_and(|v| v.len() >= 2),
+        "what was written before the disk filled is kept"
+    );
+    drop(node);
+}

@@ -201,7 +201,9 @@ impl Core {
                     outbox.push((peer.clone(), live.conn, frame));
                 }
             }
-            if let Err(e) = self.replica.flush() {
+            let flushed = self.replica.flush();
+            self.note_store_health();
+            if let Err(e) = flushed {
                 // Nothing of this round may leave: drop the sessions, peers will resume from
                 // their checkpoints once the disk is back.
                 error!(error = %e, "cannot commit; ending all sync sessions");
@@ -236,6 +238,29 @@ impl Core {
             error!(error = %e, "cannot commit on shutdown");
         }
         info!(node = %self.local, "core stopped");
+    }
+
+    /// Records how the store is for metrics, health and status, and logs when that changes.
+    fn note_store_health(&mut self) {
+        let free_bytes = self
+            .replica
+            .store()
+            .path()
+            .parent()
+            .and_then(|dir| rustix::fs::statvfs(dir).ok())
+            .map(|v| v.f_bavail.saturating_mul(v.f_frsize));
+        let health = crate::metrics::StoreHealth {
+            failing: self.replica.failing().map(str::to_owned),
+            free_bytes,
+        };
+        let before = self.metrics.store();
+        if before.problem().is_some() != health.problem().is_some() {
+            match health.problem() {
+                Some(problem) => warn!(problem = %problem, "store"),
+                None => info!("the store is well again: commits succeed and space is free"),
+            }
+        }
+        self.metrics.set_store(health);
     }
 
     fn handle(&mut self, cmd: Cmd, outbox: &mut Vec<(String, u64, Frame)>) -> bool {

@@ -50,7 +50,11 @@ impl Local for Service {
         _: Request<SyncStatusRequest>,
     ) -> Result<Response<SyncStatusReply>, Status> {
         let peers = self.node.status().await.map_err(unavailable)?;
+        let store = self.node.metrics().store();
         Ok(Response::new(SyncStatusReply {
+            store_failing: store.failing.is_some(),
+            store_problem: store.problem(),
+            disk_free_bytes: store.free_bytes,
             node_id: self.node.node_id().to_owned(),
             peers: peers
                 .into_iter()

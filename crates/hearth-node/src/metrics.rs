@@ -150,6 +150,36 @@ pub struct Metrics {
     refused: Family<ReasonLabel, Counter>,
     set_aside: Counter,
     changes_refused: Family<RuleLabel, Counter>,
+    store: std::sync::Mutex<StoreHealth>,
+}
+
+/// How the node's store is, as the core last saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// Why its last commit failed, while it is failing.
+    pub failing: Option<String>,
+    /// Bytes free on the data dir's disk for the node (`None` if it cannot be told).
+    pub free_bytes: Option<u64>,
+}
+
+/// Below this much free space on the data dir's disk the node warns (logs, metrics, status,
+/// health), before writes start failing.
+pub const LOW_DISK_BYTES: u64 = 256 << 20;
+
+impl StoreHealth {
+    /// What is wrong, in one line, if anything is.
+    pub fn problem(&self) -> Option<String> {
+        match (&self.failing, self.free_bytes) {
+            (Some(why), _) => Some(format!(
+                "the store is failing: {why}; the node retries by itself once space is freed"
+            )),
+            (None, Some(free)) if free < LOW_DISK_BYTES => Some(format!(
+                "the data dir's disk is nearly full ({} MiB free); free space before writes fail",
+                free >> 20
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -169,11 +199,24 @@ impl Default for Metrics {
             refused,
             set_aside: Counter::default(),
             changes_refused,
+            store: std::sync::Mutex::new(StoreHealth::default()),
         }
     }
 }
 
 impl Metrics {
+    /// Records how the store is.
+    pub fn set_store(&self, health: StoreHealth) {
+        if let Ok(mut s) = self.store.lock() {
+            *s = health;
+        }
+    }
+
+    /// How the store is, as last recorded.
+    pub fn store(&self) -> StoreHealth {
+        self.store.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Counts documents set aside because they could not be stored.
     pub fn set_aside(&self, n: u64) {
         self.set_aside.inc_by(n);
@@ -218,11 +261,26 @@ impl Metrics {
     /// The metrics as OpenMetrics text, read from the running node now.
     pub async fn render(&self, node: &NodeHandle) -> Result<String, NodeError> {
         let peers = node.status().await?;
-        let stats = node
-            .local(|replica| replica.store().stats())
-            .await?
-            .map_err(NodeError::Store)?;
+        // A failing store still has its metrics told: the ones that read it are left out.
+        let stats = node.local(|replica| replica.store().stats()).await?.ok();
         let mut registry = Registry::with_prefix("hearth");
+        let health = self.store();
+        let failing = Gauge::<i64>::default();
+        failing.set(i64::from(health.failing.is_some()));
+        registry.register(
+            "store_failing",
+            "1 while the store's last commit failed (a full disk, say) and none has succeeded since",
+            failing,
+        );
+        if let Some(free) = health.free_bytes {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(i64::try_from(free).unwrap_or(i64::MAX));
+            registry.register(
+                "disk_free_bytes",
+                "Bytes free for the node on the data dir's disk",
+                gauge,
+            );
+        }
 
         let connected = Gauge::<i64>::default();
         connected.set(peers.iter().filter(|p| p.connected).count() as i64);
@@ -333,27 +391,29 @@ impl Metrics {
             g.set(i64::try_from(v).unwrap_or(i64::MAX));
             g
         };
-        registry.register("cases_held", "Cases held here", gauge(stats.cases));
-        registry.register(
-            "documents_held",
-            "Documents held here: cases, summaries, ledgers, the policy",
-            gauge(stats.documents),
-        );
-        registry.register(
-            "conflicts_open",
-            "Conflicts waiting for an admin",
-            gauge(stats.open_conflicts),
-        );
-        registry.register(
-            "feed_sequence",
-            "Latest sequence of this node's change feed",
-            gauge(stats.last_seq),
-        );
-        registry.register(
-            "change_chunks",
-            "Change chunks not yet compacted into snapshots",
-            gauge(stats.chunks),
-        );
+        if let Some(stats) = stats {
+            registry.register("cases_held", "Cases held here", gauge(stats.cases));
+            registry.register(
+                "documents_held",
+                "Documents held here: cases, summaries, ledgers, the policy",
+                gauge(stats.documents),
+            );
+            registry.register(
+                "conflicts_open",
+                "Conflicts waiting for an admin",
+                gauge(stats.open_conflicts),
+            );
+            registry.register(
+                "feed_sequence",
+                "Latest sequence of this node's change feed",
+                gauge(stats.last_seq),
+            );
+            registry.register(
+                "change_chunks",
+                "Change chunks not yet compacted into snapshots",
+                gauge(stats.chunks),
+            );
+        }
 
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry)
@@ -385,8 +445,21 @@ async fn get_metrics(State(s): State<Scrape>) -> impl IntoResponse {
 
 async fn get_healthz(State(s): State<Scrape>) -> impl IntoResponse {
     match s.node.status().await {
-        Ok(_) => (StatusCode::OK, "ok\n"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
+        Ok(_) => match s.metrics.store() {
+            StoreHealth {
+                failing: Some(_), ..
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{}\n", s.metrics.store().problem().unwrap_or_default()),
+            ),
+            health => (
+                StatusCode::OK,
+                health
+                    .problem()
+                    .map_or_else(|| "ok\n".to_owned(), |p| format!("ok; warning: {p}\n")),
+            ),
+        },
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "stopping\n".to_owned()),
     }
 }
 

@@ -60,6 +60,8 @@ pub struct StoreReplica {
     /// Request keys of local writes since the last flush, with the document each wrote: written
     /// in the same transaction as the write.
     requests: Vec<(String, String)>,
+    /// Why the last commit failed, while the store is failing (see [`StoreReplica::flush`]).
+    failing: Option<String>,
 }
 
 fn storage(e: StoreError) -> ReplicaError {
@@ -93,6 +95,7 @@ impl StoreReplica {
             sigs: HashMap::new(),
             request: None,
             requests: Vec::new(),
+            failing: None,
         })
     }
 
@@ -327,10 +330,60 @@ impl StoreReplica {
     /// checks on receipt should have caught) does not stop the others: it is set aside — its
     /// unstored changes dropped, its sync states not saved, and it is refused if sent again —
     /// and everything else is committed. [`StoreReplica::take_set_aside`] says which.
+    ///
+    /// A failed commit (a full disk, say) loses nothing written before, but nothing of what
+    /// waited may be taken as written: the local write under way is told it failed, and what
+    /// peers sent is dropped (they send it again from their checkpoints). The store is opened
+    /// again (redb refuses a handle after an IO error), and [`StoreReplica::failing`] says why
+    /// until a commit succeeds again; while failing, a flush with nothing to write tries a write
+    /// that needs room ([`Store::probe`]), so that the node sees the disk come back without a
+    /// restart.
     pub fn flush(&mut self) -> Result<(), ReplicaError> {
-        if !self.has_pending() {
+        if !self.has_pending() && self.failing.is_none() {
             return Ok(());
         }
+        let flushed = if self.has_pending() {
+            self.flush_pending()
+        } else {
+            // Failing, nothing to write: whether a write that needs room succeeds now.
+            self.store.probe().map_err(storage)
+        };
+        match flushed {
+            Ok(()) => {
+                self.failing = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.discard_pending();
+                self.failing = Some(e.0.clone());
+                // Closed until it opens again; every use meanwhile is an error that says so.
+                let _ = self.store.reopen();
+                Err(e)
+            }
+        }
+    }
+
+    /// Why the store is failing, if it is (the last commit failed and none has succeeded since).
+    pub fn failing(&self) -> Option<&str> {
+        self.failing.as_deref()
+    }
+
+    /// Drops everything that waited for a commit that failed.
+    fn discard_pending(&mut self) {
+        for id in self.pending.values() {
+            self.cache.remove(id);
+        }
+        self.pending.clear();
+        self.pending_seq.clear();
+        self.checkpoints.clear();
+        self.peers_have.clear();
+        self.sync_states.clear();
+        self.sigs.clear();
+        self.requests.clear();
+        self.request = None;
+    }
+
+    fn flush_pending(&mut self) -> Result<(), ReplicaError> {
         let policy = self.policy_now()?;
         let mut batch = self.store.begin().map_err(storage)?;
         batch.set_policy(policy);

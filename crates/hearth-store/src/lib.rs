@@ -81,6 +81,11 @@ pub enum StoreError {
     /// The database file already exists.
     #[error("a store already exists at {0}")]
     Exists(PathBuf),
+    /// The store is closed after a failure and could not be opened again yet.
+    #[error(
+        "the store {0} is closed after a storage failure and could not be opened again yet (is the disk full?); free space, and the node opens it again by itself"
+    )]
+    Closed(PathBuf),
     /// The file was written by a newer Hearth.
     #[error(
         "the store {path} has format {found}, newer than this hearth ({FORMAT}); upgrade hearth"
@@ -174,7 +179,8 @@ pub struct CheckReport {
 /// One node's database.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    /// `None` only while [`Store::reopen`] failed: every use is then an error until it succeeds.
+    db: Option<Database>,
     path: PathBuf,
     incarnation: Vec<u8>,
 }
@@ -206,7 +212,7 @@ impl Store {
         }
         txn.commit()?;
         Ok(Store {
-            db,
+            db: Some(db),
             path: path.to_owned(),
             incarnation: incarnation.to_vec(),
         })
@@ -238,7 +244,7 @@ impl Store {
         drop(meta);
         drop(txn);
         Ok(Store {
-            db,
+            db: Some(db),
             path: path.to_owned(),
             incarnation,
         })
@@ -285,12 +291,42 @@ impl Store {
         Ok(bytes)
     }
 
+    /// The open database, unless it is closed after a failure (see [`Store::reopen`]).
+    fn db(&self) -> Result<&Database> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| StoreError::Closed(self.path.clone()))
+    }
+
+    /// Closes the database and opens it again: after a failed commit (a full disk, say) redb
+    /// refuses every further use of the handle until it is reopened. While the file cannot be
+    /// opened again the store stays closed, every use an error, and this may be called again.
+    pub fn reopen(&mut self) -> Result<()> {
+        self.db = None;
+        let db = Database::open(&self.path).map_err(|e| open_error(&self.path, e))?;
+        self.db = Some(db);
+        Ok(())
+    }
+
+    /// Tries a write that needs room (a megabyte, taken out again in the same transaction):
+    /// after a failed commit, whether writes can succeed again. Changes nothing.
+    pub fn probe(&mut self) -> Result<()> {
+        let txn = self.db()?.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            meta.insert("probe", vec![0u8; 1 << 20].as_slice())?;
+            meta.remove("probe")?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Gives a store restored from a backup a new incarnation: a new feed epoch (so neighbours
     /// reconcile with it instead of trusting checkpoints of a feed it no longer has) and new
     /// Automerge actor ids (so it never reuses a change number it gave out after the backup).
     /// What neighbours were known to have of the old feed is forgotten.
     pub fn reincarnate(&mut self, incarnation: &[u8]) -> Result<()> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         txn.open_table(META)?.insert("incarnation", incarnation)?;
         txn.delete_table(PEERS_HAVE)?;
         txn.commit()?;
@@ -304,7 +340,7 @@ impl Store {
     /// digest and pulls the documents this node refused as too new before its upgrade. Returns
     /// whether it did.
     pub fn note_schemas(&mut self, schemas: u64) -> Result<bool> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         let seen = read_u64(&txn.open_table(META)?, "schemas")?;
         if seen == Some(schemas) {
             return Ok(false);
@@ -335,13 +371,13 @@ impl Store {
                 .map(|g| String::from_utf8_lossy(g.value()).into_owned()))
         };
         {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let meta = txn.open_table(META)?;
             if let (Some(node), Some(salt)) = (read(&meta, "node_id")?, read(&meta, "salt")?) {
                 return Ok((node != node_id || salt != salt_fingerprint).then_some((node, salt)));
             }
         }
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
             meta.insert("node_id", node_id.as_bytes())?;
@@ -374,7 +410,7 @@ impl Store {
     /// Ids of every document, in order.
     pub fn doc_ids(&self) -> Result<Vec<String>> {
         guarded("the list of documents", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let docs = txn.open_table(DOCS)?;
             docs.iter()?
                 .map(|entry| Ok(entry?.0.value().to_owned()))
@@ -384,21 +420,21 @@ impl Store {
 
     /// Hash of a document's heads, as of its last write.
     pub fn heads_hash(&self, id: &str) -> Result<Option<[u8; 32]>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let heads = txn.open_table(HEADS)?;
         Ok(heads.get(id)?.and_then(|g| g.value().try_into().ok()))
     }
 
     /// How far this node has applied `peer`'s feed: (peer's feed epoch, sequence).
     pub fn peer_checkpoint(&self, peer: &str) -> Result<Option<(u64, u64)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let peers = txn.open_table(PEERS)?;
         Ok(peers.get(peer)?.map(|g| g.value()))
     }
 
     /// How far `peer` has applied this node's feed, as last confirmed.
     pub fn peer_has(&self, peer: &str) -> Result<Option<u64>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         // Stores made before bundles existed have no such table yet: nothing confirmed.
         let table = match txn.open_table(PEERS_HAVE) {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -410,7 +446,7 @@ impl Store {
     /// The signatures kept for a document (none for a document stored before signatures, or
     /// one only this node wrote and has not sent yet).
     pub fn signatures(&self, doc: &str) -> Result<hearth_archive::signed::SigSet> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = match txn.open_table(SIGNATURES) {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Default::default()),
             table => table?,
@@ -428,7 +464,7 @@ impl Store {
 
     /// Every certificate chain kept (encoded as the caller stored it).
     pub fn certificates(&self) -> Result<Vec<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = match txn.open_table(CERTIFICATES) {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             table => table?,
@@ -441,7 +477,7 @@ impl Store {
 
     /// The document a write with request key `key` wrote, if one was made here.
     pub fn request(&self, key: &str) -> Result<Option<String>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = match txn.open_table(REQUESTS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -452,7 +488,7 @@ impl Store {
 
     /// The persisted Automerge sync state of a document with a peer.
     pub fn sync_state(&self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let states = txn.open_table(SYNC_STATES)?;
         Ok(states.get((peer, doc))?.map(|g| g.value().to_vec()))
     }
@@ -473,7 +509,7 @@ impl Store {
     /// a part of it.
     pub fn load_doc(&self, id: &str, actor: ActorId) -> Result<Option<Document>> {
         guarded(id, || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             load_checked(&txn, id, actor)
         })
     }
@@ -484,7 +520,7 @@ impl Store {
         if prefix.is_empty() {
             return Err(StoreError::NotFound(prefix.to_owned()));
         }
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let index = txn.open_table(CASE_INDEX)?;
         let mut hits = Vec::new();
         for entry in index.range(prefix..)? {
@@ -506,7 +542,7 @@ impl Store {
     /// Every conflict in the queue, open and resolved, newest first.
     pub fn conflicts(&self) -> Result<Vec<QueueEntry>> {
         guarded("the conflict queue", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let queue = match txn.open_table(CONFLICTS) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -527,7 +563,7 @@ impl Store {
     /// The listing summaries of every case, in id order, without loading any document.
     pub fn case_summaries(&self) -> Result<Vec<CaseSummary>> {
         guarded("the listing index", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let index = txn.open_table(CASE_INDEX)?;
             index
                 .iter()?
@@ -541,7 +577,7 @@ impl Store {
 
     /// Ids of the cases filed under an identity key.
     pub fn cases_with_identity(&self, identity_key: &str) -> Result<Vec<String>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_multimap_table(IDENTITY)?;
         table
             .get(identity_key)?
@@ -557,7 +593,7 @@ impl Store {
 
     /// Like [`Store::changes_since`], at most `limit` entries.
     pub fn changes_since_limit(&self, since: u64, limit: usize) -> Result<Vec<(u64, String)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let feed = txn.open_table(FEED)?;
         feed.range(since.saturating_add(1)..)?
             .take(limit)
@@ -570,7 +606,7 @@ impl Store {
 
     /// The next feed sequence a write will get.
     pub fn next_seq(&self) -> Result<u64> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let meta = txn.open_table(META)?;
         Ok(read_u64(&meta, "next_seq")?.unwrap_or(1))
     }
@@ -578,7 +614,7 @@ impl Store {
     /// The listing summary of one case.
     pub fn case_summary(&self, id: &str) -> Result<Option<CaseSummary>> {
         guarded(id, || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let index = txn.open_table(CASE_INDEX)?;
             match index.get(id)? {
                 Some(json) => Ok(Some(parse_summary(id, json.value())?)),
@@ -590,7 +626,7 @@ impl Store {
     /// Counts of documents, pending chunks and the latest feed sequence.
     pub fn stats(&self) -> Result<StoreStats> {
         guarded("the store's counts", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let docs = txn.open_table(DOCS)?;
             let chunks = txn.open_table(CHUNKS)?;
             let feed = txn.open_table(FEED)?;
@@ -624,7 +660,7 @@ impl Store {
         let mut report = CheckReport::default();
         let mut damaged = std::collections::BTreeMap::new();
         let ids = guarded("the list of documents", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let mut ids = std::collections::BTreeSet::new();
             for entry in txn.open_table(DOCS)?.iter()? {
                 ids.insert(entry?.0.value().to_owned());
@@ -638,7 +674,7 @@ impl Store {
         for id in &ids {
             report.documents += 1;
             let checked = guarded(id, || {
-                let txn = self.db.begin_read()?;
+                let txn = self.db()?.begin_read()?;
                 let Some(mut doc) = load_checked(&txn, id, actor.clone())? else {
                     return Ok(());
                 };
@@ -674,7 +710,7 @@ impl Store {
             }
         }
         let index = guarded("the listing index", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let mut out = Vec::new();
             for entry in txn.open_table(CASE_INDEX)?.iter()? {
                 let (id, json) = entry?;
@@ -693,7 +729,7 @@ impl Store {
             }
         }
         let feed = guarded("the feed", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let docs = txn.open_table(DOCS)?;
             let mut wrong = Vec::new();
             for entry in txn.open_table(FEED)?.iter()? {
@@ -720,7 +756,7 @@ impl Store {
     /// digest, which pulls what is missing here). Keep their bytes first
     /// ([`Store::stored_bytes`]).
     pub fn remove_damaged(&mut self, ids: &[String]) -> Result<()> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             let mut snapshots = txn.open_table(SNAPSHOTS)?;
             let mut chunks = txn.open_table(CHUNKS)?;
@@ -765,7 +801,7 @@ impl Store {
     /// document is kept aside as.
     pub fn stored_bytes(&self, id: &str) -> Result<Vec<u8>> {
         guarded(id, || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db()?.begin_read()?;
             let snapshots = txn.open_table(SNAPSHOTS)?;
             let chunks = txn.open_table(CHUNKS)?;
             Ok(read_doc(&snapshots, &chunks, id)?.unwrap_or_default())
@@ -775,7 +811,7 @@ impl Store {
     /// Starts a write. Nothing of it is visible or durable until [`Batch::commit`].
     pub fn begin(&self) -> Result<Batch> {
         Ok(Batch {
-            txn: self.db.begin_write()?,
+            txn: self.db()?.begin_write()?,
             policy: None,
             conflicts_changed: std::cell::Cell::new(false),
         })
@@ -785,7 +821,7 @@ impl Store {
     /// the file system.
     pub fn compact(&mut self) -> Result<CompactStats> {
         let mut stats = CompactStats::default();
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             let docs = txn.open_table(DOCS)?;
             let pending: Vec<String> = docs
@@ -803,7 +839,9 @@ impl Store {
             }
         }
         txn.commit()?;
-        while self.db.compact()? {}
+        let path = self.path.clone();
+        let db = self.db.as_mut().ok_or(StoreError::Closed(path))?;
+        while db.compact()? {}
         Ok(stats)
     }
 }

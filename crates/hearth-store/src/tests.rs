@@ -538,7 +538,7 @@ fn check_names_a_damaged_document_and_repair_takes_it_out() {
     assert!(store.check().unwrap().damaged.is_empty());
     let (id, _, _) = &cases[1];
     // A change chunk lost (as a flipped bit in its key would lose it).
-    let txn = store.db.begin_write().unwrap();
+    let txn = store.db().unwrap().begin_write().unwrap();
     txn.open_table(CHUNKS)
         .unwrap()
         .retain_in((id.as_str(), 0)..=(id.as_str(), u64::MAX), |_, _| false)
@@ -578,7 +578,7 @@ fn a_listing_entry_changed_on_disk_is_an_error_not_another_name() {
     let (path, cases) = written(dir.path(), 2);
     let store = Store::open(&path).unwrap();
     let (id, _, _) = &cases[0];
-    let txn = store.db.begin_write().unwrap();
+    let txn = store.db().unwrap().begin_write().unwrap();
     {
         let mut index = txn.open_table(CASE_INDEX).unwrap();
         let stored = index.get(id.as_str()).unwrap().unwrap().value().to_owned();
