@@ -72,6 +72,13 @@ pub fn from_status(s: Status) -> anyhow::Error {
     }
 }
 
+/// Tells that a write was answered from its request key: made before, not made again.
+fn repeated_note() {
+    eprintln!(
+        "note: this command was carried out before (its answer was lost); nothing was written again 此命令之前已执行，未重复写入"
+    );
+}
+
 /// A reply that does not say whether the write was made: the connection broke or the node
 /// ended while it was under way.
 fn outcome_unknown(s: &Status) -> bool {
@@ -285,42 +292,52 @@ impl Node {
     }
 
     /// Carries out one write (see [`archive::write`]) under a request key (see
-    /// [`archive::write_keyed`]): if the node's answer is lost, the outcome is unknown, and the
-    /// same command run again reuses the key, so the write is not made twice.
+    /// [`Node::keyed`]).
     pub fn write(&mut self, w: Write) -> Result<Written> {
+        let remote = w.clone();
+        let written = self.keyed(
+            |c, ctx, key| archive::write_keyed(c, ctx, Some(key), w),
+            async |a| a.write(remote).await,
+        )?;
+        if written.repeated {
+            repeated_note();
+        }
+        Ok(written)
+    }
+
+    /// Runs a write `here`, on the store, or `there`, on the running node, under a request key
+    /// (see [`archive::write_keyed`]): if the node's answer is lost, the outcome is unknown, and
+    /// the same command run again reuses the key, so the write is not made twice.
+    fn keyed<T>(
+        &mut self,
+        here: impl FnOnce(&mut StoreCases<'_>, &Ctx<'_>, &str) -> archive::Result<T>,
+        there: impl AsyncFnOnce(&mut ArchiveRemote) -> std::result::Result<T, Status>,
+    ) -> Result<T> {
         let pending = PendingRequest::for_this_command(&self.dir);
         let key = pending.key.clone();
-        let written = match self.parts() {
+        match self.parts() {
             (ctx, Backend::Store(store)) => {
                 let cases = &mut StoreCases::new(store, &ctx.config.node_id);
-                let written = archive::write_keyed(cases, &ctx, Some(&key), w);
+                let done = here(cases, &ctx, &key);
                 pending.settled();
-                written?
+                Ok(done?)
             }
             (_, Backend::Running(r)) => {
                 r.archive.set_request_key(Some(key));
-                let reply = r.runtime.block_on(r.archive.write(w));
+                let reply = r.runtime.block_on(there(&mut r.archive));
                 r.archive.set_request_key(None);
                 match reply {
-                    Err(s) if outcome_unknown(&s) => {
-                        return Err(anyhow::anyhow!(
-                            "the node did not answer ({}): the outcome is unknown; run the same command again to find out — it is not carried out twice",
-                            s.message()
-                        ));
-                    }
+                    Err(s) if outcome_unknown(&s) => Err(anyhow::anyhow!(
+                        "the node did not answer ({}): the outcome is unknown; run the same command again to find out — it is not carried out twice",
+                        s.message()
+                    )),
                     reply => {
                         pending.settled();
-                        reply.map_err(from_status)?
+                        reply.map_err(from_status)
                     }
                 }
             }
-        };
-        if written.repeated {
-            eprintln!(
-                "note: this command was carried out before (its answer was lost); nothing was written again 此命令之前已执行，未重复写入"
-            );
         }
-        Ok(written)
     }
 
     /// The case whose id starts with `prefix`, and what the policy in force says of it.
@@ -398,13 +415,17 @@ impl Node {
         )
     }
 
-    /// Writes to this node's fund.
+    /// Writes to this node's fund, under a request key (see [`Node::keyed`]).
     pub fn fund_write(&mut self, w: FundWrite) -> Result<LedgerView> {
         let remote = w.clone();
-        self.run(
-            |c, ctx| archive::fund_write(c, ctx, w),
+        let (ledger, repeated) = self.keyed(
+            |c, ctx, key| archive::fund_write_keyed(c, ctx, Some(key), w),
             async |a| a.fund_write(remote).await,
-        )
+        )?;
+        if repeated {
+            repeated_note();
+        }
+        Ok(ledger)
     }
 
     /// What this node discloses for a year.

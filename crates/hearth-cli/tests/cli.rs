@@ -2366,19 +2366,28 @@ fn a_write_whose_answer_is_lost_is_made_once_when_run_again() {
         ],
     );
     let up = || hearth(&t1, &["sync", "status", "--json"]).status.success();
-    let crashing = Serving(
-        Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .arg("--data-dir")
-            .arg(&t1)
-            .arg("serve")
-            .env("HEARTH_LOG", "warn")
-            .env("HEARTH_TEST_CRASH_AFTER_COMMIT", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("the node to answer", up);
+    let crash_once = |args: &[&str]| {
+        let mut crashing = Serving(
+            Command::new(env!("CARGO_BIN_EXE_hearth"))
+                .arg("--data-dir")
+                .arg(&t1)
+                .arg("serve")
+                .env("HEARTH_LOG", "warn")
+                .env("HEARTH_TEST_CRASH_AFTER_COMMIT", "1")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the node to answer", up);
+        let lost = hearth(&t1, args);
+        let stderr = String::from_utf8_lossy(&lost.stderr).into_owned();
+        assert_eq!(lost.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("the outcome is unknown"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!crashing.0.wait().unwrap().success(), "the node ended");
+        std::mem::forget(crashing);
+    };
     let aid = [
         "assist",
         "add",
@@ -2390,14 +2399,18 @@ fn a_write_whose_answer_is_lost_is_made_once_when_run_again() {
         "--date",
         "2026-02-01",
     ];
-    let lost = hearth(&t1, &aid);
-    let stderr = String::from_utf8_lossy(&lost.stderr).into_owned();
-    assert_eq!(lost.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the outcome is unknown"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    let mut crashing = crashing;
-    assert!(!crashing.0.wait().unwrap().success(), "the node ended");
-    std::mem::forget(crashing);
+    let income = [
+        "fund",
+        "income",
+        "--source",
+        "donation",
+        "--amount",
+        "1000",
+        "--date",
+        "2026-01-06",
+    ];
+    crash_once(&aid);
+    crash_once(&income);
 
     let node = serve(&t1);
     wait_until("the node to answer again", up);
@@ -2414,6 +2427,19 @@ fn a_write_whose_answer_is_lost_is_made_once_when_run_again() {
     );
     let total = || must_json(&t1, &["case", "show", &id])["assistance_total_fen"].clone();
     assert_eq!(total(), 300_00, "the aid was recorded once");
+    let balance = || must_json(&t1, &["fund", "show", "--year", "2026"])["balance_fen"].clone();
+    let again = hearth(&t1, &income);
+    assert!(
+        again.status.success()
+            && String::from_utf8_lossy(&again.stderr).contains("carried out before"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        balance(),
+        (20_000 + 1_000 - 300) * 100,
+        "the income was recorded once"
+    );
 
     // Its outcome known, the same command once more is another write.
     must(&t1, &aid);

@@ -1071,6 +1071,18 @@ fn write_with(
 /// Longest request key taken.
 pub const MAX_REQUEST_KEY: usize = 64;
 
+fn check_request_key(key: &str) -> Result<()> {
+    if key.is_empty()
+        || key.len() > MAX_REQUEST_KEY
+        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(OpError::input(format!(
+            "a request key is 1 to {MAX_REQUEST_KEY} letters, digits or '-'"
+        )));
+    }
+    Ok(())
+}
+
 /// Carries out one write once per request key: a write whose key `key` was used already (the
 /// first one committed, its answer perhaps lost with a broken connection) writes nothing and
 /// answers with the case as it is now. The key is recorded in the write's own transaction, so
@@ -1084,14 +1096,7 @@ pub fn write_keyed(
     let Some(key) = key else {
         return write(cases, ctx, w);
     };
-    if key.is_empty()
-        || key.len() > MAX_REQUEST_KEY
-        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(OpError::input(format!(
-            "a request key is 1 to {MAX_REQUEST_KEY} letters, digits or '-'"
-        )));
-    }
+    check_request_key(key)?;
     if let Some(doc) = cases.answered(key)? {
         let case = cases.read(&doc, |c| Ok(c.view()?))?;
         // The record the first write added has the first id derived from the key.
@@ -1598,6 +1603,42 @@ pub fn fund_show(
 /// Writes to this node's fund (and, for a grant, the child's). Returns this node's ledger for
 /// the year of the entry.
 pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result<LedgerView> {
+    fund_write_with(cases, ctx, RecordIds::new(None), w)
+}
+
+/// [`fund_write`] once per request key (see [`write_keyed`]): a repeated key writes nothing and
+/// answers with the ledger of the write's year as it is now; the flag says it was repeated.
+pub fn fund_write_keyed(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    key: Option<&str>,
+    w: FundWrite,
+) -> Result<(LedgerView, bool)> {
+    let Some(key) = key else {
+        return Ok((fund_write(cases, ctx, w)?, false));
+    };
+    check_request_key(key)?;
+    if cases.answered(key)?.is_some() {
+        let year = match &w {
+            FundWrite::Income { date, .. } | FundWrite::Grant { date, .. } => {
+                parse_date("date", date)?.year()
+            }
+            FundWrite::Budget { year, .. } => hearth_archive::form::parse_year("year", year)?,
+        };
+        return Ok((ledger_view(cases, &ctx.config.node_id, year)?, true));
+    }
+    cases.expect_request(Some(key.to_owned()));
+    let written = fund_write_with(cases, ctx, RecordIds::new(Some(key)), w);
+    cases.expect_request(None);
+    Ok((written?, false))
+}
+
+fn fund_write_with(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    mut ids: RecordIds<'_>,
+    w: FundWrite,
+) -> Result<LedgerView> {
     let editor = ctx.editor();
     let here = ctx.config.node_id.clone();
     let own = ledger_id(&here);
@@ -1619,7 +1660,7 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                 stamp: stamp(&editor),
             };
             cases.update_record(&own, &editor, |r| {
-                Ok(r.put_entry(&editor, &new_record_id(), &entry)?)
+                Ok(r.put_entry(&editor, &ids.next(), &entry)?)
             })?;
             date.year()
         }
@@ -1662,7 +1703,7 @@ pub fn fund_write(cases: &mut impl Cases, ctx: &Ctx<'_>, w: FundWrite) -> Result
                     format_yuan(amount_fen)
                 )));
             }
-            let id = new_record_id();
+            let id = ids.next();
             let out = Entry::GrantOut {
                 date,
                 to_node: to.clone(),

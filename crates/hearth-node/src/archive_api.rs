@@ -108,11 +108,24 @@ impl ArchiveService {
             .map_err(status)
     }
 
-    async fn fund(&self, by: String, w: FundWrite) -> Result<Response<pb::LedgerReply>, Status> {
-        let ledger = self
-            .run(by, move |replica, ctx| archive::fund_write(replica, ctx, w))
+    async fn fund(
+        &self,
+        by: String,
+        key: Option<String>,
+        w: FundWrite,
+    ) -> Result<Response<pb::LedgerReply>, Status> {
+        let keyed = key.is_some();
+        let (ledger, repeated) = self
+            .run(by, move |replica, ctx| {
+                archive::fund_write_keyed(replica, ctx, key.as_deref(), w)
+            })
             .await?;
-        ledger_reply(&ledger)
+        if keyed && !repeated {
+            crash_after_commit();
+        }
+        let mut reply = ledger_reply(&ledger)?;
+        reply.get_mut().repeated = repeated;
+        Ok(reply)
     }
 
     async fn write(
@@ -157,6 +170,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
 fn ledger_reply(ledger: &LedgerView) -> Result<Response<pb::LedgerReply>, Status> {
     Ok(Response::new(pb::LedgerReply {
         ledger_json: to_json(ledger)?,
+        repeated: false,
     }))
 }
 
@@ -618,9 +632,11 @@ impl Archive for ArchiveService {
         request: Request<pb::FundIncomeRequest>,
     ) -> Result<Response<pb::LedgerReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.fund(
             by,
+            key,
             FundWrite::Income {
                 source: r.source,
                 amount: r.amount,
@@ -636,9 +652,11 @@ impl Archive for ArchiveService {
         request: Request<pb::FundBudgetRequest>,
     ) -> Result<Response<pb::LedgerReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.fund(
             by,
+            key,
             FundWrite::Budget {
                 year: r.year,
                 amount: r.amount,
@@ -652,9 +670,11 @@ impl Archive for ArchiveService {
         request: Request<pb::FundGrantRequest>,
     ) -> Result<Response<pb::LedgerReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
+        let key = request_key(&request)?;
         let r = request.into_inner();
         self.fund(
             by,
+            key,
             FundWrite::Grant {
                 to: r.to,
                 amount: r.amount,
@@ -953,8 +973,10 @@ impl ArchiveRemote {
     }
 
     /// See [`archive::fund_write`].
-    pub async fn fund_write(&mut self, w: FundWrite) -> Result<LedgerView, Status> {
+    /// With the ledger, whether the write's request key had been used already.
+    pub async fn fund_write(&mut self, w: FundWrite) -> Result<(LedgerView, bool), Status> {
         let by = self.by.clone();
+        let key = self.key.as_deref();
         let c = &mut self.client;
         let reply = match w {
             FundWrite::Income {
@@ -963,17 +985,20 @@ impl ArchiveRemote {
                 date,
                 note,
             } => {
-                c.fund_income(pb::FundIncomeRequest {
-                    by,
-                    source,
-                    amount,
-                    date,
-                    note,
-                })
+                c.fund_income(keyed(
+                    pb::FundIncomeRequest {
+                        by,
+                        source,
+                        amount,
+                        date,
+                        note,
+                    },
+                    key,
+                ))
                 .await
             }
             FundWrite::Budget { year, amount } => {
-                c.fund_budget(pb::FundBudgetRequest { by, year, amount })
+                c.fund_budget(keyed(pb::FundBudgetRequest { by, year, amount }, key))
                     .await
             }
             FundWrite::Grant {
@@ -982,17 +1007,21 @@ impl ArchiveRemote {
                 date,
                 note,
             } => {
-                c.fund_grant(pb::FundGrantRequest {
-                    by,
-                    to,
-                    amount,
-                    date,
-                    note,
-                })
+                c.fund_grant(keyed(
+                    pb::FundGrantRequest {
+                        by,
+                        to,
+                        amount,
+                        date,
+                        note,
+                    },
+                    key,
+                ))
                 .await
             }
         };
-        from_json(&reply?.into_inner().ledger_json)
+        let reply = reply?.into_inner();
+        Ok((from_json(&reply.ledger_json)?, reply.repeated))
     }
 
     /// See [`archive::disclosure`].
