@@ -183,7 +183,11 @@ pub fn check(dir: &Path, repair: bool, json: bool) -> Result<()> {
                 .collect();
             std::fs::write(aside.join(format!("{name}-{stamp}.bin")), data)?;
         }
-        store.remove_damaged(&ids)?;
+        store.remove_damaged(&ids).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot take the damaged documents out ({e}); nothing was removed — put a backup in place with `hearth restore --from FILE`"
+            )
+        })?;
         kept_in = Some(aside);
     }
     let lines: Vec<String> = report

@@ -81,6 +81,16 @@ pub enum StoreError {
     /// The database file already exists.
     #[error("a store already exists at {0}")]
     Exists(PathBuf),
+    /// The database file does not open (damaged beyond what a read can tell, or not a store).
+    #[error(
+        "the store {path} cannot be opened ({reason}); if it is damaged, put a backup in its place with `hearth restore --from FILE` (the damaged file is kept beside it)"
+    )]
+    Unopenable {
+        /// Database file.
+        path: PathBuf,
+        /// What redb said.
+        reason: String,
+    },
     /// The store is closed after a failure and could not be opened again yet.
     #[error(
         "the store {0} is closed after a storage failure and could not be opened again yet (is the disk full?); free space, and the node opens it again by itself"
@@ -1416,7 +1426,10 @@ fn parse_summary(id: &str, json: &str) -> Result<CaseSummary> {
 fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_owned()),
-        other => StoreError::Storage(other.into()),
+        other => StoreError::Unopenable {
+            path: path.to_owned(),
+            reason: other.to_string(),
+        },
     }
 }
 
