@@ -2544,3 +2544,59 @@ fn a_full_disk_is_told_and_the_node_writes_again_once_space_is_freed() {
     );
     drop(node);
 }
+
+/// Deliver 2 of the store issue, end to end: a case damaged at a team is taken out by `check
+/// --repair`, and the branch that holds it sends it back whole when the team runs again.
+#[test]
+fn a_damaged_case_is_fetched_whole_again_from_the_neighbour_that_holds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n);
+    team_and_branch(tmp.path());
+    let id = file_wang(&d("t1"));
+    let show = |n: &str| {
+        let out = hearth(&d(n), &["case", "show", &id, "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).ok()
+    };
+    let branch = serve(&d("br"));
+    let team = serve(&d("t1"));
+    wait_until("the branch to hold the case", || show("br").is_some());
+    assert!(team.terminate().success());
+    let held = show("t1").expect("the team holds its case");
+
+    // A byte changed, at one place after another (bounded), until `check` names the case and
+    // `check --repair` takes it out.
+    let store = d("t1").join("hearth.redb");
+    let clean = std::fs::read(&store).unwrap();
+    let step = (clean.len() / 600).max(1) | 1;
+    let mut repaired = false;
+    for offset in (0..clean.len()).step_by(step) {
+        let mut bytes = clean.clone();
+        bytes[offset] ^= 0x5a;
+        std::fs::write(&store, &bytes).unwrap();
+        let out = hearth(&d("t1"), &["check", "--json"]);
+        let named = serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["damaged"].as_array().cloned())
+            .is_some_and(|damaged| damaged.iter().any(|x| x["id"] == id.as_str()));
+        if named && hearth(&d("t1"), &["check", "--repair"]).status.success() {
+            repaired = true;
+            break;
+        }
+        std::fs::write(&store, &clean).unwrap();
+    }
+    assert!(
+        repaired,
+        "some changed byte damages the case and repair takes it out"
+    );
+    assert!(show("t1").is_none(), "taken out");
+
+    let team = serve(&d("t1"));
+    wait_until("the branch to send the case back", || show("t1").is_some());
+    let back = show("t1").unwrap();
+    assert!(held["worker"]["name"].is_string(), "{held}");
+    assert_eq!(back["worker"], held["worker"], "{back}");
+    assert_eq!(back["status"], held["status"]);
+    assert_eq!(back["home"], held["home"]);
+    drop(team);
+    drop(branch);
+}
