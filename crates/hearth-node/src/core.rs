@@ -201,12 +201,17 @@ impl Core {
                     outbox.push((peer.clone(), live.conn, frame));
                 }
             }
+            let was_failing = self.replica.failing().is_some();
             let flushed = self.replica.flush();
             self.note_store_health();
             if let Err(e) = flushed {
                 // Nothing of this round may leave: drop the sessions, peers will resume from
-                // their checkpoints once the disk is back.
-                error!(error = %e, "cannot commit; ending all sync sessions");
+                // their checkpoints once the disk is back. Told once, not at every retry.
+                if was_failing {
+                    debug!(error = %e, "still cannot commit");
+                } else {
+                    error!(error = %e, "cannot commit; ending all sync sessions");
+                }
                 self.end_all("the node could not commit");
                 continue;
             }
