@@ -98,6 +98,23 @@ pub fn load_incremental(doc: &mut AutoCommit, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// The (hash, actor) of each change a sync message carries, read from the message's bytes as a
+/// peer sent them; `None` if they cannot be read. A hint only (to check signatures ahead of the
+/// one who applies the message): everything is checked again where it is applied.
+pub fn change_authors(bytes: &[u8]) -> Option<Vec<(automerge::ChangeHash, automerge::ActorId)>> {
+    let message = decode_message(bytes).ok()?;
+    guarded("the changes", || {
+        let mut out = Vec::new();
+        for chunk in message.changes.iter() {
+            let change = automerge::Change::try_from(&chunk[..])
+                .map_err(|e| ArchiveError::Implausible(e.to_string()))?;
+            out.push((change.hash(), change.actor_id().clone()));
+        }
+        Ok(out)
+    })
+    .ok()
+}
+
 /// A sync message from a peer: version 1, its changes change chunks ([`screen_changes`]), and
 /// the capabilities it advertises left out, so that this node answers in version 1 too.
 pub fn decode_message(bytes: &[u8]) -> Result<Message> {

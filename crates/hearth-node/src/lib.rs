@@ -282,6 +282,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         );
     }
     let replica = replica_for(&config, &identity, store)?;
+    let keyring = hearth_sync::Replica::keyring(&replica);
     let session = config.limits.session(session);
     let in_flight = config.limits.session_in_flight_mib << 20;
     let mut allowed = config.neighbour_ids();
@@ -339,6 +340,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             metrics.clone(),
             cancel.clone(),
             in_flight,
+            keyring.clone(),
         ))
         .max_decoding_message_size(net::MAX_MESSAGE)
         .max_encoding_message_size(net::MAX_MESSAGE);
@@ -388,6 +390,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
             cancel.clone(),
             wake,
             in_flight,
+            keyring.clone(),
         )));
     }
     Ok(RunningNode {

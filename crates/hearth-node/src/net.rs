@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hearth_proto::v1::SyncFrame;
 use hearth_proto::v1::federation_client::FederationClient;
 use hearth_proto::v1::federation_server::Federation;
-use hearth_sync::Frame;
+use hearth_sync::{Frame, SharedKeyring};
 use hyper_util::rt::TokioIo;
 use rand::RngExt;
 use rustls::pki_types::ServerName;
@@ -53,6 +53,7 @@ async fn pump(
     core: mpsc::Sender<Cmd>,
     cancel: CancellationToken,
     in_flight: usize,
+    keyring: Option<SharedKeyring>,
 ) {
     // Permits are KiB, so that a budget in the gigabytes still fits a semaphore's count.
     let budget_kib = (in_flight >> 10).max(1);
@@ -66,6 +67,20 @@ async fn pump(
         match next {
             Ok(Some(pb)) => match Frame::try_from(pb) {
                 Ok(frame) => {
+                    if let (
+                        Some(keyring),
+                        Frame::Sync {
+                            doc,
+                            message,
+                            signatures,
+                        },
+                    ) = (&keyring, &frame)
+                        && let Ok(keyring) = keyring.read()
+                    {
+                        // Signatures checked here, beside the core, which then only looks
+                        // them up (it checks everything it applies all the same).
+                        keyring.preverify(doc, message, signatures);
+                    }
                     let kib = (frame.memory() >> 10).clamp(1, budget_kib);
                     let permit = tokio::select! {
                         biased;
@@ -112,6 +127,7 @@ pub struct FederationService {
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
     in_flight: usize,
+    keyring: Option<SharedKeyring>,
 }
 
 impl FederationService {
@@ -123,6 +139,7 @@ impl FederationService {
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
         in_flight: usize,
+        keyring: Option<SharedKeyring>,
     ) -> Self {
         FederationService {
             core,
@@ -130,6 +147,7 @@ impl FederationService {
             metrics,
             cancel,
             in_flight,
+            keyring,
         }
     }
 }
@@ -172,6 +190,7 @@ impl Federation for FederationService {
             self.core.clone(),
             self.cancel.clone(),
             self.in_flight,
+            self.keyring.clone(),
         ));
         let frames = ReceiverStream::new(rx).map(|f| Ok(SyncFrame::from(f)));
         Ok(Response::new(Box::pin(frames)))
@@ -291,6 +310,7 @@ pub async fn dial_forever(
     cancel: CancellationToken,
     wake: Arc<Notify>,
     in_flight: usize,
+    keyring: Option<SharedKeyring>,
 ) {
     let Some(addr) = peer.endpoint.as_deref().and_then(endpoint_addr) else {
         warn!(peer = %peer.id, "endpoint is not https://HOST:PORT; not dialling");
@@ -306,6 +326,7 @@ pub async fn dial_forever(
             core.clone(),
             cancel.clone(),
             in_flight,
+            keyring.clone(),
         )
         .await
         {
@@ -375,6 +396,7 @@ async fn dial_once(
     core: mpsc::Sender<Cmd>,
     cancel: CancellationToken,
     in_flight: usize,
+    keyring: Option<SharedKeyring>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut client = federation_client(connect(peer, addr, client).await?);
     let (out, rx) = mpsc::channel(OUT_QUEUE);
@@ -397,6 +419,7 @@ async fn dial_once(
                 core,
                 cancel,
                 in_flight,
+                keyring,
             )
             .await;
             Ok(())

@@ -167,6 +167,23 @@ pub struct Keyring {
     legacy: bool,
     /// Chains learned since [`Keyring::take_learned`] last ran, for the caller to store.
     learned: Vec<Vec<Vec<u8>>>,
+    /// Signatures found good lately (see [`Keyring::verify`]), by [`verified_key`].
+    verified: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+}
+
+/// Signatures remembered as good; beyond, they are forgotten and checked again when seen.
+const VERIFIED_KEPT: usize = 65_536;
+
+/// What identifies a signature check: the document, the node, the change and the signature.
+fn verified_key(doc: &str, node: &str, sig: &ChangeSig) -> [u8; 32] {
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [doc.as_bytes(), node.as_bytes(), &sig.hash.0, &sig.sig] {
+        h.update(&(part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(h.finish().as_ref());
+    key
 }
 
 impl Keyring {
@@ -187,6 +204,7 @@ impl Keyring {
             known: HashMap::new(),
             legacy: false,
             learned: Vec::new(),
+            verified: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -306,7 +324,48 @@ impl Keyring {
 
     /// Checks `node`'s signature over its change to `doc` against every certificate of `node`
     /// known here.
+    ///
+    /// A signature found good is remembered (the same check gives the same answer: certificates
+    /// are only ever added), so that one checked ahead ([`Keyring::preverify`]) or relayed again
+    /// costs a hash, not an ECDSA verification.
     pub fn verify(&self, doc: &str, node: &str, sig: &ChangeSig) -> Result<(), TrustError> {
+        let key = verified_key(doc, node, sig);
+        if self.verified.lock().is_ok_and(|v| v.contains(&key)) {
+            return Ok(());
+        }
+        self.verify_now(doc, node, sig)?;
+        if let Ok(mut v) = self.verified.lock() {
+            if v.len() >= VERIFIED_KEPT {
+                v.clear();
+            }
+            v.insert(key);
+        }
+        Ok(())
+    }
+
+    /// Checks the signatures a sync message for `doc` came with against the authors of the
+    /// changes it carries, ahead of the one who applies it (on another thread: the network's),
+    /// remembering the good ones. Nothing is decided here: what is applied is checked in full
+    /// where it is applied, and a signature checked here only saves that check its ECDSA work.
+    pub fn preverify(&self, doc: &str, message: &[u8], sigs: &[ChangeSig]) {
+        if sigs.is_empty() {
+            return;
+        }
+        let Some(authors) = hearth_archive::untrusted::change_authors(message) else {
+            return;
+        };
+        for sig in sigs {
+            let node = authors
+                .iter()
+                .find(|(hash, _)| *hash == sig.hash)
+                .and_then(|(_, actor)| hearth_archive::node_of_actor(actor));
+            if let Some(node) = node {
+                let _ = self.verify(doc, &node, sig);
+            }
+        }
+    }
+
+    fn verify_now(&self, doc: &str, node: &str, sig: &ChangeSig) -> Result<(), TrustError> {
         let known = self
             .known
             .get(node)

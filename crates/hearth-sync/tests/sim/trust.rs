@@ -500,3 +500,37 @@ fn signed_catch_up_after_a_cold_sync_of_many_cases_goes_quiet() {
     net.run_until_quiet(1_000_000).unwrap();
     assert_eq!(heads(&mut net, BR, &ids[7]), heads(&mut net, T1, &ids[7]));
 }
+
+#[test]
+fn a_signature_found_good_is_remembered_only_for_what_it_signs() {
+    // Signatures are checked ahead on the network's thread and remembered: the memory must
+    // vouch for exactly the document, node and change that were checked, and never for a
+    // signature that failed.
+    let ca = ca();
+    let t1 = keyring(&ca, T1, "team", &[BR]);
+    let t2 = keyring(&ca, T2, "team", &[BR]);
+    let br = keyring(&ca, BR, "branch", &[EN]);
+    let mut here = br.write().unwrap();
+    for k in [&t1, &t2] {
+        let chain = k.read().unwrap().own_chain().unwrap().to_vec();
+        here.learn(&chain).unwrap();
+    }
+    let hash = hearth_archive::automerge::ChangeHash([7; 32]);
+    let sig = t1.read().unwrap().sign("c1", &hash).unwrap();
+    let mut forged = sig.clone();
+    forged.sig[10] ^= 1;
+    assert!(here.verify("c1", T1, &forged).is_err());
+    assert!(
+        here.verify("c1", T1, &forged).is_err(),
+        "a bad one is not remembered"
+    );
+    here.verify("c1", T1, &sig).unwrap();
+    here.verify("c1", T1, &sig).unwrap();
+    assert!(here.verify("c2", T1, &sig).is_err(), "another document");
+    assert!(here.verify("c1", T2, &sig).is_err(), "another node");
+    let other = hearth_archive::signed::ChangeSig {
+        hash: hearth_archive::automerge::ChangeHash([8; 32]),
+        sig: sig.sig.clone(),
+    };
+    assert!(here.verify("c1", T1, &other).is_err(), "another change");
+}
