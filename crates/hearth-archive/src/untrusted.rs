@@ -106,7 +106,7 @@ pub fn change_authors(bytes: &[u8]) -> Option<Vec<(automerge::ChangeHash, autome
     guarded("the changes", || {
         let mut out = Vec::new();
         for chunk in message.changes.iter() {
-            let change = automerge::Change::try_from(&chunk[..])
+            let change = automerge::Change::try_from(chunk)
                 .map_err(|e| ArchiveError::Implausible(e.to_string()))?;
             out.push((change.hash(), change.actor_id().clone()));
         }
