@@ -186,6 +186,7 @@ impl Core {
     /// Runs until [`Cmd::Shutdown`] or until every sender is gone.
     pub fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
         while let Some(first) = rx.blocking_recv() {
+            let failures = self.replica.failures();
             let mut outbox = Vec::new();
             let mut stop = self.handle(first, &mut outbox);
             for _ in 1..ROUND {
@@ -202,8 +203,15 @@ impl Core {
                 }
             }
             let was_failing = self.replica.failing().is_some();
-            let flushed = self.replica.flush();
+            let mut flushed = self.replica.flush();
             self.note_store_health();
+            if flushed.is_ok() && self.replica.failures() != failures {
+                // A commit failed earlier in this round (a local write's): what peers sent
+                // before it was dropped, so their sessions start again from the checkpoints.
+                flushed = Err(hearth_sync::ReplicaError(
+                    "a commit failed in this round".into(),
+                ));
+            }
             if let Err(e) = flushed {
                 // Nothing of this round may leave: drop the sessions, peers will resume from
                 // their checkpoints once the disk is back. Told once, not at every retry.

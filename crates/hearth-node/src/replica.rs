@@ -62,6 +62,8 @@ pub struct StoreReplica {
     requests: Vec<(String, String)>,
     /// Why the last commit failed, while the store is failing (see [`StoreReplica::flush`]).
     failing: Option<String>,
+    /// Flushes that failed since the replica was made.
+    failures: u64,
 }
 
 fn storage(e: StoreError) -> ReplicaError {
@@ -96,6 +98,7 @@ impl StoreReplica {
             request: None,
             requests: Vec::new(),
             failing: None,
+            failures: 0,
         })
     }
 
@@ -354,6 +357,7 @@ impl StoreReplica {
                 Ok(())
             }
             Err(e) => {
+                self.failures += 1;
                 self.discard_pending();
                 self.failing = Some(e.0.clone());
                 // Closed until it opens again; every use meanwhile is an error that says so.
@@ -361,6 +365,12 @@ impl StoreReplica {
                 Err(e)
             }
         }
+    }
+
+    /// Flushes that failed so far: one that failed drops what peers sent, so the sessions that
+    /// sent it must start again from their checkpoints.
+    pub fn failures(&self) -> u64 {
+        self.failures
     }
 
     /// Why the store is failing, if it is (the last commit failed and none has succeeded since).
