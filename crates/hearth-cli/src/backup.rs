@@ -59,15 +59,7 @@ pub fn backup(dir: &Path, out: &Path, json: bool) -> Result<()> {
 /// it replaces is kept as `hearth.redb.replaced-<time>`; the restored one gets a new incarnation.
 pub fn restore(dir: &Path, from: &Path, json: bool) -> Result<()> {
     let config = load_config(dir)?;
-    let runtime = client_runtime()?;
-    if runtime.block_on(connect_socket(dir)).is_some() {
-        return Err(BadInput::new(format!(
-            "node {} is running on {}; stop it first (e.g. `systemctl stop hearth`), then restore",
-            config.node_id,
-            dir.display()
-        ))
-        .into());
-    }
+    refuse_if_running(dir, &config.node_id, "restore")?;
     let store_path = dir.join(STORE_FILE);
     if store_path.exists() {
         // Fails while another process holds it, before anything is written; a store that no
@@ -138,21 +130,26 @@ pub fn restore(dir: &Path, from: &Path, json: bool) -> Result<()> {
     )
 }
 
+/// Refuses what needs the store to itself (`then`: what to do once the node is stopped) while
+/// node `node` runs on `dir`.
+fn refuse_if_running(dir: &Path, node: &str, then: &str) -> Result<()> {
+    if client_runtime()?.block_on(connect_socket(dir)).is_some() {
+        return Err(BadInput::new(format!(
+            "node {node} is running on {}; stop it first (e.g. `systemctl stop hearth`), then {then}",
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Checks every document and index entry of the store of `dir` (the node must be stopped);
 /// with `repair`, takes the damaged documents out, keeping their bytes in `damaged/`, so that
 /// the neighbours that hold them send them again. Fails (exit 1) if anything is damaged and
 /// was not repaired.
 pub fn check(dir: &Path, repair: bool, json: bool) -> Result<()> {
     let config = load_config(dir)?;
-    let runtime = client_runtime()?;
-    if runtime.block_on(connect_socket(dir)).is_some() {
-        return Err(BadInput::new(format!(
-            "node {} is running on {}; stop it first (e.g. `systemctl stop hearth`), then check",
-            config.node_id,
-            dir.display()
-        ))
-        .into());
-    }
+    refuse_if_running(dir, &config.node_id, "check")?;
     let mut store = crate::node::open_store(&dir.join(STORE_FILE))?;
     let report = store.check()?;
     let damaged: Vec<serde_json::Value> = report

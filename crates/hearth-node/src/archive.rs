@@ -2087,3 +2087,32 @@ pub fn resolve_conflict(
     })?;
     conflict(cases, &entry.id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_key_from_outside_is_refused_unless_short_and_plain() {
+        for bad in ["", "a b", "key\n", "ключ", &"k".repeat(MAX_REQUEST_KEY + 1)] {
+            let e = check_request_key(bad).unwrap_err();
+            assert!(e.is_input(), "{bad:?}: {e}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        check_request_key("0f3a-b9").unwrap();
+        check_request_key(&"a".repeat(MAX_REQUEST_KEY)).unwrap();
+    }
+
+    #[test]
+    fn record_ids_of_a_keyed_write_follow_the_key() {
+        let ids = |key| {
+            let mut r = RecordIds::new(Some(key));
+            (r.next(), r.next())
+        };
+        assert_eq!(ids("k1"), ids("k1"));
+        assert_ne!(ids("k1"), ids("k2"));
+        let (first, second) = ids("k1");
+        assert_ne!(first, second);
+        assert_eq!(first.len(), 8);
+    }
+}

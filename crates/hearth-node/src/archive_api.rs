@@ -120,9 +120,7 @@ impl ArchiveService {
                 archive::fund_write_keyed(replica, ctx, key.as_deref(), w)
             })
             .await?;
-        if keyed && !repeated {
-            crash_after_commit();
-        }
+        crash_after_commit(keyed && !repeated);
         let mut reply = ledger_reply(&ledger)?;
         reply.get_mut().repeated = repeated;
         Ok(reply)
@@ -142,9 +140,7 @@ impl ArchiveService {
                 Ok((written, advice))
             })
             .await?;
-        if keyed && !written.repeated {
-            crash_after_commit();
-        }
+        crash_after_commit(keyed && !written.repeated);
         case_reply(written, &advice)
     }
 }
@@ -211,10 +207,10 @@ fn keyed<T>(message: T, key: Option<&str>) -> Request<T> {
 }
 
 /// Failure injection for the tests of retried writes: with `HEARTH_TEST_CRASH_AFTER_COMMIT`
-/// set, the node ends at once after a keyed write commits and before it answers — as a power
-/// cut at that moment would. Nothing else reads it.
-fn crash_after_commit() {
-    if std::env::var_os("HEARTH_TEST_CRASH_AFTER_COMMIT").is_some() {
+/// set, the node ends at once after a keyed write committed (`committed`) and before it
+/// answers — as a power cut at that moment would. Nothing else reads it.
+fn crash_after_commit(committed: bool) {
+    if committed && std::env::var_os("HEARTH_TEST_CRASH_AFTER_COMMIT").is_some() {
         std::process::abort();
     }
 }

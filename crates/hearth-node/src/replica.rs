@@ -383,6 +383,12 @@ impl StoreReplica {
         for id in self.pending.values() {
             self.cache.remove(id);
         }
+        self.clear_staged();
+        self.request = None;
+    }
+
+    /// Empties what waited for the commit, once it is written or dropped.
+    fn clear_staged(&mut self) {
         self.pending.clear();
         self.pending_seq.clear();
         self.checkpoints.clear();
@@ -390,7 +396,6 @@ impl StoreReplica {
         self.sync_states.clear();
         self.sigs.clear();
         self.requests.clear();
-        self.request = None;
     }
 
     fn flush_pending(&mut self) -> Result<(), ReplicaError> {
@@ -458,13 +463,7 @@ impl StoreReplica {
         // A conflict opened or closed changes what the summary carries up.
         self.aggregates_stale |= batch.conflicts_changed();
         batch.commit().map_err(storage)?;
-        self.requests.clear();
-        self.pending.clear();
-        self.pending_seq.clear();
-        self.checkpoints.clear();
-        self.peers_have.clear();
-        self.sync_states.clear();
-        self.sigs.clear();
+        self.clear_staged();
         self.set_aside.extend(set_aside);
         self.evict();
         Ok(())
