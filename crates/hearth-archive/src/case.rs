@@ -1303,6 +1303,8 @@ impl Case {
                 by: get_str(doc, &a, "by")?,
                 node: get_str(doc, &a, "node")?,
                 at: get_timestamp(doc, &a, "at")?,
+                merged_from: get_str(doc, &a, "merged_from")?,
+                merged_node: get_str(doc, &a, "merged_node")?,
                 id,
             })
         })

@@ -13,11 +13,18 @@
 //! | `participant_by_neighbour` | a node adds to `participants` only its own neighbours (by the certificates) |
 //! | `append_only` | entries of a case's ledgers (approvals, aid, visits, …) and participants are never removed or replaced |
 //! | `entry_by_its_node` | an entry is written whole by the node it names (`node`, `added_by`) |
-//! | `aid_by_payer` | aid is recorded by its paying node |
+//! | `aid_by_payer` | aid is recorded by its paying node (a merged copy, see below, by the merger) |
 //! | `trail_by_from` | an escalation step is written by its `from` node |
 //! | `summary_by_its_node` | a summary is written by its node |
 //! | `ledger_by_owner` | a fund ledger is written by its owner; a grant into it by the owner's parent |
 //! | `policy_by_top` | the federation policy is written at the top |
+//!
+//! An entry copied in from a duplicate archive when two are merged (`merged_from` set) is the
+//! merging node's entry: it names that node in `node` and carries its signature, like any other.
+//! What it says about the original (`merged_node`, and an aid copy's `paying_node`) is what the
+//! merger copied, and every view shows it as such ([`crate::view::Assistance::merged_from`]); the
+//! original, signed by the node that wrote it, stays in the closed duplicate. So a participant
+//! can claim in a copy that another node paid, but never in that node's name.
 //!
 //! Shared fields of a case (household, finances, causes, profile, status, grade) may be written
 //! by any participant. What was there before a message is not checked again: it was checked when
@@ -657,8 +664,8 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
         let merged = fields.text("merged_from").is_some();
         for (field, rule) in authors {
             if *field == "paying_node" && merged {
-                // Aid taken in from a duplicate archive keeps the node that paid it; the merge
-                // itself is the merger's entry (`node`).
+                // Aid copied in from a duplicate archive keeps the payer the original names;
+                // the copy is the merger's entry (`node`), shown as a copy (module doc).
                 continue;
             }
             match fields.text(field) {
@@ -854,6 +861,19 @@ mod tests {
     fn a_new_case_from_its_home_passes_and_a_merge_by_the_branch_is_allowed() {
         let mut d1 = case_at("demo.team-1", "a");
         let mut d2 = case_at("demo.team-2", "b");
+        d2.add_assistance(
+            &editor("demo.team-2"),
+            &crate::case::NewAssistance {
+                id: "a2".into(),
+                kind: crate::codes::AssistanceKind::Living,
+                amount_fen: 800_00,
+                date: jiff::civil::date(2026, 4, 1),
+                paying_node: Some("demo.team-2".into()),
+                approving_node: None,
+                note: None,
+            },
+        )
+        .unwrap();
         d2.add_visit(
             &editor("demo.team-2"),
             &NewVisit {
@@ -877,5 +897,11 @@ mod tests {
         let branch = ["demo.branch".to_owned()];
         check(&id1, Some(&before1), &c_doc(&mut b1), &branch, &Demo, false).unwrap();
         check(&id2, Some(&before2), &c_doc(&mut b2), &branch, &Demo, false).unwrap();
+        // The copied aid is the branch's entry, naming the payer it copied and where from.
+        let copy = b1.view().unwrap().assistance.pop().unwrap();
+        assert_eq!(copy.node.as_deref(), Some("demo.branch"));
+        assert_eq!(copy.paying_node.as_deref(), Some("demo.team-2"));
+        assert_eq!(copy.merged_node.as_deref(), Some("demo.team-2"));
+        assert_eq!(copy.merged_from.as_deref(), Some(id2.as_str()));
     }
 }

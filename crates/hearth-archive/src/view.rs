@@ -271,6 +271,15 @@ pub struct Assistance {
     /// When it was recorded.
     #[serde(default)]
     pub at: Option<Timestamp>,
+    /// The duplicate archive this entry was copied from, when archives were merged. A copy is
+    /// the merging node's entry (`node`, whose signature it carries); `paying_node` and
+    /// `merged_node` are what that node copied, checked only against the original, which stays
+    /// in the closed duplicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<String>,
+    /// The node that recorded the original, as the merging node copied it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_node: Option<String>,
 }
 
 /// A loan with its repayments; the outstanding balance is derived.

@@ -713,7 +713,16 @@ pub fn case_details(v: &CaseView) -> String {
                 a.date.to_string(),
                 a.kind.label(),
                 format_yuan(a.amount_fen),
-                text(&a.paying_node),
+                match &a.merged_from {
+                    // A copy names its payer as the merging node copied it; the signed original
+                    // stays in the closed duplicate.
+                    Some(from) => format!(
+                        "{} [{} 合并抄录自 copied from {from}]",
+                        text(&a.paying_node),
+                        text(&a.node)
+                    ),
+                    None => text(&a.paying_node),
+                },
                 text(&a.note),
             ]);
         }
@@ -795,7 +804,10 @@ pub fn case_details(v: &CaseView) -> String {
                     .map(|d| d.label())
                     .unwrap_or_else(|| text(&a.decision)),
                 text(&a.by),
-                text(&a.note),
+                match &a.merged_from {
+                    Some(from) => format!("[from {from}] {}", text(&a.note)),
+                    None => text(&a.note),
+                },
             ]);
         }
         let _ = writeln!(out, "\nApprovals 审批记录\n{t}");

@@ -352,6 +352,57 @@ fn entries_naming_another_node_or_changing_anothers_are_refused() {
     refused(&mut net, &id, &before, "rule trail_by_from");
 }
 
+/// A "copy from a duplicate archive" naming another payer is the copier's entry: taken as its
+/// claim and shown as a copy, never as the payer's own record; in the payer's name it is refused.
+#[test]
+fn aid_copied_from_a_duplicate_is_the_copiers_claim() {
+    let (mut net, id, _) = with_branch_aid(15);
+    net.edit(T1, &id, |c, e| {
+        c.add_assistance(e, &aid("aid-copy", 700_00))
+    })
+    .unwrap();
+    net.run_until_quiet(100_000).unwrap();
+    raw(&mut net, T1, &id, |d| {
+        let aid = d.get(ROOT, "assistance").unwrap().unwrap().1;
+        let entry = d.get(&aid, "aid-copy").unwrap().unwrap().1;
+        d.put(&entry, "paying_node", EN).unwrap();
+        d.put(&entry, "merged_node", EN).unwrap();
+        d.put(&entry, "merged_from", "HC-elsewhere").unwrap();
+    });
+    assert!(
+        net.refusals(BR, T1).is_empty(),
+        "{:?}",
+        net.refusals(BR, T1)
+    );
+    let doc = net.node(BR).replica.take(&id).unwrap();
+    let mut case = Case::from_doc(doc.clone(), doc.get_actor().clone()).unwrap();
+    net.node(BR).replica.put_back(&id, doc);
+    let copy = case
+        .view()
+        .unwrap()
+        .assistance
+        .into_iter()
+        .find(|a| a.id == "aid-copy")
+        .unwrap();
+    assert_eq!(copy.node.as_deref(), Some(T1), "the copier's entry");
+    assert_eq!(copy.merged_from.as_deref(), Some("HC-elsewhere"));
+    // The same copy claiming to be the enterprise's own entry.
+    let before = heads(&mut net, BR, &id);
+    raw(&mut net, T1, &id, |d| {
+        let aid = d.get(ROOT, "assistance").unwrap().unwrap().1;
+        let entry = d
+            .put_object(&aid, "aid-copy-2", hearth_archive::automerge::ObjType::Map)
+            .unwrap();
+        d.put(&entry, "kind", "medical").unwrap();
+        d.put(&entry, "amount_fen", 700_00_i64).unwrap();
+        d.put(&entry, "date", "2026-05-01").unwrap();
+        d.put(&entry, "paying_node", EN).unwrap();
+        d.put(&entry, "node", EN).unwrap();
+        d.put(&entry, "merged_from", "HC-elsewhere").unwrap();
+    });
+    refused(&mut net, &id, &before, "rule entry_by_its_node");
+}
+
 #[test]
 fn a_participant_who_is_not_the_authors_neighbour_is_refused() {
     let (mut net, _) = signed_federation(8);
