@@ -375,7 +375,7 @@ fn aid_copied_from_a_duplicate_is_the_copiers_claim() {
         net.refusals(BR, T1)
     );
     let doc = net.node(BR).replica.take(&id).unwrap();
-    let mut case = Case::from_doc(doc.clone(), doc.get_actor().clone()).unwrap();
+    let case = Case::from_doc(doc.clone(), doc.get_actor().clone()).unwrap();
     net.node(BR).replica.put_back(&id, doc);
     let copy = case
         .view()
