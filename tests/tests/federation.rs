@@ -368,7 +368,7 @@ async fn archive_client(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
     use hearth_archive::CaseForm;
-    use hearth_node::archive::{ListFilter, Write};
+    use hearth_ops::{ListFilter, Write};
     use tonic::Code;
 
     let ca = tls::new_ca("test").unwrap();
@@ -394,7 +394,7 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
     let id = made.case.id.clone();
     assert_eq!(made.case.created_by.as_deref(), Some("console.ops"));
     admin
-        .fund_write(hearth_node::archive::FundWrite::Income {
+        .fund_write(hearth_ops::FundWrite::Income {
             source: "budget".into(),
             amount: "10000".into(),
             date: "2026-01-05".into(),
@@ -462,8 +462,8 @@ async fn op<R: Send + 'static>(
     node: &LocalNode,
     f: impl FnOnce(
         &mut hearth_node::StoreReplica,
-        &hearth_node::archive::Ctx<'_>,
-    ) -> Result<R, hearth_node::archive::OpError>
+        &hearth_ops::Ctx<'_>,
+    ) -> Result<R, hearth_ops::OpError>
     + Send
     + 'static,
 ) -> R {
@@ -500,7 +500,7 @@ fn form(n: u32, medical_costs: Option<&str>) -> hearth_archive::CaseForm {
 /// no name, ID number, address or phone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn union_work_flows_up_and_down_the_federation() {
-    use hearth_node::archive::{self, FundWrite, ListFilter, Write};
+    use hearth_ops::{self as archive, FundWrite, ListFilter, Write};
     let mut fed = start().await;
     connected(&fed).await;
 
@@ -779,7 +779,7 @@ async fn union_work_flows_up_and_down_the_federation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_closes_it() {
     use hearth_archive::CaseForm;
-    use hearth_node::archive::{self, Resolve, Write};
+    use hearth_ops::{self as archive, Resolve, Write};
     let mut fed = start().await;
     connected(&fed).await;
     let c5 = create_case(&fed.t1, "c5", 5).await;
@@ -894,7 +894,7 @@ async fn a_conflict_from_offline_edits_is_listed_everywhere_and_one_resolution_c
 /// both; acknowledging at one node closes it everywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_aid_that_together_passes_the_yearly_cap_is_flagged() {
-    use hearth_node::archive::{self, Resolve};
+    use hearth_ops::{self as archive, Resolve};
     let mut fed = start().await;
     connected(&fed).await;
     let c6 = create_case(&fed.t1, "c6", 6).await;
@@ -992,7 +992,7 @@ async fn offline_aid_that_together_passes_the_yearly_cap_is_flagged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
     use hearth_archive::{NewVisit, Status, VisitKind};
-    use hearth_node::archive::{self, Resolve};
+    use hearth_ops::{self as archive, Resolve};
     let mut fed = start().await;
     connected(&fed).await;
     let d1 = create_case(&fed.t1, "d1", 9).await;

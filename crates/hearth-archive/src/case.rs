@@ -1061,25 +1061,25 @@ impl Case {
         let finances = Self::read_finances(&self.doc)?;
         let mut missing = Vec::new();
         if worker.name.is_none() {
-            missing.push("name (--name)");
+            missing.push("name");
         }
         if worker.identity_key.is_none() {
-            missing.push("identity (--id-number)");
+            missing.push("identity number");
         }
         if Self::read_household(&self.doc)?.size.is_none() {
-            missing.push("household size (--household-size)");
+            missing.push("household size");
         }
         if finances.annual_income_fen.is_none() {
-            missing.push("annual income (--annual-income)");
+            missing.push("annual income");
         }
         if finances.rigid_spending_fen.is_none() {
-            missing.push("rigid spending (--rigid-spending)");
+            missing.push("rigid spending");
         }
         if finances.subsistence_line_fen.is_none() {
-            missing.push("subsistence line (--subsistence-line)");
+            missing.push("subsistence line");
         }
         if Self::read_causes(&self.doc)?.primary.is_none() {
-            missing.push("primary cause (--primary-cause)");
+            missing.push("primary cause");
         }
         if missing.is_empty() {
             Ok(())
@@ -1422,7 +1422,7 @@ fn validate_fields(f: &CaseFields, current: &Causes) -> Result<()> {
     if other_used && other_text.is_none_or(|t| t.trim().is_empty()) {
         return Err(invalid(
             "causes",
-            "cause other needs a description (--other-cause TEXT)",
+            "cause other needs a description of the cause",
         ));
     }
     Ok(())

@@ -9,24 +9,162 @@ use serde::{Deserialize, Serialize};
 use crate::case::Case;
 use crate::doc::node_of_actor;
 use crate::error::Result;
+use crate::view::CaseSummary;
 
-/// The fields watched for concurrent values: (path of maps from the root, key, name shown).
-const WATCHED: &[(&[&str], &str, &str)] = &[
-    (&[], "status", "status"),
-    (&["grade"], "derived", "grade"),
-    (&["grade"], "override", "grade override"),
-    (&["finances"], "annual_income_fen", "annual income"),
-    (&["finances"], "rigid_spending_fen", "rigid spending"),
-    (&["finances"], "hardship_costs_fen", "hardship costs"),
-    (&["finances"], "subsistence_line_fen", "subsistence line"),
-    (&["finances"], "medical_costs_fen", "medical costs"),
-    (&["household"], "size", "household size"),
-    (&["worker"], "address", "address"),
-    (&["worker"], "region", "region"),
-    (&["escalation"], "target_level", "escalation target"),
-    (&["causes"], "primary", "primary cause"),
-    (&["causes"], "secondary", "secondary causes"),
+/// What a watched field holds, so that a value typed to resolve its conflict is parsed as
+/// the field is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    /// A status code.
+    Status,
+    /// A grade code.
+    Grade,
+    /// The grade override: resolved by setting the grade again (or clearing it), not by a value.
+    Override,
+    /// Money, yuan as typed, fen as stored.
+    Money,
+    /// The number of people in the household.
+    HouseholdSize,
+    /// A line of text.
+    Text,
+    /// A region code.
+    Region,
+    /// A level code.
+    Level,
+    /// A cause code.
+    Cause,
+    /// A list of causes: resolved by editing the case.
+    Causes,
+}
+
+/// The fields watched for concurrent values: (path of maps from the root, key, name shown,
+/// what it holds).
+const WATCHED: &[(&[&str], &str, &str, Holds)] = &[
+    (&[], "status", "status", Holds::Status),
+    (&["grade"], "derived", "grade", Holds::Grade),
+    (&["grade"], "override", "grade override", Holds::Override),
+    (
+        &["finances"],
+        "annual_income_fen",
+        "annual income",
+        Holds::Money,
+    ),
+    (
+        &["finances"],
+        "rigid_spending_fen",
+        "rigid spending",
+        Holds::Money,
+    ),
+    (
+        &["finances"],
+        "hardship_costs_fen",
+        "hardship costs",
+        Holds::Money,
+    ),
+    (
+        &["finances"],
+        "subsistence_line_fen",
+        "subsistence line",
+        Holds::Money,
+    ),
+    (
+        &["finances"],
+        "medical_costs_fen",
+        "medical costs",
+        Holds::Money,
+    ),
+    (
+        &["household"],
+        "size",
+        "household size",
+        Holds::HouseholdSize,
+    ),
+    (&["worker"], "address", "address", Holds::Text),
+    (&["worker"], "region", "region", Holds::Region),
+    (
+        &["escalation"],
+        "target_level",
+        "escalation target",
+        Holds::Level,
+    ),
+    (&["causes"], "primary", "primary cause", Holds::Cause),
+    (&["causes"], "secondary", "secondary causes", Holds::Causes),
 ];
+
+/// What a watched field at `path` (`finances.annual_income_fen`) holds.
+fn holds(path: &str) -> Option<Holds> {
+    let (parents, key) = split_path(path);
+    WATCHED
+        .iter()
+        .find(|(p, k, _, _)| *k == key && p.iter().copied().eq(parents.iter().copied()))
+        .map(|w| w.3)
+}
+
+/// The value `text`, as a person typed it to resolve the conflict on the field at `path`, as
+/// the field stores it: money in fen, codes as codes, checked as a normal edit would be.
+pub fn typed_value(path: &str, text: &str) -> Result<ScalarValue> {
+    use crate::error::ArchiveError;
+    let code = |c: &str| ScalarValue::Str(c.into());
+    let text = text.trim();
+    Ok(match holds(path) {
+        None => {
+            return Err(ArchiveError::Invalid {
+                field: "conflict",
+                reason: format!("{path} is not a field conflicts are resolved on"),
+            });
+        }
+        Some(Holds::Money) => ScalarValue::Int(crate::money::parse_yuan("value", text)?),
+        Some(Holds::HouseholdSize) => {
+            let n: u32 = crate::form::parse_number("household size", text)?;
+            let most = crate::case::MAX_HOUSEHOLD;
+            if !(1..=most).contains(&n) {
+                return Err(ArchiveError::Invalid {
+                    field: "household size",
+                    reason: format!("a household has 1 to {most} people"),
+                });
+            }
+            ScalarValue::Int(i64::from(n))
+        }
+        Some(Holds::Status) => code(text.parse::<crate::codes::Status>()?.code()),
+        Some(Holds::Grade) => code(text.parse::<crate::codes::Grade>()?.code()),
+        Some(Holds::Level) => code(text.parse::<crate::codes::Level>()?.code()),
+        Some(Holds::Cause) => code(text.parse::<crate::codes::Cause>()?.code()),
+        Some(Holds::Region) => {
+            crate::policy::check_region(text)?;
+            code(text)
+        }
+        Some(Holds::Override) => {
+            return Err(ArchiveError::Invalid {
+                field: "grade override",
+                reason: "a grade override is resolved by setting the grade again with a reason, or by clearing the override".into(),
+            });
+        }
+        Some(Holds::Causes) => {
+            return Err(ArchiveError::Invalid {
+                field: "secondary causes",
+                reason: "the secondary causes are resolved by editing the case's causes, or by keeping one side".into(),
+            });
+        }
+        Some(Holds::Text) => ScalarValue::Str(text.into()),
+    })
+}
+
+/// What kind of conflict a queue entry is, which says how it is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// A field with concurrent values: keep one side, or write a new value.
+    Field,
+    /// A rule broken by merged records (a cap, aid paid twice, a fund below zero): change the
+    /// records, or acknowledge it with a note.
+    Invariant,
+    /// Two archives of one household: merge them into one.
+    Duplicate,
+}
+
+/// Path prefixes of the conflicts that are not fields.
+const INVARIANT: &str = "invariant.";
+const DUPLICATE: &str = "duplicate.";
 
 /// One side of a conflict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +242,7 @@ impl Case {
             // Nothing was written concurrently (most cases): no need to look at each field.
             return Ok(out);
         }
-        for (path, key, name) in WATCHED {
+        for (path, key, name, _) in WATCHED {
             let doc = self.doc_mut();
             let Some(obj) = object_at(doc, path)? else {
                 continue;
@@ -171,7 +309,7 @@ pub fn invariant_breaks(
     let mut push = |rule: &str, field: String, mut records: Vec<&crate::view::Assistance>| {
         records.sort_by(|a, b| a.id.cmp(&b.id));
         let ids: Vec<&str> = records.iter().map(|a| a.id.as_str()).collect();
-        let path = format!("invariant.{rule}.{}", ids.join("+"));
+        let path = format!("{INVARIANT}{rule}.{}", ids.join("+"));
         out.push(FieldConflict {
             field,
             path,
@@ -191,16 +329,14 @@ pub fn invariant_breaks(
         }
         for ((year, kind), records) in by_year_kind {
             let total: i64 = records.iter().map(|a| a.amount_fen).sum();
-            if let Some(cap) = policy.yearly_caps_fen.get(&kind)
-                && total > *cap
-            {
+            if let Some(cap) = policy.over_yearly_cap(kind, total) {
                 push(
                     "yearly_cap",
                     format!(
                         "{} in {year}: {} over the yearly cap of {} ({})",
                         kind.label(),
                         crate::money::format_yuan(total),
-                        crate::money::format_yuan(*cap),
+                        crate::money::format_yuan(cap),
                         policy.label()
                     ),
                     records,
@@ -386,6 +522,17 @@ impl QueueEntry {
     pub fn is_open(&self) -> bool {
         self.resolution.is_none()
     }
+
+    /// What kind of conflict it is.
+    pub fn kind(&self) -> ConflictKind {
+        if self.path.starts_with(INVARIANT) {
+            ConflictKind::Invariant
+        } else if self.path.starts_with(DUPLICATE) {
+            ConflictKind::Duplicate
+        } else {
+            ConflictKind::Field
+        }
+    }
 }
 
 /// How conflict `id` was resolved in `doc`: from the change that says it resolved it, or,
@@ -474,7 +621,7 @@ pub fn fund_below_zero(ledger: &mut crate::record::Record) -> Result<Option<Queu
             "fund of {owner} paid below zero: balance {}",
             crate::money::format_yuan(view.balance_fen)
         ),
-        path: format!("invariant.fund_below_zero.{id}"),
+        path: format!("{INVARIANT}fund_below_zero.{id}"),
         sides,
     };
     let entry = QueueEntry {
@@ -589,10 +736,7 @@ impl Case {
             crate::text::check_line("value", text, crate::text::ADDRESS)?;
         }
         let (parents, key) = split_path(path);
-        if !WATCHED
-            .iter()
-            .any(|(p, k, _)| *k == key && p.iter().copied().eq(parents.iter().copied()))
-        {
+        if holds(path).is_none() {
             return Err(crate::error::ArchiveError::Invalid {
                 field: "conflict",
                 reason: format!("{path} is not a field conflicts are resolved on"),
@@ -775,4 +919,57 @@ impl Case {
             )
         })
     }
+}
+
+/// One household, one file, after the fact: the duplicate archives of the household of `view`
+/// held here — open cases with the same identity key (`household`, besides `this`, its
+/// summary), which offline nodes opened apart — as one conflict whose sides are the cases, to
+/// be merged.
+pub fn duplicates_of(
+    view: &crate::view::CaseView,
+    this: &CaseSummary,
+    household: &[CaseSummary],
+) -> Option<QueueEntry> {
+    use crate::codes::Status;
+    if view.status == Status::Closed {
+        return None;
+    }
+    let open: Vec<&CaseSummary> = std::iter::once(this)
+        .chain(household.iter().filter(|s| s.status != Status::Closed))
+        .collect();
+    if open.len() < 2 {
+        return None;
+    }
+    // The nodes that hold every one of the archives.
+    let common: Vec<&String> = this
+        .participants
+        .iter()
+        .filter(|n| open.iter().all(|s| s.participants.contains(n)))
+        .collect();
+    let mut sides: Vec<Side> = open
+        .iter()
+        .map(|s| Side {
+            value: s.id.clone(),
+            node: Some(s.home.clone()),
+            actor: String::new(),
+            at: s.created_at.map_or(0, |t| t.as_second()),
+        })
+        .collect();
+    sides.sort_by(|a, b| a.value.cmp(&b.value));
+    let ids: Vec<&str> = sides.iter().map(|s| s.value.as_str()).collect();
+    let conflict = FieldConflict {
+        field: "duplicate archive: one household, one file".into(),
+        path: format!("{DUPLICATE}{}", ids.join("+")),
+        sides: sides.clone(),
+    };
+    // Up this case's chain (home, then each report up), the first node that holds them all.
+    let route = std::iter::once(view.home.as_str())
+        .chain(view.escalation.trail.iter().filter_map(|s| s.to.as_deref()))
+        .find(|n| common.iter().any(|c| c.as_str() == *n))
+        .or(common.first().map(|c| c.as_str()))
+        .map(str::to_owned);
+    Some(QueueEntry {
+        route,
+        ..QueueEntry::new(&sides[0].value, &conflict)
+    })
 }

@@ -60,16 +60,22 @@ pub enum ArchiveError {
         allowed: String,
     },
     /// Filing needs fields that the case does not have yet.
-    #[error("case cannot be filed yet: missing {0}; set them with `hearth case edit`")]
+    #[error("case cannot be filed yet: missing {0}; set them by editing the case")]
     NotReadyToFile(String),
     /// A record (loan, …) named by id is not in the case.
-    #[error("no {what} {id:?} in this case; `hearth case show` lists them")]
+    #[error("no {what} {id:?} in this case; showing the case lists them")]
     NoSuchRecord {
         /// Kind of record.
         what: &'static str,
         /// Id given.
         id: String,
     },
+    /// Aid over a cap of the policy in force (the message says which and what to do).
+    #[error("{0}")]
+    OverCap(String),
+    /// A second archive for a household already on file (one household, one file).
+    #[error("{0}")]
+    OneFile(String),
     /// The case is closed, so no aid, loan or visit may be added.
     #[error("case is closed; reopen it only through a new case")]
     Closed,
@@ -97,6 +103,20 @@ pub enum ArchiveError {
     /// Automerge refused to load or change the document.
     #[error("archive document is damaged or unreadable: {0}")]
     Document(#[from] automerge::AutomergeError),
+}
+
+impl ArchiveError {
+    /// Whether the error is about the input given (the person can correct it), rather than a
+    /// document that is damaged, of a newer schema or implausible.
+    pub fn is_input(&self) -> bool {
+        !matches!(
+            self,
+            ArchiveError::Schema(_)
+                | ArchiveError::Document(_)
+                | ArchiveError::NewerSchema { .. }
+                | ArchiveError::Implausible(_)
+        )
+    }
 }
 
 /// Result of archive operations.

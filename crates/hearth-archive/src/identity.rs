@@ -197,6 +197,17 @@ impl IdentityKey {
     }
 }
 
+/// One household, one file (一户一档): refuses to open a case — or to give `this_case` an
+/// identity — for a household whose identity key already has `on_file` cases here.
+pub fn one_file(on_file: &[String], this_case: Option<&str>) -> Result<()> {
+    match on_file.iter().find(|id| Some(id.as_str()) != this_case) {
+        None => Ok(()),
+        Some(existing) => Err(ArchiveError::OneFile(format!(
+            "a case for this ID number already exists here: {existing} (one household, one file)"
+        ))),
+    }
+}
+
 impl fmt::Display for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -320,3 +320,79 @@ mod tests {
         assert_eq!(v.entries.len(), 2);
     }
 }
+
+/// One row of a public disclosure of aid paid: no ID number, address or phone, the name masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosedPayment {
+    /// Day paid.
+    pub date: jiff::civil::Date,
+    /// Kind of aid.
+    pub kind: AssistanceKind,
+    /// The recipient's name, masked (张*燕).
+    pub recipient: String,
+    /// Amount.
+    pub amount_fen: i64,
+}
+
+/// What a node discloses (公示) for a year: its fund's income and grants, and the aid it paid
+/// with masked names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disclosure {
+    /// The ledger for the year (its entries are not disclosed as such).
+    pub ledger: LedgerView,
+    /// Income: (date, source, from node, amount).
+    pub income: Vec<(jiff::civil::Date, IncomeSource, Option<String>, i64)>,
+    /// Grants paid to children: (date, child, amount).
+    pub grants: Vec<(jiff::civil::Date, String, i64)>,
+    /// Aid paid.
+    pub payments: Vec<DisclosedPayment>,
+}
+
+impl Disclosure {
+    /// What is disclosed of `ledger` (one year's), naming each recipient by `name_of` their
+    /// case, masked.
+    pub fn of(ledger: LedgerView, name_of: impl Fn(&str) -> Option<String>) -> Disclosure {
+        let mut d = Disclosure {
+            income: Vec::new(),
+            grants: Vec::new(),
+            payments: Vec::new(),
+            ledger: ledger.clone(),
+        };
+        for (_, e) in &ledger.entries {
+            match e {
+                Entry::Income {
+                    date,
+                    source,
+                    amount_fen,
+                    from_node,
+                    ..
+                } => d
+                    .income
+                    .push((*date, *source, from_node.clone(), *amount_fen)),
+                Entry::GrantOut {
+                    date,
+                    to_node,
+                    amount_fen,
+                    ..
+                } => d.grants.push((*date, to_node.clone(), *amount_fen)),
+                Entry::Disbursement {
+                    date,
+                    amount_fen,
+                    kind,
+                    case,
+                    ..
+                } => d.payments.push(DisclosedPayment {
+                    date: *date,
+                    kind: *kind,
+                    recipient: name_of(case)
+                        .map(|n| mask_name(&n))
+                        .unwrap_or_else(|| "*".into()),
+                    amount_fen: *amount_fen,
+                }),
+                Entry::Budget { .. } => {}
+            }
+        }
+        d.ledger.entries.clear();
+        d
+    }
+}

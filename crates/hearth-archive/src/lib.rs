@@ -15,6 +15,7 @@ pub mod check;
 pub mod codes;
 pub mod conflict;
 mod doc;
+pub mod due;
 pub mod error;
 pub mod form;
 pub mod grade;

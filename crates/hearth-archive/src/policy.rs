@@ -95,6 +95,46 @@ impl Policy {
         }
     }
 
+    /// The yearly cap of `kind` when `total` paid in a year is over it (`None` when within it,
+    /// or the kind has no cap).
+    pub fn over_yearly_cap(&self, kind: AssistanceKind, total_fen: i64) -> Option<i64> {
+        self.yearly_caps_fen
+            .get(&kind)
+            .copied()
+            .filter(|cap| total_fen > *cap)
+    }
+
+    /// Refuses aid over the caps of this policy (the one in force on the day paid): the
+    /// one-off cap for one payment, and the yearly cap of its kind for the case, which has had
+    /// `case` paid before.
+    pub fn check_aid(&self, case: &CaseSummary, aid: &crate::case::NewAssistance) -> Result<()> {
+        if aid.kind == AssistanceKind::OneOff && aid.amount_fen > self.one_off_cap_fen {
+            return Err(ArchiveError::OverCap(format!(
+                "a one-off payment of {} is over the cap of {} ({}); split it or ask the level above",
+                format_yuan(aid.amount_fen),
+                format_yuan(self.one_off_cap_fen),
+                self.label()
+            )));
+        }
+        let year = aid.date.year();
+        let paid = case
+            .aid_by_year
+            .get(&year)
+            .and_then(|k| k.get(&aid.kind))
+            .copied()
+            .unwrap_or(0);
+        if let Some(cap) = self.over_yearly_cap(aid.kind, paid + aid.amount_fen) {
+            return Err(ArchiveError::OverCap(format!(
+                "{} for this case in {year} would come to {}, over the yearly cap of {} ({})",
+                aid.kind.label(),
+                format_yuan(paid + aid.amount_fen),
+                format_yuan(cap),
+                self.label()
+            )));
+        }
+        Ok(())
+    }
+
     /// "version 3, in force since 2027-01-01" (or "built-in version 0").
     pub fn label(&self) -> String {
         if self.version == 0 {
@@ -448,5 +488,39 @@ mod tests {
 
     fn toml_from(text: &str) -> PolicyFile {
         toml::from_str(text).unwrap()
+    }
+}
+
+/// Where the policy sends a case, and whether someone here must act.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Advice {
+    /// Which policy version said so.
+    pub policy: String,
+    /// Every rule that applies, highest level first.
+    pub requirements: Vec<Requirement>,
+    /// The level the case must reach, if any rule applies.
+    pub must_reach: Option<Level>,
+    /// Whether it must still be escalated: no escalation target reaches that level yet.
+    pub pending: bool,
+}
+
+/// What `policy` says of a case (from its listing summary), at a node of level `here`.
+pub fn advise(policy: &Policy, case: &CaseSummary, here: Level) -> Advice {
+    let requirements = requirements(policy, &EscalationInputs::of_summary(case));
+    let must_reach = requirements.first().map(|r| r.level);
+    let reached = case.target_level.unwrap_or(here).max(here);
+    let open = matches!(
+        case.status,
+        crate::codes::Status::Draft
+            | crate::codes::Status::UnderReview
+            | crate::codes::Status::Filed
+            | crate::codes::Status::Relapsed
+            | crate::codes::Status::Returned
+    );
+    Advice {
+        policy: policy.label(),
+        pending: open && must_reach.is_some_and(|l| l > reached),
+        must_reach,
+        requirements,
     }
 }

@@ -131,7 +131,7 @@ fn filing_a_draft_goes_through_review_and_needs_the_file_fields() {
     .unwrap();
     let err = bare.file(&editor()).unwrap_err().to_string();
     assert!(
-        err.contains("identity (--id-number)") && err.contains("household size"),
+        err.contains("identity number") && err.contains("household size"),
         "{err}"
     );
     assert_eq!(bare.view().unwrap().status, Status::Draft);
@@ -183,7 +183,7 @@ fn causes_are_one_primary_and_at_most_three_secondary() {
         case.edit(&editor(), &other)
             .unwrap_err()
             .to_string()
-            .contains("--other-cause")
+            .contains("needs a description")
     );
 }
 

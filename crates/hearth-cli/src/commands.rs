@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use hearth_archive::CaseView;
 use hearth_archive::money::format_yuan;
 use hearth_archive::view::Loan;
-use hearth_node::archive::{FundWrite, ListFilter, Resolve, Write, Written};
 use hearth_node::config::{Peer, Relation};
+use hearth_ops::{FundWrite, ListFilter, Resolve, Write, Written};
 use serde_json::json;
 
 use crate::BadInput;

@@ -11,7 +11,7 @@ use hearth_archive::identity::sample_id_number;
 use crate::cli::Cli;
 use crate::commands;
 use crate::node::{Node, STORE_FILE};
-use hearth_node::archive::ListFilter;
+use hearth_ops::ListFilter;
 
 /// Prints a command line as typed, then runs it as `hearth` would. Arguments are separated by
 /// spaces (the demo's texts have none).

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use hearth_archive::ledger::Disclosure;
 use hearth_archive::money::format_yuan;
-use hearth_node::archive::Disclosure;
 
 /// Writes the Markdown notice and two CSV files into `dir`; returns their paths.
 pub fn write(d: &Disclosure, dir: &Path) -> Result<Vec<PathBuf>> {

@@ -15,12 +15,12 @@ use hearth_archive::{
     AssistanceKind, Case, CaseFields, CaseForm, Cause, FederationSalt, IdNumber, Level,
     NewAssistance,
 };
-use hearth_node::archive;
 use hearth_node::local::{
     BRANCH as BR, ENTERPRISE as EN, Federation, MUNICIPAL as MU, TEAM_1 as T1, TEAM_2 as T2,
     wait_for,
 };
 use hearth_node::tls;
+use hearth_ops as archive;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use hearth_archive::CaseForm;
-use hearth_node::archive::ImportRow;
+use hearth_ops::ImportRow;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 

@@ -11,6 +11,7 @@ mod demo;
 mod disclose;
 mod federation_demo;
 mod fields;
+mod hints;
 mod import;
 mod node;
 mod output;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use hearth_archive::ArchiveError;
-use hearth_node::archive::{OpError, archive_input, store_input};
+use hearth_ops::{ErrorKind, OpError};
 use hearth_store::StoreError;
 
 /// Input that cannot be used, with what to do about it. Exits with code 2.
@@ -43,20 +44,26 @@ impl fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
-/// 2 for input the user can correct, 1 for everything else (IO, damage, a busy store).
+/// 2 for what the user can correct or may not do (bad input, an unknown id, a refusal), 1 for
+/// everything else (IO, damage, a busy store): the one mapping of [`ErrorKind`] to exit codes.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    let input = err.chain().find_map(|cause| {
+    let kind = err.chain().find_map(|cause| {
         if cause.is::<BadInput>() {
-            Some(true)
+            Some(ErrorKind::Input)
         } else if let Some(e) = cause.downcast_ref::<OpError>() {
-            Some(e.is_input())
+            Some(e.kind())
         } else if let Some(e) = cause.downcast_ref::<ArchiveError>() {
-            Some(archive_input(e))
+            Some(hearth_ops::archive_kind(e))
         } else {
-            cause.downcast_ref::<StoreError>().map(store_input)
+            cause
+                .downcast_ref::<StoreError>()
+                .map(hearth_node::cases::store_kind)
         }
     });
-    if input == Some(true) { 2 } else { 1 }
+    match kind {
+        Some(ErrorKind::Input | ErrorKind::NotFound | ErrorKind::Forbidden) => 2,
+        Some(ErrorKind::Internal) | None => 1,
+    }
 }
 
 /// The error and its causes on one line, each cause said once (a cause whose text a message
@@ -114,7 +121,7 @@ fn main() -> ExitCode {
                 // The reader stopped (`| head`): what the command did is done, nothing to say.
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", one_line(&err));
+            eprintln!("error: {}", hints::with_hints(&one_line(&err)));
             ExitCode::from(exit_code(&err))
         }
     }

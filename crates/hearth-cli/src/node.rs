@@ -8,17 +8,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use hearth_archive::Policy;
 use hearth_archive::conflict::QueueEntry;
+use hearth_archive::due::Due;
+use hearth_archive::ledger::Disclosure;
 use hearth_archive::ledger::LedgerView;
+use hearth_archive::policy::Advice;
 use hearth_archive::summary::NodeSummary;
 use hearth_archive::{CaseSummary, CaseView, FederationSalt, Level};
 pub use hearth_node::NodeConfig;
-use hearth_node::archive::{
-    self, Advice, Ctx, Disclosure, Due, FundWrite, ImportRow, ListFilter, Resolve, StoreCases,
-    Write, Written,
-};
 use hearth_node::archive_api::ArchiveRemote;
+use hearth_node::cases::StoreCases;
 use hearth_node::config::Peer;
 use hearth_node::local_api::SOCKET_FILE;
+use hearth_ops::{self as archive, Ctx, FundWrite, ImportRow, ListFilter, Resolve, Write, Written};
 use hearth_proto::v1::CompactRequest;
 use hearth_proto::v1::local_client::LocalClient;
 use hearth_store::{Store, StoreError};
@@ -64,9 +65,9 @@ struct Running {
 
 /// The error for a refusal or failure reported by the running node.
 pub fn from_status(s: Status) -> anyhow::Error {
-    match s.code() {
-        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition => {
-            BadInput::new(s.message()).into()
+    match hearth_proto::kind_of(s.code()) {
+        Some(kind) if kind != hearth_ops::ErrorKind::Internal => {
+            hearth_ops::OpError::of_kind(kind, s.message().to_owned()).into()
         }
         _ => anyhow::anyhow!("the running node could not do it: {}", s.message()),
     }
@@ -263,14 +264,12 @@ impl Node {
         })
     }
 
-    /// Who asks, beside where the cases are.
-    fn parts(&mut self) -> (Ctx<'_>, &mut Backend) {
-        let ctx = Ctx {
-            config: &self.config,
-            salt: &self.salt,
-            by: &self.operator,
-        };
-        (ctx, &mut self.backend)
+    /// Runs `f` with who asks, now, beside where the cases are.
+    fn with_parts<R>(&mut self, f: impl FnOnce(&Ctx<'_>, &mut Backend) -> R) -> R {
+        let backend = &mut self.backend;
+        hearth_node::cases::with_ctx(&self.config, &self.salt, &self.operator, |ctx| {
+            f(ctx, backend)
+        })
     }
 
     /// Runs an operation of [`archive`] `here`, on the store, or `there`, on the running node.
@@ -279,16 +278,16 @@ impl Node {
         here: impl FnOnce(&mut StoreCases<'_>, &Ctx<'_>) -> archive::Result<T>,
         there: impl AsyncFnOnce(&mut ArchiveRemote) -> std::result::Result<T, Status>,
     ) -> Result<T> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(here(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
+        self.with_parts(|ctx, backend| match backend {
+            Backend::Store(store) => Ok(here(
+                &mut StoreCases::new(store, &ctx.place.node_id, ctx.now.date()),
+                ctx,
             )?),
-            (_, Backend::Running(r)) => r
+            Backend::Running(r) => r
                 .runtime
                 .block_on(there(&mut r.archive))
                 .map_err(from_status),
-        }
+        })
     }
 
     /// Carries out one write (see [`archive::write`]) under a request key (see
@@ -315,14 +314,14 @@ impl Node {
     ) -> Result<T> {
         let pending = PendingRequest::for_this_command(&self.dir);
         let key = pending.key.clone();
-        match self.parts() {
-            (ctx, Backend::Store(store)) => {
-                let cases = &mut StoreCases::new(store, &ctx.config.node_id);
-                let done = here(cases, &ctx, &key);
+        self.with_parts(|ctx, backend| match backend {
+            Backend::Store(store) => {
+                let cases = &mut StoreCases::new(store, &ctx.place.node_id, ctx.now.date());
+                let done = here(cases, ctx, &key);
                 pending.settled();
                 Ok(done?)
             }
-            (_, Backend::Running(r)) => {
+            Backend::Running(r) => {
                 r.archive.set_request_key(Some(key));
                 let reply = r.runtime.block_on(there(&mut r.archive));
                 r.archive.set_request_key(None);
@@ -337,7 +336,7 @@ impl Node {
                     }
                 }
             }
-        }
+        })
     }
 
     /// The case whose id starts with `prefix`, and what the policy in force says of it.
@@ -466,18 +465,18 @@ impl Node {
         rows: Vec<ImportRow>,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Vec<String>> {
-        match self.parts() {
-            (ctx, Backend::Store(store)) => Ok(archive::import(
-                &mut StoreCases::new(store, &ctx.config.node_id),
-                &ctx,
+        self.with_parts(|ctx, backend| match backend {
+            Backend::Store(store) => Ok(archive::import(
+                &mut StoreCases::new(store, &ctx.place.node_id, ctx.now.date()),
+                ctx,
                 &rows,
                 progress,
             )?),
-            (_, Backend::Running(r)) => r
+            Backend::Running(r) => r
                 .runtime
                 .block_on(r.archive.import(rows))
                 .map_err(from_status),
-        }
+        })
     }
 
     /// Folds change chunks into snapshots: (documents folded, chunks removed).

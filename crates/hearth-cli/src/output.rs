@@ -4,14 +4,15 @@ use std::fmt::Write as _;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use hearth_archive::conflict::QueueEntry;
+use hearth_archive::due::Due;
 use hearth_archive::ledger::LedgerView;
 use hearth_archive::money::format_yuan;
+use hearth_archive::policy::Advice;
 use hearth_archive::summary::{ConflictBrief, NodeSummary, Totals};
 use hearth_archive::view::Grading;
 use hearth_archive::{
     AssistanceKind, CaseSummary, CaseView, Cause, Decision, Grade, Policy, Status,
 };
-use hearth_node::archive::{Advice, Due};
 use serde::Serialize;
 
 /// Writing to stdout failed. A closed pipe (`hearth case list | head`) ends the command

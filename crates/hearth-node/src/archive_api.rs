@@ -8,20 +8,23 @@ use hearth_archive::{CaseForm, FederationSalt};
 use hearth_proto::v1 as pb;
 use hearth_proto::v1::archive_client::ArchiveClient;
 use hearth_proto::v1::archive_server::Archive;
-use hearth_store::StoreError;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tracing::error;
 
-use crate::archive::{
-    self, Advice, Ctx, FundWrite, ImportRow, ListFilter, OpError, Resolve, Write, Written,
-};
 use crate::config::NodeConfig;
 use crate::replica::StoreReplica;
 use crate::{NodeHandle, tls};
 use hearth_archive::Policy;
 use hearth_archive::conflict::QueueEntry;
+use hearth_archive::due::Due;
+use hearth_archive::ledger::Disclosure;
 use hearth_archive::ledger::LedgerView;
+use hearth_archive::policy::Advice;
+use hearth_ops::{
+    self as archive, Ctx, ErrorKind, FundWrite, ImportRow, ListFilter, OpError, Resolve, Write,
+    Written,
+};
 
 /// Largest request the service takes (an import of some tens of thousands of rows).
 pub const MAX_REQUEST: usize = 64 << 20;
@@ -96,12 +99,7 @@ impl ArchiveService {
         let salt = self.salt.clone();
         self.node
             .local(move |replica| {
-                let ctx = Ctx {
-                    config: &config,
-                    salt: &salt,
-                    by: &by,
-                };
-                f(replica, &ctx)
+                crate::cases::with_ctx(&config, &salt, &by, |ctx| f(replica, ctx))
             })
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?
@@ -147,16 +145,11 @@ impl ArchiveService {
 
 /// The gRPC status for a refused or failed operation.
 fn status(e: OpError) -> Status {
-    match &e {
-        OpError::Store(s) if matches!(**s, StoreError::NotFound(_)) => {
-            Status::not_found(e.to_string())
-        }
-        _ if e.is_input() => Status::invalid_argument(e.to_string()),
-        _ => {
-            error!(error = %e, "archive operation failed");
-            Status::internal(e.to_string())
-        }
+    let kind = e.kind();
+    if kind == ErrorKind::Internal {
+        error!(error = %e, "archive operation failed");
     }
+    Status::new(hearth_proto::code_of(kind), e.to_string())
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
@@ -875,7 +868,7 @@ impl ArchiveRemote {
     }
 
     /// See [`archive::due`].
-    pub async fn due(&mut self) -> Result<archive::Due, Status> {
+    pub async fn due(&mut self) -> Result<Due, Status> {
         let reply = self
             .client
             .due_cases(pb::DueCasesRequest {})
@@ -1021,7 +1014,7 @@ impl ArchiveRemote {
     }
 
     /// See [`archive::disclosure`].
-    pub async fn disclose(&mut self, year: String) -> Result<archive::Disclosure, Status> {
+    pub async fn disclose(&mut self, year: String) -> Result<Disclosure, Status> {
         let reply = self
             .client
             .disclose(pb::DiscloseRequest { year })

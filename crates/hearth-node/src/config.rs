@@ -304,6 +304,23 @@ impl NodeConfig {
     pub fn parents(&self) -> impl Iterator<Item = &Peer> {
         self.peers.iter().filter(|p| p.relation == Relation::Parent)
     }
+
+    /// Where this node sits, as the operations need it.
+    pub fn place(&self) -> hearth_ops::Place {
+        let of = |relation| {
+            self.peers
+                .iter()
+                .filter(|p| p.relation == relation)
+                .map(|p| p.id.clone())
+                .collect()
+        };
+        hearth_ops::Place {
+            node_id: self.node_id.clone(),
+            level: self.level,
+            parents: of(Relation::Parent),
+            children: of(Relation::Child),
+        }
+    }
 }
 
 /// Checks a node id: dot-separated labels of lowercase letters, digits and inner dashes, as a DNS

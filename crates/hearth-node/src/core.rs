@@ -415,11 +415,12 @@ impl Core {
         }
         self.replica.aggregates_computed();
         self.last_summary = Some(std::time::Instant::now());
-        match crate::archive::refresh_summary(
+        match hearth_ops::refresh_summary(
             &mut self.replica,
             &self.local,
             self.level,
             &self.children,
+            &jiff::Zoned::now(),
         ) {
             Ok(true) => debug!("summary updated"),
             Ok(false) => {}

@@ -9,9 +9,9 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod archive;
 pub mod archive_api;
 pub mod bundle;
+pub mod cases;
 pub mod config;
 pub mod core;
 pub mod guard;

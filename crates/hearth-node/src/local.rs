@@ -172,19 +172,14 @@ impl LocalNode {
     pub async fn archive<R: Send + 'static>(
         &self,
         by: &str,
-        f: impl FnOnce(&mut crate::StoreReplica, &crate::archive::Ctx<'_>) -> R + Send + 'static,
+        f: impl FnOnce(&mut crate::StoreReplica, &hearth_ops::Ctx<'_>) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
         let config = self.config.clone();
         let by = by.to_owned();
         self.node()?
             .local(move |r| {
                 let salt = hearth_archive::FederationSalt::sample();
-                let ctx = crate::archive::Ctx {
-                    config: &config,
-                    salt: &salt,
-                    by: &by,
-                };
-                f(r, &ctx)
+                crate::cases::with_ctx(&config, &salt, &by, |ctx| f(r, ctx))
             })
             .await
     }

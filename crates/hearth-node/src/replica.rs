@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use hearth_archive::automerge::{ActorId, AutoCommit};
 use hearth_archive::signed::SigSet;
 use hearth_archive::{Case, Document, Record, actor_id};
+use hearth_ops::OpError;
 use hearth_store::{Store, StoreError};
+
+use crate::cases::OrOp;
 use hearth_sync::{Neighbour, Replica, ReplicaError, Resume, SharedKeyring};
 
 /// Loaded documents kept after a flush; the least recently used beyond this are dropped.
@@ -244,8 +247,8 @@ impl StoreReplica {
         {
             return Ok(policy.clone());
         }
-        let policy = crate::archive::policy_in_force(self, today)
-            .map_err(|e| ReplicaError(e.to_string()))?;
+        let policy =
+            hearth_ops::policy_in_force(self, today).map_err(|e| ReplicaError(e.to_string()))?;
         self.policy = Some((today, policy.clone()));
         Ok(policy)
     }
@@ -262,25 +265,25 @@ impl StoreReplica {
     /// sequence, without caching them: an import of many thousands stays flat in memory.
     pub fn insert_all(
         &mut self,
-        cases: &mut dyn Iterator<Item = Result<Case, crate::archive::OpError>>,
-    ) -> Result<Vec<String>, crate::archive::OpError> {
-        self.flush()?;
-        let mut batch = self.store.begin()?;
-        batch.set_policy(self.policy_now()?);
+        cases: &mut dyn Iterator<Item = Result<Case, OpError>>,
+    ) -> Result<Vec<String>, OpError> {
+        self.flush().op()?;
+        let mut batch = self.store.begin().op()?;
+        batch.set_policy(self.policy_now().op()?);
         let mut ids = Vec::new();
         let mut seq = self.next_seq;
         for case in cases {
             let mut case = case?;
-            batch.put_at(&mut case, seq)?;
+            batch.put_at(&mut case, seq).op()?;
             seq += 1;
             let id = case.id()?;
             self.absent.remove(&id);
             ids.push(id);
         }
         if let (Some(key), Some(first)) = (self.request.take(), ids.first()) {
-            batch.put_request(&key, first)?;
+            batch.put_request(&key, first).op()?;
         }
-        batch.commit()?;
+        batch.commit().op()?;
         self.next_seq = seq;
         self.aggregates_stale |= !ids.is_empty();
         Ok(ids)

@@ -20,6 +20,31 @@ pub mod v1 {
 
 use v1::sync_frame::Kind;
 
+/// The gRPC status code for a kind of failure of an operation (the one mapping; clients read
+/// it back with [`kind_of`]).
+pub fn code_of(kind: hearth_ops::ErrorKind) -> tonic::Code {
+    use hearth_ops::ErrorKind as K;
+    match kind {
+        K::Input => tonic::Code::InvalidArgument,
+        K::NotFound => tonic::Code::NotFound,
+        K::Forbidden => tonic::Code::PermissionDenied,
+        K::Internal => tonic::Code::Internal,
+    }
+}
+
+/// The kind of failure a gRPC status code from a node says (the inverse of [`code_of`]);
+/// `None` for a code no operation answers with (the connection broke, the node ended, …).
+pub fn kind_of(code: tonic::Code) -> Option<hearth_ops::ErrorKind> {
+    use hearth_ops::ErrorKind as K;
+    match code {
+        tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition => Some(K::Input),
+        tonic::Code::NotFound => Some(K::NotFound),
+        tonic::Code::PermissionDenied => Some(K::Forbidden),
+        tonic::Code::Internal | tonic::Code::DataLoss => Some(K::Internal),
+        _ => None,
+    }
+}
+
 /// The encoded descriptors of every `hearth.v1` file, for the server-reflection service.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/hearth_descriptor.bin"));
@@ -315,6 +340,14 @@ impl TryFrom<v1::BundlePayload> for hearth_sync::Bundle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_of_failure_survives_the_trip_through_a_status_code() {
+        for kind in hearth_ops::ErrorKind::ALL {
+            assert_eq!(kind_of(code_of(kind)), Some(kind), "{kind:?}");
+        }
+        assert_eq!(kind_of(tonic::Code::Unavailable), None);
+    }
     use proptest::prelude::*;
     use prost::Message;
 

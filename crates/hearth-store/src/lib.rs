@@ -1069,58 +1069,6 @@ impl Batch {
         Ok(Some(seq))
     }
 
-    /// The duplicate archives of the household of `view` held here (one household, one file):
-    /// open cases with the same identity key, as one conflict whose sides are the cases.
-    fn duplicates_of(
-        view: &hearth_archive::CaseView,
-        this: &CaseSummary,
-        household: &[CaseSummary],
-    ) -> Option<QueueEntry> {
-        use hearth_archive::Status;
-        use hearth_archive::conflict::{FieldConflict, Side};
-        if view.status == Status::Closed {
-            return None;
-        }
-        let open: Vec<&CaseSummary> = std::iter::once(this)
-            .chain(household.iter().filter(|s| s.status != Status::Closed))
-            .collect();
-        if open.len() < 2 {
-            return None;
-        }
-        // The nodes that hold every one of the archives.
-        let common: Vec<&String> = this
-            .participants
-            .iter()
-            .filter(|n| open.iter().all(|s| s.participants.contains(n)))
-            .collect();
-        let mut sides: Vec<Side> = open
-            .iter()
-            .map(|s| Side {
-                value: s.id.clone(),
-                node: Some(s.home.clone()),
-                actor: String::new(),
-                at: s.created_at.map_or(0, |t| t.as_second()),
-            })
-            .collect();
-        sides.sort_by(|a, b| a.value.cmp(&b.value));
-        let ids: Vec<&str> = sides.iter().map(|s| s.value.as_str()).collect();
-        let conflict = FieldConflict {
-            field: "duplicate archive: one household, one file".into(),
-            path: format!("duplicate.{}", ids.join("+")),
-            sides: sides.clone(),
-        };
-        // Up this case's chain (home, then each report up), the first node that holds them all.
-        let route = std::iter::once(view.home.as_str())
-            .chain(view.escalation.trail.iter().filter_map(|s| s.to.as_deref()))
-            .find(|n| common.iter().any(|c| c.as_str() == *n))
-            .or(common.first().map(|c| c.as_str()))
-            .map(str::to_owned);
-        Some(QueueEntry {
-            route,
-            ..QueueEntry::new(&sides[0].value, &conflict)
-        })
-    }
-
     /// Conflict detection after every write of a case, merges included (DESIGN §7): the
     /// conflicts `found` in the case and its duplicates enter the queue if new, and open ones
     /// the case no longer has are closed with how they were resolved. Only this case is looked
@@ -1134,7 +1082,7 @@ impl Batch {
         summary: &CaseSummary,
         household: &[CaseSummary],
     ) -> Result<()> {
-        let duplicates = Self::duplicates_of(view, summary, household);
+        let duplicates = hearth_archive::conflict::duplicates_of(view, summary, household);
         if let Some(dup) = &duplicates {
             found.push(dup.clone());
         }

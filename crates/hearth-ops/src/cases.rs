@@ -1,0 +1,62 @@
+//! Where cases live, as the operations see it.
+
+use hearth_archive::automerge::ActorId;
+use hearth_archive::conflict::QueueEntry;
+use hearth_archive::{ArchiveError, Case, CaseSummary, Document, Editor, Record};
+
+use crate::{OpError, Result};
+
+/// Where cases live: the store, or the running node's replica.
+pub trait Cases {
+    /// The actor this node writes with.
+    fn actor(&self) -> ActorId;
+    /// The full id of the case whose id starts with `prefix`.
+    fn resolve(&mut self, prefix: &str) -> Result<String>;
+    /// Runs `f` on a case; a change it makes is durable when this returns `Ok`, and discarded
+    /// when `f` fails.
+    fn update<T>(&mut self, id: &str, f: impl FnOnce(&mut Case) -> Result<T>) -> Result<T>;
+    /// Reads a case.
+    fn read<T>(&mut self, id: &str, f: impl FnOnce(&Case) -> Result<T>) -> Result<T>;
+    /// Stores new cases in one durable transaction: all of them, or none if one fails.
+    fn create(&mut self, cases: &mut dyn Iterator<Item = Result<Case>>) -> Result<Vec<String>>;
+    /// The listing index of every case held.
+    fn summaries(&mut self) -> Result<Vec<CaseSummary>>;
+    /// Cases on file for a household, by its identity key.
+    fn with_identity(&mut self, key: &str) -> Result<Vec<String>>;
+    /// Reads a record (policy, summary, ledger); `None` if not held.
+    fn read_record<T>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&Record) -> Result<T>,
+    ) -> Result<Option<T>>;
+    /// Runs `f` on several documents together (a record not held is made empty first; a case
+    /// must be held): every change is durable in one transaction when this returns `Ok`, and
+    /// none when `f` fails. The documents come in the order of `ids`.
+    fn update_many<T>(
+        &mut self,
+        ids: &[&str],
+        editor: &Editor,
+        f: impl FnOnce(&mut [Document]) -> Result<T>,
+    ) -> Result<T>;
+    /// The conflict queue, newest first.
+    fn conflicts(&mut self) -> Result<Vec<QueueEntry>>;
+    /// Runs `f` on a record, made empty first if not held; durable when this returns `Ok`.
+    fn update_record<T>(
+        &mut self,
+        id: &str,
+        editor: &Editor,
+        f: impl FnOnce(&mut Record) -> Result<T>,
+    ) -> Result<T>;
+    /// Makes the next write (the next `update`, `create`, `update_many` or `update_record`)
+    /// one under request key `key`, recorded in its own transaction; `None` clears it.
+    fn expect_request(&mut self, key: Option<String>);
+    /// The document the write with request key `key` wrote, if one was made here.
+    fn answered(&mut self, key: &str) -> Result<Option<String>>;
+}
+
+/// The error for a document that should be a record and is a case.
+pub fn not_a_record(id: &str) -> OpError {
+    OpError::Archive(ArchiveError::Schema(format!(
+        "{id} is not a record document"
+    )))
+}

@@ -1,0 +1,224 @@
+//! One request, one reply, one [`execute`]: what every front end (the command line, the gRPC
+//! API, the console) sends to a node.
+
+use hearth_archive::conflict::QueueEntry;
+use hearth_archive::due::Due;
+use hearth_archive::ledger::{Disclosure, LedgerView};
+use hearth_archive::policy::Advice;
+use hearth_archive::summary::NodeSummary;
+use hearth_archive::{CaseSummary, Policy};
+
+use crate::import::ImportRow;
+use crate::{Cases, Ctx, FundWrite, ListFilter, OpError, Resolve, Result, Write, Written, policy};
+
+/// A page of a listing to return: at most `size` items (default [`PAGE_DEFAULT`], at most
+/// [`PAGE_MAX`]) after the item the token names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// How many items; the default when `None` or 0.
+    pub size: Option<u32>,
+    /// Where the page starts: the `next` of the page before; the first page when `None`.
+    pub token: Option<String>,
+}
+
+/// Items of a listing a page holds when the request does not say.
+pub const PAGE_DEFAULT: u32 = 100;
+/// The most items a page holds.
+pub const PAGE_MAX: u32 = 1000;
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The token of the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The page `req` asks for of `items`, listed in the order of `key` (a text whose order is
+    /// the listing's): after the token, at most the page size.
+    pub fn of(items: Vec<T>, req: &PageRequest, key: impl Fn(&T) -> String) -> Result<Page<T>> {
+        let size = match req.size {
+            None | Some(0) => PAGE_DEFAULT,
+            Some(n) => n.min(PAGE_MAX),
+        } as usize;
+        let after = req
+            .token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        if let Some(t) = after
+            && !t.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(OpError::input(
+                "the page token is not one a listing gave; start again from the first page",
+            ));
+        }
+        let mut rest = items
+            .into_iter()
+            .filter(|i| after.is_none_or(|t| key(i).as_str() > t))
+            .peekable();
+        let page: Vec<T> = rest.by_ref().take(size).collect();
+        let next = match (rest.peek(), page.last()) {
+            (Some(_), Some(last)) => Some(key(last)),
+            _ => None,
+        };
+        Ok(Page { items: page, next })
+    }
+}
+
+/// What a person asks of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// One case (an id or a unique prefix), with what the policy says of it.
+    GetCase { case: String },
+    /// The cases held, oldest first, filtered, one page.
+    ListCases {
+        filter: ListFilter,
+        page: PageRequest,
+    },
+    /// A change to one case, or a new case (boxed: a case form is large).
+    Write(Box<Write>),
+    /// Many new cases: all or none.
+    Import { rows: Vec<ImportRow> },
+    /// Reviews due, households that may be lifted, loans overdue.
+    Due,
+    /// Cases the policy sends higher than anyone has escalated them.
+    Pending,
+    /// The policy in force on a date (today when `None`), and every version.
+    ShowPolicy { date: Option<String> },
+    /// A new policy version, as TOML (at the top only).
+    SetPolicy { toml: String },
+    /// This node's summary now.
+    Stats,
+    /// A fund ledger: this node's or a child's, for a year (this one when `None`).
+    FundShow {
+        node: Option<String>,
+        year: Option<String>,
+    },
+    /// A write to this node's fund.
+    Fund(FundWrite),
+    /// What this node discloses for a year.
+    Disclose { year: String },
+    /// The conflict queue: open ones, or all.
+    Conflicts { all: bool },
+    /// One conflict, by id or a unique prefix.
+    Conflict { id: String },
+    /// Resolves a conflict.
+    Resolve { conflict: String, how: Resolve },
+}
+
+/// What a node answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A case read or written, with what the policy says of it (boxed: a case is large).
+    Case {
+        written: Box<Written>,
+        advice: Advice,
+    },
+    /// A page of case summaries.
+    Cases(Page<CaseSummary>),
+    /// The ids of the cases imported, in row order.
+    Imported(Vec<String>),
+    /// What is due.
+    Due(Due),
+    /// Cases to escalate, with why.
+    Pending(Vec<(CaseSummary, Advice)>),
+    /// The policy in force and every version held.
+    Policy {
+        in_force: Policy,
+        versions: Vec<Policy>,
+    },
+    /// A node summary.
+    Stats(NodeSummary),
+    /// A ledger; `repeated` when a keyed write had been made before.
+    Ledger { ledger: LedgerView, repeated: bool },
+    /// A disclosure.
+    Disclosure(Disclosure),
+    /// Conflicts, newest first.
+    Conflicts(Vec<QueueEntry>),
+    /// One conflict.
+    Conflict(QueueEntry),
+}
+
+/// The order of the case listing (oldest first, then by id) as text.
+fn case_key(c: &CaseSummary) -> String {
+    let at = c.created_at.map_or(0, |t| t.as_second());
+    // Seconds shifted to be positive, zero-padded, so that text order is time order.
+    format!("{:020}/{}", i128::from(at) + i128::from(i64::MAX), c.id)
+}
+
+/// Carries out `request` for `ctx`; a write under request key `key` is made once.
+pub fn execute(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    key: Option<&str>,
+    request: Request,
+) -> Result<Reply> {
+    Ok(match request {
+        Request::GetCase { case } => {
+            let case = crate::get(cases, &case)?;
+            let advice = policy::advice_for(cases, ctx, &case)?;
+            Reply::Case {
+                written: Box::new(Written {
+                    case,
+                    record: None,
+                    loan: None,
+                    reported_to: None,
+                    repeated: false,
+                }),
+                advice,
+            }
+        }
+        Request::ListCases { filter, page } => {
+            Reply::Cases(Page::of(crate::list(cases, &filter)?, &page, case_key)?)
+        }
+        Request::Write(w) => {
+            let written = crate::write_keyed(cases, ctx, key, *w)?;
+            let advice = policy::advice_for(cases, ctx, &written.case)?;
+            Reply::Case {
+                written: Box::new(written),
+                advice,
+            }
+        }
+        Request::Import { rows } => Reply::Imported(crate::import(cases, ctx, &rows, &|| {})?),
+        Request::Due => Reply::Due(crate::due(cases, ctx)?),
+        Request::Pending => Reply::Pending(crate::pending(cases, ctx)?),
+        Request::ShowPolicy { date } => {
+            let date = match date {
+                Some(d) => hearth_archive::form::parse_date("date", &d)?,
+                None => ctx.now.date(),
+            };
+            let versions = crate::policy_versions(cases)?;
+            Reply::Policy {
+                in_force: Policy::in_force(&versions, date),
+                versions,
+            }
+        }
+        Request::SetPolicy { toml } => {
+            let file = crate::parse_policy_file(&toml)?;
+            crate::set_policy(cases, ctx, &file)?;
+            let versions = crate::policy_versions(cases)?;
+            Reply::Policy {
+                in_force: Policy::in_force(&versions, ctx.now.date()),
+                versions,
+            }
+        }
+        Request::Stats => Reply::Stats(crate::stats(cases, ctx)?),
+        Request::FundShow { node, year } => Reply::Ledger {
+            ledger: crate::fund_show(cases, ctx, node.as_deref(), year.as_deref())?,
+            repeated: false,
+        },
+        Request::Fund(w) => {
+            let (ledger, repeated) = crate::fund_write_keyed(cases, ctx, key, w)?;
+            Reply::Ledger { ledger, repeated }
+        }
+        Request::Disclose { year } => Reply::Disclosure(crate::disclosure(cases, ctx, &year)?),
+        Request::Conflicts { all } => Reply::Conflicts(crate::conflicts(cases, all)?),
+        Request::Conflict { id } => Reply::Conflict(crate::conflict(cases, &id)?),
+        Request::Resolve { conflict, how } => {
+            Reply::Conflict(crate::resolve_conflict(cases, ctx, &conflict, how)?)
+        }
+    })
+}

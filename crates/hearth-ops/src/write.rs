@@ -1,0 +1,650 @@
+//! Writing to one case: the [`Write`]s a caseworker makes, each checked completely before
+//! anything is written, and once per request key.
+
+use hearth_archive::form::{parse_date, parse_number};
+use hearth_archive::ledger::{Entry, LedgerView};
+use hearth_archive::money::{format_yuan, parse_positive_yuan};
+use hearth_archive::record::ledger_id;
+use hearth_archive::{
+    ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, Decision, Document,
+    Grade, Level, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview, NewVisit,
+    ReviewResult, Status, VisitKind,
+};
+
+use crate::funds::stamp;
+use crate::policy::policy_in_force;
+use crate::{Cases, Ctx, Ids, OpError, Place, Result, not_a_record};
+
+/// Fills the subsistence line from the policy in force today when a region is given without a
+/// line and the policy has one for it.
+fn with_policy_line(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    mut fields: hearth_archive::CaseFields,
+) -> Result<hearth_archive::CaseFields> {
+    if let (Some(region), None) = (&fields.region, fields.subsistence_line_fen) {
+        let policy = policy_in_force(cases, ctx.editor().today)?;
+        fields.subsistence_line_fen = policy.subsistence_lines_fen.get(region).copied();
+    }
+    Ok(fields)
+}
+
+/// Resolves `prefix` and changes that case with `f`; returns the case as it is afterwards.
+fn change<T>(
+    cases: &mut impl Cases,
+    prefix: &str,
+    f: impl FnOnce(&mut Case) -> hearth_archive::error::Result<T>,
+) -> Result<CaseView> {
+    let id = cases.resolve(prefix)?;
+    cases.update(&id, |c| {
+        f(c)?;
+        Ok(c.view()?)
+    })
+}
+
+/// A change to one case (or a new case), as typed. Case ids may be unique prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Write {
+    /// Open a case; needs at least the name.
+    NewCase { form: CaseForm },
+    /// Change fields of a case.
+    EditCase { case: String, form: CaseForm },
+    /// Put a case on file (from draft through under_review) and report it to the parent.
+    FileCase { case: String, via: Option<String> },
+    /// Move a case to another status.
+    Transition {
+        case: String,
+        to: String,
+        reason: String,
+    },
+    /// Override the derived grade (`set`, with a reason) or clear the override (`set: None`).
+    Grade {
+        case: String,
+        set: Option<String>,
+        reason: Option<String>,
+    },
+    /// Send a case up to a higher level, through a parent.
+    Escalate {
+        case: String,
+        to_level: String,
+        reason: String,
+        via: Option<String>,
+    },
+    /// Add a household member.
+    AddMember {
+        case: String,
+        relation: String,
+        age: Option<String>,
+        health: Option<String>,
+        occupation: Option<String>,
+    },
+    /// Record an assistance payment.
+    AddAssistance {
+        case: String,
+        kind: String,
+        amount: String,
+        date: String,
+        paying_node: Option<String>,
+        approving_node: Option<String>,
+        note: Option<String>,
+    },
+    /// Record a loan.
+    AddLoan {
+        case: String,
+        amount: String,
+        date: String,
+        due: String,
+        note: Option<String>,
+    },
+    /// Record a repayment (on the only open loan when `loan` is `None`).
+    RepayLoan {
+        case: String,
+        loan: Option<String>,
+        amount: String,
+        date: String,
+        note: Option<String>,
+    },
+    /// Record a visit.
+    AddVisit {
+        case: String,
+        date: String,
+        kind: String,
+        visitor: Option<String>,
+        notes: Option<String>,
+        consent: bool,
+    },
+    /// Record the household's income for a month (`YYYY-MM`).
+    MonthlyIncome {
+        case: String,
+        month: String,
+        amount: String,
+    },
+    /// Decide on a reported case here: approve, return (with the reason) or reject.
+    Decide {
+        case: String,
+        decision: String,
+        note: String,
+    },
+    /// Record an annual review.
+    AddReview {
+        case: String,
+        date: String,
+        result: String,
+        reviewer: Option<String>,
+        notes: Option<String>,
+    },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The case afterwards.
+    pub case: CaseView,
+    /// The record added (member, aid, loan, repayment, visit, review).
+    pub record: Option<String>,
+    /// The loan repaid, for a repayment.
+    pub loan: Option<String>,
+    /// The parent the case was reported to by this write.
+    pub reported_to: Option<String>,
+    /// The write's request key had been used already: nothing was written again, and `case` is
+    /// the case as it is now (see [`write_keyed`]).
+    pub repeated: bool,
+}
+
+/// The parent a case is reported to: `via` if given (it must be a parent), else the only
+/// parent; `None` at a node with no parent.
+pub fn parent_for(place: &Place, via: Option<&str>) -> Result<Option<String>> {
+    let parents: Vec<&str> = place.parents.iter().map(String::as_str).collect();
+    match (via, parents.as_slice()) {
+        (Some(v), _) if parents.contains(&v) => Ok(Some(v.to_owned())),
+        (Some(v), []) => Err(OpError::input(format!(
+            "{v} is not a parent: this node has no parent"
+        ))),
+        (Some(v), _) => Err(OpError::input(format!(
+            "{v} is not a parent of this node; its parents are {}",
+            parents.join(", ")
+        ))),
+        (None, []) => Ok(None),
+        (None, [one]) => Ok(Some((*one).to_owned())),
+        (None, many) => Err(OpError::input(format!(
+            "this node has several parents ({}); say which to report to",
+            many.join(", ")
+        ))),
+    }
+}
+
+/// One household, one file: refuses a second file for a household already on file here.
+fn check_one_file(
+    cases: &mut impl Cases,
+    key: Option<&str>,
+    this_case: Option<&str>,
+) -> Result<()> {
+    match key {
+        None => Ok(()),
+        Some(key) => Ok(hearth_archive::identity::one_file(
+            &cases.with_identity(key)?,
+            this_case,
+        )?),
+    }
+}
+
+pub(crate) fn parse_opt<T: std::str::FromStr<Err = ArchiveError>>(
+    text: Option<&str>,
+) -> Result<Option<T>> {
+    Ok(text.map(str::parse).transpose()?)
+}
+
+/// The case whose id starts with `prefix`, as it is now.
+pub fn get(cases: &mut impl Cases, prefix: &str) -> Result<CaseView> {
+    let id = cases.resolve(prefix)?;
+    cases.read(&id, |case| Ok(case.view()?))
+}
+
+/// Filters for [`list`]; each given value must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// A status code.
+    pub status: Option<String>,
+    /// A grade code.
+    pub grade: Option<String>,
+    /// A cause code (primary or secondary).
+    pub cause: Option<String>,
+}
+
+/// The cases held, oldest first, from the listing index (no document is loaded).
+pub fn list(cases: &mut impl Cases, filter: &ListFilter) -> Result<Vec<CaseSummary>> {
+    let status: Option<Status> = parse_opt(filter.status.as_deref())?;
+    let grade: Option<Grade> = parse_opt(filter.grade.as_deref())?;
+    let cause: Option<Cause> = parse_opt(filter.cause.as_deref())?;
+    let mut found: Vec<CaseSummary> = cases
+        .summaries()?
+        .into_iter()
+        .filter(|c| status.is_none_or(|s| c.status == s))
+        .filter(|c| grade.is_none_or(|g| c.grade == Some(g)))
+        .filter(|c| cause.is_none_or(|k| c.has_cause(k)))
+        .collect();
+    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(found)
+}
+
+/// Carries out one write.
+pub fn write(cases: &mut impl Cases, ctx: &Ctx<'_>, write: Write) -> Result<Written> {
+    write_with(cases, ctx, RecordIds::new(None, ctx), write)
+}
+
+/// Ids of the records a write adds: random, or — for a write under a request key — derived
+/// from the key, so that the answer to a repeated write names the record the first one added.
+pub(crate) struct RecordIds<'k> {
+    key: Option<&'k str>,
+    made: u32,
+    fresh: &'k dyn Ids,
+}
+
+impl<'k> RecordIds<'k> {
+    pub(crate) fn new(key: Option<&'k str>, ctx: &Ctx<'k>) -> RecordIds<'k> {
+        RecordIds {
+            key,
+            made: 0,
+            fresh: ctx.ids,
+        }
+    }
+
+    /// The next id: 8 hex digits.
+    pub(crate) fn next(&mut self) -> String {
+        use sha2::{Digest, Sha256};
+        let bytes: [u8; 4] = match self.key {
+            None => {
+                let fresh = self.fresh.fresh();
+                [fresh[0], fresh[1], fresh[2], fresh[3]]
+            }
+            Some(key) => {
+                let mut hash = Sha256::new();
+                hash.update(b"hearth/record-id/v1\0");
+                hash.update(key.as_bytes());
+                hash.update(self.made.to_be_bytes());
+                self.made += 1;
+                let h = hash.finalize();
+                [h[0], h[1], h[2], h[3]]
+            }
+        };
+        crate::hex(&bytes)
+    }
+}
+
+fn write_with(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    mut ids: RecordIds<'_>,
+    write: Write,
+) -> Result<Written> {
+    let editor = ctx.editor();
+    let mut record = None;
+    let mut loan_repaid = None;
+    let mut reported_to = None;
+    let view = match write {
+        Write::NewCase { form } => {
+            if form.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+                return Err(OpError::input(
+                    "a new case needs at least the worker's name",
+                ));
+            }
+            let fields = with_policy_line(cases, ctx, form.parse(ctx.salt)?)?;
+            fields.validate()?;
+            check_one_file(
+                cases,
+                fields.identity_key.as_ref().map(|k| k.as_str()),
+                None,
+            )?;
+            let bound = hearth_archive::BoundId::new(&ctx.place.node_id, &ctx.nonce());
+            let id = bound.id();
+            let case = Case::create(&bound, cases.actor(), &editor, &fields)?;
+            cases.create(&mut std::iter::once(Ok(case)))?;
+            cases.read(&id, |c| Ok(c.view()?))?
+        }
+        Write::EditCase { case, form } => {
+            let fields = with_policy_line(cases, ctx, form.parse(ctx.salt)?)?;
+            let id = cases.resolve(&case)?;
+            check_one_file(
+                cases,
+                fields.identity_key.as_ref().map(|k| k.as_str()),
+                Some(&id),
+            )?;
+            cases.update(&id, |c| {
+                c.edit(&editor, &fields)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::FileCase { case, via } => {
+            let parent = parent_for(ctx.place, via.as_deref())?;
+            let id = cases.resolve(&case)?;
+            let (view, reported) = cases.update(&id, |c| {
+                c.file(&editor)?;
+                let mut reported = None;
+                if let Some(parent) = parent
+                    && !c.participants()?.contains(&parent)
+                {
+                    c.report_to(&editor, &parent, "filed: reported to the parent union")?;
+                    reported = Some(parent);
+                }
+                Ok((c.view()?, reported))
+            })?;
+            reported_to = reported;
+            view
+        }
+        Write::Transition { case, to, reason } => {
+            let to: Status = to.parse()?;
+            change(cases, &case, |c| c.transition(&editor, to, &reason))?
+        }
+        Write::Grade { case, set, reason } => {
+            let grade: Option<Grade> = parse_opt(set.as_deref())?;
+            let reason = reason.unwrap_or_default();
+            change(cases, &case, |c| {
+                c.override_grade(&editor, grade.map(|g| (g, reason.as_str())))
+            })?
+        }
+        Write::Escalate {
+            case,
+            to_level,
+            reason,
+            via,
+        } => {
+            let level: Level = to_level.parse()?;
+            if level <= ctx.place.level {
+                return Err(OpError::input(format!(
+                    "this node is already at level {}; escalate to a higher level",
+                    ctx.place.level.label()
+                )));
+            }
+            let parent = parent_for(ctx.place, via.as_deref())?.ok_or_else(|| {
+                OpError::input("this node has no parent to report to; add one as a peer first")
+            })?;
+            let id = cases.resolve(&case)?;
+            let (view, reported) = cases.update(&id, |c| {
+                c.set_escalation_target(&editor, level, &reason)?;
+                let mut reported = None;
+                if !c.participants()?.contains(&parent) {
+                    c.report_to(&editor, &parent, &reason)?;
+                    reported = Some(parent);
+                }
+                Ok((c.view()?, reported))
+            })?;
+            reported_to = reported;
+            view
+        }
+        Write::AddMember {
+            case,
+            relation,
+            age,
+            health,
+            occupation,
+        } => {
+            let member = NewMember {
+                id: ids.next(),
+                relation,
+                age: age.as_deref().map(|a| parse_number("age", a)).transpose()?,
+                health,
+                occupation,
+            };
+            record = Some(member.id.clone());
+            change(cases, &case, |c| c.add_member(&editor, &member))?
+        }
+        Write::AddAssistance {
+            case,
+            kind,
+            amount,
+            date,
+            paying_node,
+            approving_node,
+            note,
+        } => {
+            let here = ctx.place.node_id.clone();
+            let paying_node = paying_node.filter(|p| !p.trim().is_empty());
+            let paid_here = paying_node.as_deref().is_none_or(|p| p == here);
+            let aid = NewAssistance {
+                id: ids.next(),
+                kind: kind.parse::<AssistanceKind>()?,
+                amount_fen: parse_positive_yuan("amount", &amount)?,
+                date: parse_date("date", &date)?,
+                paying_node: Some(paying_node.unwrap_or_else(|| here.clone())),
+                approving_node,
+                note,
+            };
+            record = Some(aid.id.clone());
+            let id = cases.resolve(&case)?;
+            let policy = policy_in_force(cases, aid.date)?;
+            let before = cases.read(&id, |c| Ok(c.summary()?))?;
+            policy.check_aid(&before, &aid)?;
+            if paid_here {
+                // Paid by this node: the aid and the disbursement from its fund are one write.
+                let entry = Entry::Disbursement {
+                    date: aid.date,
+                    amount_fen: aid.amount_fen,
+                    kind: aid.kind,
+                    case: id.clone(),
+                    assistance: aid.id.clone(),
+                    stamp: stamp(&editor),
+                };
+                let ledger = ledger_id(&here);
+                cases.update_many(&[&id, &ledger], &editor, |docs| {
+                    let [Document::Case(c), Document::Record(ledger)] = docs else {
+                        return Err(not_a_record(&ledger));
+                    };
+                    c.add_assistance(&editor, &aid)?;
+                    let balance = LedgerView::of(&here, aid.date.year(), ledger.entries()?)
+                        .balance_fen;
+                    if balance < aid.amount_fen {
+                        return Err(OpError::input(format!(
+                            "the fund of {here} holds {}, less than {}; record income first, or name the node that pays",
+                            format_yuan(balance),
+                            format_yuan(aid.amount_fen)
+                        )));
+                    }
+                    ledger.put_entry(&editor, &ids.next(), &entry)?;
+                    Ok(c.view()?)
+                })?
+            } else {
+                cases.update(&id, |c| {
+                    c.add_assistance(&editor, &aid)?;
+                    Ok(c.view()?)
+                })?
+            }
+        }
+        Write::AddLoan {
+            case,
+            amount,
+            date,
+            due,
+            note,
+        } => {
+            let loan = NewLoan {
+                id: ids.next(),
+                principal_fen: parse_positive_yuan("principal", &amount)?,
+                date: parse_date("date", &date)?,
+                due_date: parse_date("due", &due)?,
+                note,
+            };
+            record = Some(loan.id.clone());
+            change(cases, &case, |c| c.add_loan(&editor, &loan))?
+        }
+        Write::RepayLoan {
+            case,
+            loan,
+            amount,
+            date,
+            note,
+        } => {
+            let repayment = NewRepayment {
+                id: ids.next(),
+                amount_fen: parse_positive_yuan("amount", &amount)?,
+                date: parse_date("date", &date)?,
+                note,
+            };
+            record = Some(repayment.id.clone());
+            let id = cases.resolve(&case)?;
+            let (view, loan_id) = cases.update(&id, |c| {
+                let loan_id = c.repay_loan(&editor, loan.as_deref(), &repayment)?;
+                Ok((c.view()?, loan_id))
+            })?;
+            loan_repaid = Some(loan_id);
+            view
+        }
+        Write::MonthlyIncome {
+            case,
+            month,
+            amount,
+        } => {
+            let amount = hearth_archive::money::parse_yuan("income", &amount)?;
+            change(cases, &case, |c| {
+                c.record_monthly_income(&editor, &month, amount)
+            })?
+        }
+        Write::Decide {
+            case,
+            decision,
+            note,
+        } => {
+            let decision: Decision = decision.parse()?;
+            change(cases, &case, |c| c.decide(&editor, decision, &note))?
+        }
+        Write::AddVisit {
+            case,
+            date,
+            kind,
+            visitor,
+            notes,
+            consent,
+        } => {
+            let visit = NewVisit {
+                id: ids.next(),
+                date: parse_date("date", &date)?,
+                kind: kind.parse::<VisitKind>()?,
+                visitor,
+                notes,
+                consent,
+            };
+            record = Some(visit.id.clone());
+            change(cases, &case, |c| c.add_visit(&editor, &visit))?
+        }
+        Write::AddReview {
+            case,
+            date,
+            result,
+            reviewer,
+            notes,
+        } => {
+            let review = NewReview {
+                id: ids.next(),
+                date: parse_date("date", &date)?,
+                result: result.parse::<ReviewResult>()?,
+                reviewer,
+                notes,
+            };
+            record = Some(review.id.clone());
+            change(cases, &case, |c| c.add_review(&editor, &review))?
+        }
+    };
+    Ok(Written {
+        case: view,
+        record,
+        loan: loan_repaid,
+        reported_to,
+        repeated: false,
+    })
+}
+
+/// Longest request key taken.
+pub const MAX_REQUEST_KEY: usize = 64;
+
+pub(crate) fn check_request_key(key: &str) -> Result<()> {
+    if key.is_empty()
+        || key.len() > MAX_REQUEST_KEY
+        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(OpError::input(format!(
+            "a request key is 1 to {MAX_REQUEST_KEY} letters, digits or '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// Carries out one write once per request key: a write whose key `key` was used already (the
+/// first one committed, its answer perhaps lost with a broken connection) writes nothing and
+/// answers with the case as it is now. The key is recorded in the write's own transaction, so
+/// there is no moment at which the write is made and its key not.
+pub fn write_keyed(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    key: Option<&str>,
+    w: Write,
+) -> Result<Written> {
+    let Some(key) = key else {
+        return write(cases, ctx, w);
+    };
+    check_request_key(key)?;
+    if let Some(doc) = cases.answered(key)? {
+        let case = cases.read(&doc, |c| Ok(c.view()?))?;
+        // The record the first write added has the first id derived from the key.
+        let adds = matches!(
+            w,
+            Write::AddMember { .. }
+                | Write::AddAssistance { .. }
+                | Write::AddLoan { .. }
+                | Write::RepayLoan { .. }
+                | Write::AddVisit { .. }
+                | Write::AddReview { .. }
+        );
+        let record = adds.then(|| RecordIds::new(Some(key), ctx).next());
+        let loan = match (&w, &record) {
+            (Write::RepayLoan { .. }, Some(r)) => case
+                .loans
+                .iter()
+                .find(|l| l.repayments.iter().any(|p| &p.id == r))
+                .map(|l| l.id.clone()),
+            _ => None,
+        };
+        return Ok(Written {
+            case,
+            record,
+            loan,
+            reported_to: None,
+            repeated: true,
+        });
+    }
+    cases.expect_request(Some(key.to_owned()));
+    let written = write_with(cases, ctx, RecordIds::new(Some(key), ctx), w);
+    // A write refused before its commit leaves the key unused.
+    cases.expect_request(None);
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_key_from_outside_is_refused_unless_short_and_plain() {
+        for bad in ["", "a b", "key\n", "ключ", &"k".repeat(MAX_REQUEST_KEY + 1)] {
+            let e = check_request_key(bad).unwrap_err();
+            assert!(e.is_input(), "{bad:?}: {e}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        check_request_key("0f3a-b9").unwrap();
+        check_request_key(&"a".repeat(MAX_REQUEST_KEY)).unwrap();
+    }
+
+    #[test]
+    fn record_ids_of_a_keyed_write_follow_the_key() {
+        let fixture = crate::testing::Fixture::new();
+        let ctx = fixture.ctx();
+        let ids = |key| {
+            let mut r = RecordIds::new(Some(key), &ctx);
+            (r.next(), r.next())
+        };
+        assert_eq!(ids("k1"), ids("k1"));
+        assert_ne!(ids("k1"), ids("k2"));
+        let (first, second) = ids("k1");
+        assert_ne!(first, second);
+        assert_eq!(first.len(), 8);
+    }
+}
