@@ -1,8 +1,8 @@
 """A real gRPC client of a Hearth node, written with the official grpcio packages.
 
 It connects over mutual TLS with an admin's client certificate, checks the standard health
-service, lists the services through server reflection, reads a case through hearth.v1.Archive
-using only descriptors fetched by reflection (no generated code), and checks that a client without
+service, lists the services through server reflection, reads a case and the typed, paged listing through
+hearth.v1.Archive using only descriptors fetched by reflection (no generated code), and checks that a client without
 a certificate, or with one from another CA, is refused. Prints one JSON object with what it saw.
 
 With --socket it also checks health and reflection on the node's local Unix socket.
@@ -82,6 +82,26 @@ def main():
         case = json.loads(reply["case_json"])
         # Only what the test checks: the case itself holds personal data.
         seen["case"] = {k: case[k] for k in ["id", "home", "status", "participants"]}
+
+        # The listing: typed CaseSummary messages, two a page, following the page tokens.
+        list_method = archive.FindMethodByName("ListCases")
+        list_request = message_factory.GetMessageClass(list_method.input_type)
+        list_reply = message_factory.GetMessageClass(list_method.output_type)
+        list_call = ch.unary_unary(
+            "/hearth.v1.Archive/ListCases",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=list_reply.FromString,
+        )
+        listed, pages, token = [], 0, ""
+        while True:
+            page = list_call(list_request(page_size=2, page_token=token), timeout=TIMEOUT)
+            pages += 1
+            listed += [{"id": c.id, "home": c.home, "status": c.status} for c in page.cases]
+            token = page.next_page_token
+            if not token or pages > 10:
+                break
+        seen["listed"] = listed
+        seen["list_pages"] = pages
 
     with channel(args) as ch:
         seen["without_certificate"] = refused(ch)

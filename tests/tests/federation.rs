@@ -1240,7 +1240,8 @@ fn write_pem(dir: &std::path::Path, name: &str, pem: &Pem) -> (String, String) {
 /// The real client: Python with the official grpcio packages (pinned, in a virtualenv
 /// made once under the target dir, see [`hearth_tests::python`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers_are_refused() {
+async fn a_grpcio_client_checks_health_lists_services_reads_a_case_lists_in_pages_and_strangers_are_refused()
+ {
     let python_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
     let python = hearth_tests::python(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
 
@@ -1250,6 +1251,10 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers
     br.start().await.unwrap();
     let socket = br.serve_local().unwrap();
     let id = create_case(&br, "case-grpcio", 5).await;
+    let more = [
+        create_case(&br, "case-grpcio-2", 6).await,
+        create_case(&br, "case-grpcio-3", 7).await,
+    ];
 
     let files = tempfile::tempdir().unwrap();
     let ca_file = files.path().join("ca.pem");
@@ -1310,6 +1315,22 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_and_strangers
     assert_eq!(seen["case"]["id"], id);
     assert_eq!(seen["case"]["home"], BR);
     assert_eq!(seen["case"]["status"], "draft");
+    // The listing, typed and in pages of two: three cases come in two pages.
+    assert_eq!(seen["list_pages"], 2, "{seen}");
+    let mut listed: Vec<&str> = seen["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["status"], "draft", "{c}");
+            assert_eq!(c["home"], BR, "{c}");
+            c["id"].as_str().unwrap()
+        })
+        .collect();
+    listed.sort_unstable();
+    let mut all = vec![id, more[0], more[1]];
+    all.sort_unstable();
+    assert_eq!(listed, all);
     assert_eq!(seen["socket_health"], "SERVING", "{seen}");
     assert_eq!(
         seen["socket_services"],

@@ -152,6 +152,11 @@ fn status(e: OpError) -> Status {
     Status::new(hearth_proto::code_of(kind), e.to_string())
 }
 
+/// The error for a reply of another kind than the request asks for (a bug, not the asker's).
+fn unexpected(reply: &archive::Reply) -> OpError {
+    OpError::Storage(format!("the operation answered with {}", reply.kind()).into())
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
     serde_json::to_string(value).map_err(|e| Status::internal(e.to_string()))
 }
@@ -282,18 +287,21 @@ impl Archive for ArchiveService {
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesReply>, Status> {
         let by = self.caller(&request, "")?;
-        let r = request.into_inner();
-        let filter = ListFilter {
-            status: r.status,
-            grade: r.grade,
-            cause: r.cause,
-        };
-        let cases = self
-            .run(by, move |replica, _| archive::list(replica, &filter))
+        let (filter, page) = hearth_proto::archive::list_request_from(request.into_inner());
+        let page = self
+            .run(by, move |replica, ctx| {
+                match archive::execute(
+                    replica,
+                    ctx,
+                    None,
+                    archive::Request::ListCases { filter, page },
+                )? {
+                    archive::Reply::Cases(page) => Ok(page),
+                    other => Err(unexpected(&other)),
+                }
+            })
             .await?;
-        Ok(Response::new(pb::ListCasesReply {
-            cases_json: to_json(&cases)?,
-        }))
+        Ok(Response::new(hearth_proto::archive::list_reply_to(page)))
     }
 
     async fn new_case(
@@ -1041,16 +1049,38 @@ impl ArchiveRemote {
         &mut self,
         filter: ListFilter,
     ) -> Result<Vec<hearth_archive::CaseSummary>, Status> {
+        let mut all = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .list_page(
+                    filter.clone(),
+                    archive::PageRequest {
+                        size: Some(archive::PAGE_MAX),
+                        token,
+                    },
+                )
+                .await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// One page of the cases held, oldest first.
+    pub async fn list_page(
+        &mut self,
+        filter: ListFilter,
+        page: archive::PageRequest,
+    ) -> Result<archive::Page<hearth_archive::CaseSummary>, Status> {
         let reply = self
             .client
-            .list_cases(pb::ListCasesRequest {
-                status: filter.status,
-                grade: filter.grade,
-                cause: filter.cause,
-            })
+            .list_cases(hearth_proto::archive::list_request_to(filter, page))
             .await?
             .into_inner();
-        from_json(&reply.cases_json)
+        hearth_proto::archive::list_reply_from(reply).map_err(|e| Status::internal(e.to_string()))
     }
 
     /// See [`archive::import`].

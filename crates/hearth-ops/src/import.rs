@@ -134,16 +134,16 @@ pub fn import(
     let actor = cases.actor();
     let home = ctx.place.node_id.as_str();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (tx, rx) = mpsc::sync_channel::<Result<Case>>(256);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Result<Case>)>(256);
     let ids = std::thread::scope(|scope| {
         for worker in 0..workers {
             let tx = tx.clone();
             let (editor, actor, prepared, parent) = (&editor, &actor, &prepared, &parent);
             scope.spawn(move || {
-                for p in prepared.iter().skip(worker).step_by(workers) {
+                for (row, p) in prepared.iter().enumerate().skip(worker).step_by(workers) {
                     let case = build(ctx.ids, home, actor, editor, p, parent.as_deref());
                     let failed = case.is_err();
-                    if tx.send(case).is_err() || failed {
+                    if tx.send((row, case)).is_err() || failed {
                         return;
                     }
                 }
@@ -153,8 +153,14 @@ pub fn import(
         // A builder that stopped early sent its error; should the count still fall short, the
         // last item is an error, so nothing is committed.
         let count = std::cell::Cell::new(0usize);
+        // The rows in the order the cases are written, to give the ids back in row order.
+        let order = std::cell::RefCell::new(Vec::with_capacity(prepared.len()));
         let mut built = rx
             .iter()
+            .map(|(row, case)| {
+                order.borrow_mut().push(row);
+                case
+            })
             .inspect(|_| {
                 count.set(count.get() + 1);
                 progress();
@@ -173,7 +179,11 @@ pub fn import(
                 })
                 .take(1),
             );
-        cases.create(&mut built)
+        let written = cases.create(&mut built)?;
+        let mut by_row: Vec<(usize, String)> =
+            order.into_inner().into_iter().zip(written).collect();
+        by_row.sort_unstable_by_key(|(row, _)| *row);
+        Ok::<_, OpError>(by_row.into_iter().map(|(_, id)| id).collect::<Vec<_>>())
     })?;
     Ok(ids)
 }

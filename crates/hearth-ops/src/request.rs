@@ -36,8 +36,8 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// The page `req` asks for of `items`, listed in the order of `key` (a text whose order is
-    /// the listing's): after the token, at most the page size.
+    /// The page `req` asks for of `items`, listed in the order of `key` (a text unique to each
+    /// item): after the token, at most the page size.
     pub fn of(items: Vec<T>, req: &PageRequest, key: impl Fn(&T) -> String) -> Result<Page<T>> {
         let size = match req.size {
             None | Some(0) => PAGE_DEFAULT,
@@ -55,16 +55,23 @@ impl<T> Page<T> {
                 "the page token is not one a listing gave; start again from the first page",
             ));
         }
-        let mut rest = items
+        // Listed in the order of the keys, whatever order the items came in: a page starts
+        // right after the key of the last item of the page before.
+        let mut keyed: Vec<(String, T)> = items.into_iter().map(|i| (key(&i), i)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rest = keyed
             .into_iter()
-            .filter(|i| after.is_none_or(|t| key(i).as_str() > t))
+            .filter(|(k, _)| after.is_none_or(|t| k.as_str() > t))
             .peekable();
-        let page: Vec<T> = rest.by_ref().take(size).collect();
+        let page: Vec<(String, T)> = rest.by_ref().take(size).collect();
         let next = match (rest.peek(), page.last()) {
-            (Some(_), Some(last)) => Some(key(last)),
+            (Some(_), Some((last, _))) => Some(last.clone()),
             _ => None,
         };
-        Ok(Page { items: page, next })
+        Ok(Page {
+            items: page.into_iter().map(|(_, i)| i).collect(),
+            next,
+        })
     }
 }
 
@@ -142,11 +149,31 @@ pub enum Reply {
     Conflict(QueueEntry),
 }
 
+impl Reply {
+    /// What kind of reply it is, by name (for messages: the reply itself may hold personal
+    /// data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Case { .. } => "case",
+            Reply::Cases(_) => "cases",
+            Reply::Imported(_) => "imported",
+            Reply::Due(_) => "due",
+            Reply::Pending(_) => "pending",
+            Reply::Policy { .. } => "policy",
+            Reply::Stats(_) => "stats",
+            Reply::Ledger { .. } => "ledger",
+            Reply::Disclosure(_) => "disclosure",
+            Reply::Conflicts(_) => "conflicts",
+            Reply::Conflict(_) => "conflict",
+        }
+    }
+}
+
 /// The order of the case listing (oldest first, then by id) as text.
 fn case_key(c: &CaseSummary) -> String {
-    let at = c.created_at.map_or(0, |t| t.as_second());
-    // Seconds shifted to be positive, zero-padded, so that text order is time order.
-    format!("{:020}/{}", i128::from(at) + i128::from(i64::MAX), c.id)
+    let at = c.created_at.map_or(0, |t| t.as_nanosecond());
+    // Nanoseconds shifted to be positive, zero-padded, so that text order is time order.
+    format!("{:040}/{}", at + (1i128 << 100), c.id)
 }
 
 /// Carries out `request` for `ctx`; a write under request key `key` is made once.

@@ -14,6 +14,8 @@ use hearth_sync::{DigestEntry, ErrorCode, Frame, Hello, Refusal, Resume};
     clippy::pedantic,
     missing_debug_implementations
 )]
+pub mod archive;
+
 pub mod v1 {
     tonic::include_proto!("hearth.v1");
 }
@@ -340,6 +342,8 @@ impl TryFrom<v1::BundlePayload> for hearth_sync::Bundle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use prost::Message;
 
     #[test]
     fn every_kind_of_failure_survives_the_trip_through_a_status_code() {
@@ -348,8 +352,6 @@ mod tests {
         }
         assert_eq!(kind_of(tonic::Code::Unavailable), None);
     }
-    use proptest::prelude::*;
-    use prost::Message;
 
     fn frame() -> impl Strategy<Value = Frame> {
         let resume = (any::<u64>(), any::<u64>()).prop_map(|(epoch, seq)| Resume { epoch, seq });
