@@ -387,7 +387,7 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
         primary_cause: Some("serious_illness".into()),
         ..CaseForm::default()
     };
-    let made = admin
+    let (made, _) = admin
         .write(Write::NewCase { form: form.clone() })
         .await
         .unwrap();
@@ -414,7 +414,15 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
     admin.write(aid.clone()).await.unwrap();
     let (shown, _) = admin.get(&id).await.unwrap();
     assert_eq!(shown.assistance_total_fen, 1500_00);
-    assert_eq!(admin.list(ListFilter::default()).await.unwrap()[0].id, id);
+    assert_eq!(
+        admin
+            .list_page(ListFilter::default(), Default::default())
+            .await
+            .unwrap()
+            .items[0]
+            .id,
+        id
+    );
     assert!(heads(&br, &id).await.is_some(), "stored at the node");
 
     // Bad input is refused with the field named, and nothing is written.
@@ -440,7 +448,15 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
     let err = admin.write(Write::NewCase { form }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "one household, one file");
     assert_eq!(heads(&br, &id).await, before);
-    assert_eq!(admin.list(ListFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        admin
+            .list_page(ListFilter::default(), Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     let err = admin.get("ffffffff").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 

@@ -19,7 +19,9 @@ use hearth_node::archive_api::ArchiveRemote;
 use hearth_node::cases::StoreCases;
 use hearth_node::config::Peer;
 use hearth_node::local_api::SOCKET_FILE;
-use hearth_ops::{self as archive, Ctx, FundWrite, ImportRow, ListFilter, Resolve, Write, Written};
+use hearth_ops::{
+    self as archive, Ctx, FundWrite, ImportRow, ListFilter, Reply, Request, Resolve, Write, Written,
+};
 use hearth_proto::v1::CompactRequest;
 use hearth_proto::v1::local_client::LocalClient;
 use hearth_store::{Store, StoreError};
@@ -229,6 +231,19 @@ pub fn operator(given: Option<String>) -> String {
         .unwrap_or_else(|| "operator".to_owned())
 }
 
+/// Carries out a request on a node and takes the reply of the kind it answers with.
+macro_rules! ask {
+    ($node:expr, $request:expr, $reply:pat => $out:expr) => {
+        match $node.execute($request)? {
+            $reply => Ok($out),
+            other => Err(anyhow::anyhow!(
+                "the node answered with {} where another answer was due",
+                other.kind()
+            )),
+        }
+    };
+}
+
 impl Node {
     /// Opens an initialised data dir: through the running node if there is one, else the store.
     pub fn open(dir: &Path, operator: String) -> Result<Node> {
@@ -272,58 +287,51 @@ impl Node {
         })
     }
 
-    /// Runs an operation of [`archive`] `here`, on the store, or `there`, on the running node.
-    fn run<T>(
-        &mut self,
-        here: impl FnOnce(&mut StoreCases<'_>, &Ctx<'_>) -> archive::Result<T>,
-        there: impl AsyncFnOnce(&mut ArchiveRemote) -> std::result::Result<T, Status>,
-    ) -> Result<T> {
-        self.with_parts(|ctx, backend| match backend {
-            Backend::Store(store) => Ok(here(
-                &mut StoreCases::new(store, &ctx.place.node_id, ctx.now.date()),
-                ctx,
-            )?),
-            Backend::Running(r) => r
-                .runtime
-                .block_on(there(&mut r.archive))
-                .map_err(from_status),
-        })
-    }
-
-    /// Carries out one write (see [`archive::write`]) under a request key (see
-    /// [`Node::keyed`]).
-    pub fn write(&mut self, w: Write) -> Result<Written> {
-        let remote = w.clone();
-        let written = self.keyed(
-            |c, ctx, key| archive::write_keyed(c, ctx, Some(key), w),
-            async |a| a.write(remote).await,
-        )?;
-        if written.repeated {
+    /// Carries out `request` where the cases are: on the store, or on the running node. A
+    /// request that writes goes under a request key (see [`Node::keyed`]).
+    pub fn execute(&mut self, request: Request) -> Result<Reply> {
+        let reply = if request.keyed() {
+            self.keyed(request)?
+        } else {
+            self.with_parts(|ctx, backend| match backend {
+                Backend::Store(store) => Ok(archive::execute(
+                    &mut StoreCases::new(store, &ctx.place.node_id, ctx.now.date()),
+                    ctx,
+                    None,
+                    request,
+                )?),
+                Backend::Running(r) => r
+                    .runtime
+                    .block_on(r.archive.execute(request))
+                    .map_err(from_status),
+            })?
+        };
+        if matches!(
+            &reply,
+            Reply::Case { written, .. } if written.repeated
+        ) || matches!(reply, Reply::Ledger { repeated: true, .. })
+        {
             repeated_note();
         }
-        Ok(written)
+        Ok(reply)
     }
 
-    /// Runs a write `here`, on the store, or `there`, on the running node, under a request key
-    /// (see [`archive::write_keyed`]): if the node's answer is lost, the outcome is unknown, and
-    /// the same command run again reuses the key, so the write is not made twice.
-    fn keyed<T>(
-        &mut self,
-        here: impl FnOnce(&mut StoreCases<'_>, &Ctx<'_>, &str) -> archive::Result<T>,
-        there: impl AsyncFnOnce(&mut ArchiveRemote) -> std::result::Result<T, Status>,
-    ) -> Result<T> {
+    /// Carries out a write under a request key (see [`archive::write_keyed`]): if the node's
+    /// answer is lost, the outcome is unknown, and the same command run again reuses the key,
+    /// so the write is not made twice.
+    fn keyed(&mut self, request: Request) -> Result<Reply> {
         let pending = PendingRequest::for_this_command(&self.dir);
         let key = pending.key.clone();
         self.with_parts(|ctx, backend| match backend {
             Backend::Store(store) => {
                 let cases = &mut StoreCases::new(store, &ctx.place.node_id, ctx.now.date());
-                let done = here(cases, ctx, &key);
+                let done = archive::execute(cases, ctx, Some(&key), request);
                 pending.settled();
                 Ok(done?)
             }
             Backend::Running(r) => {
                 r.archive.set_request_key(Some(key));
-                let reply = r.runtime.block_on(there(&mut r.archive));
+                let reply = r.runtime.block_on(r.archive.execute(request));
                 r.archive.set_request_key(None);
                 match reply {
                     Err(s) if outcome_unknown(&s) => Err(anyhow::anyhow!(
@@ -339,124 +347,93 @@ impl Node {
         })
     }
 
+    /// Carries out one write on a case (see [`archive::write`]).
+    pub fn write(&mut self, w: Write) -> Result<Written> {
+        ask!(self, Request::Write(Box::new(w)), Reply::Case { written, .. } => *written)
+    }
+
     /// The case whose id starts with `prefix`, and what the policy in force says of it.
     pub fn get(&mut self, prefix: &str) -> Result<(CaseView, Advice)> {
-        self.run(
-            |c, ctx| {
-                let view = archive::get(c, prefix)?;
-                let advice = archive::advice_for(c, ctx, &view)?;
-                Ok((view, advice))
-            },
-            async |a| a.get(prefix).await,
-        )
+        let case = prefix.to_owned();
+        ask!(self, Request::GetCase { case }, Reply::Case { written, advice } => (written.case, advice))
     }
 
     /// The conflict queue (open, or all).
     pub fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>> {
-        self.run(
-            |c, _| archive::conflicts(c, all),
-            async |a| a.conflicts(all).await,
-        )
+        ask!(self, Request::Conflicts { all }, Reply::Conflicts(c) => c)
     }
 
     /// One conflict.
     pub fn conflict(&mut self, id: &str) -> Result<QueueEntry> {
-        self.run(
-            |c, _| archive::conflict(c, id),
-            async |a| a.conflict(id.to_owned()).await,
-        )
+        let id = id.to_owned();
+        ask!(self, Request::Conflict { id }, Reply::Conflict(c) => c)
     }
 
     /// Resolves a conflict.
     pub fn resolve(&mut self, id: &str, how: Resolve) -> Result<QueueEntry> {
-        let remote = how.clone();
-        self.run(
-            |c, ctx| archive::resolve_conflict(c, ctx, id, how),
-            async |a| a.resolve(id.to_owned(), remote).await,
-        )
+        let conflict = id.to_owned();
+        ask!(self, Request::Resolve { conflict, how }, Reply::Conflict(c) => c)
     }
 
     /// What is due among the cases held here.
     pub fn due(&mut self) -> Result<Due> {
-        self.run(|c, ctx| archive::due(c, ctx), async |a| a.due().await)
+        ask!(self, Request::Due, Reply::Due(d) => d)
     }
 
     /// Cases the policy sends higher than anyone has escalated them.
     pub fn pending(&mut self) -> Result<Vec<(CaseSummary, Advice)>> {
-        self.run(
-            |c, ctx| archive::pending(c, ctx),
-            async |a| a.pending().await,
-        )
+        ask!(self, Request::Pending, Reply::Pending(p) => p)
     }
 
     /// The policy version in force on `date` (today if `None`), and every version held.
     pub fn policy(&mut self, date: Option<String>) -> Result<(Policy, Vec<Policy>)> {
-        let remote = date.clone();
-        self.run(
-            |c, ctx| {
-                let date = match date {
-                    Some(d) => hearth_archive::form::parse_date("date", &d)?,
-                    None => ctx.editor().today,
-                };
-                let versions = archive::policy_versions(c)?;
-                Ok((Policy::in_force(&versions, date), versions))
-            },
-            async |a| a.policy(remote).await,
-        )
+        ask!(self, Request::ShowPolicy { date }, Reply::Policy { in_force, versions } => (in_force, versions))
     }
 
     /// A fund ledger for a year (this node's, or a child's).
     pub fn fund_show(&mut self, node: Option<String>, year: Option<String>) -> Result<LedgerView> {
-        let (n, y) = (node.clone(), year.clone());
-        self.run(
-            |c, ctx| archive::fund_show(c, ctx, node.as_deref(), year.as_deref()),
-            async |a| a.fund_show(n, y).await,
-        )
+        ask!(self, Request::FundShow { node, year }, Reply::Ledger { ledger, .. } => ledger)
     }
 
-    /// Writes to this node's fund, under a request key (see [`Node::keyed`]).
+    /// Writes to this node's fund.
     pub fn fund_write(&mut self, w: FundWrite) -> Result<LedgerView> {
-        let remote = w.clone();
-        let (ledger, repeated) = self.keyed(
-            |c, ctx, key| archive::fund_write_keyed(c, ctx, Some(key), w),
-            async |a| a.fund_write(remote).await,
-        )?;
-        if repeated {
-            repeated_note();
-        }
-        Ok(ledger)
+        ask!(self, Request::Fund(w), Reply::Ledger { ledger, .. } => ledger)
     }
 
     /// What this node discloses for a year.
     pub fn disclose(&mut self, year: String) -> Result<Disclosure> {
-        let remote = year.clone();
-        self.run(
-            |c, ctx| archive::disclosure(c, ctx, &year),
-            async |a| a.disclose(remote).await,
-        )
+        ask!(self, Request::Disclose { year }, Reply::Disclosure(d) => d)
     }
 
     /// This node's summary now.
     pub fn stats(&mut self) -> Result<NodeSummary> {
-        self.run(|c, ctx| archive::stats(c, ctx), async |a| a.stats().await)
+        ask!(self, Request::Stats, Reply::Stats(s) => s)
     }
 
     /// Sets a new policy version from TOML text.
     pub fn set_policy(&mut self, toml: String) -> Result<Policy> {
-        let remote = toml.clone();
-        self.run(
-            |c, ctx| archive::set_policy(c, ctx, &archive::parse_policy_file(&toml)?),
-            async |a| a.set_policy(remote).await,
-        )
+        ask!(self, Request::SetPolicy { toml }, Reply::PolicySet(p) => p)
     }
 
-    /// The cases held, oldest first.
+    /// The cases held, oldest first, fetched page by page.
     pub fn list(&mut self, filter: ListFilter) -> Result<Vec<CaseSummary>> {
-        let remote = filter.clone();
-        self.run(
-            |c, _| archive::list(c, &filter),
-            async |a| a.list(remote).await,
-        )
+        let mut all = Vec::new();
+        let mut token = None;
+        loop {
+            let request = Request::ListCases {
+                filter: filter.clone(),
+                page: archive::PageRequest {
+                    size: Some(archive::PAGE_MAX),
+                    token,
+                },
+            };
+            let page = ask!(self, request, Reply::Cases(page) => page)?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => return Ok(all),
+            }
+        }
     }
 
     /// Imports cases, all or none (see [`archive::import`]).

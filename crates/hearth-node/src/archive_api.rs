@@ -124,7 +124,7 @@ impl ArchiveService {
         Ok(reply)
     }
 
-    async fn write(
+    pub async fn write(
         &self,
         by: String,
         key: Option<String>,
@@ -833,14 +833,17 @@ fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Status> {
         .map_err(|e| Status::internal(format!("the node sent an unreadable answer: {e}")))
 }
 
-fn written(reply: pb::CaseReply) -> Result<Written, Status> {
-    Ok(Written {
-        case: from_json(&reply.case_json)?,
-        record: reply.record,
-        loan: reply.loan,
-        reported_to: reply.reported_to,
-        repeated: reply.repeated,
-    })
+fn written(reply: pb::CaseReply) -> Result<(Written, Advice), Status> {
+    Ok((
+        Written {
+            case: from_json(&reply.case_json)?,
+            record: reply.record,
+            loan: reply.loan,
+            reported_to: reply.reported_to,
+            repeated: reply.repeated,
+        },
+        from_json(&reply.advice_json)?,
+    ))
 }
 
 impl ArchiveRemote {
@@ -858,6 +861,60 @@ impl ArchiveRemote {
     /// Makes the writes from now on carry request key `key` (see [`archive::write_keyed`]).
     pub fn set_request_key(&mut self, key: Option<String>) {
         self.key = key;
+    }
+
+    /// Carries out `request` on the node (a write under the request key set, if any): the one
+    /// way a client asks, each request to its RPC.
+    pub async fn execute(&mut self, request: archive::Request) -> Result<archive::Reply, Status> {
+        use archive::{Reply, Request};
+        Ok(match request {
+            Request::GetCase { case } => {
+                let (case, advice) = self.get(&case).await?;
+                Reply::Case {
+                    written: Box::new(Written {
+                        case,
+                        record: None,
+                        loan: None,
+                        reported_to: None,
+                        repeated: false,
+                    }),
+                    advice,
+                }
+            }
+            Request::ListCases { filter, page } => {
+                Reply::Cases(self.list_page(filter, page).await?)
+            }
+            Request::Write(w) => {
+                let (written, advice) = self.write(*w).await?;
+                Reply::Case {
+                    written: Box::new(written),
+                    advice,
+                }
+            }
+            Request::Import { rows } => Reply::Imported(self.import(rows).await?),
+            Request::Due => Reply::Due(self.due().await?),
+            Request::Pending => Reply::Pending(self.pending().await?),
+            Request::ShowPolicy { date } => {
+                let (in_force, versions) = self.policy(date).await?;
+                Reply::Policy { in_force, versions }
+            }
+            Request::SetPolicy { toml } => Reply::PolicySet(self.set_policy(toml).await?),
+            Request::Stats => Reply::Stats(self.stats().await?),
+            Request::FundShow { node, year } => Reply::Ledger {
+                ledger: self.fund_show(node, year).await?,
+                repeated: false,
+            },
+            Request::Fund(w) => {
+                let (ledger, repeated) = self.fund_write(w).await?;
+                Reply::Ledger { ledger, repeated }
+            }
+            Request::Disclose { year } => Reply::Disclosure(self.disclose(year).await?),
+            Request::Conflicts { all } => Reply::Conflicts(self.conflicts(all).await?),
+            Request::Conflict { id } => Reply::Conflict(self.conflict(id).await?),
+            Request::Resolve { conflict, how } => {
+                Reply::Conflict(self.resolve(conflict, how).await?)
+            }
+        })
     }
 
     /// See [`archive::get`]: the case, and what the policy says of it.
@@ -1044,31 +1101,6 @@ impl ArchiveRemote {
         from_json(&reply.policy_json)
     }
 
-    /// See [`archive::list`].
-    pub async fn list(
-        &mut self,
-        filter: ListFilter,
-    ) -> Result<Vec<hearth_archive::CaseSummary>, Status> {
-        let mut all = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .list_page(
-                    filter.clone(),
-                    archive::PageRequest {
-                        size: Some(archive::PAGE_MAX),
-                        token,
-                    },
-                )
-                .await?;
-            all.extend(page.items);
-            match page.next {
-                Some(next) => token = Some(next),
-                None => return Ok(all),
-            }
-        }
-    }
-
     /// One page of the cases held, oldest first.
     pub async fn list_page(
         &mut self,
@@ -1105,8 +1137,8 @@ impl ArchiveRemote {
             .ids)
     }
 
-    /// See [`archive::write`].
-    pub async fn write(&mut self, w: Write) -> Result<Written, Status> {
+    /// See [`archive::write`]: what it did, and what the policy says of the case.
+    pub async fn write(&mut self, w: Write) -> Result<(Written, Advice), Status> {
         let by = self.by.clone();
         let key = self.key.as_deref();
         let c = &mut self.client;

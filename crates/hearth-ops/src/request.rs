@@ -116,6 +116,14 @@ pub enum Request {
     Resolve { conflict: String, how: Resolve },
 }
 
+impl Request {
+    /// Whether it writes a case or a fund: such a request is carried out once per request key,
+    /// so that sending it again after a lost answer does not write twice.
+    pub fn keyed(&self) -> bool {
+        matches!(self, Request::Write(_) | Request::Fund(_))
+    }
+}
+
 /// What a node answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -137,6 +145,8 @@ pub enum Reply {
         in_force: Policy,
         versions: Vec<Policy>,
     },
+    /// The policy version just set.
+    PolicySet(Policy),
     /// A node summary.
     Stats(NodeSummary),
     /// A ledger; `repeated` when a keyed write had been made before.
@@ -160,6 +170,7 @@ impl Reply {
             Reply::Due(_) => "due",
             Reply::Pending(_) => "pending",
             Reply::Policy { .. } => "policy",
+            Reply::PolicySet(_) => "policy set",
             Reply::Stats(_) => "stats",
             Reply::Ledger { .. } => "ledger",
             Reply::Disclosure(_) => "disclosure",
@@ -225,12 +236,7 @@ pub fn execute(
         }
         Request::SetPolicy { toml } => {
             let file = crate::parse_policy_file(&toml)?;
-            crate::set_policy(cases, ctx, &file)?;
-            let versions = crate::policy_versions(cases)?;
-            Reply::Policy {
-                in_force: Policy::in_force(&versions, ctx.now.date()),
-                versions,
-            }
+            Reply::PolicySet(crate::set_policy(cases, ctx, &file)?)
         }
         Request::Stats => Reply::Stats(crate::stats(cases, ctx)?),
         Request::FundShow { node, year } => Reply::Ledger {
