@@ -1331,6 +1331,8 @@ async fn a_grpcio_client_checks_health_lists_services_reads_a_case_lists_in_page
     assert_eq!(seen["case"]["id"], id);
     assert_eq!(seen["case"]["home"], BR);
     assert_eq!(seen["case"]["status"], "draft");
+    assert!(seen["case"]["grade"].is_string(), "{seen}");
+    assert_eq!(seen["advice_policy"], "built-in policy version 0", "{seen}");
     // The listing, typed and in pages of two: three cases come in two pages.
     assert_eq!(seen["list_pages"], 2, "{seen}");
     let mut listed: Vec<&str> = seen["listed"]

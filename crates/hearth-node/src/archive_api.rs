@@ -169,15 +169,9 @@ fn ledger_reply(ledger: &LedgerView) -> Result<Response<pb::LedgerReply>, Status
 }
 
 fn case_reply(w: Written, advice: &Advice) -> Result<Response<pb::CaseReply>, Status> {
-    Ok(Response::new(pb::CaseReply {
-        id: w.case.id.clone(),
-        advice_json: to_json(advice)?,
-        case_json: to_json(&w.case)?,
-        record: w.record,
-        loan: w.loan,
-        reported_to: w.reported_to,
-        repeated: w.repeated,
-    }))
+    Ok(Response::new(hearth_proto::archive::case_reply_to(
+        &w, advice,
+    )))
 }
 
 /// The gRPC metadata key a write's request key travels in (see [`archive::write_keyed`]).
@@ -834,16 +828,7 @@ fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Status> {
 }
 
 fn written(reply: pb::CaseReply) -> Result<(Written, Advice), Status> {
-    Ok((
-        Written {
-            case: from_json(&reply.case_json)?,
-            record: reply.record,
-            loan: reply.loan,
-            reported_to: reply.reported_to,
-            repeated: reply.repeated,
-        },
-        from_json(&reply.advice_json)?,
-    ))
+    hearth_proto::archive::case_reply_from(reply).map_err(|e| Status::internal(e.to_string()))
 }
 
 impl ArchiveRemote {
@@ -929,7 +914,8 @@ impl ArchiveRemote {
             })
             .await?
             .into_inner();
-        Ok((from_json(&reply.case_json)?, from_json(&reply.advice_json)?))
+        let (written, advice) = written(reply)?;
+        Ok((written.case, advice))
     }
 
     /// See [`archive::due`].

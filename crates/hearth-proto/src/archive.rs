@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use hearth_archive::jiff::Timestamp;
 use hearth_archive::jiff::civil::Date;
-use hearth_archive::{AssistanceKind, CaseSummary, Cause, Grade, Level, Status};
-use hearth_ops::{ListFilter, Page, PageRequest};
+use hearth_archive::policy::{Advice, Requirement};
+use hearth_archive::{AssistanceKind, CaseSummary, Cause, Grade, Level, Status, view};
+use hearth_ops::{ListFilter, Page, PageRequest, Written};
 
 use crate::v1 as pb;
 
@@ -105,7 +106,7 @@ pub fn summary_to(c: &CaseSummary) -> pb::CaseSummary {
         participants: c.participants.clone(),
         assistance_total_fen: c.assistance_total_fen,
         outstanding_fen: c.outstanding_fen,
-        created_at: c.created_at.map(|t| t.as_second()),
+        created_at: time_to(c.created_at),
         medical_costs_fen: c.medical_costs_fen,
         largest_stay_fen: c.largest_stay_fen,
         aid_request_fen: c.aid_request_fen,
@@ -177,10 +178,7 @@ pub fn summary_from(m: pb::CaseSummary) -> Result<CaseSummary, Unreadable> {
         participants: m.participants,
         assistance_total_fen: m.assistance_total_fen,
         outstanding_fen: m.outstanding_fen,
-        created_at: m
-            .created_at
-            .map(|s| Timestamp::from_second(s).map_err(|_| unreadable("time", s.to_string())))
-            .transpose()?,
+        created_at: time_from(m.created_at)?,
         medical_costs_fen: m.medical_costs_fen,
         largest_stay_fen: m.largest_stay_fen,
         aid_request_fen: m.aid_request_fen,
@@ -212,6 +210,478 @@ pub fn summary_from(m: pb::CaseSummary) -> Result<CaseSummary, Unreadable> {
     })
 }
 
+/// Times travel as milliseconds since the Unix epoch, the precision a case records.
+fn time_to(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.as_millisecond())
+}
+
+fn time_from(ms: Option<i64>) -> Result<Option<Timestamp>, Unreadable> {
+    ms.map(|ms| Timestamp::from_millisecond(ms).map_err(|_| unreadable("time", ms.to_string())))
+        .transpose()
+}
+
+fn codes_to<T: Copy>(v: &[T], code: impl Fn(T) -> &'static str) -> Vec<String> {
+    v.iter().map(|c| code(*c).to_owned()).collect()
+}
+
+fn codes_from<T: std::str::FromStr>(
+    what: &'static str,
+    v: &[String],
+) -> Result<Vec<T>, Unreadable> {
+    v.iter().map(|c| code(what, c)).collect()
+}
+
+/// The message for a case.
+pub fn case_to(v: &view::CaseView) -> pb::Case {
+    let c = |s: &'static str| s.to_owned();
+    pb::Case {
+        id: v.id.clone(),
+        home: v.home.clone(),
+        status: c(v.status.code()),
+        grade: v.grade.map(|g| c(g.code())),
+        grading: Some(pb::Grading {
+            derived: v.grading.derived.map(|g| c(g.code())),
+            per_capita_monthly_fen: v.grading.per_capita_monthly_fen,
+            basis: v.grading.basis.clone(),
+            r#override: v.grading.override_.as_ref().map(|o| pb::GradeOverride {
+                grade: c(o.grade.code()),
+                reason: o.reason.clone(),
+                by: o.by.clone(),
+                node: o.node.clone(),
+                at: time_to(o.at),
+            }),
+        }),
+        participants: v.participants.clone(),
+        worker: Some(pb::Worker {
+            name: v.worker.name.clone(),
+            gender: v.worker.gender.map(|g| c(g.code())),
+            birth_year: v.worker.birth_year,
+            employer: v.worker.employer.clone(),
+            job: v.worker.job.clone(),
+            phone: v.worker.phone.clone(),
+            address: v.worker.address.clone(),
+            region: v.worker.region.clone(),
+            identity_key: v.worker.identity_key.clone(),
+        }),
+        household: Some(pb::Household {
+            size: v.household.size,
+            members: v
+                .household
+                .members
+                .iter()
+                .map(|m| pb::Member {
+                    id: m.id.clone(),
+                    relation: m.relation.clone(),
+                    age: m.age,
+                    health: m.health.clone(),
+                    occupation: m.occupation.clone(),
+                })
+                .collect(),
+        }),
+        finances: Some(pb::Finances {
+            annual_income_fen: v.finances.annual_income_fen,
+            rigid_spending_fen: v.finances.rigid_spending_fen,
+            hardship_costs_fen: v.finances.hardship_costs_fen,
+            subsistence_line_fen: v.finances.subsistence_line_fen,
+            monthly_income_fen: v.finances.monthly_income_fen.clone().into_iter().collect(),
+            medical_costs_fen: v.finances.medical_costs_fen,
+            largest_stay_fen: v.finances.largest_stay_fen,
+            aid_request_fen: v.finances.aid_request_fen,
+        }),
+        causes: Some(pb::Causes {
+            primary: v.causes.primary.map(|k| c(k.code())),
+            secondary: codes_to(&v.causes.secondary, Cause::code),
+            other_text: v.causes.other_text.clone(),
+        }),
+        profile: Some(pb::Profile {
+            urgent_needs: v.profile.urgent_needs.clone(),
+            skills: v.profile.skills.clone(),
+            employment_wishes: v.profile.employment_wishes.clone(),
+            state_of_mind: v.profile.state_of_mind.clone(),
+        }),
+        status_history: v
+            .status_history
+            .iter()
+            .map(|s| pb::StatusChange {
+                from: s.from.map(|f| c(f.code())),
+                to: c(s.to.code()),
+                reason: s.reason.clone(),
+                by: s.by.clone(),
+                node: s.node.clone(),
+                at: time_to(s.at),
+                merged_from: s.merged_from.clone(),
+            })
+            .collect(),
+        escalation: Some(pb::Escalation {
+            target_level: v.escalation.target_level.map(|l| c(l.code())),
+            trail: v
+                .escalation
+                .trail
+                .iter()
+                .map(|e| pb::EscalationStep {
+                    from: e.from.clone(),
+                    to: e.to.clone(),
+                    reason: e.reason.clone(),
+                    by: e.by.clone(),
+                    at: time_to(e.at),
+                })
+                .collect(),
+        }),
+        approvals: v
+            .approvals
+            .iter()
+            .map(|a| pb::Approval {
+                step: a.step.clone(),
+                node: a.node.clone(),
+                decision: a.decision.clone(),
+                by: a.by.clone(),
+                at: time_to(a.at),
+                note: a.note.clone(),
+                merged_from: a.merged_from.clone(),
+            })
+            .collect(),
+        assistance: v
+            .assistance
+            .iter()
+            .map(|a| pb::Assistance {
+                id: a.id.clone(),
+                kind: c(a.kind.code()),
+                amount_fen: a.amount_fen,
+                date: a.date.to_string(),
+                paying_node: a.paying_node.clone(),
+                approving_node: a.approving_node.clone(),
+                note: a.note.clone(),
+                by: a.by.clone(),
+                node: a.node.clone(),
+                at: time_to(a.at),
+                merged_from: a.merged_from.clone(),
+                merged_node: a.merged_node.clone(),
+            })
+            .collect(),
+        assistance_total_fen: v.assistance_total_fen,
+        loans: v
+            .loans
+            .iter()
+            .map(|l| pb::Loan {
+                id: l.id.clone(),
+                principal_fen: l.principal_fen,
+                date: l.date.to_string(),
+                due_date: l.due_date.map(|d| d.to_string()),
+                note: l.note.clone(),
+                repayments: l
+                    .repayments
+                    .iter()
+                    .map(|r| pb::Repayment {
+                        id: r.id.clone(),
+                        amount_fen: r.amount_fen,
+                        date: r.date.to_string(),
+                        note: r.note.clone(),
+                    })
+                    .collect(),
+                repaid_fen: l.repaid_fen,
+                outstanding_fen: l.outstanding_fen,
+            })
+            .collect(),
+        visits: v
+            .visits
+            .iter()
+            .map(|x| pb::Visit {
+                id: x.id.clone(),
+                date: x.date.to_string(),
+                kind: c(x.kind.code()),
+                visitor: x.visitor.clone(),
+                notes: x.notes.clone(),
+                consent: x.consent,
+            })
+            .collect(),
+        reviews: v
+            .reviews
+            .iter()
+            .map(|r| pb::Review {
+                id: r.id.clone(),
+                date: r.date.to_string(),
+                result: c(r.result.code()),
+                reviewer: r.reviewer.clone(),
+                notes: r.notes.clone(),
+            })
+            .collect(),
+        created_at: time_to(v.created_at),
+        created_by: v.created_by.clone(),
+    }
+}
+
+/// The case a message carries.
+pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
+    let grading = m.grading.unwrap_or_default();
+    let worker = m.worker.unwrap_or_default();
+    let household = m.household.unwrap_or_default();
+    let finances = m.finances.unwrap_or_default();
+    let causes = m.causes.unwrap_or_default();
+    let profile = m.profile.unwrap_or_default();
+    let escalation = m.escalation.unwrap_or_default();
+    Ok(view::CaseView {
+        id: m.id,
+        home: m.home,
+        status: code("status", &m.status)?,
+        grade: opt_code("grade", m.grade)?,
+        grading: view::Grading {
+            derived: opt_code("grade", grading.derived)?,
+            per_capita_monthly_fen: grading.per_capita_monthly_fen,
+            basis: grading.basis,
+            override_: grading
+                .r#override
+                .map(|o| {
+                    Ok::<_, Unreadable>(view::GradeOverride {
+                        grade: code("grade", &o.grade)?,
+                        reason: o.reason,
+                        by: o.by,
+                        node: o.node,
+                        at: time_from(o.at)?,
+                    })
+                })
+                .transpose()?,
+        },
+        participants: m.participants,
+        worker: view::Worker {
+            name: worker.name,
+            gender: opt_code("gender", worker.gender)?,
+            birth_year: worker.birth_year,
+            employer: worker.employer,
+            job: worker.job,
+            phone: worker.phone,
+            address: worker.address,
+            region: worker.region,
+            identity_key: worker.identity_key,
+        },
+        household: view::Household {
+            size: household.size,
+            members: household
+                .members
+                .into_iter()
+                .map(|x| view::Member {
+                    id: x.id,
+                    relation: x.relation,
+                    age: x.age,
+                    health: x.health,
+                    occupation: x.occupation,
+                })
+                .collect(),
+        },
+        finances: view::Finances {
+            annual_income_fen: finances.annual_income_fen,
+            rigid_spending_fen: finances.rigid_spending_fen,
+            hardship_costs_fen: finances.hardship_costs_fen,
+            subsistence_line_fen: finances.subsistence_line_fen,
+            monthly_income_fen: finances.monthly_income_fen.into_iter().collect(),
+            medical_costs_fen: finances.medical_costs_fen,
+            largest_stay_fen: finances.largest_stay_fen,
+            aid_request_fen: finances.aid_request_fen,
+        },
+        causes: view::Causes {
+            primary: opt_code("cause", causes.primary)?,
+            secondary: codes_from("cause", &causes.secondary)?,
+            other_text: causes.other_text,
+        },
+        profile: view::Profile {
+            urgent_needs: profile.urgent_needs,
+            skills: profile.skills,
+            employment_wishes: profile.employment_wishes,
+            state_of_mind: profile.state_of_mind,
+        },
+        status_history: m
+            .status_history
+            .into_iter()
+            .map(|s| {
+                Ok(view::StatusChange {
+                    from: opt_code("status", s.from)?,
+                    to: code("status", &s.to)?,
+                    reason: s.reason,
+                    by: s.by,
+                    node: s.node,
+                    at: time_from(s.at)?,
+                    merged_from: s.merged_from,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        escalation: view::Escalation {
+            target_level: opt_code("level", escalation.target_level)?,
+            trail: escalation
+                .trail
+                .into_iter()
+                .map(|e| {
+                    Ok(view::EscalationStep {
+                        from: e.from,
+                        to: e.to,
+                        reason: e.reason,
+                        by: e.by,
+                        at: time_from(e.at)?,
+                    })
+                })
+                .collect::<Result<_, Unreadable>>()?,
+        },
+        approvals: m
+            .approvals
+            .into_iter()
+            .map(|a| {
+                Ok(view::Approval {
+                    step: a.step,
+                    node: a.node,
+                    decision: a.decision,
+                    by: a.by,
+                    at: time_from(a.at)?,
+                    note: a.note,
+                    merged_from: a.merged_from,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        assistance: m
+            .assistance
+            .into_iter()
+            .map(|a| {
+                Ok(view::Assistance {
+                    id: a.id,
+                    kind: code("assistance kind", &a.kind)?,
+                    amount_fen: a.amount_fen,
+                    date: date(&a.date)?,
+                    paying_node: a.paying_node,
+                    approving_node: a.approving_node,
+                    note: a.note,
+                    by: a.by,
+                    node: a.node,
+                    at: time_from(a.at)?,
+                    merged_from: a.merged_from,
+                    merged_node: a.merged_node,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        assistance_total_fen: m.assistance_total_fen,
+        loans: m
+            .loans
+            .into_iter()
+            .map(|l| {
+                Ok(view::Loan {
+                    id: l.id,
+                    principal_fen: l.principal_fen,
+                    date: date(&l.date)?,
+                    due_date: l.due_date.as_deref().map(date).transpose()?,
+                    note: l.note,
+                    repayments: l
+                        .repayments
+                        .into_iter()
+                        .map(|r| {
+                            Ok(view::Repayment {
+                                id: r.id,
+                                amount_fen: r.amount_fen,
+                                date: date(&r.date)?,
+                                note: r.note,
+                            })
+                        })
+                        .collect::<Result<_, Unreadable>>()?,
+                    repaid_fen: l.repaid_fen,
+                    outstanding_fen: l.outstanding_fen,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        visits: m
+            .visits
+            .into_iter()
+            .map(|x| {
+                Ok(view::Visit {
+                    id: x.id,
+                    date: date(&x.date)?,
+                    kind: code("visit kind", &x.kind)?,
+                    visitor: x.visitor,
+                    notes: x.notes,
+                    consent: x.consent,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        reviews: m
+            .reviews
+            .into_iter()
+            .map(|r| {
+                Ok(view::Review {
+                    id: r.id,
+                    date: date(&r.date)?,
+                    result: code("review result", &r.result)?,
+                    reviewer: r.reviewer,
+                    notes: r.notes,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        created_at: time_from(m.created_at)?,
+        created_by: m.created_by,
+    })
+}
+
+/// The message for what the policy says of a case.
+pub fn advice_to(a: &Advice) -> pb::Advice {
+    pb::Advice {
+        policy: a.policy.clone(),
+        requirements: a
+            .requirements
+            .iter()
+            .map(|r| pb::Requirement {
+                level: r.level.code().to_owned(),
+                reason: r.reason.clone(),
+            })
+            .collect(),
+        must_reach: a.must_reach.map(|l| l.code().to_owned()),
+        pending: a.pending,
+    }
+}
+
+/// What the policy says of a case, as a message carries it.
+pub fn advice_from(m: pb::Advice) -> Result<Advice, Unreadable> {
+    Ok(Advice {
+        policy: m.policy,
+        requirements: m
+            .requirements
+            .into_iter()
+            .map(|r| {
+                Ok(Requirement {
+                    level: code("level", &r.level)?,
+                    reason: r.reason,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        must_reach: opt_code("level", m.must_reach)?,
+        pending: m.pending,
+    })
+}
+
+/// The reply for a case read or written.
+pub fn case_reply_to(w: &Written, advice: &Advice) -> pb::CaseReply {
+    pb::CaseReply {
+        id: w.case.id.clone(),
+        case: Some(case_to(&w.case)),
+        advice: Some(advice_to(advice)),
+        record: w.record.clone(),
+        reported_to: w.reported_to.clone(),
+        loan: w.loan.clone(),
+        repeated: w.repeated,
+    }
+}
+
+/// What a case reply says: the write and the case after it, and the advice.
+pub fn case_reply_from(r: pb::CaseReply) -> Result<(Written, Advice), Unreadable> {
+    let case = case_from(
+        r.case
+            .ok_or_else(|| unreadable("a case reply", "without its case"))?,
+    )?;
+    let advice = advice_from(r.advice.unwrap_or_default())?;
+    Ok((
+        Written {
+            case,
+            record: r.record,
+            loan: r.loan,
+            reported_to: r.reported_to,
+            repeated: r.repeated,
+        },
+        advice,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,7 +710,7 @@ mod tests {
             of(any::<i64>()),
             any::<i64>(),
             any::<i64>(),
-            of(-1_000_000_000i64..4_000_000_000),
+            of(-1_000_000_000_000i64..4_000_000_000_000),
             (of(any::<i64>()), of(any::<i64>()), of(any::<i64>())),
         );
         let maps = (
@@ -284,7 +754,7 @@ mod tests {
                 participants,
                 assistance_total_fen: aid,
                 outstanding_fen: outstanding,
-                created_at: created.map(|s| Timestamp::from_second(s).unwrap()),
+                created_at: created.map(|ms| Timestamp::from_millisecond(ms).unwrap()),
                 medical_costs_fen: medical,
                 largest_stay_fen: stay,
                 aid_request_fen: ask,
@@ -297,6 +767,231 @@ mod tests {
                 above_line,
             },
         )
+    }
+
+    /// A case with every kind of record, written through the operations at a team and decided
+    /// on at its branch.
+    fn full_case() -> (view::CaseView, Advice) {
+        use hearth_ops::{CountingIds, Ctx, MemoryCases, Place, Request, Write, execute};
+        let now = Date::new(2026, 6, 15)
+            .unwrap()
+            .at(12, 0, 0, 0)
+            .in_tz("Asia/Shanghai")
+            .unwrap();
+        let salt = hearth_archive::FederationSalt::sample();
+        let team = Place {
+            node_id: "demo.team-1".into(),
+            level: Level::Team,
+            parents: vec!["demo.branch".into()],
+            children: Vec::new(),
+        };
+        let branch = Place {
+            node_id: "demo.branch".into(),
+            level: Level::Branch,
+            parents: vec!["demo.enterprise".into()],
+            children: vec!["demo.team-1".into()],
+        };
+        let ids = CountingIds::default();
+        let at = |place| Ctx {
+            place,
+            salt: &salt,
+            by: "张敏",
+            now: &now,
+            ids: &ids,
+        };
+        let mut t = MemoryCases::new("demo.team-1", now.date());
+        let w = |cases: &mut MemoryCases, place, w: Write| match execute(
+            cases,
+            &at(place),
+            None,
+            Request::Write(Box::new(w)),
+        )
+        .unwrap()
+        {
+            hearth_ops::Reply::Case { written, advice } => (*written, advice),
+            other => panic!("{}", other.kind()),
+        };
+        let mut form = hearth_archive::CaseForm {
+            name: Some("王建国".into()),
+            id_number: Some(hearth_archive::identity::sample_id_number(3)),
+            gender: Some("male".into()),
+            birth_year: Some("1975".into()),
+            employer: Some("机械厂".into()),
+            job: Some("钳工".into()),
+            phone: Some("13800000000".into()),
+            address: Some("幸福路 1 号".into()),
+            household_size: Some("3".into()),
+            annual_income: Some("9000".into()),
+            rigid_spending: Some("1000".into()),
+            hardship_costs: Some("500".into()),
+            subsistence_line: Some("800".into()),
+            primary_cause: Some("serious_illness".into()),
+            secondary_causes: vec!["unemployed;other".into()],
+            other_cause: Some("房屋受损".into()),
+            urgent_needs: Some("医药费".into()),
+            skills: Some("电焊".into()),
+            employment_wishes: Some("就近".into()),
+            state_of_mind: Some("焦虑".into()),
+            medical_costs: Some("20000".into()),
+            largest_stay: Some("8000".into()),
+            aid_request: Some("3000".into()),
+            region: Some("110101".into()),
+        };
+        let id = w(&mut t, &team, Write::NewCase { form: form.clone() })
+            .0
+            .case
+            .id;
+        form.household_size = Some("4".into());
+        w(
+            &mut t,
+            &team,
+            Write::EditCase {
+                case: id.clone(),
+                form,
+            },
+        );
+        let case = || id.clone();
+        w(
+            &mut t,
+            &team,
+            Write::AddMember {
+                case: case(),
+                relation: "spouse".into(),
+                age: Some("48".into()),
+                health: Some("good".into()),
+                occupation: Some("none".into()),
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::AddAssistance {
+                case: case(),
+                kind: "medical".into(),
+                amount: "1200.50".into(),
+                date: "2026-06-01".into(),
+                paying_node: Some("demo.branch".into()),
+                approving_node: Some("demo.branch".into()),
+                note: Some("住院".into()),
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::AddLoan {
+                case: case(),
+                amount: "3000".into(),
+                date: "2026-02-01".into(),
+                due: "2027-02-01".into(),
+                note: Some("助学".into()),
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::RepayLoan {
+                case: case(),
+                loan: None,
+                amount: "500".into(),
+                date: "2026-05-01".into(),
+                note: None,
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::AddVisit {
+                case: case(),
+                date: "2026-06-10".into(),
+                kind: "home".into(),
+                visitor: Some("李".into()),
+                notes: Some("住房漏雨".into()),
+                consent: true,
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::AddReview {
+                case: case(),
+                date: "2026-06-12".into(),
+                result: "confirmed".into(),
+                reviewer: Some("赵".into()),
+                notes: None,
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::MonthlyIncome {
+                case: case(),
+                month: "2026-05".into(),
+                amount: "700".into(),
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::Grade {
+                case: case(),
+                set: Some("deep".into()),
+                reason: Some("重病".into()),
+            },
+        );
+        w(
+            &mut t,
+            &team,
+            Write::FileCase {
+                case: case(),
+                via: None,
+            },
+        );
+        let mut b = MemoryCases::new("demo.branch", now.date());
+        b.receive(&id, &t).unwrap();
+        w(
+            &mut b,
+            &branch,
+            Write::Decide {
+                case: case(),
+                decision: "approve".into(),
+                note: "同意".into(),
+            },
+        );
+        let (written, advice) = w(
+            &mut b,
+            &branch,
+            Write::Escalate {
+                case: case(),
+                to_level: "enterprise".into(),
+                reason: "深度困难".into(),
+                via: None,
+            },
+        );
+        (written.case, advice)
+    }
+
+    #[test]
+    fn a_case_with_every_kind_of_record_survives_the_trip_through_protobuf() {
+        use prost::Message;
+        let (case, advice) = full_case();
+        // Every part of the case is there to be carried.
+        assert!(case.grading.override_.is_some() && !case.approvals.is_empty());
+        assert!(
+            !case.loans[0].repayments.is_empty() && !case.finances.monthly_income_fen.is_empty()
+        );
+        assert!(!case.escalation.trail.is_empty() && !advice.requirements.is_empty());
+        let written = Written {
+            case,
+            record: Some("r1".into()),
+            loan: None,
+            reported_to: Some("demo.enterprise".into()),
+            repeated: true,
+        };
+        let bytes = case_reply_to(&written, &advice).encode_to_vec();
+        let (back, back_advice) =
+            case_reply_from(pb::CaseReply::decode(bytes.as_slice()).unwrap()).unwrap();
+        assert_eq!(back, written);
+        assert_eq!(back_advice, advice);
     }
 
     proptest! {
