@@ -32,10 +32,73 @@ pub struct Due {
     pub loans_overdue: Vec<DueCase>,
 }
 
+/// Which list of [`Due`] a case is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DueKind {
+    /// No annual review in the last 12 months.
+    ReviewDue,
+    /// Above the line long enough to be lifted.
+    LiftEligible,
+    /// A loan past its due date.
+    LoanOverdue,
+}
+
+impl DueKind {
+    /// Every kind, in the order they are listed.
+    pub const ALL: [DueKind; 3] = [
+        DueKind::ReviewDue,
+        DueKind::LiftEligible,
+        DueKind::LoanOverdue,
+    ];
+
+    /// `review_due`, `lift_eligible` or `loan_overdue`.
+    pub fn code(self) -> &'static str {
+        match self {
+            DueKind::ReviewDue => "review_due",
+            DueKind::LiftEligible => "lift_eligible",
+            DueKind::LoanOverdue => "loan_overdue",
+        }
+    }
+}
+
+impl std::str::FromStr for DueKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<DueKind, String> {
+        DueKind::ALL
+            .into_iter()
+            .find(|k| k.code() == s)
+            .ok_or_else(|| format!("no list of due cases is called {s:?}"))
+    }
+}
+
 /// Months in a row above the subsistence line after which a household may be lifted.
 pub const LIFT_AFTER_MONTHS: u32 = 6;
 
 impl Due {
+    /// Every case on the lists, with its list, in the order listed.
+    pub fn into_items(self) -> Vec<(DueKind, DueCase)> {
+        let tag = |kind, v: Vec<DueCase>| v.into_iter().map(move |c| (kind, c));
+        tag(DueKind::ReviewDue, self.review_due)
+            .chain(tag(DueKind::LiftEligible, self.lift_eligible))
+            .chain(tag(DueKind::LoanOverdue, self.loans_overdue))
+            .collect()
+    }
+
+    /// The lists that `items` (as [`Due::into_items`] gives them) make up.
+    pub fn from_items(items: impl IntoIterator<Item = (DueKind, DueCase)>) -> Due {
+        let mut due = Due::default();
+        for (kind, c) in items {
+            match kind {
+                DueKind::ReviewDue => due.review_due.push(c),
+                DueKind::LiftEligible => due.lift_eligible.push(c),
+                DueKind::LoanOverdue => due.loans_overdue.push(c),
+            }
+        }
+        due
+    }
+
     /// What is due on `today` among `cases` (listing summaries, in the order to list them).
     pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseSummary>, today: Date) -> Due {
         let year_ago = today.saturating_sub(jiff::Span::new().years(1));

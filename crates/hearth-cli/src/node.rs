@@ -358,9 +358,14 @@ impl Node {
         ask!(self, Request::GetCase { case }, Reply::Case { written, advice } => (written.case, advice))
     }
 
-    /// The conflict queue (open, or all).
+    /// The conflict queue (open, or all), fetched page by page.
     pub fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>> {
-        ask!(self, Request::Conflicts { all }, Reply::Conflicts(c) => c)
+        self.all_pages(|page| {
+            (Request::Conflicts { all, page }, |r| match r {
+                Reply::Conflicts(p) => Ok(p),
+                other => Err(other.kind()),
+            })
+        })
     }
 
     /// One conflict.
@@ -375,14 +380,25 @@ impl Node {
         ask!(self, Request::Resolve { conflict, how }, Reply::Conflict(c) => c)
     }
 
-    /// What is due among the cases held here.
+    /// What is due among the cases held here, fetched page by page.
     pub fn due(&mut self) -> Result<Due> {
-        ask!(self, Request::Due, Reply::Due(d) => d)
+        let items = self.all_pages(|page| {
+            (Request::Due { page }, |r| match r {
+                Reply::Due(p) => Ok(p),
+                other => Err(other.kind()),
+            })
+        })?;
+        Ok(Due::from_items(items))
     }
 
-    /// Cases the policy sends higher than anyone has escalated them.
+    /// Cases the policy sends higher than anyone has escalated them, fetched page by page.
     pub fn pending(&mut self) -> Result<Vec<(CaseSummary, Advice)>> {
-        ask!(self, Request::Pending, Reply::Pending(p) => p)
+        self.all_pages(|page| {
+            (Request::Pending { page }, |r| match r {
+                Reply::Pending(p) => Ok(p),
+                other => Err(other.kind()),
+            })
+        })
     }
 
     /// The policy version in force on `date` (today if `None`), and every version held.
@@ -417,17 +433,33 @@ impl Node {
 
     /// The cases held, oldest first, fetched page by page.
     pub fn list(&mut self, filter: ListFilter) -> Result<Vec<CaseSummary>> {
+        self.all_pages(|page| {
+            let filter = filter.clone();
+            (Request::ListCases { filter, page }, |r| match r {
+                Reply::Cases(p) => Ok(p),
+                other => Err(other.kind()),
+            })
+        })
+    }
+
+    /// Every page of a listing: `ask` makes the request for a page and says how to take the
+    /// page out of its reply (or names the kind of reply it got instead).
+    fn all_pages<T>(
+        &mut self,
+        ask: impl Fn(
+            archive::PageRequest,
+        ) -> (Request, fn(Reply) -> Result<archive::Page<T>, &'static str>),
+    ) -> Result<Vec<T>> {
         let mut all = Vec::new();
         let mut token = None;
         loop {
-            let request = Request::ListCases {
-                filter: filter.clone(),
-                page: archive::PageRequest {
-                    size: Some(archive::PAGE_MAX),
-                    token,
-                },
-            };
-            let page = ask!(self, request, Reply::Cases(page) => page)?;
+            let (request, take) = ask(archive::PageRequest {
+                size: Some(archive::PAGE_MAX),
+                token,
+            });
+            let page = take(self.execute(request)?).map_err(|other| {
+                anyhow::anyhow!("the node answered with {other} where a page was due")
+            })?;
             all.extend(page.items);
             match page.next {
                 Some(next) => token = Some(next),

@@ -2365,7 +2365,12 @@ fn a_write_whose_answer_is_lost_is_made_once_when_run_again() {
             "2026-01-05",
         ],
     );
-    let up = || hearth(&t1, &["sync", "status", "--json"]).status.success();
+    // Up means the node answers on its socket, not only that the status can be read.
+    let up = || {
+        let out = hearth(&t1, &["sync", "status", "--json"]);
+        out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|v| v["running"] == true)
+    };
     let crash_once = |args: &[&str]| {
         let mut crashing = Serving(
             Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -2480,9 +2485,7 @@ fn a_full_disk_is_told_and_the_node_writes_again_once_space_is_freed() {
     let id = file_wang(&t1);
     let node = serve(&t1);
     let status = || must_json(&t1, &["sync", "status"]);
-    wait_until("the node to answer", || {
-        hearth(&t1, &["sync", "status", "--json"]).status.success()
-    });
+    wait_until("the node to answer", || status()["running"] == true);
     let notes = "入户走访记录 ".repeat(200);
     let visit = |day: u32| {
         hearth(

@@ -17,7 +17,7 @@ use crate::replica::StoreReplica;
 use crate::{NodeHandle, tls};
 use hearth_archive::Policy;
 use hearth_archive::conflict::QueueEntry;
-use hearth_archive::due::Due;
+use hearth_archive::due::{DueCase, DueKind};
 use hearth_archive::ledger::Disclosure;
 use hearth_archive::ledger::LedgerView;
 use hearth_archive::policy::Advice;
@@ -106,6 +106,19 @@ impl ArchiveService {
             .map_err(status)
     }
 
+    /// Carries out `request` on the node's replica as `by` (a write under request key `key`).
+    async fn serve(
+        &self,
+        by: String,
+        key: Option<String>,
+        request: archive::Request,
+    ) -> Result<archive::Reply, Status> {
+        self.run(by, move |replica, ctx| {
+            archive::execute(replica, ctx, key.as_deref(), request)
+        })
+        .await
+    }
+
     async fn fund(
         &self,
         by: String,
@@ -119,9 +132,7 @@ impl ArchiveService {
             })
             .await?;
         crash_after_commit(keyed && !repeated);
-        let mut reply = ledger_reply(&ledger)?;
-        reply.get_mut().repeated = repeated;
-        Ok(reply)
+        Ok(ledger_reply(&ledger, repeated))
     }
 
     pub async fn write(
@@ -157,15 +168,27 @@ fn unexpected(reply: &archive::Reply) -> OpError {
     OpError::Storage(format!("the operation answered with {}", reply.kind()).into())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
-    serde_json::to_string(value).map_err(|e| Status::internal(e.to_string()))
+fn ledger_reply(ledger: &LedgerView, repeated: bool) -> Response<pb::LedgerReply> {
+    Response::new(pb::LedgerReply {
+        ledger: Some(hearth_proto::archive::ledger_to(ledger)),
+        repeated,
+    })
 }
 
-fn ledger_reply(ledger: &LedgerView) -> Result<Response<pb::LedgerReply>, Status> {
-    Ok(Response::new(pb::LedgerReply {
-        ledger_json: to_json(ledger)?,
-        repeated: false,
-    }))
+fn policy_reply(policy: &Policy, versions: &[Policy]) -> Response<pb::PolicyReply> {
+    Response::new(pb::PolicyReply {
+        policy: Some(hearth_proto::archive::policy_to(policy)),
+        versions: versions
+            .iter()
+            .map(hearth_proto::archive::policy_to)
+            .collect(),
+    })
+}
+
+fn conflict_reply(c: &QueueEntry) -> Response<pb::ConflictReply> {
+    Response::new(pb::ConflictReply {
+        conflict: Some(hearth_proto::archive::conflict_to(c)),
+    })
 }
 
 fn case_reply(w: Written, advice: &Advice) -> Result<Response<pb::CaseReply>, Status> {
@@ -554,10 +577,19 @@ impl Archive for ArchiveService {
         request: Request<pb::DueCasesRequest>,
     ) -> Result<Response<pb::DueCasesReply>, Status> {
         let by = self.caller(&request, "")?;
-        let due = self.run(by, archive::due).await?;
-        Ok(Response::new(pb::DueCasesReply {
-            due_json: to_json(&due)?,
-        }))
+        let r = request.into_inner();
+        let page = hearth_proto::archive::page_from(r.page_size, r.page_token);
+        match self.serve(by, None, archive::Request::Due { page }).await? {
+            archive::Reply::Due(page) => Ok(Response::new(pb::DueCasesReply {
+                due: page
+                    .items
+                    .iter()
+                    .map(hearth_proto::archive::due_to)
+                    .collect(),
+                next_page_token: page.next.unwrap_or_default(),
+            })),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn pending_cases(
@@ -565,10 +597,25 @@ impl Archive for ArchiveService {
         request: Request<pb::PendingCasesRequest>,
     ) -> Result<Response<pb::PendingCasesReply>, Status> {
         let by = self.caller(&request, "")?;
-        let pending = self.run(by, archive::pending).await?;
-        Ok(Response::new(pb::PendingCasesReply {
-            cases_json: to_json(&pending)?,
-        }))
+        let r = request.into_inner();
+        let page = hearth_proto::archive::page_from(r.page_size, r.page_token);
+        match self
+            .serve(by, None, archive::Request::Pending { page })
+            .await?
+        {
+            archive::Reply::Pending(page) => Ok(Response::new(pb::PendingCasesReply {
+                cases: page
+                    .items
+                    .iter()
+                    .map(|(c, a)| pb::PendingCase {
+                        case: Some(hearth_proto::archive::summary_to(c)),
+                        advice: Some(hearth_proto::archive::advice_to(a)),
+                    })
+                    .collect(),
+                next_page_token: page.next.unwrap_or_default(),
+            })),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn show_policy(
@@ -577,20 +624,13 @@ impl Archive for ArchiveService {
     ) -> Result<Response<pb::PolicyReply>, Status> {
         let by = self.caller(&request, "")?;
         let date = request.into_inner().date;
-        let (policy, versions) = self
-            .run(by, move |replica, ctx| {
-                let date = match date {
-                    Some(d) => hearth_archive::form::parse_date("date", &d)?,
-                    None => ctx.editor().today,
-                };
-                let versions = archive::policy_versions(replica)?;
-                Ok((Policy::in_force(&versions, date), versions))
-            })
-            .await?;
-        Ok(Response::new(pb::PolicyReply {
-            policy_json: to_json(&policy)?,
-            versions_json: to_json(&versions)?,
-        }))
+        match self
+            .serve(by, None, archive::Request::ShowPolicy { date })
+            .await?
+        {
+            archive::Reply::Policy { in_force, versions } => Ok(policy_reply(&in_force, &versions)),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn stats(
@@ -598,10 +638,12 @@ impl Archive for ArchiveService {
         request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsReply>, Status> {
         let by = self.caller(&request, "")?;
-        let summary = self.run(by, archive::stats).await?;
-        Ok(Response::new(pb::StatsReply {
-            summary_json: to_json(&summary)?,
-        }))
+        match self.serve(by, None, archive::Request::Stats).await? {
+            archive::Reply::Stats(summary) => Ok(Response::new(pb::StatsReply {
+                summary: Some(hearth_proto::archive::node_summary_to(&summary)),
+            })),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn fund_show(
@@ -610,12 +652,14 @@ impl Archive for ArchiveService {
     ) -> Result<Response<pb::LedgerReply>, Status> {
         let by = self.caller(&request, "")?;
         let r = request.into_inner();
-        let ledger = self
-            .run(by, move |replica, ctx| {
-                archive::fund_show(replica, ctx, r.node.as_deref(), r.year.as_deref())
-            })
-            .await?;
-        ledger_reply(&ledger)
+        let request = archive::Request::FundShow {
+            node: r.node,
+            year: r.year,
+        };
+        match self.serve(by, None, request).await? {
+            archive::Reply::Ledger { ledger, repeated } => Ok(ledger_reply(&ledger, repeated)),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn fund_income(
@@ -682,14 +726,15 @@ impl Archive for ArchiveService {
     ) -> Result<Response<pb::DiscloseReply>, Status> {
         let by = self.caller(&request, "")?;
         let year = request.into_inner().year;
-        let disclosure = self
-            .run(by, move |replica, ctx| {
-                archive::disclosure(replica, ctx, &year)
-            })
-            .await?;
-        Ok(Response::new(pb::DiscloseReply {
-            disclosure_json: to_json(&disclosure)?,
-        }))
+        match self
+            .serve(by, None, archive::Request::Disclose { year })
+            .await?
+        {
+            archive::Reply::Disclosure(d) => Ok(Response::new(pb::DiscloseReply {
+                disclosure: Some(hearth_proto::archive::disclosure_to(&d)),
+            })),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn list_conflicts(
@@ -697,13 +742,17 @@ impl Archive for ArchiveService {
         request: Request<pb::ListConflictsRequest>,
     ) -> Result<Response<pb::ConflictsReply>, Status> {
         let by = self.caller(&request, "")?;
-        let all = request.into_inner().all;
-        let list = self
-            .run(by, move |replica, _| archive::conflicts(replica, all))
-            .await?;
-        Ok(Response::new(pb::ConflictsReply {
-            conflicts_json: to_json(&list)?,
-        }))
+        let r = request.into_inner();
+        let request = archive::Request::Conflicts {
+            all: r.all,
+            page: hearth_proto::archive::page_from(r.page_size, r.page_token),
+        };
+        match self.serve(by, None, request).await? {
+            archive::Reply::Conflicts(page) => Ok(Response::new(
+                hearth_proto::archive::conflicts_reply_to(page),
+            )),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn show_conflict(
@@ -712,12 +761,13 @@ impl Archive for ArchiveService {
     ) -> Result<Response<pb::ConflictReply>, Status> {
         let by = self.caller(&request, "")?;
         let id = request.into_inner().conflict;
-        let entry = self
-            .run(by, move |replica, _| archive::conflict(replica, &id))
-            .await?;
-        Ok(Response::new(pb::ConflictReply {
-            conflict_json: to_json(&entry)?,
-        }))
+        match self
+            .serve(by, None, archive::Request::Conflict { id })
+            .await?
+        {
+            archive::Reply::Conflict(c) => Ok(conflict_reply(&c)),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn resolve_conflict(
@@ -738,14 +788,14 @@ impl Archive for ArchiveService {
                 ));
             }
         };
-        let entry = self
-            .run(by, move |replica, ctx| {
-                archive::resolve_conflict(replica, ctx, &r.conflict, how)
-            })
-            .await?;
-        Ok(Response::new(pb::ConflictReply {
-            conflict_json: to_json(&entry)?,
-        }))
+        let request = archive::Request::Resolve {
+            conflict: r.conflict,
+            how,
+        };
+        match self.serve(by, None, request).await? {
+            archive::Reply::Conflict(c) => Ok(conflict_reply(&c)),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn set_policy(
@@ -753,17 +803,14 @@ impl Archive for ArchiveService {
         request: Request<pb::SetPolicyRequest>,
     ) -> Result<Response<pb::PolicyReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
-        let file = archive::parse_policy_file(&request.into_inner().toml).map_err(status)?;
-        let (policy, versions) = self
-            .run(by, move |replica, ctx| {
-                let policy = archive::set_policy(replica, ctx, &file)?;
-                Ok((policy, archive::policy_versions(replica)?))
-            })
-            .await?;
-        Ok(Response::new(pb::PolicyReply {
-            policy_json: to_json(&policy)?,
-            versions_json: to_json(&versions)?,
-        }))
+        let toml = request.into_inner().toml;
+        match self
+            .serve(by, None, archive::Request::SetPolicy { toml })
+            .await?
+        {
+            archive::Reply::PolicySet(policy) => Ok(policy_reply(&policy, &[])),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn add_review(
@@ -822,9 +869,26 @@ pub struct ArchiveRemote {
     key: Option<String>,
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Status> {
-    serde_json::from_str(json)
-        .map_err(|e| Status::internal(format!("the node sent an unreadable answer: {e}")))
+/// The status for a reply this client cannot read.
+fn unreadable(e: hearth_proto::archive::Unreadable) -> Status {
+    Status::internal(e.to_string())
+}
+
+/// The policy in a reply, and the versions.
+fn policies(reply: pb::PolicyReply) -> Result<(Policy, Vec<Policy>), Status> {
+    let policy = reply
+        .policy
+        .ok_or_else(|| Status::internal("the node answered with no policy"))?;
+    let versions = reply
+        .versions
+        .into_iter()
+        .map(hearth_proto::archive::policy_from)
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    Ok((
+        hearth_proto::archive::policy_from(policy).map_err(unreadable)?,
+        versions,
+    ))
 }
 
 fn written(reply: pb::CaseReply) -> Result<(Written, Advice), Status> {
@@ -877,8 +941,8 @@ impl ArchiveRemote {
                 }
             }
             Request::Import { rows } => Reply::Imported(self.import(rows).await?),
-            Request::Due => Reply::Due(self.due().await?),
-            Request::Pending => Reply::Pending(self.pending().await?),
+            Request::Due { page } => Reply::Due(self.due(page).await?),
+            Request::Pending { page } => Reply::Pending(self.pending(page).await?),
             Request::ShowPolicy { date } => {
                 let (in_force, versions) = self.policy(date).await?;
                 Reply::Policy { in_force, versions }
@@ -894,7 +958,7 @@ impl ArchiveRemote {
                 Reply::Ledger { ledger, repeated }
             }
             Request::Disclose { year } => Reply::Disclosure(self.disclose(year).await?),
-            Request::Conflicts { all } => Reply::Conflicts(self.conflicts(all).await?),
+            Request::Conflicts { all, page } => Reply::Conflicts(self.conflicts(all, page).await?),
             Request::Conflict { id } => Reply::Conflict(self.conflict(id).await?),
             Request::Resolve { conflict, how } => {
                 Reply::Conflict(self.resolve(conflict, how).await?)
@@ -918,24 +982,60 @@ impl ArchiveRemote {
         Ok((written.case, advice))
     }
 
-    /// See [`archive::due`].
-    pub async fn due(&mut self) -> Result<Due, Status> {
+    /// See [`archive::due`]: one page.
+    pub async fn due(
+        &mut self,
+        page: archive::PageRequest,
+    ) -> Result<archive::Page<(DueKind, DueCase)>, Status> {
+        let (page_size, page_token) = hearth_proto::archive::page_to(page);
         let reply = self
             .client
-            .due_cases(pb::DueCasesRequest {})
+            .due_cases(pb::DueCasesRequest {
+                page_size,
+                page_token,
+            })
             .await?
             .into_inner();
-        from_json(&reply.due_json)
+        Ok(archive::Page {
+            items: reply
+                .due
+                .into_iter()
+                .map(hearth_proto::archive::due_from)
+                .collect::<Result<_, _>>()
+                .map_err(unreadable)?,
+            next: Some(reply.next_page_token).filter(|t| !t.is_empty()),
+        })
     }
 
-    /// See [`archive::pending`].
-    pub async fn pending(&mut self) -> Result<Vec<(hearth_archive::CaseSummary, Advice)>, Status> {
+    /// See [`archive::pending`]: one page.
+    pub async fn pending(
+        &mut self,
+        page: archive::PageRequest,
+    ) -> Result<archive::Page<(hearth_archive::CaseSummary, Advice)>, Status> {
+        let (page_size, page_token) = hearth_proto::archive::page_to(page);
         let reply = self
             .client
-            .pending_cases(pb::PendingCasesRequest {})
+            .pending_cases(pb::PendingCasesRequest {
+                page_size,
+                page_token,
+            })
             .await?
             .into_inner();
-        from_json(&reply.cases_json)
+        let items = reply
+            .cases
+            .into_iter()
+            .map(|p| {
+                Ok((
+                    hearth_proto::archive::summary_from(p.case.unwrap_or_default())?,
+                    hearth_proto::archive::advice_from(p.advice.unwrap_or_default())?,
+                ))
+            })
+            .collect::<Result<_, hearth_proto::archive::Unreadable>>()
+            .map_err(unreadable)?;
+        Ok(archive::Page {
+            items,
+            next: Some(reply.next_page_token).filter(|t| !t.is_empty()),
+        })
     }
 
     /// The version in force on `date` (today if `None`) and every version held.
@@ -945,26 +1045,33 @@ impl ArchiveRemote {
             .show_policy(pb::ShowPolicyRequest { date })
             .await?
             .into_inner();
-        Ok((
-            from_json(&reply.policy_json)?,
-            from_json(&reply.versions_json)?,
-        ))
+        policies(reply)
     }
 
     /// See [`archive::stats`].
     pub async fn stats(&mut self) -> Result<hearth_archive::summary::NodeSummary, Status> {
         let reply = self.client.stats(pb::StatsRequest {}).await?.into_inner();
-        from_json(&reply.summary_json)
+        hearth_proto::archive::node_summary_from(reply.summary.unwrap_or_default())
+            .map_err(unreadable)
     }
 
-    /// See [`archive::conflicts`].
-    pub async fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>, Status> {
+    /// See [`archive::conflicts`]: one page.
+    pub async fn conflicts(
+        &mut self,
+        all: bool,
+        page: archive::PageRequest,
+    ) -> Result<archive::Page<QueueEntry>, Status> {
+        let (page_size, page_token) = hearth_proto::archive::page_to(page);
         let reply = self
             .client
-            .list_conflicts(pb::ListConflictsRequest { all })
+            .list_conflicts(pb::ListConflictsRequest {
+                all,
+                page_size,
+                page_token,
+            })
             .await?
             .into_inner();
-        from_json(&reply.conflicts_json)
+        Ok(hearth_proto::archive::conflicts_reply_from(reply))
     }
 
     /// See [`archive::conflict`].
@@ -974,7 +1081,9 @@ impl ArchiveRemote {
             .show_conflict(pb::ShowConflictRequest { conflict: id })
             .await?
             .into_inner();
-        from_json(&reply.conflict_json)
+        Ok(hearth_proto::archive::conflict_from(
+            reply.conflict.unwrap_or_default(),
+        ))
     }
 
     /// See [`archive::resolve_conflict`].
@@ -995,7 +1104,9 @@ impl ArchiveRemote {
             })
             .await?
             .into_inner();
-        from_json(&reply.conflict_json)
+        Ok(hearth_proto::archive::conflict_from(
+            reply.conflict.unwrap_or_default(),
+        ))
     }
 
     /// See [`archive::fund_show`].
@@ -1009,7 +1120,7 @@ impl ArchiveRemote {
             .fund_show(pb::FundShowRequest { node, year })
             .await?
             .into_inner();
-        from_json(&reply.ledger_json)
+        hearth_proto::archive::ledger_from(reply.ledger.unwrap_or_default()).map_err(unreadable)
     }
 
     /// See [`archive::fund_write`].
@@ -1061,7 +1172,9 @@ impl ArchiveRemote {
             }
         };
         let reply = reply?.into_inner();
-        Ok((from_json(&reply.ledger_json)?, reply.repeated))
+        let ledger = hearth_proto::archive::ledger_from(reply.ledger.unwrap_or_default())
+            .map_err(unreadable)?;
+        Ok((ledger, reply.repeated))
     }
 
     /// See [`archive::disclosure`].
@@ -1071,7 +1184,8 @@ impl ArchiveRemote {
             .disclose(pb::DiscloseRequest { year })
             .await?
             .into_inner();
-        from_json(&reply.disclosure_json)
+        hearth_proto::archive::disclosure_from(reply.disclosure.unwrap_or_default())
+            .map_err(unreadable)
     }
 
     /// Sets a new policy version from TOML text.
@@ -1084,7 +1198,7 @@ impl ArchiveRemote {
             })
             .await?
             .into_inner();
-        from_json(&reply.policy_json)
+        Ok(policies(reply)?.0)
     }
 
     /// One page of the cases held, oldest first.

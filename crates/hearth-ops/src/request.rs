@@ -2,7 +2,7 @@
 //! API, the console) sends to a node.
 
 use hearth_archive::conflict::QueueEntry;
-use hearth_archive::due::Due;
+use hearth_archive::due::{DueCase, DueKind};
 use hearth_archive::ledger::{Disclosure, LedgerView};
 use hearth_archive::policy::Advice;
 use hearth_archive::summary::NodeSummary;
@@ -89,10 +89,10 @@ pub enum Request {
     Write(Box<Write>),
     /// Many new cases: all or none.
     Import { rows: Vec<ImportRow> },
-    /// Reviews due, households that may be lifted, loans overdue.
-    Due,
-    /// Cases the policy sends higher than anyone has escalated them.
-    Pending,
+    /// Reviews due, households that may be lifted, loans overdue: one page of them.
+    Due { page: PageRequest },
+    /// Cases the policy sends higher than anyone has escalated them: one page.
+    Pending { page: PageRequest },
     /// The policy in force on a date (today when `None`), and every version.
     ShowPolicy { date: Option<String> },
     /// A new policy version, as TOML (at the top only).
@@ -108,8 +108,8 @@ pub enum Request {
     Fund(FundWrite),
     /// What this node discloses for a year.
     Disclose { year: String },
-    /// The conflict queue: open ones, or all.
-    Conflicts { all: bool },
+    /// The conflict queue, newest first: open ones, or all; one page.
+    Conflicts { all: bool, page: PageRequest },
     /// One conflict, by id or a unique prefix.
     Conflict { id: String },
     /// Resolves a conflict.
@@ -136,10 +136,10 @@ pub enum Reply {
     Cases(Page<CaseSummary>),
     /// The ids of the cases imported, in row order.
     Imported(Vec<String>),
-    /// What is due.
-    Due(Due),
-    /// Cases to escalate, with why.
-    Pending(Vec<(CaseSummary, Advice)>),
+    /// A page of what is due, each case with its list.
+    Due(Page<(DueKind, DueCase)>),
+    /// A page of the cases to escalate, with why.
+    Pending(Page<(CaseSummary, Advice)>),
     /// The policy in force and every version held.
     Policy {
         in_force: Policy,
@@ -153,8 +153,8 @@ pub enum Reply {
     Ledger { ledger: LedgerView, repeated: bool },
     /// A disclosure.
     Disclosure(Disclosure),
-    /// Conflicts, newest first.
-    Conflicts(Vec<QueueEntry>),
+    /// A page of conflicts, newest first.
+    Conflicts(Page<QueueEntry>),
     /// One conflict.
     Conflict(QueueEntry),
 }
@@ -221,8 +221,16 @@ pub fn execute(
             }
         }
         Request::Import { rows } => Reply::Imported(crate::import(cases, ctx, &rows, &|| {})?),
-        Request::Due => Reply::Due(crate::due(cases, ctx)?),
-        Request::Pending => Reply::Pending(crate::pending(cases, ctx)?),
+        Request::Due { page } => Reply::Due(Page::of(
+            crate::due(cases, ctx)?.into_items(),
+            &page,
+            |(kind, c)| format!("{}/{}/{}", *kind as u8, c.id, c.detail),
+        )?),
+        Request::Pending { page } => {
+            Reply::Pending(Page::of(crate::pending(cases, ctx)?, &page, |(c, _)| {
+                case_key(c)
+            })?)
+        }
         Request::ShowPolicy { date } => {
             let date = match date {
                 Some(d) => hearth_archive::form::parse_date("date", &d)?,
@@ -248,7 +256,18 @@ pub fn execute(
             Reply::Ledger { ledger, repeated }
         }
         Request::Disclose { year } => Reply::Disclosure(crate::disclosure(cases, ctx, &year)?),
-        Request::Conflicts { all } => Reply::Conflicts(crate::conflicts(cases, all)?),
+        Request::Conflicts { all, page } => Reply::Conflicts(Page::of(
+            crate::conflicts(cases, all)?,
+            &page,
+            // Newest first: the time counted down from the latest there can be.
+            |c| {
+                format!(
+                    "{:020}/{}",
+                    i128::from(i64::MAX) - i128::from(c.since),
+                    c.id
+                )
+            },
+        )?),
         Request::Conflict { id } => Reply::Conflict(crate::conflict(cases, &id)?),
         Request::Resolve { conflict, how } => {
             Reply::Conflict(crate::resolve_conflict(cases, ctx, &conflict, how)?)

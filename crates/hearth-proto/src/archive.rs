@@ -3,10 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use hearth_archive::conflict::{ConflictKind, QueueEntry, Resolution, Side};
+use hearth_archive::due::{DueCase, DueKind};
 use hearth_archive::jiff::Timestamp;
 use hearth_archive::jiff::civil::Date;
-use hearth_archive::policy::{Advice, Requirement};
-use hearth_archive::{AssistanceKind, CaseSummary, Cause, Grade, Level, Status, view};
+use hearth_archive::ledger::{DisclosedPayment, Disclosure, Entry, LedgerView, Stamp};
+use hearth_archive::policy::{Advice, EscalationRules, Requirement};
+use hearth_archive::summary::{ConflictBrief, NodeSummary, Totals};
+use hearth_archive::{
+    AssistanceKind, CaseSummary, Cause, Grade, IncomeSource, Level, Policy, Status, view,
+};
 use hearth_ops::{ListFilter, Page, PageRequest, Written};
 
 use crate::v1 as pb;
@@ -682,6 +688,487 @@ pub fn case_reply_from(r: pb::CaseReply) -> Result<(Written, Advice), Unreadable
     ))
 }
 
+/// The page request of a listing message.
+pub fn page_from(size: u32, token: String) -> PageRequest {
+    PageRequest {
+        size: Some(size).filter(|n| *n > 0),
+        token: Some(token).filter(|t| !t.is_empty()),
+    }
+}
+
+/// A page request's size and token as a listing message carries them.
+pub fn page_to(page: PageRequest) -> (u32, String) {
+    (page.size.unwrap_or(0), page.token.unwrap_or_default())
+}
+
+fn next_from(token: String) -> Option<String> {
+    Some(token).filter(|t| !t.is_empty())
+}
+
+fn map_to<K: Copy, V: Clone>(
+    m: &BTreeMap<K, V>,
+    code: impl Fn(K) -> &'static str,
+) -> std::collections::HashMap<String, V> {
+    m.iter()
+        .map(|(k, v)| (code(*k).to_owned(), v.clone()))
+        .collect()
+}
+
+fn map_from<K: std::str::FromStr + Ord, V>(
+    what: &'static str,
+    m: std::collections::HashMap<String, V>,
+) -> Result<BTreeMap<K, V>, Unreadable> {
+    m.into_iter()
+        .map(|(k, v)| Ok((code(what, &k)?, v)))
+        .collect()
+}
+
+fn year_from(y: i32) -> Result<i16, Unreadable> {
+    i16::try_from(y).map_err(|_| unreadable("year", y.to_string()))
+}
+
+/// The message for a conflict in the queue.
+pub fn conflict_to(c: &QueueEntry) -> pb::Conflict {
+    pb::Conflict {
+        id: c.id.clone(),
+        case: c.case.clone(),
+        field: c.field.clone(),
+        path: c.path.clone(),
+        kind: match c.kind() {
+            ConflictKind::Field => "field",
+            ConflictKind::Invariant => "invariant",
+            ConflictKind::Duplicate => "duplicate",
+        }
+        .to_owned(),
+        sides: c
+            .sides
+            .iter()
+            .map(|s| pb::Side {
+                value: s.value.clone(),
+                node: s.node.clone(),
+                actor: s.actor.clone(),
+                at: s.at,
+            })
+            .collect(),
+        since: c.since,
+        route: c.route.clone(),
+        resolution: c.resolution.as_ref().map(|r| pb::Resolution {
+            by: r.by.clone(),
+            node: r.node.clone(),
+            at: r.at,
+            how: r.how.clone(),
+        }),
+    }
+}
+
+/// The conflict a message carries (its kind follows from its path).
+pub fn conflict_from(m: pb::Conflict) -> QueueEntry {
+    QueueEntry {
+        id: m.id,
+        case: m.case,
+        field: m.field,
+        path: m.path,
+        sides: m
+            .sides
+            .into_iter()
+            .map(|s| Side {
+                value: s.value,
+                node: s.node,
+                actor: s.actor,
+                at: s.at,
+            })
+            .collect(),
+        since: m.since,
+        route: m.route,
+        resolution: m.resolution.map(|r| Resolution {
+            by: r.by,
+            node: r.node,
+            at: r.at,
+            how: r.how,
+        }),
+    }
+}
+
+/// The reply carrying a page of the conflict queue.
+pub fn conflicts_reply_to(page: Page<QueueEntry>) -> pb::ConflictsReply {
+    pb::ConflictsReply {
+        conflicts: page.items.iter().map(conflict_to).collect(),
+        next_page_token: page.next.unwrap_or_default(),
+    }
+}
+
+/// The page of the conflict queue a reply carries.
+pub fn conflicts_reply_from(r: pb::ConflictsReply) -> Page<QueueEntry> {
+    Page {
+        items: r.conflicts.into_iter().map(conflict_from).collect(),
+        next: next_from(r.next_page_token),
+    }
+}
+
+fn entry_to(id: &str, e: &Entry) -> pb::LedgerEntry {
+    use pb::ledger_entry::Entry as E;
+    let stamp = e.stamp();
+    let entry = match e {
+        Entry::Budget {
+            year, amount_fen, ..
+        } => E::Budget(pb::Budget {
+            year: i32::from(*year),
+            amount_fen: *amount_fen,
+        }),
+        Entry::Income {
+            date,
+            source,
+            amount_fen,
+            from_node,
+            note,
+            ..
+        } => E::Income(pb::Income {
+            date: date.to_string(),
+            source: source.code().to_owned(),
+            amount_fen: *amount_fen,
+            from_node: from_node.clone(),
+            note: note.clone(),
+        }),
+        Entry::Disbursement {
+            date,
+            amount_fen,
+            kind,
+            case,
+            assistance,
+            ..
+        } => E::Disbursement(pb::Disbursement {
+            date: date.to_string(),
+            amount_fen: *amount_fen,
+            kind: kind.code().to_owned(),
+            case: case.clone(),
+            assistance: assistance.clone(),
+        }),
+        Entry::GrantOut {
+            date,
+            to_node,
+            amount_fen,
+            note,
+            ..
+        } => E::GrantOut(pb::GrantOut {
+            date: date.to_string(),
+            to_node: to_node.clone(),
+            amount_fen: *amount_fen,
+            note: note.clone(),
+        }),
+    };
+    pb::LedgerEntry {
+        id: id.to_owned(),
+        by: stamp.by.clone(),
+        node: stamp.node.clone(),
+        at: stamp.at.as_millisecond(),
+        entry: Some(entry),
+    }
+}
+
+fn entry_from(m: pb::LedgerEntry) -> Result<(String, Entry), Unreadable> {
+    use pb::ledger_entry::Entry as E;
+    let stamp = Stamp {
+        by: m.by,
+        node: m.node,
+        at: time_from(Some(m.at))?.unwrap_or_default(),
+    };
+    let entry = match m
+        .entry
+        .ok_or_else(|| unreadable("a ledger entry", "that is empty"))?
+    {
+        E::Budget(b) => Entry::Budget {
+            year: year_from(b.year)?,
+            amount_fen: b.amount_fen,
+            stamp,
+        },
+        E::Income(i) => Entry::Income {
+            date: date(&i.date)?,
+            source: code("income source", &i.source)?,
+            amount_fen: i.amount_fen,
+            from_node: i.from_node,
+            note: i.note,
+            stamp,
+        },
+        E::Disbursement(d) => Entry::Disbursement {
+            date: date(&d.date)?,
+            amount_fen: d.amount_fen,
+            kind: code("assistance kind", &d.kind)?,
+            case: d.case,
+            assistance: d.assistance,
+            stamp,
+        },
+        E::GrantOut(g) => Entry::GrantOut {
+            date: date(&g.date)?,
+            to_node: g.to_node,
+            amount_fen: g.amount_fen,
+            note: g.note,
+            stamp,
+        },
+    };
+    Ok((m.id, entry))
+}
+
+/// The message for a fund ledger of a year.
+pub fn ledger_to(l: &LedgerView) -> pb::Ledger {
+    pb::Ledger {
+        node: l.node.clone(),
+        year: i32::from(l.year),
+        budget_fen: l.budget_fen,
+        income_fen: map_to(&l.income_fen, IncomeSource::code),
+        disbursed_fen: map_to(&l.disbursed_fen, AssistanceKind::code),
+        granted_fen: l.granted_fen,
+        opening_fen: l.opening_fen,
+        balance_fen: l.balance_fen,
+        entries: l.entries.iter().map(|(id, e)| entry_to(id, e)).collect(),
+    }
+}
+
+/// The fund ledger a message carries.
+pub fn ledger_from(m: pb::Ledger) -> Result<LedgerView, Unreadable> {
+    Ok(LedgerView {
+        node: m.node,
+        year: year_from(m.year)?,
+        budget_fen: m.budget_fen,
+        income_fen: map_from("income source", m.income_fen)?,
+        disbursed_fen: map_from("assistance kind", m.disbursed_fen)?,
+        granted_fen: m.granted_fen,
+        opening_fen: m.opening_fen,
+        balance_fen: m.balance_fen,
+        entries: m
+            .entries
+            .into_iter()
+            .map(entry_from)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The message for a disclosure.
+pub fn disclosure_to(d: &Disclosure) -> pb::Disclosure {
+    pb::Disclosure {
+        ledger: Some(ledger_to(&d.ledger)),
+        income: d
+            .income
+            .iter()
+            .map(|(date, source, from, fen)| pb::DisclosedIncome {
+                date: date.to_string(),
+                source: source.code().to_owned(),
+                from_node: from.clone(),
+                amount_fen: *fen,
+            })
+            .collect(),
+        grants: d
+            .grants
+            .iter()
+            .map(|(date, to, fen)| pb::DisclosedGrant {
+                date: date.to_string(),
+                to_node: to.clone(),
+                amount_fen: *fen,
+            })
+            .collect(),
+        payments: d
+            .payments
+            .iter()
+            .map(|p| pb::DisclosedPayment {
+                date: p.date.to_string(),
+                kind: p.kind.code().to_owned(),
+                recipient: p.recipient.clone(),
+                amount_fen: p.amount_fen,
+            })
+            .collect(),
+    }
+}
+
+/// The disclosure a message carries.
+pub fn disclosure_from(m: pb::Disclosure) -> Result<Disclosure, Unreadable> {
+    Ok(Disclosure {
+        ledger: ledger_from(m.ledger.unwrap_or_default())?,
+        income: m
+            .income
+            .into_iter()
+            .map(|i| {
+                Ok((
+                    date(&i.date)?,
+                    code("income source", &i.source)?,
+                    i.from_node,
+                    i.amount_fen,
+                ))
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        grants: m
+            .grants
+            .into_iter()
+            .map(|g| Ok((date(&g.date)?, g.to_node, g.amount_fen)))
+            .collect::<Result<_, Unreadable>>()?,
+        payments: m
+            .payments
+            .into_iter()
+            .map(|p| {
+                Ok(DisclosedPayment {
+                    date: date(&p.date)?,
+                    kind: code("assistance kind", &p.kind)?,
+                    recipient: p.recipient,
+                    amount_fen: p.amount_fen,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
+    })
+}
+
+fn totals_to(t: &Totals) -> pb::Totals {
+    pb::Totals {
+        cases: t.cases,
+        by_status: map_to(&t.by_status, Status::code),
+        by_grade: map_to(&t.by_grade, Grade::code),
+        by_cause: map_to(&t.by_cause, Cause::code),
+        paid_fen: map_to(&t.paid_fen, AssistanceKind::code),
+        households_helped: t.households_helped,
+        people_helped: t.people_helped,
+        visits: t.visits,
+        filed_this_year: t.filed_this_year,
+        lifted_this_year: t.lifted_this_year,
+        closed_this_year: t.closed_this_year,
+    }
+}
+
+fn totals_from(m: pb::Totals) -> Result<Totals, Unreadable> {
+    Ok(Totals {
+        cases: m.cases,
+        by_status: map_from("status", m.by_status)?,
+        by_grade: map_from("grade", m.by_grade)?,
+        by_cause: map_from("cause", m.by_cause)?,
+        paid_fen: map_from("assistance kind", m.paid_fen)?,
+        households_helped: m.households_helped,
+        people_helped: m.people_helped,
+        visits: m.visits,
+        filed_this_year: m.filed_this_year,
+        lifted_this_year: m.lifted_this_year,
+        closed_this_year: m.closed_this_year,
+    })
+}
+
+/// The message for a node's summary.
+pub fn node_summary_to(n: &NodeSummary) -> pb::NodeSummary {
+    pb::NodeSummary {
+        node: n.node.clone(),
+        level: n.level.code().to_owned(),
+        year: i32::from(n.year),
+        as_of: n.as_of.as_millisecond(),
+        own: Some(totals_to(&n.own)),
+        children: n
+            .children
+            .iter()
+            .map(|(c, t)| (c.clone(), totals_to(t)))
+            .collect(),
+        total: Some(totals_to(&n.total)),
+        conflicts: n
+            .conflicts
+            .iter()
+            .map(|c| pb::ConflictBrief {
+                id: c.id.clone(),
+                case: c.case.clone(),
+                field: c.field.clone(),
+                route: c.route.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The node summary a message carries.
+pub fn node_summary_from(m: pb::NodeSummary) -> Result<NodeSummary, Unreadable> {
+    Ok(NodeSummary {
+        node: m.node,
+        level: code("level", &m.level)?,
+        year: year_from(m.year)?,
+        as_of: time_from(Some(m.as_of))?.unwrap_or_default(),
+        own: totals_from(m.own.unwrap_or_default())?,
+        children: m
+            .children
+            .into_iter()
+            .map(|(c, t)| Ok((c, totals_from(t)?)))
+            .collect::<Result<_, Unreadable>>()?,
+        total: totals_from(m.total.unwrap_or_default())?,
+        conflicts: m
+            .conflicts
+            .into_iter()
+            .map(|c| ConflictBrief {
+                id: c.id,
+                case: c.case,
+                field: c.field,
+                route: c.route,
+            })
+            .collect(),
+    })
+}
+
+/// The message for a case on a due list.
+pub fn due_to((kind, c): &(DueKind, DueCase)) -> pb::DueCase {
+    pb::DueCase {
+        what: kind.code().to_owned(),
+        id: c.id.clone(),
+        name: c.name.clone(),
+        status: c.status.code().to_owned(),
+        detail: c.detail.clone(),
+    }
+}
+
+/// The case on a due list a message carries.
+pub fn due_from(m: pb::DueCase) -> Result<(DueKind, DueCase), Unreadable> {
+    Ok((
+        code("due list", &m.what)?,
+        DueCase {
+            id: m.id,
+            name: m.name,
+            status: code("status", &m.status)?,
+            detail: m.detail,
+        },
+    ))
+}
+
+/// The message for a policy version.
+pub fn policy_to(p: &Policy) -> pb::Policy {
+    pb::Policy {
+        version: p.version,
+        effective_from: p.effective_from.to_string(),
+        levels: codes_to(&p.levels, Level::code),
+        subsistence_lines_fen: p.subsistence_lines_fen.clone().into_iter().collect(),
+        yearly_caps_fen: map_to(&p.yearly_caps_fen, AssistanceKind::code),
+        one_off_cap_fen: p.one_off_cap_fen,
+        authority_fen: map_to(&p.authority_fen, Level::code),
+        escalation: Some(pb::EscalationRules {
+            deep_to: p.escalation.deep_to.code().to_owned(),
+            medical_yearly_fen: p.escalation.medical_yearly_fen,
+            medical_stay_fen: p.escalation.medical_stay_fen,
+            medical_to: p.escalation.medical_to.code().to_owned(),
+        }),
+        set_by: p.set_by.clone(),
+        set_node: p.set_node.clone(),
+    }
+}
+
+/// The policy version a message carries.
+pub fn policy_from(m: pb::Policy) -> Result<Policy, Unreadable> {
+    let e = m
+        .escalation
+        .ok_or_else(|| unreadable("a policy", "without escalation rules"))?;
+    Ok(Policy {
+        version: m.version,
+        effective_from: date(&m.effective_from)?,
+        levels: codes_from("level", &m.levels)?,
+        subsistence_lines_fen: m.subsistence_lines_fen.into_iter().collect(),
+        yearly_caps_fen: map_from("assistance kind", m.yearly_caps_fen)?,
+        one_off_cap_fen: m.one_off_cap_fen,
+        authority_fen: map_from("level", m.authority_fen)?,
+        escalation: EscalationRules {
+            deep_to: code("level", &e.deep_to)?,
+            medical_yearly_fen: e.medical_yearly_fen,
+            medical_stay_fen: e.medical_stay_fen,
+            medical_to: code("level", &e.medical_to)?,
+        },
+        set_by: m.set_by,
+        set_node: m.set_node,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -992,6 +1479,184 @@ mod tests {
             case_reply_from(pb::CaseReply::decode(bytes.as_slice()).unwrap()).unwrap();
         assert_eq!(back, written);
         assert_eq!(back_advice, advice);
+    }
+
+    /// Every other kind of reply, from a branch that set a policy, pays from its fund, grants
+    /// to its child, holds a conflict and cases that are due.
+    #[test]
+    fn every_reply_survives_the_trip_through_protobuf() {
+        use hearth_ops::{
+            CountingIds, Ctx, FundWrite, MemoryCases, Place, Reply, Request, Write, execute,
+        };
+        use prost::Message;
+        fn trip<M: Message + Default>(m: M) -> M {
+            M::decode(m.encode_to_vec().as_slice()).unwrap()
+        }
+        let now = Date::new(2026, 6, 15)
+            .unwrap()
+            .at(12, 0, 0, 0)
+            .in_tz("Asia/Shanghai")
+            .unwrap();
+        let salt = hearth_archive::FederationSalt::sample();
+        let top = Place {
+            node_id: "demo.branch".into(),
+            level: Level::Branch,
+            parents: Vec::new(),
+            children: vec!["demo.team-1".into()],
+        };
+        let ids = CountingIds::default();
+        let ctx = Ctx {
+            place: &top,
+            salt: &salt,
+            by: "张敏",
+            now: &now,
+            ids: &ids,
+        };
+        let mut b = MemoryCases::new("demo.branch", now.date());
+        let mut ask = |r: Request| execute(&mut b, &ctx, None, r).unwrap();
+        let toml = "effective_from = \"2026-01-01\"\none_off_cap = \"8000\"\n[yearly_caps]\nliving = \"9000\"\n";
+        let Reply::PolicySet(set) = ask(Request::SetPolicy { toml: toml.into() }) else {
+            panic!("a policy is set")
+        };
+        assert_eq!(policy_from(trip(policy_to(&set))).unwrap(), set);
+        let Reply::Policy { versions, .. } = ask(Request::ShowPolicy { date: None }) else {
+            panic!("the policy is shown")
+        };
+        for p in &versions {
+            assert_eq!(&policy_from(trip(policy_to(p))).unwrap(), p);
+        }
+        for w in [
+            FundWrite::Budget {
+                year: "2026".into(),
+                amount: "50000".into(),
+            },
+            FundWrite::Income {
+                source: "donation".into(),
+                amount: "20000".into(),
+                date: "2026-01-05".into(),
+                note: Some("企业捐赠".into()),
+            },
+            FundWrite::Grant {
+                to: "demo.team-1".into(),
+                amount: "3000".into(),
+                date: "2026-02-01".into(),
+                note: None,
+            },
+        ] {
+            ask(Request::Fund(w));
+        }
+        let form = hearth_archive::CaseForm {
+            name: Some("王建国".into()),
+            id_number: Some(hearth_archive::identity::sample_id_number(3)),
+            household_size: Some("3".into()),
+            annual_income: Some("9000".into()),
+            rigid_spending: Some("0".into()),
+            subsistence_line: Some("800".into()),
+            primary_cause: Some("serious_illness".into()),
+            ..Default::default()
+        };
+        let Reply::Case { written, .. } = ask(Request::Write(Box::new(Write::NewCase { form })))
+        else {
+            panic!("a case is opened")
+        };
+        let id = written.case.id;
+        for w in [
+            Write::FileCase {
+                case: id.clone(),
+                via: None,
+            },
+            Write::AddAssistance {
+                case: id.clone(),
+                kind: "living".into(),
+                amount: "600".into(),
+                date: "2026-03-01".into(),
+                paying_node: None,
+                approving_node: None,
+                note: None,
+            },
+            Write::AddLoan {
+                case: id.clone(),
+                amount: "1000".into(),
+                date: "2025-01-01".into(),
+                due: "2026-01-01".into(),
+                note: None,
+            },
+        ] {
+            ask(Request::Write(Box::new(w)));
+        }
+        let Reply::Ledger { ledger, .. } = ask(Request::FundShow {
+            node: None,
+            year: None,
+        }) else {
+            panic!("the ledger is shown")
+        };
+        assert_eq!(ledger.entries.len(), 4, "{ledger:?}");
+        assert_eq!(ledger_from(trip(ledger_to(&ledger))).unwrap(), ledger);
+        let Reply::Disclosure(d) = ask(Request::Disclose {
+            year: "2026".into(),
+        }) else {
+            panic!("a disclosure")
+        };
+        assert!(!d.payments.is_empty() && !d.grants.is_empty() && !d.income.is_empty());
+        assert_eq!(disclosure_from(trip(disclosure_to(&d))).unwrap(), d);
+        let Reply::Stats(summary) = ask(Request::Stats) else {
+            panic!("the figures")
+        };
+        assert_eq!(
+            node_summary_from(trip(node_summary_to(&summary))).unwrap(),
+            summary
+        );
+        let Reply::Due(due) = ask(Request::Due {
+            page: Default::default(),
+        }) else {
+            panic!("the due list")
+        };
+        assert!(!due.items.is_empty());
+        for item in &due.items {
+            assert_eq!(&due_from(trip(due_to(item))).unwrap(), item);
+        }
+        // A conflict: the same case changed at the team while the branch changed it too.
+        let mut team = MemoryCases::new("demo.team-1", now.date());
+        team.receive(&id, &b).unwrap();
+        let team_place = Place {
+            node_id: "demo.team-1".into(),
+            level: Level::Team,
+            parents: vec!["demo.branch".into()],
+            children: Vec::new(),
+        };
+        let edit = |yuan: &str| {
+            Request::Write(Box::new(Write::EditCase {
+                case: id.clone(),
+                form: hearth_archive::CaseForm {
+                    annual_income: Some(yuan.into()),
+                    ..Default::default()
+                },
+            }))
+        };
+        let team_ctx = Ctx {
+            place: &team_place,
+            ..ctx
+        };
+        execute(&mut team, &team_ctx, None, edit("9500")).unwrap();
+        execute(&mut b, &ctx, None, edit("9900")).unwrap();
+        b.receive(&id, &team).unwrap();
+        let Reply::Conflicts(page) = execute(
+            &mut b,
+            &ctx,
+            None,
+            Request::Conflicts {
+                all: true,
+                page: Default::default(),
+            },
+        )
+        .unwrap() else {
+            panic!("the queue")
+        };
+        assert!(!page.items.is_empty());
+        assert_eq!(
+            conflicts_reply_from(trip(conflicts_reply_to(page.clone()))),
+            page
+        );
     }
 
     proptest! {
