@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use hearth_archive::{CaseForm, FederationSalt};
+use std::future::Future;
+use std::pin::Pin;
+
+use hearth_archive::FederationSalt;
 use hearth_proto::v1 as pb;
 use hearth_proto::v1::archive_client::ArchiveClient;
 use hearth_proto::v1::archive_server::Archive;
@@ -230,50 +233,77 @@ fn crash_after_commit(committed: bool) {
     }
 }
 
-/// Both directions between the domain's and the protocol's case form, over one list of fields.
-macro_rules! form_conversions {
-    ($($field:ident),+ $(,)?) => {
-        fn form(f: Option<pb::CaseForm>) -> CaseForm {
-            let f = f.unwrap_or_default();
-            CaseForm { $($field: f.$field),+ }
-        }
-
-        /// The protobuf form of a [`CaseForm`], for clients.
-        pub fn form_to_pb(f: CaseForm) -> pb::CaseForm {
-            pb::CaseForm { $($field: f.$field),+ }
-        }
+/// The handlers of the RPCs that write a case: each request message is a [`Write`]
+/// (`hearth_proto::archive`), made under the request key its metadata carries.
+macro_rules! writes {
+    ($($rpc:ident($msg:ident)),+ $(,)?) => {
+        $(
+            // As `#[tonic::async_trait]` writes an `async fn` (it does not see into macros).
+            fn $rpc<'life0, 'async_trait>(
+                &'life0 self,
+                request: Request<pb::$msg>,
+            ) -> Pin<Box<dyn Future<Output = Result<Response<pb::CaseReply>, Status>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(async move {
+                    let by = self.caller(&request, &request.get_ref().by)?;
+                    let key = request_key(&request)?;
+                    self.write(by, key, Write::from(request.into_inner())).await
+                })
+            }
+        )+
     };
 }
 
-form_conversions!(
-    name,
-    id_number,
-    gender,
-    birth_year,
-    employer,
-    job,
-    phone,
-    address,
-    household_size,
-    annual_income,
-    rigid_spending,
-    hardship_costs,
-    subsistence_line,
-    primary_cause,
-    secondary_causes,
-    other_cause,
-    urgent_needs,
-    skills,
-    employment_wishes,
-    state_of_mind,
-    medical_costs,
-    largest_stay,
-    aid_request,
-    region,
-);
+/// The handlers of the RPCs that write to the fund, as [`writes`] does for cases.
+macro_rules! funds {
+    ($($rpc:ident($msg:ident)),+ $(,)?) => {
+        $(
+            fn $rpc<'life0, 'async_trait>(
+                &'life0 self,
+                request: Request<pb::$msg>,
+            ) -> Pin<Box<dyn Future<Output = Result<Response<pb::LedgerReply>, Status>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(async move {
+                    let by = self.caller(&request, &request.get_ref().by)?;
+                    let key = request_key(&request)?;
+                    self.fund(by, key, FundWrite::from(request.into_inner())).await
+                })
+            }
+        )+
+    };
+}
 
 #[tonic::async_trait]
 impl Archive for ArchiveService {
+    writes! {
+        new_case(NewCaseRequest),
+        edit_case(EditCaseRequest),
+        file_case(FileCaseRequest),
+        transition_case(TransitionCaseRequest),
+        grade_case(GradeCaseRequest),
+        escalate_case(EscalateCaseRequest),
+        add_member(AddMemberRequest),
+        add_assistance(AddAssistanceRequest),
+        add_loan(AddLoanRequest),
+        repay_loan(RepayLoanRequest),
+        add_visit(AddVisitRequest),
+        decide_case(DecideCaseRequest),
+        add_monthly_income(AddMonthlyIncomeRequest),
+        add_review(AddReviewRequest),
+    }
+
+    funds! {
+        fund_income(FundIncomeRequest),
+        fund_budget(FundBudgetRequest),
+        fund_grant(FundGrantRequest),
+    }
+
     async fn get_case(
         &self,
         request: Request<pb::GetCaseRequest>,
@@ -319,257 +349,6 @@ impl Archive for ArchiveService {
             })
             .await?;
         Ok(Response::new(hearth_proto::archive::list_reply_to(page)))
-    }
-
-    async fn new_case(
-        &self,
-        request: Request<pb::NewCaseRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(by, key, Write::NewCase { form: form(r.form) })
-            .await
-    }
-
-    async fn edit_case(
-        &self,
-        request: Request<pb::EditCaseRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::EditCase {
-                case: r.case,
-                form: form(r.form),
-            },
-        )
-        .await
-    }
-
-    async fn file_case(
-        &self,
-        request: Request<pb::FileCaseRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::FileCase {
-                case: r.case,
-                via: r.via,
-            },
-        )
-        .await
-    }
-
-    async fn transition_case(
-        &self,
-        request: Request<pb::TransitionCaseRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::Transition {
-                case: r.case,
-                to: r.to,
-                reason: r.reason,
-            },
-        )
-        .await
-    }
-
-    async fn grade_case(
-        &self,
-        request: Request<pb::GradeCaseRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::Grade {
-                case: r.case,
-                set: r.set,
-                reason: r.reason,
-            },
-        )
-        .await
-    }
-
-    async fn escalate_case(
-        &self,
-        request: Request<pb::EscalateCaseRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::Escalate {
-                case: r.case,
-                to_level: r.to_level,
-                reason: r.reason,
-                via: r.via,
-            },
-        )
-        .await
-    }
-
-    async fn add_member(
-        &self,
-        request: Request<pb::AddMemberRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::AddMember {
-                case: r.case,
-                relation: r.relation,
-                age: r.age,
-                health: r.health,
-                occupation: r.occupation,
-            },
-        )
-        .await
-    }
-
-    async fn add_assistance(
-        &self,
-        request: Request<pb::AddAssistanceRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::AddAssistance {
-                case: r.case,
-                kind: r.kind,
-                amount: r.amount,
-                date: r.date,
-                paying_node: r.paying_node,
-                approving_node: r.approving_node,
-                note: r.note,
-            },
-        )
-        .await
-    }
-
-    async fn add_loan(
-        &self,
-        request: Request<pb::AddLoanRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::AddLoan {
-                case: r.case,
-                amount: r.amount,
-                date: r.date,
-                due: r.due,
-                note: r.note,
-            },
-        )
-        .await
-    }
-
-    async fn repay_loan(
-        &self,
-        request: Request<pb::RepayLoanRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::RepayLoan {
-                case: r.case,
-                loan: r.loan,
-                amount: r.amount,
-                date: r.date,
-                note: r.note,
-            },
-        )
-        .await
-    }
-
-    async fn add_visit(
-        &self,
-        request: Request<pb::AddVisitRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::AddVisit {
-                case: r.case,
-                date: r.date,
-                kind: r.kind,
-                visitor: r.visitor,
-                notes: r.notes,
-                consent: r.consent,
-            },
-        )
-        .await
-    }
-
-    async fn decide_case(
-        &self,
-        request: Request<pb::DecideCaseRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::Decide {
-                case: r.case,
-                decision: r.decision,
-                note: r.note,
-            },
-        )
-        .await
-    }
-
-    async fn add_monthly_income(
-        &self,
-        request: Request<pb::AddMonthlyIncomeRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::MonthlyIncome {
-                case: r.case,
-                month: r.month,
-                amount: r.amount,
-            },
-        )
-        .await
     }
 
     async fn due_cases(
@@ -662,64 +441,6 @@ impl Archive for ArchiveService {
         }
     }
 
-    async fn fund_income(
-        &self,
-        request: Request<pb::FundIncomeRequest>,
-    ) -> Result<Response<pb::LedgerReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.fund(
-            by,
-            key,
-            FundWrite::Income {
-                source: r.source,
-                amount: r.amount,
-                date: r.date,
-                note: r.note,
-            },
-        )
-        .await
-    }
-
-    async fn fund_budget(
-        &self,
-        request: Request<pb::FundBudgetRequest>,
-    ) -> Result<Response<pb::LedgerReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.fund(
-            by,
-            key,
-            FundWrite::Budget {
-                year: r.year,
-                amount: r.amount,
-            },
-        )
-        .await
-    }
-
-    async fn fund_grant(
-        &self,
-        request: Request<pb::FundGrantRequest>,
-    ) -> Result<Response<pb::LedgerReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.fund(
-            by,
-            key,
-            FundWrite::Grant {
-                to: r.to,
-                amount: r.amount,
-                date: r.date,
-                note: r.note,
-            },
-        )
-        .await
-    }
-
     async fn disclose(
         &self,
         request: Request<pb::DiscloseRequest>,
@@ -774,24 +495,12 @@ impl Archive for ArchiveService {
         &self,
         request: Request<pb::ResolveConflictRequest>,
     ) -> Result<Response<pb::ConflictReply>, Status> {
-        use pb::resolve_conflict_request::How;
         let by = self.caller(&request, &request.get_ref().by)?;
-        let r = request.into_inner();
-        let how = match r.how {
-            Some(How::Pick(n)) => Resolve::Pick(n as usize),
-            Some(How::Value(v)) => Resolve::Value(v),
-            Some(How::Acknowledge(note)) => Resolve::Acknowledge(note),
-            Some(How::MergeInto(case)) => Resolve::MergeInto(case),
-            None => {
-                return Err(Status::invalid_argument(
-                    "say how to resolve it: pick a side or give a value",
-                ));
-            }
-        };
-        let request = archive::Request::Resolve {
-            conflict: r.conflict,
-            how,
-        };
+        let (conflict, how) = hearth_proto::archive::resolve_from(request.into_inner())
+            .ok_or_else(|| {
+                Status::invalid_argument("say how to resolve it: pick a side or give a value")
+            })?;
+        let request = archive::Request::Resolve { conflict, how };
         match self.serve(by, None, request).await? {
             archive::Reply::Conflict(c) => Ok(conflict_reply(&c)),
             other => Err(status(unexpected(&other))),
@@ -813,43 +522,12 @@ impl Archive for ArchiveService {
         }
     }
 
-    async fn add_review(
-        &self,
-        request: Request<pb::AddReviewRequest>,
-    ) -> Result<Response<pb::CaseReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let key = request_key(&request)?;
-        let r = request.into_inner();
-        self.write(
-            by,
-            key,
-            Write::AddReview {
-                case: r.case,
-                date: r.date,
-                result: r.result,
-                reviewer: r.reviewer,
-                notes: r.notes,
-            },
-        )
-        .await
-    }
-
     async fn import_cases(
         &self,
         request: Request<pb::ImportCasesRequest>,
     ) -> Result<Response<pb::ImportCasesReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
-        let rows: Vec<ImportRow> = request
-            .into_inner()
-            .rows
-            .into_iter()
-            .map(|r| ImportRow {
-                line: r.line,
-                form: form(r.form),
-                status: r.status,
-                unreadable: r.unreadable,
-            })
-            .collect();
+        let rows = hearth_proto::archive::import_from(request.into_inner());
         let ids = self
             .run(by, move |replica, ctx| {
                 archive::import(replica, ctx, &rows, &|| {})
@@ -1088,22 +766,8 @@ impl ArchiveRemote {
 
     /// See [`archive::resolve_conflict`].
     pub async fn resolve(&mut self, id: String, how: Resolve) -> Result<QueueEntry, Status> {
-        use pb::resolve_conflict_request::How;
-        let how = match how {
-            Resolve::Pick(n) => How::Pick(u32::try_from(n).unwrap_or(u32::MAX)),
-            Resolve::Value(v) => How::Value(v),
-            Resolve::Acknowledge(note) => How::Acknowledge(note),
-            Resolve::MergeInto(case) => How::MergeInto(case),
-        };
-        let reply = self
-            .client
-            .resolve_conflict(pb::ResolveConflictRequest {
-                by: self.by.clone(),
-                conflict: id,
-                how: Some(how),
-            })
-            .await?
-            .into_inner();
+        let message = hearth_proto::archive::resolve_to(id, how, self.by.clone());
+        let reply = self.client.resolve_conflict(message).await?.into_inner();
         Ok(hearth_proto::archive::conflict_from(
             reply.conflict.unwrap_or_default(),
         ))
@@ -1126,50 +790,13 @@ impl ArchiveRemote {
     /// See [`archive::fund_write`].
     /// With the ledger, whether the write's request key had been used already.
     pub async fn fund_write(&mut self, w: FundWrite) -> Result<(LedgerView, bool), Status> {
-        let by = self.by.clone();
+        use hearth_proto::archive::FundMessage as M;
         let key = self.key.as_deref();
         let c = &mut self.client;
-        let reply = match w {
-            FundWrite::Income {
-                source,
-                amount,
-                date,
-                note,
-            } => {
-                c.fund_income(keyed(
-                    pb::FundIncomeRequest {
-                        by,
-                        source,
-                        amount,
-                        date,
-                        note,
-                    },
-                    key,
-                ))
-                .await
-            }
-            FundWrite::Budget { year, amount } => {
-                c.fund_budget(keyed(pb::FundBudgetRequest { by, year, amount }, key))
-                    .await
-            }
-            FundWrite::Grant {
-                to,
-                amount,
-                date,
-                note,
-            } => {
-                c.fund_grant(keyed(
-                    pb::FundGrantRequest {
-                        by,
-                        to,
-                        amount,
-                        date,
-                        note,
-                    },
-                    key,
-                ))
-                .await
-            }
+        let reply = match hearth_proto::archive::fund_to(w, self.by.clone()) {
+            M::Income(m) => c.fund_income(keyed(m, key)).await,
+            M::Budget(m) => c.fund_budget(keyed(m, key)).await,
+            M::Grant(m) => c.fund_grant(keyed(m, key)).await,
         };
         let reply = reply?.into_inner();
         let ledger = hearth_proto::archive::ledger_from(reply.ledger.unwrap_or_default())
@@ -1217,257 +844,30 @@ impl ArchiveRemote {
 
     /// See [`archive::import`].
     pub async fn import(&mut self, rows: Vec<ImportRow>) -> Result<Vec<String>, Status> {
-        let rows = rows
-            .into_iter()
-            .map(|r| pb::ImportRow {
-                line: r.line,
-                form: Some(form_to_pb(r.form)),
-                status: r.status,
-                unreadable: r.unreadable,
-            })
-            .collect();
-        Ok(self
-            .client
-            .import_cases(pb::ImportCasesRequest {
-                by: self.by.clone(),
-                rows,
-            })
-            .await?
-            .into_inner()
-            .ids)
+        let message = hearth_proto::archive::import_to(rows, self.by.clone());
+        Ok(self.client.import_cases(message).await?.into_inner().ids)
     }
 
     /// See [`archive::write`]: what it did, and what the policy says of the case.
     pub async fn write(&mut self, w: Write) -> Result<(Written, Advice), Status> {
-        let by = self.by.clone();
+        use hearth_proto::archive::WriteMessage as M;
         let key = self.key.as_deref();
         let c = &mut self.client;
-        let reply = match w {
-            Write::NewCase { form } => {
-                c.new_case(keyed(
-                    pb::NewCaseRequest {
-                        by,
-                        form: Some(form_to_pb(form)),
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::EditCase { case, form } => {
-                c.edit_case(keyed(
-                    pb::EditCaseRequest {
-                        by,
-                        case,
-                        form: Some(form_to_pb(form)),
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::FileCase { case, via } => {
-                c.file_case(keyed(pb::FileCaseRequest { by, case, via }, key))
-                    .await
-            }
-            Write::Transition { case, to, reason } => {
-                c.transition_case(keyed(
-                    pb::TransitionCaseRequest {
-                        by,
-                        case,
-                        to,
-                        reason,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::Grade { case, set, reason } => {
-                c.grade_case(keyed(
-                    pb::GradeCaseRequest {
-                        by,
-                        case,
-                        set,
-                        reason,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::Escalate {
-                case,
-                to_level,
-                reason,
-                via,
-            } => {
-                c.escalate_case(keyed(
-                    pb::EscalateCaseRequest {
-                        by,
-                        case,
-                        to_level,
-                        reason,
-                        via,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::AddMember {
-                case,
-                relation,
-                age,
-                health,
-                occupation,
-            } => {
-                c.add_member(keyed(
-                    pb::AddMemberRequest {
-                        by,
-                        case,
-                        relation,
-                        age,
-                        health,
-                        occupation,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::AddAssistance {
-                case,
-                kind,
-                amount,
-                date,
-                paying_node,
-                approving_node,
-                note,
-            } => {
-                c.add_assistance(keyed(
-                    pb::AddAssistanceRequest {
-                        by,
-                        case,
-                        kind,
-                        amount,
-                        date,
-                        paying_node,
-                        approving_node,
-                        note,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::AddLoan {
-                case,
-                amount,
-                date,
-                due,
-                note,
-            } => {
-                c.add_loan(keyed(
-                    pb::AddLoanRequest {
-                        by,
-                        case,
-                        amount,
-                        date,
-                        due,
-                        note,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::RepayLoan {
-                case,
-                loan,
-                amount,
-                date,
-                note,
-            } => {
-                c.repay_loan(keyed(
-                    pb::RepayLoanRequest {
-                        by,
-                        case,
-                        loan,
-                        amount,
-                        date,
-                        note,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::AddVisit {
-                case,
-                date,
-                kind,
-                visitor,
-                notes,
-                consent,
-            } => {
-                c.add_visit(keyed(
-                    pb::AddVisitRequest {
-                        by,
-                        case,
-                        date,
-                        kind,
-                        visitor,
-                        notes,
-                        consent,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::MonthlyIncome {
-                case,
-                month,
-                amount,
-            } => {
-                c.add_monthly_income(keyed(
-                    pb::AddMonthlyIncomeRequest {
-                        by,
-                        case,
-                        month,
-                        amount,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::Decide {
-                case,
-                decision,
-                note,
-            } => {
-                c.decide_case(keyed(
-                    pb::DecideCaseRequest {
-                        by,
-                        case,
-                        decision,
-                        note,
-                    },
-                    key,
-                ))
-                .await
-            }
-            Write::AddReview {
-                case,
-                date,
-                result,
-                reviewer,
-                notes,
-            } => {
-                c.add_review(keyed(
-                    pb::AddReviewRequest {
-                        by,
-                        case,
-                        date,
-                        result,
-                        reviewer,
-                        notes,
-                    },
-                    key,
-                ))
-                .await
-            }
+        let reply = match hearth_proto::archive::write_to(w, self.by.clone()) {
+            M::NewCase(m) => c.new_case(keyed(m, key)).await,
+            M::EditCase(m) => c.edit_case(keyed(m, key)).await,
+            M::FileCase(m) => c.file_case(keyed(m, key)).await,
+            M::Transition(m) => c.transition_case(keyed(m, key)).await,
+            M::Grade(m) => c.grade_case(keyed(m, key)).await,
+            M::Escalate(m) => c.escalate_case(keyed(m, key)).await,
+            M::AddMember(m) => c.add_member(keyed(m, key)).await,
+            M::AddAssistance(m) => c.add_assistance(keyed(m, key)).await,
+            M::AddLoan(m) => c.add_loan(keyed(m, key)).await,
+            M::RepayLoan(m) => c.repay_loan(keyed(m, key)).await,
+            M::AddVisit(m) => c.add_visit(keyed(m, key)).await,
+            M::MonthlyIncome(m) => c.add_monthly_income(keyed(m, key)).await,
+            M::Decide(m) => c.decide_case(keyed(m, key)).await,
+            M::AddReview(m) => c.add_review(keyed(m, key)).await,
         };
         written(reply?.into_inner())
     }

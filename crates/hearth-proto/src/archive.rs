@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use hearth_archive::CaseForm;
 use hearth_archive::conflict::{ConflictKind, QueueEntry, Resolution, Side};
 use hearth_archive::due::{DueCase, DueKind};
 use hearth_archive::jiff::Timestamp;
@@ -13,7 +14,7 @@ use hearth_archive::summary::{ConflictBrief, NodeSummary, Totals};
 use hearth_archive::{
     AssistanceKind, CaseSummary, Cause, Grade, IncomeSource, Level, Policy, Status, view,
 };
-use hearth_ops::{ListFilter, Page, PageRequest, Written};
+use hearth_ops::{FundWrite, ImportRow, ListFilter, Page, PageRequest, Resolve, Write, Written};
 
 use crate::v1 as pb;
 
@@ -1169,6 +1170,185 @@ pub fn policy_from(m: pb::Policy) -> Result<Policy, Unreadable> {
     })
 }
 
+/// How one field of a request travels: most as they are; a case form in its message.
+trait Wire<W>: Sized {
+    fn to_wire(self) -> W;
+    fn from_wire(w: W) -> Self;
+}
+
+impl<T> Wire<T> for T {
+    fn to_wire(self) -> T {
+        self
+    }
+    fn from_wire(w: T) -> T {
+        w
+    }
+}
+
+impl Wire<Option<pb::CaseForm>> for CaseForm {
+    fn to_wire(self) -> Option<pb::CaseForm> {
+        Some(form_to(self))
+    }
+    fn from_wire(w: Option<pb::CaseForm>) -> CaseForm {
+        form_from(w.unwrap_or_default())
+    }
+}
+
+/// Both directions between the domain's and the protocol's case form, over one list of fields.
+macro_rules! form_conversions {
+    ($($field:ident),+ $(,)?) => {
+        /// The case form a message carries.
+        pub fn form_from(f: pb::CaseForm) -> CaseForm {
+            CaseForm { $($field: f.$field),+ }
+        }
+
+        /// The message for a case form.
+        pub fn form_to(f: CaseForm) -> pb::CaseForm {
+            pb::CaseForm { $($field: f.$field),+ }
+        }
+    };
+}
+
+form_conversions!(
+    name,
+    id_number,
+    gender,
+    birth_year,
+    employer,
+    job,
+    phone,
+    address,
+    household_size,
+    annual_income,
+    rigid_spending,
+    hardship_costs,
+    subsistence_line,
+    primary_cause,
+    secondary_causes,
+    other_cause,
+    urgent_needs,
+    skills,
+    employment_wishes,
+    state_of_mind,
+    medical_costs,
+    largest_stay,
+    aid_request,
+    region,
+);
+
+/// For an enum of writes (`$domain`), the enum of the messages that carry them (`$wire`), each
+/// variant to the request message of its RPC and back, over one list of fields per variant;
+/// every message also names the person (`by`).
+macro_rules! write_messages {
+    ($domain:ident, $wire:ident, $to:ident: $($variant:ident($msg:ident) { $($field:ident),* $(,)? }),+ $(,)?) => {
+        /// Each write as the request message of its RPC.
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(missing_docs)]
+        pub enum $wire {
+            $($variant(pb::$msg)),+
+        }
+
+        /// The message for a write made by `by`.
+        pub fn $to(w: $domain, by: String) -> $wire {
+            match w {
+                $($domain::$variant { $($field),* } => $wire::$variant(pb::$msg {
+                    by,
+                    $($field: Wire::to_wire($field)),*
+                })),+
+            }
+        }
+
+        $(
+            impl From<pb::$msg> for $domain {
+                fn from(m: pb::$msg) -> $domain {
+                    $domain::$variant { $($field: Wire::from_wire(m.$field)),* }
+                }
+            }
+        )+
+    };
+}
+
+write_messages!(Write, WriteMessage, write_to:
+    NewCase(NewCaseRequest) { form },
+    EditCase(EditCaseRequest) { case, form },
+    FileCase(FileCaseRequest) { case, via },
+    Transition(TransitionCaseRequest) { case, to, reason },
+    Grade(GradeCaseRequest) { case, set, reason },
+    Escalate(EscalateCaseRequest) { case, to_level, reason, via },
+    AddMember(AddMemberRequest) { case, relation, age, health, occupation },
+    AddAssistance(AddAssistanceRequest) {
+        case, kind, amount, date, paying_node, approving_node, note,
+    },
+    AddLoan(AddLoanRequest) { case, amount, date, due, note },
+    RepayLoan(RepayLoanRequest) { case, loan, amount, date, note },
+    AddVisit(AddVisitRequest) { case, date, kind, visitor, notes, consent },
+    MonthlyIncome(AddMonthlyIncomeRequest) { case, month, amount },
+    Decide(DecideCaseRequest) { case, decision, note },
+    AddReview(AddReviewRequest) { case, date, result, reviewer, notes },
+);
+
+write_messages!(FundWrite, FundMessage, fund_to:
+    Income(FundIncomeRequest) { source, amount, date, note },
+    Budget(FundBudgetRequest) { year, amount },
+    Grant(FundGrantRequest) { to, amount, date, note },
+);
+
+/// The message for an import made by `by`.
+pub fn import_to(rows: Vec<ImportRow>, by: String) -> pb::ImportCasesRequest {
+    pb::ImportCasesRequest {
+        by,
+        rows: rows
+            .into_iter()
+            .map(|r| pb::ImportRow {
+                line: r.line,
+                form: Some(form_to(r.form)),
+                status: r.status,
+                unreadable: r.unreadable,
+            })
+            .collect(),
+    }
+}
+
+/// The rows an import message carries.
+pub fn import_from(m: pb::ImportCasesRequest) -> Vec<ImportRow> {
+    m.rows
+        .into_iter()
+        .map(|r| ImportRow {
+            line: r.line,
+            form: form_from(r.form.unwrap_or_default()),
+            status: r.status,
+            unreadable: r.unreadable,
+        })
+        .collect()
+}
+
+/// The message for resolving conflict `conflict` by `by`.
+pub fn resolve_to(conflict: String, how: Resolve, by: String) -> pb::ResolveConflictRequest {
+    use pb::resolve_conflict_request::How;
+    pb::ResolveConflictRequest {
+        by,
+        conflict,
+        how: Some(match how {
+            Resolve::Pick(n) => How::Pick(u32::try_from(n).unwrap_or(u32::MAX)),
+            Resolve::Value(v) => How::Value(v),
+            Resolve::Acknowledge(note) => How::Acknowledge(note),
+            Resolve::MergeInto(case) => How::MergeInto(case),
+        }),
+    }
+}
+
+/// The conflict and how to resolve it, as a message says; `None` if it does not say how.
+pub fn resolve_from(m: pb::ResolveConflictRequest) -> Option<(String, Resolve)> {
+    use pb::resolve_conflict_request::How;
+    let how = match m.how? {
+        How::Pick(n) => Resolve::Pick(usize::try_from(n).unwrap_or(usize::MAX)),
+        How::Value(v) => Resolve::Value(v),
+        How::Acknowledge(note) => Resolve::Acknowledge(note),
+        How::MergeInto(case) => Resolve::MergeInto(case),
+    };
+    Some((m.conflict, how))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1657,6 +1837,217 @@ mod tests {
             conflicts_reply_from(trip(conflicts_reply_to(page.clone()))),
             page
         );
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "\\PC{0,12}"
+    }
+
+    fn opt() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(text())
+    }
+
+    fn form() -> impl Strategy<Value = CaseForm> {
+        (
+            (opt(), opt(), opt(), opt(), opt(), opt(), opt(), opt()),
+            (opt(), opt(), opt(), opt(), opt(), opt()),
+            (proptest::collection::vec(text(), 0..3), opt(), opt(), opt()),
+            (opt(), opt(), opt(), opt(), opt(), opt()),
+        )
+            .prop_map(|(a, b, c, d)| CaseForm {
+                name: a.0,
+                id_number: a.1,
+                gender: a.2,
+                birth_year: a.3,
+                employer: a.4,
+                job: a.5,
+                phone: a.6,
+                address: a.7,
+                household_size: b.0,
+                annual_income: b.1,
+                rigid_spending: b.2,
+                hardship_costs: b.3,
+                subsistence_line: b.4,
+                primary_cause: b.5,
+                secondary_causes: c.0,
+                other_cause: c.1,
+                urgent_needs: c.2,
+                skills: c.3,
+                employment_wishes: d.0,
+                state_of_mind: d.1,
+                medical_costs: d.2,
+                largest_stay: d.3,
+                aid_request: d.4,
+                region: d.5,
+            })
+    }
+
+    fn write() -> impl Strategy<Value = Write> {
+        let t = text;
+        prop_oneof![
+            form().prop_map(|form| Write::NewCase { form }),
+            (t(), form()).prop_map(|(case, form)| Write::EditCase { case, form }),
+            (t(), opt()).prop_map(|(case, via)| Write::FileCase { case, via }),
+            (t(), t(), t()).prop_map(|(case, to, reason)| Write::Transition { case, to, reason }),
+            (t(), opt(), opt()).prop_map(|(case, set, reason)| Write::Grade { case, set, reason }),
+            (t(), t(), t(), opt()).prop_map(|(case, to_level, reason, via)| Write::Escalate {
+                case,
+                to_level,
+                reason,
+                via
+            }),
+            (t(), t(), opt(), opt(), opt()).prop_map(
+                |(case, relation, age, health, occupation)| {
+                    Write::AddMember {
+                        case,
+                        relation,
+                        age,
+                        health,
+                        occupation,
+                    }
+                }
+            ),
+            (t(), t(), t(), t(), opt(), opt(), opt()).prop_map(
+                |(case, kind, amount, date, paying_node, approving_node, note)| {
+                    Write::AddAssistance {
+                        case,
+                        kind,
+                        amount,
+                        date,
+                        paying_node,
+                        approving_node,
+                        note,
+                    }
+                }
+            ),
+            (t(), t(), t(), t(), opt()).prop_map(|(case, amount, date, due, note)| {
+                Write::AddLoan {
+                    case,
+                    amount,
+                    date,
+                    due,
+                    note,
+                }
+            }),
+            (t(), opt(), t(), t(), opt()).prop_map(|(case, loan, amount, date, note)| {
+                Write::RepayLoan {
+                    case,
+                    loan,
+                    amount,
+                    date,
+                    note,
+                }
+            }),
+            (t(), t(), t(), opt(), opt(), any::<bool>()).prop_map(
+                |(case, date, kind, visitor, notes, consent)| Write::AddVisit {
+                    case,
+                    date,
+                    kind,
+                    visitor,
+                    notes,
+                    consent
+                }
+            ),
+            (t(), t(), t()).prop_map(|(case, month, amount)| Write::MonthlyIncome {
+                case,
+                month,
+                amount
+            }),
+            (t(), t(), t()).prop_map(|(case, decision, note)| Write::Decide {
+                case,
+                decision,
+                note
+            }),
+            (t(), t(), t(), opt(), opt()).prop_map(|(case, date, result, reviewer, notes)| {
+                Write::AddReview {
+                    case,
+                    date,
+                    result,
+                    reviewer,
+                    notes,
+                }
+            }),
+        ]
+    }
+
+    fn fund() -> impl Strategy<Value = FundWrite> {
+        let t = text;
+        prop_oneof![
+            (t(), t(), t(), opt()).prop_map(|(source, amount, date, note)| FundWrite::Income {
+                source,
+                amount,
+                date,
+                note
+            }),
+            (t(), t()).prop_map(|(year, amount)| FundWrite::Budget { year, amount }),
+            (t(), t(), t(), opt()).prop_map(|(to, amount, date, note)| FundWrite::Grant {
+                to,
+                amount,
+                date,
+                note
+            }),
+        ]
+    }
+
+    /// The write a message carries, whatever its RPC.
+    fn write_of(m: WriteMessage) -> (String, Write) {
+        use prost::Message;
+        fn trip<M: Message + Default>(m: M) -> M {
+            M::decode(m.encode_to_vec().as_slice()).unwrap()
+        }
+        use WriteMessage as M;
+        match m {
+            M::NewCase(m) => (m.by.clone(), trip(m).into()),
+            M::EditCase(m) => (m.by.clone(), trip(m).into()),
+            M::FileCase(m) => (m.by.clone(), trip(m).into()),
+            M::Transition(m) => (m.by.clone(), trip(m).into()),
+            M::Grade(m) => (m.by.clone(), trip(m).into()),
+            M::Escalate(m) => (m.by.clone(), trip(m).into()),
+            M::AddMember(m) => (m.by.clone(), trip(m).into()),
+            M::AddAssistance(m) => (m.by.clone(), trip(m).into()),
+            M::AddLoan(m) => (m.by.clone(), trip(m).into()),
+            M::RepayLoan(m) => (m.by.clone(), trip(m).into()),
+            M::AddVisit(m) => (m.by.clone(), trip(m).into()),
+            M::MonthlyIncome(m) => (m.by.clone(), trip(m).into()),
+            M::Decide(m) => (m.by.clone(), trip(m).into()),
+            M::AddReview(m) => (m.by.clone(), trip(m).into()),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_write_survives_the_trip_through_its_message(w in write(), by in text()) {
+            prop_assert_eq!(write_of(write_to(w.clone(), by.clone())), (by, w));
+        }
+
+        #[test]
+        fn every_fund_write_import_and_resolution_survives_the_trip(
+            f in fund(),
+            rows in proptest::collection::vec((any::<u64>(), form(), opt(), opt()), 0..3),
+            how in prop_oneof![
+                (0usize..1000).prop_map(Resolve::Pick),
+                text().prop_map(Resolve::Value),
+                text().prop_map(Resolve::Acknowledge),
+                text().prop_map(Resolve::MergeInto),
+            ],
+            by in text(),
+        ) {
+            let back: FundWrite = match fund_to(f.clone(), by.clone()) {
+                FundMessage::Income(m) => m.into(),
+                FundMessage::Budget(m) => m.into(),
+                FundMessage::Grant(m) => m.into(),
+            };
+            prop_assert_eq!(back, f);
+            let rows: Vec<ImportRow> = rows
+                .into_iter()
+                .map(|(line, form, status, unreadable)| ImportRow { line, form, status, unreadable })
+                .collect();
+            prop_assert_eq!(import_from(import_to(rows.clone(), by.clone())), rows);
+            prop_assert_eq!(
+                resolve_from(resolve_to("c1".into(), how.clone(), by)),
+                Some(("c1".to_owned(), how))
+            );
+        }
     }
 
     proptest! {
