@@ -10,7 +10,11 @@ use hearth_proto::v1::local_client::LocalClient;
 use hearth_proto::v1::{ExportBundleRequest, ImportBundleReply, ImportBundleRequest};
 
 use crate::BadInput;
-use crate::cli::BundleCommand;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::commands::JsonFlag;
 use crate::commands::done;
 use crate::node::{
     NodeConfig, client_runtime, from_status, load_config, load_identity, running_or_store,
@@ -204,4 +208,31 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist_noclobber(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write a signed file of everything a neighbour is missing of what the two share
+    Export {
+        /// The neighbour the bundle is for
+        #[arg(long = "for", value_name = "ID")]
+        for_node: String,
+        /// The file to write (must not exist yet)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Every shared document whole, not only what the neighbour is missing (for a neighbour
+        /// restored from an old backup, or when an import says so)
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check a neighbour's bundle (signature, sender, scope) and apply it; a second import of
+    /// the same file changes nothing
+    Import {
+        /// The bundle file
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }

@@ -7,8 +7,10 @@ use anyhow::{Context, Result};
 use hearth_node::tls::{self, CA_FILE, CA_KEY_FILE, CERT_FILE, KEY_FILE, Pem};
 
 use crate::BadInput;
-use crate::cli::CertsCommand;
+use std::path::PathBuf;
+
 use crate::node::check_node_id;
+use clap::Subcommand;
 
 /// Runs a `certs` subcommand.
 pub fn run(command: CertsCommand) -> Result<()> {
@@ -103,4 +105,37 @@ fn write(dir: &Path, file: &str, text: &str, mode: u32) -> Result<()> {
     #[cfg(not(unix))]
     let _ = mode;
     Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Make the federation CA: ca.pem and ca.key (keep ca.key offline)
+    InitCa {
+        /// Folder to write to
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Name of the federation, written into the CA certificate
+        #[arg(long, value_name = "NAME", default_value = "hearth")]
+        name: String,
+    },
+    /// Issue a node certificate: ca.pem, node.pem and node.key (copy them to <data-dir>/tls/)
+    Issue {
+        /// Folder made by `certs init-ca`
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// The node id to certify
+        #[arg(long, value_name = "ID")]
+        node_id: String,
+        /// The node's level (team, branch, enterprise, municipal, provincial, national): with
+        /// its parents, its place in the federation, which other nodes check (DESIGN §4a).
+        /// Leave it out only for an admin certificate
+        #[arg(long, value_name = "LEVEL")]
+        level: Option<String>,
+        /// A node the certified node reports to (repeat for several; none for the top)
+        #[arg(long = "parent", value_name = "ID", requires = "level")]
+        parents: Vec<String>,
+        /// Folder to write to
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }

@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use hearth_archive::identity::sample_id_number;
 
-use crate::cli::Cli;
 use crate::commands;
+use crate::commands::Cli;
 use crate::node::{Node, STORE_FILE};
 use hearth_ops::ListFilter;
 

@@ -3,7 +3,7 @@
 
 use hearth_archive::CaseForm;
 
-use crate::cli::CaseFieldArgs;
+use clap::Args;
 
 /// The flags given, as text.
 pub fn case_form(args: CaseFieldArgs) -> CaseForm {
@@ -33,4 +33,82 @@ pub fn case_form(args: CaseFieldArgs) -> CaseForm {
         aid_request: args.aid_request,
         region: args.region,
     }
+}
+
+/// Fields of a case; each is optional so that `case edit` can change just one.
+#[derive(Debug, Args, Default)]
+pub struct CaseFieldArgs {
+    /// Worker's name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// National ID number; only its salted hash is stored
+    #[arg(long, value_name = "NUMBER")]
+    pub id_number: Option<String>,
+    /// male or female [default: from the ID number]
+    #[arg(long, value_name = "GENDER")]
+    pub gender: Option<String>,
+    /// Year of birth [default: from the ID number]
+    #[arg(long, value_name = "YEAR")]
+    pub birth_year: Option<String>,
+    /// Employer unit
+    #[arg(long, value_name = "TEXT")]
+    pub employer: Option<String>,
+    /// Job
+    #[arg(long, value_name = "TEXT")]
+    pub job: Option<String>,
+    /// Phone
+    #[arg(long, value_name = "TEXT")]
+    pub phone: Option<String>,
+    /// Home address (家庭住址)
+    #[arg(long, value_name = "TEXT")]
+    pub address: Option<String>,
+    /// People living together (共同生活人口)
+    #[arg(long, value_name = "N")]
+    pub household_size: Option<String>,
+    /// Annual disposable income of the household, yuan
+    #[arg(long, value_name = "YUAN")]
+    pub annual_income: Option<String>,
+    /// Rigid annual spending (medical, education), yuan
+    #[arg(long, value_name = "YUAN")]
+    pub rigid_spending: Option<String>,
+    /// This year's costs caused by the hardship event (致困支出), yuan
+    #[arg(long, value_name = "YUAN")]
+    pub hardship_costs: Option<String>,
+    /// Local subsistence line (低保标准), monthly per person, yuan [default: the policy's line
+    /// for --region]
+    #[arg(long, value_name = "YUAN")]
+    pub subsistence_line: Option<String>,
+    /// Region code of the home (行政区划代码, 6 digits), for the policy's subsistence line
+    #[arg(long, value_name = "CODE")]
+    pub region: Option<String>,
+    /// This year's medical costs of the household, yuan
+    #[arg(long, value_name = "YUAN")]
+    pub medical_costs: Option<String>,
+    /// The largest single hospital stay this year, yuan
+    #[arg(long, value_name = "YUAN")]
+    pub largest_stay: Option<String>,
+    /// Aid the household asks for, yuan (decides which level must approve it)
+    #[arg(long, value_name = "YUAN")]
+    pub aid_request: Option<String>,
+    /// Primary cause: code or number (1 no_work_ability … 10 other)
+    #[arg(long, value_name = "CAUSE")]
+    pub primary_cause: Option<String>,
+    /// Secondary cause, up to three (repeat the flag); replaces the list on edit
+    #[arg(long, value_name = "CAUSE")]
+    pub secondary_cause: Vec<String>,
+    /// Description when a cause is "other"
+    #[arg(long, value_name = "TEXT")]
+    pub other_cause: Option<String>,
+    /// Urgent needs (急需解决的问题)
+    #[arg(long, value_name = "TEXT")]
+    pub urgent_needs: Option<String>,
+    /// Skills (技术特长)
+    #[arg(long, value_name = "TEXT")]
+    pub skills: Option<String>,
+    /// Employment wishes (就业要求)
+    #[arg(long, value_name = "TEXT")]
+    pub employment_wishes: Option<String>,
+    /// State of mind (思想状况)
+    #[arg(long, value_name = "TEXT")]
+    pub state_of_mind: Option<String>,
 }

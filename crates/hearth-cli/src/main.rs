@@ -5,7 +5,6 @@
 mod backup;
 mod bundle;
 mod certs;
-mod cli;
 mod commands;
 mod demo;
 mod disclose;
@@ -87,8 +86,8 @@ fn one_line(err: &anyhow::Error) -> String {
 static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let serving = matches!(cli.command, cli::Command::Serve);
+    let cli = commands::Cli::parse();
+    let serving = matches!(cli.command, commands::Command::Serve);
     if !serving {
         // A failure inside the storage code on damaged data is caught at the store and told in
         // one line; any other is told in one line below, with where it happened. No backtrace

@@ -13,7 +13,11 @@ use hearth_proto::v1::{SyncNowRequest, SyncStatusRequest};
 use tonic::transport::Channel;
 
 use crate::BadInput;
-use crate::cli::{LogFormat, SyncCommand};
+use clap::Subcommand;
+
+use crate::commands::JsonFlag;
+
+use crate::commands::LogFormat;
 use crate::commands::done;
 use crate::node::{STORE_FILE, connect_socket, load_config, load_identity, load_salt, open_store};
 use crate::output::print_json;
@@ -219,4 +223,18 @@ async fn stopped() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Neighbours: connected, last heard, backlog, frames, refusals
+    Status(JsonFlag),
+    /// Dial disconnected neighbours now and offer pending changes
+    Now {
+        /// Only this neighbour
+        #[arg(long, value_name = "ID")]
+        peer: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }

@@ -1,0 +1,343 @@
+//! `hearth case …`: opening, showing, listing, changing and filing cases, decisions, what is due and pending, monthly income, import.
+
+use anyhow::Result;
+use clap::Subcommand;
+use hearth_archive::money::format_yuan;
+use hearth_ops::{ListFilter, Write};
+use serde_json::json;
+use std::path::PathBuf;
+
+use super::{JsonFlag, done};
+use crate::fields::{CaseFieldArgs, case_form};
+use crate::node::Node;
+use crate::output::{
+    advice_lines, case_details, case_list, due_lists, grade_label, pending_list, print_json,
+};
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum CaseCommand {
+    /// Open a new case (a draft) for a worker in hardship
+    #[command(allow_negative_numbers = true)]
+    New {
+        #[command(flatten)]
+        fields: CaseFieldArgs,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show one case in full
+    Show {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List cases, optionally filtered
+    List {
+        /// Only cases with this status
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Only cases with this grade
+        #[arg(long, value_name = "GRADE")]
+        grade: Option<String>,
+        /// Only cases with this primary or secondary cause (code or number)
+        #[arg(long, value_name = "CAUSE")]
+        cause: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change fields of a case; the grade is derived again
+    #[command(allow_negative_numbers = true)]
+    Edit {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        #[command(flatten)]
+        fields: CaseFieldArgs,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Put a case on file (建档) once it has what a file needs, and report it to the parent
+    File {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Which parent to report to, when the node has several
+        #[arg(long, value_name = "NODE")]
+        via: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Move a case to another status, with a reason
+    Transition {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Target status
+        #[arg(long, value_name = "STATUS")]
+        to: String,
+        /// Why
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Override the derived grade by hand (with a reason), or remove the override
+    Grade {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// Grade to set
+        #[arg(
+            long,
+            value_name = "GRADE",
+            required_unless_present = "clear",
+            requires = "reason"
+        )]
+        set: Option<String>,
+        /// Why the derived grade is wrong
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Remove the override and go back to the derived grade
+        #[arg(long, conflicts_with = "set")]
+        clear: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Import cases from a CSV file: all lines or none (layout in README)
+    Import {
+        /// The CSV file
+        file: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Decide on a case reported here (审批): approve, return it down with the reason, or reject
+    Decide {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// approve, return or reject
+        #[arg(long, value_name = "DECISION")]
+        decision: String,
+        /// Why (needed to return or reject)
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        note: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Cases the policy sends higher than anyone has escalated them, with why
+    Pending(JsonFlag),
+    /// Dynamic management (动态管理): reviews due, cases eligible to be lifted, loans overdue
+    Due(JsonFlag),
+    /// Record the household's income for a month (for lifting: six months above the line)
+    Income {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// YYYY-MM
+        #[arg(long, value_name = "MONTH")]
+        month: String,
+        /// The household's income that month, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
+    match command {
+        CaseCommand::New { fields, out } => {
+            let w = node.write(Write::NewCase {
+                form: case_form(fields),
+            })?;
+            let v = &w.case;
+            done(
+                out.json,
+                json!({ "id": v.id }),
+                format!(
+                    "opened case {} ({}), grade {}",
+                    v.id,
+                    v.status.label(),
+                    grade_label(v.grade, v.grading.override_.is_some())
+                ),
+            )
+        }
+        CaseCommand::Show { id, out } => {
+            let (v, advice) = node.get(&id)?;
+            if out.json {
+                let mut value = serde_json::to_value(&v)?;
+                value["policy_advice"] = serde_json::to_value(&advice)?;
+                print_json(&value)
+            } else {
+                crate::out!("{}\n{}", case_details(&v), advice_lines(&advice, &v.id))?;
+                Ok(())
+            }
+        }
+        CaseCommand::Due(out) => {
+            let due = node.due()?;
+            if out.json {
+                print_json(&due)
+            } else {
+                crate::out!("{}", due_lists(&due))?;
+                Ok(())
+            }
+        }
+        CaseCommand::Income {
+            id,
+            month,
+            amount,
+            out,
+        } => {
+            let w = node.write(Write::MonthlyIncome {
+                case: id,
+                month: month.clone(),
+                amount,
+            })?;
+            let v = &w.case;
+            let fen = v
+                .finances
+                .monthly_income_fen
+                .get(month.trim())
+                .copied()
+                .unwrap_or_default();
+            done(
+                out.json,
+                json!({ "id": v.id, "month": month.trim(), "amount_fen": fen }),
+                format!(
+                    "recorded income {} for {} on case {}",
+                    format_yuan(fen),
+                    month.trim(),
+                    v.id
+                ),
+            )
+        }
+        CaseCommand::Pending(out) => {
+            let pending = node.pending()?;
+            if out.json {
+                let rows: Vec<serde_json::Value> = pending
+                    .iter()
+                    .map(|(c, a)| json!({ "case": c, "advice": a }))
+                    .collect();
+                print_json(&rows)
+            } else {
+                crate::out!("{}", pending_list(&pending))?;
+                Ok(())
+            }
+        }
+        CaseCommand::Decide {
+            id,
+            decision,
+            note,
+            out,
+        } => {
+            let w = node.write(Write::Decide {
+                case: id,
+                decision,
+                note,
+            })?;
+            let v = &w.case;
+            let last = v.approvals.last();
+            done(
+                out.json,
+                json!({ "id": v.id, "status": v.status, "approval": last }),
+                format!(
+                    "case {}: {} at {}; now {}",
+                    v.id,
+                    last.and_then(|a| a.decision.clone()).unwrap_or_default(),
+                    node.config.node_id,
+                    v.status.label()
+                ),
+            )
+        }
+        CaseCommand::List {
+            status,
+            grade,
+            cause,
+            out,
+        } => {
+            let cases = node.list(ListFilter {
+                status,
+                grade,
+                cause,
+            })?;
+            if out.json {
+                print_json(&cases)
+            } else {
+                crate::out!("{}", case_list(&cases))?;
+                Ok(())
+            }
+        }
+        CaseCommand::Edit { id, fields, out } => {
+            let w = node.write(Write::EditCase {
+                case: id,
+                form: case_form(fields),
+            })?;
+            let v = &w.case;
+            done(
+                out.json,
+                json!({ "id": v.id, "grade": v.grade }),
+                format!(
+                    "updated case {}, grade {}",
+                    v.id,
+                    grade_label(v.grade, v.grading.override_.is_some())
+                ),
+            )
+        }
+        CaseCommand::File { id, via, out } => {
+            let w = node.write(Write::FileCase { case: id, via })?;
+            let v = &w.case;
+            let reported = w
+                .reported_to
+                .as_ref()
+                .map(|p| format!("; reported to {p}"))
+                .unwrap_or_default();
+            done(
+                out.json,
+                json!({ "id": v.id, "status": v.status, "grade": v.grade, "participants": v.participants }),
+                format!(
+                    "case {} is on file ({}), grade {}{reported}",
+                    v.id,
+                    v.status.label(),
+                    grade_label(v.grade, v.grading.override_.is_some())
+                ),
+            )
+        }
+        CaseCommand::Transition {
+            id,
+            to,
+            reason,
+            out,
+        } => {
+            let w = node.write(Write::Transition {
+                case: id,
+                to,
+                reason,
+            })?;
+            let v = &w.case;
+            done(
+                out.json,
+                json!({ "id": v.id, "status": v.status }),
+                format!("case {} is now {}", v.id, v.status.label()),
+            )
+        }
+        CaseCommand::Grade {
+            id,
+            set,
+            reason,
+            clear,
+            out,
+        } => {
+            let w = node.write(Write::Grade {
+                case: id,
+                set: if clear { None } else { set },
+                reason,
+            })?;
+            let v = &w.case;
+            done(
+                out.json,
+                json!({ "id": v.id, "grade": v.grade, "overridden": v.grading.override_.is_some() }),
+                format!(
+                    "case {} grade {}",
+                    v.id,
+                    grade_label(v.grade, v.grading.override_.is_some())
+                ),
+            )
+        }
+        CaseCommand::Import { file, out } => crate::import::import(node, &file, out.json),
+    }
+}
