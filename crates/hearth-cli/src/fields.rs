@@ -1,5 +1,5 @@
 //! The case field flags of the command line as a form; it is parsed and checked where the write
-//! is carried out ([`hearth_node::archive`]), the same for every entry point.
+//! is carried out ([`hearth_ops`]), the same for every entry point.
 
 use hearth_archive::CaseForm;
 

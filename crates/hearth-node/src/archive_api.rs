@@ -1,4 +1,4 @@
-//! The `hearth.v1.Archive` service: [`crate::archive`] over gRPC. The operations run on the core
+//! The `hearth.v1.Archive` service: the operations of [`hearth_ops`] over gRPC, typed and paged (messages mapped in `hearth_proto::archive`). The operations run on the core
 //! thread against the node's replica, so a change is durable before the reply and is offered to
 //! connected participants at once.
 
