@@ -641,14 +641,18 @@ pub fn init(
     metrics: Option<String>,
     salt_file: Option<&Path>,
 ) -> Result<(NodeConfig, bool)> {
-    check_node_id(node_id)?;
     let level: Level = level.parse()?;
-    if let Some(addr) = &listen {
-        hearth_node::config::check_host_port("listen", addr).map_err(BadInput::new)?;
-    }
-    if let Some(addr) = &metrics {
-        hearth_node::config::check_host_port("metrics", addr).map_err(BadInput::new)?;
-    }
+    let config = NodeConfig {
+        node_id: node_id.to_owned(),
+        level,
+        listen,
+        peers: Vec::new(),
+        admins: Vec::new(),
+        metrics,
+        limits: Default::default(),
+        trust: Default::default(),
+    };
+    config.check().map_err(BadInput::new)?;
     let joined = salt_file.is_some();
     let salt = match salt_file {
         Some(path) => {
@@ -683,16 +687,6 @@ pub fn init(
             .into());
         }
     }
-    let config = NodeConfig {
-        node_id: node_id.to_owned(),
-        level,
-        listen,
-        peers: Vec::new(),
-        admins: Vec::new(),
-        metrics,
-        limits: Default::default(),
-        trust: Default::default(),
-    };
     let created_dir = !dir.exists();
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let result = write_node(dir, &config, &salt);
@@ -743,59 +737,25 @@ pub fn save_config(dir: &Path, config: &NodeConfig) -> Result<()> {
     Ok(())
 }
 
-/// `hearth peer add`: records a neighbour in the config.
+/// `hearth peer add`: records a neighbour in the config, if the config with it still passes
+/// [`NodeConfig::check`].
 pub fn add_peer(dir: &Path, peer: Peer) -> Result<NodeConfig> {
     let mut config = load_config(dir)?;
-    check_node_id(&peer.id)?;
-    if peer.id == config.node_id {
-        return Err(BadInput::new("a node cannot be its own neighbour").into());
-    }
-    if config.admins.contains(&peer.id) {
-        return Err(BadInput::new(format!(
-            "{} is an admin certificate of {}; a neighbour needs a name of its own",
-            peer.id, config.node_id
-        ))
-        .into());
-    }
-    if config.peer(&peer.id).is_some() {
-        return Err(BadInput::new(format!(
-            "{} is already a neighbour of {}; edit {} to change it",
-            peer.id,
-            config.node_id,
-            dir.join(CONFIG_FILE).display()
-        ))
-        .into());
-    }
-    if let Some(endpoint) = &peer.endpoint
-        && hearth_node::net::endpoint_addr(endpoint).is_none()
-    {
-        return Err(BadInput::new(format!(
-            "endpoint {endpoint:?} is not https://HOST:PORT, e.g. https://10.0.0.5:7400"
-        ))
-        .into());
-    }
     config.peers.push(peer);
-    save_config(dir, &config)?;
-    Ok(config)
+    checked_save(dir, config)
 }
 
-/// `hearth peer admin`: names a certificate as an admin in the config.
+/// `hearth peer admin`: names a certificate as an admin in the config, if the config with it
+/// still passes [`NodeConfig::check`].
 pub fn add_admin(dir: &Path, id: &str) -> Result<NodeConfig> {
     let mut config = load_config(dir)?;
-    check_node_id(id)?;
-    if config.peer(id).is_some() {
-        return Err(BadInput::new(format!(
-            "{id} is a neighbour of {}; an admin certificate needs a name of its own",
-            config.node_id
-        ))
-        .into());
-    }
-    if config.admins.iter().any(|a| a == id) {
-        return Err(
-            BadInput::new(format!("{id} is already an admin of {}", config.node_id)).into(),
-        );
-    }
     config.admins.push(id.to_owned());
+    checked_save(dir, config)
+}
+
+/// Saves a changed config once it passes [`NodeConfig::check`] (the one check of a config).
+fn checked_save(dir: &Path, config: NodeConfig) -> Result<NodeConfig> {
+    config.check().map_err(BadInput::new)?;
     save_config(dir, &config)?;
     Ok(config)
 }

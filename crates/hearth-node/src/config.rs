@@ -264,10 +264,16 @@ impl NodeConfig {
         for p in &self.peers {
             check_node_id(&p.id)?;
             if p.id == self.node_id {
-                return Err(format!("peer {} is this node itself", p.id));
+                return Err(format!(
+                    "peer {} is this node itself: a node cannot be its own neighbour",
+                    p.id
+                ));
             }
             if !seen.insert(p.id.as_str()) {
-                return Err(format!("peer {} is listed twice", p.id));
+                return Err(format!(
+                    "peer {} is listed twice: it is already a neighbour of {}",
+                    p.id, self.node_id
+                ));
             }
             if let Some(e) = &p.endpoint
                 && crate::net::endpoint_addr(e).is_none()
@@ -279,11 +285,18 @@ impl NodeConfig {
             }
         }
         self.limits.check()?;
+        let mut admins = std::collections::HashSet::new();
         for a in &self.admins {
             check_node_id(a)?;
             if seen.contains(a.as_str()) {
                 return Err(format!(
-                    "{a} is both a peer and an admin; it may be only one"
+                    "{a} is both a peer and an admin; it may be only one (each needs a name of its own)"
+                ));
+            }
+            if !admins.insert(a.as_str()) {
+                return Err(format!(
+                    "{a} is listed twice: it is already an admin of {}",
+                    self.node_id
                 ));
             }
         }
