@@ -503,7 +503,7 @@ impl Case {
         if decision != Decision::Approve && note.trim().is_empty() {
             return Err(invalid(
                 "note",
-                "say why the case is returned or rejected with --note",
+                "say why the case is returned or rejected, in a note",
             ));
         }
         let to = match (decision, from) {
@@ -597,6 +597,35 @@ impl Case {
             put_text(&mut case.doc, &step, "by", &editor.by)?;
             put_timestamp(&mut case.doc, &step, "at", editor.at)
         })
+    }
+
+    /// Escalation level by level (逐级上报) at the editor's node, of level `here`, whose parents
+    /// are `parents`: a case held here whose target level is above `here` and that no parent
+    /// holds yet is reported to the first parent. Returns that parent, or `None` if the case
+    /// stays.
+    pub fn forward_escalation(
+        &mut self,
+        editor: &Editor,
+        here: Level,
+        parents: &[String],
+    ) -> Result<Option<String>> {
+        let (Some(parent), Some(target)) = (parents.first(), self.target_level()?) else {
+            return Ok(None);
+        };
+        let participants = self.participants()?;
+        if target <= here
+            || !participants.contains(&editor.node)
+            || parents.iter().any(|p| participants.contains(p))
+        {
+            return Ok(None);
+        }
+        let reason = format!(
+            "escalated to {}: forwarded by {}",
+            target.code(),
+            here.code()
+        );
+        self.report_to(editor, parent, &reason)?;
+        Ok(Some(parent.clone()))
     }
 
     /// Records the level the case must reach (逐级上报 up to there); reporting to the next node is
@@ -1477,7 +1506,7 @@ fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {
                 )),
                 _ => Err(invalid(
                     "loan",
-                    "this case has several open loans; name one with --loan ID",
+                    "this case has several open loans; name the one repaid",
                 )),
             }
         }

@@ -673,7 +673,7 @@ fn acknowledge_in(
     if note.trim().is_empty() {
         return Err(crate::error::ArchiveError::Invalid {
             field: "note",
-            reason: "say why no change is needed with --note".into(),
+            reason: "say why no change is needed, in a note".into(),
         });
     }
     doc.put(obj, format!("{ACK}{conflict}"), value)?;

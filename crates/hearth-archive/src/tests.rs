@@ -368,3 +368,39 @@ fn decisions_upstairs_file_return_or_close_and_are_recorded() {
     );
     assert!(case.decide(&editor(), Decision::Approve, "").is_err());
 }
+
+#[test]
+fn an_escalation_goes_up_one_level_at_a_time_until_a_parent_holds_it() {
+    let mut case = new_case();
+    let parents = ["demo.branch".to_owned()];
+    // No target above this level: it stays.
+    assert_eq!(
+        case.forward_escalation(&editor(), Level::Team, &parents)
+            .unwrap(),
+        None
+    );
+    case.set_escalation_target(&editor(), Level::Enterprise, "deep hardship")
+        .unwrap();
+    assert_eq!(
+        case.forward_escalation(&editor(), Level::Team, &parents)
+            .unwrap(),
+        Some("demo.branch".to_owned())
+    );
+    assert!(case.participants().unwrap().contains(&parents[0]));
+    // The parent holds it now: not again.
+    assert_eq!(
+        case.forward_escalation(&editor(), Level::Team, &parents)
+            .unwrap(),
+        None
+    );
+    // At the enterprise, the target is reached: it stays.
+    let enterprise = Editor {
+        node: "demo.enterprise".into(),
+        ..editor()
+    };
+    assert_eq!(
+        case.forward_escalation(&enterprise, Level::Enterprise, &["demo.city".to_owned()])
+            .unwrap(),
+        None
+    );
+}

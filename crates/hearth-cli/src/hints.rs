@@ -39,6 +39,9 @@ const HINTS: &[(&str, &str, &str)] = &[
     ),
     ("", "acknowledge it with a note", "--acknowledge --note …"),
     ("", "pick a side from 1", "--pick"),
+    ("", "returned or rejected, in a note", "--note"),
+    ("", "no change is needed, in a note", "--note"),
+    ("", "name the one repaid", "--loan ID"),
     (
         "",
         "setting the grade again with a reason",

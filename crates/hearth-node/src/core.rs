@@ -356,27 +356,13 @@ impl Core {
     /// Escalation level by level (逐级上报): a case changed this round whose target level is above
     /// this node's, held here but not yet by any parent, is reported to the first parent.
     fn forward_escalations(&mut self) {
-        let Some(parent) = self.parents.first().cloned() else {
+        if self.parents.is_empty() {
             return;
-        };
+        }
         for doc in self.replica.pending_docs() {
             let Ok(Some(case)) = self.replica.case_mut(&doc) else {
                 continue;
             };
-            let Ok(Some(target)) = case.target_level() else {
-                continue;
-            };
-            if target <= self.level {
-                continue;
-            }
-            let Ok(participants) = case.participants() else {
-                continue;
-            };
-            if !participants.contains(&self.local)
-                || self.parents.iter().any(|p| participants.contains(p))
-            {
-                continue;
-            }
             let now = jiff::Zoned::now();
             let editor = Editor {
                 node: self.local.clone(),
@@ -384,17 +370,13 @@ impl Core {
                 at: now.timestamp(),
                 today: now.date(),
             };
-            let reason = format!(
-                "escalated to {}: forwarded by {}",
-                target.code(),
-                self.level.code()
-            );
-            match case.report_to(&editor, &parent, &reason) {
-                Ok(()) => {
+            match case.forward_escalation(&editor, self.level, &self.parents) {
+                Ok(None) => {}
+                Ok(Some(parent)) => {
                     if let Err(e) = self.replica.commit(&doc) {
                         error!(case = %doc, error = %e, "cannot record a forwarded escalation");
                     } else {
-                        info!(case = %doc, parent = %parent, target = %target, "escalation forwarded");
+                        info!(case = %doc, parent = %parent, "escalation forwarded");
                     }
                 }
                 Err(e) => warn!(case = %doc, error = %e, "cannot forward an escalation"),
