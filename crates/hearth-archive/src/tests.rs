@@ -331,7 +331,7 @@ fn decisions_upstairs_file_return_or_close_and_are_recorded() {
         .decide(&editor(), Decision::Return, " ")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("--note"), "{err}");
+    assert!(err.contains("in a note"), "{err}");
     assert_eq!(
         case.decide(&editor(), Decision::Return, "income proof missing")
             .unwrap(),
