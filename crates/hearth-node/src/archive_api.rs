@@ -1,13 +1,21 @@
-//! The `hearth.v1.Archive` service: the operations of [`hearth_ops`] over gRPC, typed and paged (messages mapped in `hearth_proto::archive`). The operations run on the core
-//! thread against the node's replica, so a change is durable before the reply and is offered to
+//! The `hearth.v1.Archive` service: the operations of [`hearth_ops`] over gRPC, typed and paged
+//! (the messages are mapped in `hearth_proto::archive`). The operations run on the core thread
+//! against the node's replica, so a change is durable before the reply and is offered to
 //! connected participants at once.
-
-use std::sync::Arc;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use hearth_archive::FederationSalt;
+use hearth_archive::conflict::QueueEntry;
+use hearth_archive::due::{DueCase, DueKind};
+use hearth_archive::ledger::{Disclosure, LedgerView};
+use hearth_archive::policy::Advice;
+use hearth_archive::{FederationSalt, Policy};
+use hearth_ops::{
+    self as archive, Ctx, ErrorKind, FundWrite, ImportRow, ListFilter, OpError, Resolve, Write,
+    Written,
+};
 use hearth_proto::v1 as pb;
 use hearth_proto::v1::archive_client::ArchiveClient;
 use hearth_proto::v1::archive_server::Archive;
@@ -18,16 +26,6 @@ use tracing::error;
 use crate::config::NodeConfig;
 use crate::replica::StoreReplica;
 use crate::{NodeHandle, tls};
-use hearth_archive::Policy;
-use hearth_archive::conflict::QueueEntry;
-use hearth_archive::due::{DueCase, DueKind};
-use hearth_archive::ledger::Disclosure;
-use hearth_archive::ledger::LedgerView;
-use hearth_archive::policy::Advice;
-use hearth_ops::{
-    self as archive, Ctx, ErrorKind, FundWrite, ImportRow, ListFilter, OpError, Resolve, Write,
-    Written,
-};
 
 /// Largest request the service takes (an import of some tens of thousands of rows).
 pub const MAX_REQUEST: usize = 64 << 20;
@@ -122,6 +120,7 @@ impl ArchiveService {
         .await
     }
 
+    /// A write to the fund, under the request key `key`.
     async fn fund(
         &self,
         by: String,
@@ -129,31 +128,33 @@ impl ArchiveService {
         w: FundWrite,
     ) -> Result<Response<pb::LedgerReply>, Status> {
         let keyed = key.is_some();
-        let (ledger, repeated) = self
-            .run(by, move |replica, ctx| {
-                archive::fund_write_keyed(replica, ctx, key.as_deref(), w)
-            })
-            .await?;
-        crash_after_commit(keyed && !repeated);
-        Ok(ledger_reply(&ledger, repeated))
+        match self.serve(by, key, archive::Request::Fund(w)).await? {
+            archive::Reply::Ledger { ledger, repeated } => {
+                crash_after_commit(keyed && !repeated);
+                Ok(ledger_reply(&ledger, repeated))
+            }
+            other => Err(status(unexpected(&other))),
+        }
     }
 
-    pub async fn write(
+    /// A write to a case, under the request key `key`.
+    async fn write(
         &self,
         by: String,
         key: Option<String>,
         w: Write,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let keyed = key.is_some();
-        let (written, advice) = self
-            .run(by, move |replica, ctx| {
-                let written = archive::write_keyed(replica, ctx, key.as_deref(), w)?;
-                let advice = archive::advice_for(replica, ctx, &written.case)?;
-                Ok((written, advice))
-            })
-            .await?;
-        crash_after_commit(keyed && !written.repeated);
-        case_reply(written, &advice)
+        match self
+            .serve(by, key, archive::Request::Write(Box::new(w)))
+            .await?
+        {
+            archive::Reply::Case { written, advice } => {
+                crash_after_commit(keyed && !written.repeated);
+                Ok(case_reply(&written, &advice))
+            }
+            other => Err(status(unexpected(&other))),
+        }
     }
 }
 
@@ -194,10 +195,8 @@ fn conflict_reply(c: &QueueEntry) -> Response<pb::ConflictReply> {
     })
 }
 
-fn case_reply(w: Written, advice: &Advice) -> Result<Response<pb::CaseReply>, Status> {
-    Ok(Response::new(hearth_proto::archive::case_reply_to(
-        &w, advice,
-    )))
+fn case_reply(w: &Written, advice: &Advice) -> Response<pb::CaseReply> {
+    Response::new(hearth_proto::archive::case_reply_to(w, advice))
 }
 
 /// The gRPC metadata key a write's request key travels in (see [`archive::write_keyed`]).
@@ -309,24 +308,14 @@ impl Archive for ArchiveService {
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::CaseReply>, Status> {
         let by = self.caller(&request, "")?;
-        let prefix = request.into_inner().case;
-        let (view, advice) = self
-            .run(by, move |replica, ctx| {
-                let view = archive::get(replica, &prefix)?;
-                let advice = archive::advice_for(replica, ctx, &view)?;
-                Ok((view, advice))
-            })
-            .await?;
-        case_reply(
-            Written {
-                case: view,
-                record: None,
-                loan: None,
-                reported_to: None,
-                repeated: false,
-            },
-            &advice,
-        )
+        let case = request.into_inner().case;
+        match self
+            .serve(by, None, archive::Request::GetCase { case })
+            .await?
+        {
+            archive::Reply::Case { written, advice } => Ok(case_reply(&written, &advice)),
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn list_cases(
@@ -335,20 +324,15 @@ impl Archive for ArchiveService {
     ) -> Result<Response<pb::ListCasesReply>, Status> {
         let by = self.caller(&request, "")?;
         let (filter, page) = hearth_proto::archive::list_request_from(request.into_inner());
-        let page = self
-            .run(by, move |replica, ctx| {
-                match archive::execute(
-                    replica,
-                    ctx,
-                    None,
-                    archive::Request::ListCases { filter, page },
-                )? {
-                    archive::Reply::Cases(page) => Ok(page),
-                    other => Err(unexpected(&other)),
-                }
-            })
-            .await?;
-        Ok(Response::new(hearth_proto::archive::list_reply_to(page)))
+        match self
+            .serve(by, None, archive::Request::ListCases { filter, page })
+            .await?
+        {
+            archive::Reply::Cases(page) => {
+                Ok(Response::new(hearth_proto::archive::list_reply_to(page)))
+            }
+            other => Err(status(unexpected(&other))),
+        }
     }
 
     async fn due_cases(
@@ -528,12 +512,13 @@ impl Archive for ArchiveService {
     ) -> Result<Response<pb::ImportCasesReply>, Status> {
         let by = self.caller(&request, &request.get_ref().by)?;
         let rows = hearth_proto::archive::import_from(request.into_inner());
-        let ids = self
-            .run(by, move |replica, ctx| {
-                archive::import(replica, ctx, &rows, &|| {})
-            })
-            .await?;
-        Ok(Response::new(pb::ImportCasesReply { ids }))
+        match self
+            .serve(by, None, archive::Request::Import { rows })
+            .await?
+        {
+            archive::Reply::Imported(ids) => Ok(Response::new(pb::ImportCasesReply { ids })),
+            other => Err(status(unexpected(&other))),
+        }
     }
 }
 
