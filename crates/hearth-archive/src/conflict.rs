@@ -149,6 +149,16 @@ pub fn typed_value(path: &str, text: &str) -> Result<ScalarValue> {
     })
 }
 
+/// A value of the watched field at `path` as a person reads it: money in yuan, the rest as
+/// stored.
+pub fn value_text(path: &str, value: &ScalarValue) -> String {
+    match (holds(path), value) {
+        (Some(Holds::Money), ScalarValue::Int(fen)) => crate::money::format_yuan(*fen),
+        (_, ScalarValue::Str(text)) => text.to_string(),
+        (_, other) => other.to_string(),
+    }
+}
+
 /// What kind of conflict a queue entry is, which says how it is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -159,7 +159,8 @@ pub fn resolve_conflict(
                         values.len()
                     )));
                 };
-                (v.clone(), format!("picked side {n}: {v}"))
+                let text = hearth_archive::conflict::value_text(&path, v);
+                (v.clone(), format!("picked side {n}: {text}"))
             }
         };
         c.resolve_field(&editor, &id, &path, value, &how)?;

@@ -64,6 +64,8 @@ fn concurrent_values_are_queued_and_resolved_by_picking_a_side() {
     let done = resolve_conflict(&mut t, &team.ctx(), &c.id[..8], Resolve::Pick(side)).unwrap();
     let how = done.resolution.expect("resolved");
     assert_eq!(how.by.as_deref(), Some("张敏"));
+    // Said in yuan, as it was typed and as the sides show it.
+    assert_eq!(how.how, format!("picked side {side}: 7,500.00"));
     assert_eq!(
         get(&mut t, &id).unwrap().finances.annual_income_fen,
         Some(7_500_00)
