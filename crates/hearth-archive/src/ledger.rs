@@ -187,7 +187,11 @@ pub struct LedgerView {
     pub granted_fen: i64,
     /// Balance at the start of the year.
     pub opening_fen: i64,
-    /// Balance now (all entries up to today, any year).
+    /// Balance at the end of the year (for this year: so far): the opening and the year's
+    /// entries, none of a later year.
+    #[serde(default)]
+    pub closing_fen: i64,
+    /// Balance now (all entries, any year): what the fund can pay from today.
     pub balance_fen: i64,
     /// The year's entries, by date, with their ids.
     pub entries: Vec<(String, Entry)>,
@@ -206,6 +210,9 @@ impl LedgerView {
             let y = e.date().year();
             if y < year {
                 v.opening_fen += e.flow_fen();
+            }
+            if y <= year {
+                v.closing_fen += e.flow_fen();
             }
             if y != year {
                 continue;

@@ -24,14 +24,14 @@ pub fn write(d: &Disclosure, dir: &Path) -> Result<Vec<PathBuf>> {
          | 本年收入 Income | {income} |\n\
          | 本年帮扶支出 Aid paid | {paid} |\n\
          | 下拨补助 Grants to lower unions | {granted} |\n\
-         | 当前结余 Balance | {balance} |\n",
+         | 年末结余 Closing balance | {closing} |\n",
         node = l.node,
         year = l.year,
         opening = format_yuan(l.opening_fen),
         income = format_yuan(l.income_total_fen()),
         paid = format_yuan(l.disbursed_total_fen()),
         granted = format_yuan(l.granted_fen),
-        balance = format_yuan(l.balance_fen),
+        closing = format_yuan(l.closing_fen),
     );
     text.push_str("\n## 收入 Income\n\n| 日期 Date | 来源 Source | 拨付单位 From | 金额 Amount |\n|---|---|---|---:|\n");
     for (date, source, from, fen) in &d.income {

@@ -476,7 +476,14 @@ pub fn ledger_table(l: &LedgerView) -> String {
         "Grants to children 下拨补助".into(),
         format_yuan(l.granted_fen),
     ]);
-    t.add_row(vec!["Balance 结余".into(), format_yuan(l.balance_fen)]);
+    t.add_row(vec![
+        format!("Closing balance {} 年末结余", l.year),
+        format_yuan(l.closing_fen),
+    ]);
+    t.add_row(vec![
+        "Balance now 当前结余".into(),
+        format_yuan(l.balance_fen),
+    ]);
     let mut e = table(&["Date 日期", "Entry 摘要", "Amount 金额", "By 经办"]);
     for (_, entry) in &l.entries {
         use hearth_archive::ledger::Entry;

@@ -919,6 +919,7 @@ pub fn ledger_to(l: &LedgerView) -> pb::Ledger {
         disbursed_fen: map_to(&l.disbursed_fen, AssistanceKind::code),
         granted_fen: l.granted_fen,
         opening_fen: l.opening_fen,
+        closing_fen: l.closing_fen,
         balance_fen: l.balance_fen,
         entries: l.entries.iter().map(|(id, e)| entry_to(id, e)).collect(),
     }
@@ -934,6 +935,7 @@ pub fn ledger_from(m: pb::Ledger) -> Result<LedgerView, Unreadable> {
         disbursed_fen: map_from("assistance kind", m.disbursed_fen)?,
         granted_fen: m.granted_fen,
         opening_fen: m.opening_fen,
+        closing_fen: m.closing_fen,
         balance_fen: m.balance_fen,
         entries: m
             .entries

@@ -103,3 +103,30 @@ fn a_disclosure_masks_names_and_holds_no_identity() {
         !json.contains("张1燕") && !json.contains(&hearth_archive::identity::sample_id_number(1))
     );
 }
+
+#[test]
+fn a_past_years_ledger_closes_at_its_year_end_not_today() {
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    let id = open(&mut cases, &f, 1);
+    fund_write(
+        &mut cases,
+        &f.ctx(),
+        FundWrite::Income {
+            source: "budget".into(),
+            amount: "1000".into(),
+            date: "2025-12-20".into(),
+            note: None,
+        },
+    )
+    .unwrap();
+    aid(&mut cases, &f, &id, "living", "300", None).unwrap();
+    let last = fund_show(&mut cases, &f.ctx(), None, Some("2025")).unwrap();
+    assert_eq!((last.opening_fen, last.closing_fen), (0, 1000_00));
+    assert_eq!(last.balance_fen, 700_00, "now, whatever the year shown");
+    let this = fund_show(&mut cases, &f.ctx(), None, Some("2026")).unwrap();
+    assert_eq!((this.opening_fen, this.closing_fen), (1000_00, 700_00));
+    let d = disclosure(&mut cases, &f.ctx(), "2025").unwrap();
+    assert_eq!(d.ledger.closing_fen, 1000_00);
+    assert!(d.payments.is_empty(), "the aid was paid in 2026");
+}
