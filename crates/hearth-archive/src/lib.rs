@@ -10,6 +10,7 @@
 pub use automerge;
 pub use jiff;
 
+pub mod calendar;
 pub mod case;
 pub mod check;
 pub mod codes;

@@ -404,3 +404,20 @@ fn an_escalation_goes_up_one_level_at_a_time_until_a_parent_holds_it() {
         None
     );
 }
+
+#[test]
+fn a_case_filed_on_new_years_morning_in_china_counts_in_the_new_year() {
+    let at: jiff::Timestamp = "2026-12-31T23:30:00Z".parse().unwrap();
+    let morning = Editor {
+        at,
+        today: date(2027, 1, 1),
+        ..editor()
+    };
+    let mut case =
+        Case::create_legacy("c1", "demo.team-1", actor(), &morning, &full_fields()).unwrap();
+    case.file(&morning).unwrap();
+    let summary = CaseSummary::of(&case.view().unwrap());
+    assert_eq!(summary.entered.get(&Status::Filed), Some(&date(2027, 1, 1)));
+    let totals = crate::summary::Totals::of([&summary], 2027);
+    assert_eq!(totals.filed_this_year, 1);
+}

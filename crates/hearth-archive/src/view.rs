@@ -440,7 +440,7 @@ impl CaseSummary {
         let mut entered = BTreeMap::new();
         for change in &v.status_history {
             if let Some(at) = change.at {
-                entered.insert(change.to, at.to_zoned(jiff::tz::TimeZone::UTC).date());
+                entered.insert(change.to, crate::calendar::day_of(at));
             }
         }
         CaseSummary {

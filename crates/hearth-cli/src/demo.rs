@@ -78,7 +78,7 @@ pub fn walkthrough(operator: String) -> Result<()> {
         .map(|c| c.id.clone())
         .context("the demo case was not stored")?;
     let case = &id[..8];
-    let today = jiff::Zoned::now().date();
+    let today = hearth_archive::calendar::day_of(jiff::Timestamp::now());
     let day = |offset: i64| (today + jiff::Span::new().days(offset)).to_string();
     for line in [
         format!(

@@ -212,7 +212,7 @@ async fn demo() -> Result<()> {
         id: id.into(),
         kind: AssistanceKind::Medical,
         amount_fen: fen,
-        date: hearth_archive::jiff::Zoned::now().date(),
+        date: hearth_archive::calendar::day_of(hearth_archive::jiff::Timestamp::now()),
         paying_node: None,
         approving_node: None,
         note: None,

@@ -383,7 +383,7 @@ impl hearth_ops::Ids for RandomIds {
 }
 
 /// Runs `f` with the context of an operation made now at the node of `config`, by `by`: its
-/// place, the clock read once, random ids.
+/// place, the clock read once (in the federation's time zone), random ids.
 pub fn with_ctx<R>(
     config: &crate::NodeConfig,
     salt: &hearth_archive::FederationSalt,
@@ -391,7 +391,7 @@ pub fn with_ctx<R>(
     f: impl FnOnce(&hearth_ops::Ctx<'_>) -> R,
 ) -> R {
     let place = config.place();
-    let now = jiff::Zoned::now();
+    let now = hearth_archive::calendar::zoned(jiff::Timestamp::now());
     f(&hearth_ops::Ctx {
         place: &place,
         salt,

@@ -363,7 +363,7 @@ impl Core {
             let Ok(Some(case)) = self.replica.case_mut(&doc) else {
                 continue;
             };
-            let now = jiff::Zoned::now();
+            let now = hearth_archive::calendar::zoned(jiff::Timestamp::now());
             let editor = Editor {
                 node: self.local.clone(),
                 by: "hearth (escalation)".into(),
@@ -402,7 +402,7 @@ impl Core {
             &self.local,
             self.level,
             &self.children,
-            &jiff::Zoned::now(),
+            &hearth_archive::calendar::zoned(jiff::Timestamp::now()),
         ) {
             Ok(true) => debug!("summary updated"),
             Ok(false) => {}

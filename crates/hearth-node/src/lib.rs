@@ -248,9 +248,7 @@ pub fn replica_for(
 ) -> Result<StoreReplica, NodeError> {
     let now = hearth_archive::jiff::Timestamp::now();
     let mut keyring = identity.keyring(u64::try_from(now.as_second()).unwrap_or(0))?;
-    let today = now
-        .to_zoned(hearth_archive::jiff::tz::TimeZone::system())
-        .date();
+    let today = hearth_archive::calendar::day_of(now);
     keyring.set_legacy(config.trust.open_on(today));
     if keyring.legacy() {
         info!(

@@ -37,7 +37,7 @@ pub fn peer(id: &str, relation: Relation, endpoint: Option<String>) -> Peer {
 
 /// An editor at `node`, now.
 pub fn editor(node: &str, by: &str) -> Editor {
-    let now = hearth_archive::jiff::Zoned::now();
+    let now = hearth_archive::calendar::zoned(hearth_archive::jiff::Timestamp::now());
     Editor {
         node: node.to_owned(),
         by: by.to_owned(),

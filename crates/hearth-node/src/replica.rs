@@ -241,7 +241,7 @@ impl StoreReplica {
     /// The federation policy in force today, as held here (the built-in one if none). Read
     /// once a day, or again when the policy document changes, not at every flush.
     fn policy_now(&mut self) -> Result<hearth_archive::Policy, ReplicaError> {
-        let today = jiff::Zoned::now().date();
+        let today = hearth_archive::calendar::day_of(jiff::Timestamp::now());
         if let Some((day, policy)) = &self.policy
             && *day == today
         {
