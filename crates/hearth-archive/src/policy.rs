@@ -27,7 +27,7 @@ pub struct Policy {
     pub subsistence_lines_fen: BTreeMap<String, i64>,
     /// Most aid of each kind one case may receive in a calendar year.
     pub yearly_caps_fen: BTreeMap<AssistanceKind, i64>,
-    /// Most a single one-off payment may be.
+    /// Most one-off aid a case may have in a year, in one payment or several (no splitting).
     pub one_off_cap_fen: i64,
     /// Most aid a level may approve alone; a larger request goes to the next level up.
     pub authority_fen: BTreeMap<Level, i64>,
@@ -95,27 +95,28 @@ impl Policy {
         }
     }
 
+    /// The most aid of `kind` a case may have in a year: its yearly cap, and for one-off aid
+    /// also the one-off cap, which is per case and year so that it cannot be split.
+    pub fn yearly_cap(&self, kind: AssistanceKind) -> Option<i64> {
+        let cap = self.yearly_caps_fen.get(&kind).copied();
+        match kind {
+            AssistanceKind::OneOff => {
+                Some(cap.map_or(self.one_off_cap_fen, |c| c.min(self.one_off_cap_fen)))
+            }
+            _ => cap,
+        }
+    }
+
     /// The yearly cap of `kind` when `total` paid in a year is over it (`None` when within it,
     /// or the kind has no cap).
     pub fn over_yearly_cap(&self, kind: AssistanceKind, total_fen: i64) -> Option<i64> {
-        self.yearly_caps_fen
-            .get(&kind)
-            .copied()
-            .filter(|cap| total_fen > *cap)
+        self.yearly_cap(kind).filter(|cap| total_fen > *cap)
     }
 
-    /// Refuses aid over the caps of this policy (the one in force on the day paid): the
-    /// one-off cap for one payment, and the yearly cap of its kind for the case, which has had
-    /// `case` paid before.
+    /// Refuses aid over the caps of this policy (the one in force on the day paid): the yearly
+    /// cap of its kind for the case, which has had `case` paid before — for one-off aid also
+    /// the one-off cap, per case and year, however the aid is split into payments.
     pub fn check_aid(&self, case: &CaseSummary, aid: &crate::case::NewAssistance) -> Result<()> {
-        if aid.kind == AssistanceKind::OneOff && aid.amount_fen > self.one_off_cap_fen {
-            return Err(ArchiveError::OverCap(format!(
-                "a one-off payment of {} is over the cap of {} ({}); split it or ask the level above",
-                format_yuan(aid.amount_fen),
-                format_yuan(self.one_off_cap_fen),
-                self.label()
-            )));
-        }
         let year = aid.date.year();
         let paid = case
             .aid_by_year
@@ -125,7 +126,7 @@ impl Policy {
             .unwrap_or(0);
         if let Some(cap) = self.over_yearly_cap(aid.kind, paid + aid.amount_fen) {
             return Err(ArchiveError::OverCap(format!(
-                "{} for this case in {year} would come to {}, over the yearly cap of {} ({})",
+                "{} for this case in {year} would come to {}, over the yearly cap of {} ({}); more needs the level above",
                 aid.kind.label(),
                 format_yuan(paid + aid.amount_fen),
                 format_yuan(cap),
@@ -228,7 +229,7 @@ pub struct PolicyFile {
     /// Aid kind → most per case per year, yuan (kinds not named keep the built-in cap).
     #[serde(default)]
     pub yearly_caps: BTreeMap<AssistanceKind, String>,
-    /// Most a single one-off payment may be, yuan.
+    /// Most one-off aid a case may have in a year (one payment or several), yuan.
     pub one_off_cap: Option<String>,
     /// Level → most it approves alone, yuan.
     #[serde(default)]

@@ -487,7 +487,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
                 "--date",
                 "2026-03-02",
             ],
-            "over the cap of 10,000.00 (built-in policy version 0)",
+            "over the yearly cap of 10,000.00 (built-in policy version 0)",
         ),
         (
             &[

@@ -50,16 +50,25 @@ fn aid_over_a_cap_is_refused_with_the_policy_that_says_so() {
     let mut cases = f.cases();
     let id = open(&mut cases, &f, 1);
     income(&f, &mut cases, "100000");
-    // Built-in policy: one-off payments at most 10,000; living aid at most 12,000 a year.
+    // Built-in policy: one-off aid at most 10,000 a case and year, however it is paid; living
+    // aid at most 12,000 a year.
     let e = aid(&mut cases, &f, &id, "one_off", "10000.01", None).unwrap_err();
-    assert!(e.to_string().contains("over the cap of 10,000.00"), "{e}");
+    assert!(
+        e.to_string().contains("over the yearly cap of 10,000.00"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("split"), "{e}");
+    aid(&mut cases, &f, &id, "one_off", "6000", None).unwrap();
+    let e = aid(&mut cases, &f, &id, "one_off", "4000.01", None).unwrap_err();
+    assert!(e.to_string().contains("would come to 10,000.01"), "{e}");
+    aid(&mut cases, &f, &id, "one_off", "4000", None).unwrap();
     aid(&mut cases, &f, &id, "living", "11000", None).unwrap();
     let e = aid(&mut cases, &f, &id, "living", "1000.01", None).unwrap_err();
     let text = e.to_string();
     assert!(text.contains("over the yearly cap of 12,000.00"), "{text}");
     assert!(text.contains("built-in policy version 0"), "{text}");
     aid(&mut cases, &f, &id, "living", "1000", None).unwrap();
-    assert_eq!(crate::get(&mut cases, &id).unwrap().assistance.len(), 2);
+    assert_eq!(crate::get(&mut cases, &id).unwrap().assistance.len(), 4);
 }
 
 #[test]
