@@ -775,6 +775,23 @@ impl Case {
         Ok(out)
     }
 
+    /// The conflict queue's entries for what this case has open now (see
+    /// [`Case::open_conflicts`]), each routed to the case's home; `view` is this case read.
+    pub fn queue_entries(
+        &mut self,
+        view: &crate::view::CaseView,
+        policy: Option<&crate::policy::Policy>,
+    ) -> Result<Vec<QueueEntry>> {
+        Ok(self
+            .open_conflicts(view, policy)?
+            .iter()
+            .map(|c| QueueEntry {
+                route: Some(view.home.clone()),
+                ..QueueEntry::new(&view.id, c)
+            })
+            .collect())
+    }
+
     /// Ids of the invariant breaks acknowledged in this case.
     pub fn acknowledged(&mut self) -> Vec<String> {
         self.doc_mut()

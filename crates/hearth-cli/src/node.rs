@@ -306,11 +306,7 @@ impl Node {
                     .map_err(from_status),
             })?
         };
-        if matches!(
-            &reply,
-            Reply::Case { written, .. } if written.repeated
-        ) || matches!(reply, Reply::Ledger { repeated: true, .. })
-        {
+        if reply.repeated() {
             repeated_note();
         }
         Ok(reply)

@@ -120,39 +120,45 @@ impl ArchiveService {
         .await
     }
 
-    /// A write to the fund, under the request key `key`.
-    async fn fund(
+    /// A write (to a case or the fund) under the request key `key`: the failure injection of
+    /// the retry test ends the node after a keyed write committed, before it answers.
+    async fn serve_keyed(
         &self,
         by: String,
         key: Option<String>,
-        w: FundWrite,
-    ) -> Result<Response<pb::LedgerReply>, Status> {
+        request: archive::Request,
+    ) -> Result<archive::Reply, Status> {
         let keyed = key.is_some();
-        match self.serve(by, key, archive::Request::Fund(w)).await? {
-            archive::Reply::Ledger { ledger, repeated } => {
-                crash_after_commit(keyed && !repeated);
-                Ok(ledger_reply(&ledger, repeated))
-            }
-            other => Err(status(unexpected(&other))),
-        }
+        let reply = self.serve(by, key, request).await?;
+        crash_after_commit(keyed && !reply.repeated());
+        Ok(reply)
     }
 
-    /// A write to a case, under the request key `key`.
+    /// A write to a case.
     async fn write(
         &self,
         by: String,
         key: Option<String>,
         w: Write,
     ) -> Result<Response<pb::CaseReply>, Status> {
-        let keyed = key.is_some();
         match self
-            .serve(by, key, archive::Request::Write(Box::new(w)))
+            .serve_keyed(by, key, archive::Request::Write(Box::new(w)))
             .await?
         {
-            archive::Reply::Case { written, advice } => {
-                crash_after_commit(keyed && !written.repeated);
-                Ok(case_reply(&written, &advice))
-            }
+            archive::Reply::Case { written, advice } => Ok(case_reply(&written, &advice)),
+            other => Err(status(unexpected(&other))),
+        }
+    }
+
+    /// A write to the fund.
+    async fn fund(
+        &self,
+        by: String,
+        key: Option<String>,
+        w: FundWrite,
+    ) -> Result<Response<pb::LedgerReply>, Status> {
+        match self.serve_keyed(by, key, archive::Request::Fund(w)).await? {
+            archive::Reply::Ledger { ledger, repeated } => Ok(ledger_reply(&ledger, repeated)),
             other => Err(status(unexpected(&other))),
         }
     }
@@ -232,16 +238,17 @@ fn crash_after_commit(committed: bool) {
     }
 }
 
-/// The handlers of the RPCs that write a case: each request message is a [`Write`]
-/// (`hearth_proto::archive`), made under the request key its metadata carries.
+/// The handlers of the RPCs that write: each request message is a write of the domain
+/// (`$domain`, mapped in `hearth_proto::archive`) made by `$handler` under the request key its
+/// metadata carries, answered with `$reply`.
 macro_rules! writes {
-    ($($rpc:ident($msg:ident)),+ $(,)?) => {
+    ($domain:ident, $handler:ident -> $reply:ident: $($rpc:ident($msg:ident)),+ $(,)?) => {
         $(
             // As `#[tonic::async_trait]` writes an `async fn` (it does not see into macros).
             fn $rpc<'life0, 'async_trait>(
                 &'life0 self,
                 request: Request<pb::$msg>,
-            ) -> Pin<Box<dyn Future<Output = Result<Response<pb::CaseReply>, Status>> + Send + 'async_trait>>
+            ) -> Pin<Box<dyn Future<Output = Result<Response<pb::$reply>, Status>> + Send + 'async_trait>>
             where
                 'life0: 'async_trait,
                 Self: 'async_trait,
@@ -249,29 +256,7 @@ macro_rules! writes {
                 Box::pin(async move {
                     let by = self.caller(&request, &request.get_ref().by)?;
                     let key = request_key(&request)?;
-                    self.write(by, key, Write::from(request.into_inner())).await
-                })
-            }
-        )+
-    };
-}
-
-/// The handlers of the RPCs that write to the fund, as [`writes`] does for cases.
-macro_rules! funds {
-    ($($rpc:ident($msg:ident)),+ $(,)?) => {
-        $(
-            fn $rpc<'life0, 'async_trait>(
-                &'life0 self,
-                request: Request<pb::$msg>,
-            ) -> Pin<Box<dyn Future<Output = Result<Response<pb::LedgerReply>, Status>> + Send + 'async_trait>>
-            where
-                'life0: 'async_trait,
-                Self: 'async_trait,
-            {
-                Box::pin(async move {
-                    let by = self.caller(&request, &request.get_ref().by)?;
-                    let key = request_key(&request)?;
-                    self.fund(by, key, FundWrite::from(request.into_inner())).await
+                    self.$handler(by, key, $domain::from(request.into_inner())).await
                 })
             }
         )+
@@ -280,7 +265,7 @@ macro_rules! funds {
 
 #[tonic::async_trait]
 impl Archive for ArchiveService {
-    writes! {
+    writes! { Write, write -> CaseReply:
         new_case(NewCaseRequest),
         edit_case(EditCaseRequest),
         file_case(FileCaseRequest),
@@ -297,7 +282,7 @@ impl Archive for ArchiveService {
         add_review(AddReviewRequest),
     }
 
-    funds! {
+    writes! { FundWrite, fund -> LedgerReply:
         fund_income(FundIncomeRequest),
         fund_budget(FundBudgetRequest),
         fund_grant(FundGrantRequest),
@@ -343,14 +328,9 @@ impl Archive for ArchiveService {
         let r = request.into_inner();
         let page = hearth_proto::archive::page_from(r.page_size, r.page_token);
         match self.serve(by, None, archive::Request::Due { page }).await? {
-            archive::Reply::Due(page) => Ok(Response::new(pb::DueCasesReply {
-                due: page
-                    .items
-                    .iter()
-                    .map(hearth_proto::archive::due_to)
-                    .collect(),
-                next_page_token: page.next.unwrap_or_default(),
-            })),
+            archive::Reply::Due(page) => {
+                Ok(Response::new(hearth_proto::archive::due_reply_to(page)))
+            }
             other => Err(status(unexpected(&other))),
         }
     }
@@ -366,17 +346,9 @@ impl Archive for ArchiveService {
             .serve(by, None, archive::Request::Pending { page })
             .await?
         {
-            archive::Reply::Pending(page) => Ok(Response::new(pb::PendingCasesReply {
-                cases: page
-                    .items
-                    .iter()
-                    .map(|(c, a)| pb::PendingCase {
-                        case: Some(hearth_proto::archive::summary_to(c)),
-                        advice: Some(hearth_proto::archive::advice_to(a)),
-                    })
-                    .collect(),
-                next_page_token: page.next.unwrap_or_default(),
-            })),
+            archive::Reply::Pending(page) => {
+                Ok(Response::new(hearth_proto::archive::pending_reply_to(page)))
+            }
             other => Err(status(unexpected(&other))),
         }
     }
@@ -583,13 +555,7 @@ impl ArchiveRemote {
             Request::GetCase { case } => {
                 let (case, advice) = self.get(&case).await?;
                 Reply::Case {
-                    written: Box::new(Written {
-                        case,
-                        record: None,
-                        loan: None,
-                        reported_to: None,
-                        repeated: false,
-                    }),
+                    written: Box::new(Written::read(case)),
                     advice,
                 }
             }
@@ -659,15 +625,7 @@ impl ArchiveRemote {
             })
             .await?
             .into_inner();
-        Ok(archive::Page {
-            items: reply
-                .due
-                .into_iter()
-                .map(hearth_proto::archive::due_from)
-                .collect::<Result<_, _>>()
-                .map_err(unreadable)?,
-            next: Some(reply.next_page_token).filter(|t| !t.is_empty()),
-        })
+        hearth_proto::archive::due_reply_from(reply).map_err(unreadable)
     }
 
     /// See [`archive::pending`]: one page.
@@ -684,21 +642,7 @@ impl ArchiveRemote {
             })
             .await?
             .into_inner();
-        let items = reply
-            .cases
-            .into_iter()
-            .map(|p| {
-                Ok((
-                    hearth_proto::archive::summary_from(p.case.unwrap_or_default())?,
-                    hearth_proto::archive::advice_from(p.advice.unwrap_or_default())?,
-                ))
-            })
-            .collect::<Result<_, hearth_proto::archive::Unreadable>>()
-            .map_err(unreadable)?;
-        Ok(archive::Page {
-            items,
-            next: Some(reply.next_page_token).filter(|t| !t.is_empty()),
-        })
+        hearth_proto::archive::pending_reply_from(reply).map_err(unreadable)
     }
 
     /// The version in force on `date` (today if `None`) and every version held.

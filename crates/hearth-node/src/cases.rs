@@ -4,7 +4,7 @@
 use hearth_archive::automerge::ActorId;
 use hearth_archive::conflict::QueueEntry;
 use hearth_archive::{Case, CaseSummary, DocId, Document, Editor, Record, actor_id};
-use hearth_ops::{Cases, ErrorKind, OpError, Result, not_a_record};
+use hearth_ops::{Cases, ErrorKind, OpError, Result, not_a_record, read_record_in, record_or_new};
 use hearth_store::{Store, StoreError};
 use hearth_sync::ReplicaError;
 
@@ -86,10 +86,7 @@ impl Cases for StoreCases<'_> {
     fn update<T>(&mut self, id: &str, f: impl FnOnce(&mut Case) -> Result<T>) -> Result<T> {
         let mut case = self.store.load_case(id, self.actor.clone()).op()?;
         let value = f(&mut case)?;
-        let mut batch = self.begin()?;
-        batch.put(&mut case).op()?;
-        self.seal_request(&mut batch, id)?;
-        batch.commit().op()?;
+        self.commit_docs(&mut [Document::Case(case)])?;
         Ok(value)
     }
 
@@ -125,11 +122,7 @@ impl Cases for StoreCases<'_> {
         id: &str,
         f: impl FnOnce(&Record) -> Result<T>,
     ) -> Result<Option<T>> {
-        match self.store.load_doc(id, self.actor.clone()).op()? {
-            Some(Document::Record(r)) => f(&r).map(Some),
-            Some(Document::Case(_)) => Err(not_a_record(id)),
-            None => Ok(None),
-        }
+        read_record_in(id, self.store.load_doc(id, self.actor.clone()).op()?, f)
     }
 
     fn update_record<T>(
@@ -138,12 +131,10 @@ impl Cases for StoreCases<'_> {
         editor: &Editor,
         f: impl FnOnce(&mut Record) -> Result<T>,
     ) -> Result<T> {
-        let mut record = self.load_record(id, editor)?;
+        let found = self.store.load_doc(id, self.actor.clone()).op()?;
+        let mut record = record_or_new(id, found, self.actor.clone(), editor)?;
         let value = f(&mut record)?;
-        let mut batch = self.begin()?;
-        batch.put(&mut record).op()?;
-        self.seal_request(&mut batch, id)?;
-        batch.commit().op()?;
+        self.commit_docs(&mut [Document::Record(record)])?;
         Ok(value)
     }
 
@@ -168,14 +159,7 @@ impl Cases for StoreCases<'_> {
             });
         }
         let value = f(&mut docs)?;
-        let mut batch = self.begin()?;
-        for d in &mut docs {
-            batch.put(d).op()?;
-        }
-        if let Some(first) = ids.first() {
-            self.seal_request(&mut batch, first)?;
-        }
-        batch.commit().op()?;
+        self.commit_docs(&mut docs)?;
         Ok(value)
     }
 
@@ -205,11 +189,42 @@ impl StoreCases<'_> {
         Ok(batch)
     }
 
-    fn load_record(&self, id: &str, editor: &Editor) -> Result<Record> {
-        match self.store.load_doc(id, self.actor.clone()).op()? {
-            Some(Document::Record(r)) => Ok(r),
-            Some(Document::Case(_)) => Err(not_a_record(id)),
-            None => Ok(Record::create(id, self.actor.clone(), editor)?),
+    /// Writes `docs` in one transaction checked against today's policy; a write under a
+    /// request key records it with the first.
+    fn commit_docs(&mut self, docs: &mut [Document]) -> Result<()> {
+        let mut batch = self.begin()?;
+        for d in docs.iter_mut() {
+            batch.put(d).op()?;
+        }
+        if let Some(first) = docs.first() {
+            self.seal_request(&mut batch, &first.id()?)?;
+        }
+        batch.commit().op()
+    }
+}
+
+impl StoreReplica {
+    /// After a local change to `ids`: if it succeeded, commits them (a write under a request
+    /// key records it with the first) and flushes them to disk before the answer; if it failed,
+    /// drops what it changed.
+    fn settle<T>(&mut self, ids: &[&str], result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => {
+                for id in ids {
+                    hearth_sync::Replica::commit(self, id).op()?;
+                }
+                if let Some(first) = ids.first() {
+                    self.note_request(first);
+                }
+                self.flush_for(ids).op()?;
+                Ok(value)
+            }
+            Err(e) => {
+                for id in ids {
+                    self.forget(id);
+                }
+                Err(e)
+            }
         }
     }
 }
@@ -232,18 +247,8 @@ impl Cases for StoreReplica {
             .case_mut(id)
             .op()?
             .ok_or_else(|| from_store(StoreError::NotFound(id.to_owned())))?;
-        match f(case) {
-            Ok(value) => {
-                hearth_sync::Replica::commit(self, id).op()?;
-                self.note_request(id);
-                self.flush_for(&[id]).op()?;
-                Ok(value)
-            }
-            Err(e) => {
-                self.forget(id);
-                Err(e)
-            }
-        }
+        let result = f(case);
+        self.settle(&[id], result)
     }
 
     fn read<T>(&mut self, id: &str, f: impl FnOnce(&Case) -> Result<T>) -> Result<T> {
@@ -312,24 +317,7 @@ impl Cases for StoreReplica {
         for (id, d) in ids.iter().zip(docs) {
             self.give_back(id, d);
         }
-        match result {
-            Ok(value) => {
-                for id in ids {
-                    hearth_sync::Replica::commit(self, id).op()?;
-                }
-                if let Some(first) = ids.first() {
-                    self.note_request(first);
-                }
-                self.flush_for(ids).op()?;
-                Ok(value)
-            }
-            Err(e) => {
-                for id in ids {
-                    self.forget(id);
-                }
-                Err(e)
-            }
-        }
+        self.settle(ids, result)
     }
 
     fn conflicts(&mut self) -> Result<Vec<QueueEntry>> {
@@ -349,18 +337,8 @@ impl Cases for StoreReplica {
             self.add_record(record).op()?;
         }
         let record = self.record_mut(id).op()?.ok_or_else(|| not_a_record(id))?;
-        match f(record) {
-            Ok(value) => {
-                hearth_sync::Replica::commit(self, id).op()?;
-                self.note_request(id);
-                self.flush_for(&[id]).op()?;
-                Ok(value)
-            }
-            Err(e) => {
-                self.forget(id);
-                Err(e)
-            }
-        }
+        let result = f(record);
+        self.settle(&[id], result)
     }
 
     fn expect_request(&mut self, key: Option<String>) {

@@ -60,3 +60,30 @@ pub fn not_a_record(id: &str) -> OpError {
         "{id} is not a record document"
     )))
 }
+
+/// The record a storage found under `id` (`None`: not held), read by `f`.
+pub fn read_record_in<T>(
+    id: &str,
+    found: Option<Document>,
+    f: impl FnOnce(&Record) -> Result<T>,
+) -> Result<Option<T>> {
+    match found {
+        Some(Document::Record(r)) => f(&r).map(Some),
+        Some(Document::Case(_)) => Err(not_a_record(id)),
+        None => Ok(None),
+    }
+}
+
+/// The record a storage found under `id`, or a new empty one if it holds none (for a write).
+pub fn record_or_new(
+    id: &str,
+    found: Option<Document>,
+    actor: ActorId,
+    editor: &Editor,
+) -> Result<Record> {
+    match found {
+        Some(Document::Record(r)) => Ok(r),
+        Some(Document::Case(_)) => Err(not_a_record(id)),
+        None => Ok(Record::create(id, actor, editor)?),
+    }
+}

@@ -197,7 +197,7 @@ fn build(
     p: &Prepared,
     parent: Option<&str>,
 ) -> Result<Case> {
-    let bound = hearth_archive::BoundId::new(home, &crate::hex(&ids.fresh()[..8]));
+    let bound = hearth_archive::BoundId::new(home, &crate::nonce(ids));
     let mut case = Case::create(&bound, actor.clone(), editor, &p.fields)?;
     match p.status {
         Status::Filed => {

@@ -26,7 +26,7 @@ mod testing;
 mod tests;
 mod write;
 
-pub use cases::{Cases, not_a_record};
+pub use cases::{Cases, not_a_record, read_record_in, record_or_new};
 pub use conflicts::{Resolve, conflict, conflicts, resolve_conflict};
 pub use error::{ErrorKind, OpError, Result, archive_kind};
 pub use funds::{FundWrite, disclosure, fund_show, fund_write, fund_write_keyed, ledger_view};
@@ -120,8 +120,13 @@ impl Ctx<'_> {
 
     /// A new random nonce for a case id bound to its home ([`hearth_archive::BoundId`]).
     pub fn nonce(&self) -> String {
-        hex(&self.ids.fresh()[..8])
+        nonce(self.ids)
     }
+}
+
+/// A new random nonce for a case id from `ids`: 16 hex digits.
+pub(crate) fn nonce(ids: &dyn Ids) -> String {
+    hex(&ids.fresh()[..8])
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -7,7 +7,7 @@ use hearth_archive::automerge::ActorId;
 use hearth_archive::conflict::QueueEntry;
 use hearth_archive::{Case, CaseSummary, DocId, Document, Editor, Policy, Record};
 
-use crate::{Cases, OpError, Result, not_a_record};
+use crate::{Cases, OpError, Result, not_a_record, read_record_in, record_or_new};
 
 /// Cases and records in memory, with the conflict queue kept as the store keeps it.
 #[derive(Debug)]
@@ -71,11 +71,7 @@ impl MemoryCases {
     }
 
     fn record(&self, id: &str, editor: &Editor) -> Result<Record> {
-        match self.load(id)? {
-            Some(Document::Record(r)) => Ok(r),
-            Some(Document::Case(_)) => Err(not_a_record(id)),
-            None => Ok(Record::create(id, self.actor.clone(), editor)?),
-        }
+        record_or_new(id, self.load(id)?, self.actor.clone(), editor)
     }
 
     fn policy(&self) -> Result<Policy> {
@@ -114,14 +110,7 @@ impl MemoryCases {
             Document::Case(c) => {
                 let id = c.id()?;
                 let view = c.view_to_store()?;
-                let mut found: Vec<QueueEntry> = c
-                    .open_conflicts(&view, Some(policy))?
-                    .iter()
-                    .map(|f| QueueEntry {
-                        route: Some(view.home.clone()),
-                        ..QueueEntry::new(&id, f)
-                    })
-                    .collect();
+                let mut found = c.queue_entries(&view, Some(policy))?;
                 let this = CaseSummary::of(&view);
                 let household: Vec<CaseSummary> = match &this.identity_key {
                     Some(key) => self
@@ -248,11 +237,7 @@ impl Cases for MemoryCases {
         id: &str,
         f: impl FnOnce(&Record) -> Result<T>,
     ) -> Result<Option<T>> {
-        match self.load(id)? {
-            Some(Document::Record(r)) => f(&r).map(Some),
-            Some(Document::Case(_)) => Err(not_a_record(id)),
-            None => Ok(None),
-        }
+        read_record_in(id, self.load(id)?, f)
     }
 
     fn update_many<T>(

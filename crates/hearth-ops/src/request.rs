@@ -25,6 +25,8 @@ pub struct PageRequest {
 pub const PAGE_DEFAULT: u32 = 100;
 /// The most items a page holds.
 pub const PAGE_MAX: u32 = 1000;
+/// The longest page token a listing gives (a sort key and an id).
+const MAX_TOKEN: usize = 200;
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +51,7 @@ impl<T> Page<T> {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         if let Some(t) = after
-            && !t.bytes().all(|b| b.is_ascii_graphic())
+            && (t.len() > MAX_TOKEN || !t.bytes().all(|b| b.is_ascii_graphic()))
         {
             return Err(OpError::input(
                 "the page token is not one a listing gave; start again from the first page",
@@ -160,6 +162,16 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// Whether it answers a write whose request key had been used already: nothing was written
+    /// again.
+    pub fn repeated(&self) -> bool {
+        match self {
+            Reply::Case { written, .. } => written.repeated,
+            Reply::Ledger { repeated, .. } => *repeated,
+            _ => false,
+        }
+    }
+
     /// What kind of reply it is, by name (for messages: the reply itself may hold personal
     /// data).
     pub fn kind(&self) -> &'static str {
@@ -199,13 +211,7 @@ pub fn execute(
             let case = crate::get(cases, &case)?;
             let advice = policy::advice_for(cases, ctx, &case)?;
             Reply::Case {
-                written: Box::new(Written {
-                    case,
-                    record: None,
-                    loan: None,
-                    reported_to: None,
-                    repeated: false,
-                }),
+                written: Box::new(Written::read(case)),
                 advice,
             }
         }

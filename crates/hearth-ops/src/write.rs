@@ -152,6 +152,19 @@ pub struct Written {
     pub repeated: bool,
 }
 
+impl Written {
+    /// A case read, not written.
+    pub fn read(case: CaseView) -> Written {
+        Written {
+            case,
+            record: None,
+            loan: None,
+            reported_to: None,
+            repeated: false,
+        }
+    }
+}
+
 /// The parent a case is reported to: `via` if given (it must be a parent), else the only
 /// parent; `None` at a node with no parent.
 pub fn parent_for(place: &Place, via: Option<&str>) -> Result<Option<String>> {

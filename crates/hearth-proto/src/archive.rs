@@ -57,21 +57,19 @@ pub fn list_request_from(r: pb::ListCasesRequest) -> (ListFilter, PageRequest) {
             grade: r.grade,
             cause: r.cause,
         },
-        PageRequest {
-            size: Some(r.page_size).filter(|n| *n > 0),
-            token: Some(r.page_token).filter(|t| !t.is_empty()),
-        },
+        page_from(r.page_size, r.page_token),
     )
 }
 
 /// The listing request for a filter and page.
 pub fn list_request_to(filter: ListFilter, page: PageRequest) -> pb::ListCasesRequest {
+    let (page_size, page_token) = page_to(page);
     pb::ListCasesRequest {
         status: filter.status,
         grade: filter.grade,
         cause: filter.cause,
-        page_size: page.size.unwrap_or(0),
-        page_token: page.token.unwrap_or_default(),
+        page_size,
+        page_token,
     }
 }
 
@@ -91,7 +89,7 @@ pub fn list_reply_from(r: pb::ListCasesReply) -> Result<Page<CaseSummary>, Unrea
             .into_iter()
             .map(summary_from)
             .collect::<Result<_, _>>()?,
-        next: Some(r.next_page_token).filter(|t| !t.is_empty()),
+        next: next_from(r.next_page_token),
     })
 }
 
@@ -1125,6 +1123,56 @@ pub fn due_from(m: pb::DueCase) -> Result<(DueKind, DueCase), Unreadable> {
             detail: m.detail,
         },
     ))
+}
+
+/// The reply carrying a page of the due lists.
+pub fn due_reply_to(page: Page<(DueKind, DueCase)>) -> pb::DueCasesReply {
+    pb::DueCasesReply {
+        due: page.items.iter().map(due_to).collect(),
+        next_page_token: page.next.unwrap_or_default(),
+    }
+}
+
+/// The page of the due lists a reply carries.
+pub fn due_reply_from(r: pb::DueCasesReply) -> Result<Page<(DueKind, DueCase)>, Unreadable> {
+    Ok(Page {
+        items: r.due.into_iter().map(due_from).collect::<Result<_, _>>()?,
+        next: next_from(r.next_page_token),
+    })
+}
+
+/// The reply carrying a page of the cases to escalate.
+pub fn pending_reply_to(page: Page<(CaseSummary, Advice)>) -> pb::PendingCasesReply {
+    pb::PendingCasesReply {
+        cases: page
+            .items
+            .iter()
+            .map(|(c, a)| pb::PendingCase {
+                case: Some(summary_to(c)),
+                advice: Some(advice_to(a)),
+            })
+            .collect(),
+        next_page_token: page.next.unwrap_or_default(),
+    }
+}
+
+/// The page of the cases to escalate a reply carries.
+pub fn pending_reply_from(
+    r: pb::PendingCasesReply,
+) -> Result<Page<(CaseSummary, Advice)>, Unreadable> {
+    Ok(Page {
+        items: r
+            .cases
+            .into_iter()
+            .map(|p| {
+                Ok((
+                    summary_from(p.case.unwrap_or_default())?,
+                    advice_from(p.advice.unwrap_or_default())?,
+                ))
+            })
+            .collect::<Result<_, Unreadable>>()?,
+        next: next_from(r.next_page_token),
+    })
 }
 
 /// The message for a policy version.

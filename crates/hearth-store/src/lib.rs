@@ -963,14 +963,7 @@ impl Batch {
         let view = case.as_case().map(|c| c.view_to_store()).transpose()?;
         let summary = view.as_ref().map(CaseSummary::of);
         let found = match (case.as_case(), &view) {
-            (Some(c), Some(view)) => c
-                .open_conflicts(view, self.policy.as_ref())?
-                .iter()
-                .map(|c| QueueEntry {
-                    route: Some(view.home.clone()),
-                    ..QueueEntry::new(&id, c)
-                })
-                .collect(),
+            (Some(c), Some(view)) => c.queue_entries(view, self.policy.as_ref())?,
             _ => match case.as_record() {
                 Some(r) => hearth_archive::conflict::fund_below_zero(r)?
                     .into_iter()

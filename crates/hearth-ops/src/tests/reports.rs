@@ -144,12 +144,17 @@ fn a_listing_comes_in_pages_that_add_up_to_the_whole() {
         .map(|c| c.id)
         .collect();
     assert_eq!(seen, whole);
-    let bad = Request::ListCases {
-        filter: ListFilter::default(),
-        page: PageRequest {
-            size: None,
-            token: Some("\u{1}".into()),
-        },
-    };
-    assert!(execute(&mut cases, &f.ctx(), None, bad).is_err());
+    // A token no listing gave: a control character, or far longer than any sort key.
+    for token in ["\u{1}".to_owned(), "9".repeat(10_000)] {
+        let bad = Request::ListCases {
+            filter: ListFilter::default(),
+            page: PageRequest {
+                size: None,
+                token: Some(token),
+            },
+        };
+        let e = execute(&mut cases, &f.ctx(), None, bad).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Input);
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
 }
