@@ -402,9 +402,10 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
         })
         .await
         .unwrap();
+    // Emergency relief (临时救助): the one kind paid before a case is filed.
     let aid = Write::AddAssistance {
         case: id[..6].to_owned(),
-        kind: "living".into(),
+        kind: "emergency".into(),
         amount: "1500".into(),
         date: "2026-05-01".into(),
         paying_node: None,
@@ -566,14 +567,11 @@ async fn union_work_flows_up_and_down_the_federation() {
                     form: form(n, costs),
                 },
             )?;
-            archive::write(
-                r,
-                ctx,
-                Write::FileCase {
-                    case: made.case.id.clone(),
-                    via: None,
-                },
-            )?;
+            // The chain ran three weeks ago; the submission reports the case to the branch.
+            let day = ctx.now.date() - hearth_archive::jiff::Span::new().days(21);
+            for w in archive::chain_writes(&made.case.id, day) {
+                archive::write(r, ctx, w)?;
+            }
             Ok(made.case.id)
         })
         .await;
@@ -650,12 +648,41 @@ async fn union_work_flows_up_and_down_the_federation() {
         "the branch holds every filed case"
     );
 
-    // Aid and visits at the team, paid from its fund.
-    let yesterday = (hearth_archive::jiff::Zoned::now().date()
-        - hearth_archive::jiff::Span::new().days(1))
-    .to_string();
+    // The branch approves five of them (审批建档); the approvals reach the team.
     for id in ids.iter().take(5).cloned() {
-        let date = yesterday.clone();
+        op(&fed.br, move |r, ctx| {
+            archive::write(
+                r,
+                ctx,
+                Write::Decide {
+                    case: id,
+                    decision: "approve".into(),
+                    note: String::new(),
+                },
+            )
+        })
+        .await;
+    }
+    wait_for("the branch's approvals to reach team-1", 20, || async {
+        let first: Vec<String> = ids.iter().take(5).cloned().collect();
+        op(&fed.t1, move |r, _| {
+            first
+                .iter()
+                .map(|id| archive::get(r, id).map(|v| v.status))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .iter()
+        .all(|s| *s == hearth_archive::Status::Filed)
+    })
+    .await;
+
+    // Aid (within the team's authority of 1,000) and visits at the team, paid from its fund,
+    // today: the day of filing, which aid may not come before.
+    let today =
+        hearth_archive::calendar::day_of(hearth_archive::jiff::Timestamp::now()).to_string();
+    for id in ids.iter().take(5).cloned() {
+        let date = today.clone();
         op(&fed.t1, move |r, ctx| {
             archive::write(
                 r,
@@ -663,7 +690,7 @@ async fn union_work_flows_up_and_down_the_federation() {
                 Write::AddAssistance {
                     case: id.clone(),
                     kind: "living".into(),
-                    amount: "1500".into(),
+                    amount: "900".into(),
                     date: date.clone(),
                     paying_node: None,
                     approving_node: None,
@@ -687,21 +714,26 @@ async fn union_work_flows_up_and_down_the_federation() {
     }
 
     // Municipal totals equal the teams' own figures (nothing else has cases of its own).
-    let t1 = op(&fed.t1, archive::stats).await;
-    let t2 = op(&fed.t2, archive::stats).await;
+    let t1 = op(&fed.t1, |c, ctx| archive::stats(c, ctx, None)).await;
+    let t2 = op(&fed.t2, |c, ctx| archive::stats(c, ctx, None)).await;
     let mut below = t1.own.clone();
     below.add(&t2.own);
     assert_eq!(below.cases, 22);
-    assert_eq!(below.paid_total_fen(), 5 * 1500_00);
+    assert_eq!(below.paid_total_fen(), 5 * 900_00);
     wait_for("municipal totals to equal the sums below", 30, || async {
-        let mu = op(&fed.mu, archive::stats).await;
+        let mu = op(&fed.mu, |c, ctx| archive::stats(c, ctx, None)).await;
         mu.total == below && mu.own.cases == 0
     })
     .await;
-    let mu = op(&fed.mu, archive::stats).await;
+    let mu = op(&fed.mu, |c, ctx| archive::stats(c, ctx, None)).await;
     assert_eq!(mu.children.keys().collect::<Vec<_>>(), [EN]);
     assert_eq!(mu.total.households_helped, 5);
-    assert_eq!(mu.total.visits, 5);
+    // The five visits of today and, when three weeks ago was this year, the chain's home
+    // visit of each of team-1's 20 cases.
+    let today = hearth_archive::calendar::day_of(hearth_archive::jiff::Timestamp::now());
+    let chain_this_year =
+        (today - hearth_archive::jiff::Span::new().days(21)).year() == today.year();
+    assert_eq!(mu.total.visits, 5 + if chain_this_year { 20 } else { 0 });
     assert_eq!(
         op(&fed.mu, |r, _| archive::list(r, &ListFilter::default()))
             .await
@@ -769,10 +801,12 @@ async fn union_work_flows_up_and_down_the_federation() {
         op(&fed.br, |r, ctx| archive::fund_show(r, ctx, Some(T1), None))
             .await
             .disbursed_total_fen()
-            == 5 * 1500_00
+            == 5 * 900_00
     })
     .await;
-    let year = hearth_archive::jiff::Zoned::now().date().year().to_string();
+    let year = hearth_archive::calendar::day_of(hearth_archive::jiff::Timestamp::now())
+        .year()
+        .to_string();
     let disclosure = op(&fed.t1, move |r, ctx| archive::disclosure(r, ctx, &year)).await;
     assert_eq!(disclosure.payments.len(), 5);
     let text = serde_json::to_string(&disclosure).unwrap();
@@ -1069,7 +1103,7 @@ async fn a_household_filed_at_two_teams_is_found_at_the_branch_and_merged() {
         let id = entry.id.clone();
         let fed = &fed;
         async move {
-            op(&fed.mu, archive::stats)
+            op(&fed.mu, |c, ctx| archive::stats(c, ctx, None))
                 .await
                 .conflicts
                 .iter()

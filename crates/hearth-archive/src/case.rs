@@ -32,14 +32,15 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use crate::codes::{
-    AssistanceKind, Cause, Decision, Gender, Grade, Level, ReviewResult, Status, VisitKind,
+    AssistanceKind, Cause, ChainStep, CheckResult, Decision, Exclusion, Gender, Grade, Level,
+    ReviewResult, Status, VisitKind,
 };
 use crate::doc::{
     Snapshot, Source, get_bool, get_code, get_date, get_i64, get_obj, get_str, get_timestamp,
     list_objects, map_objects, need_obj, push_map, put_i64, put_text, put_timestamp,
 };
 use crate::error::{ArchiveError, Result};
-use crate::grade::{GradeInputs, assess};
+use crate::grade::{GradeInputs, GradeStandard, assess};
 use crate::identity::IdentityKey;
 use crate::lifecycle;
 use crate::money::format_yuan;
@@ -97,6 +98,10 @@ pub struct CaseFields {
     pub aid_request_fen: Option<i64>,
     /// Region code (行政区划代码) of the home, for the policy's subsistence line.
     pub region: Option<String>,
+    /// Compensation and insurance received for this year's accident and medical costs.
+    pub compensation_fen: Option<i64>,
+    /// Exclusions that apply to the household (replaces the set; empty clears it).
+    pub exclusions: Option<Vec<Exclusion>>,
     pub primary_cause: Option<Cause>,
     pub secondary_causes: Option<Vec<Cause>>,
     pub other_cause_text: Option<String>,
@@ -213,6 +218,212 @@ pub struct NewReview {
     pub result: ReviewResult,
     pub reviewer: Option<String>,
     pub notes: Option<String>,
+}
+
+/// What the policy says of the filing chain, for a case to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainRules {
+    /// Working days (Monday to Friday) a public notice runs.
+    pub notice_working_days: u32,
+}
+
+/// A step of the filing chain to record ([`Case::record_step`]).
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewStep {
+    pub step: ChainStep,
+    /// The day of the step (a notice's first day).
+    pub date: Date,
+    /// What the civil-affairs check found (that step only).
+    pub result: Option<CheckResult>,
+    /// Who checked, at civil affairs.
+    pub checker: Option<String>,
+    pub note: Option<String>,
+}
+
+/// An approval of aid above the paying level's authority ([`Case::approve_aid`]).
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct NewAidApproval {
+    pub id: String,
+    pub kind: AssistanceKind,
+    pub amount_fen: i64,
+    /// The approving node's level.
+    pub level: Level,
+    pub note: Option<String>,
+}
+
+/// A status change ([`Case::transition_with`]).
+#[derive(Debug, Clone)]
+pub struct StatusMove {
+    /// The status to move to.
+    pub to: Status,
+    /// Why.
+    pub reason: String,
+    /// The day it took effect, when it is recorded later.
+    pub on: Option<Date>,
+    /// Closing with loans outstanding: why they will not be repaid.
+    pub outstanding_reason: Option<String>,
+}
+
+impl StatusMove {
+    /// A move effective today, with nothing outstanding to explain.
+    pub fn new(to: Status, reason: &str) -> StatusMove {
+        StatusMove {
+            to,
+            reason: reason.to_owned(),
+            on: None,
+            outstanding_reason: None,
+        }
+    }
+}
+
+/// The `step` of an entry recording that a household not eligible was submitted on an
+/// override, and why.
+pub const ELIGIBILITY_OVERRIDE: &str = "eligibility_override";
+/// The `step` of an approval of aid above the payer's authority.
+pub const AID_APPROVAL: &str = "aid_approval";
+
+/// The filing chain as a case records it, read from its approvals, visits and status history.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    /// The last grassroots review.
+    pub review: Option<Date>,
+    /// The last home visit with the household's consent.
+    pub consented_visit: Option<Date>,
+    /// The last civil-affairs check and what it found.
+    pub check: Option<(Date, CheckResult)>,
+    /// The last public notice: first and last day.
+    pub notice: Option<(Date, Date)>,
+    /// An objection raised on or after the last notice's first day.
+    pub objection: Option<Date>,
+    /// The eligibility override of the last submission, if any.
+    pub override_reason: Option<String>,
+    /// The day of the latest step recorded.
+    pub last_day: Option<Date>,
+}
+
+impl Chain {
+    /// Reads the chain.
+    pub fn of(approvals: &[Approval], visits: &[Visit], history: &[StatusChange]) -> Chain {
+        let mut c = Chain::default();
+        let latest = |slot: &mut Option<Date>, d: Date| {
+            if slot.is_none_or(|s| d >= s) {
+                *slot = Some(d);
+            }
+        };
+        for a in approvals {
+            let Some(date) = a.date else {
+                if a.step.as_deref() == Some(ELIGIBILITY_OVERRIDE) {
+                    c.override_reason = a.note.clone();
+                }
+                continue;
+            };
+            match a.step.as_deref().and_then(|s| s.parse::<ChainStep>().ok()) {
+                Some(ChainStep::GrassrootsReview) => latest(&mut c.review, date),
+                Some(ChainStep::CivilCheck) => {
+                    if c.check.is_none_or(|(d, _)| date >= d)
+                        && let Some(r) = a.result
+                    {
+                        c.check = Some((date, r));
+                    }
+                }
+                Some(ChainStep::Notice) => {
+                    if c.notice.is_none_or(|(d, _)| date >= d) {
+                        c.notice = Some((date, a.until.unwrap_or(date)));
+                    }
+                }
+                Some(ChainStep::Objection) => latest(&mut c.objection, date),
+                None => continue,
+            }
+            latest(&mut c.last_day, date);
+        }
+        if let (Some(o), Some((start, _))) = (c.objection, c.notice)
+            && o < start
+        {
+            c.objection = None;
+        }
+        for v in visits {
+            if v.kind == VisitKind::Home && v.consent {
+                latest(&mut c.consented_visit, v.date);
+            }
+        }
+        // An override belongs to the submission it came with: one made before the case was
+        // last returned no longer counts.
+        let returned_since = history.iter().rposition(|h| h.to == Status::Returned);
+        let submitted = history.iter().rposition(|h| h.to == Status::UnderReview);
+        if returned_since.is_some_and(|r| submitted.is_none_or(|s| r > s)) {
+            c.override_reason = None;
+        }
+        c
+    }
+
+    /// What is missing before the civil-affairs check.
+    fn gaps_before_check(&self) -> Vec<String> {
+        let mut gaps = Vec::new();
+        if self.review.is_none() {
+            gaps.push("the grassroots review 基层审核 (case step ID grassroots_review)".to_owned());
+        }
+        if self.consented_visit.is_none() {
+            gaps.push(
+                "a home visit with the household's signed consent 入户核实并签字授权 (visit add ID --kind home --consent)"
+                    .to_owned(),
+            );
+        }
+        gaps
+    }
+
+    /// What is missing before the public notice.
+    fn gaps_before_notice(&self) -> Vec<String> {
+        let mut gaps = self.gaps_before_check();
+        match self.check {
+            None => gaps.push(format!(
+                "the civil-affairs income check 民政核对 (case step ID civil_check --result {})",
+                CheckResult::codes().replace(", ", "|")
+            )),
+            Some((day, CheckResult::NotMatched)) => gaps.push(format!(
+                "a civil-affairs check that does not contradict the declared income (the one of {day} did not match: correct the finances and check again)"
+            )),
+            Some(_) => {}
+        }
+        gaps
+    }
+
+    /// What is missing before the case may be submitted on `today`.
+    pub fn gaps_before_submit(&self, today: Date) -> Vec<String> {
+        let mut gaps = self.gaps_before_notice();
+        match self.notice {
+            None => gaps.push("the public notice 公示 (case step ID notice)".to_owned()),
+            Some((_, until)) if today <= until => gaps.push(format!(
+                "the public notice runs until {until}; submit after it has ended"
+            )),
+            Some((start, _)) => {
+                if let Some(o) = self.objection {
+                    gaps.push(format!(
+                        "an objection was raised on {o} to the notice of {start}: look into it, then post the notice again"
+                    ));
+                }
+            }
+        }
+        gaps
+    }
+}
+
+/// The last of `n` working days (Monday to Friday) starting on `from` (`from` counts if it is
+/// one). Public holidays are not known here, so a notice over a holiday should be posted longer.
+pub fn add_working_days(from: Date, n: u32) -> Date {
+    use jiff::civil::Weekday;
+    let mut day = from;
+    let mut left = n.max(1);
+    loop {
+        if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
+            left -= 1;
+            if left == 0 {
+                return day;
+            }
+        }
+        day = day.tomorrow().unwrap_or(day);
+    }
 }
 
 /// The id of a new case, bound to its home: 16 hex digits of a hash of the home's node id and
@@ -474,8 +685,9 @@ impl Case {
         })
     }
 
-    /// Puts the case on file (建档): checks that it has what a file needs, then moves it to
-    /// `filed`, through `under_review` if it is a draft.
+    /// Puts the case on file (建档) straight away, through `under_review` if it is a draft: for
+    /// a case on file already in the union's paper records (an import), and for tests. A new
+    /// application goes through the chain instead ([`Case::submit`], [`Case::decide`]).
     pub fn file(&mut self, editor: &Editor) -> Result<()> {
         let from = self.status()?;
         let path = lifecycle::path_to_filed(from)?;
@@ -490,14 +702,208 @@ impl Case {
                 case.write_status(editor, prev, to, reason)?;
                 prev = to;
             }
+            case.write_filed_on(editor.today, false)
+        })
+    }
+
+    /// Puts an imported application under review, as the union's records have it.
+    pub fn import_under_review(&mut self, editor: &Editor) -> Result<()> {
+        let from = self.status()?;
+        lifecycle::check(from, Status::UnderReview)?;
+        self.change(editor, "case import", |case| {
+            case.write_status(editor, from, Status::UnderReview, "imported")
+        })
+    }
+
+    /// Sets the day the case was put on file, as its paper file says (an import), or — with
+    /// `estimated` — the day of the import when the file does not say.
+    pub fn set_filed_on(&mut self, editor: &Editor, day: Date, estimated: bool) -> Result<()> {
+        not_future("filing date", day, editor)?;
+        self.change(editor, "case filed_on", |case| {
+            case.doc.put(ROOT, "filed_on", day.to_string())?;
+            if estimated {
+                case.doc.put(ROOT, "filed_on_estimated", true)?;
+            } else if case.doc.get(ROOT, "filed_on_estimated")?.is_some() {
+                case.doc.delete(ROOT, "filed_on_estimated")?;
+            }
             Ok(())
         })
     }
 
+    /// The first filing day stays: a case filed again after a relapse keeps it.
+    fn write_filed_on(&mut self, day: Date, estimated: bool) -> Result<()> {
+        if get_date(&self.doc, &ROOT, "filed_on")?.is_none() {
+            self.doc.put(ROOT, "filed_on", day.to_string())?;
+            if estimated {
+                self.doc.put(ROOT, "filed_on_estimated", true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a step of the filing chain at the grassroots (建档流程), in order: the grassroots
+    /// review, then — after a home visit with the household's signed consent — the
+    /// civil-affairs income check, then the public notice (for `rules.notice_working_days`
+    /// working days from its first day), and any objection raised during it. Returns the
+    /// notice's last day for a notice.
+    pub fn record_step(
+        &mut self,
+        editor: &Editor,
+        step: &NewStep,
+        rules: ChainRules,
+    ) -> Result<Option<Date>> {
+        self.check_open()?;
+        let status = self.status()?;
+        if !matches!(status, Status::Draft | Status::Returned | Status::Relapsed) {
+            return Err(ArchiveError::Rule(format!(
+                "the filing chain runs before a case is submitted, and this case is {}",
+                status.label()
+            )));
+        }
+        not_future("date", step.date, editor)?;
+        check_opt_line("checker", step.checker.as_deref(), NAME)?;
+        check_opt_notes("note", step.note.as_deref(), REASON)?;
+        let chain = self.chain()?;
+        let before = match step.step {
+            ChainStep::GrassrootsReview => None,
+            ChainStep::CivilCheck => Some(chain.gaps_before_check().join("; ")),
+            ChainStep::Notice => Some(chain.gaps_before_notice().join("; ")),
+            ChainStep::Objection => chain
+                .notice
+                .is_none()
+                .then(|| "a public notice 公示 (case step ID notice)".to_owned()),
+        };
+        if let Some(missing) = before.filter(|m| !m.is_empty()) {
+            return Err(ArchiveError::Rule(format!(
+                "{} comes after {missing}",
+                step.step.label()
+            )));
+        }
+        if let Some(last) = chain.last_day
+            && step.date < last
+            && step.step != ChainStep::Objection
+        {
+            return Err(invalid(
+                "date",
+                &format!(
+                    "{} is before the last step of the chain ({last}); steps go in order",
+                    step.date
+                ),
+            ));
+        }
+        let result = match (step.step, step.result) {
+            (ChainStep::CivilCheck, None) => {
+                return Err(invalid(
+                    "result",
+                    &format!("say what the check found: {}", CheckResult::codes()),
+                ));
+            }
+            (ChainStep::CivilCheck, Some(r)) => Some(r),
+            (_, _) => None,
+        };
+        if step.step == ChainStep::Objection
+            && step.note.as_deref().is_none_or(|n| n.trim().is_empty())
+        {
+            return Err(invalid("note", "say what the objection is, in a note"));
+        }
+        let until = (step.step == ChainStep::Notice)
+            .then(|| add_working_days(step.date, rules.notice_working_days));
+        self.change(editor, "case step", |case| {
+            let list = need_obj(&case.doc, &ROOT, "approvals")?;
+            let e = push_map(&mut case.doc, &list)?;
+            case.doc.put(&e, "step", step.step.code())?;
+            case.doc.put(&e, "date", step.date.to_string())?;
+            if let Some(until) = until {
+                case.doc.put(&e, "until", until.to_string())?;
+            }
+            if let Some(r) = result {
+                case.doc.put(&e, "result", r.code())?;
+            }
+            put_opt_text(&mut case.doc, &e, "checker", &step.checker)?;
+            put_opt_text(&mut case.doc, &e, "note", &step.note)?;
+            stamp(&mut case.doc, &e, editor)
+        })?;
+        Ok(until)
+    }
+
+    /// Submits the case for approval (提交审批) once the chain is complete: the grassroots
+    /// review, a home visit with consent, the civil-affairs check (not "not matched"), a public
+    /// notice that has ended with no objection. A household the standard finds not eligible is
+    /// submitted only with `override_reason`, which the approving level must sign off. Moves
+    /// the case to `under_review`; reporting it up is the caller's part.
+    pub fn submit(&mut self, editor: &Editor, override_reason: Option<&str>) -> Result<()> {
+        let from = self.status()?;
+        if !matches!(from, Status::Draft | Status::Returned | Status::Relapsed) {
+            return Err(ArchiveError::Rule(format!(
+                "only an application (draft), a returned or a relapsed case is submitted for filing; this case is {}",
+                from.label()
+            )));
+        }
+        lifecycle::check(from, Status::UnderReview)?;
+        self.check_ready_to_file()?;
+        let gaps = self.chain()?.gaps_before_submit(editor.today);
+        if !gaps.is_empty() {
+            return Err(ArchiveError::Rule(format!(
+                "the case cannot be submitted yet: {}",
+                gaps.join("; ")
+            )));
+        }
+        let view = self.view()?;
+        let not_eligible = view.grade == Some(Grade::NotEligible)
+            || view.grading.derived == Some(Grade::NotEligible);
+        let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(reason) = override_reason {
+            check_notes_field("override", reason)?;
+        }
+        if not_eligible && override_reason.is_none() {
+            return Err(ArchiveError::Rule(format!(
+                "the household is not eligible 不符合条件 ({}); it is submitted only with an override and its reason (--override), which the approving level must sign off",
+                view.grading
+                    .basis
+                    .as_deref()
+                    .unwrap_or("by the grading standard")
+            )));
+        }
+        self.change(editor, "case submit", |case| {
+            if let Some(reason) = override_reason.filter(|_| not_eligible) {
+                let list = need_obj(&case.doc, &ROOT, "approvals")?;
+                let e = push_map(&mut case.doc, &list)?;
+                case.doc.put(&e, "step", ELIGIBILITY_OVERRIDE)?;
+                put_text(&mut case.doc, &e, "note", reason)?;
+                stamp(&mut case.doc, &e, editor)?;
+            }
+            case.write_status(
+                editor,
+                from,
+                Status::UnderReview,
+                "submitted for approval 提交审批",
+            )
+        })
+    }
+
+    /// The node that submitted the case for its current review, if it is under review.
+    fn submitter(&self) -> Result<Option<String>> {
+        Ok(Self::read_status_history(&self.doc)?
+            .iter()
+            .rev()
+            .find(|c| c.to == Status::UnderReview)
+            .and_then(|c| c.node.clone()))
+    }
+
     /// Records a decision on the case at a reviewing node (审批): `approve` puts a case under
     /// review on file (or confirms a filed one), `return` sends it back down with the reason
-    /// (it stays visible upstairs), `reject` closes it. Returns the status afterwards.
-    pub fn decide(&mut self, editor: &Editor, decision: Decision, note: &str) -> Result<Status> {
+    /// (it stays visible upstairs), `reject` closes it. Only a node above the case's home
+    /// decides: a node never approves what it submitted, and the home never returns or rejects
+    /// its own case — except where `no_superior` says the node has no one above it, which may
+    /// approve what it submitted. Approving a case submitted on an eligibility override signs
+    /// the override off, with a note. Returns the status afterwards.
+    pub fn decide_at(
+        &mut self,
+        editor: &Editor,
+        decision: Decision,
+        note: &str,
+        no_superior: bool,
+    ) -> Result<Status> {
         let from = self.status()?;
         check_notes_field("note", note)?;
         if decision != Decision::Approve && note.trim().is_empty() {
@@ -506,21 +912,57 @@ impl Case {
                 "say why the case is returned or rejected, in a note",
             ));
         }
+        let home = self.home()?.unwrap_or_default();
         let to = match (decision, from) {
-            (Decision::Approve, Status::UnderReview | Status::Relapsed) => Some(Status::Filed),
+            (Decision::Approve, Status::UnderReview) => Some(Status::Filed),
             (Decision::Approve, Status::Filed) => None,
             (Decision::Approve, other) => {
-                return Err(invalid(
-                    "decision",
-                    &format!(
-                        "a case {} cannot be approved; only one under review, relapsed or filed",
-                        other.code()
-                    ),
-                ));
+                return Err(ArchiveError::Rule(format!(
+                    "a case {} cannot be approved; only one submitted for approval (under_review) or filed",
+                    other.code()
+                )));
+            }
+            (Decision::Return | Decision::Reject, _) if editor.node == home => {
+                return Err(ArchiveError::Rule(format!(
+                    "only a superior {} a case; {} is the case's home",
+                    if decision == Decision::Return {
+                        "returns"
+                    } else {
+                        "rejects"
+                    },
+                    editor.node
+                )));
             }
             (Decision::Return, _) => Some(Status::Returned),
             (Decision::Reject, _) => Some(Status::Closed),
         };
+        let mut signs_off = false;
+        if to == Some(Status::Filed) {
+            let submitter = self.submitter()?;
+            if !no_superior
+                && (submitter.as_deref() == Some(editor.node.as_str()) || editor.node == home)
+            {
+                return Err(ArchiveError::Rule(
+                    "a node does not approve a case it submitted itself; a superior at the level the policy names for filing approves it".into(),
+                ));
+            }
+            let chain = self.chain()?;
+            let gaps = chain.gaps_before_submit(editor.today);
+            if !gaps.is_empty() {
+                return Err(ArchiveError::Rule(format!(
+                    "the filing chain is not complete: {}",
+                    gaps.join("; ")
+                )));
+            }
+            if chain.override_reason.is_some() {
+                if note.trim().is_empty() {
+                    return Err(ArchiveError::Rule(
+                        "this case was submitted on an eligibility override; approving it signs the override off: say why in --note".into(),
+                    ));
+                }
+                signs_off = true;
+            }
+        }
         if let Some(to) = to {
             lifecycle::check(from, to)?;
             if to == Status::Filed {
@@ -536,31 +978,141 @@ impl Case {
             stamp(&mut case.doc, &step, editor)?;
             if let Some(to) = to {
                 let reason = match decision {
+                    Decision::Approve if signs_off => {
+                        format!(
+                            "approved at {}, signing off the eligibility override",
+                            editor.node
+                        )
+                    }
                     Decision::Approve => format!("approved at {}", editor.node),
                     Decision::Return => format!("returned by {}: {note}", editor.node),
                     Decision::Reject => format!("rejected by {}: {note}", editor.node),
                 };
                 case.write_status(editor, from, to, &reason)?;
+                if to == Status::Filed {
+                    case.write_filed_on(editor.today, false)?;
+                }
             }
             Ok(())
         })?;
         Ok(to.unwrap_or(from))
     }
 
+    /// [`Case::decide_at`] at a node with a superior.
+    pub fn decide(&mut self, editor: &Editor, decision: Decision, note: &str) -> Result<Status> {
+        self.decide_at(editor, decision, note, false)
+    }
+
+    /// Records an approval of aid above the paying level's authority (超权限审批), at a node
+    /// of `level` whose authority covers it: a payment of that kind up to `amount_fen` may then
+    /// be made, once. Returns the approval's id. Checking the authority is the policy's part.
+    pub fn approve_aid(&mut self, editor: &Editor, approval: &NewAidApproval) -> Result<()> {
+        self.check_open()?;
+        positive("amount", approval.amount_fen)?;
+        check_opt_notes("note", approval.note.as_deref(), REASON)?;
+        self.change(editor, "assist approve", |case| {
+            let list = need_obj(&case.doc, &ROOT, "approvals")?;
+            let e = push_map(&mut case.doc, &list)?;
+            case.doc.put(&e, "step", AID_APPROVAL)?;
+            case.doc.put(&e, "id", approval.id.as_str())?;
+            case.doc.put(&e, "decision", Decision::Approve.code())?;
+            case.doc.put(&e, "kind", approval.kind.code())?;
+            put_i64(&mut case.doc, &e, "amount_fen", approval.amount_fen)?;
+            case.doc.put(&e, "level", approval.level.code())?;
+            put_opt_text(&mut case.doc, &e, "note", &approval.note)?;
+            stamp(&mut case.doc, &e, editor)
+        })
+    }
+
     /// Moves the case to another status, with a reason.
     pub fn transition(&mut self, editor: &Editor, to: Status, reason: &str) -> Result<()> {
+        self.transition_with(editor, &StatusMove::new(to, reason))
+    }
+
+    /// Moves the case to another status as `m` says: effective on a past day if given (not
+    /// before the last change), and — closing a case with loans outstanding — with the reason
+    /// why. Filing, submitting and returning are not moves of their own: they are the chain's
+    /// ([`Case::submit`], [`Case::decide_at`]).
+    pub fn transition_with(&mut self, editor: &Editor, m: &StatusMove) -> Result<()> {
         let from = self.status()?;
+        let to = m.to;
+        let how = match to {
+            Status::Filed => Some(
+                "a case is filed when the approving level approves it (case decide ID approve)",
+            ),
+            Status::UnderReview => {
+                Some("a case goes under review when it is submitted (case file ID)")
+            }
+            Status::Returned => {
+                Some("only a superior returns a case (case decide ID return at the level above)")
+            }
+            _ => None,
+        };
+        if let Some(how) = how {
+            return Err(ArchiveError::Rule(how.to_owned()));
+        }
         lifecycle::check(from, to)?;
-        check_notes_field("reason", reason)?;
-        if reason.trim().is_empty() {
+        check_notes_field("reason", &m.reason)?;
+        if m.reason.trim().is_empty() {
             return Err(invalid("reason", "give a reason for the status change"));
         }
-        if to == Status::Filed {
-            self.check_ready_to_file()?;
+        let history = Self::read_status_history(&self.doc)?;
+        if let Some(on) = m.on {
+            not_future("date", on, editor)?;
+            // The day the last change took effect: a filing on the day the file says (an
+            // import's), any other on the day given with it, else the day it was recorded.
+            let filed_on = get_date(&self.doc, &ROOT, "filed_on")?;
+            let last = history.last().and_then(|c| match c.to {
+                Status::Filed => filed_on.or(c.at.map(crate::calendar::day_of)),
+                _ => c.on.or(c.at.map(crate::calendar::day_of)),
+            });
+            if let Some(last) = last.filter(|l| on < *l) {
+                return Err(invalid(
+                    "date",
+                    &format!("{on} is before the case's last status change ({last})"),
+                ));
+            }
+        }
+        let outstanding: i64 = Self::read_loans(&self.doc)?
+            .iter()
+            .map(|l| l.outstanding_fen)
+            .sum();
+        let outstanding_reason = m
+            .outstanding_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if to == Status::Closed && outstanding > 0 && outstanding_reason.is_none() {
+            return Err(ArchiveError::Rule(format!(
+                "the case has {} of loans outstanding; closing it needs the reason they will not be repaid first (--outstanding-reason), and it is listed in fund show",
+                format_yuan(outstanding)
+            )));
+        }
+        if let Some(r) = outstanding_reason {
+            check_notes_field("outstanding reason", r)?;
         }
         self.change(editor, "case transition", |case| {
-            case.write_status(editor, from, to, reason)
+            let entry = case.write_status_entry(editor, from, to, &m.reason)?;
+            if let Some(on) = m.on {
+                case.doc.put(&entry, "on", on.to_string())?;
+            }
+            if to == Status::Closed
+                && outstanding > 0
+                && let Some(r) = outstanding_reason
+            {
+                put_text(&mut case.doc, &entry, "outstanding_reason", r)?;
+            }
+            Ok(())
         })
+    }
+
+    /// The filing chain as recorded.
+    fn chain(&self) -> Result<Chain> {
+        Ok(Chain::of(
+            &Self::read_approvals(&self.doc)?,
+            &Self::read_visits(&self.doc)?,
+            &Self::read_status_history(&self.doc)?,
+        ))
     }
 
     /// Reports the case to a neighbouring node (逐级上报) or sends it down to one: the node becomes
@@ -728,6 +1280,17 @@ impl Case {
 
     /// Records an assistance payment.
     pub fn add_assistance(&mut self, editor: &Editor, aid: &NewAssistance) -> Result<()> {
+        self.add_assistance_approved(editor, aid, None)
+    }
+
+    /// Records an assistance payment made on an aid approval (its id), when the amount is above
+    /// the payer's authority.
+    pub fn add_assistance_approved(
+        &mut self,
+        editor: &Editor,
+        aid: &NewAssistance,
+        approval: Option<&str>,
+    ) -> Result<()> {
         self.check_open()?;
         positive("amount", aid.amount_fen)?;
         not_future("date", aid.date, editor)?;
@@ -747,13 +1310,28 @@ impl Case {
             put_text(&mut case.doc, &a, "paying_node", &paying)?;
             put_opt_text(&mut case.doc, &a, "approving_node", &aid.approving_node)?;
             put_opt_text(&mut case.doc, &a, "note", &aid.note)?;
+            if let Some(approval) = approval {
+                put_text(&mut case.doc, &a, "approval", approval)?;
+            }
             stamp(&mut case.doc, &a, editor)
         })
     }
 
     /// Records a loan.
     pub fn add_loan(&mut self, editor: &Editor, loan: &NewLoan) -> Result<()> {
+        self.add_loan_with(editor, loan, None)
+    }
+
+    /// Records a loan made although the rules said no (an overdue loan, above the limit), with
+    /// the reason.
+    pub fn add_loan_with(
+        &mut self,
+        editor: &Editor,
+        loan: &NewLoan,
+        override_reason: Option<&str>,
+    ) -> Result<()> {
         self.check_open()?;
+        check_opt_notes("override", override_reason, REASON)?;
         positive("principal", loan.principal_fen)?;
         not_future("date", loan.date, editor)?;
         check_opt_notes("note", loan.note.as_deref(), REASON)?;
@@ -772,6 +1350,9 @@ impl Case {
             case.doc.put(&l, "date", loan.date.to_string())?;
             case.doc.put(&l, "due_date", loan.due_date.to_string())?;
             put_opt_text(&mut case.doc, &l, "note", &loan.note)?;
+            if let Some(reason) = override_reason {
+                put_text(&mut case.doc, &l, "override_reason", reason)?;
+            }
             case.doc.put_object(&l, "repayments", ObjType::Map)?;
             stamp(&mut case.doc, &l, editor)
         })
@@ -932,6 +1513,8 @@ impl Case {
             reviews: Self::read_reviews(doc)?,
             created_at: get_timestamp(doc, &ROOT, "created_at")?,
             created_by: get_str(doc, &ROOT, "created_by")?,
+            filed_on: get_date(doc, &ROOT, "filed_on")?,
+            filed_on_estimated: get_bool(doc, &ROOT, "filed_on_estimated")?.unwrap_or(false),
         })
     }
 
@@ -995,6 +1578,10 @@ impl Case {
         if let Some(size) = f.household_size {
             put_i64(doc, &household, "size", i64::from(size))?;
         }
+        if let Some(list) = &f.exclusions {
+            let codes: Vec<&str> = list.iter().map(|e| e.code()).collect();
+            put_text(doc, &household, "exclusions", &codes.join(","))?;
+        }
 
         let finances = need_obj(doc, &ROOT, "finances")?;
         for (key, value) in [
@@ -1005,6 +1592,7 @@ impl Case {
             ("medical_costs_fen", f.medical_costs_fen),
             ("largest_stay_fen", f.largest_stay_fen),
             ("aid_request_fen", f.aid_request_fen),
+            ("compensation_fen", f.compensation_fen),
         ] {
             if let Some(v) = value {
                 put_i64(doc, &finances, key, v)?;
@@ -1034,13 +1622,64 @@ impl Case {
         self.regrade()
     }
 
-    /// Derives the grade again from finances, household size and primary cause.
+    /// Grades the case by `standard` (the policy's, in force today) if it was graded by
+    /// another: a policy change re-grades a case on its next write. Returns whether it did.
+    pub fn apply_standard(&mut self, editor: &Editor, standard: &GradeStandard) -> Result<bool> {
+        if Self::read_standard(&self.doc)? == *standard {
+            return Ok(false);
+        }
+        self.change(editor, "case regrade", |case| {
+            let obj = need_obj(&case.doc, &ROOT, "grade")?;
+            put_i64(
+                &mut case.doc,
+                &obj,
+                "standard_version",
+                i64::from(standard.version),
+            )?;
+            if Some(standard.at_or_below) != get_bool(&case.doc, &obj, "at_or_below")? {
+                case.doc.put(&obj, "at_or_below", standard.at_or_below)?;
+            }
+            put_i64(
+                &mut case.doc,
+                &obj,
+                "relative_percent",
+                i64::from(standard.relative_percent),
+            )?;
+            let codes: Vec<&str> = standard.exclusions.iter().map(|e| e.code()).collect();
+            put_text(&mut case.doc, &obj, "exclusions", &codes.join(","))?;
+            case.regrade()
+        })?;
+        Ok(true)
+    }
+
+    /// The standard the case was graded by (the built-in one until a policy's is applied).
+    fn read_standard(doc: &impl Source) -> Result<GradeStandard> {
+        let obj = need_obj(doc, &ROOT, "grade")?;
+        let builtin = GradeStandard::builtin();
+        let Some(version) = get_i64(doc, &obj, "standard_version")? else {
+            return Ok(builtin);
+        };
+        Ok(GradeStandard {
+            version: u32::try_from(version).unwrap_or(0),
+            at_or_below: get_bool(doc, &obj, "at_or_below")?.unwrap_or(false),
+            relative_percent: get_i64(doc, &obj, "relative_percent")?
+                .and_then(|p| u32::try_from(p).ok())
+                .unwrap_or(builtin.relative_percent),
+            exclusions: match get_str(doc, &obj, "exclusions")? {
+                Some(codes) => parse_codes(&codes)?,
+                None => builtin.exclusions,
+            },
+        })
+    }
+
+    /// Derives the grade again from finances, household and the standard the case keeps.
     fn regrade(&mut self) -> Result<()> {
         let inputs = Self::grade_inputs(&self.doc)?;
+        let standard = Self::read_standard(&self.doc)?;
         let obj = need_obj(&self.doc, &ROOT, "grade")?;
         match inputs {
             Some(inputs) => {
-                let a = assess(&inputs);
+                let a = assess(&inputs, &standard);
                 put_text(&mut self.doc, &obj, "derived", a.grade.code())?;
                 put_i64(
                     &mut self.doc,
@@ -1067,13 +1706,25 @@ impl Case {
         to: Status,
         reason: &str,
     ) -> Result<()> {
+        self.write_status_entry(editor, from, to, reason)
+            .map(|_| ())
+    }
+
+    fn write_status_entry(
+        &mut self,
+        editor: &Editor,
+        from: Status,
+        to: Status,
+        reason: &str,
+    ) -> Result<ObjId> {
         self.doc.put(ROOT, "status", to.code())?;
         let history = need_obj(&self.doc, &ROOT, "status_history")?;
         let entry = push_map(&mut self.doc, &history)?;
         self.doc.put(&entry, "from", from.code())?;
         self.doc.put(&entry, "to", to.code())?;
         put_text(&mut self.doc, &entry, "reason", reason)?;
-        stamp(&mut self.doc, &entry, editor)
+        stamp(&mut self.doc, &entry, editor)?;
+        Ok(entry)
     }
 
     // ----- checks --------------------------------------------------------------------------
@@ -1121,27 +1772,27 @@ impl Case {
 
     fn grade_inputs(doc: &impl Source) -> Result<Option<GradeInputs>> {
         let f = Self::read_finances(doc)?;
-        let size = Self::read_household(doc)?.size;
+        let household = Self::read_household(doc)?;
         let primary = Self::read_causes(doc)?.primary;
         Ok(
             match (
                 f.annual_income_fen,
                 f.rigid_spending_fen,
                 f.subsistence_line_fen,
-                size,
+                household.size,
                 primary,
             ) {
-                (Some(income), Some(rigid), Some(line), Some(size), Some(cause)) => {
-                    Some(GradeInputs {
-                        annual_income_fen: income,
-                        rigid_spending_fen: rigid,
-                        hardship_costs_fen: f.hardship_costs_fen.unwrap_or(0),
-                        subsistence_line_fen: line,
-                        household_size: u32::try_from(size.clamp(1, i64::from(MAX_HOUSEHOLD)))
-                            .unwrap_or(1),
-                        primary_cause: cause,
-                    })
-                }
+                (Some(income), Some(rigid), Some(line), Some(size), Some(_)) => Some(GradeInputs {
+                    annual_income_fen: income,
+                    rigid_spending_fen: rigid,
+                    hardship_costs_fen: f.hardship_costs_fen.unwrap_or(0),
+                    medical_costs_fen: f.medical_costs_fen.unwrap_or(0),
+                    compensation_fen: f.compensation_fen.unwrap_or(0),
+                    subsistence_line_fen: line,
+                    household_size: u32::try_from(size.clamp(1, i64::from(MAX_HOUSEHOLD)))
+                        .unwrap_or(1),
+                    exclusions: household.exclusions,
+                }),
                 _ => None,
             },
         )
@@ -1160,15 +1811,22 @@ impl Case {
             }),
             None => None,
         };
-        let derived: Option<Grade> = get_code(doc, &obj, "derived")?;
-        let basis = match (derived, Self::grade_inputs(doc)?) {
-            (Some(_), Some(inputs)) => Some(assess(&inputs).explain(&inputs)),
-            _ => None,
+        // Grade, figure and basis from one set of values, the ones read now: during a conflict
+        // the stored grade may come from one side and the income from the other.
+        let standard = Self::read_standard(doc)?;
+        let (derived, per_capita_monthly_fen, basis) = match Self::grade_inputs(doc)? {
+            Some(inputs) => {
+                let a = assess(&inputs, &standard);
+                let basis = a.explain(&inputs, &standard);
+                (Some(a.grade), Some(a.per_capita_monthly_fen), Some(basis))
+            }
+            None => (None, None, None),
         };
         Ok(Grading {
             derived,
-            per_capita_monthly_fen: get_i64(doc, &obj, "per_capita_monthly_fen")?,
+            per_capita_monthly_fen,
             basis,
+            standard,
             override_,
         })
     }
@@ -1206,6 +1864,10 @@ impl Case {
         Ok(Household {
             size: get_i64(doc, &h, "size")?,
             members,
+            exclusions: match get_str(doc, &h, "exclusions")? {
+                Some(codes) => parse_codes(&codes)?,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -1228,6 +1890,7 @@ impl Case {
             medical_costs_fen: get_i64(doc, &f, "medical_costs_fen")?,
             largest_stay_fen: get_i64(doc, &f, "largest_stay_fen")?,
             aid_request_fen: get_i64(doc, &f, "aid_request_fen")?,
+            compensation_fen: get_i64(doc, &f, "compensation_fen")?,
         })
     }
 
@@ -1275,6 +1938,8 @@ impl Case {
                     node: get_str(doc, &e, "node")?,
                     at: get_timestamp(doc, &e, "at")?,
                     merged_from: get_str(doc, &e, "merged_from")?,
+                    on: get_date(doc, &e, "on")?,
+                    outstanding_reason: get_str(doc, &e, "outstanding_reason")?,
                 })
             })
             .collect()
@@ -1314,6 +1979,14 @@ impl Case {
                     at: get_timestamp(doc, &a, "at")?,
                     note: get_str(doc, &a, "note")?,
                     merged_from: get_str(doc, &a, "merged_from")?,
+                    id: get_str(doc, &a, "id")?,
+                    date: get_date(doc, &a, "date")?,
+                    until: get_date(doc, &a, "until")?,
+                    result: get_code(doc, &a, "result")?,
+                    checker: get_str(doc, &a, "checker")?,
+                    kind: get_code(doc, &a, "kind")?,
+                    amount_fen: get_i64(doc, &a, "amount_fen")?,
+                    level: get_code(doc, &a, "level")?,
                 })
             })
             .collect()
@@ -1334,6 +2007,7 @@ impl Case {
                 at: get_timestamp(doc, &a, "at")?,
                 merged_from: get_str(doc, &a, "merged_from")?,
                 merged_node: get_str(doc, &a, "merged_node")?,
+                approval: get_str(doc, &a, "approval")?,
                 id,
             })
         })
@@ -1361,6 +2035,7 @@ impl Case {
                 repayments,
                 repaid_fen,
                 outstanding_fen: principal_fen - repaid_fen,
+                override_reason: get_str(doc, &l, "override_reason")?,
                 id,
             })
         })
@@ -1511,6 +2186,18 @@ fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {
             }
         }
     }
+}
+
+/// Parses a comma-separated list of codes as stored.
+fn parse_codes<T: std::str::FromStr>(codes: &str) -> Result<Vec<T>> {
+    codes
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse()
+                .map_err(|_| ArchiveError::Schema(format!("unknown code {c:?}")))
+        })
+        .collect()
 }
 
 /// Key prefix of monthly income entries in the finances map.

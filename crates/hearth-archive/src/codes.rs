@@ -152,6 +152,36 @@ code_list! {
         Pairing = "pairing", 6, "结对帮扶", "pairing support";
         Job = "job", 7, "送岗位", "job placement";
         Legal = "legal", 8, "法律援助", "legal aid";
+        Emergency = "emergency", 9, "临时救助", "emergency relief";
+    }
+}
+
+code_list! {
+    /// What makes a household not eligible whatever its income (排除条件).
+    Exclusion, "exclusion" {
+        SecondHome = "second_home", 1, "多套住房", "owns a second home";
+        Car = "car", 2, "有机动车", "owns a car";
+        BusinessShare = "business_share", 3, "控股企业", "controlling share in a business";
+        RefusedVerification = "refused_verification", 4, "拒绝核查", "refused verification";
+    }
+}
+
+code_list! {
+    /// A step of the filing chain recorded at the grassroots (建档流程).
+    ChainStep, "chain step" {
+        GrassrootsReview = "grassroots_review", 1, "基层审核", "grassroots review";
+        CivilCheck = "civil_check", 2, "民政核对", "civil-affairs income check";
+        Notice = "notice", 3, "公示", "public notice";
+        Objection = "objection", 4, "公示异议", "objection to the notice";
+    }
+}
+
+code_list! {
+    /// What the civil-affairs income check found (民政核对结果).
+    CheckResult, "check result" {
+        Matched = "matched", 1, "相符", "matched";
+        NotMatched = "not_matched", 2, "不符", "not matched";
+        NotDone = "not_done", 3, "未核对", "not done";
     }
 }
 
@@ -276,6 +306,24 @@ mod tests {
             Gender::label_en,
         );
         check(Level::ALL, Level::code, Level::label_zh, Level::label_en);
+        check(
+            Exclusion::ALL,
+            Exclusion::code,
+            Exclusion::label_zh,
+            Exclusion::label_en,
+        );
+        check(
+            ChainStep::ALL,
+            ChainStep::code,
+            ChainStep::label_zh,
+            ChainStep::label_en,
+        );
+        check(
+            CheckResult::ALL,
+            CheckResult::code,
+            CheckResult::label_zh,
+            CheckResult::label_en,
+        );
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub enum ArchiveError {
     /// Aid over a cap of the policy in force (the message says which and what to do).
     #[error("{0}")]
     OverCap(String),
+    /// A rule of the union's: the filing chain out of order, aid or a loan outside the rules
+    /// (the message says which rule and what to do).
+    #[error("{0}")]
+    Rule(String),
     /// A second archive for a household already on file (one household, one file).
     #[error("{0}")]
     OneFile(String),

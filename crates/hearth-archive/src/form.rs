@@ -5,7 +5,7 @@
 use jiff::civil::Date;
 
 use crate::case::CaseFields;
-use crate::codes::Cause;
+use crate::codes::{Cause, Exclusion};
 use crate::error::{ArchiveError, Result};
 use crate::identity::{FederationSalt, IdNumber};
 use crate::money::parse_yuan;
@@ -32,6 +32,10 @@ pub struct CaseForm {
     pub medical_costs: Option<String>,
     pub largest_stay: Option<String>,
     pub aid_request: Option<String>,
+    /// Compensation and insurance received for this year's accident and medical costs.
+    pub compensation: Option<String>,
+    /// Exclusion codes separated by `,` or `;` (`car`, `second_home`, …); empty text clears them.
+    pub exclusions: Option<String>,
     pub region: Option<String>,
     pub primary_cause: Option<String>,
     /// Each entry may hold several causes separated by `;` or `,`. An empty list leaves the
@@ -93,6 +97,18 @@ impl CaseForm {
             medical_costs_fen: money("medical costs", &self.medical_costs)?,
             largest_stay_fen: money("largest stay", &self.largest_stay)?,
             aid_request_fen: money("aid request", &self.aid_request)?,
+            compensation_fen: money("compensation", &self.compensation)?,
+            exclusions: self
+                .exclusions
+                .as_deref()
+                .map(|text| {
+                    text.split([';', ','])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::parse::<Exclusion>)
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
             region: self.region.as_deref().map(|r| r.trim().to_owned()),
             primary_cause: self.primary_cause.as_deref().map(str::parse).transpose()?,
             secondary_causes: (!self.secondary_causes.is_empty()).then_some(secondary),

@@ -65,6 +65,32 @@ pub enum Entry {
         /// Who recorded it.
         stamp: Stamp,
     },
+    /// Money lent to a case from the fund (借款).
+    LoanOut {
+        /// Day lent.
+        date: Date,
+        /// Amount.
+        amount_fen: i64,
+        /// The case.
+        case: String,
+        /// The loan record in the case.
+        loan: String,
+        /// Who recorded it.
+        stamp: Stamp,
+    },
+    /// A loan repayment paid back into the fund.
+    LoanBack {
+        /// Day repaid.
+        date: Date,
+        /// Amount.
+        amount_fen: i64,
+        /// The case.
+        case: String,
+        /// The loan record in the case.
+        loan: String,
+        /// Who recorded it.
+        stamp: Stamp,
+    },
     /// A grant paid to a child node (its ledger shows it as income).
     GrantOut {
         /// Day paid.
@@ -87,6 +113,8 @@ impl Entry {
             Entry::Budget { stamp, .. }
             | Entry::Income { stamp, .. }
             | Entry::Disbursement { stamp, .. }
+            | Entry::LoanOut { stamp, .. }
+            | Entry::LoanBack { stamp, .. }
             | Entry::GrantOut { stamp, .. } => stamp,
         }
     }
@@ -102,6 +130,8 @@ impl Entry {
             } => (*amount_fen, *year),
             Entry::Income { amount_fen, .. }
             | Entry::Disbursement { amount_fen, .. }
+            | Entry::LoanOut { amount_fen, .. }
+            | Entry::LoanBack { amount_fen, .. }
             | Entry::GrantOut { amount_fen, .. } => (*amount_fen, self.date().year()),
         };
         if !(1..=crate::money::MAX_FEN).contains(&amount) {
@@ -130,6 +160,10 @@ impl Entry {
                 check_line("case", case, SHORT)?;
                 check_line("assistance", assistance, SHORT)
             }
+            Entry::LoanOut { case, loan, .. } | Entry::LoanBack { case, loan, .. } => {
+                check_line("case", case, SHORT)?;
+                check_line("loan", loan, SHORT)
+            }
             Entry::Budget { .. } => Ok(()),
         }
     }
@@ -138,10 +172,10 @@ impl Entry {
     pub fn flow_fen(&self) -> i64 {
         match self {
             Entry::Budget { .. } => 0,
-            Entry::Income { amount_fen, .. } => *amount_fen,
-            Entry::Disbursement { amount_fen, .. } | Entry::GrantOut { amount_fen, .. } => {
-                -amount_fen
-            }
+            Entry::Income { amount_fen, .. } | Entry::LoanBack { amount_fen, .. } => *amount_fen,
+            Entry::Disbursement { amount_fen, .. }
+            | Entry::GrantOut { amount_fen, .. }
+            | Entry::LoanOut { amount_fen, .. } => -amount_fen,
         }
     }
 
@@ -151,6 +185,8 @@ impl Entry {
             Entry::Budget { year, .. } => jiff::civil::date(*year, 1, 1),
             Entry::Income { date, .. }
             | Entry::Disbursement { date, .. }
+            | Entry::LoanOut { date, .. }
+            | Entry::LoanBack { date, .. }
             | Entry::GrantOut { date, .. } => *date,
         }
     }
@@ -185,6 +221,19 @@ pub struct LedgerView {
     pub disbursed_fen: BTreeMap<AssistanceKind, i64>,
     /// Grants paid to children in the year.
     pub granted_fen: i64,
+    /// Lent to cases in the year.
+    #[serde(default)]
+    pub lent_fen: i64,
+    /// Loans repaid into the fund in the year.
+    #[serde(default)]
+    pub repaid_fen: i64,
+    /// Money lent out and not yet repaid, now (all years).
+    #[serde(default)]
+    pub outstanding_fen: i64,
+    /// Of the loans of the cases held here, what is overdue now (filled in by who reads the
+    /// cases: the ledger alone does not know due dates).
+    #[serde(default)]
+    pub overdue_fen: i64,
     /// Balance at the start of the year.
     pub opening_fen: i64,
     /// Balance at the end of the year (for this year: so far): the opening and the year's
@@ -207,6 +256,11 @@ impl LedgerView {
         };
         for (id, e) in entries {
             v.balance_fen += e.flow_fen();
+            match &e {
+                Entry::LoanOut { amount_fen, .. } => v.outstanding_fen += amount_fen,
+                Entry::LoanBack { amount_fen, .. } => v.outstanding_fen -= amount_fen,
+                _ => {}
+            }
             let y = e.date().year();
             if y < year {
                 v.opening_fen += e.flow_fen();
@@ -226,6 +280,8 @@ impl LedgerView {
                     kind, amount_fen, ..
                 } => *v.disbursed_fen.entry(*kind).or_default() += amount_fen,
                 Entry::GrantOut { amount_fen, .. } => v.granted_fen += amount_fen,
+                Entry::LoanOut { amount_fen, .. } => v.lent_fen += amount_fen,
+                Entry::LoanBack { amount_fen, .. } => v.repaid_fen += amount_fen,
             }
             v.entries.push((id, e));
         }
@@ -396,7 +452,7 @@ impl Disclosure {
                         .unwrap_or_else(|| "*".into()),
                     amount_fen: *amount_fen,
                 }),
-                Entry::Budget { .. } => {}
+                Entry::Budget { .. } | Entry::LoanOut { .. } | Entry::LoanBack { .. } => {}
             }
         }
         d.ledger.entries.clear();

@@ -34,16 +34,17 @@ pub mod untrusted;
 pub mod view;
 
 pub use case::{
-    BoundId, Case, CaseFields, Editor, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview,
-    NewVisit, participants_of,
+    BoundId, Case, CaseFields, ChainRules, Editor, NewAidApproval, NewAssistance, NewLoan,
+    NewMember, NewRepayment, NewReview, NewStep, NewVisit, StatusMove, participants_of,
 };
 pub use codes::{
-    AssistanceKind, Cause, Decision, Gender, Grade, IncomeSource, Level, ReviewResult, Status,
-    VisitKind,
+    AssistanceKind, Cause, ChainStep, CheckResult, Decision, Exclusion, Gender, Grade,
+    IncomeSource, Level, ReviewResult, Status, VisitKind,
 };
 pub use doc::{actor_id, heads_hash, node_of_actor};
 pub use error::ArchiveError;
 pub use form::CaseForm;
+pub use grade::GradeStandard;
 pub use identity::{FederationSalt, IdNumber, IdentityKey};
 pub use policy::Policy;
 pub use record::{DocId, Document, Record, RecordKind};

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{AssistanceKind, Grade, Level};
+use crate::codes::{AssistanceKind, Exclusion, Grade, Level, Status};
 use crate::error::{ArchiveError, Result};
+use crate::grade::GradeStandard;
 use crate::money::{format_yuan, parse_yuan};
 use crate::view::{CaseSummary, CaseView};
 
@@ -33,12 +34,40 @@ pub struct Policy {
     pub authority_fen: BTreeMap<Level, i64>,
     /// When a case must go up.
     pub escalation: EscalationRules,
+    /// The grading standard.
+    #[serde(default)]
+    pub grading: GradeStandard,
+    /// The level that approves filing (审批建档); the approving node is above the case's home.
+    #[serde(default = "default_filing_level")]
+    pub filing_level: Level,
+    /// Working days a public notice (公示) runs.
+    #[serde(default = "default_notice_days")]
+    pub notice_working_days: u32,
+    /// Living aid per case and year in months of the subsistence line (per person, times the
+    /// household), by grade, where the policy caps it so; tighter of this and the yearly cap.
+    #[serde(default)]
+    pub living_cap_months: BTreeMap<Grade, u32>,
+    /// Most one loan may lend without an override.
+    #[serde(default = "default_loan_limit")]
+    pub loan_limit_fen: i64,
     /// Who set it, where and when (empty for the built-in version).
     #[serde(default)]
     pub set_by: String,
     /// The node it was set at.
     #[serde(default)]
     pub set_node: String,
+}
+
+fn default_filing_level() -> Level {
+    Level::Branch
+}
+
+fn default_notice_days() -> u32 {
+    5
+}
+
+fn default_loan_limit() -> i64 {
+    20_000_00
 }
 
 /// The escalation thresholds.
@@ -67,6 +96,7 @@ impl Policy {
             (K::Pairing, 6_000_00),
             (K::Job, 2_000_00),
             (K::Legal, 5_000_00),
+            (K::Emergency, 5_000_00),
         ];
         let authority = [
             (Level::Team, 1_000_00),
@@ -90,6 +120,11 @@ impl Policy {
                 medical_stay_fen: 40_000_00,
                 medical_to: Level::Municipal,
             },
+            grading: GradeStandard::builtin(),
+            filing_level: default_filing_level(),
+            notice_working_days: default_notice_days(),
+            living_cap_months: BTreeMap::new(),
+            loan_limit_fen: default_loan_limit(),
             set_by: String::new(),
             set_node: String::new(),
         }
@@ -113,18 +148,81 @@ impl Policy {
         self.yearly_cap(kind).filter(|cap| total_fen > *cap)
     }
 
-    /// Refuses aid over the caps of this policy (the one in force on the day paid): the yearly
-    /// cap of its kind for the case, which has had `case` paid before — for one-off aid also
-    /// the one-off cap, per case and year, however the aid is split into payments.
-    pub fn check_aid(&self, case: &CaseSummary, aid: &crate::case::NewAssistance) -> Result<()> {
+    /// The yearly cap of `kind` for `case`: [`Policy::yearly_cap`], and for living aid also
+    /// the months of the subsistence line its grade allows, where the policy sets them.
+    pub fn case_cap(&self, case: &CaseView, kind: AssistanceKind) -> Option<i64> {
+        let cap = self.yearly_cap(kind);
+        let months = (kind == AssistanceKind::Living)
+            .then(|| case.grade.and_then(|g| self.living_cap_months.get(&g)))
+            .flatten();
+        match (months, case.finances.subsistence_line_fen) {
+            (Some(m), Some(line)) => {
+                let size = case.household.size.unwrap_or(1).max(1);
+                let by_months = line.saturating_mul(i64::from(*m)).saturating_mul(size);
+                Some(cap.map_or(by_months, |c| c.min(by_months)))
+            }
+            _ => cap,
+        }
+    }
+
+    /// Checks aid before it is paid, by this policy (the one in force on the day paid), at a
+    /// node of level `payer`: regular aid only on a filed case (先建档、后帮扶), emergency
+    /// relief (临时救助) on any open case; within the yearly cap of its kind for the case
+    /// (one-off aid per case and year, however split); medical aid not above this year's
+    /// medical costs on file less the medical aid already paid; and above the payer's
+    /// authority only on an aid approval of that kind and at least that amount, by a level
+    /// whose authority covers it, not used by another payment. Returns that approval's id.
+    pub fn check_aid(
+        &self,
+        case: &CaseView,
+        aid: &crate::case::NewAssistance,
+        payer: Level,
+    ) -> Result<Option<String>> {
+        let rule = |m: String| Err(ArchiveError::Rule(m));
+        let open_kinds = matches!(
+            case.status,
+            Status::Draft
+                | Status::UnderReview
+                | Status::Returned
+                | Status::Filed
+                | Status::Relapsed
+        );
+        if aid.kind == AssistanceKind::Emergency {
+            if !open_kinds {
+                return rule(format!(
+                    "a case {} gets no aid; emergency relief goes to an open case",
+                    case.status.label()
+                ));
+            }
+        } else if case.status != Status::Filed {
+            return rule(format!(
+                "{} is paid only on a filed case (先建档、后帮扶), and this case is {}; file it first, or pay emergency relief (--kind emergency 临时救助)",
+                aid.kind.label(),
+                case.status.label()
+            ));
+        }
+        if aid.kind != AssistanceKind::Emergency
+            && let Some(filed) = case.filed_on.filter(|f| aid.date < *f)
+        {
+            return rule(format!(
+                "the case was put on file on {filed}; {} dated {} would come before it (先建档、后帮扶): aid before filing is emergency relief (--kind emergency)",
+                aid.kind.label(),
+                aid.date
+            ));
+        }
         let year = aid.date.year();
-        let paid = case
-            .aid_by_year
-            .get(&year)
-            .and_then(|k| k.get(&aid.kind))
-            .copied()
-            .unwrap_or(0);
-        if let Some(cap) = self.over_yearly_cap(aid.kind, paid + aid.amount_fen) {
+        let paid_of = |kind: AssistanceKind| -> i64 {
+            case.assistance
+                .iter()
+                .filter(|a| a.kind == kind && a.date.year() == year)
+                .map(|a| a.amount_fen)
+                .sum()
+        };
+        let paid = paid_of(aid.kind);
+        if let Some(cap) = self
+            .case_cap(case, aid.kind)
+            .filter(|cap| paid + aid.amount_fen > *cap)
+        {
             return Err(ArchiveError::OverCap(format!(
                 "{} for this case in {year} would come to {}, over the yearly cap of {} ({}); more needs the level above",
                 aid.kind.label(),
@@ -133,7 +231,118 @@ impl Policy {
                 self.label()
             )));
         }
+        if aid.kind == AssistanceKind::Medical {
+            let costs = case.finances.medical_costs_fen.unwrap_or(0);
+            if paid + aid.amount_fen > costs {
+                return rule(format!(
+                    "medical aid is not above the medical costs paid out of pocket: this year's costs on file are {}, medical aid paid {}, so at most {} more; record the costs first (case edit ID --medical-costs)",
+                    format_yuan(costs),
+                    format_yuan(paid),
+                    format_yuan((costs - paid).max(0))
+                ));
+            }
+        }
+        let authority = self.authority_fen.get(&payer).copied().unwrap_or(0);
+        if aid.amount_fen <= authority {
+            return Ok(None);
+        }
+        let used: Vec<&str> = case
+            .assistance
+            .iter()
+            .filter_map(|a| a.approval.as_deref())
+            .collect();
+        let approval = case.approvals.iter().find(|a| {
+            a.step.as_deref() == Some(crate::case::AID_APPROVAL)
+                && a.kind == Some(aid.kind)
+                && a.amount_fen.is_some_and(|x| x >= aid.amount_fen)
+                && a.level.is_some_and(|l| {
+                    l > payer
+                        && self
+                            .authority_fen
+                            .get(&l)
+                            .is_some_and(|x| *x >= aid.amount_fen)
+                })
+                && a.id.as_deref().is_some_and(|id| !used.contains(&id))
+        });
+        match approval.and_then(|a| a.id.clone()) {
+            Some(id) => Ok(Some(id)),
+            None => rule(format!(
+                "{} is above the {} authority of {}; it needs an approval by the {} (assist approve ID --kind {} --amount {} there) before it is paid",
+                format_yuan(aid.amount_fen),
+                payer.label(),
+                format_yuan(authority),
+                self.level_for_amount(aid.amount_fen)
+                    .map_or_else(|| "level above".to_owned(), |l| l.label()),
+                aid.kind.code(),
+                format_yuan(aid.amount_fen).replace(',', "")
+            )),
+        }
+    }
+
+    /// Checks that a node of `level` may approve `amount_fen` of aid: its authority covers it.
+    pub fn check_aid_authority(&self, level: Level, amount_fen: i64) -> Result<()> {
+        let authority = self.authority_fen.get(&level).copied().unwrap_or(0);
+        if amount_fen > authority {
+            return Err(ArchiveError::Rule(format!(
+                "{} is above the {} authority of {}; the {} approves it",
+                format_yuan(amount_fen),
+                level.label(),
+                format_yuan(authority),
+                self.level_for_amount(amount_fen)
+                    .map_or_else(|| "level above".to_owned(), |l| l.label())
+            )));
+        }
         Ok(())
+    }
+
+    /// Checks a new loan of `principal_fen` to `case` on `day`: above the policy's limit, or to
+    /// a case with a loan overdue, it needs `override_reason`.
+    pub fn check_loan(
+        &self,
+        case: &CaseView,
+        principal_fen: i64,
+        day: jiff::civil::Date,
+        override_reason: Option<&str>,
+    ) -> Result<()> {
+        if override_reason.is_some_and(|r| !r.trim().is_empty()) {
+            return Ok(());
+        }
+        if let Some(l) = case
+            .loans
+            .iter()
+            .find(|l| l.outstanding_fen > 0 && l.due_date.is_some_and(|d| d < day))
+        {
+            return Err(ArchiveError::Rule(format!(
+                "loan {} of this case is overdue since {} with {} outstanding; a new loan needs an override with its reason (--override)",
+                l.id,
+                l.due_date.map(|d| d.to_string()).unwrap_or_default(),
+                format_yuan(l.outstanding_fen)
+            )));
+        }
+        if principal_fen > self.loan_limit_fen {
+            return Err(ArchiveError::Rule(format!(
+                "{} is above the loan limit of {} ({}); it needs an override with its reason (--override)",
+                format_yuan(principal_fen),
+                format_yuan(self.loan_limit_fen),
+                self.label()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The rules of the filing chain.
+    pub fn chain_rules(&self) -> crate::case::ChainRules {
+        crate::case::ChainRules {
+            notice_working_days: self.notice_working_days,
+        }
+    }
+
+    /// The grading standard, as cases record it (with this version's number).
+    pub fn standard(&self) -> GradeStandard {
+        GradeStandard {
+            version: self.version,
+            ..self.grading.clone()
+        }
     }
 
     /// "version 3, in force since 2027-01-01" (or "built-in version 0").
@@ -190,8 +399,20 @@ impl Policy {
                 )));
             }
         }
+        if !(100..=1000).contains(&self.grading.relative_percent) {
+            return Err(invalid(
+                "the relative multiplier must be from 1 to 10 times the line, e.g. \"2\" or \"1.5\"".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.notice_working_days) {
+            return Err(invalid("a public notice runs 1 to 60 working days".into()));
+        }
         let e = &self.escalation;
-        for (what, level) in [("deep", e.deep_to), ("medical_to", e.medical_to)] {
+        for (what, level) in [
+            ("deep", e.deep_to),
+            ("medical_to", e.medical_to),
+            ("filing_level", self.filing_level),
+        ] {
             if !self.levels.contains(&level) {
                 return Err(invalid(format!(
                     "escalation {what} names level {}, which is not in levels",
@@ -236,6 +457,29 @@ pub struct PolicyFile {
     pub authority: BTreeMap<Level, String>,
     /// Escalation thresholds.
     pub escalation: Option<EscalationFile>,
+    /// The grading standard.
+    pub grading: Option<GradingFile>,
+    /// The level that approves filing.
+    pub filing_level: Option<Level>,
+    /// Working days a public notice runs.
+    pub notice_working_days: Option<u32>,
+    /// Grade → months of the subsistence line a case may get as living aid in a year.
+    #[serde(default)]
+    pub living_cap_months: BTreeMap<Grade, u32>,
+    /// Most one loan may lend without an override, yuan.
+    pub loan_limit: Option<String>,
+}
+
+/// The grading standard as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradingFile {
+    /// `below` (the default) or `at_or_below` the line.
+    pub comparison: Option<String>,
+    /// Relative hardship within this multiple of the line, e.g. "2" or "1.5".
+    pub relative_multiplier: Option<String>,
+    /// The exclusions that make a household not eligible.
+    pub exclusions: Option<Vec<Exclusion>>,
 }
 
 /// Escalation thresholds as written.
@@ -289,6 +533,40 @@ impl PolicyFile {
             if let Some(v) = &e.medical_stay {
                 p.escalation.medical_stay_fen = money("medical_stay", v)?;
             }
+        }
+        if let Some(g) = &self.grading {
+            if let Some(c) = &g.comparison {
+                p.grading.at_or_below = match c.trim() {
+                    "below" | "<" => false,
+                    "at_or_below" | "<=" | "≤" => true,
+                    other => {
+                        return Err(ArchiveError::Invalid {
+                            field: "comparison",
+                            reason: format!("{other:?}: write \"below\" or \"at_or_below\""),
+                        });
+                    }
+                };
+            }
+            if let Some(m) = &g.relative_multiplier {
+                let fen = money("relative multiplier", m)?;
+                p.grading.relative_percent = u32::try_from(fen).unwrap_or(u32::MAX);
+            }
+            if let Some(e) = &g.exclusions {
+                p.grading.exclusions = e.clone();
+            }
+        }
+        p.grading.version = version;
+        if let Some(l) = self.filing_level {
+            p.filing_level = l;
+        }
+        if let Some(n) = self.notice_working_days {
+            p.notice_working_days = n;
+        }
+        for (grade, months) in &self.living_cap_months {
+            p.living_cap_months.insert(*grade, *months);
+        }
+        if let Some(l) = &self.loan_limit {
+            p.loan_limit_fen = money("loan limit", l)?;
         }
         p.validate()?;
         Ok(p)

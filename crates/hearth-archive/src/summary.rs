@@ -24,9 +24,9 @@ pub struct Totals {
     pub cases: u64,
     /// Cases by status.
     pub by_status: BTreeMap<Status, u64>,
-    /// Cases by grade in force (cases not yet graded are left out).
+    /// Households in hardship on file now (filed, not lifted or closed) by grade in force.
     pub by_grade: BTreeMap<Grade, u64>,
-    /// Cases by primary cause.
+    /// Households in hardship on file now by primary cause.
     pub by_cause: BTreeMap<Cause, u64>,
     /// Aid paid this year, by kind.
     pub paid_fen: BTreeMap<AssistanceKind, i64>,
@@ -36,27 +36,47 @@ pub struct Totals {
     pub people_helped: u64,
     /// Visits this year.
     pub visits: u64,
-    /// Cases filed this year.
+    /// Cases put on file in the year (by their filing day: an import's is its file's).
     pub filed_this_year: u64,
-    /// Cases lifted out of hardship this year.
+    /// Filed cases lifted out of hardship in the year.
     pub lifted_this_year: u64,
-    /// Cases closed this year.
+    /// Filed cases closed in the year.
     pub closed_this_year: u64,
+    /// Households on file at the start of the year.
+    #[serde(default)]
+    pub start_of_year: u64,
+    /// Households on file at the end of the year (for the current year: now).
+    #[serde(default)]
+    pub end_of_year: u64,
+    /// Households in hardship on file now: filed, not lifted or closed.
+    #[serde(default)]
+    pub in_hardship: u64,
+    /// Cases whose filing day is only the day they were imported.
+    #[serde(default)]
+    pub filed_on_estimated: u64,
 }
 
 impl Totals {
     /// The totals of `cases` for calendar year `year`.
     pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseSummary>, year: i16) -> Totals {
         let mut t = Totals::default();
+        let start = jiff::civil::date(year, 1, 1);
+        let next = jiff::civil::date(year.saturating_add(1), 1, 1);
         for c in cases {
             t.cases += 1;
             *t.by_status.entry(c.status).or_default() += 1;
-            if let Some(g) = c.grade {
-                *t.by_grade.entry(g).or_default() += 1;
+            if c.in_hardship() {
+                t.in_hardship += 1;
+                if let Some(g) = c.grade {
+                    *t.by_grade.entry(g).or_default() += 1;
+                }
+                if let Some(cause) = c.primary_cause {
+                    *t.by_cause.entry(cause).or_default() += 1;
+                }
             }
-            if let Some(cause) = c.primary_cause {
-                *t.by_cause.entry(cause).or_default() += 1;
-            }
+            t.start_of_year += u64::from(c.on_file_at(start));
+            t.end_of_year += u64::from(c.on_file_at(next));
+            t.filed_on_estimated += u64::from(c.filed_on.is_some() && c.filed_on_estimated);
             if let Some(paid) = c.aid_by_year.get(&year) {
                 for (kind, fen) in paid {
                     *t.paid_fen.entry(*kind).or_default() += fen;
@@ -65,10 +85,13 @@ impl Totals {
                 t.people_helped += u64::try_from(c.household_size.unwrap_or(1)).unwrap_or(1);
             }
             t.visits += u64::from(c.visits_by_year.get(&year).copied().unwrap_or(0));
-            let this_year = |s: Status| c.entered.get(&s).is_some_and(|d| d.year() == year);
-            t.filed_this_year += u64::from(this_year(Status::Filed));
-            t.lifted_this_year += u64::from(this_year(Status::Lifted));
-            t.closed_this_year += u64::from(this_year(Status::Closed));
+            t.filed_this_year += u64::from(c.filed_on.is_some_and(|d| d.year() == year));
+            let out = |s: Status| {
+                c.exited
+                    .is_some_and(|(d, how)| how == s && d.year() == year)
+            };
+            t.lifted_this_year += u64::from(out(Status::Lifted));
+            t.closed_this_year += u64::from(out(Status::Closed));
         }
         t
     }
@@ -94,6 +117,10 @@ impl Totals {
         self.filed_this_year += other.filed_this_year;
         self.lifted_this_year += other.lifted_this_year;
         self.closed_this_year += other.closed_this_year;
+        self.start_of_year += other.start_of_year;
+        self.end_of_year += other.end_of_year;
+        self.in_hardship += other.in_hardship;
+        self.filed_on_estimated += other.filed_on_estimated;
     }
 
     /// Aid paid this year, all kinds.
@@ -150,6 +177,15 @@ impl Totals {
         within("cases filed this year", self.filed_this_year, cases)?;
         within("cases lifted this year", self.lifted_this_year, cases)?;
         within("cases closed this year", self.closed_this_year, cases)?;
+        within("households on file at the start", self.start_of_year, cases)?;
+        within("households on file at the end", self.end_of_year, cases)?;
+        within("households in hardship", self.in_hardship, cases)?;
+        within("estimated filing days", self.filed_on_estimated, cases)?;
+        within(
+            "graded households in hardship",
+            sum(&self.by_grade).unwrap_or(u64::MAX),
+            self.in_hardship,
+        )?;
         if let Some((kind, fen)) = self
             .paid_fen
             .iter()

@@ -321,52 +321,247 @@ fn reporting_adds_a_participant_and_a_trail_entry() {
     assert!(participants_of(&doc).is_err());
 }
 
+fn at(node: &str, day: jiff::civil::Date) -> Editor {
+    Editor {
+        node: node.into(),
+        today: day,
+        ..editor()
+    }
+}
+
+const RULES: ChainRules = ChainRules {
+    notice_working_days: 5,
+};
+
+fn step(step: ChainStep, day: jiff::civil::Date) -> NewStep {
+    NewStep {
+        step,
+        date: day,
+        result: (step == ChainStep::CivilCheck).then_some(CheckResult::Matched),
+        checker: Some("民政局 张".into()),
+        note: (step == ChainStep::Objection).then(|| "邻居称其有车".into()),
+    }
+}
+
+/// Runs the chain at the team up to a notice that has ended on 2026-03-06 (Mon 2 to Fri 6).
+fn through_the_notice(case: &mut Case) {
+    let team = at("demo.team-1", date(2026, 3, 2));
+    case.record_step(
+        &team,
+        &step(ChainStep::GrassrootsReview, date(2026, 3, 2)),
+        RULES,
+    )
+    .unwrap();
+    case.add_visit(
+        &team,
+        &NewVisit {
+            date: date(2026, 3, 2),
+            consent: true,
+            ..NewVisit::sample("v1")
+        },
+    )
+    .unwrap();
+    case.record_step(&team, &step(ChainStep::CivilCheck, date(2026, 3, 2)), RULES)
+        .unwrap();
+    let until = case
+        .record_step(&team, &step(ChainStep::Notice, date(2026, 3, 2)), RULES)
+        .unwrap();
+    assert_eq!(
+        until,
+        Some(date(2026, 3, 6)),
+        "5 working days from a Monday"
+    );
+}
+
 #[test]
-fn decisions_upstairs_file_return_or_close_and_are_recorded() {
+fn the_chain_runs_in_order_and_a_superior_files() {
+    // Source: the chain application → grassroots review → home visit with a signed
+    // authorization → civil-affairs check → public notice → approval → file (issue 15's
+    // national rules as reposted).
     use crate::Decision;
     let mut case = new_case();
-    case.transition(&editor(), Status::UnderReview, "visited")
-        .unwrap();
+    let team = at("demo.team-1", date(2026, 3, 2));
     let err = case
-        .decide(&editor(), Decision::Return, " ")
+        .record_step(&team, &step(ChainStep::CivilCheck, date(2026, 3, 2)), RULES)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("in a note"), "{err}");
+    assert!(err.contains("grassroots review"), "{err}");
+    assert!(err.contains("--consent"), "{err}");
+    let err = case.submit(&team, None).unwrap_err().to_string();
+    assert!(err.starts_with("the case cannot be submitted yet"), "{err}");
+    through_the_notice(&mut case);
+    // The notice runs to Friday 6 March: submitting on that day is too early.
+    let err = case
+        .submit(&at("demo.team-1", date(2026, 3, 6)), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("runs until 2026-03-06"), "{err}");
+    let team = at("demo.team-1", date(2026, 3, 9));
+    case.submit(&team, None).unwrap();
+    assert_eq!(case.status().unwrap(), Status::UnderReview);
+    // The team neither approves nor returns its own case.
+    let err = case
+        .decide(&team, Decision::Approve, "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("does not approve a case it submitted"),
+        "{err}"
+    );
+    let err = case
+        .decide(&team, Decision::Return, "no proof")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("only a superior returns"), "{err}");
+    assert!(case.transition(&team, Status::Filed, "x").is_err());
+    assert!(case.transition(&team, Status::Returned, "x").is_err());
+    let branch = at("demo.branch", date(2026, 3, 10));
+    assert!(
+        case.decide(&branch, Decision::Return, " ")
+            .unwrap_err()
+            .to_string()
+            .contains("in a note")
+    );
     assert_eq!(
-        case.decide(&editor(), Decision::Return, "income proof missing")
+        case.decide(&branch, Decision::Return, "income proof missing")
             .unwrap(),
         Status::Returned
     );
-    case.transition(&editor(), Status::UnderReview, "proof added")
+    case.submit(&at("demo.team-1", date(2026, 3, 11)), None)
         .unwrap();
     assert_eq!(
-        case.decide(&editor(), Decision::Approve, "").unwrap(),
+        case.decide(&branch, Decision::Approve, "").unwrap(),
         Status::Filed
     );
     let v = case.view().unwrap();
+    assert_eq!(v.filed_on, Some(date(2026, 3, 10)));
     let decisions: Vec<_> = v
         .approvals
         .iter()
-        .map(|a| {
-            (
-                a.decision.clone().unwrap(),
-                a.note.clone().unwrap_or_default(),
-            )
-        })
+        .filter_map(|a| Some((a.decision.clone()?, a.node.clone()?)))
         .collect();
     assert_eq!(
         decisions,
         [
-            ("return".to_owned(), "income proof missing".to_owned()),
-            ("approve".to_owned(), String::new())
+            ("return".to_owned(), "demo.branch".to_owned()),
+            ("approve".to_owned(), "demo.branch".to_owned())
         ]
     );
     assert_eq!(
-        case.decide(&editor(), Decision::Reject, "duplicate of another file")
+        case.decide(&branch, Decision::Reject, "duplicate of another file")
             .unwrap(),
         Status::Closed
     );
-    assert!(case.decide(&editor(), Decision::Approve, "").is_err());
+    assert!(case.decide(&branch, Decision::Approve, "").is_err());
+}
+
+#[test]
+fn an_objection_or_a_mismatch_stops_the_chain_until_dealt_with() {
+    let mut case = new_case();
+    through_the_notice(&mut case);
+    let team = at("demo.team-1", date(2026, 3, 4));
+    case.record_step(&team, &step(ChainStep::Objection, date(2026, 3, 4)), RULES)
+        .unwrap();
+    let later = at("demo.team-1", date(2026, 3, 9));
+    let err = case.submit(&later, None).unwrap_err().to_string();
+    assert!(
+        err.contains("an objection was raised on 2026-03-04"),
+        "{err}"
+    );
+    // Checked again, the income does not match: no notice until the finances are right.
+    let mismatch = NewStep {
+        result: Some(CheckResult::NotMatched),
+        ..step(ChainStep::CivilCheck, date(2026, 3, 9))
+    };
+    case.record_step(&later, &mismatch, RULES).unwrap();
+    let err = case
+        .record_step(&later, &step(ChainStep::Notice, date(2026, 3, 9)), RULES)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did not match"), "{err}");
+    case.record_step(
+        &later,
+        &step(ChainStep::CivilCheck, date(2026, 3, 9)),
+        RULES,
+    )
+    .unwrap();
+    case.record_step(&later, &step(ChainStep::Notice, date(2026, 3, 9)), RULES)
+        .unwrap();
+    case.submit(&at("demo.team-1", date(2026, 3, 16)), None)
+        .unwrap();
+}
+
+#[test]
+fn a_household_not_eligible_is_filed_only_on_an_override_the_approver_signs_off() {
+    let mut case = new_case();
+    let rich = CaseFields {
+        annual_income_fen: Some(200_000_00),
+        ..CaseFields::default()
+    };
+    case.edit(&editor(), &rich).unwrap();
+    assert_eq!(case.view().unwrap().grade, Some(Grade::NotEligible));
+    through_the_notice(&mut case);
+    let team = at("demo.team-1", date(2026, 3, 9));
+    let err = case.submit(&team, None).unwrap_err().to_string();
+    assert!(err.contains("not eligible"), "{err}");
+    case.submit(&team, Some("突发重病，收入已中断")).unwrap();
+    let branch = at("demo.branch", date(2026, 3, 10));
+    let err = case
+        .decide(&branch, crate::Decision::Approve, "")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("signs the override off"), "{err}");
+    case.decide(&branch, crate::Decision::Approve, "已核实收入中断")
+        .unwrap();
+    let v = case.view().unwrap();
+    assert!(
+        v.status_history
+            .last()
+            .and_then(|c| c.reason.as_deref())
+            .is_some_and(|r| r.contains("signing off the eligibility override"))
+    );
+}
+
+#[test]
+fn closing_with_loans_outstanding_needs_a_reason_and_a_past_day_is_kept() {
+    let mut case = new_case();
+    case.file(&editor()).unwrap();
+    case.add_loan(
+        &editor(),
+        &NewLoan {
+            id: "l1".into(),
+            principal_fen: 5_000_00,
+            date: date(2026, 2, 1),
+            due_date: date(2026, 2, 20),
+            note: None,
+        },
+    )
+    .unwrap();
+    let err = case
+        .transition(&editor(), Status::Closed, "moved away")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("5,000.00 of loans outstanding"), "{err}");
+    case.transition_with(
+        &at("demo.team-1", date(2026, 3, 20)),
+        &StatusMove {
+            on: Some(date(2026, 3, 10)),
+            outstanding_reason: Some("本人去世，无力偿还".into()),
+            ..StatusMove::new(Status::Closed, "died")
+        },
+    )
+    .unwrap();
+    let v = case.view().unwrap();
+    let last = v.status_history.last().unwrap();
+    assert_eq!(last.on, Some(date(2026, 3, 10)));
+    assert_eq!(
+        last.outstanding_reason.as_deref(),
+        Some("本人去世，无力偿还")
+    );
+    assert_eq!(
+        CaseSummary::of(&v).exited,
+        Some((date(2026, 3, 10), Status::Closed))
+    );
 }
 
 #[test]

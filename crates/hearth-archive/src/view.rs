@@ -6,7 +6,11 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{AssistanceKind, Cause, Gender, Grade, Level, ReviewResult, Status, VisitKind};
+use crate::codes::{
+    AssistanceKind, Cause, CheckResult, Exclusion, Gender, Grade, Level, ReviewResult, Status,
+    VisitKind,
+};
+use crate::grade::GradeStandard;
 
 /// Everything a case holds, as read from its document (the winning value of each field).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +58,13 @@ pub struct CaseView {
     pub created_at: Option<Timestamp>,
     /// Who opened it.
     pub created_by: Option<String>,
+    /// The day the case was put on file (建档日期): when the approving level approved it, or,
+    /// for an imported case, the day its file says.
+    #[serde(default)]
+    pub filed_on: Option<Date>,
+    /// Whether `filed_on` is the day of an import that gave no filing date.
+    #[serde(default)]
+    pub filed_on_estimated: bool,
 }
 
 /// Derived grade, its basis, and any manual override.
@@ -65,6 +76,9 @@ pub struct Grading {
     pub per_capita_monthly_fen: Option<i64>,
     /// One line saying why, for people.
     pub basis: Option<String>,
+    /// The standard that graded it (the policy version that set it).
+    #[serde(default)]
+    pub standard: GradeStandard,
     /// A manual override, shown as such.
     #[serde(rename = "override")]
     pub override_: Option<GradeOverride>,
@@ -116,6 +130,9 @@ pub struct Household {
     pub size: Option<i64>,
     /// Members other than the worker.
     pub members: Vec<Member>,
+    /// Exclusions that apply to the household (a second home, a car, …).
+    #[serde(default)]
+    pub exclusions: Vec<Exclusion>,
 }
 
 /// A household member.
@@ -156,6 +173,9 @@ pub struct Finances {
     /// Aid the household asks for.
     #[serde(default)]
     pub aid_request_fen: Option<i64>,
+    /// Compensation and insurance received for this year's accident and medical costs.
+    #[serde(default)]
+    pub compensation_fen: Option<i64>,
 }
 
 /// Causes of hardship (致困原因).
@@ -200,6 +220,12 @@ pub struct StatusChange {
     /// The duplicate archive this entry came from, when archives were merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<String>,
+    /// The day the change took effect, when it was recorded later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Date>,
+    /// Why a case was closed with loans outstanding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outstanding_reason: Option<String>,
 }
 
 /// Escalation target and trail (逐级上报).
@@ -244,6 +270,30 @@ pub struct Approval {
     /// The duplicate archive this entry came from, when archives were merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_from: Option<String>,
+    /// Id of an aid approval, which a payment names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The day of the step (a notice's first day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
+    /// A notice's last day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Date>,
+    /// What the civil-affairs check found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<CheckResult>,
+    /// Who checked, at civil affairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checker: Option<String>,
+    /// An aid approval's kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AssistanceKind>,
+    /// An aid approval's amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_fen: Option<i64>,
+    /// The level of the approving node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
 }
 
 /// An assistance record (帮扶记录).
@@ -280,6 +330,9 @@ pub struct Assistance {
     /// The node that recorded the original, as the merging node copied it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_node: Option<String>,
+    /// The aid approval (its id) that allowed a payment above the payer's authority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 /// A loan with its repayments; the outstanding balance is derived.
@@ -301,6 +354,9 @@ pub struct Loan {
     pub repaid_fen: i64,
     /// Principal less repayments.
     pub outstanding_fen: i64,
+    /// Why it was lent although the rules said no (an overdue loan, above the limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
 }
 
 /// One repayment of a loan.
@@ -419,6 +475,18 @@ pub struct CaseSummary {
     /// subsistence line; and that last month.
     #[serde(default)]
     pub above_line: Option<(u32, String)>,
+    /// The day the case was put on file.
+    #[serde(default)]
+    pub filed_on: Option<Date>,
+    /// Whether that day is only the day of an import.
+    #[serde(default)]
+    pub filed_on_estimated: bool,
+    /// The day a filed case left hardship (lifted or closed), and how; `None` while on file.
+    #[serde(default)]
+    pub exited: Option<(Date, Status)>,
+    /// Loans ever made to the case.
+    #[serde(default)]
+    pub loans: u32,
 }
 
 impl CaseSummary {
@@ -474,7 +542,22 @@ impl CaseSummary {
                 .filter(|l| l.outstanding_fen > 0)
                 .map(|l| (l.id.clone(), l.due_date, l.outstanding_fen))
                 .collect(),
+            filed_on: v.filed_on,
+            filed_on_estimated: v.filed_on_estimated,
+            exited: exited(v),
+            loans: u32::try_from(v.loans.len()).unwrap_or(u32::MAX),
         }
+    }
+
+    /// Whether the household was on file (filed, not yet lifted or closed) at the start of
+    /// `day`.
+    pub fn on_file_at(&self, day: Date) -> bool {
+        self.filed_on.is_some_and(|f| f < day) && self.exited.is_none_or(|(x, _)| x >= day)
+    }
+
+    /// Whether the household is in hardship on file now: filed and not exited.
+    pub fn in_hardship(&self) -> bool {
+        self.filed_on.is_some() && self.exited.is_none()
     }
 
     /// Whether the case has `cause` as its primary or a secondary cause.
@@ -483,8 +566,25 @@ impl CaseSummary {
     }
 }
 
-/// How many months in a row, ending at the last month recorded, the household's income per
-/// person was at or above the subsistence line (months must follow each other).
+/// When and how a filed case last left hardship, if it has not come back since (a relapse
+/// brings it back): the effective day of the change, else the day it was recorded.
+fn exited(v: &CaseView) -> Option<(Date, Status)> {
+    v.filed_on?;
+    let mut out = None;
+    for change in &v.status_history {
+        let day = change.on.or(change.at.map(crate::calendar::day_of));
+        match change.to {
+            Status::Lifted | Status::Closed => out = day.map(|d| (d, change.to)),
+            Status::Relapsed | Status::Filed => out = None,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// How many months in a row, ending at the last month recorded, the household was above the
+/// subsistence line on the grading formula — (income − rigid spending / 12) per person, by the
+/// standard's comparison (months must follow each other).
 fn above_line(v: &CaseView) -> Option<(u32, String)> {
     let line = v.finances.subsistence_line_fen?;
     let size = v.household.size.filter(|s| *s > 0)?;
@@ -498,7 +598,12 @@ fn above_line(v: &CaseView) -> Option<(u32, String)> {
         else {
             break;
         };
-        if expected.is_some_and(|e| e != (y, m)) || income / size < line {
+        let rigid_month = v.finances.rigid_spending_fen.unwrap_or(0) / 12;
+        if expected.is_some_and(|e| e != (y, m))
+            || v.grading
+                .standard
+                .below_line(income - rigid_month, line, size)
+        {
             break;
         }
         streak += 1;

@@ -1,5 +1,7 @@
 //! `hearth demo --walkthrough`: a caseworker's day on one node, on a throwaway data dir, printed
-//! as the commands a person would type and what they print. (`hearth demo` itself is the
+//! as the commands a person would type and what they print. The node is a branch with no parent
+//! — the top of its own small federation — so it approves its own files; under a parent, the
+//! parent approves (`hearth demo` shows a federation). (`hearth demo` itself is the
 //! federation demo in `federation_demo.rs`.)
 
 use std::path::Path;
@@ -32,7 +34,7 @@ fn step_args(dir: &Path, args: &[&str]) -> Result<()> {
 /// The CSV the demo imports: a few more households from a spreadsheet.
 fn sample_csv() -> String {
     let mut text = String::from(
-        "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status\n",
+        "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status,filed_on\n",
     );
     let rows = [
         ("李梅", 2, 18_000, 2_000, "laid_off"),
@@ -43,7 +45,8 @@ fn sample_csv() -> String {
     for (n, (name, size, income, rigid, cause)) in (5000..).zip(rows) {
         let id_number = sample_id_number(n);
         text.push_str(&format!(
-            "{name},{id_number},{size},{income},{rigid},800,{cause},filed\n"
+            "{name},{id_number},{size},{income},{rigid},800,{cause},filed,2025-0{}-15\n",
+            n % 9 + 1
         ));
     }
     text
@@ -55,13 +58,13 @@ pub fn walkthrough(operator: String) -> Result<()> {
         .prefix("hearth-demo-")
         .tempdir()
         .context("cannot make a temporary data dir")?;
-    let dir = tmp.path().join("team-1");
+    let dir = tmp.path().join("branch-1");
     crate::out!(
-        "Hearth demo: one team node, its data dir in {} (removed at the end)",
+        "Hearth demo: one branch union node with no parent (it approves its own files), its data dir in {} (removed at the end)",
         dir.display()
     )?;
 
-    step(&dir, "init --node-id demo.team-1 --level team")?;
+    step(&dir, "init --node-id demo.branch-1 --level branch")?;
     let id_number = sample_id_number(4242);
     step(
         &dir,
@@ -69,6 +72,7 @@ pub fn walkthrough(operator: String) -> Result<()> {
             "case new --name 王建国 --id-number {id_number} --household-size 3 \
              --annual-income 36000 --rigid-spending 12000 --subsistence-line 800 \
              --primary-cause serious_illness --secondary-cause child_schooling \
+             --medical-costs 8000 \
              --employer 开元电力运维班 --urgent-needs 住院费用 --skills 电工证"
         ),
     )?;
@@ -87,23 +91,33 @@ pub fn walkthrough(operator: String) -> Result<()> {
         ),
         format!("member add {case} --relation spouse --age 45 --health 慢性病"),
         format!(
+            "case step {case} grassroots_review --date {} --note 材料齐全",
+            day(-31)
+        ),
+        format!(
             "visit add {case} --date {} --kind home --visitor 李干事 --consent --notes 住院治疗中，两个孩子上学",
             day(-30)
         ),
+        format!(
+            "case step {case} civil_check --result matched --checker 区民政局 --date {}",
+            day(-25)
+        ),
+        format!("case step {case} notice --date {}", day(-21)),
         format!("case file {case}"),
+        format!("case decide {case} --decision approve --note 同意建档"),
         format!(
             "assist add {case} --kind medical --amount 3000 --date {}",
-            day(-20)
+            day(0)
         ),
         format!(
             "loan add {case} --amount 5000 --date {} --due {}",
-            day(-20),
-            day(345)
+            day(0),
+            day(365)
         ),
-        format!("loan repay {case} --amount 1200 --date {}", day(-10)),
+        format!("loan repay {case} --amount 1200 --date {}", day(0)),
         format!(
             "visit add {case} --date {} --kind follow_up --notes 已出院",
-            day(-5)
+            day(0)
         ),
     ] {
         step(&dir, &line)?;

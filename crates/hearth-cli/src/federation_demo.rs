@@ -326,12 +326,15 @@ async fn demo() -> Result<()> {
     let started = Instant::now();
     let summed = wait_for(LIMIT, || async {
         fed.mu
-            .archive("demo", archive::stats)
+            .archive("demo", |c, ctx| archive::stats(c, ctx, None))
             .await
             .is_ok_and(|s| s.is_ok_and(|s| s.total.cases == 3))
     })
     .await;
-    let summary = fed.mu.archive("demo", archive::stats).await??;
+    let summary = fed
+        .mu
+        .archive("demo", |c, ctx| archive::stats(c, ctx, None))
+        .await??;
     let held = fed
         .mu
         .archive("demo", |r, _| {

@@ -31,6 +31,8 @@ pub fn case_form(args: CaseFieldArgs) -> CaseForm {
         medical_costs: args.medical_costs,
         largest_stay: args.largest_stay,
         aid_request: args.aid_request,
+        compensation: args.compensation,
+        exclusions: args.exclusions,
         region: args.region,
     }
 }
@@ -68,7 +70,7 @@ pub struct CaseFieldArgs {
     /// Annual disposable income of the household, yuan
     #[arg(long, value_name = "YUAN")]
     pub annual_income: Option<String>,
-    /// Rigid annual spending (medical, education), yuan
+    /// Rigid annual spending that recurs (education, chronic illness), yuan
     #[arg(long, value_name = "YUAN")]
     pub rigid_spending: Option<String>,
     /// This year's costs caused by the hardship event (致困支出), yuan
@@ -81,7 +83,8 @@ pub struct CaseFieldArgs {
     /// Region code of the home (行政区划代码, 6 digits), for the policy's subsistence line
     #[arg(long, value_name = "CODE")]
     pub region: Option<String>,
-    /// This year's medical costs of the household, yuan
+    /// This year's medical costs the household paid out of pocket (自付医疗费用), yuan: they
+    /// count towards accident hardship and cap medical aid
     #[arg(long, value_name = "YUAN")]
     pub medical_costs: Option<String>,
     /// The largest single hospital stay this year, yuan
@@ -90,6 +93,13 @@ pub struct CaseFieldArgs {
     /// Aid the household asks for, yuan (decides which level must approve it)
     #[arg(long, value_name = "YUAN")]
     pub aid_request: Option<String>,
+    /// Compensation and insurance received for this year's costs (赔偿及保险), yuan
+    #[arg(long, value_name = "YUAN")]
+    pub compensation: Option<String>,
+    /// What makes the household not eligible, comma separated: second_home 多套住房, car
+    /// 有机动车, business_share 控股企业, refused_verification 拒绝核查 (empty text clears)
+    #[arg(long, value_name = "CODES")]
+    pub exclusions: Option<String>,
     /// Primary cause: code or number (1 no_work_ability … 10 other)
     #[arg(long, value_name = "CAUSE")]
     pub primary_cause: Option<String>,

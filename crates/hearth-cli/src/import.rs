@@ -44,7 +44,10 @@ pub const OPTIONAL: &[&str] = &[
     "largest_stay",
     "aid_request",
     "region",
+    "compensation",
+    "exclusions",
     "status",
+    "filed_on",
 ];
 
 #[derive(Serialize)]
@@ -80,6 +83,11 @@ pub fn import(node: &mut Node, path: &Path, json: bool) -> Result<()> {
         })?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
+        .map(|h| match h.as_str() {
+            // The filing day as paper files head it.
+            "建档日期" | "建档时间" => "filed_on".to_owned(),
+            _ => h,
+        })
         .collect();
     check_headers(path, &headers)?;
 
@@ -132,9 +140,12 @@ pub fn import(node: &mut Node, path: &Path, json: bool) -> Result<()> {
                 medical_costs: get("medical_costs"),
                 largest_stay: get("largest_stay"),
                 aid_request: get("aid_request"),
+                compensation: get("compensation"),
+                exclusions: get("exclusions"),
                 region: get("region"),
             },
             status: get("status"),
+            filed_on: get("filed_on"),
             unreadable: None,
         });
     }

@@ -417,9 +417,19 @@ impl Node {
         ask!(self, Request::Disclose { year }, Reply::Disclosure(d) => d)
     }
 
-    /// This node's summary now.
-    pub fn stats(&mut self) -> Result<NodeSummary> {
-        ask!(self, Request::Stats, Reply::Stats(s) => s)
+    /// This node's summary now, with the yearly figures of `year` (this year when `None`).
+    pub fn stats(&mut self, year: Option<String>) -> Result<NodeSummary> {
+        ask!(self, Request::Stats { year }, Reply::Stats(s) => s)
+    }
+
+    /// Cases with loans outstanding, overdue first, fetched page by page.
+    pub fn loans(&mut self) -> Result<Vec<CaseSummary>> {
+        self.all_pages(|page| {
+            (Request::Loans { page }, |r| match r {
+                Reply::Cases(p) => Ok(p),
+                other => Err(other.kind()),
+            })
+        })
     }
 
     /// Sets a new policy version from TOML text.

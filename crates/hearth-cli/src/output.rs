@@ -180,7 +180,52 @@ fn grading_line(g: &Grading, grade: Option<Grade>) -> String {
     } else if let Some(basis) = &g.basis {
         let _ = write!(line, "; {basis}");
     }
+    if g.derived.is_some() {
+        let _ = write!(line, "; graded by 评定依据 {}", g.standard.label());
+    }
     line
+}
+
+/// One entry of the approvals list as people read it: a decision, a step of the filing chain
+/// with what it found, an aid approval, or an eligibility override.
+fn approval_step(a: &hearth_archive::view::Approval) -> String {
+    let step = a.step.as_deref().unwrap_or_default();
+    if let Ok(chain) = step.parse::<hearth_archive::ChainStep>() {
+        let mut s = chain.label();
+        if let Some(d) = a.date {
+            let _ = write!(s, " {d}");
+        }
+        if let Some(until) = a.until {
+            let _ = write!(s, " – {until}");
+        }
+        if let Some(r) = a.result {
+            let _ = write!(s, ": {}", r.label());
+        }
+        if let Some(c) = &a.checker {
+            let _ = write!(s, " ({c})");
+        }
+        return s;
+    }
+    match step {
+        hearth_archive::case::AID_APPROVAL => format!(
+            "aid approval 超权限审批 {}: {} up to {}{}",
+            text(&a.id),
+            a.kind.map(|k| k.label()).unwrap_or_default(),
+            yuan(a.amount_fen),
+            a.level
+                .map(|l| format!(" ({})", l.label()))
+                .unwrap_or_default()
+        ),
+        hearth_archive::case::ELIGIBILITY_OVERRIDE => {
+            "eligibility override 不符合条件特批申请".to_owned()
+        }
+        _ => a
+            .decision
+            .as_deref()
+            .and_then(|d| d.parse::<Decision>().ok())
+            .map(|d| format!("decision 审批: {}", d.label()))
+            .unwrap_or_else(|| text(&a.decision)),
+    }
 }
 
 /// The full read-out of `case show`.
@@ -265,6 +310,30 @@ pub fn stats_table(s: &NodeSummary, by_child: bool) -> String {
         t.add_row(r);
     };
     row("Cases 档案数".into(), &|t| t.cases.to_string());
+    row(
+        format!("On file 1 Jan {} 年初在档户数", s.year),
+        &|t| t.start_of_year.to_string(),
+    );
+    row(format!("New in {} 本年新建档", s.year), &|t| {
+        t.filed_this_year.to_string()
+    });
+    row(
+        format!("Out in {} 本年退出 (lifted 脱困 + closed 注销)", s.year),
+        &|t| (t.lifted_this_year + t.closed_this_year).to_string(),
+    );
+    row("  lifted 脱困".into(), &|t| {
+        t.lifted_this_year.to_string()
+    });
+    row("  closed 注销".into(), &|t| {
+        t.closed_this_year.to_string()
+    });
+    row(
+        format!("On file end of {} 年末在档户数", s.year),
+        &|t| t.end_of_year.to_string(),
+    );
+    row("In hardship now 当前在档困难户".into(), &|t| {
+        t.in_hardship.to_string()
+    });
     for status in Status::ALL {
         row(format!("  {}", status.label()), &|t| {
             t.by_status.get(status).copied().unwrap_or(0).to_string()
@@ -295,22 +364,22 @@ pub fn stats_table(s: &NodeSummary, by_child: bool) -> String {
         t.people_helped.to_string()
     });
     row("Visits 走访次数".into(), &|t| t.visits.to_string());
-    row("Filed this year 本年建档".into(), &|t| {
-        t.filed_this_year.to_string()
-    });
-    row("Lifted this year 本年脱困".into(), &|t| {
-        t.lifted_this_year.to_string()
-    });
-    row("Closed this year 本年注销".into(), &|t| {
-        t.closed_this_year.to_string()
-    });
+    row(
+        "  filing day = import day 建档日期为导入日".into(),
+        &|t| t.filed_on_estimated.to_string(),
+    );
+    let past = if hearth_archive::calendar::day_of(s.as_of).year() != s.year {
+        "; a past year: this node's own cases only (children report the current year) 往年仅含本级"
+    } else {
+        ""
+    };
     let missing = if s.children.is_empty() {
-        String::new()
+        past.to_owned()
     } else {
         format!(
             "; children reporting: {}",
             s.children.keys().cloned().collect::<Vec<_>>().join(", ")
-        )
+        ) + past
     };
     format!("{} ({}), {}{missing}\n{t}", s.node, s.level.label(), s.year)
 }
@@ -476,6 +545,8 @@ pub fn ledger_table(l: &LedgerView) -> String {
         "Grants to children 下拨补助".into(),
         format_yuan(l.granted_fen),
     ]);
+    t.add_row(vec!["Lent 借出".into(), format_yuan(l.lent_fen)]);
+    t.add_row(vec!["Repaid 收回借款".into(), format_yuan(l.repaid_fen)]);
     t.add_row(vec![
         format!("Closing balance {} 年末结余", l.year),
         format_yuan(l.closing_fen),
@@ -483,6 +554,14 @@ pub fn ledger_table(l: &LedgerView) -> String {
     t.add_row(vec![
         "Balance now 当前结余".into(),
         format_yuan(l.balance_fen),
+    ]);
+    t.add_row(vec![
+        "Lent out now 借出未还".into(),
+        format_yuan(l.outstanding_fen),
+    ]);
+    t.add_row(vec![
+        "  of it overdue 其中逾期".into(),
+        format_yuan(l.overdue_fen),
     ]);
     let mut e = table(&["Date 日期", "Entry 摘要", "Amount 金额", "By 经办"]);
     for (_, entry) in &l.entries {
@@ -518,6 +597,12 @@ pub fn ledger_table(l: &LedgerView) -> String {
                 stamp,
             ),
             Entry::GrantOut { to_node, stamp, .. } => (format!("grant to {to_node} 下拨"), stamp),
+            Entry::LoanOut {
+                case, loan, stamp, ..
+            } => (format!("loan 借款 {loan} to case {case}"), stamp),
+            Entry::LoanBack {
+                case, loan, stamp, ..
+            } => (format!("repaid 还款 on loan {loan}, case {case}"), stamp),
         };
         let amount = match entry {
             Entry::Budget { amount_fen, .. } => format!("({})", format_yuan(*amount_fen)),
@@ -624,6 +709,16 @@ pub fn case_details(v: &CaseView) -> String {
     let rows: Vec<(&str, String)> = vec![
         ("Case 档案号", v.id.clone()),
         ("Status 状态", v.status.label()),
+        (
+            "Filed on 建档日期",
+            match (v.filed_on, v.filed_on_estimated) {
+                (Some(d), true) => {
+                    format!("{d} (import day, no filing date given 导入日，未提供建档日期)")
+                }
+                (Some(d), false) => d.to_string(),
+                (None, _) => "—".into(),
+            },
+        ),
         ("Grade 困难等级", grading_line(&v.grading, v.grade)),
         ("Home node 责任单位", v.home.clone()),
         ("Held by 参与节点", v.participants.join(", ")),
@@ -663,6 +758,20 @@ pub fn case_details(v: &CaseView) -> String {
         ("Medical costs 年医疗费用", yuan(f.medical_costs_fen)),
         ("Largest stay 单次住院最高", yuan(f.largest_stay_fen)),
         ("Aid requested 申请救助", yuan(f.aid_request_fen)),
+        ("Compensation 赔偿保险", yuan(f.compensation_fen)),
+        (
+            "Exclusions 排除条件",
+            if v.household.exclusions.is_empty() {
+                "—".into()
+            } else {
+                v.household
+                    .exclusions
+                    .iter()
+                    .map(|e| e.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
         ("Region 地区", text(&w.region)),
         (
             "Subsistence line 低保标准 (monthly)",
@@ -731,7 +840,12 @@ pub fn case_details(v: &CaseView) -> String {
                     ),
                     None => text(&a.paying_node),
                 },
-                text(&a.note),
+                match (&a.approval, &a.approving_node) {
+                    (Some(id), node) => {
+                        format!("approved 审批 {id} by {}; {}", text(node), text(&a.note))
+                    }
+                    (None, _) => text(&a.note),
+                },
             ]);
         }
         let _ = writeln!(out, "\nAssistance 帮扶记录\n{t}");
@@ -747,7 +861,10 @@ pub fn case_details(v: &CaseView) -> String {
         ]);
         for l in &v.loans {
             t.add_row(vec![
-                l.id.clone(),
+                match &l.override_reason {
+                    Some(why) => format!("{} (override 特批: {why})", l.id),
+                    None => l.id.clone(),
+                },
                 l.date.to_string(),
                 l.due_date
                     .map(|d| d.to_string())
@@ -798,7 +915,7 @@ pub fn case_details(v: &CaseView) -> String {
         let mut t = table(&[
             "When 时间",
             "Node 节点",
-            "Decision 决定",
+            "Step 环节",
             "By 经办人",
             "Note 意见",
         ]);
@@ -806,11 +923,7 @@ pub fn case_details(v: &CaseView) -> String {
             t.add_row(vec![
                 local_time(a.at),
                 text(&a.node),
-                a.decision
-                    .as_deref()
-                    .and_then(|d| d.parse::<Decision>().ok())
-                    .map(|d| d.label())
-                    .unwrap_or_else(|| text(&a.decision)),
+                approval_step(a),
                 text(&a.by),
                 match &a.merged_from {
                     Some(from) => format!("[from {from}] {}", text(&a.note)),
@@ -830,17 +943,71 @@ pub fn case_details(v: &CaseView) -> String {
     ]);
     for s in &v.status_history {
         t.add_row(vec![
-            local_time(s.at),
+            match s.on {
+                Some(on) => format!("{on} (recorded 录入 {})", local_time(s.at)),
+                None => local_time(s.at),
+            },
             s.from.map(|f| f.label()).unwrap_or_else(|| "—".into()),
             s.to.label(),
             text(&s.by),
             text(&s.node),
-            match &s.merged_from {
-                Some(from) => format!("[from {from}] {}", text(&s.reason)),
-                None => text(&s.reason),
+            match (&s.merged_from, &s.outstanding_reason) {
+                (Some(from), _) => format!("[from {from}] {}", text(&s.reason)),
+                (None, Some(why)) => {
+                    format!("{}; loans outstanding 借款未还: {why}", text(&s.reason))
+                }
+                (None, None) => text(&s.reason),
             },
         ]);
     }
     let _ = write!(out, "\nStatus history 状态记录\n{t}");
     out
+}
+
+/// `loan list`: borrowers, overdue and repeat borrowers first, and cases closed with money
+/// outstanding.
+pub fn borrower_list(cases: &[CaseSummary], today: jiff::civil::Date) -> String {
+    let mut t = table(&[
+        "Case 档案号",
+        "Name 姓名",
+        "Status 状态",
+        "Loans 借款次数",
+        "Outstanding 未还",
+        "Overdue 逾期",
+        "Flag 提示",
+    ]);
+    let mut overdue_total = 0;
+    for c in cases {
+        let overdue: i64 = c
+            .open_loans
+            .iter()
+            .filter(|(_, due, _)| due.is_some_and(|d| d < today))
+            .map(|(_, _, fen)| fen)
+            .sum();
+        overdue_total += overdue;
+        let mut flags = Vec::new();
+        if overdue > 0 && c.loans > 1 {
+            flags.push("repeat borrower, overdue 多次借款且逾期");
+        } else if overdue > 0 {
+            flags.push("overdue 逾期");
+        }
+        if c.status == Status::Closed {
+            flags.push("closed with money outstanding 注销未还清");
+        }
+        t.add_row(vec![
+            c.id.clone(),
+            text(&c.name),
+            c.status.label(),
+            c.loans.to_string(),
+            format_yuan(c.outstanding_fen),
+            format_yuan(overdue),
+            flags.join("; "),
+        ]);
+    }
+    format!(
+        "{t}
+{} borrower(s) 借款户, {} overdue 逾期",
+        cases.len(),
+        format_yuan(overdue_total)
+    )
 }

@@ -45,6 +45,38 @@ impl Node {
         node
     }
 
+    /// A branch with no parent (the top of its federation, which approves its own files), with
+    /// 100,000 in its fund.
+    fn init_top() -> Node {
+        let node = Node {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        };
+        node.ok(&["init", "--node-id", "demo.branch-1", "--level", "branch"]);
+        node.ok(&[
+            "fund",
+            "income",
+            "--source",
+            "budget",
+            "--amount",
+            "100000",
+            "--date",
+            "2026-01-05",
+        ]);
+        node
+    }
+
+    /// Opens the worked example with `extra` flags, runs its chain, submits it and approves it
+    /// here (a node with no parent files its own cases). Returns its id.
+    fn filed_case(&self, extra: &[&str]) -> String {
+        let id = self.new_case(extra);
+        for line in chain(&id) {
+            let args: Vec<&str> = line.iter().map(String::as_str).collect();
+            self.ok(&args);
+        }
+        self.ok(&["case", "decide", &id, "--decision", "approve"]);
+        id
+    }
+
     fn data(&self) -> PathBuf {
         self.tmp.path().join("data")
     }
@@ -100,6 +132,12 @@ impl Node {
     }
 }
 
+/// The federation's today (UTC+8, as every node cuts days), `offset` days on, as `YYYY-MM-DD`.
+fn day(offset: i64) -> String {
+    let today = hearth_archive::calendar::day_of(jiff::Timestamp::now());
+    (today + jiff::Span::new().days(offset)).to_string()
+}
+
 fn hearth(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("--data-dir")
@@ -127,8 +165,8 @@ fn all_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn walkthrough_files_a_case_with_aid_and_a_loan_and_keeps_no_raw_id() {
-    let node = Node::init();
-    let id = node.new_case(&["--secondary-cause", "9", "--phone", "13800000000"]);
+    let node = Node::init_top();
+    let id = node.filed_case(&["--secondary-cause", "9", "--phone", "13800000000"]);
     assert_eq!(id.len(), 16);
     node.ok(&[
         "assist",
@@ -139,7 +177,7 @@ fn walkthrough_files_a_case_with_aid_and_a_loan_and_keeps_no_raw_id() {
         "--amount",
         "500",
         "--date",
-        "2026-03-01",
+        &day(0),
     ]);
     node.ok(&[
         "loan",
@@ -148,9 +186,9 @@ fn walkthrough_files_a_case_with_aid_and_a_loan_and_keeps_no_raw_id() {
         "--amount",
         "5000",
         "--date",
-        "2026-03-02",
+        &day(0),
         "--due",
-        "2027-03-02",
+        &day(365),
     ]);
     node.ok(&[
         "loan",
@@ -159,27 +197,26 @@ fn walkthrough_files_a_case_with_aid_and_a_loan_and_keeps_no_raw_id() {
         "--amount",
         "1200.50",
         "--date",
-        "2026-06-01",
+        &day(0),
     ]);
     node.ok(&[
         "visit",
         "add",
         &id,
         "--date",
-        "2026-03-05",
+        &day(0),
         "--kind",
         "home",
         "--notes",
         "两个孩子上学",
     ]);
-    node.ok(&["case", "file", &id[..6]]);
 
     let case = node.json(&["case", "show", &id]);
     assert_eq!(case["status"], "filed");
     assert_eq!(case["grade"], "deep");
     assert_eq!(case["grading"]["per_capita_monthly_fen"], 66_667);
-    assert_eq!(case["home"], "demo.team-1");
-    assert_eq!(case["participants"], serde_json::json!(["demo.team-1"]));
+    assert_eq!(case["home"], "demo.branch-1");
+    assert_eq!(case["participants"], serde_json::json!(["demo.branch-1"]));
     assert_eq!(case["worker"]["birth_year"], 1949);
     assert_eq!(
         case["causes"]["secondary"],
@@ -188,7 +225,12 @@ fn walkthrough_files_a_case_with_aid_and_a_loan_and_keeps_no_raw_id() {
     assert_eq!(case["assistance"][0]["amount_fen"], 50_000);
     assert_eq!(case["loans"][0]["principal_fen"], 500_000);
     assert_eq!(case["loans"][0]["outstanding_fen"], 379_950);
-    assert_eq!(case["visits"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        case["visits"].as_array().unwrap().len(),
+        2,
+        "the chain's home visit and this one"
+    );
+    assert!(case["filed_on"].is_string());
     for key in ["approvals", "escalation", "finances", "causes", "worker"] {
         assert!(case.get(key).is_some(), "case show --json lacks {key}");
     }
@@ -215,8 +257,19 @@ fn walkthrough_files_a_case_with_aid_and_a_loan_and_keeps_no_raw_id() {
 
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let node = Node::init();
-    let id = node.new_case(&[]);
+    let node = Node::init_top();
+    let id = node.filed_case(&[]);
+    let draft = node.json(&[
+        "case",
+        "new",
+        "--name",
+        "李四",
+        "--id-number",
+        &sample_id_number(7),
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     node.ok(&[
         "loan",
         "add",
@@ -386,7 +439,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             &[
                 "case",
                 "transition",
-                id,
+                &draft,
                 "--to",
                 "lifted",
                 "--reason",
@@ -485,7 +538,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
                 "--amount",
                 "15000",
                 "--date",
-                "2026-03-02",
+                &day(0),
             ],
             "over the yearly cap of 10,000.00 (built-in policy version 0)",
         ),
@@ -499,7 +552,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
                 "--amount",
                 "2500",
                 "--date",
-                "2026-03-02",
+                &day(0),
             ],
             "over the yearly cap of 2,000.00",
         ),
@@ -585,6 +638,16 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         assert!(!line.contains(RAW_ID) && !line.contains("110105194912310021"));
     }
 
+    let line = node.refused(&[
+        "case",
+        "transition",
+        id,
+        "--to",
+        "closed",
+        "--reason",
+        "moved away",
+    ]);
+    assert!(line.contains("1,000.00 of loans outstanding"), "{line}");
     node.ok(&[
         "case",
         "transition",
@@ -593,6 +656,8 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         "closed",
         "--reason",
         "moved away",
+        "--outstanding-reason",
+        "新单位工会代扣",
     ]);
     let line = node.refused(&[
         "assist",
@@ -611,7 +676,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         "transition",
         id,
         "--to",
-        "filed",
+        "lifted",
         "--reason",
         "again",
     ]);
@@ -745,8 +810,8 @@ fn a_busy_store_is_reported_not_corrupted() {
 fn commands_run_side_by_side_take_turns() {
     // Four writers, each writing one after another, with the default wait for the store: each
     // is served in turn, none is told the store is busy.
-    let node = Node::init();
-    let id = node.new_case(&[]);
+    let node = Node::init_top();
+    let id = node.filed_case(&[]);
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let data = node.data();
@@ -760,7 +825,7 @@ fn commands_run_side_by_side_take_turns() {
                         .args([
                             "assist", "add", &id, "--kind", "holiday", "--amount", &amount,
                         ])
-                        .args(["--date", "2026-02-01"])
+                        .args(["--date", &day(0)])
                         .env_remove("HEARTH_LOCK_WAIT_MS")
                         .env("HEARTH_OPERATOR", "caseworker li")
                         .output()
@@ -783,9 +848,8 @@ fn commands_run_side_by_side_take_turns() {
 
 #[test]
 fn list_filters_by_status_grade_and_cause() {
-    let node = Node::init();
-    let deep = node.new_case(&["--secondary-cause", "unemployed"]);
-    node.ok(&["case", "file", &deep]);
+    let node = Node::init_top();
+    let deep = node.filed_case(&["--secondary-cause", "unemployed"]);
     let relative = node.json(&[
         "case",
         "new",
@@ -996,8 +1060,8 @@ fn import_names_every_kind_of_bad_line() {
 
 #[test]
 fn case_show_prints_labels_in_chinese_and_english() {
-    let node = Node::init();
-    let id = node.new_case(&["--address", "开元路 12 号"]);
+    let node = Node::init_top();
+    let id = node.filed_case(&["--address", "开元路 12 号", "--medical-costs", "5000"]);
     node.ok(&[
         "assist",
         "add",
@@ -1007,13 +1071,14 @@ fn case_show_prints_labels_in_chinese_and_english() {
         "--amount",
         "2,000",
         "--date",
-        "2026-03-01",
+        &day(0),
     ]);
     let shown = node.ok(&["case", "show", &id]);
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(&id, "[CASE]");
     settings.add_filter(r"\b[0-9a-f]{8}\b", "[RECORD]");
     settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "[TIME]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}", "[DATE]");
     settings.bind(|| insta::assert_snapshot!(shown));
 }
 
@@ -1031,7 +1096,8 @@ fn the_walkthrough_demo_files_a_case_and_keeps_no_raw_id() {
     );
     for expected in [
         "grade deep 深度困难",
-        "is on file (filed 建档)",
+        "now filed 建档",
+        "submitted for approval 提交审批",
         "3,800.00 outstanding",
         "imported 4 cases",
         "5 case(s)",
@@ -1097,6 +1163,10 @@ fn filing_reports_to_the_parent_and_escalation_names_a_level() {
         "https://127.0.0.1:7402",
     ]);
     let id = node.new_case(&[]);
+    for line in chain_steps(&id) {
+        let args: Vec<&str> = line.iter().map(String::as_str).collect();
+        node.ok(&args);
+    }
     let filed = node.json(&["case", "file", &id]);
     assert_eq!(
         filed["participants"],
@@ -1161,6 +1231,10 @@ fn filing_reports_to_the_parent_and_escalation_names_a_level() {
         .as_str()
         .unwrap()
         .to_owned();
+    for line in chain_steps(&other) {
+        let args: Vec<&str> = line.iter().map(String::as_str).collect();
+        node.ok(&args);
+    }
     let line = node.refused(&["case", "file", &other]);
     assert!(
         line.contains("several parents") && line.contains("--via"),
@@ -1408,7 +1482,15 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
     run(
         &t1,
         &[
-            "assist", "add", &id, "--kind", "living", "--amount", "1500", "--date", &yesterday,
+            "assist",
+            "add",
+            &id,
+            "--kind",
+            "emergency",
+            "--amount",
+            "900",
+            "--date",
+            &yesterday,
         ],
     );
     let show = |dir: &Path| {
@@ -1463,7 +1545,7 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
     run(&t1, &["compact"]);
     wait_until("the team's edits to reach the branch", || {
         show(&br).is_some_and(|v| {
-            v["assistance_total_fen"] == 150_000 && v["escalation"]["target_level"] == "enterprise"
+            v["assistance_total_fen"] == 90_000 && v["escalation"]["target_level"] == "enterprise"
         })
     });
     assert_eq!(show(&br).unwrap(), show(&t1).unwrap(), "both holders agree");
@@ -1472,7 +1554,7 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
         || {
             let out = hearth(&br, &["case", "list", "--json", "--status", "filed"]);
             serde_json::from_slice::<Value>(&out.stdout)
-                .is_ok_and(|v| v.as_array().is_some_and(|a| a.len() == 2))
+                .is_ok_and(|v| v.as_array().is_some_and(|a| a.len() == 1))
         },
     );
 
@@ -1490,7 +1572,10 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
         case["participants"],
         serde_json::json!(["demo.branch", "demo.team-1"])
     );
-    assert_eq!(case["status"], "filed");
+    assert_eq!(
+        case["status"], "under_review",
+        "submitted; the branch has not approved it"
+    );
     let out = hearth(&t1, &["sync", "now"]);
     assert_eq!(out.status.code(), Some(2), "sync now needs a running node");
 }
@@ -1517,11 +1602,63 @@ fn must_json(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&must(dir, &args)).expect("json output")
 }
 
-/// Opens the README's worked example at `dir` and puts it on file (reported to the parent).
-/// Returns its id.
+/// The filing chain of case `id` at its home, three weeks back, as a caseworker types it:
+/// grassroots review, a home visit with consent, the civil-affairs check, a public notice that
+/// has ended; then `case file` submits it (and reports it to the parent).
+fn chain(id: &str) -> Vec<Vec<String>> {
+    let mut lines = chain_steps(id);
+    lines.push(vec!["case".into(), "file".into(), id.to_owned()]);
+    lines
+}
+
+/// [`chain`] without the submission.
+fn chain_steps(id: &str) -> Vec<Vec<String>> {
+    let day = day(-21);
+    let lines: [&[&str]; 4] = [
+        &["case", "step", id, "grassroots_review", "--date", &day],
+        &[
+            "visit",
+            "add",
+            id,
+            "--kind",
+            "home",
+            "--consent",
+            "--date",
+            &day,
+        ],
+        &[
+            "case",
+            "step",
+            id,
+            "civil_check",
+            "--result",
+            "matched",
+            "--checker",
+            "民政局 张",
+            "--date",
+            &day,
+        ],
+        &["case", "step", id, "notice", "--date", &day],
+    ];
+    lines
+        .iter()
+        .map(|l| l.iter().map(|a| (*a).to_owned()).collect())
+        .collect()
+}
+
+/// Runs [`chain`] of `id` at `dir`, every command successful.
+fn submit(dir: &Path, id: &str) {
+    for line in chain(id) {
+        let args: Vec<&str> = line.iter().map(String::as_str).collect();
+        must(dir, &args);
+    }
+}
+
+/// Opens the README's worked example at `dir` and submits it through the chain (reported to the
+/// parent, whose approval files it). Returns its id.
 fn file_wang(dir: &Path) -> String {
     let id = must_json(dir, WANG)["id"].as_str().unwrap().to_owned();
-    must(dir, &["case", "file", &id]);
+    submit(dir, &id);
     id
 }
 
@@ -1610,6 +1747,8 @@ fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
     wait_until("the case to reach the municipal node", || {
         show("mu").is_some()
     });
+    // The branch, above the team, approves the file (审批建档).
+    must(&d("br"), &["case", "decide", &id, "--decision", "approve"]);
 
     must(
         &d("t1"),
@@ -1630,7 +1769,15 @@ fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
     must(
         &d("t1"),
         &[
-            "assist", "add", &id, "--kind", "medical", "--amount", "3000", "--date", &yesterday,
+            "assist",
+            "add",
+            &id,
+            "--kind",
+            "emergency",
+            "--amount",
+            "800",
+            "--date",
+            &yesterday,
         ],
     );
     must(
@@ -1649,8 +1796,8 @@ fn five_serve_processes_escalate_survive_a_killed_branch_and_agree() {
 
     wait_until("every holder to agree, with both offline edits", || {
         let Some(t1) = show("t1") else { return false };
-        t1["assistance_total_fen"] == 300_000
-            && t1["visits"].as_array().is_some_and(|v| v.len() == 1)
+        t1["assistance_total_fen"] == 80_000
+            && t1["visits"].as_array().is_some_and(|v| v.len() == 2)
             && ["br", "en", "mu"]
                 .iter()
                 .all(|n| show(n).as_ref() == Some(&t1))
@@ -1729,9 +1876,15 @@ fn policy_is_set_at_the_top_and_a_bad_file_changes_nothing() {
 
 #[test]
 fn disclosure_files_mask_names_and_hold_no_id_address_or_phone() {
-    let node = Node::init();
-    let id = node.new_case(&["--phone", "13912345678", "--address", "海淀区开元路8号"]);
-    node.ok(&["case", "file", &id]);
+    let node = Node::init_top();
+    let id = node.filed_case(&[
+        "--phone",
+        "13912345678",
+        "--address",
+        "海淀区开元路8号",
+        "--medical-costs",
+        "6000",
+    ]);
     node.ok(&[
         "assist",
         "add",
@@ -1741,10 +1894,11 @@ fn disclosure_files_mask_names_and_hold_no_id_address_or_phone() {
         "--amount",
         "3000",
         "--date",
-        "2026-03-02",
+        &day(0),
     ]);
     let out = node.tmp.path().join("notice");
-    let printed = node.ok(&["disclose", "--year", "2026", "--out", out.to_str().unwrap()]);
+    let year = day(0)[..4].to_owned();
+    let printed = node.ok(&["disclose", "--year", &year, "--out", out.to_str().unwrap()]);
     assert_eq!(printed.lines().count(), 3, "{printed}");
     let mut all = String::new();
     for entry in std::fs::read_dir(&out).unwrap() {
@@ -1759,7 +1913,21 @@ fn disclosure_files_mask_names_and_hold_no_id_address_or_phone() {
 
 #[test]
 fn aid_paid_here_draws_on_the_fund_and_an_empty_fund_pays_nothing() {
-    let node = Node::init();
+    // A branch with 8,000 in its fund, no parent: it files its own cases.
+    let node = Node {
+        tmp: tempfile::tempdir().expect("temp dir"),
+    };
+    node.ok(&["init", "--node-id", "demo.branch-1", "--level", "branch"]);
+    node.ok(&[
+        "fund",
+        "income",
+        "--source",
+        "budget",
+        "--amount",
+        "8000",
+        "--date",
+        "2026-01-05",
+    ]);
     let mut ids = Vec::new();
     for n in 1..=3 {
         let made = node.json(&[
@@ -1769,38 +1937,39 @@ fn aid_paid_here_draws_on_the_fund_and_an_empty_fund_pays_nothing() {
             &format!("职工{n}"),
             "--id-number",
             &sample_id_number(n),
+            "--household-size",
+            "2",
+            "--annual-income",
+            "6000",
+            "--rigid-spending",
+            "0",
+            "--subsistence-line",
+            "800",
+            "--primary-cause",
+            "laid_off",
         ]);
-        ids.push(made["id"].as_str().unwrap().to_owned());
+        let id = made["id"].as_str().unwrap().to_owned();
+        for line in chain(&id) {
+            let args: Vec<&str> = line.iter().map(String::as_str).collect();
+            node.ok(&args);
+        }
+        node.ok(&["case", "decide", &id, "--decision", "approve"]);
+        ids.push(id);
     }
+    let today = day(0);
     for id in &ids[..2] {
         node.ok(&[
-            "assist",
-            "add",
-            id,
-            "--kind",
-            "medical",
-            "--amount",
-            "50000",
-            "--date",
-            "2026-03-02",
+            "assist", "add", id, "--kind", "living", "--amount", "4000", "--date", &today,
         ]);
     }
-    let fund = node.json(&["fund", "show", "--year", "2026"]);
+    let fund = node.json(&["fund", "show"]);
     assert_eq!(fund["balance_fen"], 0);
-    assert_eq!(fund["disbursed_fen"]["medical"], 10_000_000);
+    assert_eq!(fund["disbursed_fen"]["living"], 800_000);
     let line = node.refused(&[
-        "assist",
-        "add",
-        &ids[2],
-        "--kind",
-        "medical",
-        "--amount",
-        "10",
-        "--date",
-        "2026-03-02",
+        "assist", "add", &ids[2], "--kind", "living", "--amount", "10", "--date", &today,
     ]);
     assert!(
-        line.contains("the fund of demo.team-1 holds 0.00"),
+        line.contains("the fund of demo.branch-1 holds 0.00"),
         "{line}"
     );
     // Paid by another node, it does not touch this fund.
@@ -1809,13 +1978,13 @@ fn aid_paid_here_draws_on_the_fund_and_an_empty_fund_pays_nothing() {
         "add",
         &ids[2],
         "--kind",
-        "medical",
+        "living",
         "--amount",
         "10",
         "--date",
-        "2026-03-02",
+        &today,
         "--paying-node",
-        "demo.branch",
+        "demo.municipal",
     ]);
     assert_eq!(node.json(&["fund", "show"])["balance_fen"], 0);
 }
@@ -1937,7 +2106,7 @@ fn a_bundle_carried_from_a_team_to_its_branch_makes_them_agree_and_bad_ones_chan
             "add",
             &id,
             "--kind",
-            "medical",
+            "emergency",
             "--amount",
             "800",
             "--date",
@@ -2214,7 +2383,8 @@ fn a_restored_backup_gets_back_what_it_lacked_from_its_neighbour() {
         ],
     );
     wait_until("a change after the restore to reach the branch", || {
-        show("br").is_some_and(|c| c["visits"].as_array().is_some_and(|v| v.len() == 1))
+        // The chain's home visit and this follow-up.
+        show("br").is_some_and(|c| c["visits"].as_array().is_some_and(|v| v.len() == 2))
     });
     assert_eq!(show("t1"), show("br"));
     assert!(team.terminate().success());
@@ -2398,7 +2568,7 @@ fn a_write_whose_answer_is_lost_is_made_once_when_run_again() {
         "add",
         &id,
         "--kind",
-        "holiday",
+        "emergency",
         "--amount",
         "300",
         "--date",

@@ -269,6 +269,8 @@ impl Archive for ArchiveService {
         new_case(NewCaseRequest),
         edit_case(EditCaseRequest),
         file_case(FileCaseRequest),
+        record_step(RecordStepRequest),
+        approve_aid(ApproveAidRequest),
         transition_case(TransitionCaseRequest),
         grade_case(GradeCaseRequest),
         escalate_case(EscalateCaseRequest),
@@ -373,10 +375,32 @@ impl Archive for ArchiveService {
         request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsReply>, Status> {
         let by = self.caller(&request, "")?;
-        match self.serve(by, None, archive::Request::Stats).await? {
+        let year = request.into_inner().year;
+        match self
+            .serve(by, None, archive::Request::Stats { year })
+            .await?
+        {
             archive::Reply::Stats(summary) => Ok(Response::new(pb::StatsReply {
                 summary: Some(hearth_proto::archive::node_summary_to(&summary)),
             })),
+            other => Err(status(unexpected(&other))),
+        }
+    }
+
+    async fn list_loans(
+        &self,
+        request: Request<pb::ListLoansRequest>,
+    ) -> Result<Response<pb::ListCasesReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let r = request.into_inner();
+        let page = hearth_proto::archive::page_from(r.page_size, r.page_token);
+        match self
+            .serve(by, None, archive::Request::Loans { page })
+            .await?
+        {
+            archive::Reply::Cases(page) => {
+                Ok(Response::new(hearth_proto::archive::list_reply_to(page)))
+            }
             other => Err(status(unexpected(&other))),
         }
     }
@@ -577,7 +601,8 @@ impl ArchiveRemote {
                 Reply::Policy { in_force, versions }
             }
             Request::SetPolicy { toml } => Reply::PolicySet(self.set_policy(toml).await?),
-            Request::Stats => Reply::Stats(self.stats().await?),
+            Request::Stats { year } => Reply::Stats(self.stats(year).await?),
+            Request::Loans { page } => Reply::Cases(self.loans(page).await?),
             Request::FundShow { node, year } => Reply::Ledger {
                 ledger: self.fund_show(node, year).await?,
                 repeated: false,
@@ -655,9 +680,33 @@ impl ArchiveRemote {
         policies(reply)
     }
 
+    /// See [`archive::borrowers`]: one page, overdue first.
+    pub async fn loans(
+        &mut self,
+        page: archive::PageRequest,
+    ) -> Result<archive::Page<hearth_archive::CaseSummary>, Status> {
+        let (page_size, page_token) = hearth_proto::archive::page_to(page);
+        let reply = self
+            .client
+            .list_loans(pb::ListLoansRequest {
+                page_size,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        hearth_proto::archive::list_reply_from(reply).map_err(unreadable)
+    }
+
     /// See [`archive::stats`].
-    pub async fn stats(&mut self) -> Result<hearth_archive::summary::NodeSummary, Status> {
-        let reply = self.client.stats(pb::StatsRequest {}).await?.into_inner();
+    pub async fn stats(
+        &mut self,
+        year: Option<String>,
+    ) -> Result<hearth_archive::summary::NodeSummary, Status> {
+        let reply = self
+            .client
+            .stats(pb::StatsRequest { year })
+            .await?
+            .into_inner();
         hearth_proto::archive::node_summary_from(reply.summary.unwrap_or_default())
             .map_err(unreadable)
     }
@@ -786,6 +835,8 @@ impl ArchiveRemote {
             M::NewCase(m) => c.new_case(keyed(m, key)).await,
             M::EditCase(m) => c.edit_case(keyed(m, key)).await,
             M::FileCase(m) => c.file_case(keyed(m, key)).await,
+            M::Step(m) => c.record_step(keyed(m, key)).await,
+            M::ApproveAid(m) => c.approve_aid(keyed(m, key)).await,
             M::Transition(m) => c.transition_case(keyed(m, key)).await,
             M::Grade(m) => c.grade_case(keyed(m, key)).await,
             M::Escalate(m) => c.escalate_case(keyed(m, key)).await,

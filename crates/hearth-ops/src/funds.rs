@@ -67,7 +67,26 @@ pub fn fund_show(
         Some(y) => hearth_archive::form::parse_year("year", y)?,
         None => ctx.editor().today.year(),
     };
-    ledger_view(cases, node, year)
+    let mut view = ledger_view(cases, node, year)?;
+    if node == here {
+        let today = ctx.editor().today;
+        view.overdue_fen = borrowers(cases)?
+            .iter()
+            .flat_map(|c| &c.open_loans)
+            .filter(|(_, due, _)| due.is_some_and(|d| d < today))
+            .map(|(_, _, fen)| fen)
+            .sum();
+    }
+    Ok(view)
+}
+
+/// The cases held here with loans outstanding, including closed cases that left them unpaid.
+pub fn borrowers(cases: &mut impl Cases) -> Result<Vec<hearth_archive::CaseSummary>> {
+    Ok(cases
+        .summaries()?
+        .into_iter()
+        .filter(|c| c.outstanding_fen > 0)
+        .collect())
 }
 
 /// Writes to this node's fund (and, for a grant, the child's). Returns this node's ledger for

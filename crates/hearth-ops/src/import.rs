@@ -19,6 +19,9 @@ pub struct ImportRow {
     pub form: CaseForm,
     /// `draft` (the default), `under_review` or `filed`.
     pub status: Option<String>,
+    /// The day a filed case was put on file (建档日期), as its paper file says; without it the
+    /// day of the import, flagged as such.
+    pub filed_on: Option<String>,
     /// Why the line could not be read into a row at all (e.g. a CSV line with too many fields);
     /// it is reported with the other bad lines, so one report names every problem.
     pub unreadable: Option<String>,
@@ -30,11 +33,13 @@ pub const MAX_LISTED: usize = 50;
 struct Prepared {
     fields: hearth_archive::CaseFields,
     status: Status,
+    filed_on: Option<jiff::civil::Date>,
 }
 
 fn prepare(
     cases: &mut impl Cases,
     salt: &FederationSalt,
+    today: jiff::civil::Date,
     row: &ImportRow,
     seen: &mut HashMap<String, u64>,
 ) -> Result<Prepared> {
@@ -73,6 +78,24 @@ fn prepare(
             )));
         }
     };
+    let filed_on = row
+        .filed_on
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| hearth_archive::form::parse_date("filed_on", d))
+        .transpose()?;
+    if let Some(day) = filed_on {
+        if status != Status::Filed {
+            return Err(OpError::input(
+                "filed_on is the filing day of a filed case; this row's status is not filed",
+            ));
+        }
+        if day > today {
+            return Err(OpError::input(format!(
+                "filed_on {day} is in the future (today is {today})"
+            )));
+        }
+    }
     if let Some(key) = &fields.identity_key {
         if let Some(first) = seen.insert(key.as_str().to_owned(), row.line) {
             return Err(OpError::input(format!(
@@ -81,7 +104,11 @@ fn prepare(
         }
         hearth_archive::identity::one_file(&cases.with_identity(key.as_str())?, None)?;
     }
-    Ok(Prepared { fields, status })
+    Ok(Prepared {
+        fields,
+        status,
+        filed_on,
+    })
 }
 
 /// Imports cases: every row is checked before anything is written, then all are written in one
@@ -99,7 +126,7 @@ pub fn import(
     let mut seen = HashMap::new();
     let mut bad = 0usize;
     for row in rows {
-        match prepare(cases, ctx.salt, row, &mut seen) {
+        match prepare(cases, ctx.salt, ctx.now.date(), row, &mut seen) {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 bad += 1;
@@ -131,6 +158,7 @@ pub fn import(
         None
     };
     let editor = ctx.editor();
+    let standard = crate::policy_in_force(cases, editor.today)?.standard();
     let actor = cases.actor();
     let home = ctx.place.node_id.as_str();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -138,10 +166,11 @@ pub fn import(
     let ids = std::thread::scope(|scope| {
         for worker in 0..workers {
             let tx = tx.clone();
-            let (editor, actor, prepared, parent) = (&editor, &actor, &prepared, &parent);
+            let (editor, actor, prepared, parent, standard) =
+                (&editor, &actor, &prepared, &parent, &standard);
             scope.spawn(move || {
                 for (row, p) in prepared.iter().enumerate().skip(worker).step_by(workers) {
-                    let case = build(ctx.ids, home, actor, editor, p, parent.as_deref());
+                    let case = build(ctx.ids, home, actor, editor, standard, p, parent.as_deref());
                     let failed = case.is_err();
                     if tx.send((row, case)).is_err() || failed {
                         return;
@@ -194,19 +223,26 @@ fn build(
     home: &str,
     actor: &ActorId,
     editor: &Editor,
+    standard: &hearth_archive::GradeStandard,
     p: &Prepared,
     parent: Option<&str>,
 ) -> Result<Case> {
     let bound = hearth_archive::BoundId::new(home, &crate::nonce(ids));
     let mut case = Case::create(&bound, actor.clone(), editor, &p.fields)?;
+    case.apply_standard(editor, standard)?;
     match p.status {
         Status::Filed => {
+            // On file already in the union's records: the filing chain ran on paper.
             case.file(editor)?;
+            match p.filed_on {
+                Some(day) => case.set_filed_on(editor, day, false)?,
+                None => case.set_filed_on(editor, editor.today, true)?,
+            }
             if let Some(parent) = parent {
                 case.report_to(editor, parent, "filed: reported to the parent union")?;
             }
         }
-        Status::UnderReview => case.transition(editor, Status::UnderReview, "imported")?,
+        Status::UnderReview => case.import_under_review(editor)?,
         _ => {}
     }
     Ok(case)

@@ -29,7 +29,9 @@ mod write;
 pub use cases::{Cases, not_a_record, read_record_in, record_or_new};
 pub use conflicts::{Resolve, conflict, conflicts, resolve_conflict};
 pub use error::{ErrorKind, OpError, Result, archive_kind};
-pub use funds::{FundWrite, disclosure, fund_show, fund_write, fund_write_keyed, ledger_view};
+pub use funds::{
+    FundWrite, borrowers, disclosure, fund_show, fund_write, fund_write_keyed, ledger_view,
+};
 pub use import::{ImportRow, MAX_LISTED, import};
 pub use memory::MemoryCases;
 pub use policy::{
@@ -38,7 +40,8 @@ pub use policy::{
 pub use request::{PAGE_DEFAULT, PAGE_MAX, Page, PageRequest, Reply, Request, execute};
 pub use summary::{current_summary, refresh_summary, stats};
 pub use write::{
-    ListFilter, MAX_REQUEST_KEY, Write, Written, get, list, parent_for, write, write_keyed,
+    ListFilter, MAX_REQUEST_KEY, Write, Written, chain_writes, get, list, parent_for, write,
+    write_keyed,
 };
 
 use hearth_archive::{Editor, FederationSalt, Level};

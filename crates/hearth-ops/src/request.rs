@@ -99,8 +99,10 @@ pub enum Request {
     ShowPolicy { date: Option<String> },
     /// A new policy version, as TOML (at the top only).
     SetPolicy { toml: String },
-    /// This node's summary now.
-    Stats,
+    /// This node's summary now, with the yearly figures of `year` (this year when `None`).
+    Stats { year: Option<String> },
+    /// Cases with loans outstanding (borrowers), overdue first: one page.
+    Loans { page: PageRequest },
     /// A fund ledger: this node's or a child's, for a year (this one when `None`).
     FundShow {
         node: Option<String>,
@@ -252,7 +254,23 @@ pub fn execute(
             let file = crate::parse_policy_file(&toml)?;
             Reply::PolicySet(crate::set_policy(cases, ctx, &file)?)
         }
-        Request::Stats => Reply::Stats(crate::stats(cases, ctx)?),
+        Request::Stats { year } => Reply::Stats(crate::stats(cases, ctx, year.as_deref())?),
+        Request::Loans { page } => {
+            let today = ctx.now.date();
+            Reply::Cases(Page::of(crate::borrowers(cases)?, &page, |c| {
+                // Overdue first, then repeat borrowers, then the rest; oldest first in each.
+                let overdue = c
+                    .open_loans
+                    .iter()
+                    .any(|(_, due, _)| due.is_some_and(|d| d < today));
+                let rank = match (overdue, c.loans > 1) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    (false, _) => 2,
+                };
+                format!("{rank}/{}", case_key(c))
+            })?)
+        }
         Request::FundShow { node, year } => Reply::Ledger {
             ledger: crate::fund_show(cases, ctx, node.as_deref(), year.as_deref())?,
             repeated: false,

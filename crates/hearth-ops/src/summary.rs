@@ -7,14 +7,21 @@ use hearth_archive::summary::{ConflictBrief, NodeSummary, SUMMARY_ENTRY, Totals}
 
 use crate::{Cases, Ctx, OpError, Result};
 
-/// This node's summary as of now, for the node in `ctx`.
-pub fn stats(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<NodeSummary> {
-    current_summary(
+/// This node's summary as of now, for the node in `ctx`, with the yearly figures of `year`
+/// (default: this year). Children's summaries carry this year's figures only, so a past year
+/// counts this node's own cases.
+pub fn stats(cases: &mut impl Cases, ctx: &Ctx<'_>, year: Option<&str>) -> Result<NodeSummary> {
+    let year = match year.filter(|y| !y.trim().is_empty()) {
+        Some(y) => hearth_archive::form::parse_year("year", y)?,
+        None => ctx.now.date().year(),
+    };
+    summary_of_year(
         cases,
         &ctx.place.node_id,
         ctx.place.level,
         &ctx.place.children,
         ctx.now,
+        year,
     )
 }
 
@@ -27,7 +34,17 @@ pub fn current_summary(
     children: &[String],
     now: &jiff::Zoned,
 ) -> Result<NodeSummary> {
-    let year = now.date().year();
+    summary_of_year(cases, node, level, children, now, now.date().year())
+}
+
+fn summary_of_year(
+    cases: &mut impl Cases,
+    node: &str,
+    level: Level,
+    children: &[String],
+    now: &jiff::Zoned,
+    year: i16,
+) -> Result<NodeSummary> {
     let all = cases.summaries()?;
     let own = Totals::of(all.iter().filter(|c| c.home == node), year);
     let mut received = std::collections::BTreeMap::new();

@@ -2,13 +2,15 @@
 //! anything is written, and once per request key.
 
 use hearth_archive::form::{parse_date, parse_number};
+use hearth_archive::grade::GradeStandard;
 use hearth_archive::ledger::{Entry, LedgerView};
 use hearth_archive::money::{format_yuan, parse_positive_yuan};
 use hearth_archive::record::ledger_id;
 use hearth_archive::{
-    ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, Decision, Document,
-    Grade, Level, NewAssistance, NewLoan, NewMember, NewRepayment, NewReview, NewVisit,
-    ReviewResult, Status, VisitKind,
+    ArchiveError, AssistanceKind, Case, CaseForm, CaseSummary, CaseView, Cause, ChainStep,
+    CheckResult, Decision, Document, Editor, Grade, Level, NewAidApproval, NewAssistance, NewLoan,
+    NewMember, NewRepayment, NewReview, NewStep, NewVisit, ReviewResult, Status, StatusMove,
+    VisitKind,
 };
 
 use crate::funds::stamp;
@@ -29,14 +31,32 @@ fn with_policy_line(
     Ok(fields)
 }
 
-/// Resolves `prefix` and changes that case with `f`; returns the case as it is afterwards.
+/// Changes case `id` with `f`, first grading it by `standard` (the policy's in force today)
+/// if another graded it: a policy change re-grades a case on its next write.
+fn edit<T>(
+    cases: &mut impl Cases,
+    id: &str,
+    editor: &Editor,
+    standard: &GradeStandard,
+    f: impl FnOnce(&mut Case) -> Result<T>,
+) -> Result<T> {
+    cases.update(id, |c| {
+        c.apply_standard(editor, standard)?;
+        f(c)
+    })
+}
+
+/// Resolves `prefix` and changes that case with `f` ([`edit`]); returns the case as it is
+/// afterwards.
 fn change<T>(
     cases: &mut impl Cases,
     prefix: &str,
+    editor: &Editor,
+    standard: &GradeStandard,
     f: impl FnOnce(&mut Case) -> hearth_archive::error::Result<T>,
 ) -> Result<CaseView> {
     let id = cases.resolve(prefix)?;
-    cases.update(&id, |c| {
+    edit(cases, &id, editor, standard, |c| {
         f(c)?;
         Ok(c.view()?)
     })
@@ -50,13 +70,38 @@ pub enum Write {
     NewCase { form: CaseForm },
     /// Change fields of a case.
     EditCase { case: String, form: CaseForm },
-    /// Put a case on file (from draft through under_review) and report it to the parent.
-    FileCase { case: String, via: Option<String> },
-    /// Move a case to another status.
+    /// Submit a case for filing once its chain is complete, and report it to the parent, whose
+    /// approval files it; a household not eligible only with `override_reason`.
+    FileCase {
+        case: String,
+        via: Option<String>,
+        override_reason: Option<String>,
+    },
+    /// Record a step of the filing chain (`grassroots_review`, `civil_check`, `notice`,
+    /// `objection`), on `date` (default today).
+    Step {
+        case: String,
+        step: String,
+        date: Option<String>,
+        result: Option<String>,
+        checker: Option<String>,
+        note: Option<String>,
+    },
+    /// Approve aid above the paying level's authority, here (where the authority covers it).
+    ApproveAid {
+        case: String,
+        kind: String,
+        amount: String,
+        note: Option<String>,
+    },
+    /// Move a case to another status (effective `on` a past day if given; closing with loans
+    /// outstanding needs `outstanding_reason`).
     Transition {
         case: String,
         to: String,
         reason: String,
+        on: Option<String>,
+        outstanding_reason: Option<String>,
     },
     /// Override the derived grade (`set`, with a reason) or clear the override (`set: None`).
     Grade {
@@ -89,13 +134,14 @@ pub enum Write {
         approving_node: Option<String>,
         note: Option<String>,
     },
-    /// Record a loan.
+    /// Record a loan, lent from this node's fund (`override_reason` where the rules say no).
     AddLoan {
         case: String,
         amount: String,
         date: String,
         due: String,
         note: Option<String>,
+        override_reason: Option<String>,
     },
     /// Record a repayment (on the only open loan when `loan` is `None`).
     RepayLoan {
@@ -134,6 +180,39 @@ pub enum Write {
         reviewer: Option<String>,
         notes: Option<String>,
     },
+}
+
+/// The writes that carry `case` through the filing chain at its home and submit it, every step
+/// on `day`: the grassroots review, a home visit with consent, a civil-affairs check that
+/// matched, a public notice (which must have ended before the submission is made, so `day`
+/// lies far enough back), the submission. For demos, benchmarks and tests.
+pub fn chain_writes(case: &str, day: jiff::civil::Date) -> Vec<Write> {
+    let step = |step: &str, result: Option<&str>| Write::Step {
+        case: case.into(),
+        step: step.into(),
+        date: Some(day.to_string()),
+        result: result.map(str::to_owned),
+        checker: Some("民政局 核对员".into()),
+        note: None,
+    };
+    vec![
+        step("grassroots_review", None),
+        Write::AddVisit {
+            case: case.into(),
+            date: day.to_string(),
+            kind: "home".into(),
+            visitor: Some("工会干事".into()),
+            notes: None,
+            consent: true,
+        },
+        step("civil_check", Some("matched")),
+        step("notice", None),
+        Write::FileCase {
+            case: case.into(),
+            via: None,
+            override_reason: None,
+        },
+    ]
 }
 
 /// What a write did.
@@ -292,6 +371,9 @@ fn write_with(
     write: Write,
 ) -> Result<Written> {
     let editor = ctx.editor();
+    let today = policy_in_force(cases, editor.today)?;
+    let standard = today.standard();
+    let std = &standard;
     let mut record = None;
     let mut loan_repaid = None;
     let mut reported_to = None;
@@ -311,7 +393,8 @@ fn write_with(
             )?;
             let bound = hearth_archive::BoundId::new(&ctx.place.node_id, &ctx.nonce());
             let id = bound.id();
-            let case = Case::create(&bound, cases.actor(), &editor, &fields)?;
+            let mut case = Case::create(&bound, cases.actor(), &editor, &fields)?;
+            case.apply_standard(&editor, std)?;
             cases.create(&mut std::iter::once(Ok(case)))?;
             cases.read(&id, |c| Ok(c.view()?))?
         }
@@ -323,21 +406,29 @@ fn write_with(
                 fields.identity_key.as_ref().map(|k| k.as_str()),
                 Some(&id),
             )?;
-            cases.update(&id, |c| {
+            edit(cases, &id, &editor, std, |c| {
                 c.edit(&editor, &fields)?;
                 Ok(c.view()?)
             })?
         }
-        Write::FileCase { case, via } => {
+        Write::FileCase {
+            case,
+            via,
+            override_reason,
+        } => {
             let parent = parent_for(ctx.place, via.as_deref())?;
             let id = cases.resolve(&case)?;
-            let (view, reported) = cases.update(&id, |c| {
-                c.file(&editor)?;
+            let (view, reported) = edit(cases, &id, &editor, std, |c| {
+                c.submit(&editor, override_reason.as_deref())?;
                 let mut reported = None;
                 if let Some(parent) = parent
                     && !c.participants()?.contains(&parent)
                 {
-                    c.report_to(&editor, &parent, "filed: reported to the parent union")?;
+                    c.report_to(
+                        &editor,
+                        &parent,
+                        "submitted for approval: reported to the parent union",
+                    )?;
                     reported = Some(parent);
                 }
                 Ok((c.view()?, reported))
@@ -345,14 +436,81 @@ fn write_with(
             reported_to = reported;
             view
         }
-        Write::Transition { case, to, reason } => {
-            let to: Status = to.parse()?;
-            change(cases, &case, |c| c.transition(&editor, to, &reason))?
+        Write::Step {
+            case,
+            step,
+            date,
+            result,
+            checker,
+            note,
+        } => {
+            let step = NewStep {
+                step: step.parse::<ChainStep>()?,
+                date: match date.as_deref().filter(|d| !d.trim().is_empty()) {
+                    Some(d) => parse_date("date", d)?,
+                    None => editor.today,
+                },
+                result: parse_opt::<CheckResult>(result.as_deref())?,
+                checker,
+                note,
+            };
+            let rules = today.chain_rules();
+            change(cases, &case, &editor, std, |c| {
+                c.record_step(&editor, &step, rules).map(|_| ())
+            })?
+        }
+        Write::ApproveAid {
+            case,
+            kind,
+            amount,
+            note,
+        } => {
+            let approval = NewAidApproval {
+                id: ids.next(),
+                kind: kind.parse::<AssistanceKind>()?,
+                amount_fen: parse_positive_yuan("amount", &amount)?,
+                level: ctx.place.level,
+                note,
+            };
+            today.check_aid_authority(ctx.place.level, approval.amount_fen)?;
+            let id = cases.resolve(&case)?;
+            let home = cases.read(&id, |c| Ok(c.home()?))?;
+            if home.as_deref() == Some(ctx.place.node_id.as_str()) {
+                return Err(OpError::input(
+                    "aid above a node's authority is approved by a level above the case's home, not by the home itself",
+                ));
+            }
+            record = Some(approval.id.clone());
+            edit(cases, &id, &editor, std, |c| {
+                c.approve_aid(&editor, &approval)?;
+                Ok(c.view()?)
+            })?
+        }
+        Write::Transition {
+            case,
+            to,
+            reason,
+            on,
+            outstanding_reason,
+        } => {
+            let m = StatusMove {
+                to: to.parse()?,
+                reason,
+                on: on
+                    .as_deref()
+                    .filter(|d| !d.trim().is_empty())
+                    .map(|d| parse_date("date", d))
+                    .transpose()?,
+                outstanding_reason,
+            };
+            change(cases, &case, &editor, std, |c| {
+                c.transition_with(&editor, &m)
+            })?
         }
         Write::Grade { case, set, reason } => {
             let grade: Option<Grade> = parse_opt(set.as_deref())?;
             let reason = reason.unwrap_or_default();
-            change(cases, &case, |c| {
+            change(cases, &case, &editor, std, |c| {
                 c.override_grade(&editor, grade.map(|g| (g, reason.as_str())))
             })?
         }
@@ -373,7 +531,7 @@ fn write_with(
                 OpError::input("this node has no parent to report to; add one as a peer first")
             })?;
             let id = cases.resolve(&case)?;
-            let (view, reported) = cases.update(&id, |c| {
+            let (view, reported) = edit(cases, &id, &editor, std, |c| {
                 c.set_escalation_target(&editor, level, &reason)?;
                 let mut reported = None;
                 if !c.participants()?.contains(&parent) {
@@ -400,7 +558,9 @@ fn write_with(
                 occupation,
             };
             record = Some(member.id.clone());
-            change(cases, &case, |c| c.add_member(&editor, &member))?
+            change(cases, &case, &editor, std, |c| {
+                c.add_member(&editor, &member)
+            })?
         }
         Write::AddAssistance {
             case,
@@ -414,7 +574,7 @@ fn write_with(
             let here = ctx.place.node_id.clone();
             let paying_node = paying_node.filter(|p| !p.trim().is_empty());
             let paid_here = paying_node.as_deref().is_none_or(|p| p == here);
-            let aid = NewAssistance {
+            let mut aid = NewAssistance {
                 id: ids.next(),
                 kind: kind.parse::<AssistanceKind>()?,
                 amount_fen: parse_positive_yuan("amount", &amount)?,
@@ -426,8 +586,18 @@ fn write_with(
             record = Some(aid.id.clone());
             let id = cases.resolve(&case)?;
             let policy = policy_in_force(cases, aid.date)?;
-            let before = cases.read(&id, |c| Ok(c.summary()?))?;
-            policy.check_aid(&before, &aid)?;
+            let before = cases.read(&id, |c| Ok(c.view()?))?;
+            let approval = policy.check_aid(&before, &aid, ctx.place.level)?;
+            if let Some(a) = approval.as_deref()
+                && aid.approving_node.is_none()
+            {
+                aid.approving_node = before
+                    .approvals
+                    .iter()
+                    .find(|x| x.id.as_deref() == Some(a))
+                    .and_then(|x| x.node.clone());
+            }
+            let approval = approval.as_deref();
             if paid_here {
                 // Paid by this node: the aid and the disbursement from its fund are one write.
                 let entry = Entry::Disbursement {
@@ -438,27 +608,15 @@ fn write_with(
                     assistance: aid.id.clone(),
                     stamp: stamp(&editor),
                 };
-                let ledger = ledger_id(&here);
-                cases.update_many(&[&id, &ledger], &editor, |docs| {
-                    let [Document::Case(c), Document::Record(ledger)] = docs else {
-                        return Err(not_a_record(&ledger));
-                    };
-                    c.add_assistance(&editor, &aid)?;
-                    let balance = LedgerView::of(&here, aid.date.year(), ledger.entries()?)
-                        .balance_fen;
-                    if balance < aid.amount_fen {
-                        return Err(OpError::input(format!(
-                            "the fund of {here} holds {}, less than {}; record income first, or name the node that pays",
-                            format_yuan(balance),
-                            format_yuan(aid.amount_fen)
-                        )));
-                    }
-                    ledger.put_entry(&editor, &ids.next(), &entry)?;
-                    Ok(c.view()?)
+                let ids = &mut ids;
+                from_fund(cases, ctx, &id, aid.amount_fen, "pays", |c| {
+                    c.apply_standard(&editor, std)?;
+                    c.add_assistance_approved(&editor, &aid, approval)?;
+                    Ok((entry, ids.next()))
                 })?
             } else {
-                cases.update(&id, |c| {
-                    c.add_assistance(&editor, &aid)?;
+                edit(cases, &id, &editor, std, |c| {
+                    c.add_assistance_approved(&editor, &aid, approval)?;
                     Ok(c.view()?)
                 })?
             }
@@ -469,6 +627,7 @@ fn write_with(
             date,
             due,
             note,
+            override_reason,
         } => {
             let loan = NewLoan {
                 id: ids.next(),
@@ -478,7 +637,35 @@ fn write_with(
                 note,
             };
             record = Some(loan.id.clone());
-            change(cases, &case, |c| c.add_loan(&editor, &loan))?
+            let id = cases.resolve(&case)?;
+            let before = cases.read(&id, |c| Ok(c.view()?))?;
+            if !matches!(before.status, Status::Filed | Status::Relapsed) {
+                return Err(OpError::input(format!(
+                    "the fund lends to a filed case, and this case is {}",
+                    before.status.label()
+                )));
+            }
+            let policy = policy_in_force(cases, loan.date)?;
+            let override_reason = override_reason.filter(|r| !r.trim().is_empty());
+            policy.check_loan(
+                &before,
+                loan.principal_fen,
+                editor.today,
+                override_reason.as_deref(),
+            )?;
+            let entry = Entry::LoanOut {
+                date: loan.date,
+                amount_fen: loan.principal_fen,
+                case: id.clone(),
+                loan: loan.id.clone(),
+                stamp: stamp(&editor),
+            };
+            let ids = &mut ids;
+            from_fund(cases, ctx, &id, loan.principal_fen, "lends", |c| {
+                c.apply_standard(&editor, std)?;
+                c.add_loan_with(&editor, &loan, override_reason.as_deref())?;
+                Ok((entry, ids.next()))
+            })?
         }
         Write::RepayLoan {
             case,
@@ -495,8 +682,30 @@ fn write_with(
             };
             record = Some(repayment.id.clone());
             let id = cases.resolve(&case)?;
-            let (view, loan_id) = cases.update(&id, |c| {
+            let here = ctx.place.node_id.clone();
+            let ledger = ledger_id(&here);
+            let entry_id = ids.next();
+            let (view, loan_id) = cases.update_many(&[&id, &ledger], &editor, |docs| {
+                let [Document::Case(c), Document::Record(ledger)] = docs else {
+                    return Err(not_a_record(&ledger));
+                };
+                c.apply_standard(&editor, std)?;
                 let loan_id = c.repay_loan(&editor, loan.as_deref(), &repayment)?;
+                // A loan lent from this node's fund is repaid into it; one recorded before
+                // loans drew the fund (or lent elsewhere) is not.
+                let lent_here = ledger.entries::<Entry>()?.iter().any(|(_, e)| {
+                    matches!(e, Entry::LoanOut { case, loan, .. } if *case == id && *loan == loan_id)
+                });
+                if lent_here {
+                    let back = Entry::LoanBack {
+                        date: repayment.date,
+                        amount_fen: repayment.amount_fen,
+                        case: id.clone(),
+                        loan: loan_id.clone(),
+                        stamp: stamp(&editor),
+                    };
+                    ledger.put_entry(&editor, &entry_id, &back)?;
+                }
                 Ok((c.view()?, loan_id))
             })?;
             loan_repaid = Some(loan_id);
@@ -508,7 +717,7 @@ fn write_with(
             amount,
         } => {
             let amount = hearth_archive::money::parse_yuan("income", &amount)?;
-            change(cases, &case, |c| {
+            change(cases, &case, &editor, std, |c| {
                 c.record_monthly_income(&editor, &month, amount)
             })?
         }
@@ -518,7 +727,18 @@ fn write_with(
             note,
         } => {
             let decision: Decision = decision.parse()?;
-            change(cases, &case, |c| c.decide(&editor, decision, &note))?
+            if decision == Decision::Approve && ctx.place.level < today.filing_level {
+                return Err(OpError::input(format!(
+                    "filing is approved at the {} level or above ({}); this node is {}",
+                    today.filing_level.label(),
+                    today.label(),
+                    ctx.place.level.label()
+                )));
+            }
+            let no_superior = ctx.place.parents.is_empty();
+            change(cases, &case, &editor, std, |c| {
+                c.decide_at(&editor, decision, &note, no_superior)
+            })?
         }
         Write::AddVisit {
             case,
@@ -537,7 +757,7 @@ fn write_with(
                 consent,
             };
             record = Some(visit.id.clone());
-            change(cases, &case, |c| c.add_visit(&editor, &visit))?
+            change(cases, &case, &editor, std, |c| c.add_visit(&editor, &visit))?
         }
         Write::AddReview {
             case,
@@ -554,7 +774,9 @@ fn write_with(
                 notes,
             };
             record = Some(review.id.clone());
-            change(cases, &case, |c| c.add_review(&editor, &review))?
+            change(cases, &case, &editor, std, |c| {
+                c.add_review(&editor, &review)
+            })?
         }
     };
     Ok(Written {
@@ -563,6 +785,43 @@ fn write_with(
         loan: loan_repaid,
         reported_to,
         repeated: false,
+    })
+}
+
+/// Changes case `id` with `f` and, in the same write, takes `amount_fen` out of this node's
+/// fund with the ledger entry `f` returns (under the id it returns): refused if the fund holds
+/// less. `what` is the fund's verb for the refusal (pays, lends).
+fn from_fund(
+    cases: &mut impl Cases,
+    ctx: &Ctx<'_>,
+    id: &str,
+    amount_fen: i64,
+    what: &str,
+    f: impl FnOnce(&mut Case) -> Result<(Entry, String)>,
+) -> Result<CaseView> {
+    let here = ctx.place.node_id.clone();
+    let editor = ctx.editor();
+    let ledger = ledger_id(&here);
+    cases.update_many(&[id, &ledger], &editor, |docs| {
+        let [Document::Case(c), Document::Record(ledger)] = docs else {
+            return Err(not_a_record(&ledger));
+        };
+        let (entry, entry_id) = f(c)?;
+        let balance = LedgerView::of(&here, entry.date().year(), ledger.entries()?).balance_fen;
+        if balance < amount_fen {
+            return Err(OpError::input(format!(
+                "the fund of {here} holds {}, less than the {} it {what}; record income first{}",
+                format_yuan(balance),
+                format_yuan(amount_fen),
+                if what == "pays" {
+                    ", or name the node that pays"
+                } else {
+                    ""
+                }
+            )));
+        }
+        ledger.put_entry(&editor, &entry_id, &entry)?;
+        Ok(c.view()?)
     })
 }
 
@@ -601,6 +860,7 @@ pub fn write_keyed(
         let adds = matches!(
             w,
             Write::AddMember { .. }
+                | Write::ApproveAid { .. }
                 | Write::AddAssistance { .. }
                 | Write::AddLoan { .. }
                 | Write::RepayLoan { .. }

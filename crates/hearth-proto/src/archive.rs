@@ -12,7 +12,7 @@ use hearth_archive::ledger::{DisclosedPayment, Disclosure, Entry, LedgerView, St
 use hearth_archive::policy::{Advice, EscalationRules, Requirement};
 use hearth_archive::summary::{ConflictBrief, NodeSummary, Totals};
 use hearth_archive::{
-    AssistanceKind, CaseSummary, Cause, Grade, IncomeSource, Level, Policy, Status, view,
+    AssistanceKind, CaseSummary, Cause, Exclusion, Grade, IncomeSource, Level, Policy, Status, view,
 };
 use hearth_ops::{FundWrite, ImportRow, ListFilter, Page, PageRequest, Resolve, Write, Written};
 
@@ -151,6 +151,11 @@ pub fn summary_to(c: &CaseSummary) -> pb::CaseSummary {
             months: *months,
             last_month: last.clone(),
         }),
+        filed_on: c.filed_on.map(|d| d.to_string()),
+        filed_on_estimated: c.filed_on_estimated,
+        exited_on: c.exited.map(|(d, _)| d.to_string()),
+        exited_to: c.exited.map(|(_, s)| code(s.code())),
+        loans: c.loans,
     }
 }
 
@@ -212,6 +217,13 @@ pub fn summary_from(m: pb::CaseSummary) -> Result<CaseSummary, Unreadable> {
             })
             .collect::<Result<_, Unreadable>>()?,
         above_line: m.above_line.map(|a| (a.months, a.last_month)),
+        filed_on: m.filed_on.as_deref().map(date).transpose()?,
+        filed_on_estimated: m.filed_on_estimated,
+        exited: match (m.exited_on, m.exited_to) {
+            (Some(d), Some(s)) => Some((date(&d)?, code::<Status>("status", &s)?)),
+            _ => None,
+        },
+        loans: m.loans,
     })
 }
 
@@ -255,6 +267,10 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
                 node: o.node.clone(),
                 at: time_to(o.at),
             }),
+            standard_version: v.grading.standard.version,
+            at_or_below: v.grading.standard.at_or_below,
+            relative_percent: v.grading.standard.relative_percent,
+            exclusions: codes_to(&v.grading.standard.exclusions, Exclusion::code),
         }),
         participants: v.participants.clone(),
         worker: Some(pb::Worker {
@@ -282,6 +298,7 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
                     occupation: m.occupation.clone(),
                 })
                 .collect(),
+            exclusions: codes_to(&v.household.exclusions, Exclusion::code),
         }),
         finances: Some(pb::Finances {
             annual_income_fen: v.finances.annual_income_fen,
@@ -292,6 +309,7 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
             medical_costs_fen: v.finances.medical_costs_fen,
             largest_stay_fen: v.finances.largest_stay_fen,
             aid_request_fen: v.finances.aid_request_fen,
+            compensation_fen: v.finances.compensation_fen,
         }),
         causes: Some(pb::Causes {
             primary: v.causes.primary.map(|k| c(k.code())),
@@ -315,6 +333,8 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
                 node: s.node.clone(),
                 at: time_to(s.at),
                 merged_from: s.merged_from.clone(),
+                on: s.on.map(|d| d.to_string()),
+                outstanding_reason: s.outstanding_reason.clone(),
             })
             .collect(),
         escalation: Some(pb::Escalation {
@@ -343,6 +363,14 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
                 at: time_to(a.at),
                 note: a.note.clone(),
                 merged_from: a.merged_from.clone(),
+                id: a.id.clone(),
+                date: a.date.map(|d| d.to_string()),
+                until: a.until.map(|d| d.to_string()),
+                result: a.result.map(|r| c(r.code())),
+                checker: a.checker.clone(),
+                kind: a.kind.map(|k| c(k.code())),
+                amount_fen: a.amount_fen,
+                level: a.level.map(|l| c(l.code())),
             })
             .collect(),
         assistance: v
@@ -361,6 +389,7 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
                 at: time_to(a.at),
                 merged_from: a.merged_from.clone(),
                 merged_node: a.merged_node.clone(),
+                approval: a.approval.clone(),
             })
             .collect(),
         assistance_total_fen: v.assistance_total_fen,
@@ -385,6 +414,7 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
                     .collect(),
                 repaid_fen: l.repaid_fen,
                 outstanding_fen: l.outstanding_fen,
+                override_reason: l.override_reason.clone(),
             })
             .collect(),
         visits: v
@@ -412,6 +442,8 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
             .collect(),
         created_at: time_to(v.created_at),
         created_by: v.created_by.clone(),
+        filed_on: v.filed_on.map(|d| d.to_string()),
+        filed_on_estimated: v.filed_on_estimated,
     }
 }
 
@@ -445,6 +477,12 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
                     })
                 })
                 .transpose()?,
+            standard: hearth_archive::GradeStandard {
+                version: grading.standard_version,
+                at_or_below: grading.at_or_below,
+                relative_percent: grading.relative_percent,
+                exclusions: codes_from("exclusion", &grading.exclusions)?,
+            },
         },
         participants: m.participants,
         worker: view::Worker {
@@ -471,6 +509,7 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
                     occupation: x.occupation,
                 })
                 .collect(),
+            exclusions: codes_from("exclusion", &household.exclusions)?,
         },
         finances: view::Finances {
             annual_income_fen: finances.annual_income_fen,
@@ -481,6 +520,7 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
             medical_costs_fen: finances.medical_costs_fen,
             largest_stay_fen: finances.largest_stay_fen,
             aid_request_fen: finances.aid_request_fen,
+            compensation_fen: finances.compensation_fen,
         },
         causes: view::Causes {
             primary: opt_code("cause", causes.primary)?,
@@ -505,6 +545,8 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
                     node: s.node,
                     at: time_from(s.at)?,
                     merged_from: s.merged_from,
+                    on: s.on.as_deref().map(date).transpose()?,
+                    outstanding_reason: s.outstanding_reason,
                 })
             })
             .collect::<Result<_, Unreadable>>()?,
@@ -536,6 +578,14 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
                     at: time_from(a.at)?,
                     note: a.note,
                     merged_from: a.merged_from,
+                    id: a.id,
+                    date: a.date.as_deref().map(date).transpose()?,
+                    until: a.until.as_deref().map(date).transpose()?,
+                    result: opt_code("check result", a.result)?,
+                    checker: a.checker,
+                    kind: opt_code("assistance kind", a.kind)?,
+                    amount_fen: a.amount_fen,
+                    level: opt_code("level", a.level)?,
                 })
             })
             .collect::<Result<_, Unreadable>>()?,
@@ -556,6 +606,7 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
                     at: time_from(a.at)?,
                     merged_from: a.merged_from,
                     merged_node: a.merged_node,
+                    approval: a.approval,
                 })
             })
             .collect::<Result<_, Unreadable>>()?,
@@ -584,6 +635,7 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
                         .collect::<Result<_, Unreadable>>()?,
                     repaid_fen: l.repaid_fen,
                     outstanding_fen: l.outstanding_fen,
+                    override_reason: l.override_reason,
                 })
             })
             .collect::<Result<_, Unreadable>>()?,
@@ -616,6 +668,8 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
             .collect::<Result<_, Unreadable>>()?,
         created_at: time_from(m.created_at)?,
         created_by: m.created_by,
+        filed_on: m.filed_on.as_deref().map(date).transpose()?,
+        filed_on_estimated: m.filed_on_estimated,
     })
 }
 
@@ -854,6 +908,30 @@ fn entry_to(id: &str, e: &Entry) -> pb::LedgerEntry {
             amount_fen: *amount_fen,
             note: note.clone(),
         }),
+        Entry::LoanOut {
+            date,
+            amount_fen,
+            case,
+            loan,
+            ..
+        } => E::LoanOut(pb::LoanMoney {
+            date: date.to_string(),
+            amount_fen: *amount_fen,
+            case: case.clone(),
+            loan: loan.clone(),
+        }),
+        Entry::LoanBack {
+            date,
+            amount_fen,
+            case,
+            loan,
+            ..
+        } => E::LoanBack(pb::LoanMoney {
+            date: date.to_string(),
+            amount_fen: *amount_fen,
+            case: case.clone(),
+            loan: loan.clone(),
+        }),
     };
     pb::LedgerEntry {
         id: id.to_owned(),
@@ -903,6 +981,20 @@ fn entry_from(m: pb::LedgerEntry) -> Result<(String, Entry), Unreadable> {
             note: g.note,
             stamp,
         },
+        E::LoanOut(l) => Entry::LoanOut {
+            date: date(&l.date)?,
+            amount_fen: l.amount_fen,
+            case: l.case,
+            loan: l.loan,
+            stamp,
+        },
+        E::LoanBack(l) => Entry::LoanBack {
+            date: date(&l.date)?,
+            amount_fen: l.amount_fen,
+            case: l.case,
+            loan: l.loan,
+            stamp,
+        },
     };
     Ok((m.id, entry))
 }
@@ -920,6 +1012,10 @@ pub fn ledger_to(l: &LedgerView) -> pb::Ledger {
         closing_fen: l.closing_fen,
         balance_fen: l.balance_fen,
         entries: l.entries.iter().map(|(id, e)| entry_to(id, e)).collect(),
+        lent_fen: l.lent_fen,
+        repaid_fen: l.repaid_fen,
+        outstanding_fen: l.outstanding_fen,
+        overdue_fen: l.overdue_fen,
     }
 }
 
@@ -940,6 +1036,10 @@ pub fn ledger_from(m: pb::Ledger) -> Result<LedgerView, Unreadable> {
             .into_iter()
             .map(entry_from)
             .collect::<Result<_, _>>()?,
+        lent_fen: m.lent_fen,
+        repaid_fen: m.repaid_fen,
+        outstanding_fen: m.outstanding_fen,
+        overdue_fen: m.overdue_fen,
     })
 }
 
@@ -1028,6 +1128,10 @@ fn totals_to(t: &Totals) -> pb::Totals {
         filed_this_year: t.filed_this_year,
         lifted_this_year: t.lifted_this_year,
         closed_this_year: t.closed_this_year,
+        start_of_year: t.start_of_year,
+        end_of_year: t.end_of_year,
+        in_hardship: t.in_hardship,
+        filed_on_estimated: t.filed_on_estimated,
     }
 }
 
@@ -1044,6 +1148,10 @@ fn totals_from(m: pb::Totals) -> Result<Totals, Unreadable> {
         filed_this_year: m.filed_this_year,
         lifted_this_year: m.lifted_this_year,
         closed_this_year: m.closed_this_year,
+        start_of_year: m.start_of_year,
+        end_of_year: m.end_of_year,
+        in_hardship: m.in_hardship,
+        filed_on_estimated: m.filed_on_estimated,
     })
 }
 
@@ -1193,6 +1301,13 @@ pub fn policy_to(p: &Policy) -> pb::Policy {
         }),
         set_by: p.set_by.clone(),
         set_node: p.set_node.clone(),
+        at_or_below: p.grading.at_or_below,
+        relative_percent: p.grading.relative_percent,
+        exclusions: codes_to(&p.grading.exclusions, Exclusion::code),
+        filing_level: p.filing_level.code().to_owned(),
+        notice_working_days: p.notice_working_days,
+        living_cap_months: map_to(&p.living_cap_months, Grade::code),
+        loan_limit_fen: p.loan_limit_fen,
     }
 }
 
@@ -1217,6 +1332,16 @@ pub fn policy_from(m: pb::Policy) -> Result<Policy, Unreadable> {
         },
         set_by: m.set_by,
         set_node: m.set_node,
+        grading: hearth_archive::GradeStandard {
+            version: m.version,
+            at_or_below: m.at_or_below,
+            relative_percent: m.relative_percent,
+            exclusions: codes_from("exclusion", &m.exclusions)?,
+        },
+        filing_level: code("level", &m.filing_level)?,
+        notice_working_days: m.notice_working_days,
+        living_cap_months: map_from("grade", m.living_cap_months)?,
+        loan_limit_fen: m.loan_limit_fen,
     })
 }
 
@@ -1283,6 +1408,8 @@ form_conversions!(
     medical_costs,
     largest_stay,
     aid_request,
+    compensation,
+    exclusions,
     region,
 );
 
@@ -1321,15 +1448,17 @@ macro_rules! write_messages {
 write_messages!(Write, WriteMessage, write_to:
     NewCase(NewCaseRequest) { form },
     EditCase(EditCaseRequest) { case, form },
-    FileCase(FileCaseRequest) { case, via },
-    Transition(TransitionCaseRequest) { case, to, reason },
+    FileCase(FileCaseRequest) { case, via, override_reason },
+    Step(RecordStepRequest) { case, step, date, result, checker, note },
+    ApproveAid(ApproveAidRequest) { case, kind, amount, note },
+    Transition(TransitionCaseRequest) { case, to, reason, on, outstanding_reason },
     Grade(GradeCaseRequest) { case, set, reason },
     Escalate(EscalateCaseRequest) { case, to_level, reason, via },
     AddMember(AddMemberRequest) { case, relation, age, health, occupation },
     AddAssistance(AddAssistanceRequest) {
         case, kind, amount, date, paying_node, approving_node, note,
     },
-    AddLoan(AddLoanRequest) { case, amount, date, due, note },
+    AddLoan(AddLoanRequest) { case, amount, date, due, note, override_reason },
     RepayLoan(RepayLoanRequest) { case, loan, amount, date, note },
     AddVisit(AddVisitRequest) { case, date, kind, visitor, notes, consent },
     MonthlyIncome(AddMonthlyIncomeRequest) { case, month, amount },
@@ -1354,6 +1483,7 @@ pub fn import_to(rows: Vec<ImportRow>, by: String) -> pb::ImportCasesRequest {
                 form: Some(form_to(r.form)),
                 status: r.status,
                 unreadable: r.unreadable,
+                filed_on: r.filed_on,
             })
             .collect(),
     }
@@ -1368,6 +1498,7 @@ pub fn import_from(m: pb::ImportCasesRequest) -> Vec<ImportRow> {
             form: form_from(r.form.unwrap_or_default()),
             status: r.status,
             unreadable: r.unreadable,
+            filed_on: r.filed_on,
         })
         .collect()
 }
@@ -1441,6 +1572,12 @@ mod tests {
             of(day()),
             vec(("[0-9a-f]{8}", of(day()), any::<i64>()), 0..3),
             of((any::<u32>(), "20[0-9]{2}-[01][0-9]")),
+            (
+                of(day()),
+                any::<bool>(),
+                of((day(), one_of(Status::ALL))),
+                any::<u32>(),
+            ),
         );
         let text = (
             "[0-9a-f]{16}",
@@ -1454,7 +1591,15 @@ mod tests {
             |(
                 (status, grade, primary_cause, secondary_causes, target_level),
                 (size, per_capita, aid, outstanding, created, (medical, stay, ask)),
-                (aid_by_year, visits_by_year, entered, last_review, open_loans, above_line),
+                (
+                    aid_by_year,
+                    visits_by_year,
+                    entered,
+                    last_review,
+                    open_loans,
+                    above_line,
+                    (filed_on, filed_on_estimated, exited, loans),
+                ),
                 (id, home, name, grade_overridden, identity_key, participants),
             )| CaseSummary {
                 id,
@@ -1482,6 +1627,10 @@ mod tests {
                 last_review,
                 open_loans,
                 above_line,
+                filed_on,
+                filed_on_estimated,
+                exited,
+                loans,
             },
         )
     }
@@ -1553,12 +1702,16 @@ mod tests {
             largest_stay: Some("8000".into()),
             aid_request: Some("3000".into()),
             region: Some("110101".into()),
+            compensation: None,
+            exclusions: None,
         };
         let id = w(&mut t, &team, Write::NewCase { form: form.clone() })
             .0
             .case
             .id;
         form.household_size = Some("4".into());
+        form.compensation = Some("2000".into());
+        form.exclusions = Some("car".into());
         w(
             &mut t,
             &team,
@@ -1568,9 +1721,15 @@ mod tests {
             },
         );
         let case = || id.clone();
-        w(
-            &mut t,
-            &team,
+        let step = |step: &str, date: &str, result: Option<&str>| Write::Step {
+            case: case(),
+            step: step.into(),
+            date: Some(date.into()),
+            result: result.map(str::to_owned),
+            checker: Some("民政局 王".into()),
+            note: Some("无异常".into()),
+        };
+        for write in [
             Write::AddMember {
                 case: case(),
                 relation: "spouse".into(),
@@ -1578,57 +1737,81 @@ mod tests {
                 health: Some("good".into()),
                 occupation: Some("none".into()),
             },
-        );
-        w(
-            &mut t,
-            &team,
-            Write::AddAssistance {
-                case: case(),
-                kind: "medical".into(),
-                amount: "1200.50".into(),
-                date: "2026-06-01".into(),
-                paying_node: Some("demo.branch".into()),
-                approving_node: Some("demo.branch".into()),
-                note: Some("住院".into()),
-            },
-        );
-        w(
-            &mut t,
-            &team,
-            Write::AddLoan {
-                case: case(),
-                amount: "3000".into(),
-                date: "2026-02-01".into(),
-                due: "2027-02-01".into(),
-                note: Some("助学".into()),
-            },
-        );
-        w(
-            &mut t,
-            &team,
-            Write::RepayLoan {
-                case: case(),
-                loan: None,
-                amount: "500".into(),
-                date: "2026-05-01".into(),
-                note: None,
-            },
-        );
-        w(
-            &mut t,
-            &team,
+            step("grassroots_review", "2026-05-01", None),
             Write::AddVisit {
                 case: case(),
-                date: "2026-06-10".into(),
+                date: "2026-05-02".into(),
                 kind: "home".into(),
                 visitor: Some("李".into()),
                 notes: Some("住房漏雨".into()),
                 consent: true,
             },
-        );
-        w(
+            step("civil_check", "2026-05-03", Some("matched")),
+            step("notice", "2026-05-04", None),
+            Write::FileCase {
+                case: case(),
+                via: None,
+                override_reason: Some("车辆为残疾人代步车".into()),
+            },
+        ] {
+            w(&mut t, &team, write);
+        }
+        let mut b = MemoryCases::new("demo.branch", now.date());
+        b.receive(&id, &t).unwrap();
+        for write in [
+            Write::Decide {
+                case: case(),
+                decision: "approve".into(),
+                note: "同意".into(),
+            },
+            Write::ApproveAid {
+                case: case(),
+                kind: "medical".into(),
+                amount: "1500".into(),
+                note: Some("大病".into()),
+            },
+        ] {
+            w(&mut b, &branch, write);
+        }
+        t.receive(&id, &b).unwrap();
+        let Ok(hearth_ops::Reply::Ledger { .. }) = execute(
             &mut t,
-            &team,
+            &at(&team),
+            None,
+            Request::Fund(hearth_ops::FundWrite::Income {
+                source: "budget".into(),
+                amount: "10000".into(),
+                date: "2026-01-05".into(),
+                note: None,
+            }),
+        ) else {
+            panic!("income is recorded")
+        };
+        for write in [
+            Write::AddAssistance {
+                case: case(),
+                kind: "medical".into(),
+                amount: "1200.50".into(),
+                date: "2026-06-15".into(),
+                paying_node: Some("demo.branch".into()),
+                approving_node: None,
+                note: Some("住院".into()),
+            },
+            Write::AddLoan {
+                case: case(),
+                amount: "3000".into(),
+                date: "2026-06-02".into(),
+                due: "2027-02-01".into(),
+                note: Some("助学".into()),
+                override_reason: Some("主席批准".into()),
+            },
+            Write::RepayLoan {
+                case: case(),
+                loan: None,
+                amount: "500".into(),
+                date: "2026-06-05".into(),
+                note: None,
+            },
             Write::AddReview {
                 case: case(),
                 date: "2026-06-12".into(),
@@ -1636,44 +1819,20 @@ mod tests {
                 reviewer: Some("赵".into()),
                 notes: None,
             },
-        );
-        w(
-            &mut t,
-            &team,
             Write::MonthlyIncome {
                 case: case(),
                 month: "2026-05".into(),
                 amount: "700".into(),
             },
-        );
-        w(
-            &mut t,
-            &team,
             Write::Grade {
                 case: case(),
                 set: Some("deep".into()),
                 reason: Some("重病".into()),
             },
-        );
-        w(
-            &mut t,
-            &team,
-            Write::FileCase {
-                case: case(),
-                via: None,
-            },
-        );
-        let mut b = MemoryCases::new("demo.branch", now.date());
+        ] {
+            w(&mut t, &team, write);
+        }
         b.receive(&id, &t).unwrap();
-        w(
-            &mut b,
-            &branch,
-            Write::Decide {
-                case: case(),
-                decision: "approve".into(),
-                note: "同意".into(),
-            },
-        );
         let (written, advice) = w(
             &mut b,
             &branch,
@@ -1693,6 +1852,10 @@ mod tests {
         let (case, advice) = full_case();
         // Every part of the case is there to be carried.
         assert!(case.grading.override_.is_some() && !case.approvals.is_empty());
+        assert!(case.approvals.iter().any(|a| a.until.is_some()));
+        assert!(case.approvals.iter().any(|a| a.amount_fen.is_some()));
+        assert!(case.assistance[0].approval.is_some() && case.loans[0].override_reason.is_some());
+        assert!(!case.household.exclusions.is_empty() && case.filed_on.is_some());
         assert!(
             !case.loans[0].repayments.is_empty() && !case.finances.monthly_income_fen.is_empty()
         );
@@ -1790,16 +1953,42 @@ mod tests {
             panic!("a case is opened")
         };
         let id = written.case.id;
+        let step = |step: &str, result: Option<&str>| Write::Step {
+            case: id.clone(),
+            step: step.into(),
+            date: Some("2026-05-04".into()),
+            result: result.map(str::to_owned),
+            checker: None,
+            note: None,
+        };
+        // At the top, with no one above, the branch files its own case.
         for w in [
+            step("grassroots_review", None),
+            Write::AddVisit {
+                case: id.clone(),
+                date: "2026-05-04".into(),
+                kind: "home".into(),
+                visitor: None,
+                notes: None,
+                consent: true,
+            },
+            step("civil_check", Some("not_done")),
+            step("notice", None),
             Write::FileCase {
                 case: id.clone(),
                 via: None,
+                override_reason: None,
+            },
+            Write::Decide {
+                case: id.clone(),
+                decision: "approve".into(),
+                note: String::new(),
             },
             Write::AddAssistance {
                 case: id.clone(),
                 kind: "living".into(),
                 amount: "600".into(),
-                date: "2026-03-01".into(),
+                date: "2026-06-15".into(),
                 paying_node: None,
                 approving_node: None,
                 note: None,
@@ -1810,6 +1999,7 @@ mod tests {
                 date: "2025-01-01".into(),
                 due: "2026-01-01".into(),
                 note: None,
+                override_reason: None,
             },
         ] {
             ask(Request::Write(Box::new(w)));
@@ -1829,7 +2019,7 @@ mod tests {
         };
         assert!(!d.payments.is_empty() && !d.grants.is_empty() && !d.income.is_empty());
         assert_eq!(disclosure_from(trip(disclosure_to(&d))).unwrap(), d);
-        let Reply::Stats(summary) = ask(Request::Stats) else {
+        let Reply::Stats(summary) = ask(Request::Stats { year: None }) else {
             panic!("the figures")
         };
         assert_eq!(
@@ -1903,8 +2093,9 @@ mod tests {
             (opt(), opt(), opt(), opt(), opt(), opt()),
             (proptest::collection::vec(text(), 0..3), opt(), opt(), opt()),
             (opt(), opt(), opt(), opt(), opt(), opt()),
+            (opt(), opt()),
         )
-            .prop_map(|(a, b, c, d)| CaseForm {
+            .prop_map(|(a, b, c, d, e)| CaseForm {
                 name: a.0,
                 id_number: a.1,
                 gender: a.2,
@@ -1929,6 +2120,8 @@ mod tests {
                 largest_stay: d.3,
                 aid_request: d.4,
                 region: d.5,
+                compensation: e.0,
+                exclusions: e.1,
             })
     }
 
@@ -1937,8 +2130,36 @@ mod tests {
         prop_oneof![
             form().prop_map(|form| Write::NewCase { form }),
             (t(), form()).prop_map(|(case, form)| Write::EditCase { case, form }),
-            (t(), opt()).prop_map(|(case, via)| Write::FileCase { case, via }),
-            (t(), t(), t()).prop_map(|(case, to, reason)| Write::Transition { case, to, reason }),
+            (t(), opt(), opt()).prop_map(|(case, via, override_reason)| Write::FileCase {
+                case,
+                via,
+                override_reason
+            }),
+            (t(), t(), opt(), opt(), opt(), opt()).prop_map(
+                |(case, step, date, result, checker, note)| Write::Step {
+                    case,
+                    step,
+                    date,
+                    result,
+                    checker,
+                    note
+                }
+            ),
+            (t(), t(), t(), opt()).prop_map(|(case, kind, amount, note)| Write::ApproveAid {
+                case,
+                kind,
+                amount,
+                note
+            }),
+            (t(), t(), t(), opt(), opt()).prop_map(|(case, to, reason, on, outstanding_reason)| {
+                Write::Transition {
+                    case,
+                    to,
+                    reason,
+                    on,
+                    outstanding_reason,
+                }
+            }),
             (t(), opt(), opt()).prop_map(|(case, set, reason)| Write::Grade { case, set, reason }),
             (t(), t(), t(), opt()).prop_map(|(case, to_level, reason, via)| Write::Escalate {
                 case,
@@ -1970,15 +2191,16 @@ mod tests {
                     }
                 }
             ),
-            (t(), t(), t(), t(), opt()).prop_map(|(case, amount, date, due, note)| {
-                Write::AddLoan {
+            (t(), t(), t(), t(), opt(), opt()).prop_map(
+                |(case, amount, date, due, note, override_reason)| Write::AddLoan {
                     case,
                     amount,
                     date,
                     due,
                     note,
+                    override_reason,
                 }
-            }),
+            ),
             (t(), opt(), t(), t(), opt()).prop_map(|(case, loan, amount, date, note)| {
                 Write::RepayLoan {
                     case,
@@ -2050,6 +2272,8 @@ mod tests {
             M::NewCase(m) => (m.by.clone(), trip(m).into()),
             M::EditCase(m) => (m.by.clone(), trip(m).into()),
             M::FileCase(m) => (m.by.clone(), trip(m).into()),
+            M::Step(m) => (m.by.clone(), trip(m).into()),
+            M::ApproveAid(m) => (m.by.clone(), trip(m).into()),
             M::Transition(m) => (m.by.clone(), trip(m).into()),
             M::Grade(m) => (m.by.clone(), trip(m).into()),
             M::Escalate(m) => (m.by.clone(), trip(m).into()),
@@ -2090,7 +2314,13 @@ mod tests {
             prop_assert_eq!(back, f);
             let rows: Vec<ImportRow> = rows
                 .into_iter()
-                .map(|(line, form, status, unreadable)| ImportRow { line, form, status, unreadable })
+                .map(|(line, form, status, unreadable)| ImportRow {
+                    line,
+                    filed_on: status.clone(),
+                    form,
+                    status,
+                    unreadable,
+                })
                 .collect();
             prop_assert_eq!(import_from(import_to(rows.clone(), by.clone())), rows);
             prop_assert_eq!(

@@ -16,7 +16,8 @@ pub enum AssistCommand {
     Add {
         /// Case id (a unique prefix is enough)
         id: String,
-        /// living, medical, education, holiday, one_off, pairing, job or legal
+        /// living, medical, education, holiday, one_off, pairing, job, legal or emergency
+        /// (临时救助: the only kind paid before a case is filed)
         #[arg(long, value_name = "KIND")]
         kind: String,
         /// Amount paid, yuan
@@ -37,19 +38,79 @@ pub enum AssistCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Approve aid above the paying level's authority (超权限审批), here at a level whose
+    /// authority covers it; the payment below may then be made once
+    Approve {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// The kind of aid approved
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// The most one payment may be, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: String,
+        /// Note
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
-    let AssistCommand::Add {
-        id,
-        kind,
-        amount,
-        date,
-        paying_node,
-        approving_node,
-        note,
-        out,
-    } = command;
+    let (id, kind, amount, date, paying_node, approving_node, note, out) = match command {
+        AssistCommand::Add {
+            id,
+            kind,
+            amount,
+            date,
+            paying_node,
+            approving_node,
+            note,
+            out,
+        } => (
+            id,
+            kind,
+            amount,
+            date,
+            paying_node,
+            approving_node,
+            note,
+            out,
+        ),
+        AssistCommand::Approve {
+            id,
+            kind,
+            amount,
+            note,
+            out,
+        } => {
+            let w = node.write(Write::ApproveAid {
+                case: id,
+                kind,
+                amount,
+                note,
+            })?;
+            let v = &w.case;
+            let a = v
+                .approvals
+                .iter()
+                .find(|a| a.id.as_deref() == Some(record(&w)))
+                .context("the node did not return the approval")?;
+            return done(
+                out.json,
+                json!({ "id": v.id, "approval": a }),
+                format!(
+                    "approved {} of up to {} on case {} at {} (approval {}); the payer records it with assist add",
+                    a.kind.map(|k| k.label()).unwrap_or_default(),
+                    format_yuan(a.amount_fen.unwrap_or_default()),
+                    v.id,
+                    node.config.node_id,
+                    a.id.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+    };
     let w = node.write(Write::AddAssistance {
         case: id,
         kind,
@@ -65,11 +126,21 @@ pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
         .iter()
         .find(|a| a.id == record(&w))
         .context("the node did not return the new assistance record")?;
+    let approved = aid
+        .approval
+        .as_ref()
+        .map(|a| {
+            format!(
+                " (on approval {a} by {})",
+                aid.approving_node.as_deref().unwrap_or("the level above")
+            )
+        })
+        .unwrap_or_default();
     done(
         out.json,
-        json!({ "id": v.id, "assistance": aid.id, "amount_fen": aid.amount_fen, "assistance_total_fen": v.assistance_total_fen }),
+        json!({ "id": v.id, "assistance": aid.id, "amount_fen": aid.amount_fen, "assistance_total_fen": v.assistance_total_fen, "approval": aid.approval }),
         format!(
-            "recorded {} {} on case {}; aid paid in all {}",
+            "recorded {} {} on case {}{approved}; aid paid in all {}",
             aid.kind.label(),
             format_yuan(aid.amount_fen),
             v.id,

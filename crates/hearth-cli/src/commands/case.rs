@@ -56,17 +56,45 @@ pub enum CaseCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Put a case on file (建档) once it has what a file needs, and report it to the parent
+    /// Submit a case for filing (提交审批) once its chain is complete, and report it to the
+    /// parent, whose approval (`case decide --decision approve`) puts it on file (建档)
     File {
         /// Case id (a unique prefix is enough)
         id: String,
         /// Which parent to report to, when the node has several
         #[arg(long, value_name = "NODE")]
         via: Option<String>,
+        /// Submit a household the standard finds not eligible, with the reason (the approving
+        /// level signs it off)
+        #[arg(long = "override", value_name = "TEXT")]
+        override_reason: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Move a case to another status, with a reason
+    /// Record a step of the filing chain (建档流程), in order: grassroots_review 基层审核,
+    /// (a home visit with consent: `visit add --kind home --consent`), civil_check 民政核对,
+    /// notice 公示 (runs the policy's working days), objection 公示异议
+    Step {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// grassroots_review, civil_check, notice or objection
+        step: String,
+        /// The day of the step (a notice's first day), YYYY-MM-DD [default: today]
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// What the civil-affairs check found: matched, not_matched or not_done
+        #[arg(long, value_name = "RESULT")]
+        result: Option<String>,
+        /// Who checked, at civil affairs
+        #[arg(long, value_name = "NAME")]
+        checker: Option<String>,
+        /// Note (an objection says what it is)
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Move a case to another status, with a reason (lifted 脱困, relapsed 返困, closed 注销)
     Transition {
         /// Case id (a unique prefix is enough)
         id: String,
@@ -76,6 +104,12 @@ pub enum CaseCommand {
         /// Why
         #[arg(long, value_name = "TEXT")]
         reason: String,
+        /// The day it took effect, when recorded later, YYYY-MM-DD [default: today]
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Closing with loans outstanding: why they will not be repaid
+        #[arg(long, value_name = "TEXT")]
+        outstanding_reason: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -278,35 +312,84 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                 ),
             )
         }
-        CaseCommand::File { id, via, out } => {
-            let w = node.write(Write::FileCase { case: id, via })?;
+        CaseCommand::File {
+            id,
+            via,
+            override_reason,
+            out,
+        } => {
+            let w = node.write(Write::FileCase {
+                case: id,
+                via,
+                override_reason,
+            })?;
             let v = &w.case;
-            let reported = w
-                .reported_to
-                .as_ref()
-                .map(|p| format!("; reported to {p}"))
-                .unwrap_or_default();
+            let next = match &w.reported_to {
+                Some(p) => format!("; reported to {p}, whose approval puts it on file 待上级审批建档"),
+                None => match v.participants.iter().find(|p| **p != v.home) {
+                    Some(p) => format!("; {p} holds it and approves it 待上级审批"),
+                    None => "; this node has no superior: approve it here (case decide --decision approve)".to_owned(),
+                },
+            };
             done(
                 out.json,
-                json!({ "id": v.id, "status": v.status, "grade": v.grade, "participants": v.participants }),
+                json!({ "id": v.id, "status": v.status, "grade": v.grade, "participants": v.participants, "reported_to": w.reported_to }),
                 format!(
-                    "case {} is on file ({}), grade {}{reported}",
+                    "case {} submitted for approval 提交审批 ({}), grade {}{next}",
                     v.id,
                     v.status.label(),
                     grade_label(v.grade, v.grading.override_.is_some())
                 ),
             )
         }
+        CaseCommand::Step {
+            id,
+            step,
+            date,
+            result,
+            checker,
+            note,
+            out,
+        } => {
+            let w = node.write(Write::Step {
+                case: id,
+                step,
+                date,
+                result,
+                checker,
+                note,
+            })?;
+            let v = &w.case;
+            let last = v.approvals.last();
+            let name = last
+                .and_then(|a| a.step.as_deref())
+                .and_then(|s| s.parse::<hearth_archive::ChainStep>().ok())
+                .map(|s| s.label())
+                .unwrap_or_default();
+            let until = last
+                .and_then(|a| a.until)
+                .map(|d| format!("; the notice runs until {d} 公示至 {d}"))
+                .unwrap_or_default();
+            done(
+                out.json,
+                json!({ "id": v.id, "step": last }),
+                format!("recorded {name} on case {}{until}", v.id),
+            )
+        }
         CaseCommand::Transition {
             id,
             to,
             reason,
+            date,
+            outstanding_reason,
             out,
         } => {
             let w = node.write(Write::Transition {
                 case: id,
                 to,
                 reason,
+                on: date,
+                outstanding_reason,
             })?;
             let v = &w.case;
             done(

@@ -61,7 +61,7 @@ pub(super) fn conflicts(node: &mut Node, command: ConflictsCommand) -> Result<()
         ConflictsCommand::List {
             below: true, out, ..
         } => {
-            let briefs = node.stats()?.conflicts;
+            let briefs = node.stats(None)?.conflicts;
             if out.json {
                 print_json(&briefs)
             } else {

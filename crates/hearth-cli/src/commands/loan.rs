@@ -13,7 +13,7 @@ use crate::node::Node;
 
 #[derive(Debug, Subcommand)]
 pub enum LoanCommand {
-    /// Record a loan
+    /// Record a loan (借款), lent from this node's fund
     #[command(allow_negative_numbers = true)]
     Add {
         /// Case id (a unique prefix is enough)
@@ -30,9 +30,16 @@ pub enum LoanCommand {
         /// Note
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// Lend although a loan of the case is overdue or the amount is above the policy's
+        /// limit, with the reason
+        #[arg(long = "override", value_name = "TEXT")]
+        override_reason: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Borrowers: cases with loans outstanding, overdue and repeat borrowers first, and cases
+    /// closed with money outstanding
+    List(JsonFlag),
     /// Record a repayment
     #[command(allow_negative_numbers = true)]
     Repay {
@@ -63,6 +70,7 @@ pub(super) fn loan(node: &mut Node, command: LoanCommand) -> Result<()> {
             date,
             due,
             note,
+            override_reason,
             out,
         } => {
             let w = node.write(Write::AddLoan {
@@ -71,6 +79,7 @@ pub(super) fn loan(node: &mut Node, command: LoanCommand) -> Result<()> {
                 date,
                 due,
                 note,
+                override_reason,
             })?;
             let v = &w.case;
             let loan = find_loan(v, record(&w))?;
@@ -85,6 +94,17 @@ pub(super) fn loan(node: &mut Node, command: LoanCommand) -> Result<()> {
                     loan.due_date.map(|d| d.to_string()).unwrap_or_default()
                 ),
             )
+        }
+        LoanCommand::List(out) => {
+            let borrowers = node.loans()?;
+            if out.json {
+                crate::output::print_json(&borrowers)
+            } else {
+                let today =
+                    hearth_archive::calendar::day_of(hearth_archive::jiff::Timestamp::now());
+                crate::out!("{}", crate::output::borrower_list(&borrowers, today))?;
+                Ok(())
+            }
         }
         LoanCommand::Repay {
             id,

@@ -140,6 +140,9 @@ pub enum Command {
         /// One column per child
         #[arg(long)]
         by_child: bool,
+        /// The year of the yearly figures (start, new, lifted, closed, end) [default: this year]
+        #[arg(long, value_name = "YEAR")]
+        year: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -473,8 +476,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Stats { by_child, out } => {
-            let summary = Node::open(&dir()?, operator)?.stats()?;
+        Command::Stats {
+            by_child,
+            year,
+            out,
+        } => {
+            let summary = Node::open(&dir()?, operator)?.stats(year)?;
             if out.json {
                 print_json(&summary)
             } else {

@@ -177,7 +177,7 @@ fn file_wang_again(dir: &Path) -> String {
         .as_str()
         .unwrap()
         .to_owned();
-    must(dir, &["case", "file", &id]);
+    super::submit(dir, &id);
     id
 }
 

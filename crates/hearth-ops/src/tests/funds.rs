@@ -1,6 +1,6 @@
 //! Aid within the caps and the fund, grants, disclosure.
 
-use super::{aid, open};
+use super::{aid, open_filed};
 use crate::testing::Fixture;
 use crate::{ErrorKind, FundWrite, disclosure, fund_show, fund_write};
 
@@ -22,7 +22,7 @@ fn income(f: &Fixture, cases: &mut crate::MemoryCases, amount: &str) {
 fn aid_paid_here_comes_out_of_the_fund_and_never_below_zero() {
     let f = Fixture::new();
     let mut cases = f.cases();
-    let id = open(&mut cases, &f, 1);
+    let id = open_filed(&mut cases, &f, 1);
     let e = aid(&mut cases, &f, &id, "living", "500", None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Input);
     assert!(e.to_string().contains("less than"), "{e}");
@@ -46,9 +46,11 @@ fn aid_paid_here_comes_out_of_the_fund_and_never_below_zero() {
 
 #[test]
 fn aid_over_a_cap_is_refused_with_the_policy_that_says_so() {
-    let f = Fixture::new();
+    // At an enterprise, whose authority (20,000) covers every payment here.
+    let mut f = Fixture::new();
+    f.place.level = hearth_archive::Level::Enterprise;
     let mut cases = f.cases();
-    let id = open(&mut cases, &f, 1);
+    let id = open_filed(&mut cases, &f, 1);
     income(&f, &mut cases, "100000");
     // Built-in policy: one-off aid at most 10,000 a case and year, however it is paid; living
     // aid at most 12,000 a year.
@@ -99,9 +101,9 @@ fn grants_go_to_children_and_arrive_with_them() {
 fn a_disclosure_masks_names_and_holds_no_identity() {
     let f = Fixture::new();
     let mut cases = f.cases();
-    let id = open(&mut cases, &f, 1);
+    let id = open_filed(&mut cases, &f, 1);
     income(&f, &mut cases, "2000");
-    aid(&mut cases, &f, &id, "medical", "700", None).unwrap();
+    aid(&mut cases, &f, &id, "living", "700", None).unwrap();
     let d = disclosure(&mut cases, &f.ctx(), "2026").unwrap();
     assert_eq!(d.payments.len(), 1);
     assert_eq!(d.payments[0].recipient, "张*燕");
@@ -117,7 +119,7 @@ fn a_disclosure_masks_names_and_holds_no_identity() {
 fn a_past_years_ledger_closes_at_its_year_end_not_today() {
     let f = Fixture::new();
     let mut cases = f.cases();
-    let id = open(&mut cases, &f, 1);
+    let id = open_filed(&mut cases, &f, 1);
     fund_write(
         &mut cases,
         &f.ctx(),
@@ -138,4 +140,191 @@ fn a_past_years_ledger_closes_at_its_year_end_not_today() {
     let d = disclosure(&mut cases, &f.ctx(), "2025").unwrap();
     assert_eq!(d.ledger.closing_fen, 1000_00);
     assert!(d.payments.is_empty(), "the aid was paid in 2026");
+}
+
+fn view(cases: &mut crate::MemoryCases, id: &str) -> hearth_archive::CaseView {
+    crate::get(cases, id).unwrap()
+}
+
+#[test]
+fn money_goes_only_where_the_rules_let_it() {
+    // Source: "先建档、后帮扶" (file first, then aid) for the special funds; medical aid not
+    // above the out-of-pocket part; aid above a level's authority approved higher up (issue
+    // 15's rules as reposted). The built-in authority of a team is 1,000.
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    income(&f, &mut cases, "50000");
+    let draft = super::open(&mut cases, &f, 1);
+    let e = aid(&mut cases, &f, &draft, "living", "500", None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Input);
+    assert!(e.to_string().contains("先建档、后帮扶"), "{e}");
+    assert!(e.to_string().contains("--kind emergency"), "{e}");
+    // Emergency relief before filing, within its own cap (5,000 a year, built in).
+    aid(&mut cases, &f, &draft, "emergency", "800", None).unwrap();
+    let e = aid(&mut cases, &f, &draft, "emergency", "4200.01", None).unwrap_err();
+    assert!(e.to_string().contains("yearly cap of 5,000.00"), "{e}");
+
+    let id = open_filed(&mut cases, &f, 2);
+    // 3,000 at a team: above its authority, refused until the branch approves.
+    let e = aid(&mut cases, &f, &id, "living", "3000", None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("above the team 班组 authority of 1,000.00"),
+        "{e}"
+    );
+    assert!(
+        view(&mut cases, &id).assistance.is_empty(),
+        "nothing written"
+    );
+    let branch = super::superior(&f);
+    let approve = |cases: &mut crate::MemoryCases, at: &Fixture, amount: &str| {
+        crate::write(
+            cases,
+            &at.ctx(),
+            crate::Write::ApproveAid {
+                case: id.clone(),
+                kind: "living".into(),
+                amount: amount.into(),
+                note: Some("住院后生活困难".into()),
+            },
+        )
+    };
+    // The team cannot approve for itself; the branch's authority is 5,000.
+    assert!(approve(&mut cases, &f, "3000").is_err());
+    let e = approve(&mut cases, &branch, "6000").unwrap_err();
+    assert!(e.to_string().contains("above the branch"), "{e}");
+    approve(&mut cases, &branch, "3000").unwrap();
+    let paid = aid(&mut cases, &f, &id, "living", "3000", None).unwrap();
+    let a = &paid.case.assistance[0];
+    assert_eq!(a.approving_node.as_deref(), Some("demo.branch"));
+    assert!(a.approval.is_some());
+    // The approval is used up: a second 3,000 needs another.
+    let e = aid(&mut cases, &f, &id, "living", "3000", None).unwrap_err();
+    assert!(e.to_string().contains("needs an approval"), "{e}");
+
+    // Medical aid: not above this year's out-of-pocket costs on file.
+    let e = aid(&mut cases, &f, &id, "medical", "500", None).unwrap_err();
+    assert!(e.to_string().contains("record the costs first"), "{e}");
+    let mut form = hearth_archive::CaseForm {
+        medical_costs: Some("1000".into()),
+        ..hearth_archive::CaseForm::default()
+    };
+    crate::write(
+        &mut cases,
+        &f.ctx(),
+        crate::Write::EditCase {
+            case: id.clone(),
+            form: form.clone(),
+        },
+    )
+    .unwrap();
+    aid(&mut cases, &f, &id, "medical", "600", None).unwrap();
+    let e = aid(&mut cases, &f, &id, "medical", "400.01", None).unwrap_err();
+    assert!(e.to_string().contains("at most 400.00 more"), "{e}");
+    form.medical_costs = None;
+    assert_eq!(view(&mut cases, &id).assistance.len(), 2);
+}
+
+#[test]
+fn loans_draw_the_fund_and_repayments_return_to_it() {
+    // Source: seed 001 (repeat borrowers who never repay are the fund's bottleneck).
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    income(&f, &mut cases, "47000");
+    let id = open_filed(&mut cases, &f, 1);
+    let loan =
+        |cases: &mut crate::MemoryCases, amount: &str, date: &str, due: &str, why: Option<&str>| {
+            crate::write(
+                cases,
+                &f.ctx(),
+                crate::Write::AddLoan {
+                    case: id.clone(),
+                    amount: amount.into(),
+                    date: date.into(),
+                    due: due.into(),
+                    note: None,
+                    override_reason: why.map(str::to_owned),
+                },
+            )
+        };
+    // More than the fund holds: refused whatever the override.
+    let e = loan(
+        &mut cases,
+        "100000",
+        "2026-02-01",
+        "2026-12-01",
+        Some("急需"),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("holds 47,000.00, less than the 100,000.00 it lends"),
+        "{e}"
+    );
+    // Above the loan limit (20,000 built in): only with an override.
+    let e = loan(&mut cases, "30000", "2026-02-01", "2026-12-01", None).unwrap_err();
+    assert!(
+        e.to_string().contains("above the loan limit of 20,000.00"),
+        "{e}"
+    );
+    loan(&mut cases, "5000", "2026-02-01", "2026-03-01", None).unwrap();
+    let fund = fund_show(&mut cases, &f.ctx(), None, None).unwrap();
+    assert_eq!(fund.balance_fen, 42_000_00);
+    assert_eq!((fund.lent_fen, fund.outstanding_fen), (5_000_00, 5_000_00));
+    assert_eq!(
+        fund.overdue_fen, 5_000_00,
+        "due 2026-03-01, today 2026-06-15"
+    );
+    // A loan overdue: a new one only with an override, which the loan keeps.
+    let e = loan(&mut cases, "1000", "2026-06-01", "2026-12-01", None).unwrap_err();
+    assert!(e.to_string().contains("overdue since 2026-03-01"), "{e}");
+    let w = loan(
+        &mut cases,
+        "1000",
+        "2026-06-01",
+        "2026-12-01",
+        Some("子女学费，工会主席批准"),
+    )
+    .unwrap();
+    assert!(w.case.loans.iter().any(|l| l.override_reason.is_some()));
+    crate::write(
+        &mut cases,
+        &f.ctx(),
+        crate::Write::RepayLoan {
+            case: id.clone(),
+            loan: Some(w.case.loans[0].id.clone()),
+            amount: "2000".into(),
+            date: "2026-06-10".into(),
+            note: None,
+        },
+    )
+    .unwrap();
+    let fund = fund_show(&mut cases, &f.ctx(), None, None).unwrap();
+    assert_eq!(
+        fund.balance_fen, 43_000_00,
+        "47,000 − 5,000 − 1,000 + 2,000"
+    );
+    assert_eq!(
+        (fund.repaid_fen, fund.outstanding_fen),
+        (2_000_00, 4_000_00)
+    );
+    // A repeat borrower with a loan overdue is listed first.
+    let borrowers = crate::borrowers(&mut cases).unwrap();
+    assert_eq!(borrowers.len(), 1);
+    assert_eq!(borrowers[0].loans, 2);
+    // Closing with 4,000 outstanding needs the reason, and stays listed.
+    let close = |why: Option<&str>| crate::Write::Transition {
+        case: id.clone(),
+        to: "closed".into(),
+        reason: "调离本单位".into(),
+        on: None,
+        outstanding_reason: why.map(str::to_owned),
+    };
+    let e = crate::write(&mut cases, &f.ctx(), close(None)).unwrap_err();
+    assert!(
+        e.to_string().contains("4,000.00 of loans outstanding"),
+        "{e}"
+    );
+    crate::write(&mut cases, &f.ctx(), close(Some("新单位工会承诺代扣"))).unwrap();
+    assert_eq!(crate::borrowers(&mut cases).unwrap().len(), 1);
 }

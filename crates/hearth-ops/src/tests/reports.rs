@@ -1,6 +1,6 @@
 //! What the cases held need, what the policy says, the node's figures, listings in pages.
 
-use super::open;
+use super::{file, open, open_filed};
 use crate::testing::Fixture;
 use crate::{ListFilter, PageRequest, Reply, Request, Write, due, execute, pending, stats, write};
 
@@ -19,13 +19,15 @@ fn earlier() -> Fixture {
 fn reviews_due_and_loans_overdue_are_found_on_the_day_given() {
     let (then, now) = (earlier(), Fixture::new());
     let mut cases = now.cases();
-    let old = open(&mut cases, &then, 1);
-    write(
+    let old = open_filed(&mut cases, &then, 1);
+    crate::fund_write(
         &mut cases,
         &then.ctx(),
-        Write::FileCase {
-            case: old.clone(),
-            via: None,
+        crate::FundWrite::Income {
+            source: "budget".into(),
+            amount: "5000".into(),
+            date: "2025-01-02".into(),
+            note: None,
         },
     )
     .unwrap();
@@ -38,22 +40,17 @@ fn reviews_due_and_loans_overdue_are_found_on_the_day_given() {
             date: "2025-01-10".into(),
             due: "2026-01-10".into(),
             note: None,
+            override_reason: None,
         },
     )
     .unwrap();
-    let fresh = open(&mut cases, &now, 2);
-    write(
-        &mut cases,
-        &now.ctx(),
-        Write::FileCase {
-            case: fresh,
-            via: None,
-        },
-    )
-    .unwrap();
+    open_filed(&mut cases, &now, 2);
     let d = due(&mut cases, &now.ctx()).unwrap();
     assert_eq!(d.review_due.len(), 1, "{d:?}");
-    assert_eq!(d.review_due[0].detail, "filed 2025-01-10, never reviewed");
+    assert!(
+        d.review_due[0].detail.starts_with("filed 2025-01-10"),
+        "{d:?}"
+    );
     assert_eq!(d.loans_overdue.len(), 1);
     assert!(
         d.loans_overdue[0].detail.contains("3,000.00 outstanding"),
@@ -72,15 +69,7 @@ fn a_deep_case_is_pending_until_escalated_to_the_enterprise() {
     let f = Fixture::new();
     let mut cases = f.cases();
     let id = open(&mut cases, &f, 1);
-    write(
-        &mut cases,
-        &f.ctx(),
-        Write::FileCase {
-            case: id.clone(),
-            via: None,
-        },
-    )
-    .unwrap();
+    file(&mut cases, &f, &id);
     let p = pending(&mut cases, &f.ctx()).unwrap();
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].1.must_reach, Some(hearth_archive::Level::Enterprise));
@@ -105,7 +94,7 @@ fn the_summary_counts_this_nodes_cases() {
     for n in 1..=3 {
         open(&mut cases, &f, n);
     }
-    let s = stats(&mut cases, &f.ctx()).unwrap();
+    let s = stats(&mut cases, &f.ctx(), None).unwrap();
     assert_eq!(s.node, "demo.team-1");
     assert_eq!(s.own.cases, 3);
     assert_eq!(s.year, 2026);
@@ -157,4 +146,77 @@ fn a_listing_comes_in_pages_that_add_up_to_the_whole() {
         assert_eq!(e.kind(), crate::ErrorKind::Input);
         assert!(!e.to_string().contains('\n'), "{e}");
     }
+}
+
+#[test]
+fn the_year_of_seed_003_adds_up() {
+    // Source: seed 003_615057004f9b46f5.txt — 72 households on file at the start of 2017, 3
+    // new, 15 removed (here 10 lifted, 5 closed), 60 at the end. Filed and exit days as the
+    // files say, recorded in 2026.
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    let row = |n: u32, day: &str| crate::ImportRow {
+        line: u64::from(n),
+        form: super::form(n),
+        status: Some("filed".into()),
+        filed_on: Some(day.into()),
+        unreadable: None,
+    };
+    let mut rows: Vec<_> = (1..=72).map(|n| row(n, "2016-03-01")).collect();
+    rows.extend((73..=75).map(|n| row(n, "2017-06-01")));
+    let ids = crate::import(&mut cases, &f.ctx(), &rows, &|| {}).unwrap();
+    let exit = |cases: &mut crate::MemoryCases, id: &str, to: &str, on: &str| {
+        write(
+            cases,
+            &f.ctx(),
+            Write::Transition {
+                case: id.into(),
+                to: to.into(),
+                reason: "年度动态管理".into(),
+                on: Some(on.into()),
+                outstanding_reason: None,
+            },
+        )
+        .unwrap();
+    };
+    for id in &ids[..10] {
+        exit(&mut cases, id, "lifted", "2017-11-30");
+    }
+    for id in &ids[10..15] {
+        exit(&mut cases, id, "closed", "2017-12-31");
+    }
+    let y = stats(&mut cases, &f.ctx(), Some("2017")).unwrap().own;
+    assert_eq!(
+        (
+            y.start_of_year,
+            y.filed_this_year,
+            y.lifted_this_year + y.closed_this_year,
+            y.end_of_year
+        ),
+        (72, 3, 15, 60)
+    );
+    assert_eq!((y.lifted_this_year, y.closed_this_year), (10, 5));
+    // Now: 60 households in hardship, graded; the 15 that left are not counted under a grade.
+    let now = stats(&mut cases, &f.ctx(), None).unwrap().own;
+    assert_eq!(now.in_hardship, 60);
+    assert_eq!(now.by_grade.values().sum::<u64>(), 60);
+    assert_eq!(now.filed_this_year, 0, "imports count on their filing day");
+    // A day before the filing day an exit cannot be.
+    let e = write(
+        &mut cases,
+        &f.ctx(),
+        Write::Transition {
+            case: ids[20].clone(),
+            to: "lifted".into(),
+            reason: "x".into(),
+            on: Some("2016-01-01".into()),
+            outstanding_reason: None,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("before the case's last status change"),
+        "{e}"
+    );
 }
