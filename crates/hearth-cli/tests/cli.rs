@@ -10,6 +10,8 @@ use serde_json::Value;
 
 #[path = "cli/hostile.rs"]
 mod hostile;
+#[path = "cli/rules.rs"]
+mod rules;
 
 const RAW_ID: &str = "11010519491231002X";
 

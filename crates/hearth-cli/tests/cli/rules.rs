@@ -1,0 +1,488 @@
+//! Issue 15: the union's rules as a new user meets them on the command line. Every item the
+//! issue found broken is repeated here: it now works as the rules say, or it is refused with
+//! exit 2, one line, and nothing written ([`Node::refused`] checks all three).
+
+use hearth_archive::identity::sample_id_number;
+use serde_json::Value;
+
+use super::{Node, chain, chain_steps, day};
+
+/// Runs each line of `lines` at `node`; each must succeed.
+fn run_all(node: &Node, lines: Vec<Vec<String>>) {
+    for line in lines {
+        let args: Vec<&str> = line.iter().map(String::as_str).collect();
+        node.ok(&args);
+    }
+}
+
+/// A new case for household `n` with `income` a year (3 people, line 800, no rigid spending)
+/// and `extra` flags; returns its id.
+fn open(node: &Node, n: u32, income: &str, extra: &[&str]) -> String {
+    let id_number = sample_id_number(n);
+    let mut args = vec![
+        "case",
+        "new",
+        "--name",
+        "赵六",
+        "--id-number",
+        &id_number,
+        "--household-size",
+        "3",
+        "--annual-income",
+        income,
+        "--rigid-spending",
+        "0",
+        "--subsistence-line",
+        "800",
+        "--primary-cause",
+        "serious_illness",
+    ];
+    args.extend_from_slice(extra);
+    node.json(&args)["id"].as_str().unwrap().to_owned()
+}
+
+/// A CSV of `rows` cases on file, each with its filing day (the `filed_on` column).
+fn filed_csv(node: &Node, name: &str, rows: &[(u32, &str)]) -> std::path::PathBuf {
+    let mut text = String::from(
+        "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status,filed_on\n",
+    );
+    for (n, filed_on) in rows {
+        text.push_str(&format!(
+            "职工{n},{},3,12000,0,800,laid_off,filed,{filed_on}\n",
+            sample_id_number(*n)
+        ));
+    }
+    let path = node.tmp.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_chain_runs_forwards_and_only_a_superior_files_or_returns() {
+    // A team under a branch.
+    let node = Node::init();
+    node.ok(&["peer", "add", "--id", "demo.branch", "--relation", "parent"]);
+    let id = open(&node, 1, "12000", &[]);
+    // Filing straight away: refused, naming every missing step.
+    let line = node.refused(&["case", "file", &id]);
+    for step in [
+        "grassroots review",
+        "--consent",
+        "civil-affairs",
+        "public notice",
+    ] {
+        assert!(line.contains(step), "{line}");
+    }
+    // Steps out of order: the check before the review and the consented visit.
+    let line = node.refused(&["case", "step", &id, "civil_check", "--result", "matched"]);
+    assert!(line.contains("comes after"), "{line}");
+    // A notice that has not ended yet.
+    let today = day(0);
+    let steps: Vec<Vec<String>> = chain_steps(&id)
+        .into_iter()
+        .map(|l| {
+            l.into_iter()
+                .map(|a| if a == day(-21) { today.clone() } else { a })
+                .collect()
+        })
+        .collect();
+    run_all(&node, steps);
+    let line = node.refused(&["case", "file", &id]);
+    assert!(line.contains("the public notice runs until"), "{line}");
+    // An objection during a notice: a new notice after it is looked into.
+    let other = open(&node, 2, "12000", &[]);
+    run_all(&node, chain_steps(&other));
+    node.ok(&[
+        "case",
+        "step",
+        &other,
+        "objection",
+        "--date",
+        &day(-20),
+        "--note",
+        "邻居反映其有经营收入",
+    ]);
+    let line = node.refused(&["case", "file", &other]);
+    assert!(line.contains("an objection was raised"), "{line}");
+
+    // Not eligible: only on an override, which the approving level signs off.
+    let rich = open(&node, 3, "200000", &[]);
+    run_all(&node, chain_steps(&rich));
+    let line = node.refused(&["case", "file", &rich]);
+    assert!(
+        line.contains("not eligible") && line.contains("--override"),
+        "{line}"
+    );
+    let submitted = node.json(&["case", "file", &rich, "--override", "突发重病，收入已中断"]);
+    assert_eq!(submitted["status"], "under_review");
+    assert_eq!(submitted["reported_to"], "demo.branch");
+
+    // The team neither files, approves, nor returns its own case.
+    let line = node.refused(&["case", "decide", &rich, "--decision", "approve"]);
+    assert!(line.contains("approved at the branch"), "{line}");
+    let line = node.refused(&[
+        "case",
+        "transition",
+        &rich,
+        "--to",
+        "filed",
+        "--reason",
+        "x",
+    ]);
+    assert!(line.contains("approving level approves"), "{line}");
+    let line = node.refused(&[
+        "case",
+        "decide",
+        &rich,
+        "--decision",
+        "return",
+        "--note",
+        "补充材料",
+    ]);
+    assert!(line.contains("only a superior returns"), "{line}");
+    let line = node.refused(&[
+        "case",
+        "transition",
+        &rich,
+        "--to",
+        "returned",
+        "--reason",
+        "x",
+    ]);
+    assert!(line.contains("only a superior returns"), "{line}");
+}
+
+#[test]
+fn money_stays_within_the_rules() {
+    // A team (authority 1,000) under a branch, 50,000 in its fund.
+    let team = Node::init();
+    team.ok(&["peer", "add", "--id", "demo.branch", "--relation", "parent"]);
+    let draft = open(&team, 1, "12000", &[]);
+    let line = team.refused(&[
+        "assist",
+        "add",
+        &draft,
+        "--kind",
+        "living",
+        "--amount",
+        "500",
+        "--date",
+        &day(0),
+    ]);
+    assert!(line.contains("先建档、后帮扶"), "{line}");
+    team.ok(&[
+        "assist",
+        "add",
+        &draft,
+        "--kind",
+        "emergency",
+        "--amount",
+        "500",
+        "--date",
+        &day(0),
+    ]);
+    // A case on file already (imported from the paper files, with its filing day).
+    let csv = filed_csv(&team, "filed.csv", &[(2, "2025-03-01")]);
+    let filed = team.json(&["case", "import", csv.to_str().unwrap()])["ids"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line = team.refused(&[
+        "assist",
+        "add",
+        &filed,
+        "--kind",
+        "living",
+        "--amount",
+        "3000",
+        "--date",
+        &day(0),
+    ]);
+    assert!(
+        line.contains("above the team 班组 authority of 1,000.00")
+            && line.contains("assist approve"),
+        "{line}"
+    );
+
+    // An enterprise at the top (authority 20,000): caps per case and year, medical aid.
+    let top = Node {
+        tmp: tempfile::tempdir().unwrap(),
+    };
+    top.ok(&[
+        "init",
+        "--node-id",
+        "demo.enterprise",
+        "--level",
+        "enterprise",
+    ]);
+    top.ok(&[
+        "fund",
+        "income",
+        "--source",
+        "budget",
+        "--amount",
+        "47000",
+        "--date",
+        "2026-01-05",
+    ]);
+    let csv = filed_csv(&top, "filed.csv", &[(3, "2025-03-01"), (4, "2025-03-01")]);
+    let ids: Vec<String> = top.json(&["case", "import", csv.to_str().unwrap()])["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let id = &ids[0];
+    top.ok(&[
+        "assist",
+        "add",
+        id,
+        "--kind",
+        "one_off",
+        "--amount",
+        "10000",
+        "--date",
+        &day(-1),
+    ]);
+    let line = top.refused(&[
+        "assist",
+        "add",
+        id,
+        "--kind",
+        "one_off",
+        "--amount",
+        "10000",
+        "--date",
+        &day(0),
+    ]);
+    assert!(
+        line.contains("over the yearly cap of 10,000.00") && !line.contains("split"),
+        "{line}"
+    );
+    top.ok(&["case", "edit", id, "--medical-costs", "1000"]);
+    let line = top.refused(&[
+        "assist",
+        "add",
+        id,
+        "--kind",
+        "medical",
+        "--amount",
+        "5000",
+        "--date",
+        &day(0),
+    ]);
+    assert!(line.contains("at most 1,000.00 more"), "{line}");
+
+    // Loans draw the fund (37,000 left).
+    let line = top.refused(&[
+        "loan",
+        "add",
+        id,
+        "--amount",
+        "100000",
+        "--date",
+        &day(0),
+        "--due",
+        &day(200),
+    ]);
+    assert!(line.contains("above the loan limit"), "{line}");
+    let line = top.refused(&[
+        "loan",
+        "add",
+        id,
+        "--amount",
+        "100000",
+        "--date",
+        &day(0),
+        "--due",
+        &day(200),
+        "--override",
+        "急需",
+    ]);
+    assert!(
+        line.contains("holds 37,000.00, less than the 100,000.00"),
+        "{line}"
+    );
+    top.ok(&[
+        "loan",
+        "add",
+        id,
+        "--amount",
+        "5000",
+        "--date",
+        &day(-60),
+        "--due",
+        &day(-30),
+    ]);
+    let fund = top.json(&["fund", "show"]);
+    assert_eq!(fund["balance_fen"], 32_000_00);
+    assert_eq!(fund["outstanding_fen"], 5_000_00);
+    assert_eq!(fund["overdue_fen"], 5_000_00);
+    let line = top.refused(&[
+        "loan",
+        "add",
+        id,
+        "--amount",
+        "1000",
+        "--date",
+        &day(0),
+        "--due",
+        &day(200),
+    ]);
+    assert!(
+        line.contains("overdue since") && line.contains("--override"),
+        "{line}"
+    );
+    top.ok(&[
+        "loan",
+        "add",
+        id,
+        "--amount",
+        "1000",
+        "--date",
+        &day(0),
+        "--due",
+        &day(200),
+        "--override",
+        "子女学费，主席批准",
+    ]);
+    let shown = top.ok(&["fund", "show"]);
+    assert!(
+        shown.contains("Lent out now 借出未还") && shown.contains("6,000.00"),
+        "{shown}"
+    );
+    let listed = top.ok(&["loan", "list"]);
+    assert!(listed.contains("repeat borrower, overdue"), "{listed}");
+    let line = top.refused(&[
+        "case",
+        "transition",
+        id,
+        "--to",
+        "closed",
+        "--reason",
+        "调离",
+    ]);
+    assert!(line.contains("6,000.00 of loans outstanding"), "{line}");
+    top.ok(&[
+        "case",
+        "transition",
+        id,
+        "--to",
+        "closed",
+        "--reason",
+        "调离",
+        "--outstanding-reason",
+        "新单位工会代扣",
+    ]);
+    let listed = top.ok(&["loan", "list"]);
+    assert!(listed.contains("closed with money outstanding"), "{listed}");
+}
+
+#[test]
+fn grading_follows_the_standard_and_the_policy_sets_it() {
+    let node = Node::init_top();
+    // An accident as the primary cause with income six times the line: not eligible.
+    let rich = open(&node, 1, "172800", &[]);
+    node.ok(&["case", "edit", &rich, "--primary-cause", "accident"]);
+    let case = node.json(&["case", "show", &rich]);
+    assert_eq!(case["grade"], "not_eligible");
+    // Medical costs above the income: hardship by accident, not "not eligible".
+    let ill = open(&node, 2, "60000", &["--medical-costs", "70000"]);
+    let case = node.json(&["case", "show", &ill]);
+    assert_eq!(case["grade"], "accident", "{}", case["grading"]);
+    // A car excludes the household.
+    node.ok(&["case", "edit", &ill, "--exclusions", "car"]);
+    assert_eq!(node.json(&["case", "show", &ill])["grade"], "not_eligible");
+    // On the line: not below it by the built-in standard; the policy may say at or below.
+    let on_line = open(&node, 3, "28800", &[]);
+    assert_eq!(node.json(&["case", "show", &on_line])["grade"], "relative");
+    let file = node.tmp.path().join("policy.toml");
+    std::fs::write(
+        &file,
+        "effective_from = \"2026-01-01\"\n[grading]\ncomparison = \"at_or_below\"\nrelative_multiplier = \"1.5\"\n",
+    )
+    .unwrap();
+    node.ok(&["policy", "set", "--file", file.to_str().unwrap()]);
+    // The new standard grades a case on its next write, and case show says which graded it.
+    node.ok(&["case", "edit", &on_line, "--phone", "13900000000"]);
+    let case = node.json(&["case", "show", &on_line]);
+    assert_eq!(case["grade"], "deep");
+    assert_eq!(case["grading"]["standard"]["version"], 1);
+    let shown = node.ok(&["case", "show", &on_line]);
+    assert!(
+        shown.contains("graded by 评定依据 policy version 1"),
+        "{shown}"
+    );
+    assert!(shown.contains("800.00 ≤ line 800.00"), "{shown}");
+}
+
+#[test]
+fn the_year_of_seed_003_adds_up_with_the_cli() {
+    // Seed 003_615057004f9b46f5.txt: 72 households on file at the start of 2017, 3 new, 15
+    // out (here 10 lifted, 5 closed), 60 at the end.
+    let node = Node::init_top();
+    let mut rows: Vec<(u32, &str)> = (1..=72).map(|n| (n, "2016-03-01")).collect();
+    rows.extend((73..=75).map(|n| (n, "2017-06-01")));
+    let csv = filed_csv(&node, "2017.csv", &rows);
+    let ids: Vec<String> = node.json(&["case", "import", csv.to_str().unwrap()])["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    for (n, id) in ids.iter().take(15).enumerate() {
+        let (to, on) = if n < 10 {
+            ("lifted", "2017-11-30")
+        } else {
+            ("closed", "2017-12-31")
+        };
+        node.ok(&[
+            "case",
+            "transition",
+            id,
+            "--to",
+            to,
+            "--reason",
+            "年度动态管理",
+            "--date",
+            on,
+        ]);
+    }
+    let s = node.json(&["stats", "--year", "2017"]);
+    let own = &s["own"];
+    assert_eq!(own["start_of_year"], 72, "{own}");
+    assert_eq!(own["filed_this_year"], 3);
+    assert_eq!(own["lifted_this_year"], 10);
+    assert_eq!(own["closed_this_year"], 5);
+    assert_eq!(own["end_of_year"], 60);
+    let table = node.ok(&["stats", "--year", "2017"]);
+    assert!(table.contains("On file 1 Jan 2017 年初在档户数"), "{table}");
+    // Now: 60 households in hardship; the 15 that left are under no grade.
+    let now = node.json(&["stats"]);
+    assert_eq!(now["own"]["in_hardship"], 60);
+    let graded: u64 = now["own"]["by_grade"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(graded, 60);
+    // An import without filing days counts on the day of the import, flagged.
+    let undated = node.tmp.path().join("undated.csv");
+    std::fs::write(
+        &undated,
+        format!(
+            "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status\n职工99,{},2,6000,0,800,laid_off,filed\n",
+            sample_id_number(99)
+        ),
+    )
+    .unwrap();
+    node.ok(&["case", "import", undated.to_str().unwrap()]);
+    let now: Value = node.json(&["stats"]);
+    assert_eq!(now["own"]["filed_on_estimated"], 1);
+    // The whole chain once more, for a household filed today.
+    let id = open(&node, 100, "12000", &[]);
+    run_all(&node, chain(&id));
+    node.ok(&["case", "decide", &id, "--decision", "approve"]);
+    assert_eq!(node.json(&["case", "show", &id])["filed_on"], day(0));
+}
