@@ -1550,7 +1550,7 @@ impl Case {
     fn commit(&mut self, editor: &Editor, what: &str) {
         self.doc.commit_with(
             CommitOptions::default()
-                .with_message(what.to_owned())
+                .with_message(format!("{what}{BY_SEPARATOR}{}", editor.by))
                 .with_time(editor.at.as_second()),
         );
     }
@@ -2186,6 +2186,25 @@ fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {
             }
         }
     }
+}
+
+/// Between what a change did and who did it, in the change's message: `case edit — by 张敏`.
+const BY_SEPARATOR: &str = " — by ";
+
+/// The person a change's message names: `case edit — by 张敏` (a case change), or
+/// `conflict resolve ID by 张敏: …` (a resolution).
+pub fn person_of_message(message: &str) -> Option<String> {
+    if let Some((_, by)) = message.rsplit_once(BY_SEPARATOR) {
+        return Some(by.to_owned());
+    }
+    let rest = message.strip_prefix("conflict resolve ")?;
+    let (_, after) = rest.split_once(" by ")?;
+    Some(
+        after
+            .split_once(": ")
+            .map_or(after, |(by, _)| by)
+            .to_owned(),
+    )
 }
 
 /// Parses a comma-separated list of codes as stored.

@@ -74,6 +74,12 @@ const WATCHED: &[(&[&str], &str, &str, Holds)] = &[
         Holds::Money,
     ),
     (
+        &["finances"],
+        "compensation_fen",
+        "compensation",
+        Holds::Money,
+    ),
+    (
         &["household"],
         "size",
         "household size",
@@ -183,6 +189,10 @@ pub struct Side {
     pub value: String,
     /// The node that wrote it, read off the actor.
     pub node: Option<String>,
+    /// The person who wrote it, as the change that wrote it says (changes made before changes
+    /// named their person say nothing).
+    #[serde(default)]
+    pub by: Option<String>,
     /// The Automerge actor, hex.
     pub actor: String,
     /// When the change was made, seconds since the Unix epoch.
@@ -267,9 +277,15 @@ impl Case {
             }
             let mut sides = Vec::with_capacity(values.len());
             for (text, id) in values {
-                let (actor, at) = match doc.hash_for_opid(&id) {
+                let (actor, at, by) = match doc.hash_for_opid(&id) {
                     Some(hash) => match doc.get_change_by_hash(&hash) {
-                        Some(change) => (change.actor_id().clone(), change.timestamp()),
+                        Some(change) => (
+                            change.actor_id().clone(),
+                            change.timestamp(),
+                            change
+                                .message()
+                                .and_then(|m| crate::case::person_of_message(m)),
+                        ),
                         None => continue,
                     },
                     None => continue,
@@ -277,6 +293,7 @@ impl Case {
                 sides.push(Side {
                     value: text,
                     node: node_of_actor(&actor),
+                    by,
                     actor: actor.to_hex_string(),
                     at,
                 });
@@ -312,6 +329,7 @@ pub fn invariant_breaks(
             a.date
         ),
         node: a.node.clone(),
+        by: a.by.clone(),
         actor: String::new(),
         at: a.at.map_or(0, |t| t.as_second()),
     };
@@ -610,10 +628,7 @@ pub fn fund_below_zero(ledger: &mut crate::record::Record) -> Result<Option<Queu
     let sides = outflows
         .iter()
         .map(|(k, e)| {
-            let stamp = match e {
-                Entry::Disbursement { stamp, .. } | Entry::GrantOut { stamp, .. } => Some(stamp),
-                _ => None,
-            };
+            let stamp = Some(e.stamp());
             Side {
                 value: format!(
                     "{k}: {} on {}",
@@ -621,6 +636,7 @@ pub fn fund_below_zero(ledger: &mut crate::record::Record) -> Result<Option<Queu
                     e.date()
                 ),
                 node: stamp.map(|s| s.node.clone()),
+                by: stamp.map(|s| s.by.clone()),
                 actor: String::new(),
                 at: stamp.map_or(0, |s| s.at.as_second()),
             }
@@ -978,6 +994,7 @@ pub fn duplicates_of(
         .map(|s| Side {
             value: s.id.clone(),
             node: Some(s.home.clone()),
+            by: None,
             actor: String::new(),
             at: s.created_at.map_or(0, |t| t.as_second()),
         })

@@ -186,6 +186,59 @@ fn grading_line(g: &Grading, grade: Option<Grade>) -> String {
     line
 }
 
+/// The rows of `case show` a conflict's path marks.
+const CONFLICT_PATHS: &[(&str, &str)] = &[
+    ("Status 状态", "status"),
+    ("Grade 困难等级", "grade.derived"),
+    ("Grade 困难等级", "grade.override"),
+    ("Annual income 年可支配收入", "finances.annual_income_fen"),
+    ("Rigid spending 刚性支出", "finances.rigid_spending_fen"),
+    ("Hardship costs 致困支出", "finances.hardship_costs_fen"),
+    ("Medical costs 年医疗费用", "finances.medical_costs_fen"),
+    ("Compensation 赔偿保险", "finances.compensation_fen"),
+    (
+        "Subsistence line 低保标准 (monthly)",
+        "finances.subsistence_line_fen",
+    ),
+    ("Household 共同生活人口", "household.size"),
+    ("Address 家庭住址", "worker.address"),
+    ("Region 地区", "worker.region"),
+];
+
+/// The fields the grade is computed from.
+const GRADE_INPUTS: &[&str] = &[
+    "finances.annual_income_fen",
+    "finances.rigid_spending_fen",
+    "finances.hardship_costs_fen",
+    "finances.medical_costs_fen",
+    "finances.compensation_fen",
+    "finances.subsistence_line_fen",
+    "household.size",
+];
+
+/// A field in conflict, as its row says it: the conflict's id and every side with its person
+/// and node.
+fn conflict_mark(c: &QueueEntry) -> String {
+    let sides: Vec<String> = c
+        .sides
+        .iter()
+        .map(|s| {
+            format!(
+                "{} ({} at {})",
+                s.value,
+                s.by.as_deref().unwrap_or("?"),
+                s.node.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    format!(
+        "⚠ in conflict 冲突中 {}: {} — `hearth conflicts resolve {} --pick N`",
+        c.id,
+        sides.join(" / "),
+        c.id
+    )
+}
+
 /// One entry of the approvals list as people read it: a decision, a step of the filing chain
 /// with what it found, an aid approval, or an eligibility override.
 fn approval_step(a: &hearth_archive::view::Approval) -> String {
@@ -459,13 +512,13 @@ pub fn conflict_briefs(list: &[ConflictBrief]) -> String {
 
 /// `conflicts show`.
 pub fn conflict_details(c: &QueueEntry) -> String {
-    let mut t = table(&["Side 方", "Value 值", "Node 节点", "Actor", "When 时间"]);
+    let mut t = table(&["Side 方", "Value 值", "By 经办人", "Node 节点", "When 时间"]);
     for (i, s) in c.sides.iter().enumerate() {
         t.add_row(vec![
             (i + 1).to_string(),
             s.value.clone(),
+            s.by.clone().unwrap_or_else(|| "?".into()),
             s.node.clone().unwrap_or_else(|| "?".into()),
-            s.actor.chars().take(16).collect(),
             when(s.at),
         ]);
     }
@@ -687,7 +740,7 @@ pub fn policy_details(p: &Policy, versions: usize) -> String {
     format!("{t}\n{versions} version(s) set at the top node")
 }
 
-pub fn case_details(v: &CaseView) -> String {
+pub fn case_details(v: &CaseView, conflicts: &[QueueEntry]) -> String {
     let mut out = String::new();
     let mut t = table(&["Field 项目", "Value 内容"]);
     let w = &v.worker;
@@ -791,7 +844,30 @@ pub fn case_details(v: &CaseView) -> String {
         ("State of mind 思想状况", text(&v.profile.state_of_mind)),
         ("Aid paid 已帮扶合计", format_yuan(v.assistance_total_fen)),
     ];
-    for (k, val) in rows {
+    for (k, mut val) in rows {
+        let paths = CONFLICT_PATHS
+            .iter()
+            .filter(|(label, _)| *label == k)
+            .map(|(_, p)| *p);
+        for path in paths {
+            for c in conflicts.iter().filter(|c| c.path == path) {
+                let _ = write!(val, "\n{}", conflict_mark(c));
+            }
+        }
+        if k.starts_with("Grade") {
+            let inputs: Vec<&str> = conflicts
+                .iter()
+                .filter(|c| GRADE_INPUTS.contains(&c.path.as_str()))
+                .map(|c| c.field.as_str())
+                .collect();
+            if !inputs.is_empty() {
+                let _ = write!(
+                    val,
+                    "\n⚠ computed from the values shown; in conflict 冲突中: {}",
+                    inputs.join(", ")
+                );
+            }
+        }
         t.add_row(vec![k.to_owned(), val]);
     }
     let _ = writeln!(out, "{t}");

@@ -12,6 +12,8 @@ pub struct Fixture {
     pub salt: FederationSalt,
     pub now: jiff::Zoned,
     pub ids: CountingIds,
+    /// The person at the node.
+    pub by: &'static str,
 }
 
 impl Fixture {
@@ -29,6 +31,7 @@ impl Fixture {
                 .in_tz("Asia/Shanghai")
                 .expect("a fixed time in a known zone"),
             ids: CountingIds::default(),
+            by: "张敏",
         }
     }
 
@@ -36,7 +39,7 @@ impl Fixture {
         Ctx {
             place: &self.place,
             salt: &self.salt,
-            by: "张敏",
+            by: self.by,
             now: &self.now,
             ids: &self.ids,
         }

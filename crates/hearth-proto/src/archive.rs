@@ -799,6 +799,7 @@ pub fn conflict_to(c: &QueueEntry) -> pb::Conflict {
             .map(|s| pb::Side {
                 value: s.value.clone(),
                 node: s.node.clone(),
+                by: s.by.clone(),
                 actor: s.actor.clone(),
                 at: s.at,
             })
@@ -827,6 +828,7 @@ pub fn conflict_from(m: pb::Conflict) -> QueueEntry {
             .map(|s| Side {
                 value: s.value,
                 node: s.node,
+                by: s.by,
                 actor: s.actor,
                 at: s.at,
             })

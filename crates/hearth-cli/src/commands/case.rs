@@ -193,12 +193,23 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
         }
         CaseCommand::Show { id, out } => {
             let (v, advice) = node.get(&id)?;
+            // The open conflicts of this case, to mark the fields they are about.
+            let conflicts: Vec<_> = node
+                .conflicts(false)?
+                .into_iter()
+                .filter(|c| c.case == v.id)
+                .collect();
             if out.json {
                 let mut value = serde_json::to_value(&v)?;
                 value["policy_advice"] = serde_json::to_value(&advice)?;
+                value["conflicts"] = serde_json::to_value(&conflicts)?;
                 print_json(&value)
             } else {
-                crate::out!("{}\n{}", case_details(&v), advice_lines(&advice, &v.id))?;
+                crate::out!(
+                    "{}\n{}",
+                    case_details(&v, &conflicts),
+                    advice_lines(&advice, &v.id)
+                )?;
                 Ok(())
             }
         }

@@ -5,7 +5,7 @@
 use hearth_archive::identity::sample_id_number;
 use serde_json::Value;
 
-use super::{Node, chain, chain_steps, day};
+use super::{Node, chain, chain_steps, day, file_wang, must, must_json, team_and_branch};
 
 /// Runs each line of `lines` at `node`; each must succeed.
 fn run_all(node: &Node, lines: Vec<Vec<String>>) {
@@ -485,4 +485,115 @@ fn the_year_of_seed_003_adds_up_with_the_cli() {
     run_all(&node, chain(&id));
     node.ok(&["case", "decide", &id, "--decision", "approve"]);
     assert_eq!(node.json(&["case", "show", &id])["filed_on"], day(0));
+}
+
+/// Carries what `from` holds for `to` in a signed bundle (no network between them).
+fn carry(root: &std::path::Path, from: &str, to_dir: &str, to_node: &str) {
+    let file = root.join(format!("{from}-to-{to_dir}-{}.hearth", day(0)));
+    let _ = std::fs::remove_file(&file);
+    must(
+        &root.join(from),
+        &[
+            "bundle",
+            "export",
+            "--for",
+            to_node,
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    must(
+        &root.join(to_dir),
+        &["bundle", "import", file.to_str().unwrap()],
+    );
+}
+
+#[test]
+fn the_branch_files_what_the_team_submits_and_a_conflict_tells_its_sides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    team_and_branch(root);
+    let (t1, br) = (root.join("t1"), root.join("br"));
+    // The team runs the chain and submits; the branch, above it, files it.
+    let id = file_wang(&t1);
+    carry(root, "t1", "br", "demo.branch");
+    let line = must(
+        &br,
+        &[
+            "case",
+            "decide",
+            &id,
+            "--decision",
+            "approve",
+            "--note",
+            "同意建档",
+        ],
+    );
+    assert!(line.contains("now filed 建档"), "{line}");
+    // Aid of 3,000 at the team (authority 1,000) waits for the branch's approval.
+    must(
+        &t1,
+        &[
+            "fund",
+            "income",
+            "--source",
+            "budget",
+            "--amount",
+            "10000",
+            "--date",
+            "2026-01-05",
+        ],
+    );
+    carry(root, "br", "t1", "demo.team-1");
+    let aid = [
+        "assist",
+        "add",
+        &id,
+        "--kind",
+        "living",
+        "--amount",
+        "3000",
+        "--date",
+        &day(0),
+    ];
+    let refused = super::hearth(&t1, &aid);
+    assert_eq!(refused.status.code(), Some(2));
+    must(
+        &br,
+        &[
+            "assist",
+            "approve",
+            &id,
+            "--kind",
+            "living",
+            "--amount",
+            "3000",
+            "--note",
+            "住院期间",
+        ],
+    );
+    carry(root, "br", "t1", "demo.team-1");
+    let paid = must(&t1, &aid);
+    assert!(
+        paid.contains("on approval") && paid.contains("demo.branch"),
+        "{paid}"
+    );
+
+    // Both change the annual income offline; after the bundles cross, the case says so.
+    must(&t1, &["case", "edit", &id, "--annual-income", "20000"]);
+    must(&br, &["case", "edit", &id, "--annual-income", "50000"]);
+    carry(root, "t1", "br", "demo.branch");
+    carry(root, "br", "t1", "demo.team-1");
+    let shown = must(&t1, &["case", "show", &id]);
+    assert!(shown.contains("⚠ in conflict 冲突中"), "{shown}");
+    assert!(
+        shown.contains("20,000.00 (caseworker li at demo.team-1)")
+            && shown.contains("50,000.00 (caseworker li at demo.branch)"),
+        "{shown}"
+    );
+    assert!(shown.contains("computed from the values shown"), "{shown}");
+    let case = must_json(&t1, &["case", "show", &id]);
+    let conflict = case["conflicts"][0]["id"].as_str().unwrap().to_owned();
+    let resolved = must(&t1, &["conflicts", "resolve", &conflict, "--pick", "1"]);
+    assert!(!resolved.contains("000000"), "money in yuan: {resolved}");
 }

@@ -15,6 +15,7 @@ fn branch() -> Fixture {
         parents: Vec::new(),
         children: vec!["demo.team-1".into()],
     };
+    b.by = "李强";
     b
 }
 
@@ -49,6 +50,34 @@ fn concurrent_values_are_queued_and_resolved_by_picking_a_side() {
     assert_eq!(
         (c.kind(), c.field.as_str()),
         (ConflictKind::Field, "annual income")
+    );
+    // Each side names its value in yuan, its person and its node.
+    let mut sides: Vec<(&str, Option<&str>, Option<&str>)> = c
+        .sides
+        .iter()
+        .map(|s| (s.value.as_str(), s.by.as_deref(), s.node.as_deref()))
+        .collect();
+    sides.sort();
+    assert_eq!(
+        sides,
+        [
+            ("7,000.00", Some("张敏"), Some("demo.team-1")),
+            ("7,500.00", Some("李强"), Some("demo.branch"))
+        ]
+    );
+    // The case tells one story meanwhile: grade, figure and basis from the income shown.
+    let v = get(&mut t, &id).unwrap();
+    let shown = v.finances.annual_income_fen.unwrap();
+    // A year's income over 12 months and 2 people, rounded to the fen.
+    let per_person = (shown + 12) / 24;
+    assert_eq!(v.grading.per_capita_monthly_fen, Some(per_person));
+    assert!(
+        v.grading
+            .basis
+            .as_deref()
+            .is_some_and(|b| b.contains(&hearth_archive::money::format_yuan(per_person))),
+        "{:?}",
+        v.grading.basis
     );
     // A value is typed as the field is: money in yuan.
     let e =
