@@ -282,9 +282,7 @@ impl Case {
                         Some(change) => (
                             change.actor_id().clone(),
                             change.timestamp(),
-                            change
-                                .message()
-                                .and_then(|m| crate::case::person_of_message(m)),
+                            change.message().and_then(crate::case::person_of_message),
                         ),
                         None => continue,
                     },
