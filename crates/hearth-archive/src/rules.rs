@@ -15,6 +15,7 @@
 //! | `entry_by_its_node` | an entry is written whole by the node it names (`node`, `added_by`) |
 //! | `aid_by_payer` | aid is recorded by its paying node (a merged copy, see below, by the merger) |
 //! | `trail_by_from` | an escalation step is written by its `from` node |
+//! | `decided_above_home` | a case's home never returns or rejects it, nor approves aid above its authority on it; it approves its own filing only at the top (no parent, by its certificate) |
 //! | `summary_by_its_node` | a summary is written by its node |
 //! | `ledger_by_owner` | a fund ledger is written by its owner; a grant into it by the owner's parent |
 //! | `policy_by_top` | the federation policy is written at the top |
@@ -50,6 +51,7 @@ pub const RULES: &[&str] = &[
     "entry_by_its_node",
     "aid_by_payer",
     "trail_by_from",
+    "decided_above_home",
     "summary_by_its_node",
     "ledger_by_owner",
     "policy_by_top",
@@ -592,6 +594,9 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
         for e in &now {
             let checked =
                 self.entry(owned.what, owned.authors, owned.nested, e, old.contains(e))?;
+            if let Some((writer, fields)) = &checked {
+                self.decided_above_home(owned, writer, fields)?;
+            }
             let Some(nested) = owned.nested else {
                 continue;
             };
@@ -623,6 +628,45 @@ impl<T: Topology + ?Sized> Ctx<'_, T> {
             }
         }
         Ok(())
+    }
+
+    /// A new decision or status change written by the case's home: the home does not return
+    /// or reject its own case, nor approve aid above its authority on it, and approves its own
+    /// filing only when it has no parent. (A status of `filed` written by the home is not
+    /// refused: an import of cases on file in the paper records writes it, and a receiver
+    /// cannot tell the two apart.)
+    fn decided_above_home(&self, owned: &Owned, writer: &str, fields: &Map) -> Result<(), Breach> {
+        let home = self.after.root.text("home").unwrap_or_default();
+        if writer != home {
+            return Ok(());
+        }
+        let id = self.id;
+        let what = match owned.path {
+            ["approvals"] => match (fields.text("step"), fields.text("decision")) {
+                (_, Some("return" | "reject")) => Some("returned or rejected its own case"),
+                (Some(crate::case::AID_APPROVAL), _) => {
+                    Some("approved aid above its own authority on its own case")
+                }
+                (Some("review"), Some("approve")) => match self.topo.parents(home) {
+                    Some(p) if p.is_empty() => None,
+                    None if self.legacy => None,
+                    None => return Err(unattested("decided_above_home", home)),
+                    Some(_) => Some("approved its own case, which its parent approves"),
+                },
+                _ => None,
+            },
+            ["status_history"] if fields.text("to") == Some("returned") => {
+                Some("returned its own case")
+            }
+            _ => None,
+        };
+        match what {
+            Some(what) => Err(breach(
+                "decided_above_home",
+                format!("{writer}, the home of case {id}, {what}; a superior decides"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Checks one entry, unless it was `held` before and is unchanged: every field written by
@@ -903,5 +947,64 @@ mod tests {
         assert_eq!(copy.paying_node.as_deref(), Some("demo.team-2"));
         assert_eq!(copy.merged_node.as_deref(), Some("demo.team-2"));
         assert_eq!(copy.merged_from.as_deref(), Some(id2.as_str()));
+    }
+
+    /// Appends to the approvals of `c` as `node` would, with `fields`, bypassing the case's own
+    /// checks (as a hostile node's software would).
+    fn forge_approval(c: &mut Case, node: &str, fields: &[(&str, &str)]) {
+        use automerge::transaction::Transactable;
+        let doc = c.doc_mut();
+        let list = match doc.get(ROOT, "approvals").unwrap() {
+            Some((_, id)) => id,
+            None => panic!("a case has approvals"),
+        };
+        let at = doc.length(&list);
+        let e = doc.insert_object(&list, at, ObjType::Map).unwrap();
+        doc.put(&e, "node", node).unwrap();
+        for (k, v) in fields {
+            doc.put(&e, *k, *v).unwrap();
+        }
+        doc.commit();
+    }
+
+    #[test]
+    fn the_home_does_not_decide_on_its_own_case() {
+        let mut c = case_at("demo.team-1", "a");
+        let id = c.id().unwrap();
+        let team = ["demo.team-1".to_owned()];
+        let before = c_doc(&mut c);
+        for fields in [
+            &[("step", "review"), ("decision", "return"), ("note", "x")][..],
+            &[("step", "review"), ("decision", "approve")],
+            &[("step", crate::case::AID_APPROVAL), ("decision", "approve")],
+        ] {
+            let mut forged =
+                Case::from_doc(before.clone(), crate::actor_id("demo.team-1", &[1; 8])).unwrap();
+            forge_approval(&mut forged, "demo.team-1", fields);
+            let e =
+                check(&id, Some(&before), &c_doc(&mut forged), &team, &Demo, false).unwrap_err();
+            assert_eq!(e.rule, "decided_above_home", "{fields:?}: {e}");
+        }
+        // The branch, above the team, decides.
+        let mut b = at_branch(&mut c);
+        let held = c_doc(&mut b);
+        forge_approval(
+            &mut b,
+            "demo.branch",
+            &[("step", "review"), ("decision", "return"), ("note", "x")],
+        );
+        let branch = ["demo.branch".to_owned()];
+        check(&id, Some(&held), &c_doc(&mut b), &branch, &Demo, false).unwrap();
+        // A node with no parent approves its own.
+        let mut top = case_at("demo.enterprise", "t");
+        let top_id = top.id().unwrap();
+        let held = c_doc(&mut top);
+        forge_approval(
+            &mut top,
+            "demo.enterprise",
+            &[("step", "review"), ("decision", "approve")],
+        );
+        let ent = ["demo.enterprise".to_owned()];
+        check(&top_id, Some(&held), &c_doc(&mut top), &ent, &Demo, false).unwrap();
     }
 }
