@@ -24,6 +24,8 @@ pub fn write(d: &Disclosure, dir: &Path) -> Result<Vec<PathBuf>> {
          | 本年收入 Income | {income} |\n\
          | 本年帮扶支出 Aid paid | {paid} |\n\
          | 下拨补助 Grants to lower unions | {granted} |\n\
+         | 本年借出 Lent | {lent} |\n\
+         | 本年收回借款 Loans repaid | {repaid} |\n\
          | 年末结余 Closing balance | {closing} |\n",
         node = l.node,
         year = l.year,
@@ -31,6 +33,8 @@ pub fn write(d: &Disclosure, dir: &Path) -> Result<Vec<PathBuf>> {
         income = format_yuan(l.income_total_fen()),
         paid = format_yuan(l.disbursed_total_fen()),
         granted = format_yuan(l.granted_fen),
+        lent = format_yuan(l.lent_fen),
+        repaid = format_yuan(l.repaid_fen),
         closing = format_yuan(l.closing_fen),
     );
     text.push_str("\n## 收入 Income\n\n| 日期 Date | 来源 Source | 拨付单位 From | 金额 Amount |\n|---|---|---|---:|\n");

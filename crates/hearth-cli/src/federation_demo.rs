@@ -1,6 +1,6 @@
 //! `hearth demo`: a five-node federation in this process on loopback, with real mutual TLS,
-//! real stores in throwaway data dirs and the real sync protocol. team-1 files a case and
-//! escalates it to the municipal federation; the branch is cut off; team-1 and the enterprise
+//! real stores in throwaway data dirs and the real sync protocol. team-1 runs a case's filing
+//! chain, submits it and escalates it to the municipal federation; the branch approves it; the branch is cut off; team-1 and the enterprise
 //! each record aid while it is down; the branch comes back; every holder converges. team-2, a
 //! sibling of team-1, must never see the case. Then the summaries, a conflict and its
 //! resolution, and an offline bundle from team-2, whose site has no link.
@@ -88,10 +88,13 @@ async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
             Case::create(&bound, actor, e, &fields)
         })
         .await??;
+    let id = case_id.to_owned();
     fed.t2
-        .edit(case_id, "赵干事", |c, e| {
-            c.file(e)?;
-            c.report_to(e, BR, "filed: reported to the branch")
+        .archive("赵干事", move |r, ctx| {
+            let day = ctx.now.date() - hearth_archive::jiff::Span::new().days(21);
+            archive::chain_writes(&id, day)
+                .into_iter()
+                .try_for_each(|w| archive::write(r, ctx, w).map(drop))
         })
         .await??;
     let started = Instant::now();
@@ -114,7 +117,7 @@ async fn bundle_scene(fed: &mut Federation) -> Result<bool> {
         && fed.br.heads(case_id).await?.is_some();
     let yes = |ok: bool| if ok { "yes 是" } else { "NO 否" };
     crate::out!(
-        "\n9. team-2's site has no link: it files case {case_id} offline and exports a signed \
+        "\n9. team-2's site has no link: it runs the chain of case {case_id} offline, submits it and exports a signed \
          bundle for the branch ({} document(s), {} bytes)",
         exported.documents,
         exported.file.len()
@@ -180,15 +183,24 @@ async fn demo() -> Result<()> {
         })
         .await??;
     let started = Instant::now();
+    let id = case_id.to_owned();
     fed.t1
-        .edit(case_id, "李干事", |c, e| {
-            c.file(e)?;
-            c.set_escalation_target(
-                e,
-                Level::Municipal,
-                "medical costs over the municipal threshold",
-            )?;
-            c.report_to(e, BR, "filed: reported to the branch")
+        .archive("李干事", move |r, ctx| {
+            // The chain ran on paper three weeks ago: review, home visit, civil affairs, notice.
+            let day = ctx.now.date() - hearth_archive::jiff::Span::new().days(21);
+            for w in archive::chain_writes(&id, day) {
+                archive::write(r, ctx, w)?;
+            }
+            archive::write(
+                r,
+                ctx,
+                archive::Write::Escalate {
+                    case: id,
+                    to_level: Level::Municipal.code().into(),
+                    reason: "medical costs over the municipal threshold".into(),
+                    via: None,
+                },
+            )
         })
         .await??;
     let reached = wait_for(LIMIT, || async {
@@ -201,8 +213,40 @@ async fn demo() -> Result<()> {
         bail!("the escalated case did not reach the municipal federation");
     }
     crate::out!(
-        "2. team-1 filed case {case_id} (grade deep 深度困难) and escalated it to municipal: \
-         branch, enterprise and municipal hold it ({})",
+        "2. team-1 ran the filing chain of case {case_id} (grade deep 深度困难), submitted it and \
+         escalated it to municipal: branch, enterprise and municipal hold it ({})",
+        ms(started)
+    )?;
+    let started = Instant::now();
+    let id = case_id.to_owned();
+    fed.br
+        .archive("张主席", move |r, ctx| {
+            archive::write(
+                r,
+                ctx,
+                archive::Write::Decide {
+                    case: id,
+                    decision: "approve".into(),
+                    note: "同意建档".into(),
+                },
+            )
+        })
+        .await??;
+    let filed = wait_for(LIMIT, || async {
+        let id = case_id.to_owned();
+        fed.t1
+            .archive("demo", move |r, _| archive::get(r, &id))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|v| v.status == hearth_archive::Status::Filed)
+    })
+    .await;
+    if !filed {
+        bail!("the branch's approval did not reach team-1");
+    }
+    crate::out!(
+        "   the branch, above team-1, approved it: the case is on file (filed 建档) at every holder ({})",
         ms(started)
     )?;
 
@@ -210,7 +254,7 @@ async fn demo() -> Result<()> {
     crate::out!("3. the branch goes offline: team-1 is cut off from everything above it")?;
     let aid = |id: &str, fen: i64| NewAssistance {
         id: id.into(),
-        kind: AssistanceKind::Medical,
+        kind: AssistanceKind::Living,
         amount_fen: fen,
         date: hearth_archive::calendar::day_of(hearth_archive::jiff::Timestamp::now()),
         paying_node: None,
@@ -230,7 +274,7 @@ async fn demo() -> Result<()> {
         })
         .await??;
     crate::out!(
-        "4. while cut: team-1 records medical aid 500.00, the enterprise medical aid 2,000.00"
+        "4. while cut: team-1 records living aid 500.00, the enterprise living aid 2,000.00"
     )?;
 
     let started = Instant::now();
@@ -351,9 +395,9 @@ async fn demo() -> Result<()> {
     // A conflict: the branch is cut off again, and team-1 and the enterprise each correct the
     // household's annual income to a different figure.
     fed.br.stop().await;
-    for (node, yuan) in [(&fed.t1, "31000"), (&fed.en, "45000")] {
+    for (node, person, yuan) in [(&fed.t1, "李干事", "31000"), (&fed.en, "王主任", "45000")] {
         let case = case_id.to_owned();
-        node.archive("李干事", move |r, ctx| {
+        node.archive(person, move |r, ctx| {
             archive::write(
                 r,
                 ctx,

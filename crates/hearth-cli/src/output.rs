@@ -737,6 +737,43 @@ pub fn policy_details(p: &Policy, versions: usize) -> String {
             e.medical_to.label()
         ),
     ]);
+    let g = &p.grading;
+    t.add_row(vec![
+        "Grading 评定标准".into(),
+        format!(
+            "deep: below {} the line 低于{}低保; relative: within {} × the line 相对困难 {} 倍以内; accident: below the line after this year's costs net of compensation",
+            if g.at_or_below { "or at" } else { "(not at)" },
+            if g.at_or_below { "或等于" } else { "" },
+            g.multiplier(),
+            g.multiplier()
+        ),
+    ]);
+    t.add_row(vec![
+        "Exclusions 排除条件".into(),
+        g.exclusions
+            .iter()
+            .map(|e| e.label())
+            .collect::<Vec<_>>()
+            .join(", "),
+    ]);
+    t.add_row(vec![
+        "Filing approved at 审批建档".into(),
+        format!("{} or above, not the home", p.filing_level.label()),
+    ]);
+    t.add_row(vec![
+        "Public notice 公示期".into(),
+        format!("{} working days 个工作日", p.notice_working_days),
+    ]);
+    for (grade, months) in &p.living_cap_months {
+        t.add_row(vec![
+            format!("Living aid 生活救助 {}", grade.label()),
+            format!("at most {months} months of the line a year 不超过{months}个月低保"),
+        ]);
+    }
+    t.add_row(vec![
+        "Loan limit 单笔借款上限".into(),
+        format_yuan(p.loan_limit_fen),
+    ]);
     format!("{t}\n{versions} version(s) set at the top node")
 }
 
