@@ -150,6 +150,7 @@ fn case(v: &CaseView) -> Result<()> {
         f.medical_costs_fen,
         f.largest_stay_fen,
         f.aid_request_fen,
+        f.compensation_fen,
     ];
     let monthly = f.monthly_income_fen.values().map(|m| Some(*m));
     if figures
@@ -169,7 +170,8 @@ fn case(v: &CaseView) -> Result<()> {
             v.loans
                 .iter()
                 .flat_map(|l| l.repayments.iter().map(|r| r.amount_fen)),
-        );
+        )
+        .chain(v.approvals.iter().filter_map(|a| a.amount_fen));
     for fen in amounts {
         if !(1..=MAX_FEN).contains(&fen) {
             return Err(implausible(format!("a record of {fen} fen")));
@@ -185,7 +187,14 @@ fn case(v: &CaseView) -> Result<()> {
                 .chain(l.repayments.iter().map(|r| r.date))
         }))
         .chain(v.visits.iter().map(|x| x.date))
-        .chain(v.reviews.iter().map(|r| r.date));
+        .chain(v.reviews.iter().map(|r| r.date))
+        .chain(
+            v.approvals
+                .iter()
+                .flat_map(|a| a.date.into_iter().chain(a.until)),
+        )
+        .chain(v.status_history.iter().filter_map(|c| c.on))
+        .chain(v.filed_on);
     for date in dates {
         if !DATE_YEARS.contains(&date.year()) {
             return Err(implausible(format!("a record dated {date}")));
@@ -212,9 +221,20 @@ fn check_policy(key: &str, p: &Policy) -> Result<()> {
             &p.one_off_cap_fen,
             &p.escalation.medical_yearly_fen,
             &p.escalation.medical_stay_fen,
+            &p.loan_limit_fen,
         ]);
     if p.levels.is_empty() {
         return Err(implausible(format!("policy {key} has no levels")));
+    }
+    // The bounds a top node's `policy set` enforces (`Policy::validate`): a notice of millions of
+    // working days would hold a node counting them.
+    if !(1..=60).contains(&p.notice_working_days)
+        || !(100..=1000).contains(&p.grading.relative_percent)
+        || p.living_cap_months.values().any(|m| *m > 24)
+    {
+        return Err(implausible(format!(
+            "policy {key} has a notice, multiplier or months of aid out of range"
+        )));
     }
     for fen in amounts {
         if !(0..=MAX_FEN).contains(fen) {
@@ -314,6 +334,23 @@ mod tests {
     fn honest_records_pass() {
         let actor = crate::actor_id("demo.municipal", &[1; 8]);
         let mut policy = crate::Record::create("policy", actor.clone(), &editor()).unwrap();
+        policy
+            .put(&editor(), "v000001", &Policy::builtin())
+            .unwrap();
+        // A notice of four billion working days would hold a node counting them.
+        let endless = Policy {
+            notice_working_days: u32::MAX,
+            ..Policy::builtin()
+        };
+        policy.put(&editor(), "v000002", &endless).unwrap();
+        let e = received("policy", &policy.into_doc()).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+        let mut policy = crate::Record::create(
+            "policy",
+            crate::actor_id("demo.municipal", &[1; 8]),
+            &editor(),
+        )
+        .unwrap();
         policy
             .put(&editor(), "v000001", &Policy::builtin())
             .unwrap();

@@ -404,6 +404,14 @@ impl Policy {
                 "the relative multiplier must be from 1 to 10 times the line, e.g. \"2\" or \"1.5\"".into(),
             ));
         }
+        if self.living_cap_months.values().any(|m| *m > 24) {
+            return Err(invalid(
+                "living aid is capped at most at 24 months of the line a year".into(),
+            ));
+        }
+        if self.loan_limit_fen <= 0 {
+            return Err(invalid("the loan limit must be above zero".into()));
+        }
         if !(1..=60).contains(&self.notice_working_days) {
             return Err(invalid("a public notice runs 1 to 60 working days".into()));
         }
