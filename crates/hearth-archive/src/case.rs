@@ -1489,6 +1489,15 @@ impl Case {
             .map(|o| o.grade)
             .or(grading.derived);
         let assistance = Self::read_assistance(doc)?;
+        let status_history = Self::read_status_history(doc)?;
+        // A case filed before filing days were recorded: the day it was first filed.
+        let filed_on = match get_date(doc, &ROOT, "filed_on")? {
+            Some(day) => Some(day),
+            None => status_history
+                .iter()
+                .find(|c| c.to == Status::Filed)
+                .and_then(|c| c.at.map(crate::calendar::day_of)),
+        };
         Ok(CaseView {
             id: get_str(doc, &ROOT, "id")?
                 .ok_or_else(|| ArchiveError::Schema("id is missing".into()))?,
@@ -1503,7 +1512,7 @@ impl Case {
             finances: Self::read_finances(doc)?,
             causes: Self::read_causes(doc)?,
             profile: Self::read_profile(doc)?,
-            status_history: Self::read_status_history(doc)?,
+            status_history,
             escalation: Self::read_escalation(doc)?,
             approvals: Self::read_approvals(doc)?,
             assistance_total_fen: assistance.iter().map(|a| a.amount_fen).sum(),
@@ -1513,7 +1522,7 @@ impl Case {
             reviews: Self::read_reviews(doc)?,
             created_at: get_timestamp(doc, &ROOT, "created_at")?,
             created_by: get_str(doc, &ROOT, "created_by")?,
-            filed_on: get_date(doc, &ROOT, "filed_on")?,
+            filed_on,
             filed_on_estimated: get_bool(doc, &ROOT, "filed_on_estimated")?.unwrap_or(false),
         })
     }
