@@ -29,38 +29,30 @@ struct Node {
 }
 
 impl Node {
+    /// A team (with no parent configured yet), with 100,000 in its fund.
     fn init() -> Node {
-        let node = Node {
-            tmp: tempfile::tempdir().expect("temp dir"),
-        };
-        node.ok(&["init", "--node-id", "demo.team-1", "--level", "team"]);
-        node.ok(&[
-            "fund",
-            "income",
-            "--source",
-            "budget",
-            "--amount",
-            "100000",
-            "--date",
-            "2026-01-05",
-        ]);
-        node
+        Node::init_as("demo.team-1", "team", "100000")
     }
 
     /// A branch with no parent (the top of its federation, which approves its own files), with
     /// 100,000 in its fund.
     fn init_top() -> Node {
+        Node::init_as("demo.branch-1", "branch", "100000")
+    }
+
+    /// A node `id` of `level` with `fund` yuan in its fund.
+    fn init_as(id: &str, level: &str, fund: &str) -> Node {
         let node = Node {
             tmp: tempfile::tempdir().expect("temp dir"),
         };
-        node.ok(&["init", "--node-id", "demo.branch-1", "--level", "branch"]);
+        node.ok(&["init", "--node-id", id, "--level", level]);
         node.ok(&[
             "fund",
             "income",
             "--source",
             "budget",
             "--amount",
-            "100000",
+            fund,
             "--date",
             "2026-01-05",
         ]);
@@ -1916,20 +1908,7 @@ fn disclosure_files_mask_names_and_hold_no_id_address_or_phone() {
 #[test]
 fn aid_paid_here_draws_on_the_fund_and_an_empty_fund_pays_nothing() {
     // A branch with 8,000 in its fund, no parent: it files its own cases.
-    let node = Node {
-        tmp: tempfile::tempdir().expect("temp dir"),
-    };
-    node.ok(&["init", "--node-id", "demo.branch-1", "--level", "branch"]);
-    node.ok(&[
-        "fund",
-        "income",
-        "--source",
-        "budget",
-        "--amount",
-        "8000",
-        "--date",
-        "2026-01-05",
-    ]);
+    let node = Node::init_as("demo.branch-1", "branch", "8000");
     let mut ids = Vec::new();
     for n in 1..=3 {
         let made = node.json(&[

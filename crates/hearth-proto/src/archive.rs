@@ -916,24 +916,14 @@ fn entry_to(id: &str, e: &Entry) -> pb::LedgerEntry {
             case,
             loan,
             ..
-        } => E::LoanOut(pb::LoanMoney {
-            date: date.to_string(),
-            amount_fen: *amount_fen,
-            case: case.clone(),
-            loan: loan.clone(),
-        }),
+        } => E::LoanOut(loan_money(*date, *amount_fen, case, loan)),
         Entry::LoanBack {
             date,
             amount_fen,
             case,
             loan,
             ..
-        } => E::LoanBack(pb::LoanMoney {
-            date: date.to_string(),
-            amount_fen: *amount_fen,
-            case: case.clone(),
-            loan: loan.clone(),
-        }),
+        } => E::LoanBack(loan_money(*date, *amount_fen, case, loan)),
     };
     pb::LedgerEntry {
         id: id.to_owned(),
@@ -941,6 +931,16 @@ fn entry_to(id: &str, e: &Entry) -> pb::LedgerEntry {
         node: stamp.node.clone(),
         at: stamp.at.as_millisecond(),
         entry: Some(entry),
+    }
+}
+
+/// Money lent from a fund or repaid into it, as a message.
+fn loan_money(date: Date, amount_fen: i64, case: &str, loan: &str) -> pb::LoanMoney {
+    pb::LoanMoney {
+        date: date.to_string(),
+        amount_fen,
+        case: case.to_owned(),
+        loan: loan.to_owned(),
     }
 }
 

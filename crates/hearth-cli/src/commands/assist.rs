@@ -58,7 +58,7 @@ pub enum AssistCommand {
 }
 
 pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
-    let (id, kind, amount, date, paying_node, approving_node, note, out) = match command {
+    match command {
         AssistCommand::Add {
             id,
             kind,
@@ -68,16 +68,18 @@ pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
             approving_node,
             note,
             out,
-        } => (
-            id,
-            kind,
-            amount,
-            date,
-            paying_node,
-            approving_node,
-            note,
-            out,
-        ),
+        } => {
+            let w = Write::AddAssistance {
+                case: id,
+                kind,
+                amount,
+                date,
+                paying_node,
+                approving_node,
+                note,
+            };
+            add(node, w, out.json)
+        }
         AssistCommand::Approve {
             id,
             kind,
@@ -97,7 +99,7 @@ pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
                 .iter()
                 .find(|a| a.id.as_deref() == Some(record(&w)))
                 .context("the node did not return the approval")?;
-            return done(
+            done(
                 out.json,
                 json!({ "id": v.id, "approval": a }),
                 format!(
@@ -108,18 +110,14 @@ pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
                     node.config.node_id,
                     a.id.as_deref().unwrap_or_default()
                 ),
-            );
+            )
         }
-    };
-    let w = node.write(Write::AddAssistance {
-        case: id,
-        kind,
-        amount,
-        date,
-        paying_node,
-        approving_node,
-        note,
-    })?;
+    }
+}
+
+/// `assist add`: the payment, and what it was paid on.
+fn add(node: &mut Node, w: Write, json: bool) -> Result<()> {
+    let w = node.write(w)?;
     let v = &w.case;
     let aid = v
         .assistance
@@ -137,7 +135,7 @@ pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
         })
         .unwrap_or_default();
     done(
-        out.json,
+        json,
         json!({ "id": v.id, "assistance": aid.id, "amount_fen": aid.amount_fen, "assistance_total_fen": v.assistance_total_fen, "approval": aid.approval }),
         format!(
             "recorded {} {} on case {}{approved}; aid paid in all {}",

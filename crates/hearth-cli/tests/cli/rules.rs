@@ -154,7 +154,7 @@ fn the_chain_runs_forwards_and_only_a_superior_files_or_returns() {
 
 #[test]
 fn money_stays_within_the_rules() {
-    // A team (authority 1,000) under a branch, 50,000 in its fund.
+    // A team (authority 1,000) under a branch, 100,000 in its fund.
     let team = Node::init();
     team.ok(&["peer", "add", "--id", "demo.branch", "--relation", "parent"]);
     let draft = open(&team, 1, "12000", &[]);
@@ -205,26 +205,7 @@ fn money_stays_within_the_rules() {
     );
 
     // An enterprise at the top (authority 20,000): caps per case and year, medical aid.
-    let top = Node {
-        tmp: tempfile::tempdir().unwrap(),
-    };
-    top.ok(&[
-        "init",
-        "--node-id",
-        "demo.enterprise",
-        "--level",
-        "enterprise",
-    ]);
-    top.ok(&[
-        "fund",
-        "income",
-        "--source",
-        "budget",
-        "--amount",
-        "47000",
-        "--date",
-        "2026-01-05",
-    ]);
+    let top = Node::init_as("demo.enterprise", "enterprise", "47000");
     let csv = filed_csv(&top, "filed.csv", &[(3, "2025-03-01"), (4, "2025-03-01")]);
     let ids: Vec<String> = top.json(&["case", "import", csv.to_str().unwrap()])["ids"]
         .as_array()
