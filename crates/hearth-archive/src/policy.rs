@@ -201,6 +201,19 @@ impl Policy {
                 case.status.label()
             ));
         }
+        let filed_on_override = case
+            .approvals
+            .iter()
+            .any(|a| a.step.as_deref() == Some(crate::case::ELIGIBILITY_OVERRIDE));
+        if aid.kind != AssistanceKind::Emergency
+            && case.grade == Some(Grade::NotEligible)
+            && !filed_on_override
+        {
+            return rule(format!(
+                "the household is not eligible 不符合条件 by the grading standard ({}); lift or close the case, or pay emergency relief (--kind emergency)",
+                case.grading.basis.as_deref().unwrap_or("its figures")
+            ));
+        }
         if aid.kind != AssistanceKind::Emergency
             && let Some(filed) = case.filed_on.filter(|f| aid.date < *f)
         {

@@ -223,6 +223,21 @@ fn money_goes_only_where_the_rules_let_it() {
     assert!(e.to_string().contains("at most 400.00 more"), "{e}");
     form.medical_costs = None;
     assert_eq!(view(&mut cases, &id).assistance.len(), 2);
+
+    // The household's income rose past the standard: no more regular aid on it.
+    form.annual_income = Some("200000".into());
+    crate::write(
+        &mut cases,
+        &f.ctx(),
+        crate::Write::EditCase {
+            case: id.clone(),
+            form,
+        },
+    )
+    .unwrap();
+    let e = aid(&mut cases, &f, &id, "living", "100", None).unwrap_err();
+    assert!(e.to_string().contains("not eligible 不符合条件"), "{e}");
+    aid(&mut cases, &f, &id, "emergency", "100", None).unwrap();
 }
 
 #[test]
