@@ -246,7 +246,7 @@ async fn demo() -> Result<()> {
         bail!("the branch's approval did not reach team-1");
     }
     crate::out!(
-        "   the branch, above team-1, approved it: the case is on file (filed 建档) at every holder ({})",
+        "   the branch, above team-1, approved it, and team-1 holds it on file (filed 建档) ({})",
         ms(started)
     )?;
 

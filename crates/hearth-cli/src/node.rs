@@ -422,6 +422,16 @@ impl Node {
         ask!(self, Request::Stats { year }, Reply::Stats(s) => s)
     }
 
+    /// Changes an account (see [`archive::account_write`]).
+    pub fn account(&mut self, w: archive::AccountWrite) -> Result<archive::AccountWritten> {
+        ask!(self, Request::Account(w), Reply::Account(a) => a)
+    }
+
+    /// The node's accounts.
+    pub fn accounts(&mut self) -> Result<Vec<archive::AccountView>> {
+        ask!(self, Request::Accounts, Reply::Accounts(a) => a)
+    }
+
     /// Cases with loans outstanding, overdue first, fetched page by page.
     pub fn loans(&mut self) -> Result<Vec<CaseSummary>> {
         self.all_pages(|page| {

@@ -1124,3 +1124,24 @@ pub fn borrower_list(cases: &[CaseSummary], today: jiff::civil::Date) -> String 
         format_yuan(overdue_total)
     )
 }
+
+/// `user list`.
+pub fn account_list(accounts: &[hearth_ops::AccountView]) -> String {
+    let mut t = table(&[
+        "Account 账户",
+        "Role 角色",
+        "Status 状态",
+        "Added 创建",
+        "By 创建人",
+    ]);
+    for a in accounts {
+        t.add_row(vec![
+            a.name.clone(),
+            a.role.label(),
+            crate::commands::account_status(a),
+            local_time(Some(a.created_at)),
+            a.created_by.clone(),
+        ]);
+    }
+    format!("{t}\n{} account(s)", accounts.len())
+}

@@ -1537,6 +1537,14 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
     let listed: Value = serde_json::from_str(&run(&t1, &["case", "list", "--json"])).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 3);
     run(&t1, &["compact"]);
+    // The node's people, through the running node.
+    let added: Value = serde_json::from_str(&run(
+        &t1,
+        &["user", "add", "王监督", "--role", "auditor", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(added["password"].as_str().map(str::len), Some(16));
+    assert!(run(&t1, &["user", "list"]).contains("auditor 监督员"));
     wait_until("the team's edits to reach the branch", || {
         show(&br).is_some_and(|v| {
             v["assistance_total_fen"] == 90_000 && v["escalation"]["target_level"] == "enterprise"

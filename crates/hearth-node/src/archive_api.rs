@@ -487,6 +487,26 @@ impl Archive for ArchiveService {
         }
     }
 
+    async fn accounts(
+        &self,
+        request: Request<pb::AccountsRequest>,
+    ) -> Result<Response<pb::AccountsReply>, Status> {
+        let by = self.caller(&request, &request.get_ref().by)?;
+        let request = match hearth_proto::archive::accounts_from(request.into_inner()) {
+            Some(w) => archive::Request::Account(w),
+            None => archive::Request::Accounts,
+        };
+        match self.serve(by, None, request).await? {
+            archive::Reply::Account(w) => Ok(Response::new(
+                hearth_proto::archive::accounts_reply_to(&[w.account], w.password),
+            )),
+            archive::Reply::Accounts(list) => Ok(Response::new(
+                hearth_proto::archive::accounts_reply_to(&list, None),
+            )),
+            other => Err(status(unexpected(&other))),
+        }
+    }
+
     async fn set_policy(
         &self,
         request: Request<pb::SetPolicyRequest>,
@@ -617,7 +637,25 @@ impl ArchiveRemote {
             Request::Resolve { conflict, how } => {
                 Reply::Conflict(self.resolve(conflict, how).await?)
             }
+            Request::Account(w) => {
+                let (mut list, password) = self.accounts(Some(w)).await?;
+                let account = list
+                    .pop()
+                    .ok_or_else(|| Status::internal("the node answered with no account"))?;
+                Reply::Account(archive::AccountWritten { account, password })
+            }
+            Request::Accounts => Reply::Accounts(self.accounts(None).await?.0),
         })
+    }
+
+    /// See [`archive::account_write`] and [`archive::accounts`].
+    pub async fn accounts(
+        &mut self,
+        w: Option<archive::AccountWrite>,
+    ) -> Result<(Vec<archive::AccountView>, Option<String>), Status> {
+        let message = hearth_proto::archive::accounts_to(w, self.by.clone());
+        let reply = self.client.accounts(message).await?.into_inner();
+        hearth_proto::archive::accounts_reply_from(reply).map_err(unreadable)
     }
 
     /// See [`archive::get`]: the case, and what the policy says of it.

@@ -170,6 +170,25 @@ impl Cases for StoreCases<'_> {
     fn answered(&mut self, key: &str) -> Result<Option<String>> {
         self.store.request(key).op()
     }
+
+    fn accounts(&mut self) -> Result<Vec<(String, String)>> {
+        self.store.accounts().op()
+    }
+
+    fn account(&mut self, name: &str) -> Result<Option<String>> {
+        self.store.account(name).op()
+    }
+
+    fn put_account(&mut self, name: &str, account: &str) -> Result<()> {
+        put_account(self.store, name, account)
+    }
+}
+
+/// Keeps an account in `store`, in a transaction of its own.
+fn put_account(store: &hearth_store::Store, name: &str, account: &str) -> Result<()> {
+    let mut batch = store.begin().op()?;
+    batch.put_account(name, account).op()?;
+    batch.commit().op()
 }
 
 impl StoreCases<'_> {
@@ -347,6 +366,18 @@ impl Cases for StoreReplica {
 
     fn answered(&mut self, key: &str) -> Result<Option<String>> {
         self.request(key).op()
+    }
+
+    fn accounts(&mut self) -> Result<Vec<(String, String)>> {
+        self.store().accounts().op()
+    }
+
+    fn account(&mut self, name: &str) -> Result<Option<String>> {
+        self.store().account(name).op()
+    }
+
+    fn put_account(&mut self, name: &str, account: &str) -> Result<()> {
+        put_account(self.store(), name, account)
     }
 }
 

@@ -52,6 +52,12 @@ pub trait Cases {
     fn expect_request(&mut self, key: Option<String>);
     /// The document the write with request key `key` wrote, if one was made here.
     fn answered(&mut self, key: &str) -> Result<Option<String>>;
+    /// Every account of the node (name, encoded account), by name.
+    fn accounts(&mut self) -> Result<Vec<(String, String)>>;
+    /// One account, encoded.
+    fn account(&mut self, name: &str) -> Result<Option<String>>;
+    /// Keeps an account (encoded), durably.
+    fn put_account(&mut self, name: &str, account: &str) -> Result<()>;
 }
 
 /// The error for a document that should be a record and is a case.

@@ -11,6 +11,7 @@
 //! Every input is text as typed and is parsed here, completely, before anything is written; a
 //! refused write leaves nothing behind.
 
+mod accounts;
 mod cases;
 mod conflicts;
 mod error;
@@ -26,6 +27,10 @@ mod testing;
 mod tests;
 mod write;
 
+pub use accounts::{
+    Account, AccountView, AccountWrite, AccountWritten, LOCK_AFTER, LOCK_MINUTES, LoginRefused,
+    Role, account_write, accounts, login,
+};
 pub use cases::{Cases, not_a_record, read_record_in, record_or_new};
 pub use conflicts::{Resolve, conflict, conflicts, resolve_conflict};
 pub use error::{ErrorKind, OpError, Result, archive_kind};

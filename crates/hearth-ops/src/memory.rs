@@ -18,6 +18,8 @@ pub struct MemoryCases {
     docs: BTreeMap<String, Vec<u8>>,
     queue: BTreeMap<String, (String, QueueEntry)>,
     requests: BTreeMap<String, String>,
+    /// Accounts, encoded, by name.
+    accounts: BTreeMap<String, String>,
     request: Option<String>,
 }
 
@@ -30,6 +32,7 @@ impl MemoryCases {
             docs: BTreeMap::new(),
             queue: BTreeMap::new(),
             requests: BTreeMap::new(),
+            accounts: BTreeMap::new(),
             request: None,
         }
     }
@@ -286,5 +289,22 @@ impl Cases for MemoryCases {
 
     fn answered(&mut self, key: &str) -> Result<Option<String>> {
         Ok(self.requests.get(key).cloned())
+    }
+
+    fn accounts(&mut self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .accounts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn account(&mut self, name: &str) -> Result<Option<String>> {
+        Ok(self.accounts.get(name).cloned())
+    }
+
+    fn put_account(&mut self, name: &str, account: &str) -> Result<()> {
+        self.accounts.insert(name.to_owned(), account.to_owned());
+        Ok(())
     }
 }

@@ -9,7 +9,10 @@ use hearth_archive::summary::NodeSummary;
 use hearth_archive::{CaseSummary, Policy};
 
 use crate::import::ImportRow;
-use crate::{Cases, Ctx, FundWrite, ListFilter, OpError, Resolve, Result, Write, Written, policy};
+use crate::{
+    AccountView, AccountWrite, AccountWritten, Cases, Ctx, FundWrite, ListFilter, OpError, Resolve,
+    Result, Write, Written, policy,
+};
 
 /// A page of a listing to return: at most `size` items (default [`PAGE_DEFAULT`], at most
 /// [`PAGE_MAX`]) after the item the token names.
@@ -118,6 +121,10 @@ pub enum Request {
     Conflict { id: String },
     /// Resolves a conflict.
     Resolve { conflict: String, how: Resolve },
+    /// A change to the node's accounts (an admin's).
+    Account(AccountWrite),
+    /// The node's accounts.
+    Accounts,
 }
 
 impl Request {
@@ -161,6 +168,10 @@ pub enum Reply {
     Conflicts(Page<QueueEntry>),
     /// One conflict.
     Conflict(QueueEntry),
+    /// An account changed, and the password made for it (shown once).
+    Account(AccountWritten),
+    /// The node's accounts.
+    Accounts(Vec<AccountView>),
 }
 
 impl Reply {
@@ -190,6 +201,8 @@ impl Reply {
             Reply::Disclosure(_) => "disclosure",
             Reply::Conflicts(_) => "conflicts",
             Reply::Conflict(_) => "conflict",
+            Reply::Account(_) => "account",
+            Reply::Accounts(_) => "accounts",
         }
     }
 }
@@ -296,5 +309,7 @@ pub fn execute(
         Request::Resolve { conflict, how } => {
             Reply::Conflict(crate::resolve_conflict(cases, ctx, &conflict, how)?)
         }
+        Request::Account(w) => Reply::Account(crate::account_write(cases, ctx, w)?),
+        Request::Accounts => Reply::Accounts(crate::accounts(cases)?),
     })
 }

@@ -14,7 +14,10 @@ use hearth_archive::summary::{ConflictBrief, NodeSummary, Totals};
 use hearth_archive::{
     AssistanceKind, CaseSummary, Cause, Exclusion, Grade, IncomeSource, Level, Policy, Status, view,
 };
-use hearth_ops::{FundWrite, ImportRow, ListFilter, Page, PageRequest, Resolve, Write, Written};
+use hearth_ops::{
+    AccountView, AccountWrite, FundWrite, ImportRow, ListFilter, Page, PageRequest, Resolve, Role,
+    Write, Written,
+};
 
 use crate::v1 as pb;
 
@@ -1532,10 +1535,114 @@ pub fn resolve_from(m: pb::ResolveConflictRequest) -> Option<(String, Resolve)> 
     Some((m.conflict, how))
 }
 
+/// The message for an account write by `by` (`None`: list the accounts).
+pub fn accounts_to(w: Option<AccountWrite>, by: String) -> pb::AccountsRequest {
+    use pb::accounts_request::Action;
+    pb::AccountsRequest {
+        by,
+        action: w.map(|w| match w {
+            AccountWrite::Add { name, role } => Action::Add(pb::AccountAdd { name, role }),
+            AccountWrite::Disable { name } => Action::Disable(name),
+            AccountWrite::Enable { name } => Action::Enable(name),
+            AccountWrite::ResetPassword { name } => Action::ResetPassword(name),
+        }),
+    }
+}
+
+/// The account write a message carries (`None`: list the accounts).
+pub fn accounts_from(m: pb::AccountsRequest) -> Option<AccountWrite> {
+    use pb::accounts_request::Action;
+    Some(match m.action? {
+        Action::Add(a) => AccountWrite::Add {
+            name: a.name,
+            role: a.role,
+        },
+        Action::Disable(name) => AccountWrite::Disable { name },
+        Action::Enable(name) => AccountWrite::Enable { name },
+        Action::ResetPassword(name) => AccountWrite::ResetPassword { name },
+    })
+}
+
+/// The message for accounts shown, and a password made (once).
+pub fn accounts_reply_to(accounts: &[AccountView], password: Option<String>) -> pb::AccountsReply {
+    pb::AccountsReply {
+        accounts: accounts
+            .iter()
+            .map(|a| pb::Account {
+                name: a.name.clone(),
+                role: a.role.code().to_owned(),
+                disabled: a.disabled,
+                locked_until: time_to(a.locked_until),
+                created_at: a.created_at.as_millisecond(),
+                created_by: a.created_by.clone(),
+            })
+            .collect(),
+        password,
+    }
+}
+
+/// The accounts a reply carries, and the password made, if any.
+pub fn accounts_reply_from(
+    m: pb::AccountsReply,
+) -> Result<(Vec<AccountView>, Option<String>), Unreadable> {
+    let accounts = m
+        .accounts
+        .into_iter()
+        .map(|a| {
+            Ok(AccountView {
+                role: a
+                    .role
+                    .parse::<Role>()
+                    .map_err(|_| unreadable("role", a.role.clone()))?,
+                name: a.name,
+                disabled: a.disabled,
+                locked_until: time_from(a.locked_until)?,
+                created_at: time_from(Some(a.created_at))?.unwrap_or_default(),
+                created_by: a.created_by,
+            })
+        })
+        .collect::<Result<_, Unreadable>>()?;
+    Ok((accounts, m.password))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn account_writes_and_replies_survive_the_trip() {
+        use prost::Message;
+        let writes = [
+            None,
+            Some(AccountWrite::Add {
+                name: "李干事".into(),
+                role: "caseworker".into(),
+            }),
+            Some(AccountWrite::Disable { name: "a".into() }),
+            Some(AccountWrite::Enable { name: "b".into() }),
+            Some(AccountWrite::ResetPassword { name: "c".into() }),
+        ];
+        for w in writes {
+            let m = accounts_to(w.clone(), "admin".into());
+            let m = pb::AccountsRequest::decode(m.encode_to_vec().as_slice()).unwrap();
+            assert_eq!(accounts_from(m), w);
+        }
+        let view = AccountView {
+            name: "赵审核".into(),
+            role: Role::Reviewer,
+            disabled: true,
+            locked_until: Some(Timestamp::from_millisecond(1_780_000_000_123).unwrap()),
+            created_at: Timestamp::from_millisecond(1_770_000_000_000).unwrap(),
+            created_by: "张敏".into(),
+        };
+        let m = accounts_reply_to(std::slice::from_ref(&view), Some("pw".into()));
+        let m = pb::AccountsReply::decode(m.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(
+            accounts_reply_from(m).unwrap(),
+            (vec![view], Some("pw".into()))
+        );
+    }
 
     fn one_of<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = T> {
         proptest::sample::select(all)

@@ -65,6 +65,9 @@ const SIGNATURES: TableDefinition<&str, &[u8]> = TableDefinition::new("signature
 /// SHA-256 of a certificate chain → the chain: other nodes' certificates this node checked,
 /// kept so that it can pass them on with what it relays.
 const CERTIFICATES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("certificates");
+/// Account name → the account of a person at this node (the console's people), as the caller
+/// encodes it. Accounts are this node's own: they never sync.
+const ACCOUNTS: TableDefinition<&str, &str> = TableDefinition::new("accounts");
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -483,6 +486,32 @@ impl Store {
             .iter()?
             .map(|entry| Ok(entry?.1.value().to_vec()))
             .collect()
+    }
+
+    /// Every account kept, by name (encoded as the caller stored it).
+    pub fn accounts(&self) -> Result<Vec<(String, String)>> {
+        let txn = self.db()?.begin_read()?;
+        let table = match txn.open_table(ACCOUNTS) {
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            table => table?,
+        };
+        table
+            .iter()?
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((k.value().to_owned(), v.value().to_owned()))
+            })
+            .collect()
+    }
+
+    /// One account, by name.
+    pub fn account(&self, name: &str) -> Result<Option<String>> {
+        let txn = self.db()?.begin_read()?;
+        let table = match txn.open_table(ACCOUNTS) {
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            table => table?,
+        };
+        Ok(table.get(name)?.map(|g| g.value().to_owned()))
     }
 
     /// The document a write with request key `key` wrote, if one was made here.
@@ -1163,6 +1192,12 @@ impl Batch {
     /// [`Store::request`]); durable with the rest of the batch.
     pub fn put_request(&mut self, key: &str, doc: &str) -> Result<()> {
         self.txn.open_table(REQUESTS)?.insert(key, doc)?;
+        Ok(())
+    }
+
+    /// Keeps account `name` (encoded by the caller); durable with the rest of the batch.
+    pub fn put_account(&mut self, name: &str, account: &str) -> Result<()> {
+        self.txn.open_table(ACCOUNTS)?.insert(name, account)?;
         Ok(())
     }
 

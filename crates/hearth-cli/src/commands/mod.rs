@@ -11,6 +11,7 @@ mod fund;
 mod loan;
 mod member;
 mod review;
+mod user;
 mod visit;
 
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ use fund::FundCommand;
 use loan::LoanCommand;
 use member::MemberCommand;
 use review::ReviewCommand;
+use user::UserCommand;
+pub(crate) use user::status as account_status;
 use visit::VisitCommand;
 
 /// Hearth keeps trade-union hardship case archives (困难职工档案) in sync across the levels of a
@@ -96,6 +99,9 @@ pub enum Command {
     /// Annual reviews (年审)
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// The people of this node (the console's accounts): add, list, disable, enable, reset
+    #[command(subcommand)]
+    User(UserCommand),
     /// Report a case up the federation until it reaches a level (逐级上报)
     Escalate {
         /// Case id (a unique prefix is enough)
@@ -528,6 +534,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Loan(c) => loan::loan(&mut Node::open(&dir()?, operator)?, c),
         Command::Visit(c) => visit::visit(&mut Node::open(&dir()?, operator)?, c),
         Command::Review(c) => review::review(&mut Node::open(&dir()?, operator)?, c),
+        Command::User(c) => user::user(&mut Node::open(&dir()?, operator)?, c),
         Command::Demo { walkthrough } => {
             if walkthrough {
                 crate::demo::walkthrough(operator)

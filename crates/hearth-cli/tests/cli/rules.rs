@@ -578,3 +578,47 @@ fn the_branch_files_what_the_team_submits_and_a_conflict_tells_its_sides() {
     let resolved = must(&t1, &["conflicts", "resolve", &conflict, "--pick", "1"]);
     assert!(!resolved.contains("000000"), "money in yuan: {resolved}");
 }
+
+/// Issue 16, first part: the people of a node. A password is shown once and kept only as its
+/// Argon2id hash; bad input is refused with one line.
+#[test]
+fn accounts_keep_only_a_hash_and_refuse_bad_input() {
+    let node = Node::init_top();
+    let added = node.json(&["user", "add", "李干事", "--role", "caseworker"]);
+    let password = added["password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 16);
+    assert_eq!(added["role"], "caseworker");
+    for (args, expected) in [
+        (
+            &["user", "add", "李干事", "--role", "admin"][..],
+            "exists already",
+        ),
+        (&["user", "add", "王", "--role", "boss"], "unknown role"),
+        (&["user", "disable", "nobody"], "no account"),
+    ] {
+        let out = super::hearth(&node.data(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    node.ok(&["user", "disable", "李干事"]);
+    let listed = node.json(&["user", "list"]);
+    let accounts = listed.as_array().unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["disabled"], true);
+    assert!(accounts[0].get("password_hash").is_none(), "{listed}");
+    let reset = node.json(&["user", "reset-password", "李干事"]);
+    let new = reset["password"].as_str().unwrap();
+    assert_ne!(new, password);
+    // Neither password is anywhere in the data dir, in any form a file could hold it.
+    for (path, bytes) in super::all_bytes(&node.data()) {
+        for secret in [password.as_str(), new] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds a password",
+                path.display()
+            );
+        }
+    }
+}

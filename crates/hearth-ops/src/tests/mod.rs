@@ -1,6 +1,7 @@
 //! Unit tests of the operations over [`crate::MemoryCases`], with a fixed clock and counted ids:
 //! the union's rules as a caseworker meets them, without a process or a disk.
 
+mod accounts;
 mod cases;
 mod conflicts;
 mod funds;
