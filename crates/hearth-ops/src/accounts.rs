@@ -347,3 +347,52 @@ pub fn login(
         _ => LoginRefused::Wrong,
     }))
 }
+
+/// Whether `role` may make `request`; the refusal says who may. Reads are everyone's; an
+/// auditor writes nothing; a caseworker keeps cases, members, visits, aid, loans, reviews and
+/// imports; a reviewer also decides, approves aid above authority, overrides grades, records the
+/// chain's reviews and notices, and writes to the fund; an admin does everything, accounts,
+/// conflicts and the policy included.
+pub fn may(role: Role, request: &crate::Request) -> Result<()> {
+    use crate::{FundWrite, Request, Write};
+    let needs = match request {
+        Request::GetCase { .. }
+        | Request::ListCases { .. }
+        | Request::Due { .. }
+        | Request::Pending { .. }
+        | Request::ShowPolicy { .. }
+        | Request::Stats { .. }
+        | Request::Loans { .. }
+        | Request::FundShow { .. }
+        | Request::Disclose { .. }
+        | Request::Conflicts { .. }
+        | Request::Conflict { .. } => return Ok(()),
+        Request::Write(w) => match w.as_ref() {
+            Write::Decide { .. } | Write::ApproveAid { .. } | Write::Grade { .. } => Role::Reviewer,
+            Write::Step { step, .. } if step.trim() != "civil_check" => Role::Reviewer,
+            _ => Role::Caseworker,
+        },
+        Request::Import { .. } => Role::Caseworker,
+        Request::Fund(
+            FundWrite::Income { .. } | FundWrite::Budget { .. } | FundWrite::Grant { .. },
+        ) => Role::Reviewer,
+        Request::SetPolicy { .. }
+        | Request::Resolve { .. }
+        | Request::Account(_)
+        | Request::Accounts => Role::Admin,
+    };
+    let allowed = match needs {
+        Role::Caseworker => matches!(role, Role::Caseworker | Role::Reviewer | Role::Admin),
+        Role::Reviewer => matches!(role, Role::Reviewer | Role::Admin),
+        Role::Admin | Role::Auditor => role == Role::Admin,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(OpError::Forbidden(format!(
+            "a {} may not do this; it needs a {} 权限不足",
+            role.label(),
+            needs.label()
+        )))
+    }
+}

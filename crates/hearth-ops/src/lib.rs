@@ -29,7 +29,7 @@ mod write;
 
 pub use accounts::{
     Account, AccountView, AccountWrite, AccountWritten, LOCK_AFTER, LOCK_MINUTES, LoginRefused,
-    Role, account_write, accounts, login,
+    Role, account_write, accounts, login, may,
 };
 pub use cases::{Cases, not_a_record, read_record_in, record_or_new};
 pub use conflicts::{Resolve, conflict, conflicts, resolve_conflict};

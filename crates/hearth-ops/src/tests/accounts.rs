@@ -141,3 +141,62 @@ fn repeated_failures_lock_an_account_and_an_admin_unlocks_or_disables_it() {
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
+
+#[test]
+fn each_role_does_its_own_work() {
+    use crate::{FundWrite, Request, Resolve, Write, may};
+    let decide = Request::Write(Box::new(Write::Decide {
+        case: "c".into(),
+        decision: "approve".into(),
+        note: String::new(),
+    }));
+    let visit = Request::Write(Box::new(Write::AddVisit {
+        case: "c".into(),
+        date: "2026-06-01".into(),
+        kind: "home".into(),
+        visitor: None,
+        notes: None,
+        consent: true,
+    }));
+    let resolve = Request::Resolve {
+        conflict: "x".into(),
+        how: Resolve::Pick(1),
+    };
+    let income = Request::Fund(FundWrite::Budget {
+        year: "2026".into(),
+        amount: "1".into(),
+    });
+    let read = Request::Stats { year: None };
+    let users = Request::Accounts;
+    let policy = Request::SetPolicy {
+        toml: String::new(),
+    };
+    let table = [
+        (
+            Role::Caseworker,
+            [true, true, false, false, false, false, false],
+        ),
+        (
+            Role::Reviewer,
+            [true, true, true, false, true, false, false],
+        ),
+        (
+            Role::Auditor,
+            [true, false, false, false, false, false, false],
+        ),
+        (Role::Admin, [true, true, true, true, true, true, true]),
+    ];
+    for (role, allowed) in table {
+        for (request, ok) in [&read, &visit, &decide, &resolve, &income, &users, &policy]
+            .into_iter()
+            .zip(allowed)
+        {
+            let got = may(role, request);
+            assert_eq!(got.is_ok(), ok, "{role:?} {request:?}");
+            if let Err(e) = got {
+                assert_eq!(e.kind(), ErrorKind::Forbidden);
+                assert!(e.to_string().contains("权限不足"), "{e}");
+            }
+        }
+    }
+}
