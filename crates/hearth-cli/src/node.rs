@@ -654,7 +654,7 @@ pub fn init(
     node_id: &str,
     level: &str,
     listen: Option<String>,
-    metrics: Option<String>,
+    (metrics, console): (Option<String>, Option<String>),
     salt_file: Option<&Path>,
 ) -> Result<(NodeConfig, bool)> {
     let level: Level = level.parse()?;
@@ -665,6 +665,7 @@ pub fn init(
         peers: Vec::new(),
         admins: Vec::new(),
         metrics,
+        console,
         limits: Default::default(),
         trust: Default::default(),
     };

@@ -25,9 +25,12 @@ use crate::output::print_json;
 /// Runs the node on `dir`, logging to stderr in `format`.
 pub fn run(dir: &Path, format: LogFormat) -> Result<()> {
     let config = load_config(dir)?;
-    if config.listen.is_none() && config.peers.iter().all(|p| p.endpoint.is_none()) {
+    if config.listen.is_none()
+        && config.console.is_none()
+        && config.peers.iter().all(|p| p.endpoint.is_none())
+    {
         return Err(BadInput::new(
-            "this node neither listens (`hearth init --listen`) nor dials a neighbour (`hearth peer add --endpoint`): nothing to serve",
+            "this node neither listens (`hearth init --listen`), serves a console (`--console`) nor dials a neighbour (`hearth peer add --endpoint`): nothing to serve",
         )
         .into());
     }

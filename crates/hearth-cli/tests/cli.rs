@@ -8,6 +8,8 @@ use hearth_archive::identity::sample_id_number;
 use hearth_store::Store;
 use serde_json::Value;
 
+#[path = "cli/console.rs"]
+mod console;
 #[path = "cli/hostile.rs"]
 mod hostile;
 #[path = "cli/rules.rs"]

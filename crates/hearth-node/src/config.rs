@@ -92,6 +92,10 @@ pub struct NodeConfig {
     /// none if absent. Keep it on loopback or a management network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
+    /// Address of the web console (plain HTTP, so on loopback only: `127.0.0.1:PORT`); none if
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
     /// Neighbours.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<Peer>,
@@ -260,6 +264,18 @@ impl NodeConfig {
         if let Some(addr) = &self.metrics {
             check_host_port("metrics", addr)?;
         }
+        if let Some(addr) = &self.console {
+            check_host_port("console", addr)?;
+            let loopback = addr
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback())
+                || addr.starts_with("localhost:");
+            if !loopback {
+                return Err(format!(
+                    "console address {addr:?} is not on loopback: the console serves plain HTTP, so only 127.0.0.1:PORT or [::1]:PORT; put a TLS reverse proxy in front of it for other machines"
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for p in &self.peers {
             check_node_id(&p.id)?;
@@ -378,6 +394,7 @@ mod tests {
             level: Level::Branch,
             listen: Some("127.0.0.1:7400".into()),
             metrics: Some("127.0.0.1:9464".into()),
+            console: None,
             peers: vec![
                 Peer {
                     id: "demo.enterprise".into(),

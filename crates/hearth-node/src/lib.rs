@@ -13,6 +13,7 @@ pub mod archive_api;
 pub mod bundle;
 pub mod cases;
 pub mod config;
+pub mod console;
 pub mod core;
 pub mod guard;
 pub mod local;
@@ -225,6 +226,7 @@ pub struct RunningNode {
     salt: Arc<FederationSalt>,
     addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
+    console_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     core_thread: Option<std::thread::JoinHandle<()>>,
@@ -379,6 +381,20 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         tasks.push(task);
         info!(addr = %local, "metrics at http://{local}/metrics");
     }
+    let mut console_addr = None;
+    if let Some(at) = &config.console {
+        let (local, task) = console::serve(
+            at,
+            handle.clone(),
+            config.clone(),
+            salt.clone(),
+            cancel.clone(),
+        )
+        .await?;
+        console_addr = Some(local);
+        tasks.push(task);
+        info!(addr = %local, "console at http://{local}/");
+    }
     for peer in dialled {
         let wake = wakes.get(&peer.id).cloned().unwrap_or_default();
         tasks.push(tokio::spawn(net::dial_forever(
@@ -396,6 +412,7 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
         salt,
         addr,
         metrics_addr,
+        console_addr,
         cancel,
         tasks,
         core_thread: Some(core_thread),
@@ -411,6 +428,11 @@ impl RunningNode {
     /// The address of the Prometheus endpoint, if the config has one.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Where the web console listens, if it does.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console_addr
     }
 
     /// A handle for services that answer about the node.

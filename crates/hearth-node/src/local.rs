@@ -76,6 +76,7 @@ impl LocalNode {
                 peers,
                 admins: Vec::new(),
                 metrics: None,
+                console: None,
                 limits: Default::default(),
                 trust: Default::default(),
             },

@@ -45,8 +45,8 @@ pub use policy::{
 pub use request::{PAGE_DEFAULT, PAGE_MAX, Page, PageRequest, Reply, Request, execute};
 pub use summary::{current_summary, refresh_summary, stats};
 pub use write::{
-    ListFilter, MAX_REQUEST_KEY, Write, Written, chain_writes, get, list, parent_for, write,
-    write_keyed,
+    ListFilter, MAX_REQUEST_KEY, Write, Written, chain_writes, get, list, parent_for, search,
+    write, write_keyed,
 };
 
 use hearth_archive::{Editor, FederationSalt, Level};

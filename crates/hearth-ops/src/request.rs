@@ -230,9 +230,11 @@ pub fn execute(
                 advice,
             }
         }
-        Request::ListCases { filter, page } => {
-            Reply::Cases(Page::of(crate::list(cases, &filter)?, &page, case_key)?)
-        }
+        Request::ListCases { filter, page } => Reply::Cases(Page::of(
+            crate::search(cases, Some(ctx.salt), &filter)?,
+            &page,
+            case_key,
+        )?),
         Request::Write(w) => {
             let written = crate::write_keyed(cases, ctx, key, *w)?;
             let advice = policy::advice_for(cases, ctx, &written.case)?;

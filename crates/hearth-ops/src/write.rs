@@ -302,10 +302,44 @@ pub struct ListFilter {
     pub grade: Option<String>,
     /// A cause code (primary or secondary).
     pub cause: Option<String>,
+    /// A name or part of it, a case id prefix, or — with the federation salt at hand — an ID
+    /// number, matched by its identity key.
+    pub text: Option<String>,
 }
 
 /// The cases held, oldest first, from the listing index (no document is loaded).
 pub fn list(cases: &mut impl Cases, filter: &ListFilter) -> Result<Vec<CaseSummary>> {
+    search(cases, None, filter)
+}
+
+/// [`list`], where a text that is an ID number is matched by its identity key under `salt`.
+pub fn search(
+    cases: &mut impl Cases,
+    salt: Option<&hearth_archive::FederationSalt>,
+    filter: &ListFilter,
+) -> Result<Vec<CaseSummary>> {
+    let text = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let key = match (text, salt) {
+        (Some(t), Some(salt)) => hearth_archive::IdNumber::parse(t)
+            .ok()
+            .map(|id| id.identity_key(salt).as_str().to_owned()),
+        _ => None,
+    };
+    let lower = text.map(str::to_lowercase);
+    let matches = |c: &CaseSummary| match (&key, &lower) {
+        (Some(key), _) => c.identity_key.as_deref() == Some(key.as_str()),
+        (None, Some(t)) => {
+            c.id.starts_with(t.as_str())
+                || c.name
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().contains(t.as_str()))
+        }
+        (None, None) => true,
+    };
     let status: Option<Status> = parse_opt(filter.status.as_deref())?;
     let grade: Option<Grade> = parse_opt(filter.grade.as_deref())?;
     let cause: Option<Cause> = parse_opt(filter.cause.as_deref())?;
@@ -315,6 +349,7 @@ pub fn list(cases: &mut impl Cases, filter: &ListFilter) -> Result<Vec<CaseSumma
         .filter(|c| status.is_none_or(|s| c.status == s))
         .filter(|c| grade.is_none_or(|g| c.grade == Some(g)))
         .filter(|c| cause.is_none_or(|k| c.has_cause(k)))
+        .filter(|c| matches(c))
         .collect();
     found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(found)

@@ -59,6 +59,7 @@ pub fn list_request_from(r: pb::ListCasesRequest) -> (ListFilter, PageRequest) {
             status: r.status,
             grade: r.grade,
             cause: r.cause,
+            text: r.text,
         },
         page_from(r.page_size, r.page_token),
     )
@@ -71,6 +72,7 @@ pub fn list_request_to(filter: ListFilter, page: PageRequest) -> pb::ListCasesRe
         status: filter.status,
         grade: filter.grade,
         cause: filter.cause,
+        text: filter.text,
         page_size,
         page_token,
     }
@@ -2458,7 +2460,7 @@ mod tests {
         ) {
             let page = Page { items: cases, next };
             prop_assert_eq!(list_reply_from(list_reply_to(page.clone())).unwrap(), page);
-            let filter = ListFilter { status, grade: None, cause: None };
+            let filter = ListFilter { status, grade: None, cause: None, text: Some("李".into()) };
             let req = PageRequest { size, token };
             prop_assert_eq!(
                 list_request_from(list_request_to(filter.clone(), req.clone())),

@@ -43,6 +43,10 @@ pub enum CaseCommand {
         /// Only cases with this primary or secondary cause (code or number)
         #[arg(long, value_name = "CAUSE")]
         cause: Option<String>,
+        /// Find by name (or part of it), case id prefix, or ID number (matched by its salted
+        /// hash; the number is not kept)
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -293,12 +297,14 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
             status,
             grade,
             cause,
+            search,
             out,
         } => {
             let cases = node.list(ListFilter {
                 status,
                 grade,
                 cause,
+                text: search,
             })?;
             if out.json {
                 print_json(&cases)

@@ -267,6 +267,9 @@ pub struct InitArgs {
     /// 127.0.0.1:9464; keep it off public networks
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics: Option<String>,
+    /// Address of the web console, on loopback (plain HTTP), e.g. 127.0.0.1:8080
+    #[arg(long, value_name = "HOST:PORT")]
+    pub console: Option<String>,
     /// Join an existing federation: its salt file, copied from any node of it
     #[arg(long, value_name = "FILE")]
     pub federation_salt: Option<PathBuf>,
@@ -318,7 +321,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &a.node_id,
                 &a.level,
                 a.listen,
-                a.metrics,
+                (a.metrics, a.console),
                 a.federation_salt.as_deref(),
             )?;
             let salt_path = dir.join(node::SALT_FILE);
