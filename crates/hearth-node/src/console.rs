@@ -89,6 +89,7 @@ pub async fn serve(
         .route("/login", get(login_page).post(login))
         .route("/logout", axum::routing::post(logout))
         .route("/case/{id}", get(case_page))
+        .route("/users", get(users_page).post(add_user))
         .with_state(state);
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -123,7 +124,8 @@ impl Console {
 
     /// Carries out `request` as the session's account, if its role may.
     async fn ask(&self, session: &Session, request: Request) -> Result<Reply, Page> {
-        ops::may(session.role, &request).map_err(|e| Page::error(StatusCode::FORBIDDEN, &e))?;
+        ops::may(session.role, &request)
+            .map_err(|e| Page::error(StatusCode::FORBIDDEN, &e, Some(session)))?;
         let config = self.config.clone();
         let salt = self.salt.clone();
         let by = session.account.clone();
@@ -142,7 +144,7 @@ impl Console {
                     ops::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
                     ops::ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                Page::error(code, &e)
+                Page::error(code, &e, Some(session))
             })
     }
 }
@@ -152,6 +154,11 @@ struct Page(StatusCode, Markup);
 
 impl Page {
     fn message(code: StatusCode, text: &str) -> Page {
+        Page::message_for(code, text, None)
+    }
+
+    /// The page for `text`, with the session's header (and its log-out) when there is one.
+    fn message_for(code: StatusCode, text: &str, session: Option<&Session>) -> Page {
         let title = match code {
             StatusCode::FORBIDDEN => "无权限 Not allowed",
             StatusCode::NOT_FOUND => "未找到 Not found",
@@ -162,14 +169,14 @@ impl Page {
             code,
             layout(
                 title,
-                None,
-                html! { h1 { (title) } p class="error" { (text) } p { a href="/" { "返回首页 Back" } } },
+                session,
+                html! { h1 { (title) } p class="error" id="refused" { (text) } p { a href="/" { "返回首页 Back" } } },
             ),
         )
     }
 
-    fn error(code: StatusCode, e: &ops::OpError) -> Page {
-        Page::message(code, &e.to_string())
+    fn error(code: StatusCode, e: &ops::OpError, session: Option<&Session>) -> Page {
+        Page::message_for(code, &e.to_string(), session)
     }
 }
 
@@ -207,10 +214,11 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                     strong { "Hearth 困难职工档案" }
                     @if let Some(s) = session {
                         a href="/" { "案件 Cases" }
+                        a href="/users" { "账户 Accounts" }
                         span { (s.account) " (" (s.role.label()) ")" }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(s.csrf);
-                            button type="submit" { "退出 Log out" }
+                            button type="submit" id="logout" { "退出 Log out" }
                         }
                     }
                 }
@@ -283,7 +291,7 @@ async fn login(State(c): State<Console>, Form(f): Form<LoginForm>) -> Response {
         Ok(Ok(Err(refused))) => {
             login_form(StatusCode::UNAUTHORIZED, Some(&refused.to_string())).into_response()
         }
-        Ok(Err(e)) => Page::error(StatusCode::INTERNAL_SERVER_ERROR, &e).into_response(),
+        Ok(Err(e)) => Page::error(StatusCode::INTERNAL_SERVER_ERROR, &e, None).into_response(),
         Err(e) => Page::message(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()).into_response(),
     }
 }
@@ -512,4 +520,93 @@ fn case_body(
         }
         p { "政策 Policy: " (policy) }
     }
+}
+
+async fn users_page(State(c): State<Console>, headers: HeaderMap) -> Response {
+    let Some((_, s)) = c.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    users(&c, &s, None).await
+}
+
+#[derive(Deserialize)]
+struct AddUserForm {
+    name: String,
+    role: String,
+    csrf: String,
+}
+
+async fn add_user(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Form(f): Form<AddUserForm>,
+) -> Response {
+    let Some((_, s)) = c.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if f.csrf != s.csrf {
+        return Page::message(
+            StatusCode::FORBIDDEN,
+            "the form is stale; open the page again 表单已过期，请重新打开页面",
+        )
+        .into_response();
+    }
+    let w = ops::AccountWrite::Add {
+        name: f.name,
+        role: f.role,
+    };
+    match c.ask(&s, Request::Account(w)).await {
+        Ok(Reply::Account(written)) => users(&c, &s, Some(written)).await,
+        Ok(other) => Page::message(StatusCode::INTERNAL_SERVER_ERROR, other.kind()).into_response(),
+        Err(page) => page.into_response(),
+    }
+}
+
+/// The accounts page (admins only: `ops::may` refuses the others with a 403 page), with the
+/// password of an account just made, shown this once.
+async fn users(c: &Console, s: &Session, made: Option<ops::AccountWritten>) -> Response {
+    let list = match c.ask(s, Request::Accounts).await {
+        Ok(Reply::Accounts(list)) => list,
+        Ok(other) => {
+            return Page::message(StatusCode::INTERNAL_SERVER_ERROR, other.kind()).into_response();
+        }
+        Err(page) => return page.into_response(),
+    };
+    let body = html! {
+        h1 { "账户 Accounts" }
+        @if let Some(w) = &made {
+            @if let Some(p) = &w.password {
+                p id="made" {
+                    "已创建 Made " (w.account.name) " (" (w.account.role.label()) "). "
+                    "初始密码 Password: " code id="password" { (p) }
+                    " — 仅显示一次，请当面交给本人 shown once: give it to them in person."
+                }
+            }
+        }
+        table id="accounts" {
+            tr { th { "账户 Account" } th { "角色 Role" } th { "状态 Status" } th { "创建人 By" } }
+            @for a in &list {
+                tr {
+                    td { (a.name) }
+                    td { (a.role.label()) }
+                    td { @if a.disabled { "已停用 disabled" } @else { "正常 active" } }
+                    td { (a.created_by) }
+                }
+            }
+        }
+        h2 { "新建账户 Add an account" }
+        form method="post" action="/users" {
+            input type="hidden" name="csrf" value=(s.csrf);
+            label { "姓名 Name " input name="name" id="new-name" required; }
+            " "
+            label { "角色 Role "
+                select name="role" id="new-role" {
+                    @for r in Role::ALL { option value=(r.code()) { (r.label()) } }
+                }
+            }
+            " "
+            button type="submit" id="add-user" { "创建 Add" }
+        }
+    };
+    Page(StatusCode::OK, layout("账户 Accounts", Some(s), body)).into_response()
 }

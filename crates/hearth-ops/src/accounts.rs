@@ -389,9 +389,18 @@ pub fn may(role: Role, request: &crate::Request) -> Result<()> {
     if allowed {
         Ok(())
     } else {
+        let a = |r: Role| {
+            if matches!(r, Role::Admin | Role::Auditor) {
+                "an"
+            } else {
+                "a"
+            }
+        };
         Err(OpError::Forbidden(format!(
-            "a {} may not do this; it needs a {} 权限不足",
+            "{} {} may not do this; it needs {} {} 权限不足",
+            a(role),
             role.label(),
+            a(needs),
             needs.label()
         )))
     }

@@ -116,6 +116,8 @@ fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
     );
     let added = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"]);
     let password = added["password"].as_str().unwrap().to_owned();
+    let admin = must_json(&dir, &["user", "add", "王主任", "--role", "admin"]);
+    let admin_password = admin["password"].as_str().unwrap().to_owned();
     let case = must_json(&dir, WANG)["id"].as_str().unwrap().to_owned();
     let _node: Serving = serve(&dir);
     assert!(listening(console_port), "the console did not come up");
@@ -199,6 +201,37 @@ fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
             !source.to_string().contains(RAW_ID),
             "the ID number is not shown"
         );
+
+        // A caseworker may not manage accounts: a clear page, not the list.
+        c.goto(&format!("{base}/users")).await.unwrap();
+        let refused = text_of(&c, "refused").await;
+        assert!(refused.contains("权限不足"), "{refused}");
+        shot("forbidden.png", c.screenshot().await.unwrap());
+
+        // An admin may: log out, log in as the admin, make a reviewer's account.
+        click(&c, "logout").await;
+        wait_url(&c, "/login").await;
+        type_into(&c, "name", "王主任").await;
+        type_into(&c, "password", &admin_password).await;
+        click(&c, "login").await;
+        text_of(&c, "cases").await;
+        c.goto(&format!("{base}/users")).await.unwrap();
+        type_into(&c, "new-name", "赵审核").await;
+        c.find(Locator::Css("#new-role option[value='reviewer']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click(&c, "add-user").await;
+        let made = text_of(&c, "password").await;
+        assert_eq!(made.len(), 16, "{made}");
+        let accounts = text_of(&c, "accounts").await;
+        assert!(
+            accounts.contains("赵审核") && accounts.contains("reviewer 审核人"),
+            "{accounts}"
+        );
+        shot("accounts.png", c.screenshot().await.unwrap());
         c.close().await.unwrap();
     });
 }
