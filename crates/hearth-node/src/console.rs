@@ -67,16 +67,7 @@ pub async fn serve(
     salt: Arc<FederationSalt>,
     cancel: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<()>), NodeError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| NodeError::Listen {
-            addr: addr.to_owned(),
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| NodeError::Listen {
-        addr: addr.to_owned(),
-        source,
-    })?;
+    let (listener, local) = crate::metrics::bind(addr).await?;
     let state = Console {
         node,
         config,
@@ -120,6 +111,25 @@ impl Console {
             }
             None => None,
         }
+    }
+
+    /// The session of a form posted with `csrf`: a redirect to the login page without one, a
+    /// refusal when the form's token is not the session's (a stale page, or another site's).
+    fn posted(&self, headers: &HeaderMap, csrf: &str) -> Result<(String, Session), Box<Response>> {
+        let Some((token, s)) = self.session(headers) else {
+            return Err(Box::new(Redirect::to("/login").into_response()));
+        };
+        if s.csrf != csrf {
+            return Err(Box::new(
+                Page::message_for(
+                    StatusCode::FORBIDDEN,
+                    "the form is stale; open the page again 表单已过期，请重新打开页面",
+                    Some(&s),
+                )
+                .into_response(),
+            ));
+        }
+        Ok((token, s))
     }
 
     /// Carries out `request` as the session's account, if its role may.
@@ -302,17 +312,12 @@ struct CsrfForm {
 }
 
 async fn logout(State(c): State<Console>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
-    if let Some((token, s)) = c.session(&headers) {
-        if s.csrf != f.csrf {
-            return Page::message(
-                StatusCode::FORBIDDEN,
-                "the form is stale; open the page again 表单已过期",
-            )
-            .into_response();
-        }
-        if let Ok(mut sessions) = c.sessions.lock() {
-            sessions.remove(&token);
-        }
+    let token = match c.posted(&headers, &f.csrf) {
+        Ok((token, _)) => token,
+        Err(refused) => return *refused,
+    };
+    if let Ok(mut sessions) = c.sessions.lock() {
+        sessions.remove(&token);
     }
     let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
@@ -340,16 +345,10 @@ async fn home(State(c): State<Console>, headers: HeaderMap, Query(find): Query<F
 /// A search posted, not put in the address: an ID number typed stays out of the browser's
 /// history and of any proxy's log.
 async fn find(State(c): State<Console>, headers: HeaderMap, Form(f): Form<FindForm>) -> Response {
-    let Some((_, s)) = c.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let s = match c.posted(&headers, &f.csrf) {
+        Ok((_, s)) => s,
+        Err(refused) => return *refused,
     };
-    if f.csrf != s.csrf {
-        return Page::message(
-            StatusCode::FORBIDDEN,
-            "the form is stale; open the page again 表单已过期，请重新打开页面",
-        )
-        .into_response();
-    }
     cases_page(&c, &s, Some(f.q), None).await
 }
 
@@ -541,16 +540,10 @@ async fn add_user(
     headers: HeaderMap,
     Form(f): Form<AddUserForm>,
 ) -> Response {
-    let Some((_, s)) = c.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let s = match c.posted(&headers, &f.csrf) {
+        Ok((_, s)) => s,
+        Err(refused) => return *refused,
     };
-    if f.csrf != s.csrf {
-        return Page::message(
-            StatusCode::FORBIDDEN,
-            "the form is stale; open the page again 表单已过期，请重新打开页面",
-        )
-        .into_response();
-    }
     let w = ops::AccountWrite::Add {
         name: f.name,
         role: f.role,

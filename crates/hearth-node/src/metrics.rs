@@ -463,6 +463,17 @@ async fn get_healthz(State(s): State<Scrape>) -> impl IntoResponse {
     }
 }
 
+/// A TCP listener on `addr` for an HTTP endpoint (metrics, the console), and the address bound.
+pub(crate) async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), NodeError> {
+    let listen = |source| NodeError::Listen {
+        addr: addr.to_owned(),
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(listen)?;
+    let local = listener.local_addr().map_err(listen)?;
+    Ok((listener, local))
+}
+
 /// Serves `/metrics` and `/healthz` on `addr` until `cancel`; returns the address bound.
 pub async fn serve(
     addr: &str,
@@ -470,16 +481,7 @@ pub async fn serve(
     node: NodeHandle,
     cancel: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<()>), NodeError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| NodeError::Listen {
-            addr: addr.to_owned(),
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| NodeError::Listen {
-        addr: addr.to_owned(),
-        source,
-    })?;
+    let (listener, local) = bind(addr).await?;
     let app = Router::new()
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(get_healthz))
