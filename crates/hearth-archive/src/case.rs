@@ -2228,6 +2228,18 @@ fn parse_codes<T: std::str::FromStr>(codes: &str) -> Result<Vec<T>> {
         .collect()
 }
 
+/// Where in the document the fields the grade is computed from are (dotted paths, as conflicts
+/// name them): a conflict on one of them makes the grade one side's.
+pub const GRADE_INPUT_PATHS: &[&str] = &[
+    "finances.annual_income_fen",
+    "finances.rigid_spending_fen",
+    "finances.hardship_costs_fen",
+    "finances.medical_costs_fen",
+    "finances.compensation_fen",
+    "finances.subsistence_line_fen",
+    "household.size",
+];
+
 /// Key prefix of monthly income entries in the finances map.
 const MONTHLY_INCOME: &str = "income:";
 

@@ -226,14 +226,10 @@ fn check_policy(key: &str, p: &Policy) -> Result<()> {
     if p.levels.is_empty() {
         return Err(implausible(format!("policy {key} has no levels")));
     }
-    // The bounds a top node's `policy set` enforces (`Policy::validate`): a notice of millions of
-    // working days would hold a node counting them.
-    if !(1..=60).contains(&p.notice_working_days)
-        || !(100..=1000).contains(&p.grading.relative_percent)
-        || p.living_cap_months.values().any(|m| *m > 24)
-    {
+    // The bounds a top node's `policy set` enforces too.
+    if let Err(reason) = p.check_bounds() {
         return Err(implausible(format!(
-            "policy {key} has a notice, multiplier or months of aid out of range"
+            "policy {key} has a setting out of range: {reason}"
         )));
     }
     for fen in amounts {

@@ -393,6 +393,27 @@ impl Policy {
             .find(|l| self.authority_fen.get(l).is_some_and(|a| *a >= amount_fen))
     }
 
+    /// The bounds of the chain's and the money rules' settings, which a version set here and a
+    /// version received from the top must both keep (a notice of four billion working days would
+    /// hold a node counting them). Says which is out of range.
+    pub fn check_bounds(&self) -> std::result::Result<(), &'static str> {
+        if !(100..=1000).contains(&self.grading.relative_percent) {
+            return Err(
+                "the relative multiplier must be from 1 to 10 times the line, e.g. \"2\" or \"1.5\"",
+            );
+        }
+        if self.living_cap_months.values().any(|m| *m > 24) {
+            return Err("living aid is capped at most at 24 months of the line a year");
+        }
+        if self.loan_limit_fen <= 0 {
+            return Err("the loan limit must be above zero");
+        }
+        if !(1..=60).contains(&self.notice_working_days) {
+            return Err("a public notice runs 1 to 60 working days");
+        }
+        Ok(())
+    }
+
     /// Checks a version before it is set.
     pub fn validate(&self) -> Result<()> {
         let invalid = |reason: String| ArchiveError::Invalid {
@@ -412,22 +433,8 @@ impl Policy {
                 )));
             }
         }
-        if !(100..=1000).contains(&self.grading.relative_percent) {
-            return Err(invalid(
-                "the relative multiplier must be from 1 to 10 times the line, e.g. \"2\" or \"1.5\"".into(),
-            ));
-        }
-        if self.living_cap_months.values().any(|m| *m > 24) {
-            return Err(invalid(
-                "living aid is capped at most at 24 months of the line a year".into(),
-            ));
-        }
-        if self.loan_limit_fen <= 0 {
-            return Err(invalid("the loan limit must be above zero".into()));
-        }
-        if !(1..=60).contains(&self.notice_working_days) {
-            return Err(invalid("a public notice runs 1 to 60 working days".into()));
-        }
+        self.check_bounds()
+            .map_err(|reason| invalid(reason.into()))?;
         let e = &self.escalation;
         for (what, level) in [
             ("deep", e.deep_to),

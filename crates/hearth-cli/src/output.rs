@@ -205,17 +205,6 @@ const CONFLICT_PATHS: &[(&str, &str)] = &[
     ("Region 地区", "worker.region"),
 ];
 
-/// The fields the grade is computed from.
-const GRADE_INPUTS: &[&str] = &[
-    "finances.annual_income_fen",
-    "finances.rigid_spending_fen",
-    "finances.hardship_costs_fen",
-    "finances.medical_costs_fen",
-    "finances.compensation_fen",
-    "finances.subsistence_line_fen",
-    "household.size",
-];
-
 /// A field in conflict, as its row says it: the conflict's id and every side with its person
 /// and node.
 fn conflict_mark(c: &QueueEntry) -> String {
@@ -894,7 +883,7 @@ pub fn case_details(v: &CaseView, conflicts: &[QueueEntry]) -> String {
         if k.starts_with("Grade") {
             let inputs: Vec<&str> = conflicts
                 .iter()
-                .filter(|c| GRADE_INPUTS.contains(&c.path.as_str()))
+                .filter(|c| hearth_archive::case::GRADE_INPUT_PATHS.contains(&c.path.as_str()))
                 .map(|c| c.field.as_str())
                 .collect();
             if !inputs.is_empty() {

@@ -20,15 +20,13 @@ use crate::{Cases, Ctx, Ids, OpError, Place, Result, not_a_record};
 /// Fills the subsistence line from the policy in force today when a region is given without a
 /// line and the policy has one for it.
 fn with_policy_line(
-    cases: &mut impl Cases,
-    ctx: &Ctx<'_>,
+    policy: &hearth_archive::Policy,
     mut fields: hearth_archive::CaseFields,
-) -> Result<hearth_archive::CaseFields> {
+) -> hearth_archive::CaseFields {
     if let (Some(region), None) = (&fields.region, fields.subsistence_line_fen) {
-        let policy = policy_in_force(cases, ctx.editor().today)?;
         fields.subsistence_line_fen = policy.subsistence_lines_fen.get(region).copied();
     }
-    Ok(fields)
+    fields
 }
 
 /// Changes case `id` with `f`, first grading it by `standard` (the policy's in force today)
@@ -419,7 +417,7 @@ fn write_with(
                     "a new case needs at least the worker's name",
                 ));
             }
-            let fields = with_policy_line(cases, ctx, form.parse(ctx.salt)?)?;
+            let fields = with_policy_line(&today, form.parse(ctx.salt)?);
             fields.validate()?;
             check_one_file(
                 cases,
@@ -434,7 +432,7 @@ fn write_with(
             cases.read(&id, |c| Ok(c.view()?))?
         }
         Write::EditCase { case, form } => {
-            let fields = with_policy_line(cases, ctx, form.parse(ctx.salt)?)?;
+            let fields = with_policy_line(&today, form.parse(ctx.salt)?);
             let id = cases.resolve(&case)?;
             check_one_file(
                 cases,
