@@ -10,6 +10,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::{AssistanceKind, IncomeSource};
+use crate::money::format_yuan;
 
 /// Who wrote an entry, where and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +180,46 @@ impl Entry {
         }
     }
 
+    /// What it is, as people read it: `living 生活救助 case ID aid ID`.
+    pub fn describe(&self) -> String {
+        match self {
+            Entry::Budget { year, .. } => format!("budget {year} 预算"),
+            Entry::Income {
+                source,
+                from_node,
+                note,
+                ..
+            } => format!(
+                "{}{}{}",
+                source.label(),
+                from_node
+                    .as_ref()
+                    .map(|n| format!(" from {n}"))
+                    .unwrap_or_default(),
+                note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+            ),
+            Entry::Disbursement {
+                kind,
+                case,
+                assistance,
+                ..
+            } => format!("{} case {case} aid {assistance}", kind.label()),
+            Entry::GrantOut { to_node, .. } => format!("grant to {to_node} 下拨"),
+            Entry::LoanOut { case, loan, .. } => format!("loan 借款 {loan} to case {case}"),
+            Entry::LoanBack { case, loan, .. } => {
+                format!("repaid 还款 on loan {loan}, case {case}")
+            }
+        }
+    }
+
+    /// Its amount as shown: a budget (a plan, not money) in brackets, money in or out signed.
+    pub fn amount_text(&self) -> String {
+        match self {
+            Entry::Budget { amount_fen, .. } => format!("({})", format_yuan(*amount_fen)),
+            other => format_yuan(other.flow_fen()),
+        }
+    }
+
     /// The day it happened (budgets: the first day of their year).
     pub fn date(&self) -> Date {
         match self {
@@ -247,6 +288,42 @@ pub struct LedgerView {
 }
 
 impl LedgerView {
+    /// The year's account as rows of item and amount, as a ledger is shown (fund show, the
+    /// console, the disclosure).
+    pub fn rows(&self) -> Vec<(String, String)> {
+        let mut rows = vec![
+            (
+                "Budget 年度预算".to_owned(),
+                self.budget_fen
+                    .map(format_yuan)
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            ("Opening balance 年初结余".into(), format_yuan(self.opening_fen)),
+        ];
+        for (source, fen) in &self.income_fen {
+            rows.push((format!("Income 收入 {}", source.label()), format_yuan(*fen)));
+        }
+        for (kind, fen) in &self.disbursed_fen {
+            rows.push((format!("Aid paid 支出 {}", kind.label()), format_yuan(*fen)));
+        }
+        rows.extend([
+            (
+                "Grants to children 下拨补助".to_owned(),
+                format_yuan(self.granted_fen),
+            ),
+            ("Lent 借出".into(), format_yuan(self.lent_fen)),
+            ("Repaid 收回借款".into(), format_yuan(self.repaid_fen)),
+            (
+                format!("Closing balance {} 年末结余", self.year),
+                format_yuan(self.closing_fen),
+            ),
+            ("Balance now 当前结余".into(), format_yuan(self.balance_fen)),
+            ("Lent out now 借出未还".into(), format_yuan(self.outstanding_fen)),
+            ("  of it overdue 其中逾期".into(), format_yuan(self.overdue_fen)),
+        ]);
+        rows
+    }
+
     /// Reads `entries` (id, entry) for `year`.
     pub fn of(node: &str, year: i16, entries: Vec<(String, Entry)>) -> LedgerView {
         let mut v = LedgerView {

@@ -415,6 +415,9 @@ pub struct CaseSummary {
     pub home: String,
     /// Worker's name (local display only).
     pub name: Option<String>,
+    /// Worker's phone (local display and search only, as the name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     /// Status.
     pub status: Status,
     /// Grade in force.
@@ -515,6 +518,7 @@ impl CaseSummary {
             id: v.id.clone(),
             home: v.home.clone(),
             name: v.worker.name.clone(),
+            phone: v.worker.phone.clone(),
             status: v.status,
             grade: v.grade,
             grade_overridden: v.grading.override_.is_some(),

@@ -24,13 +24,49 @@ use hearth_ops as archive;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// Runs the demo; fails (exit 1) if the federation does not behave.
-pub fn run() -> Result<()> {
+/// Runs the demo; fails (exit 1) if the federation does not behave. Unless `exit`, the
+/// federation then stays up with the branch's web console, until Ctrl-C.
+pub fn run(exit: bool) -> Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
-        .block_on(demo())
+        .block_on(demo(!exit))
+}
+
+/// Step 10: the branch restarts with its web console on a free loopback port and a first
+/// admin account; the federation runs until Ctrl-C.
+async fn console_scene(fed: &mut Federation) -> Result<()> {
+    fed.br.stop().await;
+    fed.br.config.console = Some("127.0.0.1:0".into());
+    fed.br.start().await?;
+    let made = fed
+        .br
+        .archive("demo", |r, ctx| {
+            archive::account_write(
+                r,
+                ctx,
+                archive::AccountWrite::Add {
+                    name: "admin".into(),
+                    role: "admin".into(),
+                },
+            )
+        })
+        .await??;
+    let addr = fed
+        .br
+        .node()?
+        .console_addr()
+        .context("the branch's console did not start")?;
+    let password = made.password.unwrap_or_default();
+    crate::out!(
+        "\n10. the branch's web console 网页控制台: http://{addr}/\n    log in as 登录名 admin, password 密码 {password}\n    (the federation keeps running; Ctrl-C stops the demo 按 Ctrl-C 结束)"
+    )?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    crate::out!("stopping 正在停止")?;
+    Ok(())
 }
 
 fn ms(since: Instant) -> String {
@@ -151,7 +187,7 @@ async fn upper(fed: &Federation, case: &str) -> Result<Vec<Option<[u8; 32]>>> {
         .collect())
 }
 
-async fn demo() -> Result<()> {
+async fn demo(console: bool) -> Result<()> {
     crate::out!(
         "Hearth demo: five nodes on loopback, mutual TLS 1.3, each with its own store in a throwaway data dir"
     )?;
@@ -467,6 +503,10 @@ async fn demo() -> Result<()> {
 
     let carried = bundle_scene(&mut fed).await?;
 
+    let behaved = carried && found && closed && summed && converged && team2_clean;
+    if behaved && console {
+        console_scene(&mut fed).await?;
+    }
     fed.stop().await;
     if !carried {
         bail!("the offline bundle did not bring team-2's case to the branch");

@@ -563,97 +563,16 @@ pub fn due_lists(d: &Due) -> String {
 /// `fund show`.
 pub fn ledger_table(l: &LedgerView) -> String {
     let mut t = table(&["Item 项目", "Amount 金额"]);
-    t.add_row(vec![
-        "Budget 年度预算".into(),
-        l.budget_fen.map(format_yuan).unwrap_or_else(|| "—".into()),
-    ]);
-    t.add_row(vec![
-        "Opening balance 年初结余".into(),
-        format_yuan(l.opening_fen),
-    ]);
-    for (source, fen) in &l.income_fen {
-        t.add_row(vec![
-            format!("Income 收入 {}", source.label()),
-            format_yuan(*fen),
-        ]);
+    for (item, amount) in l.rows() {
+        t.add_row(vec![item, amount]);
     }
-    for (kind, fen) in &l.disbursed_fen {
-        t.add_row(vec![
-            format!("Aid paid 支出 {}", kind.label()),
-            format_yuan(*fen),
-        ]);
-    }
-    t.add_row(vec![
-        "Grants to children 下拨补助".into(),
-        format_yuan(l.granted_fen),
-    ]);
-    t.add_row(vec!["Lent 借出".into(), format_yuan(l.lent_fen)]);
-    t.add_row(vec!["Repaid 收回借款".into(), format_yuan(l.repaid_fen)]);
-    t.add_row(vec![
-        format!("Closing balance {} 年末结余", l.year),
-        format_yuan(l.closing_fen),
-    ]);
-    t.add_row(vec![
-        "Balance now 当前结余".into(),
-        format_yuan(l.balance_fen),
-    ]);
-    t.add_row(vec![
-        "Lent out now 借出未还".into(),
-        format_yuan(l.outstanding_fen),
-    ]);
-    t.add_row(vec![
-        "  of it overdue 其中逾期".into(),
-        format_yuan(l.overdue_fen),
-    ]);
     let mut e = table(&["Date 日期", "Entry 摘要", "Amount 金额", "By 经办"]);
     for (_, entry) in &l.entries {
-        use hearth_archive::ledger::Entry;
-        let (what, stamp) = match entry {
-            Entry::Budget { year, stamp, .. } => (format!("budget {year} 预算"), stamp),
-            Entry::Income {
-                source,
-                from_node,
-                note,
-                stamp,
-                ..
-            } => (
-                format!(
-                    "{}{}{}",
-                    source.label(),
-                    from_node
-                        .as_ref()
-                        .map(|n| format!(" from {n}"))
-                        .unwrap_or_default(),
-                    note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
-                ),
-                stamp,
-            ),
-            Entry::Disbursement {
-                kind,
-                case,
-                assistance,
-                stamp,
-                ..
-            } => (
-                format!("{} case {case} aid {assistance}", kind.label()),
-                stamp,
-            ),
-            Entry::GrantOut { to_node, stamp, .. } => (format!("grant to {to_node} 下拨"), stamp),
-            Entry::LoanOut {
-                case, loan, stamp, ..
-            } => (format!("loan 借款 {loan} to case {case}"), stamp),
-            Entry::LoanBack {
-                case, loan, stamp, ..
-            } => (format!("repaid 还款 on loan {loan}, case {case}"), stamp),
-        };
-        let amount = match entry {
-            Entry::Budget { amount_fen, .. } => format!("({})", format_yuan(*amount_fen)),
-            other => format_yuan(other.flow_fen()),
-        };
+        let stamp = entry.stamp();
         e.add_row(vec![
             entry.date().to_string(),
-            what,
-            amount,
+            entry.describe(),
+            entry.amount_text(),
             format!("{} at {}", stamp.by, stamp.node),
         ]);
     }

@@ -1106,18 +1106,71 @@ fn the_walkthrough_demo_files_a_case_and_keeps_no_raw_id() {
     }
 }
 
+/// Logs in to the console at `addr` over plain HTTP/1.1; returns the status line and headers.
+fn console_login(addr: &str, name: &str, password: &str) -> String {
+    use std::io::{Read, Write};
+    let body = format!("name={name}&password={password}");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// `hearth demo`, as a newcomer runs it: the federation shows its work, then stays up with the
+/// branch's console and a first admin password, which logs in; Ctrl-C ends it cleanly.
 #[test]
 fn the_federation_demo_converges_and_keeps_the_sibling_out() {
-    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .arg("demo")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    use std::io::BufRead;
+    let mut child = Serving(
+        Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .arg("demo")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
     );
+    let mut lines = std::io::BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut stdout = String::new();
+    let (mut addr, mut password) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(at) = line.split("http://").nth(1) {
+            addr = Some(at.trim_end_matches('/').to_owned());
+        }
+        if let Some(p) = line.split("password 密码 ").nth(1) {
+            password = Some(p.trim().to_owned());
+        }
+        stdout.push_str(&line);
+        stdout.push('\n');
+        if line.contains("Ctrl-C") {
+            break;
+        }
+    }
+    let (addr, password) = (
+        addr.unwrap_or_else(|| panic!("no console address: {stdout}")),
+        password.unwrap_or_else(|| panic!("no admin password: {stdout}")),
+    );
+    let wrong = console_login(&addr, "admin", "not-it");
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let right = console_login(&addr, "admin", &password);
+    assert!(right.starts_with("HTTP/1.1 303"), "{right}");
+    assert!(right.contains("hearth_session="), "{right}");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status();
+    for line in lines {
+        stdout.push_str(&line.unwrap());
+        stdout.push('\n');
+    }
+    let status = child.0.wait().unwrap();
+    std::mem::forget(child);
+    assert!(status.success(), "{stdout}");
     assert!(stdout.contains("every holder converged"), "{stdout}");
     assert!(
         stdout.contains("team-2 never held the case: yes"),

@@ -300,8 +300,8 @@ pub struct ListFilter {
     pub grade: Option<String>,
     /// A cause code (primary or secondary).
     pub cause: Option<String>,
-    /// A name or part of it, a case id prefix, or — with the federation salt at hand — an ID
-    /// number, matched by its identity key.
+    /// A name or part of it, a case id prefix, a phone number or part of it (four digits or
+    /// more), or — with the federation salt at hand — an ID number, matched by its identity key.
     pub text: Option<String>,
 }
 
@@ -328,6 +328,12 @@ pub fn search(
         _ => None,
     };
     let lower = text.map(str::to_lowercase);
+    // A phone number as typed, with its spaces and dashes left out: at least four digits.
+    let digits = |t: &str| -> String { t.chars().filter(char::is_ascii_digit).collect() };
+    let phone = text
+        .filter(|t| t.chars().all(|ch| ch.is_ascii_digit() || " -+()".contains(ch)))
+        .map(digits)
+        .filter(|d| d.len() >= 4);
     let matches = |c: &CaseSummary| match (&key, &lower) {
         (Some(key), _) => c.identity_key.as_deref() == Some(key.as_str()),
         (None, Some(t)) => {
@@ -335,6 +341,9 @@ pub fn search(
                 || c.name
                     .as_deref()
                     .is_some_and(|n| n.to_lowercase().contains(t.as_str()))
+                || phone.as_deref().is_some_and(|p| {
+                    c.phone.as_deref().is_some_and(|have| digits(have).contains(p))
+                })
         }
         (None, None) => true,
     };

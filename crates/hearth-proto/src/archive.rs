@@ -105,6 +105,7 @@ pub fn summary_to(c: &CaseSummary) -> pb::CaseSummary {
         id: c.id.clone(),
         home: c.home.clone(),
         name: c.name.clone(),
+        phone: c.phone.clone(),
         status: code(c.status.code()),
         grade: c.grade.map(|g| code(g.code())),
         grade_overridden: c.grade_overridden,
@@ -178,6 +179,7 @@ pub fn summary_from(m: pb::CaseSummary) -> Result<CaseSummary, Unreadable> {
         id: m.id,
         home: m.home,
         name: m.name,
+        phone: m.phone,
         status: code::<Status>("status", &m.status)?,
         grade: opt_code::<Grade>("grade", m.grade)?,
         grade_overridden: m.grade_overridden,
@@ -1715,6 +1717,7 @@ mod tests {
             )| CaseSummary {
                 id,
                 home,
+                phone: name.clone().map(|n| format!("138{}", n.len())),
                 name,
                 status,
                 grade,

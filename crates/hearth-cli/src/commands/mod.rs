@@ -201,6 +201,10 @@ pub enum Command {
         /// Instead: a caseworker's day on one node, as the commands a person would type
         #[arg(long)]
         walkthrough: bool,
+        /// Exit once the federation has shown its work, instead of keeping it running with the
+        /// branch's web console until Ctrl-C
+        #[arg(long)]
+        exit: bool,
     },
 }
 
@@ -538,11 +542,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Visit(c) => visit::visit(&mut Node::open(&dir()?, operator)?, c),
         Command::Review(c) => review::review(&mut Node::open(&dir()?, operator)?, c),
         Command::User(c) => user::user(&mut Node::open(&dir()?, operator)?, c),
-        Command::Demo { walkthrough } => {
+        Command::Demo { walkthrough, exit } => {
             if walkthrough {
                 crate::demo::walkthrough(operator)
             } else {
-                crate::federation_demo::run()
+                crate::federation_demo::run(exit)
             }
         }
     }

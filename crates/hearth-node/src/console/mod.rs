@@ -1,0 +1,385 @@
+//! The web console (issue 16): server-rendered pages, Chinese first, served by `hearth serve` on
+//! the config's `console` address (plain HTTP, so loopback only).
+//!
+//! Pages are rendered on the server (maud templates, escaped by default) and work without
+//! JavaScript: branch sites are offline and run old machines, nothing is fetched from a CDN, and
+//! every page is a printable document (the print button is the one line of script). Every
+//! request goes through the same operations as the command line and the gRPC API
+//! (`hearth_ops::execute`), after the account's role is checked (`hearth_ops::may`); no rule is
+//! written here.
+//!
+//! Sessions: a login (Argon2id, with the lockout of `hearth_ops::login`) opens a session kept in
+//! memory, named by a random token in an `HttpOnly`, `SameSite=Strict` cookie; every form
+//! carries the session's CSRF token, and every write form a request key of its own, so that a
+//! form sent twice writes once. Opening a case file is logged (account and case id, no personal
+//! data) on the `hearth::access` target.
+
+mod cases;
+mod charts;
+mod forms;
+mod queue;
+mod reports;
+mod users;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use hearth_archive::FederationSalt;
+use hearth_ops::{self as ops, Reply, Request, Role};
+use jiff::Timestamp;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::{NodeConfig, NodeError, NodeHandle};
+
+/// The session cookie's name.
+const COOKIE: &str = "hearth_session";
+/// How long a session lasts without a new login.
+const SESSION_HOURS: i64 = 8;
+
+#[derive(Debug, Clone)]
+struct Session {
+    account: String,
+    role: Role,
+    csrf: String,
+    expires: Timestamp,
+}
+
+#[derive(Clone)]
+struct Console {
+    node: NodeHandle,
+    config: Arc<NodeConfig>,
+    salt: Arc<FederationSalt>,
+    sessions: Arc<Mutex<HashMap<String, Session>>>,
+}
+
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serves the console on `addr` until `cancel`; returns the address bound.
+pub async fn serve(
+    addr: &str,
+    node: NodeHandle,
+    config: Arc<NodeConfig>,
+    salt: Arc<FederationSalt>,
+    cancel: CancellationToken,
+) -> Result<(SocketAddr, JoinHandle<()>), NodeError> {
+    let (listener, local) = crate::metrics::bind(addr).await?;
+    let state = Console {
+        node,
+        config,
+        salt,
+        sessions: Arc::default(),
+    };
+    let app = Router::new()
+        .route("/", get(cases::home))
+        .route("/cases.xlsx", get(cases::export))
+        .route("/find", post(cases::find))
+        .route("/new", get(cases::new_page).post(cases::create))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/case/{id}", get(cases::case_page))
+        .route("/case/{id}/print", get(cases::print_page))
+        .route("/case/{id}/{action}", post(cases::act))
+        .route("/pending", get(queue::pending_page).post(queue::escalate_all))
+        .route("/conflicts", get(queue::conflicts_page))
+        .route("/conflicts/{id}", post(queue::resolve))
+        .route("/stats", get(reports::stats_page))
+        .route("/fund", get(reports::fund_page))
+        .route("/disclosure", get(reports::disclosure_page))
+        .route("/sync", get(reports::sync_page))
+        .route("/users", get(users::users_page).post(users::add_user))
+        .with_state(state);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            error!(error = %e, "console failed");
+        }
+    });
+    Ok((local, task))
+}
+
+impl Console {
+    /// The session of a request, if it has a live one.
+    fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+        let token = cookies
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| *k == COOKIE)
+            .map(|(_, v)| v.to_owned())?;
+        let mut sessions = self.sessions.lock().ok()?;
+        match sessions.get(&token) {
+            Some(s) if s.expires > Timestamp::now() => Some((token, s.clone())),
+            Some(_) => {
+                sessions.remove(&token);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The session of a form posted with `csrf`: a redirect to the login page without one, a
+    /// refusal when the form's token is not the session's (a stale page, or another site's).
+    fn posted(&self, headers: &HeaderMap, csrf: &str) -> Result<(String, Session), Box<Response>> {
+        let Some((token, s)) = self.session(headers) else {
+            return Err(Box::new(Redirect::to("/login").into_response()));
+        };
+        if s.csrf != csrf {
+            return Err(Box::new(
+                Page::message_for(
+                    StatusCode::FORBIDDEN,
+                    "the form is stale; open the page again 表单已过期，请重新打开页面",
+                    Some(&s),
+                )
+                .into_response(),
+            ));
+        }
+        Ok((token, s))
+    }
+
+    /// Carries out `request` as the session's account, if its role may.
+    async fn ask(&self, session: &Session, request: Request) -> Result<Reply, Page> {
+        self.ask_keyed(session, None, request)
+            .await
+            .map_err(|(code, text)| Page::message_for(code, &text, Some(session)))
+    }
+
+    /// [`Console::ask`] under a request key (a write form's own: sent twice, it writes once),
+    /// refused with the status and the one-line message to show.
+    async fn ask_keyed(
+        &self,
+        session: &Session,
+        key: Option<String>,
+        request: Request,
+    ) -> Result<Reply, (StatusCode, String)> {
+        ops::may(session.role, &request).map_err(|e| (StatusCode::FORBIDDEN, e.to_string()))?;
+        let config = self.config.clone();
+        let salt = self.salt.clone();
+        let by = session.account.clone();
+        let key = key.filter(|k| !k.is_empty() && request.keyed());
+        self.node
+            .local(move |replica| {
+                crate::cases::with_ctx(&config, &salt, &by, |ctx| {
+                    ops::execute(replica, ctx, key.as_deref(), request)
+                })
+            })
+            .await
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+            .map_err(|e| {
+                let code = match e.kind() {
+                    ops::ErrorKind::Input => StatusCode::BAD_REQUEST,
+                    ops::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    ops::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+                    ops::ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (code, e.to_string())
+            })
+    }
+
+    /// The session of a page asked for, or the redirect to the login page.
+    fn viewer(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+        self.session(headers)
+            .map(|(_, s)| s)
+            .ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
+    }
+}
+
+/// A reply of another kind than the request's: the node and the console disagree.
+fn unexpected(reply: &Reply) -> Response {
+    Page::message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("the node answered with {}", reply.kind()),
+    )
+    .into_response()
+}
+
+/// A page to answer with (also an error page).
+struct Page(StatusCode, Markup);
+
+impl Page {
+    fn message(code: StatusCode, text: &str) -> Page {
+        Page::message_for(code, text, None)
+    }
+
+    /// The page for `text`, with the session's header (and its log-out) when there is one.
+    fn message_for(code: StatusCode, text: &str, session: Option<&Session>) -> Page {
+        let title = match code {
+            StatusCode::FORBIDDEN => "无权限 Not allowed",
+            StatusCode::NOT_FOUND => "未找到 Not found",
+            StatusCode::BAD_REQUEST => "输入有误 Check the input",
+            _ => "出错了 Something went wrong",
+        };
+        Page(
+            code,
+            layout(
+                title,
+                session,
+                html! { h1 { (title) } p class="error" id="refused" { (text) } p { a href="/" { "返回首页 Back" } } },
+            ),
+        )
+    }
+
+    fn error(code: StatusCode, e: &ops::OpError, session: Option<&Session>) -> Page {
+        Page::message_for(code, &e.to_string(), session)
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            self.1.into_string(),
+        )
+            .into_response()
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#222}\
+header{background:#8b1a1a;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:center}\
+header a{color:#fff}nav{display:flex;gap:.8em;flex-wrap:wrap}.who{margin-left:auto}\
+details{border:1px solid #ddd;margin:.3em 0;padding:.3em .6em}summary{cursor:pointer;font-weight:bold}\
+.done{color:#060;font-weight:bold}label.f{display:block;margin:.3em 0}label.f span{display:inline-block;min-width:16em}\
+.sides td form{margin:0}svg text{font-size:12px}.chart{margin:.5em 0 1.5em}\
+header button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}main{padding:1em;max-width:70em}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}\
+th{background:#f4f0ec}.error{color:#a00;font-weight:bold}.conflict{color:#a60}\
+form.inline{display:inline}input,button{font-size:1em;padding:.2em .4em}\
+@media print{header,form,details,.noprint{display:none}main{max-width:none}}";
+
+fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Hearth 困难职工档案" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    strong { "Hearth 困难职工档案" }
+                    @if let Some(s) = session {
+                        nav {
+                            a href="/" { "案件 Cases" }
+                            a href="/pending" { "待上报 Pending" }
+                            a href="/conflicts" { "冲突 Conflicts" }
+                            a href="/stats" { "统计 Dashboard" }
+                            a href="/fund" { "基金 Fund" }
+                            a href="/disclosure" { "公示 Disclosure" }
+                            a href="/sync" { "同步 Sync" }
+                            a href="/users" { "账户 Accounts" }
+                        }
+                        span.who { (s.account) " (" (s.role.label()) ")" }
+                        form.inline method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button type="submit" id="logout" { "退出 Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+async fn login_page(State(c): State<Console>, headers: HeaderMap) -> Response {
+    if c.session(&headers).is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_form(StatusCode::OK, None).into_response()
+}
+
+fn login_form(code: StatusCode, error: Option<&str>) -> Page {
+    Page(
+        code,
+        layout(
+            "登录 Log in",
+            None,
+            html! {
+                h1 { "登录 Log in" }
+                @if let Some(e) = error { p.error id="login-error" { (e) } }
+                form method="post" action="/login" {
+                    p { label { "用户名 Name " input name="name" id="name" autocomplete="username" required; } }
+                    p { label { "密码 Password " input name="password" id="password" type="password" autocomplete="current-password" required; } }
+                    p { button type="submit" id="login" { "登录 Log in" } }
+                }
+            },
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+}
+
+async fn login(State(c): State<Console>, Form(f): Form<LoginForm>) -> Response {
+    let name = f.name.trim().to_owned();
+    let config = c.config.clone();
+    let salt = c.salt.clone();
+    let checked = c
+        .node
+        .local(move |replica| {
+            crate::cases::with_ctx(&config, &salt, "console", |ctx| {
+                ops::login(replica, &name, &f.password, ctx.now.timestamp())
+            })
+        })
+        .await;
+    match checked {
+        Ok(Ok(Ok(account))) => {
+            let token = new_token();
+            let session = Session {
+                account: account.name.clone(),
+                role: account.role,
+                csrf: new_token(),
+                expires: Timestamp::now() + jiff::Span::new().hours(SESSION_HOURS),
+            };
+            if let Ok(mut sessions) = c.sessions.lock() {
+                sessions.insert(token.clone(), session);
+            }
+            info!(target: "hearth::access", account = %account.name, "logged in");
+            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Ok(Ok(Err(refused))) => {
+            login_form(StatusCode::UNAUTHORIZED, Some(&refused.to_string())).into_response()
+        }
+        Ok(Err(e)) => Page::error(StatusCode::INTERNAL_SERVER_ERROR, &e, None).into_response(),
+        Err(e) => Page::message(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(State(c): State<Console>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    let token = match c.posted(&headers, &f.csrf) {
+        Ok((token, _)) => token,
+        Err(refused) => return *refused,
+    };
+    if let Ok(mut sessions) = c.sessions.lock() {
+        sessions.remove(&token);
+    }
+    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+

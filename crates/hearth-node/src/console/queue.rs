@@ -1,0 +1,296 @@
+//! Work queues: the cases the policy sends higher than they have gone (escalated together in
+//! one step), and the conflict queue with its sides side by side, resolved with one action.
+
+use axum::extract::{Form, Query, State, Path};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use hearth_archive::conflict::{ConflictKind, QueueEntry};
+use hearth_ops::{PAGE_MAX, PageRequest, Reply, Request, Resolve, Write};
+use maud::html;
+use serde::Deserialize;
+
+use super::forms::Posted;
+use super::{Console, Page, Session, layout, new_token, unexpected};
+
+/// Every case `case pending` lists, with the level it must reach and why.
+async fn pending_cases(
+    c: &Console,
+    s: &Session,
+) -> Result<Vec<(hearth_archive::CaseSummary, hearth_archive::policy::Advice)>, Response> {
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let request = Request::Pending {
+            page: PageRequest {
+                size: Some(PAGE_MAX),
+                token,
+            },
+        };
+        match c.ask(s, request).await {
+            Ok(Reply::Pending(p)) => {
+                all.extend(p.items);
+                match p.next {
+                    Some(next) => token = Some(next),
+                    None => return Ok(all),
+                }
+            }
+            Ok(other) => return Err(unexpected(&other)),
+            Err(page) => return Err(page.into_response()),
+        }
+    }
+}
+
+pub(super) async fn pending_page(State(c): State<Console>, headers: HeaderMap) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    pending(&c, &s, None).await
+}
+
+/// The pending list, with what the last bulk escalation did.
+async fn pending(c: &Console, s: &Session, outcome: Option<(usize, Vec<(String, String)>)>) -> Response {
+    let cases = match pending_cases(c, s).await {
+        Ok(cases) => cases,
+        Err(refused) => return refused,
+    };
+    let body = html! {
+        h1 { "待上报 Cases to escalate" }
+        @if let Some((done, refused)) = &outcome {
+            p.done id="escalated" { "已上报 Escalated: " (done) }
+            @if !refused.is_empty() {
+                table id="not-escalated" {
+                    tr { th { "档案号 Case" } th { "未上报原因 Not escalated because" } }
+                    @for (case, why) in refused { tr { td { (case) } td.error { (why) } } }
+                }
+            }
+        }
+        @if cases.is_empty() {
+            p id="none" { "没有待上报的案件 Nothing to escalate" }
+        } @else {
+            form method="post" action="/pending" {
+                input type="hidden" name="csrf" value=(s.csrf);
+                table id="pending" {
+                    tr { th { "上报 Send" } th { "档案号 Case" } th { "姓名 Name" } th { "等级 Grade" } th { "须达 Must reach" } th { "依据 Why" } }
+                    @for (case, advice) in &cases {
+                        tr {
+                            td { input type="checkbox" name="case" value=(case.id) checked; }
+                            td { a href={ "/case/" (case.id) } { (case.id) } }
+                            td { (case.name.clone().unwrap_or_default()) }
+                            td { (case.grade.map(|g| g.label()).unwrap_or_default()) }
+                            td { (advice.must_reach.map(|l| l.label()).unwrap_or_default()) }
+                            td { (advice.requirements.iter().map(|r| r.reason.clone()).collect::<Vec<_>>().join("; ")) }
+                        }
+                    }
+                }
+                label { "理由 Reason " input name="reason" id="reason" size="50" value="按政策上报 escalated as the policy requires" required; }
+                " "
+                button type="submit" id="escalate-all" { "上报所选 Escalate the ticked cases" }
+            }
+        }
+    };
+    Page(StatusCode::OK, layout("待上报 Pending", Some(s), body)).into_response()
+}
+
+/// Escalates every ticked case to the level the policy says, one write each; what could not be
+/// escalated is listed with why.
+pub(super) async fn escalate_all(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let ticked: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "case")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let p = Posted::new(pairs);
+    let s = match c.posted(&headers, &p.text("csrf")) {
+        Ok((_, s)) => s,
+        Err(refused) => return *refused,
+    };
+    let levels = match pending_cases(&c, &s).await {
+        Ok(cases) => cases,
+        Err(refused) => return refused,
+    };
+    let (mut done, mut refused) = (0, Vec::new());
+    for case in ticked {
+        let Some(level) = levels
+            .iter()
+            .find(|(c, _)| c.id == case)
+            .and_then(|(_, a)| a.must_reach)
+        else {
+            refused.push((case, "no longer pending 已不需上报".to_owned()));
+            continue;
+        };
+        let write = Write::Escalate {
+            case: case.clone(),
+            to_level: level.code().to_owned(),
+            reason: p.text("reason"),
+            via: None,
+        };
+        let key = format!("bulk-{}", &new_token()[..24]);
+        match c
+            .ask_keyed(&s, Some(key), Request::Write(Box::new(write)))
+            .await
+        {
+            Ok(_) => done += 1,
+            Err((_, why)) => refused.push((case, why)),
+        }
+    }
+    pending(&c, &s, Some((done, refused))).await
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct Which {
+    all: Option<String>,
+}
+
+pub(super) async fn conflicts_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(which): Query<Which>,
+) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    conflicts(&c, &s, which.all.is_some(), None).await
+}
+
+fn when(at: i64) -> String {
+    jiff::Timestamp::from_second(at)
+        .map(|t| {
+            hearth_archive::calendar::zoned(t)
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+async fn conflicts(c: &Console, s: &Session, all: bool, refused: Option<String>) -> Response {
+    let request = Request::Conflicts {
+        all,
+        page: PageRequest {
+            size: Some(PAGE_MAX),
+            token: None,
+        },
+    };
+    let list = match c.ask(s, request).await {
+        Ok(Reply::Conflicts(p)) => p.items,
+        Ok(other) => return unexpected(&other),
+        Err(page) => return page.into_response(),
+    };
+    let may_resolve = hearth_ops::may(
+        s.role,
+        &Request::Resolve {
+            conflict: String::new(),
+            how: Resolve::Pick(1),
+        },
+    )
+    .is_ok();
+    let body = html! {
+        h1 { "冲突 Conflicts" }
+        @if let Some(why) = &refused { p.error id="error" { (why) } }
+        p {
+            @if all { a href="/conflicts" { "只看未解决 Open only" } } @else { a href="/conflicts?all=1" { "全部 All, resolved too" } }
+        }
+        @if !may_resolve { p { "只有管理员可以解决冲突。Only an admin resolves conflicts." } }
+        @if list.is_empty() { p id="none" { "没有冲突 No conflict" } }
+        @for q in &list { (conflict_card(s, q, may_resolve)) }
+    };
+    Page(StatusCode::OK, layout("冲突 Conflicts", Some(s), body)).into_response()
+}
+
+fn conflict_card(s: &Session, q: &QueueEntry, may_resolve: bool) -> maud::Markup {
+    let open = q.is_open() && may_resolve;
+    let action = format!("/conflicts/{}", q.id);
+    html! {
+        section.conflict-card id={ "conflict-" (q.id) } {
+            h2 { (q.field) " — " a href={ "/case/" (q.case) } { (q.case) } }
+            p { "冲突编号 Conflict " code { (q.id) } @if let Some(r) = &q.route { "；应由 to be resolved at " (r) } }
+            table.sides {
+                tr { th { "#" } th { "值 Value" } th { "经办 By" } th { "节点 Node" } th { "时间 At" } @if open { th {} } }
+                @for (n, side) in q.sides.iter().enumerate() {
+                    tr {
+                        td { (n + 1) }
+                        td.value { (side.value) }
+                        td { (side.by.clone().unwrap_or_default()) }
+                        td { (side.node.clone().unwrap_or_default()) }
+                        td { (when(side.at)) }
+                        @if open && q.kind() == ConflictKind::Field {
+                            td {
+                                form method="post" action=(action) {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    input type="hidden" name="pick" value=(n + 1);
+                                    button type="submit" id={ "pick-" (q.id) "-" (n + 1) } { "采用此值 Keep this" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(r) = &q.resolution {
+                p.done { "已解决 Resolved: " (r.how) " — " (r.by.clone().unwrap_or_default()) " @ " (r.node.clone().unwrap_or_default()) " " (when(r.at)) }
+            } @else if open {
+                @match q.kind() {
+                    ConflictKind::Field => form method="post" action=(action) {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        label { "或写入新值 Or write a new value " input name="value" id={ "value-" (q.id) }; }
+                        " " button type="submit" { "写入 Write" }
+                    },
+                    ConflictKind::Invariant => form method="post" action=(action) {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        label { "确认说明 Acknowledge with a note " input name="acknowledge" id={ "note-" (q.id) } required; }
+                        " " button type="submit" { "确认 Acknowledge" }
+                    },
+                    ConflictKind::Duplicate => form method="post" action=(action) {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        label { "合并到档案 Merge into case " input name="merge_into" id={ "merge-" (q.id) } required; }
+                        " " button type="submit" { "合并 Merge" }
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// A conflict resolved with one action: a side kept, a value written, a broken rule
+/// acknowledged or duplicates merged.
+pub(super) async fn resolve(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let p = Posted::new(pairs);
+    let s = match c.posted(&headers, &p.text("csrf")) {
+        Ok((_, s)) => s,
+        Err(refused) => return *refused,
+    };
+    let how = if let Some(n) = p.opt("pick") {
+        match n.parse() {
+            Ok(n) => Resolve::Pick(n),
+            Err(_) => return conflicts(&c, &s, false, Some(format!("side {n:?} is not a number 不是编号"))).await,
+        }
+    } else if let Some(v) = p.opt("value") {
+        Resolve::Value(v)
+    } else if let Some(note) = p.opt("acknowledge") {
+        Resolve::Acknowledge(note)
+    } else if let Some(case) = p.opt("merge_into") {
+        Resolve::MergeInto(case)
+    } else {
+        return conflicts(&c, &s, false, Some("choose a side, a value, a note or a case 请选择处理方式".into())).await;
+    };
+    match c
+        .ask_keyed(&s, None, Request::Resolve { conflict: id, how })
+        .await
+    {
+        Ok(Reply::Conflict(_)) => Redirect::to("/conflicts?all=1").into_response(),
+        Ok(other) => unexpected(&other),
+        Err((StatusCode::FORBIDDEN, why)) => {
+            Page::message_for(StatusCode::FORBIDDEN, &why, Some(&s)).into_response()
+        }
+        Err((_, why)) => conflicts(&c, &s, false, Some(why)).await,
+    }
+}

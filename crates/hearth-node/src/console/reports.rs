@@ -1,0 +1,323 @@
+//! Figures: the dashboard (charts of the node's summary), the fund ledger, the disclosure, the
+//! neighbours' sync status, and lists as Excel workbooks.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hearth_archive::money::format_yuan;
+use hearth_ops::{Reply, Request};
+use maud::html;
+use serde::Deserialize;
+use tracing::error;
+
+use super::charts::bars;
+use super::{Console, Page, layout, unexpected};
+
+/// A cell of an exported sheet.
+pub(super) enum Cell {
+    Text(String),
+    /// Fen, written as a number of yuan.
+    Yuan(i64),
+}
+
+/// `rows` under `headers` as an xlsx workbook, sent as a download named `name.xlsx`.
+pub(super) fn xlsx_response(name: &str, headers: &[&str], rows: &[Vec<Cell>]) -> Response {
+    match xlsx(headers, rows) {
+        Ok(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.xlsx\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            error!(error = %e, "an export could not be written");
+            Page::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the workbook could not be made 无法生成表格",
+            )
+            .into_response()
+        }
+    }
+}
+
+fn xlsx(headers: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("#,##0.00");
+    let sheet = book.add_worksheet();
+    for (col, h) in headers.iter().enumerate() {
+        let col = u16::try_from(col).unwrap_or(u16::MAX);
+        sheet.write_string_with_format(0, col, *h, &bold)?;
+        sheet.set_column_width(col, 18)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+        for (col, cell) in row.iter().enumerate() {
+            let col = u16::try_from(col).unwrap_or(u16::MAX);
+            match cell {
+                Cell::Text(t) => sheet.write_string(r, col, t)?,
+                Cell::Yuan(fen) => {
+                    sheet.write_number_with_format(r, col, *fen as f64 / 100.0, &money)?
+                }
+            };
+        }
+    }
+    book.save_to_buffer()
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct Year {
+    year: Option<String>,
+    format: Option<String>,
+}
+
+impl Year {
+    fn year(&self) -> Option<String> {
+        self.year.clone().filter(|y| !y.trim().is_empty())
+    }
+
+    fn xlsx(&self) -> bool {
+        self.format.as_deref() == Some("xlsx")
+    }
+}
+
+fn year_form(to: &str, year: i16) -> maud::Markup {
+    html! {
+        form.noprint method="get" action=(to) {
+            label { "年份 Year " input name="year" id="year" size="6" value=(year); }
+            " " button type="submit" { "查看 Show" }
+            " " a href={ (to) "?year=" (year) "&format=xlsx" } id="export" { "导出 Excel Export" }
+        }
+    }
+}
+
+pub(super) async fn stats_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(y): Query<Year>,
+) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    let summary = match c.ask(&s, Request::Stats { year: y.year() }).await {
+        Ok(Reply::Stats(summary)) => summary,
+        Ok(other) => return unexpected(&other),
+        Err(page) => return page.into_response(),
+    };
+    let t = &summary.total;
+    let count = |label: String, n: u64| (label, n as f64, n.to_string());
+    let grades: Vec<_> = t.by_grade.iter().map(|(g, n)| count(g.label(), *n)).collect();
+    let causes: Vec<_> = t.by_cause.iter().map(|(k, n)| count(k.label(), *n)).collect();
+    let statuses: Vec<_> = t.by_status.iter().map(|(k, n)| count(k.label(), *n)).collect();
+    let paid: Vec<_> = t
+        .paid_fen
+        .iter()
+        .map(|(k, fen)| (k.label(), *fen as f64, format_yuan(*fen)))
+        .collect();
+    let flow = vec![
+        count("年初 Start of year".into(), t.start_of_year),
+        count("新建档 New".into(), t.filed_this_year),
+        count("脱困 Lifted".into(), t.lifted_this_year),
+        count("结案 Closed".into(), t.closed_this_year),
+        count("年末 End of year".into(), t.end_of_year),
+    ];
+    let mut nodes = vec![count(
+        format!("{} (本级 own)", summary.node),
+        summary.own.in_hardship,
+    )];
+    nodes.extend(
+        summary
+            .children
+            .iter()
+            .map(|(child, totals)| count(child.clone(), totals.in_hardship)),
+    );
+    let body = html! {
+        h1 { "统计 Dashboard" }
+        p { (summary.node) " (" (summary.level.label()) ")，" (summary.year) " 年；截至 as of " (summary.as_of) }
+        (year_form("/stats", summary.year))
+        table id="totals" {
+            tr { th { "档案 Cases" } td { (t.cases) } }
+            tr { th { "在档困难户 In hardship now" } td { (t.in_hardship) } }
+            tr { th { "帮扶户数 Households helped" } td { (t.households_helped) } }
+            tr { th { "帮扶人数 People helped" } td { (t.people_helped) } }
+            tr { th { "帮扶金额 Aid paid" } td { (format_yuan(t.paid_total_fen())) } }
+            tr { th { "走访 Visits" } td { (t.visits) } }
+        }
+        (bars("chart-grade", "在档困难户按等级 In hardship by grade", &grades))
+        (bars("chart-cause", "在档困难户按主要原因 In hardship by primary cause", &causes))
+        (bars("chart-status", "档案按状态 Cases by status", &statuses))
+        (bars("chart-flow", "本年变动 The year's flow", &flow))
+        (bars("chart-aid", "帮扶金额按类型 Aid paid by kind (yuan)", &paid))
+        (bars("chart-nodes", "各节点在档困难户 In hardship per node", &nodes))
+    };
+    Page(StatusCode::OK, layout("统计 Dashboard", Some(&s), body)).into_response()
+}
+
+pub(super) async fn fund_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(y): Query<Year>,
+) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    let request = Request::FundShow {
+        node: None,
+        year: y.year(),
+    };
+    let ledger = match c.ask(&s, request).await {
+        Ok(Reply::Ledger { ledger, .. }) => ledger,
+        Ok(other) => return unexpected(&other),
+        Err(page) => return page.into_response(),
+    };
+    if y.xlsx() {
+        let rows: Vec<Vec<Cell>> = ledger
+            .entries
+            .iter()
+            .map(|(_, e)| {
+                vec![
+                    Cell::Text(e.date().to_string()),
+                    Cell::Text(e.describe()),
+                    Cell::Yuan(e.flow_fen()),
+                    Cell::Text(format!("{} @ {}", e.stamp().by, e.stamp().node)),
+                ]
+            })
+            .collect();
+        return xlsx_response(
+            &format!("fund-{}", ledger.year),
+            &["日期 Date", "摘要 Entry", "金额 Amount (yuan)", "经办 By"],
+            &rows,
+        );
+    }
+    let body = html! {
+        h1 { "帮扶资金 Fund of " (ledger.node) ", " (ledger.year) }
+        (year_form("/fund", ledger.year))
+        table id="fund" { @for (item, amount) in ledger.rows() { tr { th { (item) } td { (amount) } } } }
+        h2 { "明细 Entries" }
+        table id="entries" {
+            tr { th { "日期 Date" } th { "摘要 Entry" } th { "金额 Amount" } th { "经办 By" } }
+            @for (_, e) in &ledger.entries {
+                tr { td { (e.date()) } td { (e.describe()) } td { (e.amount_text()) } td { (e.stamp().by) " @ " (e.stamp().node) } }
+            }
+        }
+    };
+    Page(StatusCode::OK, layout("基金 Fund", Some(&s), body)).into_response()
+}
+
+pub(super) async fn disclosure_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(y): Query<Year>,
+) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    let year = y.year().unwrap_or_else(|| {
+        hearth_archive::calendar::day_of(jiff::Timestamp::now())
+            .year()
+            .to_string()
+    });
+    let d = match c.ask(&s, Request::Disclose { year }).await {
+        Ok(Reply::Disclosure(d)) => d,
+        Ok(other) => return unexpected(&other),
+        Err(page) => return page.into_response(),
+    };
+    if y.xlsx() {
+        let rows: Vec<Vec<Cell>> = d
+            .payments
+            .iter()
+            .map(|p| {
+                vec![
+                    Cell::Text(p.date.to_string()),
+                    Cell::Text(p.kind.label()),
+                    Cell::Text(p.recipient.clone()),
+                    Cell::Yuan(p.amount_fen),
+                ]
+            })
+            .collect();
+        return xlsx_response(
+            &format!("disclosure-{}", d.ledger.year),
+            &["日期 Date", "类型 Kind", "受助人 Recipient", "金额 Amount (yuan)"],
+            &rows,
+        );
+    }
+    let body = html! {
+        h1 { "帮扶资金公示 Disclosure: " (d.ledger.node) ", " (d.ledger.year) }
+        (year_form("/disclosure", d.ledger.year))
+        p.noprint { button type="button" id="print" onclick="window.print()" { "打印 / 存为 PDF Print or save as PDF" } }
+        table id="fund" { @for (item, amount) in d.ledger.rows() { tr { th { (item) } td { (amount) } } } }
+        h2 { "收入 Income" }
+        table id="income" {
+            tr { th { "日期 Date" } th { "来源 Source" } th { "金额 Amount" } }
+            @for (date, source, from, fen) in &d.income {
+                tr { td { (date) } td { (source.label()) @if let Some(f) = from { " (" (f) ")" } } td { (format_yuan(*fen)) } }
+            }
+        }
+        h2 { "下拨 Grants" }
+        table id="grants" {
+            tr { th { "日期 Date" } th { "下级 To" } th { "金额 Amount" } }
+            @for (date, to, fen) in &d.grants { tr { td { (date) } td { (to) } td { (format_yuan(*fen)) } } }
+        }
+        h2 { "帮扶 Aid paid" }
+        table id="payments" {
+            tr { th { "日期 Date" } th { "类型 Kind" } th { "受助人 Recipient" } th { "金额 Amount" } }
+            @for p in &d.payments { tr { td { (p.date) } td { (p.kind.label()) } td { (p.recipient) } td { (format_yuan(p.amount_fen)) } } }
+        }
+    };
+    Page(StatusCode::OK, layout("公示 Disclosure", Some(&s), body)).into_response()
+}
+
+fn ago(t: Option<std::time::SystemTime>) -> String {
+    match t.and_then(|t| t.elapsed().ok()) {
+        Some(d) if d.as_secs() < 120 => format!("{} 秒前 s ago", d.as_secs()),
+        Some(d) if d.as_secs() < 7200 => format!("{} 分钟前 min ago", d.as_secs() / 60),
+        Some(d) => format!("{} 小时前 h ago", d.as_secs() / 3600),
+        None => "从未 never".into(),
+    }
+}
+
+pub(super) async fn sync_page(State(c): State<Console>, headers: HeaderMap) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    let peers = match c.node.status().await {
+        Ok(peers) => peers,
+        Err(e) => {
+            return Page::message_for(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), Some(&s))
+                .into_response();
+        }
+    };
+    let body = html! {
+        h1 { "同步状态 Sync with the neighbours" }
+        @if peers.is_empty() { p id="none" { "没有邻居节点 No neighbour configured (hearth peer add)" } }
+        @else {
+            table id="peers" {
+                tr { th { "节点 Node" } th { "关系 Relation" } th { "连接 Connected" } th { "最近联系 Last heard" } th { "待发送 Backlog" } th { "最近错误 Last error" } }
+                @for p in &peers {
+                    tr {
+                        td { (p.id) }
+                        td { (format!("{:?}", p.relation).to_lowercase()) }
+                        td { @if p.connected { "✓ 已连接 connected" } @else { "✗ 未连接 not connected" } }
+                        td { (ago(p.last_heard)) }
+                        td { (p.backlog) }
+                        td.error { (p.last_error.clone().unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+    };
+    Page(StatusCode::OK, layout("同步 Sync", Some(&s), body)).into_response()
+}
