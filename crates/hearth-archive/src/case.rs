@@ -50,7 +50,7 @@ use crate::text::{
 use crate::view::{
     Approval, Assistance, CaseSummary, CaseView, Causes, Dated, Escalation, EscalationStep,
     Finances, GradeOverride, Grading, Household, Loan, Member, Profile, Repayment, Review,
-    StatusChange, Visit, Worker,
+    StatusChange, Visit, VoidedRecord, Worker,
 };
 
 /// Version of the case document layout written by this code.
@@ -1291,7 +1291,21 @@ impl Case {
         aid: &NewAssistance,
         approval: Option<&str>,
     ) -> Result<()> {
-        self.check_open()?;
+        self.add_assistance_correcting(editor, aid, approval, None)
+    }
+
+    /// Records an assistance payment that corrects (replaces) the voided record `corrects`,
+    /// when it does.
+    pub fn add_assistance_correcting(
+        &mut self,
+        editor: &Editor,
+        aid: &NewAssistance,
+        approval: Option<&str>,
+        corrects: Option<&str>,
+    ) -> Result<()> {
+        if corrects.is_none() {
+            self.check_open()?;
+        }
         positive("amount", aid.amount_fen)?;
         not_future("date", aid.date, editor)?;
         check_opt_line("paying node", aid.paying_node.as_deref(), SHORT)?;
@@ -1313,8 +1327,74 @@ impl Case {
             if let Some(approval) = approval {
                 put_text(&mut case.doc, &a, "approval", approval)?;
             }
+            if let Some(corrects) = corrects {
+                put_text(&mut case.doc, &a, "corrects", corrects)?;
+            }
             stamp(&mut case.doc, &a, editor)
         })
+    }
+
+    /// Voids (作废) the aid, visit, review or household member whose id starts with `prefix`,
+    /// with the reason: the record stays in the file, marked, and leaves every total and rule.
+    /// Only the node that recorded it voids it (a receiver refuses anything else). Returns what
+    /// was voided.
+    pub fn void_record(
+        &mut self,
+        editor: &Editor,
+        prefix: &str,
+        reason: &str,
+    ) -> Result<VoidedRecord> {
+        crate::text::check_notes("reason", reason, REASON)?;
+        if reason.trim().is_empty() {
+            return Err(invalid("reason", "say why the record is voided"));
+        }
+        let prefix = prefix.trim();
+        let mut hits = Vec::new();
+        for path in VOIDABLE {
+            let map = path_obj(&self.doc, path)?;
+            for (key, obj) in map_objects(&self.doc, &map)? {
+                if !prefix.is_empty() && key.starts_with(prefix) {
+                    hits.push((key, obj));
+                }
+            }
+        }
+        let (key, obj) = match hits.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(ArchiveError::NoSuchRecord {
+                    what: "record (aid, visit, review or household member)",
+                    id: prefix.into(),
+                });
+            }
+            _ => {
+                return Err(invalid(
+                    "record",
+                    &format!("{prefix:?} matches several records; give more of the id"),
+                ));
+            }
+        };
+        if get_str(&self.doc, &obj, "voided_reason")?.is_some() {
+            return Err(invalid(
+                "record",
+                &format!("record {key} is voided already"),
+            ));
+        }
+        let node = get_str(&self.doc, &obj, "node")?.unwrap_or_default();
+        if node != editor.node {
+            return Err(invalid(
+                "record",
+                &format!("record {key} was recorded at {node}; only {node} voids or corrects it"),
+            ));
+        }
+        self.change(editor, "record void", |case| {
+            put_text(&mut case.doc, &obj, "voided_reason", reason.trim())?;
+            put_text(&mut case.doc, &obj, "voided_by", &editor.by)?;
+            put_timestamp(&mut case.doc, &obj, "voided_at", editor.at)
+        })?;
+        Self::read_voided(&Snapshot::new(&self.doc))?
+            .into_iter()
+            .find(|v| v.id == key)
+            .ok_or_else(|| ArchiveError::Schema(format!("voided record {key} is not marked")))
     }
 
     /// Records a loan.
@@ -1524,6 +1604,7 @@ impl Case {
             created_by: get_str(doc, &ROOT, "created_by")?,
             filed_on,
             filed_on_estimated: get_bool(doc, &ROOT, "filed_on_estimated")?.unwrap_or(false),
+            voided: Self::read_voided(doc)?,
         })
     }
 
@@ -1858,7 +1939,7 @@ impl Case {
     fn read_household(doc: &impl Source) -> Result<Household> {
         let h = need_obj(doc, &ROOT, "household")?;
         let members = need_obj(doc, &h, "members")?;
-        let members = map_objects(doc, &members)?
+        let members = live_objects(doc, &members)?
             .into_iter()
             .map(|(id, m)| {
                 Ok(Member {
@@ -2017,9 +2098,63 @@ impl Case {
                 merged_from: get_str(doc, &a, "merged_from")?,
                 merged_node: get_str(doc, &a, "merged_node")?,
                 approval: get_str(doc, &a, "approval")?,
+                corrects: get_str(doc, &a, "corrects")?,
                 id,
             })
         })
+    }
+
+    /// The records voided, with what each was, oldest void first.
+    fn read_voided(doc: &impl Source) -> Result<Vec<VoidedRecord>> {
+        let mut out = Vec::new();
+        for path in VOIDABLE {
+            let map = path_obj(doc, path)?;
+            for (id, o) in map_objects(doc, &map)? {
+                let Some(reason) = get_str(doc, &o, "voided_reason")? else {
+                    continue;
+                };
+                let date = get_date(doc, &o, "date")?
+                    .map(|d| format!(" on {d}"))
+                    .unwrap_or_default();
+                let what = match path[path.len() - 1] {
+                    "assistance" => format!(
+                        "aid 帮扶 {} {}{date}",
+                        get_code::<AssistanceKind>(doc, &o, "kind")?
+                            .map(|k| k.label())
+                            .unwrap_or_default(),
+                        get_i64(doc, &o, "amount_fen")?
+                            .map(format_yuan)
+                            .unwrap_or_default()
+                    ),
+                    "visits" => format!(
+                        "visit 走访 {}{date}",
+                        get_code::<VisitKind>(doc, &o, "kind")?
+                            .map(|k| k.label())
+                            .unwrap_or_default()
+                    ),
+                    "reviews" => format!(
+                        "review 年审 {}{date}",
+                        get_code::<ReviewResult>(doc, &o, "result")?
+                            .map(|k| k.label())
+                            .unwrap_or_default()
+                    ),
+                    _ => format!(
+                        "household member 家庭成员 {}",
+                        get_str(doc, &o, "relation")?.unwrap_or_default()
+                    ),
+                };
+                out.push(VoidedRecord {
+                    id,
+                    what,
+                    reason,
+                    by: get_str(doc, &o, "voided_by")?,
+                    node: get_str(doc, &o, "node")?,
+                    at: get_timestamp(doc, &o, "voided_at")?,
+                });
+            }
+        }
+        out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        Ok(out)
     }
 
     fn read_loans(doc: &impl Source) -> Result<Vec<Loan>> {
@@ -2156,12 +2291,37 @@ fn dated_records<T: Dated>(
     map: &ObjId,
     build: impl Fn(String, ObjId) -> Result<T>,
 ) -> Result<Vec<T>> {
-    let mut out = map_objects(doc, map)?
+    let mut out = live_objects(doc, map)?
         .into_iter()
         .map(|(id, obj)| build(id, obj))
         .collect::<Result<Vec<T>>>()?;
     out.sort_by(|a, b| a.order().cmp(&b.order()));
     Ok(out)
+}
+
+/// Where the records that may be voided are.
+const VOIDABLE: [&[&str]; 4] = [
+    &["assistance"],
+    &["visits"],
+    &["reviews"],
+    &["household", "members"],
+];
+
+/// The map at `path` from the root.
+fn path_obj(doc: &impl Source, path: &[&str]) -> Result<ObjId> {
+    path.iter()
+        .try_fold(ROOT, |obj, key| need_obj(doc, &obj, key))
+}
+
+/// The records of a map that are not voided.
+fn live_objects(doc: &impl Source, map: &ObjId) -> Result<Vec<(String, ObjId)>> {
+    let mut live = Vec::new();
+    for (id, obj) in map_objects(doc, map)? {
+        if get_str(doc, &obj, "voided_reason")?.is_none() {
+            live.push((id, obj));
+        }
+    }
+    Ok(live)
 }
 
 fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {

@@ -92,6 +92,24 @@ pub enum Entry {
         /// Who recorded it.
         stamp: Stamp,
     },
+    /// Aid voided after it was paid from the fund: its money back into the fund (红字冲销), on
+    /// the day it was voided.
+    Reversal {
+        /// Day voided.
+        date: Date,
+        /// Amount back.
+        amount_fen: i64,
+        /// Kind of the aid voided.
+        kind: AssistanceKind,
+        /// The case.
+        case: String,
+        /// The assistance record voided.
+        assistance: String,
+        /// Why.
+        reason: String,
+        /// Who recorded it.
+        stamp: Stamp,
+    },
     /// A grant paid to a child node (its ledger shows it as income).
     GrantOut {
         /// Day paid.
@@ -114,6 +132,7 @@ impl Entry {
             Entry::Budget { stamp, .. }
             | Entry::Income { stamp, .. }
             | Entry::Disbursement { stamp, .. }
+            | Entry::Reversal { stamp, .. }
             | Entry::LoanOut { stamp, .. }
             | Entry::LoanBack { stamp, .. }
             | Entry::GrantOut { stamp, .. } => stamp,
@@ -131,6 +150,7 @@ impl Entry {
             } => (*amount_fen, *year),
             Entry::Income { amount_fen, .. }
             | Entry::Disbursement { amount_fen, .. }
+            | Entry::Reversal { amount_fen, .. }
             | Entry::LoanOut { amount_fen, .. }
             | Entry::LoanBack { amount_fen, .. }
             | Entry::GrantOut { amount_fen, .. } => (*amount_fen, self.date().year()),
@@ -161,6 +181,16 @@ impl Entry {
                 check_line("case", case, SHORT)?;
                 check_line("assistance", assistance, SHORT)
             }
+            Entry::Reversal {
+                case,
+                assistance,
+                reason,
+                ..
+            } => {
+                check_line("case", case, SHORT)?;
+                check_line("assistance", assistance, SHORT)?;
+                crate::text::check_notes("reason", reason, REASON)
+            }
             Entry::LoanOut { case, loan, .. } | Entry::LoanBack { case, loan, .. } => {
                 check_line("case", case, SHORT)?;
                 check_line("loan", loan, SHORT)
@@ -173,7 +203,9 @@ impl Entry {
     pub fn flow_fen(&self) -> i64 {
         match self {
             Entry::Budget { .. } => 0,
-            Entry::Income { amount_fen, .. } | Entry::LoanBack { amount_fen, .. } => *amount_fen,
+            Entry::Income { amount_fen, .. }
+            | Entry::LoanBack { amount_fen, .. }
+            | Entry::Reversal { amount_fen, .. } => *amount_fen,
             Entry::Disbursement { amount_fen, .. }
             | Entry::GrantOut { amount_fen, .. }
             | Entry::LoanOut { amount_fen, .. } => -amount_fen,
@@ -204,6 +236,16 @@ impl Entry {
                 assistance,
                 ..
             } => format!("{} case {case} aid {assistance}", kind.label()),
+            Entry::Reversal {
+                kind,
+                case,
+                assistance,
+                reason,
+                ..
+            } => format!(
+                "void 冲销 {} case {case} aid {assistance}: {reason}",
+                kind.label()
+            ),
             Entry::GrantOut { to_node, .. } => format!("grant to {to_node} 下拨"),
             Entry::LoanOut { case, loan, .. } => format!("loan 借款 {loan} to case {case}"),
             Entry::LoanBack { case, loan, .. } => {
@@ -226,6 +268,7 @@ impl Entry {
             Entry::Budget { year, .. } => jiff::civil::date(*year, 1, 1),
             Entry::Income { date, .. }
             | Entry::Disbursement { date, .. }
+            | Entry::Reversal { date, .. }
             | Entry::LoanOut { date, .. }
             | Entry::LoanBack { date, .. }
             | Entry::GrantOut { date, .. } => *date,
@@ -298,7 +341,10 @@ impl LedgerView {
                     .map(format_yuan)
                     .unwrap_or_else(|| "—".into()),
             ),
-            ("Opening balance 年初结余".into(), format_yuan(self.opening_fen)),
+            (
+                "Opening balance 年初结余".into(),
+                format_yuan(self.opening_fen),
+            ),
         ];
         for (source, fen) in &self.income_fen {
             rows.push((format!("Income 收入 {}", source.label()), format_yuan(*fen)));
@@ -318,8 +364,14 @@ impl LedgerView {
                 format_yuan(self.closing_fen),
             ),
             ("Balance now 当前结余".into(), format_yuan(self.balance_fen)),
-            ("Lent out now 借出未还".into(), format_yuan(self.outstanding_fen)),
-            ("  of it overdue 其中逾期".into(), format_yuan(self.overdue_fen)),
+            (
+                "Lent out now 借出未还".into(),
+                format_yuan(self.outstanding_fen),
+            ),
+            (
+                "  of it overdue 其中逾期".into(),
+                format_yuan(self.overdue_fen),
+            ),
         ]);
         rows
     }
@@ -356,6 +408,9 @@ impl LedgerView {
                 Entry::Disbursement {
                     kind, amount_fen, ..
                 } => *v.disbursed_fen.entry(*kind).or_default() += amount_fen,
+                Entry::Reversal {
+                    kind, amount_fen, ..
+                } => *v.disbursed_fen.entry(*kind).or_default() -= amount_fen,
                 Entry::GrantOut { amount_fen, .. } => v.granted_fen += amount_fen,
                 Entry::LoanOut { amount_fen, .. } => v.lent_fen += amount_fen,
                 Entry::LoanBack { amount_fen, .. } => v.repaid_fen += amount_fen,
@@ -498,8 +553,19 @@ impl Disclosure {
             payments: Vec::new(),
             ledger: ledger.clone(),
         };
+        // Aid voided (its money back in the fund) is not disclosed as paid.
+        let reversed: std::collections::HashSet<&str> = ledger
+            .entries
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Entry::Reversal { assistance, .. } => Some(assistance.as_str()),
+                _ => None,
+            })
+            .collect();
         for (_, e) in &ledger.entries {
             match e {
+                Entry::Disbursement { assistance, .. }
+                    if reversed.contains(assistance.as_str()) => {}
                 Entry::Income {
                     date,
                     source,
@@ -529,7 +595,10 @@ impl Disclosure {
                         .unwrap_or_else(|| "*".into()),
                     amount_fen: *amount_fen,
                 }),
-                Entry::Budget { .. } | Entry::LoanOut { .. } | Entry::LoanBack { .. } => {}
+                Entry::Budget { .. }
+                | Entry::Reversal { .. }
+                | Entry::LoanOut { .. }
+                | Entry::LoanBack { .. } => {}
             }
         }
         d.ledger.entries.clear();

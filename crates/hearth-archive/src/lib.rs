@@ -48,7 +48,7 @@ pub use grade::GradeStandard;
 pub use identity::{FederationSalt, IdNumber, IdentityKey};
 pub use policy::Policy;
 pub use record::{DocId, Document, Record, RecordKind};
-pub use view::{CaseSummary, CaseView};
+pub use view::{CaseSummary, CaseView, VoidedRecord};
 
 #[cfg(test)]
 mod tests;

@@ -1007,4 +1007,39 @@ mod tests {
         let ent = ["demo.enterprise".to_owned()];
         check(&top_id, Some(&held), &c_doc(&mut top), &ent, &Demo, false).unwrap();
     }
+
+    #[test]
+    fn only_the_node_that_made_a_record_voids_it() {
+        let mut c = case_at("demo.team-1", "v");
+        let id = c.id().unwrap();
+        let visit = crate::NewVisit::sample("visit-1");
+        c.add_visit(&editor("demo.team-1"), &visit).unwrap();
+        let held = c_doc(&mut c);
+        // The team voids its own visit: every receiver takes it.
+        let mut own =
+            Case::from_doc(held.clone(), crate::actor_id("demo.team-1", &[1; 8])).unwrap();
+        own.void_record(&editor("demo.team-1"), "visit-1", "wrong household")
+            .unwrap();
+        let team = ["demo.team-1".to_owned()];
+        check(&id, Some(&held), &c_doc(&mut own), &team, &Demo, false).unwrap();
+        assert_eq!(own.view().unwrap().voided.len(), 1);
+        assert!(own.view().unwrap().visits.is_empty());
+        // The branch may not: refused where it is written, and at every receiver if forged.
+        let mut b = Case::from_doc(held.clone(), crate::actor_id("demo.branch", &[2; 8])).unwrap();
+        let e = b
+            .void_record(&editor("demo.branch"), "visit-1", "no")
+            .unwrap_err();
+        assert!(e.to_string().contains("only demo.team-1 voids"), "{e}");
+        {
+            use automerge::transaction::Transactable;
+            let doc = b.doc_mut();
+            let (_, visits) = doc.get(ROOT, "visits").unwrap().unwrap();
+            let (_, entry) = doc.get(&visits, "visit-1").unwrap().unwrap();
+            doc.put(&entry, "voided_reason", "forged").unwrap();
+            doc.commit();
+        }
+        let branch = ["demo.branch".to_owned()];
+        let e = check(&id, Some(&held), &c_doc(&mut b), &branch, &Demo, false).unwrap_err();
+        assert_eq!(e.rule, "entry_by_its_node", "{e}");
+    }
 }

@@ -65,6 +65,26 @@ pub struct CaseView {
     /// Whether `filed_on` is the day of an import that gave no filing date.
     #[serde(default)]
     pub filed_on_estimated: bool,
+    /// Records voided (作废), kept with why: left out of every list above and every total.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voided: Vec<VoidedRecord>,
+}
+
+/// A record voided: what it was, why, by whom, where and when it was voided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoidedRecord {
+    /// The record's id.
+    pub id: String,
+    /// What it was, e.g. `aid 帮扶 living 生活救助 1,000.00 on 2026-03-01`.
+    pub what: String,
+    /// Why it was voided.
+    pub reason: String,
+    /// Who voided it.
+    pub by: Option<String>,
+    /// The node that recorded it, and voided it.
+    pub node: Option<String>,
+    /// When it was voided.
+    pub at: Option<Timestamp>,
 }
 
 /// Derived grade, its basis, and any manual override.
@@ -333,6 +353,9 @@ pub struct Assistance {
     /// The aid approval (its id) that allowed a payment above the payer's authority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// The voided aid record this one corrects (replaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<String>,
 }
 
 /// A loan with its repayments; the outstanding balance is derived.

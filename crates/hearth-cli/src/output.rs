@@ -861,11 +861,12 @@ pub fn case_details(v: &CaseView, conflicts: &[QueueEntry]) -> String {
                     ),
                     None => text(&a.paying_node),
                 },
-                match (&a.approval, &a.approving_node) {
-                    (Some(id), node) => {
+                match (&a.approval, &a.approving_node, &a.corrects) {
+                    (Some(id), node, _) => {
                         format!("approved 审批 {id} by {}; {}", text(node), text(&a.note))
                     }
-                    (None, _) => text(&a.note),
+                    (None, _, Some(old)) => format!("corrects 更正 {old}; {}", text(&a.note)),
+                    (None, _, None) => text(&a.note),
                 },
             ]);
         }
@@ -899,6 +900,7 @@ pub fn case_details(v: &CaseView, conflicts: &[QueueEntry]) -> String {
     }
     if !v.visits.is_empty() {
         let mut t = table(&[
+            "Record 编号",
             "Date 日期",
             "Kind 类型",
             "Visitor 走访人",
@@ -907,6 +909,7 @@ pub fn case_details(v: &CaseView, conflicts: &[QueueEntry]) -> String {
         ]);
         for vi in &v.visits {
             t.add_row(vec![
+                vi.id.clone(),
                 vi.date.to_string(),
                 vi.kind.label(),
                 text(&vi.visitor),
@@ -921,9 +924,16 @@ pub fn case_details(v: &CaseView, conflicts: &[QueueEntry]) -> String {
         let _ = writeln!(out, "\nVisits 走访记录\n{t}");
     }
     if !v.reviews.is_empty() {
-        let mut t = table(&["Date 日期", "Result 结论", "Reviewer 审核人", "Notes 说明"]);
+        let mut t = table(&[
+            "Record 编号",
+            "Date 日期",
+            "Result 结论",
+            "Reviewer 审核人",
+            "Notes 说明",
+        ]);
         for r in &v.reviews {
             t.add_row(vec![
+                r.id.clone(),
                 r.date.to_string(),
                 r.result.label(),
                 text(&r.reviewer),
@@ -931,6 +941,25 @@ pub fn case_details(v: &CaseView, conflicts: &[QueueEntry]) -> String {
             ]);
         }
         let _ = writeln!(out, "\nAnnual reviews 年审\n{t}");
+    }
+    if !v.voided.is_empty() {
+        let mut t = table(&[
+            "Record 编号",
+            "Was 原记录",
+            "Reason 作废理由",
+            "By 经办人",
+            "When 时间",
+        ]);
+        for x in &v.voided {
+            t.add_row(vec![
+                x.id.clone(),
+                x.what.clone(),
+                x.reason.clone(),
+                format!("{} at {}", text(&x.by), text(&x.node)),
+                local_time(x.at),
+            ]);
+        }
+        let _ = writeln!(out, "\nVoided 已作废 (kept, counted nowhere)\n{t}");
     }
     if !v.approvals.is_empty() {
         let mut t = table(&[

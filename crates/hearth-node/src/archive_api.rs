@@ -282,6 +282,8 @@ impl Archive for ArchiveService {
         decide_case(DecideCaseRequest),
         add_monthly_income(AddMonthlyIncomeRequest),
         add_review(AddReviewRequest),
+        void_record(VoidRecordRequest),
+        correct_aid(CorrectAidRequest),
     }
 
     writes! { FundWrite, fund -> LedgerReply:
@@ -886,6 +888,8 @@ impl ArchiveRemote {
             M::MonthlyIncome(m) => c.add_monthly_income(keyed(m, key)).await,
             M::Decide(m) => c.decide_case(keyed(m, key)).await,
             M::AddReview(m) => c.add_review(keyed(m, key)).await,
+            M::Void(m) => c.void_record(keyed(m, key)).await,
+            M::CorrectAid(m) => c.correct_aid(keyed(m, key)).await,
         };
         written(reply?.into_inner())
     }

@@ -178,6 +178,25 @@ pub enum Write {
         reviewer: Option<String>,
         notes: Option<String>,
     },
+    /// Void (作废) an aid, visit, review or household member record recorded here, with the
+    /// reason; voided aid paid from this node's fund is paid back into it (a reversal entry).
+    Void {
+        case: String,
+        record: String,
+        reason: String,
+    },
+    /// Correct an aid record recorded here: it is voided with the reason and a new one made,
+    /// with the values given and the old one's for the rest, in one write (the fund's reversal
+    /// and new payment with it).
+    CorrectAid {
+        case: String,
+        record: String,
+        reason: String,
+        kind: Option<String>,
+        amount: Option<String>,
+        date: Option<String>,
+        note: Option<String>,
+    },
 }
 
 /// The writes that carry `case` through the filing chain at its home and submit it, every step
@@ -331,7 +350,10 @@ pub fn search(
     // A phone number as typed, with its spaces and dashes left out: at least four digits.
     let digits = |t: &str| -> String { t.chars().filter(char::is_ascii_digit).collect() };
     let phone = text
-        .filter(|t| t.chars().all(|ch| ch.is_ascii_digit() || " -+()".contains(ch)))
+        .filter(|t| {
+            t.chars()
+                .all(|ch| ch.is_ascii_digit() || " -+()".contains(ch))
+        })
         .map(digits)
         .filter(|d| d.len() >= 4);
     let matches = |c: &CaseSummary| match (&key, &lower) {
@@ -342,7 +364,9 @@ pub fn search(
                     .as_deref()
                     .is_some_and(|n| n.to_lowercase().contains(t.as_str()))
                 || phone.as_deref().is_some_and(|p| {
-                    c.phone.as_deref().is_some_and(|have| digits(have).contains(p))
+                    c.phone
+                        .as_deref()
+                        .is_some_and(|have| digits(have).contains(p))
                 })
         }
         (None, None) => true,
@@ -663,6 +687,129 @@ fn write_with(
                 })?
             }
         }
+        Write::Void {
+            case,
+            record: prefix,
+            reason,
+        } => {
+            let id = cases.resolve(&case)?;
+            let before = cases.read(&id, |c| Ok(c.view()?))?;
+            let aid = unique_aid(&before, &prefix)?;
+            match aid.filter(|a| paid_from_here(a, ctx)) {
+                Some(aid) => {
+                    let reversal = reversal_of(&id, &aid, &reason, &editor);
+                    let entry_id = ids.next();
+                    let ledger = ledger_id(&ctx.place.node_id);
+                    cases.update_many(&[&id, &ledger], &editor, |docs| {
+                        let [Document::Case(c), Document::Record(ledger)] = docs else {
+                            return Err(not_a_record(&ledger));
+                        };
+                        c.apply_standard(&editor, std)?;
+                        let voided = c.void_record(&editor, &aid.id, &reason)?;
+                        if drew_on(&ledger.entries()?, &aid.id) {
+                            ledger.put_entry(&editor, &entry_id, &reversal)?;
+                        }
+                        record = Some(voided.id);
+                        Ok(c.view()?)
+                    })?
+                }
+                None => edit(cases, &id, &editor, std, |c| {
+                    record = Some(c.void_record(&editor, &prefix, &reason)?.id);
+                    Ok(c.view()?)
+                })?,
+            }
+        }
+        Write::CorrectAid {
+            case,
+            record: prefix,
+            reason,
+            kind,
+            amount,
+            date,
+            note,
+        } => {
+            let id = cases.resolve(&case)?;
+            let before = cases.read(&id, |c| Ok(c.view()?))?;
+            let Some(old) = unique_aid(&before, &prefix)? else {
+                return Err(OpError::NotFound(format!(
+                    "no aid record {prefix:?} in case {id}"
+                )));
+            };
+            let aid = NewAssistance {
+                id: ids.next(),
+                kind: match kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+                    Some(k) => k.parse::<AssistanceKind>()?,
+                    None => old.kind,
+                },
+                amount_fen: match amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+                    Some(a) => parse_positive_yuan("amount", a)?,
+                    None => old.amount_fen,
+                },
+                date: match date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                    Some(d) => parse_date("date", d)?,
+                    None => old.date,
+                },
+                paying_node: old.paying_node.clone(),
+                approving_node: old.approving_node.clone(),
+                note: note.filter(|n| !n.trim().is_empty()).or(old.note.clone()),
+            };
+            record = Some(aid.id.clone());
+            // The rules see the case as it will be: without the record corrected.
+            let mut without = before.clone();
+            without.assistance.retain(|a| a.id != old.id);
+            without.assistance_total_fen -= old.amount_fen;
+            let policy = policy_in_force(cases, aid.date)?;
+            let approval = policy.check_aid(&without, &aid, ctx.place.level)?;
+            let approval = approval.as_deref();
+            let corrects = old.id.clone();
+            if paid_from_here(&old, ctx) {
+                let reversal = reversal_of(&id, &old, &reason, &editor);
+                let payment = Entry::Disbursement {
+                    date: aid.date,
+                    amount_fen: aid.amount_fen,
+                    kind: aid.kind,
+                    case: id.clone(),
+                    assistance: aid.id.clone(),
+                    stamp: stamp(&editor),
+                };
+                let (back_id, paid_id) = (ids.next(), ids.next());
+                let here = ctx.place.node_id.clone();
+                let ledger = ledger_id(&here);
+                cases.update_many(&[&id, &ledger], &editor, |docs| {
+                    let [Document::Case(c), Document::Record(ledger)] = docs else {
+                        return Err(not_a_record(&ledger));
+                    };
+                    c.apply_standard(&editor, std)?;
+                    c.void_record(&editor, &corrects, &reason)?;
+                    c.add_assistance_correcting(&editor, &aid, approval, Some(&corrects))?;
+                    let entries = ledger.entries()?;
+                    let back = if drew_on(&entries, &old.id) {
+                        old.amount_fen
+                    } else {
+                        0
+                    };
+                    let balance = LedgerView::of(&here, aid.date.year(), entries).balance_fen;
+                    if balance + back < aid.amount_fen {
+                        return Err(OpError::input(format!(
+                            "the fund of {here} holds {}, less than the {} the correction pays; record income first",
+                            format_yuan(balance + back),
+                            format_yuan(aid.amount_fen)
+                        )));
+                    }
+                    if back > 0 {
+                        ledger.put_entry(&editor, &back_id, &reversal)?;
+                    }
+                    ledger.put_entry(&editor, &paid_id, &payment)?;
+                    Ok(c.view()?)
+                })?
+            } else {
+                edit(cases, &id, &editor, std, |c| {
+                    c.void_record(&editor, &corrects, &reason)?;
+                    c.add_assistance_correcting(&editor, &aid, approval, Some(&corrects))?;
+                    Ok(c.view()?)
+                })?
+            }
+        }
         Write::AddLoan {
             case,
             amount,
@@ -833,6 +980,67 @@ fn write_with(
 /// Changes case `id` with `f` and, in the same write, takes `amount_fen` out of this node's
 /// fund with the ledger entry `f` returns (under the id it returns): refused if the fund holds
 /// less. `what` is the fund's verb for the refusal (pays, lends).
+/// The live aid record of `v` whose id starts with `prefix`, if one does (`None` when the
+/// prefix names no aid: it may name another record); several is an error.
+fn unique_aid(v: &CaseView, prefix: &str) -> Result<Option<hearth_archive::view::Assistance>> {
+    let prefix = prefix.trim();
+    if prefix.is_empty() {
+        return Err(OpError::input(
+            "name the record to void or correct by its id",
+        ));
+    }
+    let hits: Vec<_> = v
+        .assistance
+        .iter()
+        .filter(|a| a.id.starts_with(prefix))
+        .collect();
+    match hits.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some((*one).clone())),
+        _ => Err(OpError::input(format!(
+            "{prefix:?} matches several aid records; give more of the id"
+        ))),
+    }
+}
+
+/// Whether `aid` was paid from this node's fund (recorded here, paid here, not a copy from a
+/// merged archive).
+fn paid_from_here(aid: &hearth_archive::view::Assistance, ctx: &Ctx<'_>) -> bool {
+    let here = ctx.place.node_id.as_str();
+    aid.node.as_deref() == Some(here)
+        && aid.paying_node.as_deref().is_none_or(|p| p == here)
+        && aid.merged_from.is_none()
+}
+
+/// Whether a ledger's entries hold the payment of aid record `aid` (not paid back already).
+fn drew_on(entries: &[(String, Entry)], aid: &str) -> bool {
+    let paid = entries
+        .iter()
+        .any(|(_, e)| matches!(e, Entry::Disbursement { assistance, .. } if assistance == aid));
+    let back = entries
+        .iter()
+        .any(|(_, e)| matches!(e, Entry::Reversal { assistance, .. } if assistance == aid));
+    paid && !back
+}
+
+/// The entry that pays voided aid back into the fund, today.
+fn reversal_of(
+    case: &str,
+    aid: &hearth_archive::view::Assistance,
+    reason: &str,
+    editor: &Editor,
+) -> Entry {
+    Entry::Reversal {
+        date: editor.today,
+        amount_fen: aid.amount_fen,
+        kind: aid.kind,
+        case: case.to_owned(),
+        assistance: aid.id.clone(),
+        reason: reason.trim().to_owned(),
+        stamp: stamp(editor),
+    }
+}
+
 fn from_fund(
     cases: &mut impl Cases,
     ctx: &Ctx<'_>,

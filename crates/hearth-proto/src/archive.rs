@@ -397,6 +397,7 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
                 merged_from: a.merged_from.clone(),
                 merged_node: a.merged_node.clone(),
                 approval: a.approval.clone(),
+                corrects: a.corrects.clone(),
             })
             .collect(),
         assistance_total_fen: v.assistance_total_fen,
@@ -451,6 +452,18 @@ pub fn case_to(v: &view::CaseView) -> pb::Case {
         created_by: v.created_by.clone(),
         filed_on: v.filed_on.map(|d| d.to_string()),
         filed_on_estimated: v.filed_on_estimated,
+        voided: v
+            .voided
+            .iter()
+            .map(|x| pb::VoidedRecord {
+                id: x.id.clone(),
+                what: x.what.clone(),
+                reason: x.reason.clone(),
+                by: x.by.clone(),
+                node: x.node.clone(),
+                at: time_to(x.at),
+            })
+            .collect(),
     }
 }
 
@@ -614,6 +627,7 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
                     merged_from: a.merged_from,
                     merged_node: a.merged_node,
                     approval: a.approval,
+                    corrects: a.corrects,
                 })
             })
             .collect::<Result<_, Unreadable>>()?,
@@ -677,6 +691,20 @@ pub fn case_from(m: pb::Case) -> Result<view::CaseView, Unreadable> {
         created_by: m.created_by,
         filed_on: m.filed_on.as_deref().map(date).transpose()?,
         filed_on_estimated: m.filed_on_estimated,
+        voided: m
+            .voided
+            .into_iter()
+            .map(|x| {
+                Ok(hearth_archive::VoidedRecord {
+                    id: x.id,
+                    what: x.what,
+                    reason: x.reason,
+                    by: x.by,
+                    node: x.node,
+                    at: time_from(x.at)?,
+                })
+            })
+            .collect::<Result<_, Unreadable>>()?,
     })
 }
 
@@ -917,6 +945,22 @@ fn entry_to(id: &str, e: &Entry) -> pb::LedgerEntry {
             amount_fen: *amount_fen,
             note: note.clone(),
         }),
+        Entry::Reversal {
+            date,
+            amount_fen,
+            kind,
+            case,
+            assistance,
+            reason,
+            ..
+        } => E::Reversal(pb::Reversal {
+            date: date.to_string(),
+            amount_fen: *amount_fen,
+            kind: kind.code().to_owned(),
+            case: case.clone(),
+            assistance: assistance.clone(),
+            reason: reason.clone(),
+        }),
         Entry::LoanOut {
             date,
             amount_fen,
@@ -1002,6 +1046,15 @@ fn entry_from(m: pb::LedgerEntry) -> Result<(String, Entry), Unreadable> {
             amount_fen: l.amount_fen,
             case: l.case,
             loan: l.loan,
+            stamp,
+        },
+        E::Reversal(r) => Entry::Reversal {
+            date: date(&r.date)?,
+            amount_fen: r.amount_fen,
+            kind: code("assistance kind", &r.kind)?,
+            case: r.case,
+            assistance: r.assistance,
+            reason: r.reason,
             stamp,
         },
     };
@@ -1473,6 +1526,8 @@ write_messages!(Write, WriteMessage, write_to:
     MonthlyIncome(AddMonthlyIncomeRequest) { case, month, amount },
     Decide(DecideCaseRequest) { case, decision, note },
     AddReview(AddReviewRequest) { case, date, result, reviewer, notes },
+    Void(VoidRecordRequest) { case, record, reason },
+    CorrectAid(CorrectAidRequest) { case, record, reason, kind, amount, date, note },
 );
 
 write_messages!(FundWrite, FundMessage, fund_to:
@@ -2353,6 +2408,22 @@ mod tests {
                     notes,
                 }
             }),
+            (t(), t(), t()).prop_map(|(case, record, reason)| Write::Void {
+                case,
+                record,
+                reason
+            }),
+            (t(), t(), t(), opt(), opt(), opt(), opt()).prop_map(
+                |(case, record, reason, kind, amount, date, note)| Write::CorrectAid {
+                    case,
+                    record,
+                    reason,
+                    kind,
+                    amount,
+                    date,
+                    note,
+                }
+            ),
         ]
     }
 
@@ -2399,6 +2470,8 @@ mod tests {
             M::MonthlyIncome(m) => (m.by.clone(), trip(m).into()),
             M::Decide(m) => (m.by.clone(), trip(m).into()),
             M::AddReview(m) => (m.by.clone(), trip(m).into()),
+            M::Void(m) => (m.by.clone(), trip(m).into()),
+            M::CorrectAid(m) => (m.by.clone(), trip(m).into()),
         }
     }
 

@@ -1,4 +1,4 @@
-//! `hearth assist add`: aid paid (帮扶记录).
+//! `hearth assist add|approve|correct`: aid paid (帮扶记录), approved above authority, corrected.
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -55,6 +55,32 @@ pub enum AssistCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Correct an aid record made here (更正): it is voided with the reason, kept in the file,
+    /// and a new one made with the values given (the old one's for the rest); the fund pays
+    /// the old amount back and the new one out
+    Correct {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// The aid record's id (a unique prefix is enough)
+        record: String,
+        /// Why it is corrected
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// The right kind
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// The right amount, yuan
+        #[arg(long, value_name = "YUAN")]
+        amount: Option<String>,
+        /// The right date, YYYY-MM-DD
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Note
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
@@ -76,6 +102,27 @@ pub(super) fn assist(node: &mut Node, command: AssistCommand) -> Result<()> {
                 date,
                 paying_node,
                 approving_node,
+                note,
+            };
+            add(node, w, out.json)
+        }
+        AssistCommand::Correct {
+            id,
+            record,
+            reason,
+            kind,
+            amount,
+            date,
+            note,
+            out,
+        } => {
+            let w = Write::CorrectAid {
+                case: id,
+                record,
+                reason,
+                kind,
+                amount,
+                date,
                 note,
             };
             add(node, w, out.json)
@@ -134,11 +181,16 @@ fn add(node: &mut Node, w: Write, json: bool) -> Result<()> {
             )
         })
         .unwrap_or_default();
+    let corrects = aid
+        .corrects
+        .as_ref()
+        .map(|old| format!(" in place of {old}, voided 已作废"))
+        .unwrap_or_default();
     done(
         json,
-        json!({ "id": v.id, "assistance": aid.id, "amount_fen": aid.amount_fen, "assistance_total_fen": v.assistance_total_fen, "approval": aid.approval }),
+        json!({ "id": v.id, "assistance": aid.id, "amount_fen": aid.amount_fen, "assistance_total_fen": v.assistance_total_fen, "approval": aid.approval, "corrects": aid.corrects }),
         format!(
-            "recorded {} {} on case {}{approved}; aid paid in all {}",
+            "recorded {} {} on case {}{approved}{corrects}; aid paid in all {}",
             aid.kind.label(),
             format_yuan(aid.amount_fen),
             v.id,

@@ -98,6 +98,20 @@ pub enum CaseCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Void a record made here (作废): aid, a visit, a review or a household member. It stays in
+    /// the file, marked, with the reason, and leaves every total; voided aid paid from this
+    /// node's fund goes back into it
+    Void {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        /// The record's id (a unique prefix is enough)
+        record: String,
+        /// Why it is voided
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Move a case to another status, with a reason (lifted 脱困, relapsed 返困, closed 注销)
     Transition {
         /// Case id (a unique prefix is enough)
@@ -356,6 +370,36 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                     v.id,
                     v.status.label(),
                     grade_label(v.grade, v.grading.override_.is_some())
+                ),
+            )
+        }
+        CaseCommand::Void {
+            id,
+            record: prefix,
+            reason,
+            out,
+        } => {
+            let w = node.write(Write::Void {
+                case: id,
+                record: prefix,
+                reason,
+            })?;
+            let v = &w.case;
+            let voided = v
+                .voided
+                .iter()
+                .find(|x| x.id == super::record(&w))
+                .ok_or_else(|| anyhow::anyhow!("the node did not return the voided record"))?;
+            done(
+                out.json,
+                json!({ "id": v.id, "voided": voided, "assistance_total_fen": v.assistance_total_fen }),
+                format!(
+                    "voided 已作废 {} ({}) on case {}: {}; aid paid in all {}",
+                    voided.id,
+                    voided.what,
+                    v.id,
+                    voided.reason,
+                    hearth_archive::money::format_yuan(v.assistance_total_fen)
                 ),
             )
         }

@@ -360,12 +360,8 @@ pub(super) async fn act(
         Err(refused) => return *refused,
     };
     let Some(write) = forms::write_of(&action, &id, &p) else {
-        return Page::message_for(
-            StatusCode::NOT_FOUND,
-            "no such form 没有这个表单",
-            Some(&s),
-        )
-        .into_response();
+        return Page::message_for(StatusCode::NOT_FOUND, "no such form 没有这个表单", Some(&s))
+            .into_response();
     };
     match c
         .ask_keyed(&s, p.opt("key"), Request::Write(Box::new(write)))
@@ -431,7 +427,7 @@ async fn show_case(
         } @else {
             p.noprint { a href={ "/case/" (v.id) "/print" } id="print-link" { "打印档案 Print the file" } }
         }
-        (case_body(&v, &advice.policy, &conflicts))
+        (case_body(&v, &advice.policy, &conflicts, (!print && may_act(s, "void", &v.id)).then_some(s)))
         @if !actions.is_empty() {
             h2.noprint { "办理 Actions" }
             @for a in &actions {
@@ -455,8 +451,11 @@ fn may_act(s: &Session, code: &str, case: &str) -> bool {
 
 /// The label of the form `code` (for "saved").
 fn label_of(code: &str) -> String {
-    if code == "new" {
-        return "新建档案 New case".into();
+    match code {
+        "new" => return "新建档案 New case".into(),
+        "void" => return "作废记录 Void a record".into(),
+        "correct" => return "更正帮扶记录 Correct an aid record".into(),
+        _ => {}
     }
     let today = hearth_archive::calendar::day_of(jiff::Timestamp::now());
     forms::case_actions(None, today)
@@ -518,11 +517,51 @@ fn opt(v: &Option<String>) -> String {
 }
 
 fn when(t: Option<jiff::Timestamp>) -> String {
-    t.map(|t| hearth_archive::calendar::zoned(t).strftime("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
+    t.map(|t| {
+        hearth_archive::calendar::zoned(t)
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_default()
 }
 
-fn case_body(v: &CaseView, policy: &str, conflicts: &[QueueEntry]) -> Markup {
+/// The forms that correct or void record `record` (aid: correct too), for a person who may.
+fn record_forms(s: Option<&Session>, case: &str, record: &str, aid: bool) -> Markup {
+    let Some(s) = s else {
+        return html! {};
+    };
+    let to = |what: &str| format!("/case/{case}/{what}");
+    html! {
+        details.noprint {
+            summary { @if aid { "更正/作废 Correct or void" } @else { "作废 Void" } }
+            @if aid {
+                form method="post" action=(to("correct")) {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    input type="hidden" name="key" value=(new_token()[..32]);
+                    input type="hidden" name="record" value=(record);
+                    label.f { span { "正确金额 Right amount" } input name="amount" id={ "correct-amount-" (record) } inputmode="decimal"; }
+                    label.f { span { "正确日期 Right date" } input type="date" name="date" id={ "correct-date-" (record) }; }
+                    label.f { span { "更正理由 Why *" } input name="reason" id={ "correct-reason-" (record) } required; }
+                    button type="submit" id={ "do-correct-" (record) } { "更正 Correct" }
+                }
+            }
+            form method="post" action=(to("void")) {
+                input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="key" value=(new_token()[..32]);
+                input type="hidden" name="record" value=(record);
+                label.f { span { "作废理由 Why it is voided *" } input name="reason" id={ "void-reason-" (record) } required; }
+                button type="submit" id={ "do-void-" (record) } { "作废 Void" }
+            }
+        }
+    }
+}
+
+fn case_body(
+    v: &CaseView,
+    policy: &str,
+    conflicts: &[QueueEntry],
+    writer: Option<&Session>,
+) -> Markup {
     let w = &v.worker;
     let f = &v.finances;
     let rows: Vec<(&str, String)> = vec![
@@ -611,7 +650,7 @@ fn case_body(v: &CaseView, policy: &str, conflicts: &[QueueEntry]) -> Markup {
             table id="members" {
                 tr { th { "关系 Relation" } th { "年龄 Age" } th { "健康 Health" } th { "职业 Occupation" } }
                 @for m in &v.household.members {
-                    tr { td { (m.relation) } td { (m.age.map(|a| a.to_string()).unwrap_or_default()) } td { (opt(&m.health)) } td { (opt(&m.occupation)) } }
+                    tr { td { (m.relation) } td { (m.age.map(|a| a.to_string()).unwrap_or_default()) } td { (opt(&m.health)) } td { (opt(&m.occupation)) } td { (record_forms(writer, &v.id, &m.id, false)) } }
                 }
             }
         }
@@ -644,14 +683,31 @@ fn case_body(v: &CaseView, policy: &str, conflicts: &[QueueEntry]) -> Markup {
         table id="visits" {
             tr { th { "日期 Date" } th { "类型 Kind" } th { "走访人 Visitor" } th { "同意 Consent" } th { "记录 Notes" } }
             @for x in &v.visits {
-                tr { td { (x.date) } td { (x.kind.label()) } td { (opt(&x.visitor)) } td { @if x.consent { "✓" } } td { (opt(&x.notes)) } }
+                tr { td { (x.date) } td { (x.kind.label()) } td { (opt(&x.visitor)) } td { @if x.consent { "✓" } } td { (opt(&x.notes)) } td { (record_forms(writer, &v.id, &x.id, false)) } }
             }
         }
         h2 { "帮扶记录 Assistance" }
         table id="assistance" {
-            tr { th { "日期 Date" } th { "类型 Kind" } th { "金额 Amount" } th { "经办 By" } th { "说明 Note" } }
+            tr { th { "编号 Record" } th { "日期 Date" } th { "类型 Kind" } th { "金额 Amount" } th { "经办 By" } th { "说明 Note" } }
             @for a in &v.assistance {
-                tr { td { (a.date) } td { (a.kind.label()) } td { (format_yuan(a.amount_fen)) } td { (opt(&a.by)) " @ " (opt(&a.node)) } td { (opt(&a.note)) } }
+                tr {
+                    td { (a.id) }
+                    td { (a.date) }
+                    td { (a.kind.label()) }
+                    td { (format_yuan(a.amount_fen)) }
+                    td { (opt(&a.by)) " @ " (opt(&a.node)) }
+                    td { (opt(&a.note)) @if let Some(old) = &a.corrects { " 更正 corrects " (old) } }
+                    td { (record_forms(writer, &v.id, &a.id, true)) }
+                }
+            }
+        }
+        @if !v.voided.is_empty() {
+            h2 { "已作废 Voided (kept, counted nowhere)" }
+            table id="voided" {
+                tr { th { "编号 Record" } th { "原记录 Was" } th { "理由 Reason" } th { "经办 By" } th { "时间 At" } }
+                @for x in &v.voided {
+                    tr { td { (x.id) } td { (x.what) } td { (x.reason) } td { (opt(&x.by)) " @ " (opt(&x.node)) } td { (when(x.at)) } }
+                }
             }
         }
         h2 { "借款 Loans" }
@@ -665,7 +721,7 @@ fn case_body(v: &CaseView, policy: &str, conflicts: &[QueueEntry]) -> Markup {
         table id="reviews" {
             tr { th { "日期 Date" } th { "结论 Result" } th { "审核人 Reviewer" } th { "记录 Notes" } }
             @for r in &v.reviews {
-                tr { td { (r.date) } td { (r.result.label()) } td { (opt(&r.reviewer)) } td { (opt(&r.notes)) } }
+                tr { td { (r.date) } td { (r.result.label()) } td { (opt(&r.reviewer)) } td { (opt(&r.notes)) } td { (record_forms(writer, &v.id, &r.id, false)) } }
             }
         }
         h2 { "上报 Escalation" }

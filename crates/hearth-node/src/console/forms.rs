@@ -106,7 +106,11 @@ pub(super) fn case_actions(v: Option<&CaseView>, today: Date) -> Vec<Action> {
             fields: vec![
                 required("step", "步骤 Step", pick!(ChainStep)),
                 on("date", "日期 Date", today),
-                field("result", "核对结果 Check result", with_empty(pick!(CheckResult))),
+                field(
+                    "result",
+                    "核对结果 Check result",
+                    with_empty(pick!(CheckResult)),
+                ),
                 field("checker", "核对人 Checker", Input::Text),
                 field("note", "说明 Note", Input::Area),
             ],
@@ -166,7 +170,11 @@ pub(super) fn case_actions(v: Option<&CaseView>, today: Date) -> Vec<Action> {
                 on("date", "借出日期 Date", today),
                 required("due", "到期日 Due", Input::Date),
                 field("note", "说明 Note", Input::Area),
-                field("override_reason", "例外理由 Reason for an exception", Input::Area),
+                field(
+                    "override_reason",
+                    "例外理由 Reason for an exception",
+                    Input::Area,
+                ),
             ],
         },
         Action {
@@ -197,7 +205,11 @@ pub(super) fn case_actions(v: Option<&CaseView>, today: Date) -> Vec<Action> {
                     value: format!("{:04}-{:02}", today.year(), today.month()),
                     ..required("month", "月份 Month", Input::Month)
                 },
-                required("amount", "家庭月收入（元） Household income (yuan)", Input::Money),
+                required(
+                    "amount",
+                    "家庭月收入（元） Household income (yuan)",
+                    Input::Money,
+                ),
             ],
         },
         Action {
@@ -236,7 +248,11 @@ pub(super) fn case_actions(v: Option<&CaseView>, today: Date) -> Vec<Action> {
             code: "grade",
             label: "调整等级 Override the grade",
             fields: vec![
-                field("set", "等级（留空取消） Grade (empty: back to the standard's)", with_empty(pick!(Grade))),
+                field(
+                    "set",
+                    "等级（留空取消） Grade (empty: back to the standard's)",
+                    with_empty(pick!(Grade)),
+                ),
                 field("reason", "理由 Reason", Input::Area),
             ],
         },
@@ -275,7 +291,11 @@ pub(super) fn case_fields(v: Option<&CaseView>) -> Vec<Field> {
     fields.extend([
         text("phone", "电话 Phone", w.and_then(|w| w.phone.clone())),
         text("address", "住址 Address", w.and_then(|w| w.address.clone())),
-        text("employer", "工作单位 Employer", w.and_then(|w| w.employer.clone())),
+        text(
+            "employer",
+            "工作单位 Employer",
+            w.and_then(|w| w.employer.clone()),
+        ),
         text("job", "岗位 Job", w.and_then(|w| w.job.clone())),
         text("region", "地区 Region", w.and_then(|w| w.region.clone())),
         Field {
@@ -283,7 +303,11 @@ pub(super) fn case_fields(v: Option<&CaseView>) -> Vec<Field> {
                 .and_then(|v| v.household.size)
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
-            ..field("household_size", "共同生活人口 Household size", Input::Number)
+            ..field(
+                "household_size",
+                "共同生活人口 Household size",
+                Input::Number,
+            )
         },
         money(
             "annual_income",
@@ -325,7 +349,11 @@ pub(super) fn case_fields(v: Option<&CaseView>) -> Vec<Field> {
                 .and_then(|v| v.causes.primary)
                 .map(|c| c.code().to_owned())
                 .unwrap_or_default(),
-            ..field("primary_cause", "主要致困原因 Primary cause", with_empty(pick!(Cause)))
+            ..field(
+                "primary_cause",
+                "主要致困原因 Primary cause",
+                with_empty(pick!(Cause)),
+            )
         },
         text(
             "secondary_causes",
@@ -524,6 +552,20 @@ pub(super) fn write_of(code: &str, case: &str, p: &Posted) -> Option<Write> {
         "edit" => Write::EditCase {
             case,
             form: case_form(p, true),
+        },
+        "void" => Write::Void {
+            case,
+            record: p.text("record"),
+            reason: p.text("reason"),
+        },
+        "correct" => Write::CorrectAid {
+            case,
+            record: p.text("record"),
+            reason: p.text("reason"),
+            kind: p.opt("kind"),
+            amount: p.opt("amount"),
+            date: p.opt("date"),
+            note: p.opt("note"),
         },
         _ => return None,
     })

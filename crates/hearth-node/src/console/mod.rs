@@ -92,7 +92,10 @@ pub async fn serve(
         .route("/case/{id}", get(cases::case_page))
         .route("/case/{id}/print", get(cases::print_page))
         .route("/case/{id}/{action}", post(cases::act))
-        .route("/pending", get(queue::pending_page).post(queue::escalate_all))
+        .route(
+            "/pending",
+            get(queue::pending_page).post(queue::escalate_all),
+        )
         .route("/conflicts", get(queue::conflicts_page))
         .route("/conflicts/{id}", post(queue::resolve))
         .route("/stats", get(reports::stats_page))
@@ -382,4 +385,3 @@ async fn logout(State(c): State<Console>, headers: HeaderMap, Form(f): Form<Csrf
     let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
-

@@ -1,7 +1,7 @@
 //! Work queues: the cases the policy sends higher than they have gone (escalated together in
 //! one step), and the conflict queue with its sides side by side, resolved with one action.
 
-use axum::extract::{Form, Query, State, Path};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use hearth_archive::conflict::{ConflictKind, QueueEntry};
@@ -49,7 +49,11 @@ pub(super) async fn pending_page(State(c): State<Console>, headers: HeaderMap) -
 }
 
 /// The pending list, with what the last bulk escalation did.
-async fn pending(c: &Console, s: &Session, outcome: Option<(usize, Vec<(String, String)>)>) -> Response {
+async fn pending(
+    c: &Console,
+    s: &Session,
+    outcome: Option<(usize, Vec<(String, String)>)>,
+) -> Response {
     let cases = match pending_cases(c, s).await {
         Ok(cases) => cases,
         Err(refused) => return refused,
@@ -271,7 +275,15 @@ pub(super) async fn resolve(
     let how = if let Some(n) = p.opt("pick") {
         match n.parse() {
             Ok(n) => Resolve::Pick(n),
-            Err(_) => return conflicts(&c, &s, false, Some(format!("side {n:?} is not a number 不是编号"))).await,
+            Err(_) => {
+                return conflicts(
+                    &c,
+                    &s,
+                    false,
+                    Some(format!("side {n:?} is not a number 不是编号")),
+                )
+                .await;
+            }
         }
     } else if let Some(v) = p.opt("value") {
         Resolve::Value(v)
@@ -280,7 +292,13 @@ pub(super) async fn resolve(
     } else if let Some(case) = p.opt("merge_into") {
         Resolve::MergeInto(case)
     } else {
-        return conflicts(&c, &s, false, Some("choose a side, a value, a note or a case 请选择处理方式".into())).await;
+        return conflicts(
+            &c,
+            &s,
+            false,
+            Some("choose a side, a value, a note or a case 请选择处理方式".into()),
+        )
+        .await;
     };
     match c
         .ask_keyed(&s, None, Request::Resolve { conflict: id, how })

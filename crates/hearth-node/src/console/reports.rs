@@ -116,9 +116,21 @@ pub(super) async fn stats_page(
     };
     let t = &summary.total;
     let count = |label: String, n: u64| (label, n as f64, n.to_string());
-    let grades: Vec<_> = t.by_grade.iter().map(|(g, n)| count(g.label(), *n)).collect();
-    let causes: Vec<_> = t.by_cause.iter().map(|(k, n)| count(k.label(), *n)).collect();
-    let statuses: Vec<_> = t.by_status.iter().map(|(k, n)| count(k.label(), *n)).collect();
+    let grades: Vec<_> = t
+        .by_grade
+        .iter()
+        .map(|(g, n)| count(g.label(), *n))
+        .collect();
+    let causes: Vec<_> = t
+        .by_cause
+        .iter()
+        .map(|(k, n)| count(k.label(), *n))
+        .collect();
+    let statuses: Vec<_> = t
+        .by_status
+        .iter()
+        .map(|(k, n)| count(k.label(), *n))
+        .collect();
     let paid: Vec<_> = t
         .paid_fen
         .iter()
@@ -249,7 +261,12 @@ pub(super) async fn disclosure_page(
             .collect();
         return xlsx_response(
             &format!("disclosure-{}", d.ledger.year),
-            &["日期 Date", "类型 Kind", "受助人 Recipient", "金额 Amount (yuan)"],
+            &[
+                "日期 Date",
+                "类型 Kind",
+                "受助人 Recipient",
+                "金额 Amount (yuan)",
+            ],
             &rows,
         );
     }

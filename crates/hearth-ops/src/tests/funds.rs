@@ -343,3 +343,138 @@ fn loans_draw_the_fund_and_repayments_return_to_it() {
     crate::write(&mut cases, &f.ctx(), close(Some("新单位工会承诺代扣"))).unwrap();
     assert_eq!(crate::borrowers(&mut cases).unwrap().len(), 1);
 }
+
+/// Voids aid record `record` of case `id` with `reason`.
+fn void(
+    cases: &mut crate::MemoryCases,
+    f: &Fixture,
+    id: &str,
+    record: &str,
+    reason: &str,
+) -> crate::Result<crate::Written> {
+    crate::write(
+        cases,
+        &f.ctx(),
+        crate::Write::Void {
+            case: id.into(),
+            record: record.into(),
+            reason: reason.into(),
+        },
+    )
+}
+
+#[test]
+fn voided_aid_stays_in_the_file_leaves_every_total_and_goes_back_into_the_fund() {
+    let mut f = Fixture::new();
+    f.place.level = hearth_archive::Level::Enterprise;
+    let mut cases = f.cases();
+    let id = open_filed(&mut cases, &f, 1);
+    income(&f, &mut cases, "20000");
+    let paid = aid(&mut cases, &f, &id, "one_off", "10000", None).unwrap();
+    let record = paid.record.unwrap();
+    // The yearly one-off cap (10,000) is reached.
+    assert!(aid(&mut cases, &f, &id, "one_off", "1", None).is_err());
+    let before = fund_show(&mut cases, &f.ctx(), None, None).unwrap();
+    assert_eq!(before.balance_fen, 10_000_00);
+
+    // A void needs a reason; nothing is written without one.
+    let e = void(&mut cases, &f, &id, &record, " ").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Input, "{e}");
+    assert_eq!(crate::get(&mut cases, &id).unwrap().assistance.len(), 1);
+
+    let w = void(&mut cases, &f, &id, &record[..6], "录入错误 typed twice").unwrap();
+    let v = w.case;
+    assert!(v.assistance.is_empty());
+    assert_eq!(v.assistance_total_fen, 0);
+    assert_eq!(v.voided.len(), 1);
+    assert_eq!(v.voided[0].id, record);
+    assert_eq!(v.voided[0].reason, "录入错误 typed twice");
+    assert_eq!(v.voided[0].by.as_deref(), Some("张敏"));
+    assert!(v.voided[0].what.contains("10,000.00"), "{:?}", v.voided[0]);
+    // The money is back in the fund, as a reversal entry; the year's aid paid nets to zero.
+    let after = fund_show(&mut cases, &f.ctx(), None, None).unwrap();
+    assert_eq!(after.balance_fen, 20_000_00);
+    assert_eq!(after.disbursed_total_fen(), 0);
+    assert!(
+        after
+            .entries
+            .iter()
+            .any(|(_, e)| e.describe().starts_with("void 冲销")),
+        "{:?}",
+        after.entries
+    );
+    // Not disclosed as paid; the cap is free again; a second void is refused.
+    assert!(
+        disclosure(&mut cases, &f.ctx(), "2026")
+            .unwrap()
+            .payments
+            .is_empty()
+    );
+    aid(&mut cases, &f, &id, "one_off", "10000", None).unwrap();
+    let e = void(&mut cases, &f, &id, &record, "again").unwrap_err();
+    assert!(e.to_string().contains("voided already"), "{e}");
+}
+
+#[test]
+fn a_corrected_amount_replaces_the_record_and_the_fund_pays_the_difference() {
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    let id = open_filed(&mut cases, &f, 1);
+    income(&f, &mut cases, "950");
+    let paid = aid(&mut cases, &f, &id, "living", "900", None).unwrap();
+    let old = paid.record.unwrap();
+    let correct = |cases: &mut crate::MemoryCases, amount: &str, reason: &str| {
+        crate::write(
+            cases,
+            &f.ctx(),
+            crate::Write::CorrectAid {
+                case: id.clone(),
+                record: old.clone(),
+                reason: reason.into(),
+                kind: None,
+                amount: Some(amount.into()),
+                date: None,
+                note: None,
+            },
+        )
+    };
+    // More than the fund holds with the old amount back: refused, nothing changed.
+    let e = correct(&mut cases, "950.01", "金额有误").unwrap_err();
+    assert!(e.to_string().contains("less than"), "{e}");
+    let v = crate::get(&mut cases, &id).unwrap();
+    assert_eq!((v.assistance.len(), v.voided.len()), (1, 0));
+
+    let w = correct(&mut cases, "90", "金额多写一个零 one zero too many").unwrap();
+    let v = w.case;
+    assert_eq!(v.assistance.len(), 1);
+    assert_eq!(v.assistance[0].amount_fen, 90_00);
+    assert_eq!(v.assistance[0].corrects.as_deref(), Some(old.as_str()));
+    assert_eq!(v.assistance_total_fen, 90_00);
+    assert_eq!(v.voided.len(), 1);
+    let ledger = fund_show(&mut cases, &f.ctx(), None, None).unwrap();
+    assert_eq!(ledger.balance_fen, 860_00);
+    assert_eq!(ledger.disbursed_total_fen(), 90_00);
+}
+
+#[test]
+fn only_the_node_that_recorded_a_record_voids_it() {
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    let id = open_filed(&mut cases, &f, 1);
+    income(&f, &mut cases, "1000");
+    let record = aid(&mut cases, &f, &id, "living", "100", None)
+        .unwrap()
+        .record
+        .unwrap();
+    let mut branch = Fixture::new();
+    branch.place.node_id = "demo.branch".into();
+    branch.place.level = hearth_archive::Level::Branch;
+    let e = void(&mut cases, &branch, &id, &record, "不对").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("was recorded at demo.team-1; only demo.team-1 voids"),
+        "{e}"
+    );
+    let e = void(&mut cases, &f, &id, "zzzz", "不对").unwrap_err();
+    assert!(e.to_string().contains("zzzz"), "{e}");
+}
