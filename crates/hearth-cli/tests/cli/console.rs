@@ -1,8 +1,11 @@
-//! Issue 16, first part: the web console in a real browser. A real `hearth serve` with a console
-//! address, Debian's `chromium` driven headless by `chromedriver` over WebDriver (installed by
-//! `.ci/run` where missing): a wrong password is refused, the right one logs in, a search by ID
-//! number finds the case, the case page shows it with its grade's basis. Screenshots go under
-//! `target/`.
+//! Issue 16: the web console in a real browser. A real `hearth serve` with a console address,
+//! Debian's `chromium` driven headless by `chromedriver` over WebDriver (installed by `.ci/run`
+//! where missing). The first test: a wrong password is refused, the right one logs in, a search
+//! by ID number finds the case, the case page shows it with its grade's basis, a caseworker is
+//! refused the accounts page, an admin adds an account. The second: a case made, filed through
+//! the chain, paid and corrected in the console by the people whose roles those are; a conflict
+//! two nodes made resolved; the file printed to PDF; a list exported to xlsx and read back; a
+//! chart drawn; an auditor refused a write. Screenshots go under `target/console/`.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -12,7 +15,10 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use super::{RAW_ID, Serving, WANG, free_port, init_with_cert, must, must_json, serve};
+use super::{
+    RAW_ID, Serving, WANG, day, file_wang, free_port, init_with_cert, must, must_json, serve,
+    team_and_branch,
+};
 
 /// A process that is killed when the test ends, however it ends.
 struct Child(std::process::Child);
@@ -89,6 +95,381 @@ async fn wait_url(c: &Client, part: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// chromedriver on a free port, and a headless Chromium session through it; the driver is
+/// stopped when the returned guard drops.
+async fn browser() -> (Child, Client) {
+    let chromium = Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "Debian's chromium is needed for this test: `apt-get install chromium chromium-driver` (.ci/run does it)"
+    );
+    let driver_port = free_port();
+    let driver = Child(
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) is needed for this test"),
+    );
+    assert!(listening(driver_port), "chromedriver did not come up");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1200,900"]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let c = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a Chromium session");
+    (driver, c)
+}
+
+/// Logs in at `base` as `name`, and waits for the case list.
+async fn log_in(c: &Client, base: &str, name: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    type_into(c, "name", name).await;
+    type_into(c, "password", password).await;
+    click(c, "login").await;
+    c.wait()
+        .for_element(Locator::Css("header .who"))
+        .await
+        .unwrap();
+}
+
+async fn log_out(c: &Client) {
+    click(c, "logout").await;
+    wait_url(c, "/login").await;
+}
+
+/// Sets the field `id` to `value` as a person picking it would (date pickers and lists).
+async fn set(c: &Client, id: &str, value: &str) {
+    c.wait().for_element(Locator::Id(id)).await.unwrap();
+    c.execute(
+        "const e = document.getElementById(arguments[0]); e.value = arguments[1]; e.dispatchEvent(new Event('change'));",
+        vec![json!(id), json!(value)],
+    )
+    .await
+    .unwrap();
+}
+
+/// Opens every folded form of the page.
+async fn unfold(c: &Client) {
+    c.execute(
+        "document.querySelectorAll('details').forEach(d => d.open = true)",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+/// Clicks the element `id`, and waits until the browser has left the page it was on (so that
+/// what is read next is the new page's).
+async fn click_and_load(c: &Client, id: &str) {
+    let page = c.find(Locator::Css("html")).await.unwrap();
+    click(c, id).await;
+    let started = Instant::now();
+    while page.tag_name().await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "clicking #{id} never loaded a page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends the case-page form `code` once the fields are set, and waits for the page that says it
+/// was saved (or, with `refused`, the page that says why not).
+async fn send(c: &Client, code: &str, refused: bool) -> String {
+    click_and_load(c, &format!("do-{code}")).await;
+    text_of(c, if refused { "error" } else { "done" }).await
+}
+
+/// GETs `path` from the console at `addr` with the session cookie: the head and the body.
+fn http_get(addr: &str, path: &str, cookie: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: hearth_session={cookie}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).unwrap();
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer has a head");
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let mut body = all[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let mut plain = Vec::new();
+        let mut rest = body.as_slice();
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            plain.extend_from_slice(&rest[line_end + 2..line_end + 2 + size]);
+            rest = &rest[line_end + 2 + size + 2..];
+        }
+        body = plain;
+    }
+    (head, body)
+}
+
+/// The whole of Deliver 4 but what the first test does: a branch with no parent (it approves
+/// its own files) serves the console; its team sent it a case that both then edited offline,
+/// so the branch holds a conflict made by two nodes.
+#[test]
+fn people_file_pay_correct_resolve_print_and_export_in_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n);
+    team_and_branch(tmp.path());
+    let console_port = free_port();
+    let console = format!("127.0.0.1:{console_port}");
+    // The console's address, added to the branch's config as `init --console` would write it.
+    let config = d("br").join("hearth.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("console = \"{console}\"\n{text}")).unwrap();
+    must(&d("br"), &["config", "check", config.to_str().unwrap()]);
+
+    // The conflict: the team's case at the branch, its income then set at both, apart.
+    let wang = file_wang(&d("t1"));
+    let export = |name: &str| {
+        let file = d(name);
+        let args = ["bundle", "export", "--for", "demo.branch", "--out", file.to_str().unwrap()];
+        must(&d("t1"), &args);
+        must(&d("br"), &["bundle", "import", file.to_str().unwrap()]);
+    };
+    export("1.hearth");
+    must(&d("t1"), &["case", "edit", &wang, "--annual-income", "20000"]);
+    must(&d("br"), &["case", "edit", &wang, "--annual-income", "50000"]);
+    export("2.hearth");
+    let open = must_json(&d("br"), &["conflicts", "list"]);
+    assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
+
+    let first = day(-40);
+    must(&d("br"), &["fund", "income", "--source", "budget", "--amount", "10000", "--date", &first]);
+    let mut people = std::collections::HashMap::new();
+    for (name, role) in [
+        ("李干事", "caseworker"),
+        ("赵审核", "reviewer"),
+        ("王主任", "admin"),
+        ("钱监督", "auditor"),
+    ] {
+        let made = must_json(&d("br"), &["user", "add", name, "--role", role]);
+        people.insert(name, made["password"].as_str().unwrap().to_owned());
+    }
+    let _node: Serving = serve(&d("br"));
+    assert!(listening(console_port), "the console did not come up");
+    let base = format!("http://{console}");
+    let id_number = hearth_archive::identity::sample_id_number(77);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (_driver, c) = browser().await;
+        let shots = shots();
+        let shot = |name: &str, png: Vec<u8>| std::fs::write(shots.join(name), png).unwrap();
+
+        // A caseworker opens a case with the new-case form, finds it by its ID number, and
+        // records the home visit.
+        log_in(&c, &base, "李干事", &people["李干事"]).await;
+        click(&c, "new-case").await;
+        for (field, value) in [
+            ("name", "陈秀英"),
+            ("id_number", id_number.as_str()),
+            ("household_size", "2"),
+            ("annual_income", "12000"),
+            ("rigid_spending", "2400"),
+            ("subsistence_line", "800"),
+        ] {
+            type_into(&c, &format!("new-{field}"), value).await;
+        }
+        set(&c, "new-primary_cause", "serious_illness").await;
+        click_and_load(&c, "do-new").await;
+        let saved = text_of(&c, "done").await;
+        assert!(saved.contains("新建档案"), "{saved}");
+        let case = c.current_url().await.unwrap().path().trim_start_matches("/case/").to_owned();
+        c.goto(&base).await.unwrap();
+        type_into(&c, "q", &id_number).await;
+        click(&c, "find").await;
+        wait_url(&c, "/find").await;
+        c.wait().for_element(Locator::LinkText(&case)).await.unwrap().click().await.unwrap();
+        let title = text_of(&c, "case-title").await;
+        assert!(title.contains("陈秀英"), "{title}");
+        let day = day(-21);
+        unfold(&c).await;
+        set(&c, "visit-date", &day).await;
+        set(&c, "visit-kind", "home").await;
+        click(&c, "visit-consent").await;
+        send(&c, "visit", false).await;
+        log_out(&c).await;
+
+        // The reviewer runs the chain: the grassroots review, the civil-affairs check, the
+        // public notice, the submission and (at a node with no parent) the approval.
+        log_in(&c, &base, "赵审核", &people["赵审核"]).await;
+        c.goto(&format!("{base}/case/{case}")).await.unwrap();
+        for (step, extra) in [
+            ("grassroots_review", None),
+            ("civil_check", Some("matched")),
+            ("notice", None),
+        ] {
+            unfold(&c).await;
+            set(&c, "step-step", step).await;
+            set(&c, "step-date", &day).await;
+            if let Some(result) = extra {
+                set(&c, "step-result", result).await;
+                type_into(&c, "step-checker", "民政局 张").await;
+            }
+            send(&c, "step", false).await;
+        }
+        unfold(&c).await;
+        send(&c, "file", false).await;
+        unfold(&c).await;
+        set(&c, "decide-decision", "approve").await;
+        type_into(&c, "decide-note", "材料齐全，同意建档").await;
+        send(&c, "decide", false).await;
+        let details = text_of(&c, "case").await;
+        assert!(details.contains("filed 建档"), "{details}");
+        let approvals = text_of(&c, "approvals").await;
+        assert!(approvals.contains("赵审核"), "every step names the account: {approvals}");
+        shot("filed.png", c.screenshot().await.unwrap());
+        log_out(&c).await;
+
+        // The caseworker pays aid, is refused an amount above the branch's authority, and
+        // corrects the amount paid.
+        log_in(&c, &base, "李干事", &people["李干事"]).await;
+        c.goto(&format!("{base}/case/{case}")).await.unwrap();
+        unfold(&c).await;
+        set(&c, "assist-kind", "living").await;
+        type_into(&c, "assist-amount", "900000").await;
+        let refused = send(&c, "assist", true).await;
+        assert!(refused.contains("900,000.00"), "{refused}");
+        unfold(&c).await;
+        set(&c, "assist-kind", "living").await;
+        type_into(&c, "assist-amount", "1000").await;
+        send(&c, "assist", false).await;
+        let paid = text_of(&c, "assistance").await;
+        assert!(paid.contains("1,000.00") && paid.contains("李干事"), "{paid}");
+        let record: String = c
+            .execute(
+                "return document.querySelector('#assistance tr:nth-child(2) td').textContent",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        unfold(&c).await;
+        type_into(&c, &format!("correct-amount-{record}"), "800").await;
+        type_into(&c, &format!("correct-reason-{record}"), "金额录入有误").await;
+        click_and_load(&c, &format!("do-correct-{record}")).await;
+        text_of(&c, "done").await;
+        let paid = text_of(&c, "assistance").await;
+        assert!(paid.contains("800.00") && !paid.contains("1,000.00"), "{paid}");
+        let voided = text_of(&c, "voided").await;
+        assert!(voided.contains("金额录入有误") && voided.contains("1,000.00"), "{voided}");
+        let money = text_of(&c, "finances").await;
+        assert!(money.contains("800.00"), "{money}");
+        shot("corrected.png", c.screenshot().await.unwrap());
+
+        // The file printed to PDF, as the print page's button does.
+        c.goto(&format!("{base}/case/{case}/print")).await.unwrap();
+        text_of(&c, "case-title").await;
+        let pdf = c.print(fantoccini::wd::PrintConfiguration::default()).await.unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+        assert!(pdf.len() > 10_000, "a PDF of the whole file: {} bytes", pdf.len());
+        std::fs::write(shots.join("case-file.pdf"), &pdf).unwrap();
+        log_out(&c).await;
+
+        // The auditor reads, and may not write: the page has no forms, and one sent anyway is
+        // refused with a clear page.
+        log_in(&c, &base, "钱监督", &people["钱监督"]).await;
+        c.goto(&format!("{base}/case/{case}")).await.unwrap();
+        text_of(&c, "case-title").await;
+        assert!(c.find(Locator::Id("f-assist")).await.is_err(), "no forms for an auditor");
+        c.execute(
+            "const f = document.createElement('form'); f.method = 'post'; f.action = location.pathname + '/visit'; \
+             for (const [k, v] of [['csrf', document.querySelector('input[name=csrf]').value], ['date', arguments[0]], ['kind', 'follow_up']]) \
+             { const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); } \
+             document.body.appendChild(f); f.submit();",
+            vec![json!(day)],
+        )
+        .await
+        .unwrap();
+        let refused = text_of(&c, "error").await;
+        assert!(refused.contains("权限不足"), "{refused}");
+        log_out(&c).await;
+
+        // The admin resolves the conflict the two nodes made: the team's figure kept.
+        log_in(&c, &base, "王主任", &people["王主任"]).await;
+        c.goto(&format!("{base}/conflicts")).await.unwrap();
+        let card = c.find(Locator::Css(".conflict-card")).await.unwrap().text().await.unwrap();
+        assert!(card.contains("20,000.00") && card.contains("50,000.00"), "{card}");
+        assert!(card.contains("demo.team-1") && card.contains("demo.branch"), "{card}");
+        shot("conflict.png", c.screenshot().await.unwrap());
+        let side = c
+            .find(Locator::XPath("//tr[td[contains(., '20,000.00')]]//button"))
+            .await
+            .unwrap();
+        side.click().await.unwrap();
+        wait_url(&c, "all=1").await;
+        let resolved = c.find(Locator::Css(".conflict-card .done")).await.unwrap().text().await.unwrap();
+        assert!(resolved.contains("王主任"), "the resolution names the account: {resolved}");
+        c.goto(&format!("{base}/case/{wang}")).await.unwrap();
+        let money = text_of(&c, "finances").await;
+        assert!(money.contains("20,000.00"), "{money}");
+
+        // A chart that renders: bars in the dashboard's SVG, one per grade on file.
+        c.goto(&format!("{base}/stats")).await.unwrap();
+        let bars = c.find_all(Locator::Css("#chart-status rect")).await.unwrap();
+        assert!(!bars.is_empty(), "the status chart has bars");
+        let size = bars[0].rectangle().await.unwrap();
+        assert!(size.2 > 0.0 && size.3 > 0.0, "a bar is drawn: {size:?}");
+        shot("dashboard.png", c.screenshot().await.unwrap());
+
+        // The case list exported to xlsx, read back: the header and the two cases.
+        c.goto(&base).await.unwrap();
+        let href = c
+            .find(Locator::Id("export"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        let cookie = c.get_named_cookie("hearth_session").await.unwrap();
+        let (head, body) = http_get(&console, &href, cookie.value());
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("spreadsheetml"), "{head}");
+        use calamine::Reader;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(body)).unwrap();
+        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+        let rows: Vec<Vec<String>> = sheet
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        assert_eq!(rows[0][0], "档案号 Case", "{rows:?}");
+        assert_eq!(rows.len(), 3, "a header and two cases: {rows:?}");
+        let ours = rows.iter().find(|r| r[0] == case).expect("the new case is exported");
+        assert_eq!(ours[1], "陈秀英");
+        assert_eq!(ours[6], "800", "aid paid, in yuan: {ours:?}");
+        c.close().await.unwrap();
+    });
 }
 
 #[test]

@@ -16,6 +16,8 @@ use super::{Console, Page, layout, unexpected};
 /// A cell of an exported sheet.
 pub(super) enum Cell {
     Text(String),
+    /// A count.
+    Count(u64),
     /// Fen, written as a number of yuan.
     Yuan(i64),
 }
@@ -65,6 +67,7 @@ fn xlsx(headers: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, rust_xlsxwriter
             let col = u16::try_from(col).unwrap_or(u16::MAX);
             match cell {
                 Cell::Text(t) => sheet.write_string(r, col, t)?,
+                Cell::Count(n) => sheet.write_number(r, col, *n as f64)?,
                 Cell::Yuan(fen) => {
                     sheet.write_number_with_format(r, col, *fen as f64 / 100.0, &money)?
                 }
@@ -114,6 +117,27 @@ pub(super) async fn stats_page(
         Ok(other) => return unexpected(&other),
         Err(page) => return page.into_response(),
     };
+    if y.xlsx() {
+        let mut rows: Vec<Vec<Cell>> = vec![per_node(&format!("{} (本级 own)", summary.node), &summary.own)];
+        rows.extend(summary.children.iter().map(|(child, t)| per_node(child, t)));
+        rows.push(per_node("合计 Total", &summary.total));
+        return xlsx_response(
+            &format!("stats-{}", summary.year),
+            &[
+                "节点 Node",
+                "档案 Cases",
+                "在档困难户 In hardship",
+                "年初 Start of year",
+                "新建档 New",
+                "脱困 Lifted",
+                "结案 Closed",
+                "年末 End of year",
+                "帮扶户数 Households helped",
+                "帮扶金额 Aid paid (yuan)",
+            ],
+            &rows,
+        );
+    }
     let t = &summary.total;
     let count = |label: String, n: u64| (label, n as f64, n.to_string());
     let grades: Vec<_> = t
@@ -155,7 +179,8 @@ pub(super) async fn stats_page(
     );
     let body = html! {
         h1 { "统计 Dashboard" }
-        p { (summary.node) " (" (summary.level.label()) ")，" (summary.year) " 年；截至 as of " (summary.as_of) }
+        p { (summary.node) " (" (summary.level.label()) ")，" (summary.year) " 年；截至 as of "
+            (hearth_archive::calendar::zoned(summary.as_of).strftime("%Y-%m-%d %H:%M")) }
         (year_form("/stats", summary.year))
         table id="totals" {
             tr { th { "档案 Cases" } td { (t.cases) } }
@@ -173,6 +198,23 @@ pub(super) async fn stats_page(
         (bars("chart-nodes", "各节点在档困难户 In hardship per node", &nodes))
     };
     Page(StatusCode::OK, layout("统计 Dashboard", Some(&s), body)).into_response()
+}
+
+/// A row of the figures per node.
+fn per_node(node: &str, t: &hearth_archive::summary::Totals) -> Vec<Cell> {
+    let n = Cell::Count;
+    vec![
+        Cell::Text(node.to_owned()),
+        n(t.cases),
+        n(t.in_hardship),
+        n(t.start_of_year),
+        n(t.filed_this_year),
+        n(t.lifted_this_year),
+        n(t.closed_this_year),
+        n(t.end_of_year),
+        n(t.households_helped),
+        Cell::Yuan(t.paid_total_fen()),
+    ]
 }
 
 pub(super) async fn fund_page(
