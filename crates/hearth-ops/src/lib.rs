@@ -20,6 +20,7 @@ mod import;
 mod memory;
 mod policy;
 mod request;
+mod sheet;
 mod summary;
 #[cfg(test)]
 mod testing;
@@ -43,6 +44,7 @@ pub use policy::{
     advice_for, due, parse_policy_file, pending, policy_in_force, policy_versions, set_policy,
 };
 pub use request::{PAGE_DEFAULT, PAGE_MAX, Page, PageRequest, Reply, Request, execute};
+pub use sheet::{OPTIONAL, REQUIRED, rows_of_file};
 pub use summary::{current_summary, refresh_summary, stats};
 pub use write::{
     ListFilter, MAX_REQUEST_KEY, Write, Written, chain_writes, get, list, parent_for, search,

@@ -145,7 +145,7 @@ async fn cases_page(
     };
     let body = html! {
         h1 { "案件 Cases" }
-        p.noprint { a href="/new" id="new-case" { "新建档案 New case" } }
+        p.noprint { a href="/new" id="new-case" { "新建档案 New case" } " · " a href="/import" id="import" { "导入 Import from Excel or CSV" } }
         form method="post" action="/find" {
             input type="hidden" name="csrf" value=(s.csrf);
             label { "查找 Find " input name="q" id="q" size="40" value=(q.clone().unwrap_or_default()) placeholder="姓名、电话、案件号或身份证号 name, phone, case id or ID number"; }
@@ -299,6 +299,108 @@ pub(super) async fn create(
         }
         Ok(other) => unexpected(&other),
         Err((code, text)) => Page::message_for(code, &text, Some(&s)).into_response(),
+    }
+}
+
+/// The largest import file the console takes.
+pub(super) const IMPORT_LIMIT: usize = 64 << 20;
+
+/// The import form: a CSV or xlsx file, all of it or none.
+pub(super) async fn import_page(State(c): State<Console>, headers: HeaderMap) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    import_form(&s, StatusCode::OK, None, None)
+}
+
+fn import_form(
+    s: &Session,
+    code: StatusCode,
+    refused: Option<&str>,
+    imported: Option<&[String]>,
+) -> Response {
+    let body = html! {
+        h1 { "导入档案 Import cases" }
+        @if let Some(why) = refused { p.error id="error" { (why) } }
+        @if let Some(ids) = imported {
+            p.done id="done" { "已导入 Imported " (ids.len()) " 户 cases" }
+            ul id="imported" { @for id in ids { li { a href={ "/case/" (id) } { (id) } } } }
+        }
+        p { "Excel 表格（xlsx，第一个工作表）或 CSV（UTF-8 或 GBK）；第一行为列名，中文或英文均可。整份文件要么全部导入，要么一户也不导入，并列出每一行的问题。"
+            br;
+            "An Excel workbook (xlsx, its first sheet) or a CSV file (UTF-8 or GBK); the first line names the columns, in Chinese or English. The whole file imports, or nothing does and every bad line is named." }
+        p { "必填列 Required: 姓名 name, 身份证号 id_number, 家庭人口 household_size, 家庭年收入 annual_income, 刚性支出 rigid_spending, 低保标准 subsistence_line, 致困原因 primary_cause" }
+        form method="post" action="/import" enctype="multipart/form-data" {
+            input type="hidden" name="csrf" value=(s.csrf);
+            input type="file" name="file" id="import-file" accept=".csv,.xlsx" required;
+            " "
+            button type="submit" id="do-import" { "导入 Import" }
+        }
+    };
+    Page(code, layout("导入 Import", Some(s), body)).into_response()
+}
+
+/// An import file posted: read by the same reader as `case import`, imported all or none.
+pub(super) async fn import(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let (mut csrf, mut file) = (String::new(), None);
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let file_name = field.file_name().unwrap_or("upload").to_owned();
+                match field.bytes().await {
+                    Ok(bytes) if name == "csrf" => {
+                        csrf = String::from_utf8_lossy(&bytes).into_owned();
+                    }
+                    Ok(bytes) if name == "file" => file = Some((file_name, bytes)),
+                    Ok(_) => {}
+                    Err(e) => return Page::message(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "the upload broke off: {e}; send the file again 上传中断，请重新上传"
+                        ),
+                    )
+                    .into_response(),
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Page::message(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the upload broke off: {e}; send the file again 上传中断，请重新上传"),
+                )
+                .into_response();
+            }
+        }
+    }
+    let s = match c.posted(&headers, &csrf) {
+        Ok((_, s)) => s,
+        Err(refused) => return *refused,
+    };
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return import_form(
+            &s,
+            StatusCode::BAD_REQUEST,
+            Some("choose a file to import 请选择文件"),
+            None,
+        );
+    };
+    let rows = match ops::rows_of_file(&name, &bytes) {
+        Ok(rows) => rows,
+        Err(e) => return import_form(&s, StatusCode::BAD_REQUEST, Some(&e.to_string()), None),
+    };
+    match c.ask_keyed(&s, None, Request::Import { rows }).await {
+        Ok(Reply::Imported(ids)) => {
+            info!(target: "hearth::access", account = %s.account, cases = ids.len(), "imported cases");
+            import_form(&s, StatusCode::OK, None, Some(&ids))
+        }
+        Ok(other) => unexpected(&other),
+        Err((code, why)) => import_form(&s, code, Some(&why), None),
     }
 }
 

@@ -87,6 +87,12 @@ pub async fn serve(
         .route("/cases.xlsx", get(cases::export))
         .route("/find", post(cases::find))
         .route("/new", get(cases::new_page).post(cases::create))
+        .route(
+            "/import",
+            get(cases::import_page)
+                .post(cases::import)
+                .layer(axum::extract::DefaultBodyLimit::max(cases::IMPORT_LIMIT)),
+        )
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/case/{id}", get(cases::case_page))
@@ -260,7 +266,7 @@ details{border:1px solid #ddd;margin:.3em 0;padding:.3em .6em}summary{cursor:poi
 .sides td form{margin:0}svg text{font-size:12px}.chart{margin:.5em 0 1.5em}\
 header button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}main{padding:1em;max-width:70em}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}\
-th{background:#f4f0ec}.error{color:#a00;font-weight:bold}.conflict{color:#a60}\
+th{background:#f4f0ec}.error{color:#a00;font-weight:bold;white-space:pre-line}.conflict{color:#a60}\
 form.inline{display:inline}input,button{font-size:1em;padding:.2em .4em}\
 @media print{header,form,details,.noprint{display:none}main{max-width:none}}";
 

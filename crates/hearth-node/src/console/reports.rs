@@ -118,7 +118,10 @@ pub(super) async fn stats_page(
         Err(page) => return page.into_response(),
     };
     if y.xlsx() {
-        let mut rows: Vec<Vec<Cell>> = vec![per_node(&format!("{} (本级 own)", summary.node), &summary.own)];
+        let mut rows: Vec<Vec<Cell>> = vec![per_node(
+            &format!("{} (本级 own)", summary.node),
+            &summary.own,
+        )];
         rows.extend(summary.children.iter().map(|(child, t)| per_node(child, t)));
         rows.push(per_node("合计 Total", &summary.total));
         return xlsx_response(
