@@ -1553,6 +1553,31 @@ impl Case {
         })
     }
 
+    /// Every change made to the case, oldest first: what was done, by whom, at which node and
+    /// when, as each change says (its message and its author's actor).
+    pub fn history(&self) -> Vec<Change> {
+        let mut doc = self.doc.clone();
+        let mut changes: Vec<Change> = doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|m| {
+                let message = m.message.as_deref().unwrap_or_default();
+                let what = match message.split_once(BY_SEPARATOR) {
+                    Some((what, _)) => what,
+                    None => message.split(" by ").next().unwrap_or(message),
+                };
+                Change {
+                    what: what.to_owned(),
+                    by: person_of_message(message),
+                    node: crate::doc::node_of_actor(&m.actor),
+                    at: Timestamp::from_second(m.timestamp).ok(),
+                }
+            })
+            .collect();
+        changes.sort_by_key(|c| c.at);
+        changes
+    }
+
     /// Reads the whole case.
     pub fn view(&self) -> Result<CaseView> {
         // Each map read once, in one pass: a third of the cost of a get per field.
@@ -2355,6 +2380,19 @@ fn pick_loan<'a>(loans: &'a [Loan], wanted: Option<&str>) -> Result<&'a Loan> {
             }
         }
     }
+}
+
+/// One change of a case's history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    /// What was done, e.g. `assist add`, `case file`, `conflict resolve ID`.
+    pub what: String,
+    /// The person, as the change names them.
+    pub by: Option<String>,
+    /// The node that wrote it.
+    pub node: Option<String>,
+    /// When.
+    pub at: Option<Timestamp>,
 }
 
 /// Between what a change did and who did it, in the change's message: `case edit — by 张敏`.

@@ -34,7 +34,7 @@ pub mod untrusted;
 pub mod view;
 
 pub use case::{
-    BoundId, Case, CaseFields, ChainRules, Editor, NewAidApproval, NewAssistance, NewLoan,
+    BoundId, Case, CaseFields, ChainRules, Change, Editor, NewAidApproval, NewAssistance, NewLoan,
     NewMember, NewRepayment, NewReview, NewStep, NewVisit, StatusMove, participants_of,
 };
 pub use codes::{

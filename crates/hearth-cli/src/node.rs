@@ -354,6 +354,12 @@ impl Node {
         ask!(self, Request::GetCase { case }, Reply::Case { written, advice } => (written.case, advice))
     }
 
+    /// The id of the case `prefix` names, and every change made to it.
+    pub fn history(&mut self, prefix: &str) -> Result<(String, Vec<hearth_archive::Change>)> {
+        let case = prefix.to_owned();
+        ask!(self, Request::History { case }, Reply::History { case, changes } => (case, changes))
+    }
+
     /// The conflict queue (open, or all), fetched page by page.
     pub fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>> {
         self.all_pages(|page| {

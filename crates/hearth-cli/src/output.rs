@@ -560,6 +560,24 @@ pub fn due_lists(d: &Due) -> String {
     out.trim_end().to_owned()
 }
 
+/// `case history`.
+pub fn history_table(case: &str, changes: &[hearth_archive::Change]) -> String {
+    let mut t = table(&["When 时间", "Change 操作", "By 经办人", "Node 节点"]);
+    for c in changes {
+        t.add_row(vec![
+            local_time(c.at),
+            if c.what.is_empty() {
+                "—".into()
+            } else {
+                c.what.clone()
+            },
+            text(&c.by),
+            text(&c.node),
+        ]);
+    }
+    format!("case {case}: {} changes 修改记录\n{t}", changes.len())
+}
+
 /// `fund show`.
 pub fn ledger_table(l: &LedgerView) -> String {
     let mut t = table(&["Item 项目", "Amount 金额"]);

@@ -473,6 +473,23 @@ impl Archive for ArchiveService {
         }
     }
 
+    async fn case_history(
+        &self,
+        request: Request<pb::CaseHistoryRequest>,
+    ) -> Result<Response<pb::CaseHistoryReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let case = request.into_inner().case;
+        match self
+            .serve(by, None, archive::Request::History { case })
+            .await?
+        {
+            archive::Reply::History { case, changes } => Ok(Response::new(
+                hearth_proto::archive::history_to(case, &changes),
+            )),
+            other => Err(status(unexpected(&other))),
+        }
+    }
+
     async fn resolve_conflict(
         &self,
         request: Request<pb::ResolveConflictRequest>,
@@ -636,6 +653,10 @@ impl ArchiveRemote {
             Request::Disclose { year } => Reply::Disclosure(self.disclose(year).await?),
             Request::Conflicts { all, page } => Reply::Conflicts(self.conflicts(all, page).await?),
             Request::Conflict { id } => Reply::Conflict(self.conflict(id).await?),
+            Request::History { case } => {
+                let (case, changes) = self.history(case).await?;
+                Reply::History { case, changes }
+            }
             Request::Resolve { conflict, how } => {
                 Reply::Conflict(self.resolve(conflict, how).await?)
             }
@@ -768,6 +789,19 @@ impl ArchiveRemote {
             .await?
             .into_inner();
         Ok(hearth_proto::archive::conflicts_reply_from(reply))
+    }
+
+    /// A case's changes, oldest first.
+    pub async fn history(
+        &mut self,
+        case: String,
+    ) -> Result<(String, Vec<hearth_archive::Change>), Status> {
+        let reply = self
+            .client
+            .case_history(pb::CaseHistoryRequest { case })
+            .await?
+            .into_inner();
+        hearth_proto::archive::history_from(reply).map_err(unreadable)
     }
 
     /// See [`archive::conflict`].

@@ -85,6 +85,8 @@ impl<T> Page<T> {
 pub enum Request {
     /// One case (an id or a unique prefix), with what the policy says of it.
     GetCase { case: String },
+    /// Every change made to a case: what, by whom, at which node, when.
+    History { case: String },
     /// The cases held, oldest first, filtered, one page.
     ListCases {
         filter: ListFilter,
@@ -145,6 +147,11 @@ pub enum Reply {
     },
     /// A page of case summaries.
     Cases(Page<CaseSummary>),
+    /// A case's id and its changes, oldest first.
+    History {
+        case: String,
+        changes: Vec<hearth_archive::Change>,
+    },
     /// The ids of the cases imported, in row order.
     Imported(Vec<String>),
     /// A page of what is due, each case with its list.
@@ -191,6 +198,7 @@ impl Reply {
         match self {
             Reply::Case { .. } => "case",
             Reply::Cases(_) => "cases",
+            Reply::History { .. } => "history",
             Reply::Imported(_) => "imported",
             Reply::Due(_) => "due",
             Reply::Pending(_) => "pending",
@@ -229,6 +237,11 @@ pub fn execute(
                 written: Box::new(Written::read(case)),
                 advice,
             }
+        }
+        Request::History { case } => {
+            let case = cases.resolve(&case)?;
+            let changes = cases.read(&case, |c| Ok(c.history()))?;
+            Reply::History { case, changes }
         }
         Request::ListCases { filter, page } => Reply::Cases(Page::of(
             crate::search(cases, Some(ctx.salt), &filter)?,

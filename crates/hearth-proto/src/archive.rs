@@ -887,6 +887,41 @@ pub fn conflicts_reply_to(page: Page<QueueEntry>) -> pb::ConflictsReply {
     }
 }
 
+/// The message for a case's history.
+pub fn history_to(case: String, changes: &[hearth_archive::Change]) -> pb::CaseHistoryReply {
+    pb::CaseHistoryReply {
+        case,
+        changes: changes
+            .iter()
+            .map(|c| pb::CaseChange {
+                what: c.what.clone(),
+                by: c.by.clone(),
+                node: c.node.clone(),
+                at: time_to(c.at),
+            })
+            .collect(),
+    }
+}
+
+/// The case id and history a reply carries.
+pub fn history_from(
+    m: pb::CaseHistoryReply,
+) -> Result<(String, Vec<hearth_archive::Change>), Unreadable> {
+    let changes = m
+        .changes
+        .into_iter()
+        .map(|c| {
+            Ok(hearth_archive::Change {
+                what: c.what,
+                by: c.by,
+                node: c.node,
+                at: time_from(c.at)?,
+            })
+        })
+        .collect::<Result<_, Unreadable>>()?;
+    Ok((m.case, changes))
+}
+
 /// The page of the conflict queue a reply carries.
 pub fn conflicts_reply_from(r: pb::ConflictsReply) -> Page<QueueEntry> {
     Page {

@@ -32,6 +32,13 @@ pub enum CaseCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Every change made to a case (修改记录): what, by whom, at which node, when
+    History {
+        /// Case id (a unique prefix is enough)
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// List cases, optionally filtered
     List {
         /// Only cases with this status
@@ -208,6 +215,15 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                     grade_label(v.grade, v.grading.override_.is_some())
                 ),
             )
+        }
+        CaseCommand::History { id, out } => {
+            let (case, changes) = node.history(&id)?;
+            if out.json {
+                print_json(&json!({ "id": case, "changes": changes }))
+            } else {
+                crate::out!("{}", crate::output::history_table(&case, &changes))?;
+                Ok(())
+            }
         }
         CaseCommand::Show { id, out } => {
             let (v, advice) = node.get(&id)?;

@@ -436,6 +436,19 @@ fn people_file_pay_correct_resolve_print_and_export_in_the_console() {
         assert!(voided.contains("金额录入有误") && voided.contains("1,000.00"), "{voided}");
         let money = text_of(&c, "finances").await;
         assert!(money.contains("800.00"), "{money}");
+        // Every change in the file's history names its account.
+        let changes = text_of(&c, "changes").await;
+        for (what, who) in [
+            ("case new", "李干事"),
+            ("case decide", "赵审核"),
+            ("record void", "李干事"),
+            ("assist add", "李干事"),
+        ] {
+            assert!(
+                changes.lines().any(|l| l.contains(what) && l.contains(who)),
+                "{what} by {who}: {changes}"
+            );
+        }
         shot("corrected.png", c.screenshot().await.unwrap());
 
         // The file printed to PDF, as the print page's button does.

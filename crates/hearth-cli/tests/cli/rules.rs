@@ -622,3 +622,78 @@ fn accounts_keep_only_a_hash_and_refuse_bad_input() {
         }
     }
 }
+
+/// A wrong record is corrected or voided with a reason, never erased: the command line's
+/// `assist correct` and `case void`, their refusals, and `case history` naming who did each.
+#[test]
+fn records_are_corrected_and_voided_with_a_reason_and_kept() {
+    let node = Node::init_top();
+    let id = node.filed_case(&[]);
+    let today = day(0);
+    let paid = node.json(&[
+        "assist", "add", &id, "--kind", "living", "--amount", "1000", "--date", &today,
+    ]);
+    let record = paid["assistance"].as_str().unwrap().to_owned();
+    // Refused: no reason, a record that is not there; nothing written.
+    let line = node.refused(&[
+        "assist", "correct", &id, &record, "--reason", " ", "--amount", "800",
+    ]);
+    assert!(line.contains("reason"), "{line}");
+    let line = node.refused(&["case", "void", &id, "ffffff", "--reason", "不对"]);
+    assert!(line.contains("ffffff"), "{line}");
+
+    let corrected = node.json(&[
+        "assist",
+        "correct",
+        &id,
+        &record,
+        "--reason",
+        "金额录入有误",
+        "--amount",
+        "800",
+    ]);
+    assert_eq!(corrected["amount_fen"], 800_00);
+    assert_eq!(corrected["assistance_total_fen"], 800_00);
+    assert_eq!(corrected["corrects"], record.as_str());
+    let fund = node.json(&["fund", "show"]);
+    assert_eq!(
+        fund["balance_fen"], 99_200_00,
+        "the fund paid 800 in all: {fund}"
+    );
+    let line = node.refused(&["case", "void", &id, &record, "--reason", "again"]);
+    assert!(line.contains("voided already"), "{line}");
+
+    // The visit of the chain is voided; the case shows it kept, marked, with why.
+    let shown = node.json(&["case", "show", &id]);
+    let visit = shown["visits"][0]["id"].as_str().unwrap().to_owned();
+    let voided = node.json(&["case", "void", &id, &visit, "--reason", "走访对象有误"]);
+    assert_eq!(voided["voided"]["reason"], "走访对象有误");
+    let text = node.ok(&["case", "show", &id]);
+    assert!(
+        text.contains("Voided 已作废") && text.contains("走访对象有误"),
+        "{text}"
+    );
+    assert!(text.contains("corrects 更正"), "{text}");
+
+    let history = node.json(&["case", "history", &id]);
+    let changes = history["changes"].as_array().unwrap();
+    let whats: Vec<&str> = changes
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(whats.first(), Some(&"case new"), "{whats:?}");
+    assert_eq!(
+        whats.iter().filter(|w| **w == "record void").count(),
+        2,
+        "{whats:?}"
+    );
+    assert!(
+        changes.iter().all(|c| c["node"] == "demo.branch-1"),
+        "{history}"
+    );
+    let text = node.ok(&["case", "history", &id]);
+    assert!(
+        text.contains("修改记录") && text.contains("assist add"),
+        "{text}"
+    );
+}

@@ -508,6 +508,10 @@ async fn show_case(
         Ok(Reply::Conflicts(p)) => p.items.into_iter().filter(|q| q.case == v.id).collect(),
         _ => Vec::new(),
     };
+    let changes = match c.ask(s, Request::History { case: v.id.clone() }).await {
+        Ok(Reply::History { changes, .. }) => changes,
+        _ => Vec::new(),
+    };
     let title = format!("{} {}", v.worker.name.clone().unwrap_or_default(), v.id);
     let today = hearth_archive::calendar::day_of(jiff::Timestamp::now());
     let actions: Vec<Action> = if print {
@@ -530,6 +534,13 @@ async fn show_case(
             p.noprint { a href={ "/case/" (v.id) "/print" } id="print-link" { "打印档案 Print the file" } }
         }
         (case_body(&v, &advice.policy, &conflicts, (!print && may_act(s, "void", &v.id)).then_some(s)))
+        h2 { "修改记录 Every change" }
+        table id="changes" {
+            tr { th { "时间 At" } th { "操作 Change" } th { "经办 By" } th { "节点 Node" } }
+            @for ch in &changes {
+                tr { td { (when(ch.at)) } td { (ch.what) } td { (opt(&ch.by)) } td { (opt(&ch.node)) } }
+            }
+        }
         @if !actions.is_empty() {
             h2.noprint { "办理 Actions" }
             @for a in &actions {
