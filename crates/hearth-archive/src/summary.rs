@@ -54,6 +54,19 @@ pub struct Totals {
     /// Cases whose filing day is only the day they were imported.
     #[serde(default)]
     pub filed_on_estimated: u64,
+    /// Cases filed, lifted and closed in each month of the year (January first); all zero in
+    /// a summary from before months were counted.
+    #[serde(default)]
+    pub filed_by_month: [u64; 12],
+    /// Cases lifted out of hardship in each month of the year.
+    #[serde(default)]
+    pub lifted_by_month: [u64; 12],
+    /// Cases closed in each month of the year.
+    #[serde(default)]
+    pub closed_by_month: [u64; 12],
+    /// Aid paid in each month of the year, by kind.
+    #[serde(default)]
+    pub paid_by_month_fen: BTreeMap<AssistanceKind, [i64; 12]>,
 }
 
 impl Totals {
@@ -92,6 +105,26 @@ impl Totals {
             };
             t.lifted_this_year += u64::from(out(Status::Lifted));
             t.closed_this_year += u64::from(out(Status::Closed));
+            let month = |d: jiff::civil::Date| usize::try_from(d.month() - 1).unwrap_or(0);
+            if let Some(d) = c.filed_on.filter(|d| d.year() == year) {
+                t.filed_by_month[month(d)] += 1;
+            }
+            if let Some((d, how)) = c.exited.filter(|(d, _)| d.year() == year) {
+                match how {
+                    Status::Lifted => t.lifted_by_month[month(d)] += 1,
+                    Status::Closed => t.closed_by_month[month(d)] += 1,
+                    _ => {}
+                }
+            }
+            for (yyyymm, kinds) in &c.aid_by_month {
+                if i64::from(*yyyymm / 100) != i64::from(year) {
+                    continue;
+                }
+                let m = usize::try_from((*yyyymm % 100).clamp(1, 12) - 1).unwrap_or(0);
+                for (kind, fen) in kinds {
+                    t.paid_by_month_fen.entry(*kind).or_default()[m] += fen;
+                }
+            }
         }
         t
     }
@@ -121,6 +154,17 @@ impl Totals {
         self.end_of_year += other.end_of_year;
         self.in_hardship += other.in_hardship;
         self.filed_on_estimated += other.filed_on_estimated;
+        for m in 0..12 {
+            self.filed_by_month[m] += other.filed_by_month[m];
+            self.lifted_by_month[m] += other.lifted_by_month[m];
+            self.closed_by_month[m] += other.closed_by_month[m];
+        }
+        for (kind, months) in &other.paid_by_month_fen {
+            let mine = self.paid_by_month_fen.entry(*kind).or_default();
+            for m in 0..12 {
+                mine[m] += months[m];
+            }
+        }
     }
 
     /// Aid paid this year, all kinds.
@@ -192,6 +236,34 @@ impl Totals {
             .find(|(_, f)| !(0..=crate::money::MAX_FEN).contains(*f))
         {
             return Err(format!("{fen} fen of {} paid", kind.code()));
+        }
+        // The months add up to the year (or are not counted at all, in an older summary).
+        for (what, months, year) in [
+            ("filed", &self.filed_by_month, self.filed_this_year),
+            ("lifted", &self.lifted_by_month, self.lifted_this_year),
+            ("closed", &self.closed_by_month, self.closed_this_year),
+        ] {
+            let sum = months.iter().try_fold(0u64, |a, n| a.checked_add(*n));
+            if sum != Some(year) && sum != Some(0) {
+                return Err(format!(
+                    "cases {what} by month do not add up to the {year} {what} this year"
+                ));
+            }
+        }
+        for (kind, months) in &self.paid_by_month_fen {
+            if months
+                .iter()
+                .any(|f| !(0..=crate::money::MAX_FEN).contains(f))
+            {
+                return Err(format!("a month's {} paid is out of range", kind.code()));
+            }
+            let sum: i64 = months.iter().sum();
+            if sum != self.paid_fen.get(kind).copied().unwrap_or(0) {
+                return Err(format!(
+                    "{} paid by month does not add up to the year's",
+                    kind.code()
+                ));
+            }
         }
         Ok(())
     }

@@ -616,3 +616,49 @@ fn a_case_filed_on_new_years_morning_in_china_counts_in_the_new_year() {
     let totals = crate::summary::Totals::of([&summary], 2027);
     assert_eq!(totals.filed_this_year, 1);
 }
+
+#[test]
+fn the_months_add_up_to_the_year_and_a_summary_whose_do_not_is_refused() {
+    let at: jiff::Timestamp = "2026-03-10T02:00:00Z".parse().unwrap();
+    let march = Editor {
+        at,
+        today: date(2026, 3, 10),
+        ..editor()
+    };
+    let mut case =
+        Case::create_legacy("c1", "demo.team-1", actor(), &march, &full_fields()).unwrap();
+    case.file(&march).unwrap();
+    for (id, day, fen) in [
+        ("a1", date(2026, 3, 9), 300_00),
+        ("a2", date(2026, 1, 5), 200_00),
+    ] {
+        case.add_assistance(
+            &march,
+            &crate::NewAssistance {
+                id: id.into(),
+                kind: crate::AssistanceKind::Living,
+                amount_fen: fen,
+                date: day,
+                paying_node: None,
+                approving_node: None,
+                note: None,
+            },
+        )
+        .unwrap();
+    }
+    let summary = CaseSummary::of(&case.view().unwrap());
+    let totals = crate::summary::Totals::of([&summary], 2026);
+    assert_eq!(totals.filed_by_month[2], 1, "filed in March");
+    let living = totals.paid_by_month_fen[&crate::AssistanceKind::Living];
+    assert_eq!((living[0], living[2]), (200_00, 300_00));
+    totals.check().unwrap();
+    let mut forged = totals.clone();
+    forged.filed_by_month[5] += 1;
+    assert!(forged.check().unwrap_err().contains("filed by month"));
+    let mut forged = totals;
+    forged
+        .paid_by_month_fen
+        .get_mut(&crate::AssistanceKind::Living)
+        .unwrap()[1] += 1;
+    assert!(forged.check().unwrap_err().contains("does not add up"));
+}

@@ -485,6 +485,9 @@ pub struct CaseSummary {
     /// Aid paid, by calendar year and kind.
     #[serde(default)]
     pub aid_by_year: BTreeMap<i16, BTreeMap<AssistanceKind, i64>>,
+    /// Aid paid by month (`YYYYMM`, e.g. 202606) and kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aid_by_month: BTreeMap<u32, BTreeMap<AssistanceKind, i64>>,
     /// Visits, by calendar year.
     #[serde(default)]
     pub visits_by_year: BTreeMap<i16, u32>,
@@ -527,6 +530,16 @@ impl CaseSummary {
                 .entry(a.kind)
                 .or_default() += a.amount_fen;
         }
+        let mut aid_by_month: BTreeMap<u32, BTreeMap<AssistanceKind, i64>> = BTreeMap::new();
+        for a in &v.assistance {
+            let key = u32::try_from(i32::from(a.date.year()) * 100 + i32::from(a.date.month()))
+                .unwrap_or(0);
+            *aid_by_month
+                .entry(key)
+                .or_default()
+                .entry(a.kind)
+                .or_default() += a.amount_fen;
+        }
         let mut visits_by_year: BTreeMap<i16, u32> = BTreeMap::new();
         for visit in &v.visits {
             *visits_by_year.entry(year(visit.date)).or_default() += 1;
@@ -559,6 +572,7 @@ impl CaseSummary {
             aid_request_fen: v.finances.aid_request_fen,
             target_level: v.escalation.target_level,
             aid_by_year,
+            aid_by_month,
             visits_by_year,
             entered,
             last_review: v.reviews.iter().map(|r| r.date).max(),

@@ -133,6 +133,17 @@ pub fn summary_to(c: &CaseSummary) -> pb::CaseSummary {
                 })
             })
             .collect(),
+        aid_by_month: c
+            .aid_by_month
+            .iter()
+            .flat_map(|(month, kinds)| {
+                kinds.iter().map(|(kind, fen)| pb::AidInMonth {
+                    month: *month,
+                    kind: code(kind.code()),
+                    amount_fen: *fen,
+                })
+            })
+            .collect(),
         visits_by_year: c
             .visits_by_year
             .iter()
@@ -175,7 +186,15 @@ pub fn summary_from(m: pb::CaseSummary) -> Result<CaseSummary, Unreadable> {
             .or_default()
             .insert(code("assistance kind", &a.kind)?, a.amount_fen);
     }
+    let mut aid_by_month: BTreeMap<u32, BTreeMap<AssistanceKind, i64>> = BTreeMap::new();
+    for a in m.aid_by_month {
+        aid_by_month
+            .entry(a.month)
+            .or_default()
+            .insert(code("assistance kind", &a.kind)?, a.amount_fen);
+    }
     Ok(CaseSummary {
+        aid_by_month,
         id: m.id,
         home: m.home,
         name: m.name,
@@ -1229,7 +1248,28 @@ fn totals_to(t: &Totals) -> pb::Totals {
         end_of_year: t.end_of_year,
         in_hardship: t.in_hardship,
         filed_on_estimated: t.filed_on_estimated,
+        filed_by_month: t.filed_by_month.to_vec(),
+        lifted_by_month: t.lifted_by_month.to_vec(),
+        closed_by_month: t.closed_by_month.to_vec(),
+        paid_by_month: t
+            .paid_by_month_fen
+            .iter()
+            .map(|(kind, fen)| pb::MonthlyAid {
+                kind: kind.code().to_owned(),
+                fen: fen.to_vec(),
+            })
+            .collect(),
     }
+}
+
+/// Twelve months, or none (all zero) from a summary that did not count them.
+fn months<T: Copy + Default>(what: &'static str, v: Vec<T>) -> Result<[T; 12], Unreadable> {
+    if v.is_empty() {
+        return Ok([T::default(); 12]);
+    }
+    let n = v.len();
+    v.try_into()
+        .map_err(|_| unreadable(what, format!("{n} months")))
 }
 
 fn totals_from(m: pb::Totals) -> Result<Totals, Unreadable> {
@@ -1249,6 +1289,19 @@ fn totals_from(m: pb::Totals) -> Result<Totals, Unreadable> {
         end_of_year: m.end_of_year,
         in_hardship: m.in_hardship,
         filed_on_estimated: m.filed_on_estimated,
+        filed_by_month: months("filed by month", m.filed_by_month)?,
+        lifted_by_month: months("lifted by month", m.lifted_by_month)?,
+        closed_by_month: months("closed by month", m.closed_by_month)?,
+        paid_by_month_fen: m
+            .paid_by_month
+            .into_iter()
+            .map(|a| {
+                Ok((
+                    code("assistance kind", &a.kind)?,
+                    months("aid paid by month", a.fen)?,
+                ))
+            })
+            .collect::<Result<_, Unreadable>>()?,
     })
 }
 
@@ -1805,6 +1858,10 @@ mod tests {
                 ),
                 (id, home, name, grade_overridden, identity_key, participants),
             )| CaseSummary {
+                aid_by_month: aid_by_year
+                    .iter()
+                    .map(|(y, kinds)| (u32::try_from(*y).unwrap_or(0) * 100 + 6, kinds.clone()))
+                    .collect(),
                 id,
                 home,
                 phone: name.clone().map(|n| format!("138{}", n.len())),

@@ -504,6 +504,13 @@ fn people_file_pay_correct_resolve_print_and_export_in_the_console() {
         assert!(!bars.is_empty(), "the status chart has bars");
         let size = bars[0].rectangle().await.unwrap();
         assert!(size.2 > 0.0 && size.3 > 0.0, "a bar is drawn: {size:?}");
+        for chart in ["chart-months", "chart-aid-months"] {
+            let columns = c
+                .find_all(Locator::Css(&format!("#{chart} rect[height]")))
+                .await
+                .unwrap();
+            assert!(columns.len() > 1, "{chart} has columns and a key");
+        }
         shot("dashboard.png", c.screenshot().await.unwrap());
 
         // The case list exported to xlsx, read back: the header and the two cases.

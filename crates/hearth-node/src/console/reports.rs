@@ -10,7 +10,7 @@ use maud::html;
 use serde::Deserialize;
 use tracing::error;
 
-use super::charts::bars;
+use super::charts::{bars, by_month};
 use super::{Console, Page, layout, unexpected};
 
 /// A cell of an exported sheet.
@@ -197,6 +197,16 @@ pub(super) async fn stats_page(
         (bars("chart-cause", "在档困难户按主要原因 In hardship by primary cause", &causes))
         (bars("chart-status", "档案按状态 Cases by status", &statuses))
         (bars("chart-flow", "本年变动 The year's flow", &flow))
+        (by_month("chart-months", "每月新建档、脱困、结案 Filed, lifted and closed by month", &[
+            ("新建档 filed".to_owned(), t.filed_by_month.map(|n| n as f64)),
+            ("脱困 lifted".to_owned(), t.lifted_by_month.map(|n| n as f64)),
+            ("结案 closed".to_owned(), t.closed_by_month.map(|n| n as f64)),
+        ]))
+        (by_month("chart-aid-months", "每月帮扶金额（元）按类型 Aid paid by month and kind (yuan)", &t
+            .paid_by_month_fen
+            .iter()
+            .map(|(kind, fen)| (kind.label(), fen.map(|f| f as f64 / 100.0)))
+            .collect::<Vec<_>>()))
         (bars("chart-aid", "帮扶金额按类型 Aid paid by kind (yuan)", &paid))
         (bars("chart-nodes", "各节点在档困难户 In hardship per node", &nodes))
     };
