@@ -672,6 +672,7 @@ pub fn init(
         admins: Vec::new(),
         metrics,
         console,
+        console_tls: None,
         limits: Default::default(),
         trust: Default::default(),
     };

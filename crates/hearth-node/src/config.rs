@@ -77,6 +77,16 @@ impl Trust {
     }
 }
 
+/// The web console's HTTPS certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleTls {
+    /// The certificate chain, PEM.
+    pub cert: String,
+    /// Its private key, PEM.
+    pub key: String,
+}
+
 /// The config file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,10 +102,15 @@ pub struct NodeConfig {
     /// none if absent. Keep it on loopback or a management network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
-    /// Address of the web console (plain HTTP, so on loopback only: `127.0.0.1:PORT`); none if
-    /// absent.
+    /// Address of the web console; none if absent. Plain HTTP on loopback (`127.0.0.1:PORT`);
+    /// with `console_tls`, HTTPS on any address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console: Option<String>,
+    /// `console_tls = { cert = "/etc/hearth/console.pem", key = "/etc/hearth/console.key" }`:
+    /// the console's HTTPS certificate chain and key (PEM files, absolute paths), e.g. from the
+    /// office's own certificate authority for the name people type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_tls: Option<ConsoleTls>,
     /// Neighbours.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<Peer>,
@@ -270,10 +285,24 @@ impl NodeConfig {
                 .parse::<std::net::SocketAddr>()
                 .is_ok_and(|a| a.ip().is_loopback())
                 || addr.starts_with("localhost:");
-            if !loopback {
+            if !loopback && self.console_tls.is_none() {
                 return Err(format!(
-                    "console address {addr:?} is not on loopback: the console serves plain HTTP, so only 127.0.0.1:PORT or [::1]:PORT; put a TLS reverse proxy in front of it for other machines"
+                    "console address {addr:?} is not on loopback: off loopback the console serves HTTPS only; give console_tls = {{ cert = \"/path/console.pem\", key = \"/path/console.key\" }}, or use 127.0.0.1:PORT"
                 ));
+            }
+        }
+        if let Some(tls) = &self.console_tls {
+            if self.console.is_none() {
+                return Err(
+                    "console_tls is set but console is not: give the console's address too".into(),
+                );
+            }
+            for (what, path) in [("cert", &tls.cert), ("key", &tls.key)] {
+                if !std::path::Path::new(path).is_absolute() {
+                    return Err(format!(
+                        "console_tls {what} {path:?} is not an absolute path; write it from the root, e.g. /etc/hearth/console.pem"
+                    ));
+                }
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -395,6 +424,7 @@ mod tests {
             listen: Some("127.0.0.1:7400".into()),
             metrics: Some("127.0.0.1:9464".into()),
             console: None,
+            console_tls: None,
             peers: vec![
                 Peer {
                     id: "demo.enterprise".into(),

@@ -383,17 +383,26 @@ pub async fn start(opts: NodeOptions) -> Result<RunningNode, NodeError> {
     }
     let mut console_addr = None;
     if let Some(at) = &config.console {
+        let tls = match &config.console_tls {
+            Some(t) => Some(Arc::new(tls::console_config(
+                std::path::Path::new(&t.cert),
+                std::path::Path::new(&t.key),
+            )?)),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (local, task) = console::serve(
             at,
             handle.clone(),
             config.clone(),
             salt.clone(),
+            tls,
             cancel.clone(),
         )
         .await?;
         console_addr = Some(local);
         tasks.push(task);
-        info!(addr = %local, "console at http://{local}/");
+        info!(addr = %local, "console at {scheme}://{local}/");
     }
     for peer in dialled {
         let wake = wakes.get(&peer.id).cloned().unwrap_or_default();

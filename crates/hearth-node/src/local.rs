@@ -77,6 +77,7 @@ impl LocalNode {
                 admins: Vec::new(),
                 metrics: None,
                 console: None,
+                console_tls: None,
                 limits: Default::default(),
                 trust: Default::default(),
             },

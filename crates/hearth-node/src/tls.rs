@@ -194,6 +194,23 @@ fn certs(path: &Path, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsE
     Ok(certs)
 }
 
+/// The web console's HTTPS: the certificate chain and key in PEM files `cert` and `key`, TLS
+/// 1.2 or 1.3 (browsers), HTTP/1.1, no client certificates (people log in).
+pub fn console_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
+    let chain = certs(cert, &read(cert)?)?;
+    let key = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|_| TlsError::Pem {
+        path: key.display().to_string(),
+        what: "private key",
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 impl Identity {
     /// Reads `ca.pem`, `node.pem` and `node.key` from a folder.
     pub fn load(dir: &Path) -> Result<Identity, TlsError> {

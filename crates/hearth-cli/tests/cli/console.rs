@@ -16,8 +16,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use super::{
-    RAW_ID, Serving, WANG, day, file_wang, free_port, init_with_cert, must, must_json, serve,
-    team_and_branch,
+    RAW_ID, Serving, WANG, day, file_wang, free_port, hearth, init_with_cert, issue_cert, must,
+    must_json, serve, team_and_branch,
 };
 
 /// A process that is killed when the test ends, however it ends.
@@ -686,4 +686,121 @@ fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
         shot("accounts.png", c.screenshot().await.unwrap());
         c.close().await.unwrap();
     });
+}
+
+/// Off loopback the console serves HTTPS only: a config without a certificate is refused with
+/// what to write; with one, the console answers over TLS with a session cookie marked Secure,
+/// and plain HTTP gets no page.
+#[test]
+fn the_console_serves_https_with_its_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, ca) = (tmp.path().join("br"), tmp.path().join("ca"));
+    must(
+        tmp.path(),
+        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
+    );
+    let out = hearth(
+        &dir,
+        &[
+            "init",
+            "--node-id",
+            "demo.branch-1",
+            "--level",
+            "branch",
+            "--console",
+            "0.0.0.0:8443",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("HTTPS only") && stderr.contains("console_tls"),
+        "{stderr}"
+    );
+    assert!(!dir.join("hearth.toml").exists(), "nothing written");
+
+    let port = free_port();
+    init_with_cert(
+        &dir,
+        &ca,
+        "demo.branch-1",
+        "branch",
+        &["--console", &format!("127.0.0.1:{port}")],
+    );
+    // The console's certificate: here one from the federation CA for the name "demo.console".
+    let cert_dir = tmp.path().join("console-cert");
+    issue_cert(tmp.path(), &ca, "demo.console", &cert_dir);
+    let config = dir.join("hearth.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let tls = format!(
+        "console_tls = {{ cert = {:?}, key = {:?} }}\n",
+        cert_dir.join("node.pem"),
+        cert_dir.join("node.key")
+    );
+    std::fs::write(&config, format!("{tls}{text}")).unwrap();
+    let off = text.replace(&format!("127.0.0.1:{port}"), "0.0.0.0:8443");
+    let off_file = tmp.path().join("off.toml");
+    std::fs::write(&off_file, format!("{tls}{off}")).unwrap();
+    must(tmp.path(), &["config", "check", off_file.to_str().unwrap()]);
+    let password = must_json(&dir, &["user", "add", "王主任", "--role", "admin"])["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _node: Serving = serve(&dir);
+    assert!(listening(port), "the console did not come up");
+
+    // Plain HTTP to the HTTPS port: no page.
+    {
+        use std::io::{Read, Write};
+        let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        plain
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = plain.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut answer = Vec::new();
+        let _ = plain.read_to_end(&mut answer);
+        assert!(
+            !answer.starts_with(b"HTTP/1.1 200"),
+            "plain HTTP was served"
+        );
+    }
+
+    // Over TLS, trusting the CA that signed the console's certificate.
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(ca.join("ca.pem")).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("demo.console").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(client), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let body = format!("name=%E7%8E%8B%E4%B8%BB%E4%BB%BB&password={password}");
+    use std::io::{Read, Write};
+    write!(
+        tls,
+        "POST /login HTTP/1.1\r\nHost: demo.console\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let cookie = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie"))
+        .unwrap_or_default();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
 }

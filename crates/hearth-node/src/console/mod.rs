@@ -60,6 +60,8 @@ struct Console {
     config: Arc<NodeConfig>,
     salt: Arc<FederationSalt>,
     sessions: Arc<Mutex<HashMap<String, Session>>>,
+    /// Served over HTTPS: cookies are sent back only over it.
+    secure: bool,
 }
 
 fn new_token() -> String {
@@ -67,12 +69,14 @@ fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Serves the console on `addr` until `cancel`; returns the address bound.
+/// Serves the console on `addr` until `cancel` (HTTPS with `tls`, else plain HTTP); returns
+/// the address bound.
 pub async fn serve(
     addr: &str,
     node: NodeHandle,
     config: Arc<NodeConfig>,
     salt: Arc<FederationSalt>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     cancel: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<()>), NodeError> {
     let (listener, local) = crate::metrics::bind(addr).await?;
@@ -81,6 +85,7 @@ pub async fn serve(
         config,
         salt,
         sessions: Arc::default(),
+        secure: tls.is_some(),
     };
     let app = Router::new()
         .route("/", get(cases::home))
@@ -110,15 +115,67 @@ pub async fn serve(
         .route("/sync", get(reports::sync_page))
         .route("/users", get(users::users_page).post(users::add_user))
         .with_state(state);
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            error!(error = %e, "console failed");
-        }
-    });
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { cancel.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                error!(error = %e, "console failed");
+            }
+        }),
+        Some(tls) => tokio::spawn(serve_tls(listener, app, tls, cancel)),
+    };
     Ok((local, task))
+}
+
+/// The console over HTTPS: each connection's TLS handshake, then HTTP/1.1 to the same pages.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Arc<rustls::ServerConfig>,
+    cancel: CancellationToken,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    error!(error = %e, "console cannot accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, app, cancel) = (acceptor.clone(), app.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                acceptor.accept(tcp),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "console TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                served = conn => if let Err(e) = served {
+                    tracing::debug!(%peer, error = %e, "console connection ended");
+                },
+            }
+        });
+    }
 }
 
 impl Console {
@@ -364,7 +421,8 @@ async fn login(State(c): State<Console>, Form(f): Form<LoginForm>) -> Response {
                 sessions.insert(token.clone(), session);
             }
             info!(target: "hearth::access", account = %account.name, "logged in");
-            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            let secure = if c.secure { "; Secure" } else { "" };
+            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}");
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Ok(Ok(Err(refused))) => {
