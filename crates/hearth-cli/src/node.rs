@@ -425,7 +425,7 @@ impl Node {
 
     /// This node's summary now, with the yearly figures of `year` (this year when `None`).
     pub fn stats(&mut self, year: Option<String>) -> Result<NodeSummary> {
-        ask!(self, Request::Stats { year }, Reply::Stats(s) => s)
+        ask!(self, Request::Stats { year }, Reply::Stats(s) => *s)
     }
 
     /// Changes an account (see [`archive::account_write`]).

@@ -640,7 +640,7 @@ impl ArchiveRemote {
                 Reply::Policy { in_force, versions }
             }
             Request::SetPolicy { toml } => Reply::PolicySet(self.set_policy(toml).await?),
-            Request::Stats { year } => Reply::Stats(self.stats(year).await?),
+            Request::Stats { year } => Reply::Stats(Box::new(self.stats(year).await?)),
             Request::Loans { page } => Reply::Cases(self.loans(page).await?),
             Request::FundShow { node, year } => Reply::Ledger {
                 ledger: self.fund_show(node, year).await?,

@@ -166,7 +166,7 @@ pub enum Reply {
     /// The policy version just set.
     PolicySet(Policy),
     /// A node summary.
-    Stats(NodeSummary),
+    Stats(Box<NodeSummary>),
     /// A ledger; `repeated` when a keyed write had been made before.
     Ledger { ledger: LedgerView, repeated: bool },
     /// A disclosure.
@@ -282,7 +282,9 @@ pub fn execute(
             let file = crate::parse_policy_file(&toml)?;
             Reply::PolicySet(crate::set_policy(cases, ctx, &file)?)
         }
-        Request::Stats { year } => Reply::Stats(crate::stats(cases, ctx, year.as_deref())?),
+        Request::Stats { year } => {
+            Reply::Stats(Box::new(crate::stats(cases, ctx, year.as_deref())?))
+        }
         Request::Loans { page } => {
             let today = ctx.now.date();
             Reply::Cases(Page::of(crate::borrowers(cases)?, &page, |c| {

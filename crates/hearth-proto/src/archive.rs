@@ -2285,7 +2285,7 @@ mod tests {
         };
         assert_eq!(
             node_summary_from(trip(node_summary_to(&summary))).unwrap(),
-            summary
+            *summary
         );
         let Reply::Due(due) = ask(Request::Due {
             page: Default::default(),
