@@ -648,6 +648,29 @@ fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
         assert!(details.contains("deep 深度困难"), "{details}");
         assert!(details.contains("666.67 < line 800.00"), "{details}");
         shot("case.png", c.screenshot().await.unwrap());
+        // The English switch: the same page in English only, then Chinese first again.
+        click_and_load(&c, "language").await;
+        let title = c
+            .find(Locator::Css("main h2"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(title, "The worker and household");
+        let details = text_of(&c, "case").await;
+        assert!(
+            details.contains("Grade") && !details.contains("困难等级"),
+            "{details}"
+        );
+        assert!(
+            details.contains("deep") && !details.contains("深度困难"),
+            "{details}"
+        );
+        shot("case-en.png", c.screenshot().await.unwrap());
+        click_and_load(&c, "language").await;
+        let details = text_of(&c, "case").await;
+        assert!(details.contains("困难等级 Grade"), "{details}");
         let source: Value = json!(c.source().await.unwrap());
         assert!(
             !source.to_string().contains(RAW_ID),

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use super::forms::{self, Action, Field, Input, Posted};
-use super::{Console, Page, Session, layout, new_token, unexpected};
+use super::{Console, Page, Session, l, layout, new_token, unexpected};
 
 /// Cases a page of the list holds.
 const PAGE: u32 = 50;
@@ -144,32 +144,32 @@ async fn cases_page(
         Err(page) => return page.into_response(),
     };
     let body = html! {
-        h1 { "案件 Cases" }
-        p.noprint { a href="/new" id="new-case" { "新建档案 New case" } " · " a href="/import" id="import" { "导入 Import from Excel or CSV" } }
+        h1 { (l("案件 Cases")) }
+        p.noprint { a href="/new" id="new-case" { (l("新建档案 New case")) } " · " a href="/import" id="import" { (l("导入 Import from Excel or CSV")) } }
         form method="post" action="/find" {
             input type="hidden" name="csrf" value=(s.csrf);
-            label { "查找 Find " input name="q" id="q" size="40" value=(q.clone().unwrap_or_default()) placeholder="姓名、电话、案件号或身份证号 name, phone, case id or ID number"; }
+            label { (l("查找 Find ")) input name="q" id="q" size="40" value=(q.clone().unwrap_or_default()) placeholder="姓名、电话、案件号或身份证号 name, phone, case id or ID number"; }
             " "
-            button type="submit" id="find" { "查找 Find" }
+            button type="submit" id="find" { (l("查找 Find")) }
         }
-        p { "身份证号只用于查找，不保存。An ID number typed here is used to find the file and is not kept." }
+        p { (l("身份证号只用于查找，不保存。An ID number typed here is used to find the file and is not kept.")) }
         form method="get" action="/" id="filters" {
-            label { "状态 Status " select name="status" id="f-status" { (options(Status::ALL, Status::code, Status::label, f.status.as_deref())) } }
+            label { (l("状态 Status ")) select name="status" id="f-status" { (options(Status::ALL, Status::code, Status::label, f.status.as_deref())) } }
             " "
-            label { "等级 Grade " select name="grade" id="f-grade" { (options(Grade::ALL, Grade::code, Grade::label, f.grade.as_deref())) } }
+            label { (l("等级 Grade ")) select name="grade" id="f-grade" { (options(Grade::ALL, Grade::code, Grade::label, f.grade.as_deref())) } }
             " "
-            label { "原因 Cause " select name="cause" id="f-cause" { (options(Cause::ALL, Cause::code, Cause::label, f.cause.as_deref())) } }
+            label { (l("原因 Cause ")) select name="cause" id="f-cause" { (options(Cause::ALL, Cause::code, Cause::label, f.cause.as_deref())) } }
             " "
-            button type="submit" id="filter" { "筛选 Filter" }
+            button type="submit" id="filter" { (l("筛选 Filter")) }
             " "
-            a href=(f.address("/cases.xlsx", None)) id="export" { "导出 Excel Export" }
+            a href=(f.address("/cases.xlsx", None)) id="export" { (l("导出 Excel Export")) }
         }
         (case_table(&cases.items))
         @if let Some(next) = &cases.next {
             @if q.is_some() {
-                p { "仅显示前 " (PAGE) " 条 Only the first " (PAGE) " are shown; narrow the search." }
+                p { (l("仅显示前 ")) (PAGE) (l(" 条 Only the first ")) (PAGE) " are shown; narrow the search." }
             } @else {
-                p { a href=(f.address(path, Some(next))) id="next" { "下一页 Next page" } }
+                p { a href=(f.address(path, Some(next))) id="next" { (l("下一页 Next page")) } }
             }
         }
     };
@@ -179,15 +179,15 @@ async fn cases_page(
 pub(super) fn case_table(cases: &[CaseSummary]) -> Markup {
     html! {
         @if cases.is_empty() {
-            p id="none" { "没有找到 No case found" }
+            p id="none" { (l("没有找到 No case found")) }
         } @else {
             table id="cases" {
-                tr { th { "档案号 Case" } th { "姓名 Name" } th { "状态 Status" } th { "等级 Grade" } th { "建档日期 Filed" } th { "已帮扶 Aid" } }
+                tr { th { (l("档案号 Case")) } th { (l("姓名 Name")) } th { (l("状态 Status")) } th { (l("等级 Grade")) } th { (l("建档日期 Filed")) } th { (l("已帮扶 Aid")) } }
                 @for c in cases {
                     tr {
                         td { a href={ "/case/" (c.id) } { (c.id) } }
                         td { (c.name.clone().unwrap_or_default()) }
-                        td { (c.status.label()) }
+                        td { (l(&c.status.label())) }
                         td { (c.grade.map(|g| g.label()).unwrap_or_else(|| "—".into())) }
                         td { (c.filed_on.map(|d| d.to_string()).unwrap_or_default()) }
                         td { (format_yuan(c.assistance_total_fen)) }
@@ -270,7 +270,7 @@ pub(super) async fn new_page(State(c): State<Console>, headers: HeaderMap) -> Re
         fields: forms::case_fields(None),
     };
     let body = html! {
-        h1 { "新建档案 New case" }
+        h1 { (l("新建档案 New case")) }
         (form_of(&s, "/new", &action, true))
     };
     Page(StatusCode::OK, layout("新建档案 New case", Some(&s), body)).into_response()
@@ -321,21 +321,21 @@ fn import_form(
     imported: Option<&[String]>,
 ) -> Response {
     let body = html! {
-        h1 { "导入档案 Import cases" }
+        h1 { (l("导入档案 Import cases")) }
         @if let Some(why) = refused { p.error id="error" { (why) } }
         @if let Some(ids) = imported {
-            p.done id="done" { "已导入 Imported " (ids.len()) " 户 cases" }
+            p.done id="done" { (l("已导入 Imported ")) (ids.len()) (l(" 户 cases")) }
             ul id="imported" { @for id in ids { li { a href={ "/case/" (id) } { (id) } } } }
         }
-        p { "Excel 表格（xlsx，第一个工作表）或 CSV（UTF-8 或 GBK）；第一行为列名，中文或英文均可。整份文件要么全部导入，要么一户也不导入，并列出每一行的问题。"
+        p { (l("Excel 表格（xlsx，第一个工作表）或 CSV（UTF-8 或 GBK）；第一行为列名，中文或英文均可。整份文件要么全部导入，要么一户也不导入，并列出每一行的问题。"))
             br;
             "An Excel workbook (xlsx, its first sheet) or a CSV file (UTF-8 or GBK); the first line names the columns, in Chinese or English. The whole file imports, or nothing does and every bad line is named." }
-        p { "必填列 Required: 姓名 name, 身份证号 id_number, 家庭人口 household_size, 家庭年收入 annual_income, 刚性支出 rigid_spending, 低保标准 subsistence_line, 致困原因 primary_cause" }
+        p { (l("必填列 Required: 姓名 name, 身份证号 id_number, 家庭人口 household_size, 家庭年收入 annual_income, 刚性支出 rigid_spending, 低保标准 subsistence_line, 致困原因 primary_cause")) }
         form method="post" action="/import" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(s.csrf);
             input type="file" name="file" id="import-file" accept=".csv,.xlsx" required;
             " "
-            button type="submit" id="do-import" { "导入 Import" }
+            button type="submit" id="do-import" { (l("导入 Import")) }
         }
     };
     Page(code, layout("导入 Import", Some(s), body)).into_response()
@@ -524,28 +524,28 @@ async fn show_case(
     };
     let body = html! {
         @match &notice {
-            Notice::Done(code) => p.done id="done" { "已保存 Saved: " (label_of(code)) },
+            Notice::Done(code) => p.done id="done" { (l("已保存 Saved: ")) (l(&label_of(code))) },
             Notice::Refused(text) => p.error id="error" { (text) },
             Notice::None => {},
         }
         @if print {
-            p.noprint { button type="button" id="print" onclick="window.print()" { "打印 / 存为 PDF Print or save as PDF" } }
+            p.noprint { button type="button" id="print" onclick="window.print()" { (l("打印 / 存为 PDF Print or save as PDF")) } }
         } @else {
-            p.noprint { a href={ "/case/" (v.id) "/print" } id="print-link" { "打印档案 Print the file" } }
+            p.noprint { a href={ "/case/" (v.id) "/print" } id="print-link" { (l("打印档案 Print the file")) } }
         }
         (case_body(&v, &advice.policy, &conflicts, (!print && may_act(s, "void", &v.id)).then_some(s)))
-        h2 { "修改记录 Every change" }
+        h2 { (l("修改记录 Every change")) }
         table id="changes" {
-            tr { th { "时间 At" } th { "操作 Change" } th { "经办 By" } th { "节点 Node" } }
+            tr { th { (l("时间 At")) } th { (l("操作 Change")) } th { (l("经办 By")) } th { (l("节点 Node")) } }
             @for ch in &changes {
                 tr { td { (when(ch.at)) } td { (ch.what) } td { (opt(&ch.by)) } td { (opt(&ch.node)) } }
             }
         }
         @if !actions.is_empty() {
-            h2.noprint { "办理 Actions" }
+            h2.noprint { (l("办理 Actions")) }
             @for a in &actions {
                 details.noprint id={ "form-" (a.code) } open[matches!(&notice, Notice::Refused(_))] {
-                    summary { (a.label) }
+                    summary { (l(a.label)) }
                     (form_of(s, &format!("/case/{}/{}", v.id, a.code), a, false))
                 }
             }
@@ -587,7 +587,7 @@ fn form_of(s: &Session, to: &str, a: &Action, new: bool) -> Markup {
             @for f in &a.fields {
                 (field_of(a.code, f, !new && a.code == "edit"))
             }
-            button type="submit" id={ "do-" (a.code) } { (a.label) }
+            button type="submit" id={ "do-" (a.code) } { (l(a.label)) }
         }
     }
 }
@@ -602,7 +602,7 @@ fn field_of(form: &str, f: &Field, keep_was: bool) -> Markup {
     };
     html! {
         label.f {
-            span { (f.label) @if f.required { " *" } }
+            span { (l(f.label)) @if f.required { " *" } }
             @match &f.input {
                 Input::Area => textarea name=(f.name) id=(id) rows="2" cols="50" { (f.value) },
                 Input::Check => input type="checkbox" name=(f.name) id=(id) value="yes";,
@@ -646,26 +646,43 @@ fn record_forms(s: Option<&Session>, case: &str, record: &str, aid: bool) -> Mar
     let to = |what: &str| format!("/case/{case}/{what}");
     html! {
         details.noprint {
-            summary { @if aid { "更正/作废 Correct or void" } @else { "作废 Void" } }
+            summary { @if aid { (l("更正/作废 Correct or void")) } @else { (l("作废 Void")) } }
             @if aid {
                 form method="post" action=(to("correct")) {
                     input type="hidden" name="csrf" value=(s.csrf);
                     input type="hidden" name="key" value=(new_token()[..32]);
                     input type="hidden" name="record" value=(record);
-                    label.f { span { "正确金额 Right amount" } input name="amount" id={ "correct-amount-" (record) } inputmode="decimal"; }
-                    label.f { span { "正确日期 Right date" } input type="date" name="date" id={ "correct-date-" (record) }; }
-                    label.f { span { "更正理由 Why *" } input name="reason" id={ "correct-reason-" (record) } required; }
-                    button type="submit" id={ "do-correct-" (record) } { "更正 Correct" }
+                    label.f { span { (l("正确金额 Right amount")) } input name="amount" id={ "correct-amount-" (record) } inputmode="decimal"; }
+                    label.f { span { (l("正确日期 Right date")) } input type="date" name="date" id={ "correct-date-" (record) }; }
+                    label.f { span { (l("更正理由 Why *")) } input name="reason" id={ "correct-reason-" (record) } required; }
+                    button type="submit" id={ "do-correct-" (record) } { (l("更正 Correct")) }
                 }
             }
             form method="post" action=(to("void")) {
                 input type="hidden" name="csrf" value=(s.csrf);
                 input type="hidden" name="key" value=(new_token()[..32]);
                 input type="hidden" name="record" value=(record);
-                label.f { span { "作废理由 Why it is voided *" } input name="reason" id={ "void-reason-" (record) } required; }
-                button type="submit" id={ "do-void-" (record) } { "作废 Void" }
+                label.f { span { (l("作废理由 Why it is voided *")) } input name="reason" id={ "void-reason-" (record) } required; }
+                button type="submit" id={ "do-void-" (record) } { (l("作废 Void")) }
             }
         }
+    }
+}
+
+/// Rows of the case page whose values are codes with their Chinese labels (`deep 深度困难`),
+/// which the English switch shortens; every other value is the person's data, shown as it is.
+const CODED: &[&str] = &[
+    "状态 Status",
+    "困难等级 Grade",
+    "性别 Gender",
+    "排除情形 Exclusions",
+];
+
+fn coded(row: &str, value: &str) -> Markup {
+    if CODED.contains(&row) {
+        l(value)
+    } else {
+        html! { (value) }
     }
 }
 
@@ -752,35 +769,35 @@ fn case_body(
         h1 id="case-title" { (opt(&w.name)) " " small { (v.id) } }
         @if !conflicts.is_empty() {
             p.conflict id="conflicts" {
-                "⚠ 冲突中 In conflict: "
+                (l("⚠ 冲突中 In conflict: "))
                 @for q in conflicts { a href="/conflicts" { (q.field) } " (" (q.id) ") " }
             }
         }
-        table id="case" { @for (k, val) in &rows { tr { th { (k) } td { (val) } } } }
-        h2 { "基本情况 The worker and household" }
-        table id="person" { @for (k, val) in &person { tr { th { (k) } td { (val) } } } }
+        table id="case" { @for (k, val) in &rows { tr { th { (l(k)) } td { (coded(k, val)) } } } }
+        h2 { (l("基本情况 The worker and household")) }
+        table id="person" { @for (k, val) in &person { tr { th { (l(k)) } td { (coded(k, val)) } } } }
         @if !v.household.members.is_empty() {
             table id="members" {
-                tr { th { "关系 Relation" } th { "年龄 Age" } th { "健康 Health" } th { "职业 Occupation" } }
+                tr { th { (l("关系 Relation")) } th { (l("年龄 Age")) } th { (l("健康 Health")) } th { (l("职业 Occupation")) } }
                 @for m in &v.household.members {
                     tr { td { (m.relation) } td { (m.age.map(|a| a.to_string()).unwrap_or_default()) } td { (opt(&m.health)) } td { (opt(&m.occupation)) } td { (record_forms(writer, &v.id, &m.id, false)) } }
                 }
             }
         }
-        h2 { "收支 Finances" }
-        table id="finances" { @for (k, val) in &money { tr { th { (k) } td { (val) } } } }
-        h2 { "致困原因与需求 Causes and needs" }
+        h2 { (l("收支 Finances")) }
+        table id="finances" { @for (k, val) in &money { tr { th { (l(k)) } td { (val) } } } }
+        h2 { (l("致困原因与需求 Causes and needs")) }
         table id="causes" {
-            tr { th { "致困原因 Causes" } td { (causes) } }
-            tr { th { "其他 Other" } td { (opt(&v.causes.other_text)) } }
-            tr { th { "急需 Urgent needs" } td { (opt(&v.profile.urgent_needs)) } }
-            tr { th { "技能 Skills" } td { (opt(&v.profile.skills)) } }
-            tr { th { "就业意愿 Employment wishes" } td { (opt(&v.profile.employment_wishes)) } }
-            tr { th { "思想状况 State of mind" } td { (opt(&v.profile.state_of_mind)) } }
+            tr { th { (l("致困原因 Causes")) } td { (causes) } }
+            tr { th { (l("其他 Other")) } td { (opt(&v.causes.other_text)) } }
+            tr { th { (l("急需 Urgent needs")) } td { (opt(&v.profile.urgent_needs)) } }
+            tr { th { (l("技能 Skills")) } td { (opt(&v.profile.skills)) } }
+            tr { th { (l("就业意愿 Employment wishes")) } td { (opt(&v.profile.employment_wishes)) } }
+            tr { th { (l("思想状况 State of mind")) } td { (opt(&v.profile.state_of_mind)) } }
         }
-        h2 { "建档与审批 Filing steps and decisions" }
+        h2 { (l("建档与审批 Filing steps and decisions")) }
         table id="approvals" {
-            tr { th { "步骤 Step" } th { "日期 Date" } th { "结果 Result" } th { "经办 By" } th { "节点 Node" } th { "说明 Note" } }
+            tr { th { (l("步骤 Step")) } th { (l("日期 Date")) } th { (l("结果 Result")) } th { (l("经办 By")) } th { (l("节点 Node")) } th { (l("说明 Note")) } }
             @for a in &v.approvals {
                 tr {
                     td { (opt(&a.step)) " " (opt(&a.decision)) }
@@ -792,66 +809,66 @@ fn case_body(
                 }
             }
         }
-        h2 { "走访 Visits" }
+        h2 { (l("走访 Visits")) }
         table id="visits" {
-            tr { th { "日期 Date" } th { "类型 Kind" } th { "走访人 Visitor" } th { "同意 Consent" } th { "记录 Notes" } }
+            tr { th { (l("日期 Date")) } th { (l("类型 Kind")) } th { (l("走访人 Visitor")) } th { (l("同意 Consent")) } th { (l("记录 Notes")) } }
             @for x in &v.visits {
-                tr { td { (x.date) } td { (x.kind.label()) } td { (opt(&x.visitor)) } td { @if x.consent { "✓" } } td { (opt(&x.notes)) } td { (record_forms(writer, &v.id, &x.id, false)) } }
+                tr { td { (x.date) } td { (l(&x.kind.label())) } td { (opt(&x.visitor)) } td { @if x.consent { "✓" } } td { (opt(&x.notes)) } td { (record_forms(writer, &v.id, &x.id, false)) } }
             }
         }
-        h2 { "帮扶记录 Assistance" }
+        h2 { (l("帮扶记录 Assistance")) }
         table id="assistance" {
-            tr { th { "编号 Record" } th { "日期 Date" } th { "类型 Kind" } th { "金额 Amount" } th { "经办 By" } th { "说明 Note" } }
+            tr { th { (l("编号 Record")) } th { (l("日期 Date")) } th { (l("类型 Kind")) } th { (l("金额 Amount")) } th { (l("经办 By")) } th { (l("说明 Note")) } }
             @for a in &v.assistance {
                 tr {
                     td { (a.id) }
                     td { (a.date) }
-                    td { (a.kind.label()) }
+                    td { (l(&a.kind.label())) }
                     td { (format_yuan(a.amount_fen)) }
                     td { (opt(&a.by)) " @ " (opt(&a.node)) }
-                    td { (opt(&a.note)) @if let Some(old) = &a.corrects { " 更正 corrects " (old) } }
+                    td { (opt(&a.note)) @if let Some(old) = &a.corrects { (l(" 更正 corrects ")) (old) } }
                     td { (record_forms(writer, &v.id, &a.id, true)) }
                 }
             }
         }
         @if !v.voided.is_empty() {
-            h2 { "已作废 Voided (kept, counted nowhere)" }
+            h2 { (l("已作废 Voided (kept, counted nowhere)")) }
             table id="voided" {
-                tr { th { "编号 Record" } th { "原记录 Was" } th { "理由 Reason" } th { "经办 By" } th { "时间 At" } }
+                tr { th { (l("编号 Record")) } th { (l("原记录 Was")) } th { (l("理由 Reason")) } th { (l("经办 By")) } th { (l("时间 At")) } }
                 @for x in &v.voided {
                     tr { td { (x.id) } td { (x.what) } td { (x.reason) } td { (opt(&x.by)) " @ " (opt(&x.node)) } td { (when(x.at)) } }
                 }
             }
         }
-        h2 { "借款 Loans" }
+        h2 { (l("借款 Loans")) }
         table id="loans" {
-            tr { th { "编号 Loan" } th { "借出 Date" } th { "到期 Due" } th { "金额 Principal" } th { "已还 Repaid" } th { "未还 Outstanding" } }
+            tr { th { (l("编号 Loan")) } th { (l("借出 Date")) } th { (l("到期 Due")) } th { (l("金额 Principal")) } th { (l("已还 Repaid")) } th { (l("未还 Outstanding")) } }
             @for l in &v.loans {
                 tr { td { (l.id) } td { (l.date) } td { (l.due_date.map(|d| d.to_string()).unwrap_or_default()) } td { (format_yuan(l.principal_fen)) } td { (format_yuan(l.repaid_fen)) } td { (format_yuan(l.outstanding_fen)) } }
             }
         }
-        h2 { "年审 Reviews" }
+        h2 { (l("年审 Reviews")) }
         table id="reviews" {
-            tr { th { "日期 Date" } th { "结论 Result" } th { "审核人 Reviewer" } th { "记录 Notes" } }
+            tr { th { (l("日期 Date")) } th { (l("结论 Result")) } th { (l("审核人 Reviewer")) } th { (l("记录 Notes")) } }
             @for r in &v.reviews {
-                tr { td { (r.date) } td { (r.result.label()) } td { (opt(&r.reviewer)) } td { (opt(&r.notes)) } td { (record_forms(writer, &v.id, &r.id, false)) } }
+                tr { td { (r.date) } td { (l(&r.result.label())) } td { (opt(&r.reviewer)) } td { (opt(&r.notes)) } td { (record_forms(writer, &v.id, &r.id, false)) } }
             }
         }
-        h2 { "上报 Escalation" }
-        p { "目标层级 Target level: " (v.escalation.target_level.map(|l| l.label()).unwrap_or_else(|| "—".into())) }
+        h2 { (l("上报 Escalation")) }
+        p { (l("目标层级 Target level: ")) (v.escalation.target_level.map(|l| l.label()).unwrap_or_else(|| "—".into())) }
         table id="escalation" {
-            tr { th { "从 From" } th { "至 To" } th { "理由 Reason" } th { "经办 By" } th { "时间 At" } }
+            tr { th { (l("从 From")) } th { (l("至 To")) } th { (l("理由 Reason")) } th { (l("经办 By")) } th { (l("时间 At")) } }
             @for e in &v.escalation.trail {
                 tr { td { (opt(&e.from)) } td { (opt(&e.to)) } td { (opt(&e.reason)) } td { (opt(&e.by)) } td { (when(e.at)) } }
             }
         }
-        h2 { "状态记录 History" }
+        h2 { (l("状态记录 History")) }
         table id="history" {
-            tr { th { "至 To" } th { "生效 On" } th { "经办 By" } th { "节点 Node" } th { "时间 At" } th { "理由 Reason" } }
+            tr { th { (l("至 To")) } th { (l("生效 On")) } th { (l("经办 By")) } th { (l("节点 Node")) } th { (l("时间 At")) } th { (l("理由 Reason")) } }
             @for h in &v.status_history {
-                tr { td { (h.to.label()) } td { (h.on.map(|d| d.to_string()).unwrap_or_default()) } td { (opt(&h.by)) } td { (opt(&h.node)) } td { (when(h.at)) } td { (opt(&h.reason)) } }
+                tr { td { (l(&h.to.label())) } td { (h.on.map(|d| d.to_string()).unwrap_or_default()) } td { (opt(&h.by)) } td { (opt(&h.node)) } td { (when(h.at)) } td { (opt(&h.reason)) } }
             }
         }
-        p { "建档人 Opened by " (opt(&v.created_by)) " " (when(v.created_at)) "; 政策 Policy: " (policy) }
+        p { (l("建档人 Opened by ")) (opt(&v.created_by)) " " (when(v.created_at)) (l("; 政策 Policy: ")) (policy) }
     }
 }

@@ -3,6 +3,8 @@
 
 use maud::{Markup, html};
 
+use super::l;
+
 /// A horizontal bar chart: one bar per row (label, value, the value as shown), scaled to the
 /// largest.
 pub(super) fn bars(id: &str, title: &str, rows: &[(String, f64, String)]) -> Markup {
@@ -13,9 +15,9 @@ pub(super) fn bars(id: &str, title: &str, rows: &[(String, f64, String)]) -> Mar
     let height = ROW * rows.len().max(1) as f64 + 8.0;
     html! {
         figure.chart {
-            figcaption { strong { (title) } }
+            figcaption { strong { (l(title)) } }
             @if rows.is_empty() {
-                p { "暂无数据 Nothing yet" }
+                p { (l("暂无数据 Nothing yet")) }
             } @else {
                 svg id=(id) xmlns="http://www.w3.org/2000/svg" width=(LABEL + WIDTH + 120.0) height=(height) role="img" aria-label=(title) {
                     @for (n, (label, value, shown)) in rows.iter().enumerate() {
@@ -51,9 +53,9 @@ pub(super) fn by_month(id: &str, title: &str, series: &[(String, [f64; 12])]) ->
     let width = 40.0 + group * 12.0;
     html! {
         figure.chart {
-            figcaption { strong { (title) } }
+            figcaption { strong { (l(title)) } }
             @if most <= 0.0 {
-                p { "暂无数据 Nothing yet" }
+                p { (l("暂无数据 Nothing yet")) }
             } @else {
                 svg id=(id) xmlns="http://www.w3.org/2000/svg" width=(width) height=(TOP + HEIGHT + 40.0) role="img" aria-label=(title) {
                     line x1="30" y1=(TOP + HEIGHT) x2=(width) y2=(TOP + HEIGHT) stroke="#999" {}

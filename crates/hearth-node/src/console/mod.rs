@@ -52,6 +52,30 @@ struct Session {
     role: Role,
     csrf: String,
     expires: Timestamp,
+    /// English only, by the switch in the header (else Chinese first, with English).
+    english: bool,
+}
+
+/// A text of the console, Chinese first with English (`案件 Cases`): its Chinese parts marked,
+/// so that the English switch can leave them out. A text with no English is shown whole.
+fn l(text: &str) -> Markup {
+    let chinese = |c: char| matches!(c, '\u{2e80}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}');
+    if !text.chars().any(|c| c.is_ascii_alphabetic()) {
+        return html! { (text) };
+    }
+    let mut parts: Vec<(bool, String)> = Vec::new();
+    for c in text.chars() {
+        let zh = if c.is_whitespace() {
+            parts.last().is_some_and(|p| p.0)
+        } else {
+            chinese(c)
+        };
+        match parts.last_mut() {
+            Some((z, s)) if *z == zh => s.push(c),
+            _ => parts.push((zh, c.to_string())),
+        }
+    }
+    html! { @for (zh, s) in &parts { @if *zh { span.zh { (s) } } @else { (s) } } }
 }
 
 #[derive(Clone)]
@@ -100,6 +124,7 @@ pub async fn serve(
         )
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/lang", get(switch_language))
         .route("/case/{id}", get(cases::case_page))
         .route("/case/{id}/print", get(cases::print_page))
         .route("/case/{id}/{action}", post(cases::act))
@@ -294,7 +319,7 @@ impl Page {
             layout(
                 title,
                 session,
-                html! { h1 { (title) } p class="error" id="refused" { (text) } p { a href="/" { "返回首页 Back" } } },
+                html! { h1 { (l(title)) } p class="error" id="refused" { (text) } p { a href="/" { (l("返回首页 Back")) } } },
             ),
         )
     }
@@ -317,7 +342,7 @@ impl IntoResponse for Page {
 
 const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#222}\
 header{background:#8b1a1a;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:center}\
-header a{color:#fff}nav{display:flex;gap:.8em;flex-wrap:wrap}.who{margin-left:auto}\
+body.en .zh{display:none}header a{color:#fff}nav{display:flex;gap:.8em;flex-wrap:wrap}.who{margin-left:auto}\
 details{border:1px solid #ddd;margin:.3em 0;padding:.3em .6em}summary{cursor:pointer;font-weight:bold}\
 .done{color:#060;font-weight:bold}label.f{display:block;margin:.3em 0}label.f span{display:inline-block;min-width:16em}\
 .sides td form{margin:0}svg text{font-size:12px}.chart{margin:.5em 0 1.5em}\
@@ -337,24 +362,27 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                 title { (title) " — Hearth 困难职工档案" }
                 style { (maud::PreEscaped(STYLE)) }
             }
-            body {
+            body class=[session.filter(|s| s.english).map(|_| "en")] {
                 header {
-                    strong { "Hearth 困难职工档案" }
+                    strong { (l("Hearth 困难职工档案")) }
                     @if let Some(s) = session {
                         nav {
-                            a href="/" { "案件 Cases" }
-                            a href="/pending" { "待上报 Pending" }
-                            a href="/conflicts" { "冲突 Conflicts" }
-                            a href="/stats" { "统计 Dashboard" }
-                            a href="/fund" { "基金 Fund" }
-                            a href="/disclosure" { "公示 Disclosure" }
-                            a href="/sync" { "同步 Sync" }
-                            a href="/users" { "账户 Accounts" }
+                            a href="/" { (l("案件 Cases")) }
+                            a href="/pending" { (l("待上报 Pending")) }
+                            a href="/conflicts" { (l("冲突 Conflicts")) }
+                            a href="/stats" { (l("统计 Dashboard")) }
+                            a href="/fund" { (l("基金 Fund")) }
+                            a href="/disclosure" { (l("公示 Disclosure")) }
+                            a href="/sync" { (l("同步 Sync")) }
+                            a href="/users" { (l("账户 Accounts")) }
                         }
-                        span.who { (s.account) " (" (s.role.label()) ")" }
+                        a href={ "/lang?en=" (u8::from(!s.english)) } id="language" {
+                            @if s.english { "中文" } @else { "English" }
+                        }
+                        span.who { (s.account) " (" (l(&s.role.label())) ")" }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(s.csrf);
-                            button type="submit" id="logout" { "退出 Log out" }
+                            button type="submit" id="logout" { (l("退出 Log out")) }
                         }
                     }
                 }
@@ -378,12 +406,12 @@ fn login_form(code: StatusCode, error: Option<&str>) -> Page {
             "登录 Log in",
             None,
             html! {
-                h1 { "登录 Log in" }
+                h1 { (l("登录 Log in")) }
                 @if let Some(e) = error { p.error id="login-error" { (e) } }
                 form method="post" action="/login" {
-                    p { label { "用户名 Name " input name="name" id="name" autocomplete="username" required; } }
-                    p { label { "密码 Password " input name="password" id="password" type="password" autocomplete="current-password" required; } }
-                    p { button type="submit" id="login" { "登录 Log in" } }
+                    p { label { (l("用户名 Name ")) input name="name" id="name" autocomplete="username" required; } }
+                    p { label { (l("密码 Password ")) input name="password" id="password" type="password" autocomplete="current-password" required; } }
+                    p { button type="submit" id="login" { (l("登录 Log in")) } }
                 }
             },
         ),
@@ -416,6 +444,7 @@ async fn login(State(c): State<Console>, Form(f): Form<LoginForm>) -> Response {
                 role: account.role,
                 csrf: new_token(),
                 expires: Timestamp::now() + jiff::Span::new().hours(SESSION_HOURS),
+                english: false,
             };
             if let Ok(mut sessions) = c.sessions.lock() {
                 sessions.insert(token.clone(), session);
@@ -431,6 +460,42 @@ async fn login(State(c): State<Console>, Form(f): Form<LoginForm>) -> Response {
         Ok(Err(e)) => Page::error(StatusCode::INTERNAL_SERVER_ERROR, &e, None).into_response(),
         Err(e) => Page::message(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()).into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct Language {
+    en: Option<u8>,
+}
+
+/// The English switch: the session's pages in English only, or Chinese first again; back to
+/// the page it was pressed on (when that is one of the console's).
+async fn switch_language(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    axum::extract::Query(to): axum::extract::Query<Language>,
+) -> Response {
+    let Some((token, _)) = c.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Ok(mut sessions) = c.sessions.lock()
+        && let Some(s) = sessions.get_mut(&token)
+    {
+        s.english = to.en == Some(1);
+    }
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .filter(|r| {
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|host| r.authority().is_some_and(|a| a.as_str() == host))
+        })
+        .and_then(|r| r.path_and_query().map(|p| p.as_str().to_owned()))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".into());
+    Redirect::to(&back).into_response()
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::forms::Posted;
-use super::{Console, Page, Session, layout, new_token, unexpected};
+use super::{Console, Page, Session, l, layout, new_token, unexpected};
 
 /// Every case `case pending` lists, with the level it must reach and why.
 async fn pending_cases(
@@ -59,23 +59,23 @@ async fn pending(
         Err(refused) => return refused,
     };
     let body = html! {
-        h1 { "待上报 Cases to escalate" }
+        h1 { (l("待上报 Cases to escalate")) }
         @if let Some((done, refused)) = &outcome {
-            p.done id="escalated" { "已上报 Escalated: " (done) }
+            p.done id="escalated" { (l("已上报 Escalated: ")) (done) }
             @if !refused.is_empty() {
                 table id="not-escalated" {
-                    tr { th { "档案号 Case" } th { "未上报原因 Not escalated because" } }
+                    tr { th { (l("档案号 Case")) } th { (l("未上报原因 Not escalated because")) } }
                     @for (case, why) in refused { tr { td { (case) } td.error { (why) } } }
                 }
             }
         }
         @if cases.is_empty() {
-            p id="none" { "没有待上报的案件 Nothing to escalate" }
+            p id="none" { (l("没有待上报的案件 Nothing to escalate")) }
         } @else {
             form method="post" action="/pending" {
                 input type="hidden" name="csrf" value=(s.csrf);
                 table id="pending" {
-                    tr { th { "上报 Send" } th { "档案号 Case" } th { "姓名 Name" } th { "等级 Grade" } th { "须达 Must reach" } th { "依据 Why" } }
+                    tr { th { (l("上报 Send")) } th { (l("档案号 Case")) } th { (l("姓名 Name")) } th { (l("等级 Grade")) } th { (l("须达 Must reach")) } th { (l("依据 Why")) } }
                     @for (case, advice) in &cases {
                         tr {
                             td { input type="checkbox" name="case" value=(case.id) checked; }
@@ -87,9 +87,9 @@ async fn pending(
                         }
                     }
                 }
-                label { "理由 Reason " input name="reason" id="reason" size="50" value="按政策上报 escalated as the policy requires" required; }
+                label { (l("理由 Reason ")) input name="reason" id="reason" size="50" value="按政策上报 escalated as the policy requires" required; }
                 " "
-                button type="submit" id="escalate-all" { "上报所选 Escalate the ticked cases" }
+                button type="submit" id="escalate-all" { (l("上报所选 Escalate the ticked cases")) }
             }
         }
     };
@@ -194,13 +194,13 @@ async fn conflicts(c: &Console, s: &Session, all: bool, refused: Option<String>)
     )
     .is_ok();
     let body = html! {
-        h1 { "冲突 Conflicts" }
+        h1 { (l("冲突 Conflicts")) }
         @if let Some(why) = &refused { p.error id="error" { (why) } }
         p {
-            @if all { a href="/conflicts" { "只看未解决 Open only" } } @else { a href="/conflicts?all=1" { "全部 All, resolved too" } }
+            @if all { a href="/conflicts" { (l("只看未解决 Open only")) } } @else { a href="/conflicts?all=1" { (l("全部 All, resolved too")) } }
         }
-        @if !may_resolve { p { "只有管理员可以解决冲突。Only an admin resolves conflicts." } }
-        @if list.is_empty() { p id="none" { "没有冲突 No conflict" } }
+        @if !may_resolve { p { (l("只有管理员可以解决冲突。Only an admin resolves conflicts.")) } }
+        @if list.is_empty() { p id="none" { (l("没有冲突 No conflict")) } }
         @for q in &list { (conflict_card(s, q, may_resolve)) }
     };
     Page(StatusCode::OK, layout("冲突 Conflicts", Some(s), body)).into_response()
@@ -212,9 +212,9 @@ fn conflict_card(s: &Session, q: &QueueEntry, may_resolve: bool) -> maud::Markup
     html! {
         section.conflict-card id={ "conflict-" (q.id) } {
             h2 { (q.field) " — " a href={ "/case/" (q.case) } { (q.case) } }
-            p { "冲突编号 Conflict " code { (q.id) } @if let Some(r) = &q.route { "；应由 to be resolved at " (r) } }
+            p { (l("冲突编号 Conflict ")) code { (q.id) } @if let Some(r) = &q.route { (l("；应由 to be resolved at ")) (r) } }
             table.sides {
-                tr { th { "#" } th { "值 Value" } th { "经办 By" } th { "节点 Node" } th { "时间 At" } @if open { th {} } }
+                tr { th { "#" } th { (l("值 Value")) } th { (l("经办 By")) } th { (l("节点 Node")) } th { (l("时间 At")) } @if open { th {} } }
                 @for (n, side) in q.sides.iter().enumerate() {
                     tr {
                         td { (n + 1) }
@@ -227,7 +227,7 @@ fn conflict_card(s: &Session, q: &QueueEntry, may_resolve: bool) -> maud::Markup
                                 form method="post" action=(action) {
                                     input type="hidden" name="csrf" value=(s.csrf);
                                     input type="hidden" name="pick" value=(n + 1);
-                                    button type="submit" id={ "pick-" (q.id) "-" (n + 1) } { "采用此值 Keep this" }
+                                    button type="submit" id={ "pick-" (q.id) "-" (n + 1) } { (l("采用此值 Keep this")) }
                                 }
                             }
                         }
@@ -235,23 +235,23 @@ fn conflict_card(s: &Session, q: &QueueEntry, may_resolve: bool) -> maud::Markup
                 }
             }
             @if let Some(r) = &q.resolution {
-                p.done { "已解决 Resolved: " (r.how) " — " (r.by.clone().unwrap_or_default()) " @ " (r.node.clone().unwrap_or_default()) " " (when(r.at)) }
+                p.done { (l("已解决 Resolved: ")) (r.how) " — " (r.by.clone().unwrap_or_default()) " @ " (r.node.clone().unwrap_or_default()) " " (when(r.at)) }
             } @else if open {
                 @match q.kind() {
                     ConflictKind::Field => form method="post" action=(action) {
                         input type="hidden" name="csrf" value=(s.csrf);
-                        label { "或写入新值 Or write a new value " input name="value" id={ "value-" (q.id) }; }
-                        " " button type="submit" { "写入 Write" }
+                        label { (l("或写入新值 Or write a new value ")) input name="value" id={ "value-" (q.id) }; }
+                        " " button type="submit" { (l("写入 Write")) }
                     },
                     ConflictKind::Invariant => form method="post" action=(action) {
                         input type="hidden" name="csrf" value=(s.csrf);
-                        label { "确认说明 Acknowledge with a note " input name="acknowledge" id={ "note-" (q.id) } required; }
-                        " " button type="submit" { "确认 Acknowledge" }
+                        label { (l("确认说明 Acknowledge with a note ")) input name="acknowledge" id={ "note-" (q.id) } required; }
+                        " " button type="submit" { (l("确认 Acknowledge")) }
                     },
                     ConflictKind::Duplicate => form method="post" action=(action) {
                         input type="hidden" name="csrf" value=(s.csrf);
-                        label { "合并到档案 Merge into case " input name="merge_into" id={ "merge-" (q.id) } required; }
-                        " " button type="submit" { "合并 Merge" }
+                        label { (l("合并到档案 Merge into case ")) input name="merge_into" id={ "merge-" (q.id) } required; }
+                        " " button type="submit" { (l("合并 Merge")) }
                     },
                 }
             }

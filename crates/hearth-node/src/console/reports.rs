@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tracing::error;
 
 use super::charts::{bars, by_month};
-use super::{Console, Page, layout, unexpected};
+use super::{Console, Page, l, layout, unexpected};
 
 /// A cell of an exported sheet.
 pub(super) enum Cell {
@@ -96,9 +96,9 @@ impl Year {
 fn year_form(to: &str, year: i16) -> maud::Markup {
     html! {
         form.noprint method="get" action=(to) {
-            label { "年份 Year " input name="year" id="year" size="6" value=(year); }
-            " " button type="submit" { "查看 Show" }
-            " " a href={ (to) "?year=" (year) "&format=xlsx" } id="export" { "导出 Excel Export" }
+            label { (l("年份 Year ")) input name="year" id="year" size="6" value=(year); }
+            " " button type="submit" { (l("查看 Show")) }
+            " " a href={ (to) "?year=" (year) "&format=xlsx" } id="export" { (l("导出 Excel Export")) }
         }
     }
 }
@@ -181,17 +181,17 @@ pub(super) async fn stats_page(
             .map(|(child, totals)| count(child.clone(), totals.in_hardship)),
     );
     let body = html! {
-        h1 { "统计 Dashboard" }
-        p { (summary.node) " (" (summary.level.label()) ")，" (summary.year) " 年；截至 as of "
+        h1 { (l("统计 Dashboard")) }
+        p { (summary.node) " (" (l(&summary.level.label())) (l(")，")) (summary.year) (l(" 年；截至 as of "))
             (hearth_archive::calendar::zoned(summary.as_of).strftime("%Y-%m-%d %H:%M")) }
         (year_form("/stats", summary.year))
         table id="totals" {
-            tr { th { "档案 Cases" } td { (t.cases) } }
-            tr { th { "在档困难户 In hardship now" } td { (t.in_hardship) } }
-            tr { th { "帮扶户数 Households helped" } td { (t.households_helped) } }
-            tr { th { "帮扶人数 People helped" } td { (t.people_helped) } }
-            tr { th { "帮扶金额 Aid paid" } td { (format_yuan(t.paid_total_fen())) } }
-            tr { th { "走访 Visits" } td { (t.visits) } }
+            tr { th { (l("档案 Cases")) } td { (t.cases) } }
+            tr { th { (l("在档困难户 In hardship now")) } td { (t.in_hardship) } }
+            tr { th { (l("帮扶户数 Households helped")) } td { (t.households_helped) } }
+            tr { th { (l("帮扶人数 People helped")) } td { (t.people_helped) } }
+            tr { th { (l("帮扶金额 Aid paid")) } td { (format_yuan(t.paid_total_fen())) } }
+            tr { th { (l("走访 Visits")) } td { (t.visits) } }
         }
         (bars("chart-grade", "在档困难户按等级 In hardship by grade", &grades))
         (bars("chart-cause", "在档困难户按主要原因 In hardship by primary cause", &causes))
@@ -268,12 +268,12 @@ pub(super) async fn fund_page(
         );
     }
     let body = html! {
-        h1 { "帮扶资金 Fund of " (ledger.node) ", " (ledger.year) }
+        h1 { (l("帮扶资金 Fund of ")) (ledger.node) ", " (ledger.year) }
         (year_form("/fund", ledger.year))
-        table id="fund" { @for (item, amount) in ledger.rows() { tr { th { (item) } td { (amount) } } } }
-        h2 { "明细 Entries" }
+        table id="fund" { @for (item, amount) in ledger.rows() { tr { th { (l(&item)) } td { (amount) } } } }
+        h2 { (l("明细 Entries")) }
         table id="entries" {
-            tr { th { "日期 Date" } th { "摘要 Entry" } th { "金额 Amount" } th { "经办 By" } }
+            tr { th { (l("日期 Date")) } th { (l("摘要 Entry")) } th { (l("金额 Amount")) } th { (l("经办 By")) } }
             @for (_, e) in &ledger.entries {
                 tr { td { (e.date()) } td { (e.describe()) } td { (e.amount_text()) } td { (e.stamp().by) " @ " (e.stamp().node) } }
             }
@@ -326,26 +326,26 @@ pub(super) async fn disclosure_page(
         );
     }
     let body = html! {
-        h1 { "帮扶资金公示 Disclosure: " (d.ledger.node) ", " (d.ledger.year) }
+        h1 { (l("帮扶资金公示 Disclosure: ")) (d.ledger.node) ", " (d.ledger.year) }
         (year_form("/disclosure", d.ledger.year))
-        p.noprint { button type="button" id="print" onclick="window.print()" { "打印 / 存为 PDF Print or save as PDF" } }
-        table id="fund" { @for (item, amount) in d.ledger.rows() { tr { th { (item) } td { (amount) } } } }
-        h2 { "收入 Income" }
+        p.noprint { button type="button" id="print" onclick="window.print()" { (l("打印 / 存为 PDF Print or save as PDF")) } }
+        table id="fund" { @for (item, amount) in d.ledger.rows() { tr { th { (l(&item)) } td { (amount) } } } }
+        h2 { (l("收入 Income")) }
         table id="income" {
-            tr { th { "日期 Date" } th { "来源 Source" } th { "金额 Amount" } }
+            tr { th { (l("日期 Date")) } th { (l("来源 Source")) } th { (l("金额 Amount")) } }
             @for (date, source, from, fen) in &d.income {
-                tr { td { (date) } td { (source.label()) @if let Some(f) = from { " (" (f) ")" } } td { (format_yuan(*fen)) } }
+                tr { td { (date) } td { (l(&source.label())) @if let Some(f) = from { " (" (f) ")" } } td { (format_yuan(*fen)) } }
             }
         }
-        h2 { "下拨 Grants" }
+        h2 { (l("下拨 Grants")) }
         table id="grants" {
-            tr { th { "日期 Date" } th { "下级 To" } th { "金额 Amount" } }
+            tr { th { (l("日期 Date")) } th { (l("下级 To")) } th { (l("金额 Amount")) } }
             @for (date, to, fen) in &d.grants { tr { td { (date) } td { (to) } td { (format_yuan(*fen)) } } }
         }
-        h2 { "帮扶 Aid paid" }
+        h2 { (l("帮扶 Aid paid")) }
         table id="payments" {
-            tr { th { "日期 Date" } th { "类型 Kind" } th { "受助人 Recipient" } th { "金额 Amount" } }
-            @for p in &d.payments { tr { td { (p.date) } td { (p.kind.label()) } td { (p.recipient) } td { (format_yuan(p.amount_fen)) } } }
+            tr { th { (l("日期 Date")) } th { (l("类型 Kind")) } th { (l("受助人 Recipient")) } th { (l("金额 Amount")) } }
+            @for p in &d.payments { tr { td { (p.date) } td { (l(&p.kind.label())) } td { (p.recipient) } td { (format_yuan(p.amount_fen)) } } }
         }
     };
     Page(StatusCode::OK, layout("公示 Disclosure", Some(&s), body)).into_response()
@@ -373,16 +373,16 @@ pub(super) async fn sync_page(State(c): State<Console>, headers: HeaderMap) -> R
         }
     };
     let body = html! {
-        h1 { "同步状态 Sync with the neighbours" }
-        @if peers.is_empty() { p id="none" { "没有邻居节点 No neighbour configured (hearth peer add)" } }
+        h1 { (l("同步状态 Sync with the neighbours")) }
+        @if peers.is_empty() { p id="none" { (l("没有邻居节点 No neighbour configured (hearth peer add)")) } }
         @else {
             table id="peers" {
-                tr { th { "节点 Node" } th { "关系 Relation" } th { "连接 Connected" } th { "最近联系 Last heard" } th { "待发送 Backlog" } th { "最近错误 Last error" } }
+                tr { th { (l("节点 Node")) } th { (l("关系 Relation")) } th { (l("连接 Connected")) } th { (l("最近联系 Last heard")) } th { (l("待发送 Backlog")) } th { (l("最近错误 Last error")) } }
                 @for p in &peers {
                     tr {
                         td { (p.id) }
                         td { (format!("{:?}", p.relation).to_lowercase()) }
-                        td { @if p.connected { "✓ 已连接 connected" } @else { "✗ 未连接 not connected" } }
+                        td { @if p.connected { (l("✓ 已连接 connected")) } @else { (l("✗ 未连接 not connected")) } }
                         td { (ago(p.last_heard)) }
                         td { (p.backlog) }
                         td.error { (p.last_error.clone().unwrap_or_default()) }

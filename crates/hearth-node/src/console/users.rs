@@ -7,7 +7,7 @@ use hearth_ops::{self as ops, Reply, Request, Role};
 use maud::html;
 use serde::Deserialize;
 
-use super::{Console, Page, Session, layout, unexpected};
+use super::{Console, Page, Session, l, layout, unexpected};
 
 pub(super) async fn users_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let s = match c.viewer(&headers) {
@@ -53,39 +53,39 @@ async fn users(c: &Console, s: &Session, made: Option<ops::AccountWritten>) -> R
         Err(page) => return page.into_response(),
     };
     let body = html! {
-        h1 { "账户 Accounts" }
+        h1 { (l("账户 Accounts")) }
         @if let Some(w) = &made {
             @if let Some(p) = &w.password {
                 p id="made" {
-                    "已创建 Made " (w.account.name) " (" (w.account.role.label()) "). "
-                    "初始密码 Password: " code id="password" { (p) }
-                    " — 仅显示一次，请当面交给本人 shown once: give it to them in person."
+                    (l("已创建 Made ")) (w.account.name) " (" (l(&w.account.role.label())) "). "
+                    (l("初始密码 Password: ")) code id="password" { (p) }
+                    (l(" — 仅显示一次，请当面交给本人 shown once: give it to them in person."))
                 }
             }
         }
         table id="accounts" {
-            tr { th { "账户 Account" } th { "角色 Role" } th { "状态 Status" } th { "创建人 By" } }
+            tr { th { (l("账户 Account")) } th { (l("角色 Role")) } th { (l("状态 Status")) } th { (l("创建人 By")) } }
             @for a in &list {
                 tr {
                     td { (a.name) }
-                    td { (a.role.label()) }
-                    td { @if a.disabled { "已停用 disabled" } @else { "正常 active" } }
+                    td { (l(&a.role.label())) }
+                    td { @if a.disabled { (l("已停用 disabled")) } @else { (l("正常 active")) } }
                     td { (a.created_by) }
                 }
             }
         }
-        h2 { "新建账户 Add an account" }
+        h2 { (l("新建账户 Add an account")) }
         form method="post" action="/users" {
             input type="hidden" name="csrf" value=(s.csrf);
-            label { "姓名 Name " input name="name" id="new-name" required; }
+            label { (l("姓名 Name ")) input name="name" id="new-name" required; }
             " "
-            label { "角色 Role "
+            label { (l("角色 Role "))
                 select name="role" id="new-role" {
                     @for r in Role::ALL { option value=(r.code()) { (r.label()) } }
                 }
             }
             " "
-            button type="submit" id="add-user" { "创建 Add" }
+            button type="submit" id="add-user" { (l("创建 Add")) }
         }
     };
     Page(StatusCode::OK, layout("账户 Accounts", Some(s), body)).into_response()
