@@ -1161,6 +1161,28 @@ fn the_federation_demo_converges_and_keeps_the_sibling_out() {
     let right = console_login(&addr, "admin", &password);
     assert!(right.starts_with("HTTP/1.1 303"), "{right}");
     assert!(right.contains("hearth_session="), "{right}");
+    // A form from another page or site (its CSRF token not the session's) is refused.
+    let cookie = right
+        .lines()
+        .find_map(|l| l.split("hearth_session=").nth(1))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    {
+        use std::io::{Read, Write};
+        let body = "q=x&csrf=forged";
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            stream,
+            "POST /find HTTP/1.1\r\nHost: {addr}\r\nCookie: hearth_session={cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        assert!(answer.contains("表单已过期"), "{answer}");
+    }
     let _ = Command::new("kill")
         .args(["-INT", &child.0.id().to_string()])
         .status();

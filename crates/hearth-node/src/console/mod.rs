@@ -447,6 +447,9 @@ async fn login(State(c): State<Console>, Form(f): Form<LoginForm>) -> Response {
                 english: false,
             };
             if let Ok(mut sessions) = c.sessions.lock() {
+                // Sessions that ended go at each login, so that they do not pile up.
+                let now = Timestamp::now();
+                sessions.retain(|_, s| s.expires > now);
                 sessions.insert(token.clone(), session);
             }
             info!(target: "hearth::access", account = %account.name, "logged in");
