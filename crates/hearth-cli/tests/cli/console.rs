@@ -498,6 +498,32 @@ fn people_file_pay_correct_resolve_print_and_export_in_the_console() {
         let money = text_of(&c, "finances").await;
         assert!(money.contains("20,000.00"), "{money}");
 
+        // The admin records income in the fund, gives a caseworker a new password, and reads
+        // the policy, the due lists, the borrowers and the pending cases (each a list that
+        // exports).
+        c.goto(&format!("{base}/fund")).await.unwrap();
+        unfold(&c).await;
+        type_into(&c, "income-amount", "2500").await;
+        type_into(&c, "income-note", "市总工会拨款").await;
+        click_and_load(&c, "do-income").await;
+        let fund = text_of(&c, "entries").await;
+        assert!(fund.contains("2,500.00") && fund.contains("王主任"), "{fund}");
+        c.goto(&format!("{base}/users")).await.unwrap();
+        click_and_load(&c, "reset-李干事").await;
+        let made = text_of(&c, "password").await;
+        assert_eq!(made.len(), 16, "{made}");
+        c.goto(&format!("{base}/policy")).await.unwrap();
+        let policy = text_of(&c, "policy").await;
+        assert!(policy.contains("One-off cap"), "{policy}");
+        for (page, title) in [("due", "Due"), ("loans", "Loans"), ("pending", "Cases to escalate")] {
+            c.goto(&format!("{base}/{page}")).await.unwrap();
+            let h1 = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+            assert!(h1.contains(title), "/{page}: {h1}");
+            let cookie = c.get_named_cookie("hearth_session").await.unwrap();
+            let (head, _) = http_get(&console, &format!("/{page}?format=xlsx"), cookie.value());
+            assert!(head.contains("spreadsheetml"), "/{page}: {head}");
+        }
+
         // A chart that renders: bars in the dashboard's SVG, one per grade on file.
         c.goto(&format!("{base}/stats")).await.unwrap();
         let bars = c.find_all(Locator::Css("#chart-status rect")).await.unwrap();

@@ -208,24 +208,28 @@ pub(super) async fn export(
         Ok(s) => s,
         Err(to_login) => return *to_login,
     };
-    let mut rows: Vec<Vec<super::reports::Cell>> = Vec::new();
-    let mut token = None;
-    loop {
-        let request = Request::ListCases {
+    let cases = match super::queue::every_page(
+        &c,
+        &s,
+        |page| Request::ListCases {
             filter: f.filter(None),
-            page: PageRequest {
-                size: Some(ops::PAGE_MAX),
-                token,
-            },
-        };
-        let page = match c.ask(&s, request).await {
-            Ok(Reply::Cases(p)) => p,
-            Ok(other) => return unexpected(&other),
-            Err(page) => return page.into_response(),
-        };
-        use super::reports::Cell;
-        for c in &page.items {
-            rows.push(vec![
+            page,
+        },
+        |r| match r {
+            Reply::Cases(p) => Some(p),
+            _ => None,
+        },
+    )
+    .await
+    {
+        Ok(cases) => cases,
+        Err(refused) => return refused,
+    };
+    use super::reports::Cell;
+    let rows: Vec<Vec<Cell>> = cases
+        .iter()
+        .map(|c| {
+            vec![
                 Cell::Text(c.id.clone()),
                 Cell::Text(c.name.clone().unwrap_or_default()),
                 Cell::Text(c.status.label()),
@@ -234,13 +238,9 @@ pub(super) async fn export(
                 Cell::Text(c.filed_on.map(|d| d.to_string()).unwrap_or_default()),
                 Cell::Yuan(c.assistance_total_fen),
                 Cell::Yuan(c.outstanding_fen),
-            ]);
-        }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
+            ]
+        })
+        .collect();
     info!(target: "hearth::access", account = %s.account, rows = rows.len(), "exported the case list");
     super::reports::xlsx_response(
         "cases",

@@ -133,9 +133,15 @@ pub async fn serve(
             get(queue::pending_page).post(queue::escalate_all),
         )
         .route("/conflicts", get(queue::conflicts_page))
+        .route("/due", get(queue::due_page))
+        .route("/loans", get(queue::loans_page))
         .route("/conflicts/{id}", post(queue::resolve))
         .route("/stats", get(reports::stats_page))
-        .route("/fund", get(reports::fund_page))
+        .route("/fund", get(reports::fund_page).post(reports::fund_write))
+        .route(
+            "/policy",
+            get(reports::policy_page).post(reports::set_policy),
+        )
         .route("/disclosure", get(reports::disclosure_page))
         .route("/sync", get(reports::sync_page))
         .route("/users", get(users::users_page).post(users::add_user))
@@ -369,10 +375,13 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                         nav {
                             a href="/" { (l("案件 Cases")) }
                             a href="/pending" { (l("待上报 Pending")) }
+                            a href="/due" { (l("动态管理 Due")) }
+                            a href="/loans" { (l("借款 Loans")) }
                             a href="/conflicts" { (l("冲突 Conflicts")) }
                             a href="/stats" { (l("统计 Dashboard")) }
                             a href="/fund" { (l("基金 Fund")) }
                             a href="/disclosure" { (l("公示 Disclosure")) }
+                            a href="/policy" { (l("政策 Policy")) }
                             a href="/sync" { (l("同步 Sync")) }
                             a href="/users" { (l("账户 Accounts")) }
                         }

@@ -5,6 +5,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use hearth_archive::conflict::{ConflictKind, QueueEntry};
+use hearth_archive::due::DueKind;
 use hearth_ops::{PAGE_MAX, PageRequest, Reply, Request, Resolve, Write};
 use maud::html;
 use serde::Deserialize;
@@ -17,34 +18,64 @@ async fn pending_cases(
     c: &Console,
     s: &Session,
 ) -> Result<Vec<(hearth_archive::CaseSummary, hearth_archive::policy::Advice)>, Response> {
-    let mut all = Vec::new();
-    let mut token = None;
-    loop {
-        let request = Request::Pending {
-            page: PageRequest {
-                size: Some(PAGE_MAX),
-                token,
-            },
-        };
-        match c.ask(s, request).await {
-            Ok(Reply::Pending(p)) => {
-                all.extend(p.items);
-                match p.next {
-                    Some(next) => token = Some(next),
-                    None => return Ok(all),
-                }
-            }
-            Ok(other) => return Err(unexpected(&other)),
-            Err(page) => return Err(page.into_response()),
-        }
-    }
+    every_page(
+        c,
+        s,
+        |page| Request::Pending { page },
+        |r| match r {
+            Reply::Pending(p) => Some(p),
+            _ => None,
+        },
+    )
+    .await
 }
 
-pub(super) async fn pending_page(State(c): State<Console>, headers: HeaderMap) -> Response {
+pub(super) async fn pending_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(f): Query<Format>,
+) -> Response {
     let s = match c.viewer(&headers) {
         Ok(s) => s,
         Err(to_login) => return *to_login,
     };
+    if f.format.as_deref() == Some("xlsx") {
+        use super::reports::Cell;
+        let cases = match pending_cases(&c, &s).await {
+            Ok(cases) => cases,
+            Err(refused) => return refused,
+        };
+        let rows: Vec<Vec<Cell>> = cases
+            .iter()
+            .map(|(case, advice)| {
+                vec![
+                    Cell::Text(case.id.clone()),
+                    Cell::Text(case.name.clone().unwrap_or_default()),
+                    Cell::Text(case.grade.map(|g| g.label()).unwrap_or_default()),
+                    Cell::Text(advice.must_reach.map(|l| l.label()).unwrap_or_default()),
+                    Cell::Text(
+                        advice
+                            .requirements
+                            .iter()
+                            .map(|r| r.reason.clone())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                ]
+            })
+            .collect();
+        return super::reports::xlsx_response(
+            "pending",
+            &[
+                "档案号 Case",
+                "姓名 Name",
+                "等级 Grade",
+                "须达 Must reach",
+                "依据 Why",
+            ],
+            &rows,
+        );
+    }
     pending(&c, &s, None).await
 }
 
@@ -60,6 +91,7 @@ async fn pending(
     };
     let body = html! {
         h1 { (l("待上报 Cases to escalate")) }
+        p.noprint { a href="/pending?format=xlsx" id="export" { (l("导出 Excel Export")) } }
         @if let Some((done, refused)) = &outcome {
             p.done id="escalated" { (l("已上报 Escalated: ")) (done) }
             @if !refused.is_empty() {
@@ -311,4 +343,200 @@ pub(super) async fn resolve(
         }
         Err((_, why)) => conflicts(&c, &s, false, Some(why)).await,
     }
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct Format {
+    format: Option<String>,
+}
+
+/// Every page of a listing, in order.
+pub(super) async fn every_page<T>(
+    c: &Console,
+    s: &Session,
+    ask: impl Fn(PageRequest) -> Request,
+    take: impl Fn(Reply) -> Option<hearth_ops::Page<T>>,
+) -> Result<Vec<T>, Response> {
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let request = ask(PageRequest {
+            size: Some(PAGE_MAX),
+            token,
+        });
+        let page = match c.ask(s, request).await {
+            Ok(reply) => match take(reply) {
+                Some(page) => page,
+                None => {
+                    return Err(Page::message(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the node answered with another list",
+                    )
+                    .into_response());
+                }
+            },
+            Err(page) => return Err(page.into_response()),
+        };
+        all.extend(page.items);
+        match page.next {
+            Some(next) => token = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// 动态管理: reviews due, households that may be lifted, loans overdue (`hearth case due`).
+pub(super) async fn due_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(f): Query<Format>,
+) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    let due = match every_page(
+        &c,
+        &s,
+        |page| Request::Due { page },
+        |r| match r {
+            Reply::Due(p) => Some(p),
+            _ => None,
+        },
+    )
+    .await
+    {
+        Ok(due) => due,
+        Err(refused) => return refused,
+    };
+    let title = |k: DueKind| match k {
+        DueKind::ReviewDue => "年审到期 Annual review due",
+        DueKind::LiftEligible => "可脱困 May be lifted (above the line six months)",
+        DueKind::LoanOverdue => "借款逾期 Loans overdue",
+    };
+    if f.format.as_deref() == Some("xlsx") {
+        use super::reports::Cell;
+        let rows: Vec<Vec<Cell>> = due
+            .iter()
+            .map(|(k, d)| {
+                vec![
+                    Cell::Text(title(*k).to_owned()),
+                    Cell::Text(d.id.clone()),
+                    Cell::Text(d.name.clone().unwrap_or_default()),
+                    Cell::Text(d.status.label()),
+                    Cell::Text(d.detail.clone()),
+                ]
+            })
+            .collect();
+        return super::reports::xlsx_response(
+            "due",
+            &[
+                "清单 List",
+                "档案号 Case",
+                "姓名 Name",
+                "状态 Status",
+                "情况 Detail",
+            ],
+            &rows,
+        );
+    }
+    let body = html! {
+        h1 { (l("动态管理 Due")) }
+        p.noprint { a href="/due?format=xlsx" id="export" { (l("导出 Excel Export")) } }
+        @for kind in DueKind::ALL {
+            h2 { (l(title(kind))) }
+            @let list: Vec<_> = due.iter().filter(|(k, _)| *k == kind).map(|(_, d)| d).collect();
+            @if list.is_empty() {
+                p { (l("无 None")) }
+            } @else {
+                table id=(kind.code()) {
+                    tr { th { (l("档案号 Case")) } th { (l("姓名 Name")) } th { (l("状态 Status")) } th { (l("情况 Detail")) } }
+                    @for d in list {
+                        tr { td { a href={ "/case/" (d.id) } { (d.id) } } td { (d.name.clone().unwrap_or_default()) } td { (l(&d.status.label())) } td { (d.detail) } }
+                    }
+                }
+            }
+        }
+    };
+    Page(StatusCode::OK, layout("动态管理 Due", Some(&s), body)).into_response()
+}
+
+/// Borrowers (`hearth loan list`): overdue first, then repeat borrowers.
+pub(super) async fn loans_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(f): Query<Format>,
+) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    let borrowers = match every_page(
+        &c,
+        &s,
+        |page| Request::Loans { page },
+        |r| match r {
+            Reply::Cases(p) => Some(p),
+            _ => None,
+        },
+    )
+    .await
+    {
+        Ok(list) => list,
+        Err(refused) => return refused,
+    };
+    let today = hearth_archive::calendar::day_of(jiff::Timestamp::now());
+    let overdue = |c: &hearth_archive::CaseSummary| {
+        c.open_loans
+            .iter()
+            .any(|(_, due, _)| due.is_some_and(|d| d < today))
+    };
+    if f.format.as_deref() == Some("xlsx") {
+        use super::reports::Cell;
+        let rows: Vec<Vec<Cell>> = borrowers
+            .iter()
+            .map(|b| {
+                vec![
+                    Cell::Text(b.id.clone()),
+                    Cell::Text(b.name.clone().unwrap_or_default()),
+                    Cell::Text(b.status.label()),
+                    Cell::Count(u64::from(b.loans)),
+                    Cell::Yuan(b.outstanding_fen),
+                    Cell::Text(if overdue(b) { "逾期 overdue" } else { "" }.to_owned()),
+                ]
+            })
+            .collect();
+        return super::reports::xlsx_response(
+            "loans",
+            &[
+                "档案号 Case",
+                "姓名 Name",
+                "状态 Status",
+                "借款次数 Loans",
+                "未还 Outstanding (yuan)",
+                "逾期 Overdue",
+            ],
+            &rows,
+        );
+    }
+    let body = html! {
+        h1 { (l("借款 Loans")) }
+        p.noprint { a href="/loans?format=xlsx" id="export" { (l("导出 Excel Export")) } }
+        @if borrowers.is_empty() { p id="none" { (l("没有借款 No loans")) } } @else {
+            table id="loans" {
+                tr { th { (l("档案号 Case")) } th { (l("姓名 Name")) } th { (l("状态 Status")) } th { (l("借款次数 Loans")) } th { (l("未还 Outstanding")) } th {} }
+                @for b in &borrowers {
+                    tr {
+                        td { a href={ "/case/" (b.id) } { (b.id) } }
+                        td { (b.name.clone().unwrap_or_default()) }
+                        td { (l(&b.status.label())) }
+                        td { (b.loans) }
+                        td { (hearth_archive::money::format_yuan(b.outstanding_fen)) }
+                        td.error { @if overdue(b) { (l("逾期 overdue")) } }
+                    }
+                }
+            }
+        }
+    };
+    Page(StatusCode::OK, layout("借款 Loans", Some(&s), body)).into_response()
 }

@@ -1,7 +1,7 @@
 //! Figures: the dashboard (charts of the node's summary), the fund ledger, the disclosure, the
 //! neighbours' sync status, and lists as Excel workbooks.
 
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hearth_archive::money::format_yuan;
@@ -239,6 +239,17 @@ pub(super) async fn fund_page(
         Ok(s) => s,
         Err(to_login) => return *to_login,
     };
+    fund(&c, &s, &y, StatusCode::OK, None).await
+}
+
+async fn fund(
+    c: &Console,
+    s: &super::Session,
+    y: &Year,
+    code: StatusCode,
+    refused: Option<String>,
+) -> Response {
+    let s = s.clone();
     let request = Request::FundShow {
         node: None,
         year: y.year(),
@@ -267,8 +278,19 @@ pub(super) async fn fund_page(
             &rows,
         );
     }
+    let may_write = hearth_ops::may(
+        s.role,
+        &Request::Fund(hearth_ops::FundWrite::Budget {
+            year: String::new(),
+            amount: String::new(),
+        }),
+    )
+    .is_ok();
+    let children = c.config.place().children;
+    let today = hearth_archive::calendar::day_of(jiff::Timestamp::now()).to_string();
     let body = html! {
         h1 { (l("帮扶资金 Fund of ")) (ledger.node) ", " (ledger.year) }
+        @if let Some(why) = &refused { p.error id="error" { (why) } }
         (year_form("/fund", ledger.year))
         table id="fund" { @for (item, amount) in ledger.rows() { tr { th { (l(&item)) } td { (amount) } } } }
         h2 { (l("明细 Entries")) }
@@ -278,8 +300,93 @@ pub(super) async fn fund_page(
                 tr { td { (e.date()) } td { (e.describe()) } td { (e.amount_text()) } td { (e.stamp().by) " @ " (e.stamp().node) } }
             }
         }
+        @if may_write {
+            h2 { (l("记账 Record")) }
+            details id="form-income" {
+                summary { (l("收入 Income")) }
+                form method="post" action="/fund" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    input type="hidden" name="key" value=(super::new_token()[..32]);
+                    input type="hidden" name="what" value="income";
+                    label.f { span { (l("来源 Source")) } select name="source" id="income-source" {
+                        @for src in hearth_archive::IncomeSource::ALL { option value=(src.code()) { (src.label()) } }
+                    } }
+                    label.f { span { (l("金额（元） Amount (yuan) *")) } input name="amount" id="income-amount" required; }
+                    label.f { span { (l("日期 Date *")) } input type="date" name="date" id="income-date" value=(today) required; }
+                    label.f { span { (l("说明 Note")) } input name="note" id="income-note"; }
+                    button type="submit" id="do-income" { (l("记收入 Record income")) }
+                }
+            }
+            details id="form-budget" {
+                summary { (l("年度预算 Budget")) }
+                form method="post" action="/fund" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    input type="hidden" name="key" value=(super::new_token()[..32]);
+                    input type="hidden" name="what" value="budget";
+                    label.f { span { (l("年份 Year *")) } input name="year" id="budget-year" value=(ledger.year) required; }
+                    label.f { span { (l("金额（元） Amount (yuan) *")) } input name="amount" id="budget-amount" required; }
+                    button type="submit" id="do-budget" { (l("定预算 Set the budget")) }
+                }
+            }
+            @if !children.is_empty() {
+                details id="form-grant" {
+                    summary { (l("下拨 Grant to a child")) }
+                    form method="post" action="/fund" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        input type="hidden" name="key" value=(super::new_token()[..32]);
+                        input type="hidden" name="what" value="grant";
+                        label.f { span { (l("下级 To")) } select name="to" id="grant-to" {
+                            @for child in &children { option value=(child) { (child) } }
+                        } }
+                        label.f { span { (l("金额（元） Amount (yuan) *")) } input name="amount" id="grant-amount" required; }
+                        label.f { span { (l("日期 Date *")) } input type="date" name="date" id="grant-date" value=(today) required; }
+                        label.f { span { (l("说明 Note")) } input name="note" id="grant-note"; }
+                        button type="submit" id="do-grant" { (l("下拨 Grant")) }
+                    }
+                }
+            }
+        }
     };
-    Page(StatusCode::OK, layout("基金 Fund", Some(&s), body)).into_response()
+    Page(code, layout("基金 Fund", Some(&s), body)).into_response()
+}
+
+/// A write to the fund posted: carried out, then the fund page again (or why not).
+pub(super) async fn fund_write(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let p = super::forms::Posted::new(pairs);
+    let s = match c.posted(&headers, &p.text("csrf")) {
+        Ok((_, s)) => s,
+        Err(refused) => return *refused,
+    };
+    let w = match p.text("what").as_str() {
+        "income" => hearth_ops::FundWrite::Income {
+            source: p.text("source"),
+            amount: p.text("amount"),
+            date: p.text("date"),
+            note: p.opt("note"),
+        },
+        "budget" => hearth_ops::FundWrite::Budget {
+            year: p.text("year"),
+            amount: p.text("amount"),
+        },
+        "grant" => hearth_ops::FundWrite::Grant {
+            to: p.text("to"),
+            amount: p.text("amount"),
+            date: p.text("date"),
+            note: p.opt("note"),
+        },
+        _ => {
+            return Page::message_for(StatusCode::NOT_FOUND, "no such form 没有这个表单", Some(&s))
+                .into_response();
+        }
+    };
+    match c.ask_keyed(&s, p.opt("key"), Request::Fund(w)).await {
+        Ok(_) => axum::response::Redirect::to("/fund").into_response(),
+        Err((code, why)) => fund(&c, &s, &Year::default(), code, Some(why)).await,
+    }
 }
 
 pub(super) async fn disclosure_page(
@@ -392,4 +499,102 @@ pub(super) async fn sync_page(State(c): State<Console>, headers: HeaderMap) -> R
         }
     };
     Page(StatusCode::OK, layout("同步 Sync", Some(&s), body)).into_response()
+}
+
+/// The policy in force and every version; at the top node an admin sets a new version (its
+/// TOML, as `hearth policy set` reads it).
+pub(super) async fn policy_page(State(c): State<Console>, headers: HeaderMap) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    policy(&c, &s, StatusCode::OK, None, None).await
+}
+
+async fn policy(
+    c: &Console,
+    s: &super::Session,
+    code: StatusCode,
+    refused: Option<String>,
+    typed: Option<String>,
+) -> Response {
+    let (in_force, versions) = match c.ask(s, Request::ShowPolicy { date: None }).await {
+        Ok(Reply::Policy { in_force, versions }) => (in_force, versions),
+        Ok(other) => return unexpected(&other),
+        Err(page) => return page.into_response(),
+    };
+    let may_set = hearth_ops::may(
+        s.role,
+        &Request::SetPolicy {
+            toml: String::new(),
+        },
+    )
+    .is_ok()
+        && c.config.place().parents.is_empty();
+    let p = &in_force;
+    let body = html! {
+        h1 { (l("政策 Policy")) }
+        @if let Some(why) = &refused { p.error id="error" { (why) } }
+        p id="in-force" { (p.label()) @if !p.set_node.is_empty() { " — " (p.set_by) " @ " (p.set_node) } }
+        table id="policy" {
+            @for (region, line) in &p.subsistence_lines_fen {
+                tr { th { (l("低保标准 Subsistence line ")) (region) } td { (format_yuan(*line)) } }
+            }
+            @for (kind, cap) in &p.yearly_caps_fen {
+                tr { th { (l("年度上限 Yearly cap ")) (l(&kind.label())) } td { (format_yuan(*cap)) } }
+            }
+            tr { th { (l("一次性救助上限 One-off cap")) } td { (format_yuan(p.one_off_cap_fen)) } }
+            @for (level, amount) in &p.authority_fen {
+                tr { th { (l("审批权限 Authority ")) (l(&level.label())) }
+                     td { @if *amount == i64::MAX { (l("不限 no limit")) } @else { (format_yuan(*amount)) } } }
+            }
+            tr { th { (l("建档审批层级 Filing approved at")) } td { (l(&p.filing_level.label())) } }
+            tr { th { (l("公示工作日 Notice, working days")) } td { (p.notice_working_days) } }
+            tr { th { (l("借款上限 Loan limit")) } td { (format_yuan(p.loan_limit_fen)) } }
+        }
+        h2 { (l("各版本 Versions")) }
+        ul id="versions" { @for v in &versions { li { (v.label()) } } }
+        @if may_set {
+            h2 { (l("新版本 A new version")) }
+            p { (l("粘贴政策文件（TOML，与 hearth policy set 相同），生效后同步到全联合会。Paste the policy file (TOML, as hearth policy set reads it); it reaches the whole federation through sync.")) }
+            form method="post" action="/policy" {
+                input type="hidden" name="csrf" value=(s.csrf);
+                textarea name="toml" id="policy-toml" rows="16" cols="80" required { (typed.unwrap_or_default()) }
+                br;
+                button type="submit" id="do-policy" { (l("发布 Set")) }
+            }
+        }
+    };
+    Page(code, layout("政策 Policy", Some(s), body)).into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct PolicyForm {
+    toml: String,
+    csrf: String,
+}
+
+/// A new policy version posted (an admin's, at the top node; the operations refuse others).
+pub(super) async fn set_policy(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Form(f): Form<PolicyForm>,
+) -> Response {
+    let s = match c.posted(&headers, &f.csrf) {
+        Ok((_, s)) => s,
+        Err(refused) => return *refused,
+    };
+    match c
+        .ask_keyed(
+            &s,
+            None,
+            Request::SetPolicy {
+                toml: f.toml.clone(),
+            },
+        )
+        .await
+    {
+        Ok(_) => axum::response::Redirect::to("/policy").into_response(),
+        Err((code, why)) => policy(&c, &s, code, Some(why), Some(f.toml)).await,
+    }
 }

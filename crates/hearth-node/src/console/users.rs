@@ -20,7 +20,10 @@ pub(super) async fn users_page(State(c): State<Console>, headers: HeaderMap) -> 
 #[derive(Deserialize)]
 pub(super) struct AddUserForm {
     name: String,
-    role: String,
+    /// The role of a new account; none for a change to an existing one.
+    role: Option<String>,
+    /// `disable`, `enable` or `reset` an existing account; none to add one.
+    change: Option<String>,
     csrf: String,
 }
 
@@ -33,9 +36,15 @@ pub(super) async fn add_user(
         Ok((_, s)) => s,
         Err(refused) => return *refused,
     };
-    let w = ops::AccountWrite::Add {
-        name: f.name,
-        role: f.role,
+    let name = f.name;
+    let w = match f.change.as_deref() {
+        Some("disable") => ops::AccountWrite::Disable { name },
+        Some("enable") => ops::AccountWrite::Enable { name },
+        Some("reset") => ops::AccountWrite::ResetPassword { name },
+        _ => ops::AccountWrite::Add {
+            name,
+            role: f.role.unwrap_or_default(),
+        },
     };
     match c.ask(&s, Request::Account(w)).await {
         Ok(Reply::Account(written)) => users(&c, &s, Some(written)).await,
@@ -57,20 +66,34 @@ async fn users(c: &Console, s: &Session, made: Option<ops::AccountWritten>) -> R
         @if let Some(w) = &made {
             @if let Some(p) = &w.password {
                 p id="made" {
-                    (l("已创建 Made ")) (w.account.name) " (" (l(&w.account.role.label())) "). "
+                    (l("账户 Account ")) (w.account.name) " (" (l(&w.account.role.label())) "). "
                     (l("初始密码 Password: ")) code id="password" { (p) }
                     (l(" — 仅显示一次，请当面交给本人 shown once: give it to them in person."))
                 }
             }
         }
         table id="accounts" {
-            tr { th { (l("账户 Account")) } th { (l("角色 Role")) } th { (l("状态 Status")) } th { (l("创建人 By")) } }
+            tr { th { (l("账户 Account")) } th { (l("角色 Role")) } th { (l("状态 Status")) } th { (l("创建人 By")) } th {} }
             @for a in &list {
                 tr {
                     td { (a.name) }
                     td { (l(&a.role.label())) }
                     td { @if a.disabled { (l("已停用 disabled")) } @else { (l("正常 active")) } }
                     td { (a.created_by) }
+                    td {
+                        @for (change, label) in [
+                            if a.disabled { ("enable", "启用 Enable") } else { ("disable", "停用 Disable") },
+                            ("reset", "重设密码 New password"),
+                        ] {
+                            form.inline method="post" action="/users" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                input type="hidden" name="name" value=(a.name);
+                                input type="hidden" name="change" value=(change);
+                                button type="submit" id={ (change) "-" (a.name) } { (l(label)) }
+                            }
+                            " "
+                        }
+                    }
                 }
             }
         }
