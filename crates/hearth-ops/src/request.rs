@@ -243,11 +243,46 @@ pub fn execute(
             let changes = cases.read(&case, |c| Ok(c.history()))?;
             Reply::History { case, changes }
         }
-        Request::ListCases { filter, page } => Reply::Cases(Page::of(
-            crate::search(cases, Some(ctx.salt), &filter)?,
-            &page,
-            case_key,
-        )?),
+        Request::ListCases { filter, page } => {
+            let sort = filter.sort.as_deref().map(str::trim).unwrap_or("opened");
+            let key: fn(&CaseSummary) -> String = match sort {
+                "" | "opened" => case_key,
+                "name" => |c| {
+                    format!(
+                        "{}\u{0}{}",
+                        c.name.as_deref().unwrap_or("\u{10ffff}"),
+                        case_key(c)
+                    )
+                },
+                "status" => |c| format!("{:02}/{}", c.status.number(), case_key(c)),
+                "grade" => |c| format!("{:02}/{}", c.grade.map_or(99, |g| g.number()), case_key(c)),
+                "filed" => |c| {
+                    let day = c
+                        .filed_on
+                        .map_or_else(|| "9999-99-99".to_owned(), |d| d.to_string());
+                    format!("{day}/{}", case_key(c))
+                },
+                // Most aid first: the amount counted down from the most there can be.
+                "aid" => |c| {
+                    format!(
+                        "{:020}/{}",
+                        i64::MAX - c.assistance_total_fen.max(0),
+                        case_key(c)
+                    )
+                },
+                other => {
+                    return Err(OpError::input(format!(
+                        "cannot sort by {other:?}; sort by one of {}",
+                        crate::write::SORTS.join(", ")
+                    )));
+                }
+            };
+            Reply::Cases(Page::of(
+                crate::search(cases, Some(ctx.salt), &filter)?,
+                &page,
+                key,
+            )?)
+        }
         Request::Write(w) => {
             let written = crate::write_keyed(cases, ctx, key, *w)?;
             let advice = policy::advice_for(cases, ctx, &written.case)?;

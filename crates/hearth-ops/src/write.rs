@@ -322,7 +322,13 @@ pub struct ListFilter {
     /// A name or part of it, a case id prefix, a phone number or part of it (four digits or
     /// more), or — with the federation salt at hand — an ID number, matched by its identity key.
     pub text: Option<String>,
+    /// The order of the listing: `opened` (oldest first, the default), `name`, `status`,
+    /// `grade` (deepest first), `filed` (earliest filing day first) or `aid` (most aid first).
+    pub sort: Option<String>,
 }
+
+/// The orders a case listing can come in ([`ListFilter::sort`]).
+pub const SORTS: &[&str] = &["opened", "name", "status", "grade", "filed", "aid"];
 
 /// The cases held, oldest first, from the listing index (no document is loaded).
 pub fn list(cases: &mut impl Cases, filter: &ListFilter) -> Result<Vec<CaseSummary>> {

@@ -60,6 +60,7 @@ pub fn list_request_from(r: pb::ListCasesRequest) -> (ListFilter, PageRequest) {
             grade: r.grade,
             cause: r.cause,
             text: r.text,
+            sort: r.sort,
         },
         page_from(r.page_size, r.page_token),
     )
@@ -73,6 +74,7 @@ pub fn list_request_to(filter: ListFilter, page: PageRequest) -> pb::ListCasesRe
         grade: filter.grade,
         cause: filter.cause,
         text: filter.text,
+        sort: filter.sort,
         page_size,
         page_token,
     }
@@ -2628,7 +2630,7 @@ mod tests {
         ) {
             let page = Page { items: cases, next };
             prop_assert_eq!(list_reply_from(list_reply_to(page.clone())).unwrap(), page);
-            let filter = ListFilter { status, grade: None, cause: None, text: Some("李".into()) };
+            let filter = ListFilter { status, text: Some("李".into()), sort: Some("aid".into()), ..ListFilter::default() };
             let req = PageRequest { size, token };
             prop_assert_eq!(
                 list_request_from(list_request_to(filter.clone(), req.clone())),

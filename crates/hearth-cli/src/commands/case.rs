@@ -50,10 +50,14 @@ pub enum CaseCommand {
         /// Only cases with this primary or secondary cause (code or number)
         #[arg(long, value_name = "CAUSE")]
         cause: Option<String>,
-        /// Find by name (or part of it), case id prefix, or ID number (matched by its salted
-        /// hash; the number is not kept)
+        /// Find by name (or part of it), phone, case id prefix, or ID number (matched by its
+        /// salted hash; the number is not kept)
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
+        /// Order: opened (oldest first, the default), name, status, grade (deepest first),
+        /// filed (earliest first) or aid (most first)
+        #[arg(long, value_name = "ORDER")]
+        sort: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -328,6 +332,7 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
             grade,
             cause,
             search,
+            sort,
             out,
         } => {
             let cases = node.list(ListFilter {
@@ -335,6 +340,7 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
                 grade,
                 cause,
                 text: search,
+                sort,
             })?;
             if out.json {
                 print_json(&cases)

@@ -524,6 +524,11 @@ fn people_file_pay_correct_resolve_print_and_export_in_the_console() {
             assert!(head.contains("spreadsheetml"), "/{page}: {head}");
         }
 
+        // The neighbours' sync status: the team, never served here, not connected.
+        c.goto(&format!("{base}/sync")).await.unwrap();
+        let peers = text_of(&c, "peers").await;
+        assert!(peers.contains("demo.team-1") && peers.contains("not connected"), "{peers}");
+
         // A chart that renders: bars in the dashboard's SVG, one per grade on file.
         c.goto(&format!("{base}/stats")).await.unwrap();
         let bars = c.find_all(Locator::Css("#chart-status rect")).await.unwrap();
@@ -708,6 +713,25 @@ fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
         let refused = text_of(&c, "refused").await;
         assert!(refused.contains("权限不足"), "{refused}");
         shot("forbidden.png", c.screenshot().await.unwrap());
+        // Nor resolve conflicts or set the policy: no such forms, and a resolve sent anyway is
+        // refused.
+        c.goto(&format!("{base}/conflicts")).await.unwrap();
+        let page = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+        assert!(page.contains("只有管理员可以解决冲突"), "{page}");
+        c.goto(&format!("{base}/policy")).await.unwrap();
+        text_of(&c, "policy").await;
+        assert!(c.find(Locator::Id("policy-toml")).await.is_err());
+        c.execute(
+            "const f = document.createElement('form'); f.method = 'post'; f.action = '/conflicts/abcdef'; \
+             for (const [k, v] of [['csrf', document.querySelector('input[name=csrf]').value], ['pick', '1']]) \
+             { const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); } \
+             document.body.appendChild(f); f.submit();",
+            vec![],
+        )
+        .await
+        .unwrap();
+        let refused = text_of(&c, "refused").await;
+        assert!(refused.contains("权限不足"), "{refused}");
 
         // An admin may: log out, log in as the admin, make a reviewer's account.
         click(&c, "logout").await;

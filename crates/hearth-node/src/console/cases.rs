@@ -26,6 +26,7 @@ pub(super) struct Filters {
     status: Option<String>,
     grade: Option<String>,
     cause: Option<String>,
+    sort: Option<String>,
     after: Option<String>,
 }
 
@@ -37,6 +38,7 @@ impl Filters {
             grade: some(&self.grade),
             cause: some(&self.cause),
             text,
+            sort: some(&self.sort),
         }
     }
 
@@ -47,6 +49,7 @@ impl Filters {
             ("status", &self.status),
             ("grade", &self.grade),
             ("cause", &self.cause),
+            ("sort", &self.sort),
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 parts.push(format!("{k}={}", encode(v)));
@@ -159,6 +162,19 @@ async fn cases_page(
             label { (l("等级 Grade ")) select name="grade" id="f-grade" { (options(Grade::ALL, Grade::code, Grade::label, f.grade.as_deref())) } }
             " "
             label { (l("原因 Cause ")) select name="cause" id="f-cause" { (options(Cause::ALL, Cause::code, Cause::label, f.cause.as_deref())) } }
+            " "
+            label { (l("排序 Order ")) select name="sort" id="f-sort" {
+                @for (code, label) in [
+                    ("opened", "建档先后 Opened"),
+                    ("name", "姓名 Name"),
+                    ("status", "状态 Status"),
+                    ("grade", "等级 Grade"),
+                    ("filed", "建档日期 Filed on"),
+                    ("aid", "帮扶金额 Aid"),
+                ] {
+                    option value=(code) selected[f.sort.as_deref() == Some(code)] { (label) }
+                }
+            } }
             " "
             button type="submit" id="filter" { (l("筛选 Filter")) }
             " "

@@ -478,3 +478,44 @@ fn only_the_node_that_recorded_a_record_voids_it() {
     let e = void(&mut cases, &f, &id, "zzzz", "不对").unwrap_err();
     assert!(e.to_string().contains("zzzz"), "{e}");
 }
+
+#[test]
+fn a_listing_comes_in_the_order_asked_for_and_pages_in_it() {
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    income(&f, &mut cases, "5000");
+    let ids: Vec<String> = (1..=3).map(|n| open_filed(&mut cases, &f, n)).collect();
+    for (id, amount) in ids.iter().zip(["100", "300", "200"]) {
+        aid(&mut cases, &f, id, "living", amount, None).unwrap();
+    }
+    let list = |cases: &mut crate::MemoryCases, sort: &str, size: u32, token: Option<String>| {
+        crate::execute(
+            cases,
+            &f.ctx(),
+            None,
+            crate::Request::ListCases {
+                filter: crate::ListFilter {
+                    sort: Some(sort.into()),
+                    ..crate::ListFilter::default()
+                },
+                page: crate::PageRequest {
+                    size: Some(size),
+                    token,
+                },
+            },
+        )
+    };
+    let Ok(crate::Reply::Cases(first)) = list(&mut cases, "aid", 2, None) else {
+        panic!("a page of cases")
+    };
+    let got: Vec<&str> = first.items.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(got, [ids[1].as_str(), ids[2].as_str()], "most aid first");
+    let Ok(crate::Reply::Cases(rest)) = list(&mut cases, "aid", 2, first.next) else {
+        panic!("the next page")
+    };
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].id, ids[0]);
+    assert!(rest.next.is_none());
+    let e = list(&mut cases, "shoe size", 2, None).unwrap_err();
+    assert!(e.to_string().contains("sort by one of opened, name"), "{e}");
+}
