@@ -360,6 +360,16 @@ impl Node {
         ask!(self, Request::History { case }, Reply::History { case, changes } => (case, changes))
     }
 
+    /// The access log, newest first, fetched page by page.
+    pub fn access_log(&mut self) -> Result<Vec<hearth_ops::AccessEntry>> {
+        self.all_pages(|page| {
+            (Request::AccessLog { page }, |r| match r {
+                Reply::AccessLog(p) => Ok(p),
+                other => Err(other.kind()),
+            })
+        })
+    }
+
     /// The conflict queue (open, or all), fetched page by page.
     pub fn conflicts(&mut self, all: bool) -> Result<Vec<QueueEntry>> {
         self.all_pages(|page| {

@@ -560,6 +560,19 @@ pub fn due_lists(d: &Due) -> String {
     out.trim_end().to_owned()
 }
 
+/// `access-log`.
+pub fn access_table(log: &[hearth_ops::AccessEntry]) -> String {
+    let mut t = table(&["When 时间", "Account 账户", "Case 档案号"]);
+    for e in log {
+        t.add_row(vec![
+            local_time(Some(e.at)),
+            e.account.clone(),
+            e.case.clone(),
+        ]);
+    }
+    format!("{} case files opened 查阅记录\n{t}", log.len())
+}
+
 /// `case history`.
 pub fn history_table(case: &str, changes: &[hearth_archive::Change]) -> String {
     let mut t = table(&["When 时间", "Change 操作", "By 经办人", "Node 节点"]);

@@ -473,6 +473,24 @@ impl Archive for ArchiveService {
         }
     }
 
+    async fn access_log(
+        &self,
+        request: Request<pb::AccessLogRequest>,
+    ) -> Result<Response<pb::AccessLogReply>, Status> {
+        let by = self.caller(&request, "")?;
+        let r = request.into_inner();
+        let page = hearth_proto::archive::page_from(r.page_size, r.page_token);
+        match self
+            .serve(by, None, archive::Request::AccessLog { page })
+            .await?
+        {
+            archive::Reply::AccessLog(page) => {
+                Ok(Response::new(hearth_proto::archive::access_log_to(page)))
+            }
+            other => Err(status(unexpected(&other))),
+        }
+    }
+
     async fn case_history(
         &self,
         request: Request<pb::CaseHistoryRequest>,
@@ -657,6 +675,7 @@ impl ArchiveRemote {
                 let (case, changes) = self.history(case).await?;
                 Reply::History { case, changes }
             }
+            Request::AccessLog { page } => Reply::AccessLog(self.access_log(page).await?),
             Request::Resolve { conflict, how } => {
                 Reply::Conflict(self.resolve(conflict, how).await?)
             }
@@ -789,6 +808,23 @@ impl ArchiveRemote {
             .await?
             .into_inner();
         Ok(hearth_proto::archive::conflicts_reply_from(reply))
+    }
+
+    /// A page of the access log.
+    pub async fn access_log(
+        &mut self,
+        page: archive::PageRequest,
+    ) -> Result<archive::Page<archive::AccessEntry>, Status> {
+        let (page_size, page_token) = hearth_proto::archive::page_to(page);
+        let reply = self
+            .client
+            .access_log(pb::AccessLogRequest {
+                page_size,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        hearth_proto::archive::access_log_from(reply).map_err(unreadable)
     }
 
     /// A case's changes, oldest first.

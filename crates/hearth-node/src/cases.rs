@@ -182,6 +182,21 @@ impl Cases for StoreCases<'_> {
     fn put_account(&mut self, name: &str, account: &str) -> Result<()> {
         put_account(self.store, name, account)
     }
+
+    fn log_access(&mut self, entry: &str) -> Result<()> {
+        log_access(self.store, entry)
+    }
+
+    fn access_log(&mut self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, String)>> {
+        self.store.access_log(before, limit).op()
+    }
+}
+
+/// Appends to the access log of `store`, in a transaction of its own.
+fn log_access(store: &hearth_store::Store, entry: &str) -> Result<()> {
+    let mut batch = store.begin().op()?;
+    batch.log_access(entry).op()?;
+    batch.commit().op()
 }
 
 /// Keeps an account in `store`, in a transaction of its own.
@@ -378,6 +393,14 @@ impl Cases for StoreReplica {
 
     fn put_account(&mut self, name: &str, account: &str) -> Result<()> {
         put_account(self.store(), name, account)
+    }
+
+    fn log_access(&mut self, entry: &str) -> Result<()> {
+        log_access(self.store(), entry)
+    }
+
+    fn access_log(&mut self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, String)>> {
+        self.store().access_log(before, limit).op()
     }
 }
 

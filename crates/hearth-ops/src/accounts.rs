@@ -355,6 +355,17 @@ pub fn login(
 /// conflicts and the policy included.
 pub fn may(role: Role, request: &crate::Request) -> Result<()> {
     use crate::{FundWrite, Request, Write};
+    // Who looked at whose file is for the node's admins and auditors (监督员).
+    if matches!(request, Request::AccessLog { .. }) {
+        return if matches!(role, Role::Admin | Role::Auditor) {
+            Ok(())
+        } else {
+            Err(OpError::Forbidden(format!(
+                "a {} may not read the access log; it needs an admin or an auditor 权限不足",
+                role.label()
+            )))
+        };
+    }
     let needs = match request {
         Request::GetCase { .. }
         | Request::ListCases { .. }
@@ -381,6 +392,7 @@ pub fn may(role: Role, request: &crate::Request) -> Result<()> {
         | Request::Resolve { .. }
         | Request::Account(_)
         | Request::Accounts => Role::Admin,
+        Request::AccessLog { .. } => Role::Auditor,
     };
     let allowed = match needs {
         Role::Caseworker => matches!(role, Role::Caseworker | Role::Reviewer | Role::Admin),

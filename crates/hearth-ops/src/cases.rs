@@ -58,6 +58,10 @@ pub trait Cases {
     fn account(&mut self, name: &str) -> Result<Option<String>>;
     /// Keeps an account (encoded), durably.
     fn put_account(&mut self, name: &str, account: &str) -> Result<()>;
+    /// Appends an entry (encoded by the caller) to the node's access log.
+    fn log_access(&mut self, entry: &str) -> Result<()>;
+    /// The access log, newest first: at most `limit` entries older than sequence `before`.
+    fn access_log(&mut self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, String)>>;
 }
 
 /// The error for a document that should be a record and is a case.

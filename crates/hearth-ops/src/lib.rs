@@ -11,6 +11,7 @@
 //! Every input is text as typed and is parsed here, completely, before anything is written; a
 //! refused write leaves nothing behind.
 
+mod access;
 mod accounts;
 mod cases;
 mod conflicts;
@@ -28,6 +29,7 @@ mod testing;
 mod tests;
 mod write;
 
+pub use access::{AccessEntry, access_log};
 pub use accounts::{
     Account, AccountView, AccountWrite, AccountWritten, LOCK_AFTER, LOCK_MINUTES, LoginRefused,
     Role, account_write, accounts, login, may,

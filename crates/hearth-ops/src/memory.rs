@@ -20,6 +20,7 @@ pub struct MemoryCases {
     requests: BTreeMap<String, String>,
     /// Accounts, encoded, by name.
     accounts: BTreeMap<String, String>,
+    access: Vec<String>,
     request: Option<String>,
 }
 
@@ -33,6 +34,7 @@ impl MemoryCases {
             queue: BTreeMap::new(),
             requests: BTreeMap::new(),
             accounts: BTreeMap::new(),
+            access: Vec::new(),
             request: None,
         }
     }
@@ -306,5 +308,19 @@ impl Cases for MemoryCases {
     fn put_account(&mut self, name: &str, account: &str) -> Result<()> {
         self.accounts.insert(name.to_owned(), account.to_owned());
         Ok(())
+    }
+
+    fn log_access(&mut self, entry: &str) -> Result<()> {
+        self.access.push(entry.to_owned());
+        Ok(())
+    }
+
+    fn access_log(&mut self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, String)>> {
+        Ok((1..=self.access.len() as u64)
+            .rev()
+            .filter(|n| before.is_none_or(|b| *n < b))
+            .take(limit)
+            .map(|n| (n, self.access[(n - 1) as usize].clone()))
+            .collect())
     }
 }

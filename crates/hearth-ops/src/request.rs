@@ -127,6 +127,8 @@ pub enum Request {
     Account(AccountWrite),
     /// The node's accounts.
     Accounts,
+    /// Who opened which case file, newest first: one page.
+    AccessLog { page: PageRequest },
 }
 
 impl Request {
@@ -179,6 +181,8 @@ pub enum Reply {
     Account(AccountWritten),
     /// The node's accounts.
     Accounts(Vec<AccountView>),
+    /// A page of the access log, newest first.
+    AccessLog(Page<crate::AccessEntry>),
 }
 
 impl Reply {
@@ -211,6 +215,7 @@ impl Reply {
             Reply::Conflict(_) => "conflict",
             Reply::Account(_) => "account",
             Reply::Accounts(_) => "accounts",
+            Reply::AccessLog(_) => "access log",
         }
     }
 }
@@ -232,6 +237,7 @@ pub fn execute(
     Ok(match request {
         Request::GetCase { case } => {
             let case = crate::get(cases, &case)?;
+            crate::access::log_open(cases, ctx, &case.id)?;
             let advice = policy::advice_for(cases, ctx, &case)?;
             Reply::Case {
                 written: Box::new(Written::read(case)),
@@ -363,5 +369,6 @@ pub fn execute(
         }
         Request::Account(w) => Reply::Account(crate::account_write(cases, ctx, w)?),
         Request::Accounts => Reply::Accounts(crate::accounts(cases)?),
+        Request::AccessLog { page } => Reply::AccessLog(crate::access_log(cases, &page)?),
     })
 }

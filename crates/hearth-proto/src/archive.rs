@@ -908,6 +908,42 @@ pub fn conflicts_reply_to(page: Page<QueueEntry>) -> pb::ConflictsReply {
     }
 }
 
+/// The message for a page of the access log.
+pub fn access_log_to(page: Page<hearth_ops::AccessEntry>) -> pb::AccessLogReply {
+    pb::AccessLogReply {
+        entries: page
+            .items
+            .into_iter()
+            .map(|e| pb::AccessEntry {
+                at: e.at.as_millisecond(),
+                account: e.account,
+                case: e.case,
+            })
+            .collect(),
+        next_page_token: page.next.unwrap_or_default(),
+    }
+}
+
+/// The page of the access log a reply carries.
+pub fn access_log_from(m: pb::AccessLogReply) -> Result<Page<hearth_ops::AccessEntry>, Unreadable> {
+    let items = m
+        .entries
+        .into_iter()
+        .map(|e| {
+            Ok(hearth_ops::AccessEntry {
+                at: Timestamp::from_millisecond(e.at)
+                    .map_err(|_| unreadable("time", e.at.to_string()))?,
+                account: e.account,
+                case: e.case,
+            })
+        })
+        .collect::<Result<_, Unreadable>>()?;
+    Ok(Page {
+        items,
+        next: next_from(m.next_page_token),
+    })
+}
+
 /// The message for a case's history.
 pub fn history_to(case: String, changes: &[hearth_archive::Change]) -> pb::CaseHistoryReply {
     pb::CaseHistoryReply {

@@ -68,6 +68,12 @@ const CERTIFICATES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("certif
 /// Account name → the account of a person at this node (the console's people), as the caller
 /// encodes it. Accounts are this node's own: they never sync.
 const ACCOUNTS: TableDefinition<&str, &str> = TableDefinition::new("accounts");
+/// Sequence → an entry of the node's access log (who opened which case file, as the caller
+/// encodes it): the node's own, never synced; the oldest go past [`MAX_ACCESS_LOG`].
+const ACCESS_LOG: TableDefinition<u64, &str> = TableDefinition::new("access_log");
+
+/// Entries the access log keeps; the oldest go first.
+pub const MAX_ACCESS_LOG: u64 = 1_000_000;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -512,6 +518,25 @@ impl Store {
             table => table?,
         };
         Ok(table.get(name)?.map(|g| g.value().to_owned()))
+    }
+
+    /// The access log, newest first: at most `limit` entries older than sequence `before`
+    /// (from the newest when `None`), each with its sequence.
+    pub fn access_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, String)>> {
+        let txn = self.db()?.begin_read()?;
+        let table = match txn.open_table(ACCESS_LOG) {
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            table => table?,
+        };
+        table
+            .range(..before.unwrap_or(u64::MAX))?
+            .rev()
+            .take(limit)
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((k.value(), v.value().to_owned()))
+            })
+            .collect()
     }
 
     /// The document a write with request key `key` wrote, if one was made here.
@@ -1192,6 +1217,18 @@ impl Batch {
     /// [`Store::request`]); durable with the rest of the batch.
     pub fn put_request(&mut self, key: &str, doc: &str) -> Result<()> {
         self.txn.open_table(REQUESTS)?.insert(key, doc)?;
+        Ok(())
+    }
+
+    /// Appends an entry (encoded by the caller) to the access log; past [`MAX_ACCESS_LOG`]
+    /// entries the oldest goes.
+    pub fn log_access(&mut self, entry: &str) -> Result<()> {
+        let mut table = self.txn.open_table(ACCESS_LOG)?;
+        let next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+        table.insert(next, entry)?;
+        if next > MAX_ACCESS_LOG {
+            table.remove(next - MAX_ACCESS_LOG)?;
+        }
         Ok(())
     }
 

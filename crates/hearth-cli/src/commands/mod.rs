@@ -152,6 +152,11 @@ pub enum Command {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Who opened which case file, newest first (查阅记录; the account and the case id only)
+    AccessLog {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// The federation policy: subsistence lines, aid caps, authority, escalation thresholds
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -488,6 +493,15 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::out!("wrote {}", path.display())?;
             }
             Ok(())
+        }
+        Command::AccessLog { out } => {
+            let log = Node::open(&dir()?, operator)?.access_log()?;
+            if out.json {
+                print_json(&log)
+            } else {
+                crate::out!("{}", crate::output::access_table(&log))?;
+                Ok(())
+            }
         }
         Command::Stats {
             by_child,

@@ -696,4 +696,13 @@ fn records_are_corrected_and_voided_with_a_reason_and_kept() {
         text.contains("修改记录") && text.contains("assist add"),
         "{text}"
     );
+    // Every `case show` above is in the access log, with who and which case only.
+    let log = node.json(&["access-log"]);
+    let opened = log.as_array().unwrap();
+    assert_eq!(opened.len(), 2, "{log}");
+    assert!(
+        opened
+            .iter()
+            .all(|e| e["case"] == id.as_str() && e["account"].is_string())
+    );
 }

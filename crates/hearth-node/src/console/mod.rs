@@ -144,6 +144,7 @@ pub async fn serve(
         )
         .route("/disclosure", get(reports::disclosure_page))
         .route("/sync", get(reports::sync_page))
+        .route("/access", get(reports::access_page))
         .route("/users", get(users::users_page).post(users::add_user))
         .with_state(state);
     let task = match tls {
@@ -384,6 +385,7 @@ fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                             a href="/policy" { (l("政策 Policy")) }
                             a href="/sync" { (l("同步 Sync")) }
                             a href="/users" { (l("账户 Accounts")) }
+                            a href="/access" { (l("查阅记录 Access log")) }
                         }
                         a href={ "/lang?en=" (u8::from(!s.english)) } id="language" {
                             @if s.english { "中文" } @else { "English" }

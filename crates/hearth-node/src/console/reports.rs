@@ -598,3 +598,51 @@ pub(super) async fn set_policy(
         Err((code, why)) => policy(&c, &s, code, Some(why), Some(f.toml)).await,
     }
 }
+
+/// Who opened which case file (admins and auditors), newest first, 200 to a page.
+pub(super) async fn access_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(after): Query<After>,
+) -> Response {
+    let s = match c.viewer(&headers) {
+        Ok(s) => s,
+        Err(to_login) => return *to_login,
+    };
+    let page = hearth_ops::PageRequest {
+        size: Some(200),
+        token: after.after.filter(|t| !t.is_empty()),
+    };
+    let log = match c.ask(&s, Request::AccessLog { page }).await {
+        Ok(Reply::AccessLog(log)) => log,
+        Ok(other) => return unexpected(&other),
+        Err(page) => return page.into_response(),
+    };
+    let body = html! {
+        h1 { (l("查阅记录 Who opened which file")) }
+        p { (l("只记账户与档案号，不记个人信息。The account and the case id only, no personal data.")) }
+        table id="access" {
+            tr { th { (l("时间 When")) } th { (l("账户 Account")) } th { (l("档案号 Case")) } }
+            @for e in &log.items {
+                tr {
+                    td { (hearth_archive::calendar::zoned(e.at).strftime("%Y-%m-%d %H:%M:%S")) }
+                    td { (e.account) }
+                    td { a href={ "/case/" (e.case) } { (e.case) } }
+                }
+            }
+        }
+        @if let Some(next) = &log.next {
+            p { a href={ "/access?after=" (next) } id="next" { (l("更早 Older")) } }
+        }
+    };
+    Page(
+        StatusCode::OK,
+        layout("查阅记录 Access log", Some(&s), body),
+    )
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct After {
+    after: Option<String>,
+}

@@ -200,3 +200,53 @@ fn each_role_does_its_own_work() {
         }
     }
 }
+
+#[test]
+fn every_case_read_is_in_the_access_log_which_admins_and_auditors_read() {
+    use crate::{PageRequest, Reply, Request, Role, execute, may};
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    let id = super::open(&mut cases, &f, 1);
+    for _ in 0..3 {
+        execute(
+            &mut cases,
+            &f.ctx(),
+            None,
+            Request::GetCase {
+                case: id[..6].into(),
+            },
+        )
+        .unwrap();
+    }
+    let page = |token: Option<String>| Request::AccessLog {
+        page: PageRequest {
+            size: Some(2),
+            token,
+        },
+    };
+    let Reply::AccessLog(first) = execute(&mut cases, &f.ctx(), None, page(None)).unwrap() else {
+        panic!("the access log")
+    };
+    assert_eq!(first.items.len(), 2);
+    assert!(
+        first
+            .items
+            .iter()
+            .all(|e| e.case == id && e.account == "张敏")
+    );
+    let json = serde_json::to_string(&first.items).unwrap();
+    assert!(!json.contains("张1燕"), "no personal data: {json}");
+    let Reply::AccessLog(rest) = execute(&mut cases, &f.ctx(), None, page(first.next)).unwrap()
+    else {
+        panic!("the next page")
+    };
+    assert_eq!((rest.items.len(), rest.next), (1, None));
+    for (role, allowed) in [
+        (Role::Caseworker, false),
+        (Role::Reviewer, false),
+        (Role::Auditor, true),
+        (Role::Admin, true),
+    ] {
+        assert_eq!(may(role, &page(None)).is_ok(), allowed, "{role:?}");
+    }
+}
