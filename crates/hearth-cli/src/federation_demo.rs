@@ -40,6 +40,21 @@ async fn console_scene(fed: &mut Federation) -> Result<()> {
     fed.br.stop().await;
     fed.br.config.console = Some("127.0.0.1:0".into());
     fed.br.start().await?;
+    // team-1 and the enterprise dial the branch again at once, so that the console's sync page
+    // shows them connected.
+    for n in [&fed.t1, &fed.en] {
+        n.node()?.sync_now(None).await?;
+    }
+    let branch = fed.br.node()?.handle();
+    wait_for(LIMIT, || async {
+        branch.status().await.is_ok_and(|peers| {
+            peers
+                .iter()
+                .filter(|p| p.id == T1 || p.id == EN)
+                .all(|p| p.connected)
+        })
+    })
+    .await;
     let made = fed
         .br
         .archive("demo", |r, ctx| {
