@@ -1158,6 +1158,15 @@ fn the_federation_demo_converges_and_keeps_the_sibling_out() {
     );
     let wrong = console_login(&addr, "admin", "not-it");
     assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let head = wrong.to_ascii_lowercase();
+    for guard in [
+        "cache-control: no-store",
+        "x-frame-options: deny",
+        "x-content-type-options: nosniff",
+        "content-security-policy: default-src 'self'",
+    ] {
+        assert!(head.contains(guard), "{guard}: {wrong}");
+    }
     let right = console_login(&addr, "admin", &password);
     assert!(right.starts_with("HTTP/1.1 303"), "{right}");
     assert!(right.contains("hearth_session="), "{right}");

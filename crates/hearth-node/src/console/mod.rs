@@ -146,6 +146,7 @@ pub async fn serve(
         .route("/sync", get(reports::sync_page))
         .route("/access", get(reports::access_page))
         .route("/users", get(users::users_page).post(users::add_user))
+        .layer(axum::middleware::map_response(guarded))
         .with_state(state);
     let task = match tls {
         None => tokio::spawn(async move {
@@ -208,6 +209,27 @@ async fn serve_tls(
             }
         });
     }
+}
+
+/// Headers every answer carries: pages hold personal data, so no cache keeps them (a shared
+/// office computer); no other site frames them (clickjacking); only the console's own content
+/// and its inline style and print script run; a browser takes each answer as the type it says;
+/// addresses do not leak to other sites.
+async fn guarded(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ] {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 impl Console {
