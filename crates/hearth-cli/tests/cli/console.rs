@@ -195,13 +195,38 @@ async fn send(c: &Client, code: &str, refused: bool) -> String {
 
 /// GETs `path` from the console at `addr` with the session cookie: the head and the body.
 fn http_get(addr: &str, path: &str, cookie: &str) -> (String, Vec<u8>) {
+    http(addr, "GET", path, cookie, None)
+}
+
+/// A request to the console at `addr` with the session cookie and, for a POST, a body of
+/// `(content type, bytes)`: the head and the body of the answer.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: Option<(&str, &[u8])>,
+) -> (String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: hearth_session={cookie}\r\nConnection: close\r\n\r\n"
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: hearth_session={cookie}\r\nConnection: close\r\n"
     )
-    .unwrap();
+    .into_bytes();
+    if let Some((kind, bytes)) = body {
+        request.extend_from_slice(
+            format!(
+                "Content-Type: {kind}\r\nContent-Length: {}\r\n",
+                bytes.len()
+            )
+            .as_bytes(),
+        );
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(bytes);
+    } else {
+        request.extend_from_slice(b"\r\n");
+    }
+    stream.write_all(&request).unwrap();
     let mut all = Vec::new();
     stream.read_to_end(&mut all).unwrap();
     let split = all
@@ -856,4 +881,155 @@ fn the_console_serves_https_with_its_certificate() {
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
+}
+
+/// What a person (or someone else) may send the console that is wrong: each answered with a
+/// clear page and its status, nothing written.
+#[test]
+fn bad_requests_to_the_console_get_a_clear_page_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, ca) = (tmp.path().join("br"), tmp.path().join("ca"));
+    must(
+        tmp.path(),
+        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
+    );
+    let port = free_port();
+    let console = format!("127.0.0.1:{port}");
+    init_with_cert(
+        &dir,
+        &ca,
+        "demo.branch-1",
+        "branch",
+        &["--console", &console],
+    );
+    let password = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"])["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let case = must_json(&dir, WANG)["id"].as_str().unwrap().to_owned();
+    let node: Serving = serve(&dir);
+    assert!(listening(port), "the console did not come up");
+
+    // Not logged in: every page sends the browser to the login page.
+    let (head, _) = http_get(&console, &format!("/case/{case}"), "nobody");
+    assert!(
+        head.starts_with("HTTP/1.1 303") && head.contains("location: /login"),
+        "{head}"
+    );
+
+    let login = format!("name=%E6%9D%8E%E5%B9%B2%E4%BA%8B&password={password}");
+    let (head, _) = http(
+        &console,
+        "POST",
+        "/login",
+        "",
+        Some(("application/x-www-form-urlencoded", login.as_bytes())),
+    );
+    let cookie = head
+        .lines()
+        .find_map(|l| l.split("hearth_session=").nth(1))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let (_, page) = http_get(&console, "/", &cookie);
+    let page = String::from_utf8(page).unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = "application/x-www-form-urlencoded";
+    let long = "王".repeat(5000);
+    // What the node holds, read through it: the list and the case in full.
+    let state = || {
+        format!(
+            "{}{}",
+            must(&dir, &["case", "list", "--json"]),
+            must(&dir, &["case", "show", &case, "--json"])
+        )
+    };
+    for (method, path, body, status, says) in [
+        (
+            "GET",
+            "/case/ffffffffffff".to_owned(),
+            None,
+            "404",
+            "ffffffffffff",
+        ),
+        (
+            "POST",
+            format!("/case/{case}/launch"),
+            Some((form, format!("csrf={csrf}"))),
+            "404",
+            "没有这个表单",
+        ),
+        (
+            "POST",
+            format!("/case/{case}/assist"),
+            Some((
+                form,
+                format!("csrf={csrf}&kind=living&amount=-5&date=2026-01-01"),
+            )),
+            "400",
+            "negative",
+        ),
+        (
+            "POST",
+            format!("/case/{case}/edit"),
+            Some((form, format!("csrf={csrf}&name={long}"))),
+            "400",
+            "name",
+        ),
+        (
+            "POST",
+            "/new".to_owned(),
+            Some((form, format!("csrf={csrf}&name="))),
+            "400",
+            "name",
+        ),
+        (
+            "POST",
+            format!("/case/{case}/visit"),
+            Some((form, "csrf=stale&date=2026-01-01&kind=home".to_owned())),
+            "403",
+            "表单已过期",
+        ),
+        (
+            "POST",
+            "/import".to_owned(),
+            Some((
+                "multipart/form-data; boundary=X",
+                format!(
+                    "--X\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n\r\nPK\u{3}\u{4}garbage\r\n--X--\r\n"
+                ),
+            )),
+            "400",
+            "not a workbook",
+        ),
+        (
+            "GET",
+            "/cases.xlsx?status=nonsense".to_owned(),
+            None,
+            "400",
+            "nonsense",
+        ),
+    ] {
+        let before = state();
+        let (head, body) = http(
+            &console,
+            method,
+            &path,
+            &cookie,
+            body.as_ref().map(|(k, b)| (*k, b.as_bytes())),
+        );
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "{path}: {head}\n{body}"
+        );
+        assert!(body.contains(says), "{path}: {body}");
+        assert_eq!(state(), before, "{path} wrote something");
+    }
+    drop(node);
 }
