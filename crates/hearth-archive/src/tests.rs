@@ -655,10 +655,16 @@ fn the_months_add_up_to_the_year_and_a_summary_whose_do_not_is_refused() {
     let mut forged = totals.clone();
     forged.filed_by_month[5] += 1;
     assert!(forged.check().unwrap_err().contains("filed by month"));
+    // A child from before months were counted adds its year, not its months: allowed.
+    let mut older = totals.clone();
+    older.filed_this_year += 1;
+    older.cases += 1;
+    *older.by_status.entry(Status::Filed).or_default() += 1;
+    older.check().unwrap();
     let mut forged = totals;
     forged
         .paid_by_month_fen
         .get_mut(&crate::AssistanceKind::Living)
         .unwrap()[1] += 1;
-    assert!(forged.check().unwrap_err().contains("does not add up"));
+    assert!(forged.check().unwrap_err().contains("more than the year's"));
 }
