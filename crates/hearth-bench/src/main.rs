@@ -8,6 +8,10 @@
 //!   does), over the same transport.
 //! - `cold --cases N`: a branch with nothing syncs N cases from a team, beside the in-memory
 //!   Automerge sync of the same documents.
+//! - `scale --cases N,N,…`: one node holding N cases (written in batches into its real store),
+//!   for each N side by side: loading rate, start-up until it serves, `stats`, the first page of
+//!   `case list`, one case opened and one edit, and the process's RSS after each (issue 17's
+//!   starting figures: the work that still grows with the number of cases).
 
 use std::time::{Duration, Instant};
 
@@ -54,6 +58,12 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         cases: u32,
     },
+    /// One node at several sizes: what its reads and writes cost as the cases grow
+    Scale {
+        /// The sizes, comma separated
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000])]
+        cases: Vec<u32>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -65,6 +75,7 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Catchup { cases, changed } => catchup(cases, changed).await,
             Command::Cold { cases } => cold(cases).await,
+            Command::Scale { cases } => scale(&cases).await,
         }
     })
 }
@@ -348,5 +359,125 @@ async fn cold(cases: u32) -> Result<()> {
     println!("{t}");
     team.stop().await;
     branch.stop().await;
+    Ok(())
+}
+
+/// The process's resident memory now, in MB (Linux; 0 elsewhere).
+fn rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// Writes `cases` filed cases into the team's store in batches of 10,000 (memory stays bounded
+/// by a batch); returns the cases written per second.
+fn load(team: &LocalNode, cases: u32) -> Result<f64> {
+    let store = Store::open(&team.data_dir().join("hearth.redb"))?;
+    let actor = hearth_archive::actor_id(TEAM, store.incarnation());
+    let ed = editor(TEAM, "bench");
+    let started = Instant::now();
+    let mut n = 0;
+    while n < cases {
+        let mut batch = store.begin()?;
+        for k in n..(n + 10_000).min(cases) {
+            let mut case = Case::create(&bound(k), actor.clone(), &ed, &fields(k))?;
+            case.file(&ed)?;
+            batch.put(&mut case)?;
+        }
+        batch.commit()?;
+        n = (n + 10_000).min(cases);
+    }
+    Ok(f64::from(cases) / started.elapsed().as_secs_f64())
+}
+
+async fn scale(sizes: &[u32]) -> Result<()> {
+    let mut t = table(vec![
+        "cases",
+        "load (cases/s)",
+        "start-up",
+        "stats",
+        "first page of case list",
+        "open one case",
+        "one edit",
+        "RSS after (MB)",
+    ]);
+    for &cases in sizes {
+        let ca = tls::new_ca("bench")?;
+        let mut team = LocalNode::new(TEAM, Level::Team, &ca, Vec::new())?;
+        eprintln!("writing {cases} cases…");
+        let rate = load(&team, cases)?;
+        let started = Instant::now();
+        team.start().await?;
+        let start_up = started.elapsed();
+        let time = |since: Instant| format!("{:.0} ms", since.elapsed().as_secs_f64() * 1000.0);
+        let at = Instant::now();
+        team.archive("bench", |r, ctx| hearth_ops::stats(r, ctx, None))
+            .await??;
+        let stats = time(at);
+        let at = Instant::now();
+        let page = team
+            .archive("bench", |r, ctx| {
+                hearth_ops::execute(
+                    r,
+                    ctx,
+                    None,
+                    hearth_ops::Request::ListCases {
+                        filter: hearth_ops::ListFilter::default(),
+                        page: hearth_ops::PageRequest {
+                            size: Some(100),
+                            token: None,
+                        },
+                    },
+                )
+            })
+            .await??;
+        let first_page = time(at);
+        if !matches!(page, hearth_ops::Reply::Cases(p) if p.items.len() == 100.min(cases as usize))
+        {
+            bail!("the first page is not a page of cases");
+        }
+        let id = case_id(cases / 2);
+        let at = Instant::now();
+        let open = id.clone();
+        team.archive("bench", move |r, ctx| {
+            hearth_ops::execute(r, ctx, None, hearth_ops::Request::GetCase { case: open })
+        })
+        .await??;
+        let opened = time(at);
+        let at = Instant::now();
+        team.archive("bench", move |r, ctx| {
+            hearth_ops::write(
+                r,
+                ctx,
+                hearth_ops::Write::AddVisit {
+                    case: id,
+                    date: ctx.now.date().to_string(),
+                    kind: "follow_up".into(),
+                    visitor: None,
+                    notes: None,
+                    consent: false,
+                },
+            )
+        })
+        .await??;
+        let edited = time(at);
+        t.add_row(vec![
+            cases.to_string(),
+            format!("{rate:.0}"),
+            format!("{:.0} ms", start_up.as_secs_f64() * 1000.0),
+            stats,
+            first_page,
+            opened,
+            edited,
+            rss_mb().to_string(),
+        ]);
+        team.stop().await;
+    }
+    println!("{t}");
     Ok(())
 }
