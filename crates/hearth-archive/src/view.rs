@@ -596,6 +596,15 @@ impl CaseSummary {
         self.filed_on.is_some_and(|f| f < day) && self.exited.is_none_or(|(x, _)| x >= day)
     }
 
+    /// What is owed on loans past their due date on `today`.
+    pub fn overdue_fen(&self, today: Date) -> i64 {
+        self.open_loans
+            .iter()
+            .filter(|(_, due, _)| due.is_some_and(|d| d < today))
+            .map(|(_, _, fen)| fen)
+            .sum()
+    }
+
     /// Whether the household is in hardship on file now: filed and not exited.
     pub fn in_hardship(&self) -> bool {
         self.filed_on.is_some() && self.exited.is_none()

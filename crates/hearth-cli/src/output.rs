@@ -1059,12 +1059,7 @@ pub fn borrower_list(cases: &[CaseSummary], today: jiff::civil::Date) -> String 
     ]);
     let mut overdue_total = 0;
     for c in cases {
-        let overdue: i64 = c
-            .open_loans
-            .iter()
-            .filter(|(_, due, _)| due.is_some_and(|d| d < today))
-            .map(|(_, _, fen)| fen)
-            .sum();
+        let overdue = c.overdue_fen(today);
         overdue_total += overdue;
         let mut flags = Vec::new();
         if overdue > 0 && c.loans > 1 {

@@ -330,11 +330,7 @@ pub fn execute(
             let today = ctx.now.date();
             Reply::Cases(Page::of(crate::borrowers(cases)?, &page, |c| {
                 // Overdue first, then repeat borrowers, then the rest; oldest first in each.
-                let overdue = c
-                    .open_loans
-                    .iter()
-                    .any(|(_, due, _)| due.is_some_and(|d| d < today));
-                let rank = match (overdue, c.loans > 1) {
+                let rank = match (c.overdue_fen(today) > 0, c.loans > 1) {
                     (true, true) => 0,
                     (true, false) => 1,
                     (false, _) => 2,

@@ -609,17 +609,13 @@ fn people_file_pay_correct_resolve_print_and_export_in_the_console() {
     });
 }
 
-#[test]
-fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("br");
-    let ca = tmp.path().join("ca");
-    must(
-        tmp.path(),
-        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
-    );
-    let console_port = free_port();
-    let console = format!("127.0.0.1:{console_port}");
+/// In `root`: a federation CA (`ca`) and a branch with no parent (`br`, its certificate issued)
+/// whose console listens on a free loopback port. Returns the branch's data dir, the CA and the
+/// console's address.
+fn console_branch(root: &Path) -> (PathBuf, PathBuf, String) {
+    let (dir, ca) = (root.join("br"), root.join("ca"));
+    must(root, &["certs", "init-ca", "--out", ca.to_str().unwrap()]);
+    let console = format!("127.0.0.1:{}", free_port());
     init_with_cert(
         &dir,
         &ca,
@@ -627,6 +623,14 @@ fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
         "branch",
         &["--console", &console],
     );
+    (dir, ca, console)
+}
+
+#[test]
+fn a_caseworker_logs_in_finds_a_case_by_id_number_and_opens_it_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _, console) = console_branch(tmp.path());
+    let console_port: u16 = console.rsplit(':').next().unwrap().parse().unwrap();
     let added = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"]);
     let password = added["password"].as_str().unwrap().to_owned();
     let admin = must_json(&dir, &["user", "add", "王主任", "--role", "admin"]);
@@ -888,20 +892,8 @@ fn the_console_serves_https_with_its_certificate() {
 #[test]
 fn bad_requests_to_the_console_get_a_clear_page_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, ca) = (tmp.path().join("br"), tmp.path().join("ca"));
-    must(
-        tmp.path(),
-        &["certs", "init-ca", "--out", ca.to_str().unwrap()],
-    );
-    let port = free_port();
-    let console = format!("127.0.0.1:{port}");
-    init_with_cert(
-        &dir,
-        &ca,
-        "demo.branch-1",
-        "branch",
-        &["--console", &console],
-    );
+    let (dir, _, console) = console_branch(tmp.path());
+    let port: u16 = console.rsplit(':').next().unwrap().parse().unwrap();
     let password = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"])["password"]
         .as_str()
         .unwrap()

@@ -486,11 +486,7 @@ pub(super) async fn loans_page(
         Err(refused) => return refused,
     };
     let today = hearth_archive::calendar::day_of(jiff::Timestamp::now());
-    let overdue = |c: &hearth_archive::CaseSummary| {
-        c.open_loans
-            .iter()
-            .any(|(_, due, _)| due.is_some_and(|d| d < today))
-    };
+    let overdue = |c: &hearth_archive::CaseSummary| c.overdue_fen(today) > 0;
     if f.format.as_deref() == Some("xlsx") {
         use super::reports::Cell;
         let rows: Vec<Vec<Cell>> = borrowers

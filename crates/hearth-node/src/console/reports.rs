@@ -1,6 +1,8 @@
 //! Figures: the dashboard (charts of the node's summary), the fund ledger, the disclosure, the
 //! neighbours' sync status, and lists as Excel workbooks.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -143,21 +145,14 @@ pub(super) async fn stats_page(
     }
     let t = &summary.total;
     let count = |label: String, n: u64| (label, n as f64, n.to_string());
-    let grades: Vec<_> = t
-        .by_grade
-        .iter()
-        .map(|(g, n)| count(g.label(), *n))
-        .collect();
-    let causes: Vec<_> = t
-        .by_cause
-        .iter()
-        .map(|(k, n)| count(k.label(), *n))
-        .collect();
-    let statuses: Vec<_> = t
-        .by_status
-        .iter()
-        .map(|(k, n)| count(k.label(), *n))
-        .collect();
+    fn counts<K: Copy>(m: &BTreeMap<K, u64>, label: fn(K) -> String) -> Vec<(String, f64, String)> {
+        m.iter()
+            .map(|(k, n)| (label(*k), *n as f64, n.to_string()))
+            .collect()
+    }
+    let grades = counts(&t.by_grade, hearth_archive::Grade::label);
+    let causes = counts(&t.by_cause, hearth_archive::Cause::label);
+    let statuses = counts(&t.by_status, hearth_archive::Status::label);
     let paid: Vec<_> = t
         .paid_fen
         .iter()
