@@ -23,6 +23,7 @@ pub mod grade;
 pub mod identity;
 pub mod ledger;
 pub mod lifecycle;
+pub mod listing;
 pub mod money;
 pub mod policy;
 pub mod record;

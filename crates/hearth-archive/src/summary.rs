@@ -126,7 +126,70 @@ impl Totals {
                 }
             }
         }
+        t.tidy();
         t
+    }
+
+    /// Takes `other` (the totals of some of the cases these count) out of this: what a node
+    /// keeps counted is changed by the old figures of a case taken out and its new ones added.
+    pub fn subtract(&mut self, other: &Totals) {
+        fn unmerge<K: Ord + Copy, V: std::ops::SubAssign + Copy + Default>(
+            a: &mut BTreeMap<K, V>,
+            b: &BTreeMap<K, V>,
+        ) {
+            for (k, v) in b {
+                *a.entry(*k).or_default() -= *v;
+            }
+        }
+        // Counts never go below zero: a count kept wrong (a bug, a damaged store) shows as
+        // too high, and `hearth check` finds it against a recount.
+        fn less(a: &mut u64, b: u64) {
+            *a = a.saturating_sub(b);
+        }
+        fn less_counts<K: Ord + Copy>(a: &mut BTreeMap<K, u64>, b: &BTreeMap<K, u64>) {
+            for (k, v) in b {
+                let n = a.entry(*k).or_default();
+                *n = n.saturating_sub(*v);
+            }
+        }
+        less(&mut self.cases, other.cases);
+        less_counts(&mut self.by_status, &other.by_status);
+        less_counts(&mut self.by_grade, &other.by_grade);
+        less_counts(&mut self.by_cause, &other.by_cause);
+        unmerge(&mut self.paid_fen, &other.paid_fen);
+        less(&mut self.households_helped, other.households_helped);
+        less(&mut self.people_helped, other.people_helped);
+        less(&mut self.visits, other.visits);
+        less(&mut self.filed_this_year, other.filed_this_year);
+        less(&mut self.lifted_this_year, other.lifted_this_year);
+        less(&mut self.closed_this_year, other.closed_this_year);
+        less(&mut self.start_of_year, other.start_of_year);
+        less(&mut self.end_of_year, other.end_of_year);
+        less(&mut self.in_hardship, other.in_hardship);
+        less(&mut self.filed_on_estimated, other.filed_on_estimated);
+        for m in 0..12 {
+            less(&mut self.filed_by_month[m], other.filed_by_month[m]);
+            less(&mut self.lifted_by_month[m], other.lifted_by_month[m]);
+            less(&mut self.closed_by_month[m], other.closed_by_month[m]);
+        }
+        for (kind, months) in &other.paid_by_month_fen {
+            let mine = self.paid_by_month_fen.entry(*kind).or_default();
+            for m in 0..12 {
+                mine[m] -= months[m];
+            }
+        }
+        self.tidy();
+    }
+
+    /// Leaves out the entries that count nothing, so that totals kept by adding and
+    /// subtracting compare equal to the same totals counted afresh.
+    fn tidy(&mut self) {
+        self.by_status.retain(|_, n| *n != 0);
+        self.by_grade.retain(|_, n| *n != 0);
+        self.by_cause.retain(|_, n| *n != 0);
+        self.paid_fen.retain(|_, fen| *fen != 0);
+        self.paid_by_month_fen
+            .retain(|_, months| months.iter().any(|fen| *fen != 0));
     }
 
     /// Adds `other` into this.
@@ -165,6 +228,7 @@ impl Totals {
                 mine[m] += months[m];
             }
         }
+        self.tidy();
     }
 
     /// Aid paid this year, all kinds.

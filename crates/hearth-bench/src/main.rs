@@ -374,25 +374,70 @@ fn rss_mb() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-/// Writes `cases` filed cases into the team's store in batches of 10,000 (memory stays bounded
-/// by a batch); returns the cases written per second.
-fn load(team: &LocalNode, cases: u32) -> Result<f64> {
-    let store = Store::open(&team.data_dir().join("hearth.redb"))?;
-    let actor = hearth_archive::actor_id(TEAM, store.incarnation());
+/// Writes `cases` filed cases, reported to the branch, into the team's store and the same
+/// documents into the branch's, in batches of 10,000 (memory stays bounded by a batch): two
+/// nodes that already agree, as after a cold sync. Returns the cases written per second (both
+/// stores counted as one write).
+fn load(team: &LocalNode, branch: &LocalNode, cases: u32) -> Result<f64> {
+    let at_team = Store::open(&team.data_dir().join("hearth.redb"))?;
+    let at_branch = Store::open(&branch.data_dir().join("hearth.redb"))?;
+    let actor = hearth_archive::actor_id(TEAM, at_team.incarnation());
+    let branch_actor = hearth_archive::actor_id(BRANCH, at_branch.incarnation());
     let ed = editor(TEAM, "bench");
     let started = Instant::now();
     let mut n = 0;
     while n < cases {
-        let mut batch = store.begin()?;
+        let mut batch = at_team.begin()?;
+        let mut copies = at_branch.begin()?;
         for k in n..(n + 10_000).min(cases) {
             let mut case = Case::create(&bound(k), actor.clone(), &ed, &fields(k))?;
             case.file(&ed)?;
+            case.report_to(&ed, BRANCH, "filed")?;
             batch.put(&mut case)?;
+            copies.put(&mut Case::load(&case.save(), branch_actor.clone())?)?;
         }
         batch.commit()?;
+        copies.commit()?;
         n = (n + 10_000).min(cases);
     }
     Ok(f64::from(cases) / started.elapsed().as_secs_f64())
+}
+
+/// Milliseconds since `since`, as a table shows them.
+fn ms(since: Instant) -> String {
+    format!("{:.0} ms", since.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Adds a visit to case `id` at `node` through the operations, as a caseworker would.
+async fn visit(node: &LocalNode, id: String) -> Result<()> {
+    node.archive("bench", move |r, ctx| {
+        hearth_ops::write(
+            r,
+            ctx,
+            hearth_ops::Write::AddVisit {
+                case: id,
+                date: ctx.now.date().to_string(),
+                kind: "follow_up".into(),
+                visitor: None,
+                notes: None,
+                consent: false,
+            },
+        )
+    })
+    .await??;
+    Ok(())
+}
+
+/// Restarts both nodes (the team dials) and waits until both are quiet: the frames both sent
+/// and the time from the team's start.
+async fn reconnect(team: &mut LocalNode, branch: &mut LocalNode) -> Result<(u64, Duration)> {
+    team.stop().await;
+    branch.stop().await;
+    branch.start().await?;
+    let started = Instant::now();
+    team.start().await?;
+    let (frames, _) = run_until_quiet(team, branch).await?;
+    Ok((frames, started.elapsed()))
 }
 
 async fn scale(sizes: &[u32]) -> Result<()> {
@@ -404,21 +449,23 @@ async fn scale(sizes: &[u32]) -> Result<()> {
         "first page of case list",
         "open one case",
         "one edit",
+        "edit seen 1 hop up",
+        "catch-up of 10 changed",
+        "reconnect, nothing changed",
         "RSS after (MB)",
     ]);
     for &cases in sizes {
         let ca = tls::new_ca("bench")?;
-        let mut team = LocalNode::new(TEAM, Level::Team, &ca, Vec::new())?;
-        eprintln!("writing {cases} cases…");
-        let rate = load(&team, cases)?;
+        let (mut branch, mut team) = pair(&ca).await?;
+        eprintln!("writing {cases} cases at the team and the branch…");
+        let rate = load(&team, &branch, cases)?;
         let started = Instant::now();
         team.start().await?;
         let start_up = started.elapsed();
-        let time = |since: Instant| format!("{:.0} ms", since.elapsed().as_secs_f64() * 1000.0);
         let at = Instant::now();
         team.archive("bench", |r, ctx| hearth_ops::stats(r, ctx, None))
             .await??;
-        let stats = time(at);
+        let stats = ms(at);
         let at = Instant::now();
         let page = team
             .archive("bench", |r, ctx| {
@@ -436,7 +483,7 @@ async fn scale(sizes: &[u32]) -> Result<()> {
                 )
             })
             .await??;
-        let first_page = time(at);
+        let first_page = ms(at);
         if !matches!(page, hearth_ops::Reply::Cases(p) if p.items.len() == 100.min(cases as usize))
         {
             bail!("the first page is not a page of cases");
@@ -448,24 +495,37 @@ async fn scale(sizes: &[u32]) -> Result<()> {
             hearth_ops::execute(r, ctx, None, hearth_ops::Request::GetCase { case: open })
         })
         .await??;
-        let opened = time(at);
+        let opened = ms(at);
         let at = Instant::now();
-        team.archive("bench", move |r, ctx| {
-            hearth_ops::write(
-                r,
-                ctx,
-                hearth_ops::Write::AddVisit {
-                    case: id,
-                    date: ctx.now.date().to_string(),
-                    kind: "follow_up".into(),
-                    visitor: None,
-                    notes: None,
-                    consent: false,
-                },
-            )
+        visit(&team, id.clone()).await?;
+        let edited = ms(at);
+
+        // The branch joins: the first session after the load compares every document's digest
+        // once; what is measured comes after it.
+        branch.start().await?;
+        run_until_quiet(&team, &branch).await?;
+        let at = Instant::now();
+        visit(&team, id.clone()).await?;
+        let want = team.heads(&id).await?;
+        if !wait_for_every(LIMIT, Duration::from_millis(1), || async {
+            branch.heads(&id).await.ok().flatten() == want
         })
-        .await??;
-        let edited = time(at);
+        .await
+        {
+            bail!("the edit did not reach the branch");
+        }
+        let seen = ms(at);
+        run_until_quiet(&team, &branch).await?;
+
+        // Ten cases changed while the branch was away, then a restart of both.
+        branch.stop().await;
+        for i in 0..10 {
+            visit(&team, case_id(i * (cases / 10).max(1) % cases)).await?;
+        }
+        let (frames, wall) = reconnect(&mut team, &mut branch).await?;
+        let caught_up = format!("{:.0} ms, {frames} frames", wall.as_secs_f64() * 1000.0);
+        let (frames, wall) = reconnect(&mut team, &mut branch).await?;
+        let nothing = format!("{:.0} ms, {frames} frames", wall.as_secs_f64() * 1000.0);
         t.add_row(vec![
             cases.to_string(),
             format!("{rate:.0}"),
@@ -474,10 +534,17 @@ async fn scale(sizes: &[u32]) -> Result<()> {
             first_page,
             opened,
             edited,
+            seen,
+            caught_up,
+            nothing,
             rss_mb().to_string(),
         ]);
         team.stop().await;
+        branch.stop().await;
     }
     println!("{t}");
+    println!(
+        "(one process holds both nodes; load writes each case at the team and its copy at the branch; catch-up and reconnect from the team's restart until both sides are quiet, with dial and TLS handshake)"
+    );
     Ok(())
 }

@@ -187,15 +187,45 @@ pub fn check(dir: &Path, repair: bool, json: bool) -> Result<()> {
         })?;
         kept_in = Some(aside);
     }
+    let summary = format!(
+        "checked 已检查 {} documents and {} index entries of node {}",
+        report.documents, report.index_entries, config.node_id
+    );
+    // The listing orders and totals are derived from the listing index: rebuilt, nothing is
+    // lost (taking damaged documents out rebuilds them too).
+    if let Some(why) = report
+        .derived
+        .as_ref()
+        .filter(|_| report.damaged.is_empty())
+    {
+        if !repair {
+            return Err(anyhow::anyhow!(
+                "{summary}: the listing orders and totals 派生索引 of node {} differ from the listing index ({why}); `hearth check --repair` rebuilds them",
+                config.node_id
+            ));
+        }
+        store.rebuild_indexes().map_err(|e| {
+            anyhow::anyhow!(
+                "cannot rebuild the listing orders and totals ({e}); nothing was changed"
+            )
+        })?;
+        return done(
+            json,
+            serde_json::json!({
+                "node_id": config.node_id, "documents": report.documents,
+                "index_entries": report.index_entries, "damaged": damaged,
+                "repaired": true, "indexes_rebuilt": why,
+            }),
+            format!(
+                "{summary}: the listing orders and totals differ from the listing index ({why}); rebuilt them 已重建派生索引"
+            ),
+        );
+    }
     let lines: Vec<String> = report
         .damaged
         .iter()
         .map(|(id, why)| format!("  damaged 损坏 {id}: {why}"))
         .collect();
-    let summary = format!(
-        "checked 已检查 {} documents and {} index entries of node {}",
-        report.documents, report.index_entries, config.node_id
-    );
     if report.damaged.is_empty() {
         return done(
             json,

@@ -463,15 +463,33 @@ impl Node {
         ask!(self, Request::SetPolicy { toml }, Reply::PolicySet(p) => p)
     }
 
-    /// The cases held, oldest first, fetched page by page.
+    /// The cases held, in the filter's order, fetched page by page.
     pub fn list(&mut self, filter: ListFilter) -> Result<Vec<CaseSummary>> {
-        self.all_pages(|page| {
-            let filter = filter.clone();
-            (Request::ListCases { filter, page }, |r| match r {
-                Reply::Cases(p) => Ok(p),
-                other => Err(other.kind()),
-            })
-        })
+        let mut all = Vec::new();
+        self.list_pages(filter, |page| {
+            all.extend(page);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// The cases held, in the filter's order, handed to `each` a page at a time as they come:
+    /// the first page shows at once however many there are, and memory holds one page.
+    pub fn list_pages(
+        &mut self,
+        filter: ListFilter,
+        each: impl FnMut(Vec<CaseSummary>) -> Result<()>,
+    ) -> Result<()> {
+        self.each_page(
+            |page| {
+                let filter = filter.clone();
+                (Request::ListCases { filter, page }, |r| match r {
+                    Reply::Cases(p) => Ok(p),
+                    other => Err(other.kind()),
+                })
+            },
+            each,
+        )
     }
 
     /// Every page of a listing: `ask` makes the request for a page and says how to take the
@@ -483,6 +501,21 @@ impl Node {
         ) -> (Request, fn(Reply) -> Result<archive::Page<T>, &'static str>),
     ) -> Result<Vec<T>> {
         let mut all = Vec::new();
+        self.each_page(ask, |page| {
+            all.extend(page);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// [`Self::all_pages`], handing each page to `each` as it comes.
+    fn each_page<T>(
+        &mut self,
+        ask: impl Fn(
+            archive::PageRequest,
+        ) -> (Request, fn(Reply) -> Result<archive::Page<T>, &'static str>),
+        mut each: impl FnMut(Vec<T>) -> Result<()>,
+    ) -> Result<()> {
         let mut token = None;
         loop {
             let (request, take) = ask(archive::PageRequest {
@@ -492,10 +525,10 @@ impl Node {
             let page = take(self.execute(request)?).map_err(|other| {
                 anyhow::anyhow!("the node answered with {other} where a page was due")
             })?;
-            all.extend(page.items);
+            each(page.items)?;
             match page.next {
                 Some(next) => token = Some(next),
-                None => return Ok(all),
+                None => return Ok(()),
             }
         }
     }

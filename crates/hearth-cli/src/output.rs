@@ -135,8 +135,50 @@ pub fn grade_label(grade: Option<Grade>, overridden: bool) -> String {
     }
 }
 
-/// The table of `case list`.
-pub fn case_list(cases: &[CaseSummary]) -> String {
+/// A JSON array printed as its items come (a listing page by page): `[` first, `]` at
+/// [`JsonArray::end`]; each item as [`print_json`] prints a value.
+pub struct JsonArray {
+    first: bool,
+}
+
+impl JsonArray {
+    /// Prints the array's start.
+    pub fn start() -> anyhow::Result<JsonArray> {
+        write_out(b"[\n")?;
+        Ok(JsonArray { first: true })
+    }
+
+    /// Prints `items`, the next of the array.
+    pub fn items<T: Serialize>(&mut self, items: &[T]) -> anyhow::Result<()> {
+        let mut text = Vec::new();
+        for item in items {
+            if !self.first {
+                text.extend_from_slice(b",\n");
+            }
+            self.first = false;
+            let mut ser = serde_json::Serializer::with_formatter(&mut text, SafeJson::default());
+            item.serialize(&mut ser)?;
+        }
+        write_out(&text)
+    }
+
+    /// Prints the array's end.
+    pub fn end(self) -> anyhow::Result<()> {
+        write_out(b"\n]\n")
+    }
+}
+
+fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(OutputError)?;
+    Ok(())
+}
+
+/// The table of a page of `case list`.
+pub fn case_table(cases: &[CaseSummary]) -> String {
     let mut t = table(&[
         "ID",
         "Name 姓名",
@@ -165,7 +207,7 @@ pub fn case_list(cases: &[CaseSummary]) -> String {
             format_yuan(c.outstanding_fen),
         ]);
     }
-    format!("{t}\n{} case(s)", cases.len())
+    t.to_string()
 }
 
 fn grading_line(g: &Grading, grade: Option<Grade>) -> String {

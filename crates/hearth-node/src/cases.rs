@@ -3,6 +3,8 @@
 
 use hearth_archive::automerge::ActorId;
 use hearth_archive::conflict::QueueEntry;
+use hearth_archive::listing::Sort;
+use hearth_archive::summary::Totals;
 use hearth_archive::{Case, CaseSummary, DocId, Document, Editor, Record, actor_id};
 use hearth_ops::{Cases, ErrorKind, OpError, Result, not_a_record, read_record_in, record_or_new};
 use hearth_store::{Store, StoreError};
@@ -111,6 +113,25 @@ impl Cases for StoreCases<'_> {
 
     fn summaries(&mut self) -> Result<Vec<CaseSummary>> {
         self.store.case_summaries().op()
+    }
+
+    fn scan(
+        &mut self,
+        sort: Sort,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, CaseSummary) -> bool,
+    ) -> Result<()> {
+        self.store.cases_in_order(sort, after, visit).op()
+    }
+
+    fn summary(&mut self, id: &str) -> Result<Option<CaseSummary>> {
+        self.store.case_summary(id).op()
+    }
+
+    fn totals(&mut self, home: &str, year: i16) -> Result<Option<Totals>> {
+        // A year not kept counted (a past one) is counted from the listing index: a data dir
+        // no node runs on only reads here.
+        self.store.totals(home, year).op()
     }
 
     fn with_identity(&mut self, key: &str) -> Result<Vec<String>> {
@@ -300,6 +321,35 @@ impl Cases for StoreReplica {
     fn summaries(&mut self) -> Result<Vec<CaseSummary>> {
         self.flush().op()?;
         self.store().case_summaries().op()
+    }
+
+    fn scan(
+        &mut self,
+        sort: Sort,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, CaseSummary) -> bool,
+    ) -> Result<()> {
+        self.flush().op()?;
+        self.store().cases_in_order(sort, after, visit).op()
+    }
+
+    fn summary(&mut self, id: &str) -> Result<Option<CaseSummary>> {
+        self.flush().op()?;
+        self.store().case_summary(id).op()
+    }
+
+    fn totals(&mut self, home: &str, year: i16) -> Result<Option<Totals>> {
+        self.flush().op()?;
+        if let Some(kept) = self.store().totals(home, year).op()? {
+            return Ok(Some(kept));
+        }
+        // A node running into a new year starts keeping it counted (one read of the listing
+        // index, once); a past year is counted from the listing index each time it is asked.
+        let this_year = hearth_archive::calendar::day_of(jiff::Timestamp::now()).year();
+        if year == this_year {
+            self.store_mut().count_year(year).op()?;
+        }
+        self.store().totals(home, year).op()
     }
 
     fn with_identity(&mut self, key: &str) -> Result<Vec<String>> {

@@ -165,6 +165,11 @@ impl StoreReplica {
         &self.store
     }
 
+    /// The store underneath, to change what is not a document (the indexes it keeps).
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// Documents changed since the last flush.
     pub fn pending_docs(&self) -> Vec<String> {
         self.pending.values().cloned().collect()

@@ -2,6 +2,8 @@
 
 use hearth_archive::automerge::ActorId;
 use hearth_archive::conflict::QueueEntry;
+use hearth_archive::listing::Sort;
+use hearth_archive::summary::Totals;
 use hearth_archive::{ArchiveError, Case, CaseSummary, Document, Editor, Record};
 
 use crate::{OpError, Result};
@@ -19,8 +21,43 @@ pub trait Cases {
     fn read<T>(&mut self, id: &str, f: impl FnOnce(&Case) -> Result<T>) -> Result<T>;
     /// Stores new cases in one durable transaction: all of them, or none if one fails.
     fn create(&mut self, cases: &mut dyn Iterator<Item = Result<Case>>) -> Result<Vec<String>>;
-    /// The listing index of every case held.
+    /// The listing index of every case held (a full read: listings use [`Cases::scan`]).
     fn summaries(&mut self) -> Result<Vec<CaseSummary>>;
+    /// The cases in the listing order `sort`, from the first whose key comes after `after`,
+    /// each with its key, until `visit` says stop (returns false). This default sorts
+    /// [`Cases::summaries`]; a store reads its index of the order only as far as it goes.
+    fn scan(
+        &mut self,
+        sort: Sort,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, CaseSummary) -> bool,
+    ) -> Result<()> {
+        let mut keyed: Vec<(String, CaseSummary)> = self
+            .summaries()?
+            .into_iter()
+            .map(|c| (sort.key(&c), c))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, c) in keyed {
+            if after.is_some_and(|a| key.as_str() <= a) {
+                continue;
+            }
+            if !visit(&key, c) {
+                break;
+            }
+        }
+        Ok(())
+    }
+    /// The listing summary of one case, if held.
+    fn summary(&mut self, id: &str) -> Result<Option<CaseSummary>> {
+        Ok(self.summaries()?.into_iter().find(|c| c.id == id))
+    }
+    /// The totals of the cases whose home is `home` for `year`, where they are kept counted;
+    /// `None` (this default) when they are to be counted from [`Cases::summaries`].
+    fn totals(&mut self, home: &str, year: i16) -> Result<Option<Totals>> {
+        let _ = (home, year);
+        Ok(None)
+    }
     /// Cases on file for a household, by its identity key.
     fn with_identity(&mut self, key: &str) -> Result<Vec<String>>;
     /// Reads a record (policy, summary, ledger); `None` if not held.

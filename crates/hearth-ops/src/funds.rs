@@ -223,11 +223,17 @@ fn fund_write_with(
 pub fn disclosure(cases: &mut impl Cases, ctx: &Ctx<'_>, year: &str) -> Result<Disclosure> {
     let year = hearth_archive::form::parse_year("year", year)?;
     let ledger = ledger_view(cases, &ctx.place.node_id, year)?;
-    let names: HashMap<String, Option<String>> = cases
-        .summaries()?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
+    // The names of the cases the year's entries name, each read once from the listing index.
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    for (_, entry) in &ledger.entries {
+        let hearth_archive::ledger::Entry::Disbursement { case, .. } = entry else {
+            continue;
+        };
+        if !names.contains_key(case) {
+            let name = cases.summary(case)?.and_then(|s| s.name);
+            names.insert(case.to_owned(), name);
+        }
+    }
     Ok(Disclosure::of(ledger, |case| {
         names.get(case).cloned().flatten()
     }))

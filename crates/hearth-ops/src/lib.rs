@@ -49,8 +49,8 @@ pub use request::{PAGE_DEFAULT, PAGE_MAX, Page, PageRequest, Reply, Request, exe
 pub use sheet::{OPTIONAL, REQUIRED, rows_of_file};
 pub use summary::{current_summary, refresh_summary, stats};
 pub use write::{
-    ListFilter, MAX_REQUEST_KEY, SORTS, Write, Written, chain_writes, get, list, parent_for,
-    search, write, write_keyed,
+    ListFilter, MAX_REQUEST_KEY, Write, Written, chain_writes, get, list, parent_for, search,
+    write, write_keyed,
 };
 
 use hearth_archive::{Editor, FederationSalt, Level};

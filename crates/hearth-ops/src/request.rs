@@ -4,6 +4,7 @@
 use hearth_archive::conflict::QueueEntry;
 use hearth_archive::due::{DueCase, DueKind};
 use hearth_archive::ledger::{Disclosure, LedgerView};
+use hearth_archive::listing::Sort;
 use hearth_archive::policy::Advice;
 use hearth_archive::summary::NodeSummary;
 use hearth_archive::{CaseSummary, Policy};
@@ -28,8 +29,8 @@ pub struct PageRequest {
 pub const PAGE_DEFAULT: u32 = 100;
 /// The most items a page holds.
 pub const PAGE_MAX: u32 = 1000;
-/// The longest page token a listing gives (a sort key and an id).
-const MAX_TOKEN: usize = 200;
+/// The longest page token a listing gives (a sort key, a name among them, and an id).
+const MAX_TOKEN: usize = 1000;
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,26 +41,63 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-impl<T> Page<T> {
-    /// The page `req` asks for of `items`, listed in the order of `key` (a text unique to each
-    /// item): after the token, at most the page size.
-    pub fn of(items: Vec<T>, req: &PageRequest, key: impl Fn(&T) -> String) -> Result<Page<T>> {
-        let size = match req.size {
+impl PageRequest {
+    /// The page size and the token, checked.
+    fn parts(&self) -> Result<(usize, Option<&str>)> {
+        let size = match self.size {
             None | Some(0) => PAGE_DEFAULT,
             Some(n) => n.min(PAGE_MAX),
         } as usize;
-        let after = req
-            .token
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
+        // A token is a listing's key: a sort key (a name among them) and an id, never blank
+        // or with a control character.
+        let after = self.token.as_deref().filter(|t| !t.trim().is_empty());
         if let Some(t) = after
-            && (t.len() > MAX_TOKEN || !t.bytes().all(|b| b.is_ascii_graphic()))
+            && (t.len() > MAX_TOKEN || t.chars().any(char::is_control))
         {
             return Err(OpError::input(
                 "the page token is not one a listing gave; start again from the first page",
             ));
         }
+        Ok((size, after))
+    }
+}
+
+impl<T> Page<T> {
+    /// The page `req` asks for of the cases in the order `sort`, each turned into an item by
+    /// `item` (or left out when it gives `None`): read from the order's index only as far as
+    /// the page goes, so the first page of a million cases costs a page's worth.
+    pub fn scanned(
+        cases: &mut impl Cases,
+        sort: Sort,
+        req: &PageRequest,
+        mut item: impl FnMut(CaseSummary) -> Option<T>,
+    ) -> Result<Page<T>> {
+        let (size, after) = req.parts()?;
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut more = false;
+        cases.scan(sort, after, &mut |key, c| {
+            let Some(i) = item(c) else {
+                return true;
+            };
+            if items.len() == size {
+                more = true;
+                return false;
+            }
+            items.push(i);
+            last = Some(key.to_owned());
+            true
+        })?;
+        Ok(Page {
+            items,
+            next: last.filter(|_| more),
+        })
+    }
+
+    /// The page `req` asks for of `items`, listed in the order of `key` (a text unique to each
+    /// item): after the token, at most the page size.
+    pub fn of(items: Vec<T>, req: &PageRequest, key: impl Fn(&T) -> String) -> Result<Page<T>> {
+        let (size, after) = req.parts()?;
         // Listed in the order of the keys, whatever order the items came in: a page starts
         // right after the key of the last item of the page before.
         let mut keyed: Vec<(String, T)> = items.into_iter().map(|i| (key(&i), i)).collect();
@@ -220,13 +258,6 @@ impl Reply {
     }
 }
 
-/// The order of the case listing (oldest first, then by id) as text.
-fn case_key(c: &CaseSummary) -> String {
-    let at = c.created_at.map_or(0, |t| t.as_nanosecond());
-    // Nanoseconds shifted to be positive, zero-padded, so that text order is time order.
-    format!("{:040}/{}", at + (1i128 << 100), c.id)
-}
-
 /// Carries out `request` for `ctx`; a write under request key `key` is made once.
 pub fn execute(
     cases: &mut impl Cases,
@@ -250,44 +281,20 @@ pub fn execute(
             Reply::History { case, changes }
         }
         Request::ListCases { filter, page } => {
-            let sort = filter.sort.as_deref().map(str::trim).unwrap_or("opened");
-            let key: fn(&CaseSummary) -> String = match sort {
-                "" | "opened" => case_key,
-                "name" => |c| {
-                    format!(
-                        "{}\u{0}{}",
-                        c.name.as_deref().unwrap_or("\u{10ffff}"),
-                        case_key(c)
-                    )
-                },
-                "status" => |c| format!("{:02}/{}", c.status.number(), case_key(c)),
-                "grade" => |c| format!("{:02}/{}", c.grade.map_or(99, |g| g.number()), case_key(c)),
-                "filed" => |c| {
-                    let day = c
-                        .filed_on
-                        .map_or_else(|| "9999-99-99".to_owned(), |d| d.to_string());
-                    format!("{day}/{}", case_key(c))
-                },
-                // Most aid first: the amount counted down from the most there can be.
-                "aid" => |c| {
-                    format!(
-                        "{:020}/{}",
-                        i64::MAX - c.assistance_total_fen.max(0),
-                        case_key(c)
-                    )
-                },
-                other => {
-                    return Err(OpError::input(format!(
-                        "cannot sort by {other:?}; sort by one of {}",
-                        crate::write::SORTS.join(", ")
-                    )));
+            let sort = Sort::parse(filter.sort.as_deref().unwrap_or(""))?;
+            let keep = crate::write::case_filter(Some(ctx.salt), &filter)?;
+            let cases_found = match keep.identity_key() {
+                // An ID number: the few archives of its household, from the identity index.
+                Some(key) => {
+                    let mut found = Vec::new();
+                    for id in cases.with_identity(key)? {
+                        found.extend(cases.summary(&id)?.filter(|c| keep.matches(c)));
+                    }
+                    Page::of(found, &page, |c| sort.key(c))?
                 }
+                None => Page::scanned(cases, sort, &page, |c| keep.matches(&c).then_some(c))?,
             };
-            Reply::Cases(Page::of(
-                crate::search(cases, Some(ctx.salt), &filter)?,
-                &page,
-                key,
-            )?)
+            Reply::Cases(cases_found)
         }
         Request::Write(w) => {
             let written = crate::write_keyed(cases, ctx, key, *w)?;
@@ -304,8 +311,10 @@ pub fn execute(
             |(kind, c)| format!("{}/{}/{}", *kind as u8, c.id, c.detail),
         )?),
         Request::Pending { page } => {
-            Reply::Pending(Page::of(crate::pending(cases, ctx)?, &page, |(c, _)| {
-                case_key(c)
+            let policy = crate::policy_in_force(cases, ctx.editor().today)?;
+            Reply::Pending(Page::scanned(cases, Sort::Opened, &page, |c| {
+                let advice = hearth_archive::policy::advise(&policy, &c, ctx.place.level);
+                advice.pending.then_some((c, advice))
             })?)
         }
         Request::ShowPolicy { date } => {
@@ -335,7 +344,7 @@ pub fn execute(
                     (true, false) => 1,
                     (false, _) => 2,
                 };
-                format!("{rank}/{}", case_key(c))
+                format!("{rank}/{}", Sort::Opened.key(c))
             })?)
         }
         Request::FundShow { node, year } => Reply::Ledger {

@@ -45,8 +45,10 @@ fn summary_of_year(
     now: &jiff::Zoned,
     year: i16,
 ) -> Result<NodeSummary> {
-    let all = cases.summaries()?;
-    let own = Totals::of(all.iter().filter(|c| c.home == node), year);
+    let own = match cases.totals(node, year)? {
+        Some(kept) => kept,
+        None => Totals::of(cases.summaries()?.iter().filter(|c| c.home == node), year),
+    };
     let mut received = std::collections::BTreeMap::new();
     let mut conflicts: Vec<ConflictBrief> = cases
         .conflicts()?

@@ -327,9 +327,6 @@ pub struct ListFilter {
     pub sort: Option<String>,
 }
 
-/// The orders a case listing can come in ([`ListFilter::sort`]).
-pub const SORTS: &[&str] = &["opened", "name", "status", "grade", "filed", "aid"];
-
 /// The cases held, oldest first, from the listing index (no document is loaded).
 pub fn list(cases: &mut impl Cases, filter: &ListFilter) -> Result<Vec<CaseSummary>> {
     search(cases, None, filter)
@@ -341,6 +338,39 @@ pub fn search(
     salt: Option<&hearth_archive::FederationSalt>,
     filter: &ListFilter,
 ) -> Result<Vec<CaseSummary>> {
+    let keep = case_filter(salt, filter)?;
+    let mut found: Vec<CaseSummary> = cases
+        .summaries()?
+        .into_iter()
+        .filter(|c| keep.matches(c))
+        .collect();
+    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(found)
+}
+
+/// What a [`ListFilter`] lets through, parsed once.
+pub(crate) struct CaseFilter {
+    status: Option<Status>,
+    grade: Option<Grade>,
+    cause: Option<Cause>,
+    /// The identity key of a text that is an ID number.
+    key: Option<String>,
+    /// The text in lower case.
+    lower: Option<String>,
+    /// The text's digits, if it is a phone number (or part of one) of four digits or more.
+    phone: Option<String>,
+}
+
+/// The digits of a text, as a phone number is compared (spaces and dashes left out).
+fn digits(t: &str) -> String {
+    t.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Parses `filter`; a text that is an ID number is taken by its identity key under `salt`.
+pub(crate) fn case_filter(
+    salt: Option<&hearth_archive::FederationSalt>,
+    filter: &ListFilter,
+) -> Result<CaseFilter> {
     let text = filter
         .text
         .as_deref()
@@ -352,9 +382,6 @@ pub fn search(
             .map(|id| id.identity_key(salt).as_str().to_owned()),
         _ => None,
     };
-    let lower = text.map(str::to_lowercase);
-    // A phone number as typed, with its spaces and dashes left out: at least four digits.
-    let digits = |t: &str| -> String { t.chars().filter(char::is_ascii_digit).collect() };
     let phone = text
         .filter(|t| {
             t.chars()
@@ -362,34 +389,43 @@ pub fn search(
         })
         .map(digits)
         .filter(|d| d.len() >= 4);
-    let matches = |c: &CaseSummary| match (&key, &lower) {
-        (Some(key), _) => c.identity_key.as_deref() == Some(key.as_str()),
-        (None, Some(t)) => {
-            c.id.starts_with(t.as_str())
-                || c.name
-                    .as_deref()
-                    .is_some_and(|n| n.to_lowercase().contains(t.as_str()))
-                || phone.as_deref().is_some_and(|p| {
-                    c.phone
+    Ok(CaseFilter {
+        status: parse_opt(filter.status.as_deref())?,
+        grade: parse_opt(filter.grade.as_deref())?,
+        cause: parse_opt(filter.cause.as_deref())?,
+        key,
+        lower: text.map(str::to_lowercase),
+        phone,
+    })
+}
+
+impl CaseFilter {
+    /// The identity key the filter's text is, if it is an ID number.
+    pub(crate) fn identity_key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// Whether `c` passes.
+    pub(crate) fn matches(&self, c: &CaseSummary) -> bool {
+        let text = match (&self.key, &self.lower) {
+            (Some(key), _) => c.identity_key.as_deref() == Some(key.as_str()),
+            (None, Some(t)) => {
+                c.id.starts_with(t.as_str())
+                    || c.name
                         .as_deref()
-                        .is_some_and(|have| digits(have).contains(p))
-                })
-        }
-        (None, None) => true,
-    };
-    let status: Option<Status> = parse_opt(filter.status.as_deref())?;
-    let grade: Option<Grade> = parse_opt(filter.grade.as_deref())?;
-    let cause: Option<Cause> = parse_opt(filter.cause.as_deref())?;
-    let mut found: Vec<CaseSummary> = cases
-        .summaries()?
-        .into_iter()
-        .filter(|c| status.is_none_or(|s| c.status == s))
-        .filter(|c| grade.is_none_or(|g| c.grade == Some(g)))
-        .filter(|c| cause.is_none_or(|k| c.has_cause(k)))
-        .filter(|c| matches(c))
-        .collect();
-    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    Ok(found)
+                        .is_some_and(|n| n.to_lowercase().contains(t.as_str()))
+                    || self.phone.as_deref().is_some_and(|p| {
+                        c.phone
+                            .as_deref()
+                            .is_some_and(|have| digits(have).contains(p))
+                    })
+            }
+            (None, None) => true,
+        };
+        text && self.status.is_none_or(|s| c.status == s)
+            && self.grade.is_none_or(|g| c.grade == Some(g))
+            && self.cause.is_none_or(|k| c.has_cause(k))
+    }
 }
 
 /// Carries out one write.

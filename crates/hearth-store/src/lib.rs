@@ -12,12 +12,17 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![deny(missing_docs)]
 
+mod derived;
+
 use std::path::{Path, PathBuf};
 
 use hearth_archive::automerge::ActorId;
 use hearth_archive::automerge::ChangeHash;
 use hearth_archive::conflict::{QueueEntry, Resolution};
+use hearth_archive::listing::Sort;
+use hearth_archive::summary::Totals;
 use hearth_archive::{ArchiveError, Case, CaseSummary, Document, Record};
+
 use redb::{
     Database, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable, ReadableTable,
     ReadableTableMetadata, TableDefinition, WriteTransaction,
@@ -29,7 +34,7 @@ pub const FORMAT: u64 = 1;
 pub const COMPACT_AFTER: u64 = 32;
 
 /// Format version, counters and the incarnation bytes.
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Document id → latest snapshot.
 const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
 /// (document id, chunk number) → change chunk written after the snapshot.
@@ -39,7 +44,7 @@ const DOCS: TableDefinition<&str, (u64, u64, u64)> = TableDefinition::new("docs"
 /// Feed sequence → document id; one entry per document, its latest.
 const FEED: TableDefinition<u64, &str> = TableDefinition::new("feed");
 /// Case id → listing summary (JSON of [`CaseSummary`]).
-const CASE_INDEX: TableDefinition<&str, &str> = TableDefinition::new("case_index");
+pub(crate) const CASE_INDEX: TableDefinition<&str, &str> = TableDefinition::new("case_index");
 /// Identity key → case ids with that key (one household should have one file).
 const IDENTITY: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("identity");
 /// Document id → hash of its heads (see `hearth_archive::heads_hash`), for reconciliation.
@@ -193,6 +198,9 @@ pub struct CheckReport {
     pub index_entries: u64,
     /// What is damaged: (document id, what is wrong), each document once.
     pub damaged: Vec<(String, String)>,
+    /// How the indexes derived from the listing index (the listing orders and the totals)
+    /// differ from it, if they do: [`Store::rebuild_indexes`] mends them.
+    pub derived: Option<String>,
 }
 
 /// One node's database.
@@ -229,6 +237,7 @@ impl Store {
             txn.open_table(SYNC_STATES)?;
             txn.open_table(PEERS_HAVE)?;
         }
+        derived::rebuild(&txn, this_year())?;
         txn.commit()?;
         Ok(Store {
             db: Some(db),
@@ -260,8 +269,16 @@ impl Store {
             .get("incarnation")?
             .map(|g| g.value().to_vec())
             .unwrap_or_default();
+        let current = derived::current(&meta, this_year())?;
         drop(meta);
         drop(txn);
+        if !current {
+            // Written before the derived indexes, or last opened in another year: built once
+            // from the listing index.
+            let txn = db.begin_write()?;
+            derived::rebuild(&txn, this_year())?;
+            txn.commit()?;
+        }
         Ok(Store {
             db: Some(db),
             path: path.to_owned(),
@@ -371,6 +388,7 @@ impl Store {
         if newer {
             txn.open_table(PEERS)?.retain(|_, _| false)?;
         }
+        derived::rebuild(&txn, this_year())?;
         txn.commit()?;
         Ok(newer)
     }
@@ -687,6 +705,77 @@ impl Store {
         })
     }
 
+    /// The totals of the cases whose home is `home` for `year`, as kept with every write;
+    /// `None` when the year is not kept counted (see [`Store::count_year`]).
+    pub fn totals(&self, home: &str, year: i16) -> Result<Option<Totals>> {
+        guarded("the totals", || {
+            let txn = self.db()?.begin_read()?;
+            let meta = txn.open_table(META)?;
+            let table = match txn.open_table(derived::TOTALS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            derived::totals(&meta, &table, home, year)
+        })
+    }
+
+    /// Keeps `year` counted from now on (counted once from the listing index): a node running
+    /// into a new year. The oldest year kept is dropped past three.
+    pub fn count_year(&mut self, year: i16) -> Result<()> {
+        let txn = self.db()?.begin_write()?;
+        derived::rebuild(&txn, year)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Builds the listing orders and the totals afresh from the listing index (what
+    /// `hearth check --repair` does when [`CheckReport::derived`] says they differ).
+    pub fn rebuild_indexes(&mut self) -> Result<()> {
+        self.count_year(this_year())
+    }
+
+    /// The cases in the listing order `sort`, from the first whose key comes after `after`
+    /// (from the first of all when `None`), each with its key, until `visit` says stop (returns
+    /// false). Reads only as far as it goes.
+    pub fn cases_in_order(
+        &self,
+        sort: Sort,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, CaseSummary) -> bool,
+    ) -> Result<()> {
+        use std::ops::Bound;
+        guarded("the listing index", || {
+            let txn = self.db()?.begin_read()?;
+            let order = txn.open_table(derived::ORDER)?;
+            let index = txn.open_table(CASE_INDEX)?;
+            let (first, end) = derived::order_range(sort);
+            let prefix = first.len();
+            let start = match after {
+                Some(key) => Bound::Excluded(format!("{first}{key}")),
+                None => Bound::Included(first),
+            };
+            let start = match &start {
+                Bound::Excluded(k) => Bound::Excluded(k.as_str()),
+                Bound::Included(k) => Bound::Included(k.as_str()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            for entry in order.range::<&str>((start, Bound::Excluded(end.as_str())))? {
+                let (key, _) = entry?;
+                let key = key.value();
+                let id = derived::id_of_key(key);
+                // A key left behind by a damaged store: `hearth check` finds it.
+                let Some(json) = index.get(id)? else {
+                    continue;
+                };
+                if !visit(&key[prefix..], parse_summary(id, json.value())?) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Counts of documents, pending chunks and the latest feed sequence.
     pub fn stats(&self) -> Result<StoreStats> {
         guarded("the store's counts", || {
@@ -811,6 +900,9 @@ impl Store {
                 .or_insert_with(|| "its feed entry does not match it".into());
         }
         report.damaged = damaged.into_iter().collect();
+        report.derived = guarded("the derived indexes", || {
+            derived::differences(&self.db()?.begin_read()?)
+        })?;
         Ok(report)
     }
 
@@ -857,6 +949,7 @@ impl Store {
             }
             txn.open_table(PEERS)?.retain(|_, _| false)?;
         }
+        derived::rebuild(&txn, this_year())?;
         txn.commit()?;
         Ok(())
     }
@@ -1077,10 +1170,11 @@ impl Batch {
         };
         let mut index = txn.open_table(CASE_INDEX)?;
         let mut identity = txn.open_multimap_table(IDENTITY)?;
-        let old_key = match index.get(id.as_str())? {
-            Some(json) => parse_summary(&id, json.value())?.identity_key,
+        let old = match index.get(id.as_str())? {
+            Some(json) => Some(parse_summary(&id, json.value())?),
             None => None,
         };
+        let old_key = old.as_ref().and_then(|o| o.identity_key.clone());
         if old_key != summary.identity_key {
             if let Some(old) = &old_key {
                 identity.remove(old.as_str(), id.as_str())?;
@@ -1110,6 +1204,7 @@ impl Batch {
         }
         drop(index);
         drop(identity);
+        derived::reindex(txn, old.as_ref(), Some(&summary))?;
         if let (Some(c), Some(view)) = (case.as_case(), &view) {
             self.update_conflicts(&id, c, view, found, &summary, &household)?;
         }
@@ -1444,6 +1539,11 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
             reason: other.to_string(),
         },
     }
+}
+
+/// The federation's calendar year now: the year whose totals a store keeps counted.
+fn this_year() -> i16 {
+    hearth_archive::calendar::day_of(hearth_archive::jiff::Timestamp::now()).year()
 }
 
 #[cfg(test)]

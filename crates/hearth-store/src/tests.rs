@@ -591,3 +591,143 @@ fn a_listing_entry_changed_on_disk_is_an_error_not_another_name() {
     let report = store.check().unwrap();
     assert_eq!(report.damaged.len(), 1, "{report:?}");
 }
+
+/// What a recount of the listing index gives for the year kept counted.
+fn recount(store: &Store) -> Totals {
+    Totals::of(
+        store
+            .case_summaries()
+            .unwrap()
+            .iter()
+            .filter(|c| c.home == "t.team-1"),
+        this_year(),
+    )
+}
+
+/// The ids of the cases in `sort`, after `after`.
+fn in_order(store: &Store, sort: Sort, after: Option<&str>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    store
+        .cases_in_order(sort, after, &mut |key, c| {
+            out.push((key.to_owned(), c.id));
+            true
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn listing_orders_and_totals_follow_every_write_as_a_recount_gives_them() {
+    let (dir, store) = fresh();
+    let ids = ["c1", "c2", "c3", "c4"];
+    let numbers = [ID1, ID2, "110105198003150039", "110105198003150055"];
+    let mut cases: Vec<Case> = ids
+        .iter()
+        .zip(numbers)
+        .map(|(id, number)| case(id, number))
+        .collect();
+    for c in &mut cases {
+        put(&store, c);
+    }
+    assert_eq!(
+        store.totals("t.team-1", this_year()).unwrap(),
+        Some(recount(&store))
+    );
+    assert_eq!(
+        store
+            .totals("t.team-1", this_year())
+            .unwrap()
+            .unwrap()
+            .cases,
+        4
+    );
+    // Filed, paid, renamed and closed: each write moves the case in the orders and the totals.
+    cases[2].file(&editor()).unwrap();
+    put(&store, &mut cases[2]);
+    cases[1].file(&editor()).unwrap();
+    cases[1].add_assistance(&editor(), &aid("a1")).unwrap();
+    put(&store, &mut cases[1]);
+    let renamed = CaseFields {
+        name: Some("a first name".into()),
+        ..CaseFields::default()
+    };
+    cases[3].edit(&editor(), &renamed).unwrap();
+    put(&store, &mut cases[3]);
+    cases[0]
+        .transition(&editor(), Status::Closed, "moved away")
+        .unwrap();
+    put(&store, &mut cases[0]);
+    let kept = store.totals("t.team-1", this_year()).unwrap().unwrap();
+    assert_eq!(kept, recount(&store));
+    assert_eq!(kept.by_status.get(&Status::Filed), Some(&2));
+    assert_eq!(
+        store.totals("elsewhere", this_year()).unwrap(),
+        Some(Totals::default())
+    );
+    assert_eq!(store.totals("t.team-1", 1990).unwrap(), None);
+
+    let names: Vec<String> = in_order(&store, Sort::Name, None)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(names, ["c4", "c1", "c2", "c3"]);
+    let aid_first = in_order(&store, Sort::Aid, None);
+    assert_eq!(aid_first[0].1, "c2");
+    // A page starts right after the key of the page before.
+    let opened = in_order(&store, Sort::Opened, None);
+    assert_eq!(opened.len(), 4);
+    let rest = in_order(&store, Sort::Opened, Some(&opened[1].0));
+    assert_eq!(rest, opened[2..]);
+    assert_eq!(store.check().unwrap().derived, None);
+
+    // A store written before the derived indexes (or in another year) builds them at opening.
+    drop(store);
+    let path = dir.path().join("hearth.redb");
+    {
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META).unwrap().remove("derived").unwrap();
+        txn.open_table(derived::ORDER)
+            .unwrap()
+            .retain(|_, ()| false)
+            .unwrap();
+        txn.open_table(derived::TOTALS)
+            .unwrap()
+            .retain(|_, _| false)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(in_order(&store, Sort::Opened, None), opened);
+    assert_eq!(
+        store.totals("t.team-1", this_year()).unwrap(),
+        Some(recount(&store))
+    );
+
+    // Totals damaged on disk are found by a recount and rebuilt.
+    {
+        let txn = store.begin().unwrap();
+        let mut wrong = recount(&store);
+        wrong.cases += 7;
+        txn.txn
+            .open_table(derived::TOTALS)
+            .unwrap()
+            .insert(
+                (this_year(), "t.team-1"),
+                seal(&serde_json::to_string(&wrong).unwrap()).as_str(),
+            )
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let found = store.check().unwrap().derived;
+    assert!(
+        found.as_deref().is_some_and(|d| d.contains("recount")),
+        "{found:?}"
+    );
+    store.rebuild_indexes().unwrap();
+    assert_eq!(store.check().unwrap().derived, None);
+    assert_eq!(
+        store.totals("t.team-1", this_year()).unwrap(),
+        Some(recount(&store))
+    );
+}

@@ -11,7 +11,8 @@ use super::{JsonFlag, done};
 use crate::fields::{CaseFieldArgs, case_form};
 use crate::node::Node;
 use crate::output::{
-    advice_lines, case_details, case_list, due_lists, grade_label, pending_list, print_json,
+    JsonArray, advice_lines, case_details, case_table, due_lists, grade_label, pending_list,
+    print_json,
 };
 
 #[derive(Debug, Subcommand)]
@@ -335,17 +336,28 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
             sort,
             out,
         } => {
-            let cases = node.list(ListFilter {
+            let filter = ListFilter {
                 status,
                 grade,
                 cause,
                 text: search,
                 sort,
-            })?;
+            };
+            // Printed page by page as the pages come: the first at once, whatever the count.
             if out.json {
-                print_json(&cases)
+                let mut array = JsonArray::start()?;
+                node.list_pages(filter, |page| array.items(&page))?;
+                array.end()
             } else {
-                crate::out!("{}", case_list(&cases))?;
+                let mut listed = 0usize;
+                node.list_pages(filter, |page| {
+                    listed += page.len();
+                    if !page.is_empty() || listed == 0 {
+                        crate::out!("{}", case_table(&page))?;
+                    }
+                    Ok(())
+                })?;
+                crate::out!("{listed} case(s)")?;
                 Ok(())
             }
         }

@@ -97,18 +97,28 @@ async fn wait_url(c: &Client, part: &str) {
     }
 }
 
+/// chromedriver and the Chromium it starts, with their own temporary folder: dropped, the driver
+/// is stopped and the folder (Chromium's profile and scratch files) removed, even when a test
+/// fails before it closes the browser.
+struct Driver {
+    _child: Child,
+    _tmp: tempfile::TempDir,
+}
+
 /// chromedriver on a free port, and a headless Chromium session through it; the driver is
 /// stopped when the returned guard drops.
-async fn browser() -> (Child, Client) {
+async fn browser() -> (Driver, Client) {
     let chromium = Path::new("/usr/bin/chromium");
     assert!(
         chromium.exists(),
         "Debian's chromium is needed for this test: `apt-get install chromium chromium-driver` (.ci/run does it)"
     );
     let driver_port = free_port();
+    let tmp = tempfile::tempdir().unwrap();
     let driver = Child(
         Command::new("chromedriver")
             .arg(format!("--port={driver_port}"))
+            .env("TMPDIR", tmp.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -130,7 +140,13 @@ async fn browser() -> (Child, Client) {
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
         .expect("a Chromium session");
-    (driver, c)
+    (
+        Driver {
+            _child: driver,
+            _tmp: tmp,
+        },
+        c,
+    )
 }
 
 /// Logs in at `base` as `name`, and waits for the case list.

@@ -1,0 +1,298 @@
+//! Indexes derived from the listing index, changed in the same transaction as every case
+//! written, so that no listing and no count reads every case (DESIGN §9):
+//!
+//! - **Listing orders**: every case under its key in each order a listing comes in
+//!   ([`Sort`]), so that a page is a range of keys from the page token on.
+//! - **Totals**: each home node's [`Totals`] for the few years kept counted (this year and the
+//!   ones before it); a write takes the case's old figures out and adds its new ones.
+//!
+//! Both are rebuilt from the listing index when a store written before them is opened, and
+//! `hearth check` recounts them.
+
+use std::collections::BTreeMap;
+
+use hearth_archive::CaseSummary;
+use hearth_archive::listing::Sort;
+use hearth_archive::summary::Totals;
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::{CASE_INDEX, META, Result, StoreError, parse_summary, seal, unseal};
+
+/// `order code:key` → nothing: each case under its key in each listing order (the key ends
+/// with the case id, after the last `/`).
+pub(crate) const ORDER: TableDefinition<&str, ()> = TableDefinition::new("case_order");
+/// (year, home node) → the sealed JSON of the totals of the node's cases for that year.
+pub(crate) const TOTALS: TableDefinition<(i16, &str), &str> = TableDefinition::new("totals");
+
+/// Version of the derived indexes; a store whose meta says another is rebuilt when opened.
+const VERSION: u64 = 1;
+/// Meta key of that version.
+const VERSION_KEY: &str = "derived";
+/// Meta key of the years kept counted: two bytes (big-endian) each.
+const YEARS_KEY: &str = "totals_years";
+/// The most years kept counted; the oldest is dropped when a new one starts.
+const YEARS_KEPT: usize = 3;
+
+/// The index key of `c` in `sort`.
+fn order_key(sort: Sort, c: &CaseSummary) -> String {
+    format!("{}:{}", sort.code(), sort.key(c))
+}
+
+/// Where the keys of `sort` begin and end in [`ORDER`] (`;` comes right after `:`).
+pub(crate) fn order_range(sort: Sort) -> (String, String) {
+    (format!("{}:", sort.code()), format!("{};", sort.code()))
+}
+
+/// The case id an index key of [`ORDER`] ends with.
+pub(crate) fn id_of_key(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, id)| id)
+}
+
+/// The years kept counted, oldest first.
+pub(crate) fn years(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec<i16>> {
+    let Some(bytes) = meta.get(YEARS_KEY)? else {
+        return Ok(Vec::new());
+    };
+    let bytes = bytes.value();
+    if bytes.len() % 2 != 0 {
+        return Err(StoreError::Corrupt {
+            id: format!("meta {YEARS_KEY}"),
+            reason: "not a list of years".into(),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_be_bytes([b[0], b[1]]))
+        .collect())
+}
+
+/// Whether the derived indexes are of this version and count `year`.
+pub(crate) fn current(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    year: i16,
+) -> Result<bool> {
+    Ok(crate::read_u64(meta, VERSION_KEY)? == Some(VERSION) && years(meta)?.contains(&year))
+}
+
+/// The totals of `home`'s cases for `year` as kept; `None` when the year is not kept counted.
+pub(crate) fn totals(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    totals: &impl ReadableTable<(i16, &'static str), &'static str>,
+    home: &str,
+    year: i16,
+) -> Result<Option<Totals>> {
+    if !years(meta)?.contains(&year) {
+        return Ok(None);
+    }
+    Ok(Some(read_totals(totals, year, home)?.unwrap_or_default()))
+}
+
+fn read_totals(
+    table: &impl ReadableTable<(i16, &'static str), &'static str>,
+    year: i16,
+    home: &str,
+) -> Result<Option<Totals>> {
+    let what = || format!("the totals of {home} for {year}");
+    match table.get((year, home))? {
+        None => Ok(None),
+        Some(json) => serde_json::from_str(unseal(&what(), json.value())?)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                id: what(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+fn write_totals(
+    table: &mut redb::Table<(i16, &'static str), &'static str>,
+    year: i16,
+    home: &str,
+    t: &Totals,
+) -> Result<()> {
+    if *t == Totals::default() {
+        table.remove((year, home))?;
+        return Ok(());
+    }
+    let json = serde_json::to_string(t).map_err(|e| StoreError::Corrupt {
+        id: format!("the totals of {home} for {year}"),
+        reason: e.to_string(),
+    })?;
+    table.insert((year, home), seal(&json).as_str())?;
+    Ok(())
+}
+
+/// Takes the case `old` was out of the derived indexes and puts it in as `new` (either may be
+/// `None`: a case added or removed). Only what differs is written.
+pub(crate) fn reindex(
+    txn: &WriteTransaction,
+    old: Option<&CaseSummary>,
+    new: Option<&CaseSummary>,
+) -> Result<()> {
+    let mut order = txn.open_table(ORDER)?;
+    for sort in Sort::ALL {
+        let before = old.map(|c| order_key(sort, c));
+        let after = new.map(|c| order_key(sort, c));
+        if before == after {
+            continue;
+        }
+        if let Some(k) = before {
+            order.remove(k.as_str())?;
+        }
+        if let Some(k) = after {
+            order.insert(k.as_str(), ())?;
+        }
+    }
+    let years = years(&txn.open_table(META)?)?;
+    let mut table = txn.open_table(TOTALS)?;
+    for year in years {
+        let before = old.map(|c| (c.home.as_str(), Totals::of([c], year)));
+        let after = new.map(|c| (c.home.as_str(), Totals::of([c], year)));
+        if before == after {
+            continue;
+        }
+        if let Some((home, t)) = before {
+            let mut kept = read_totals(&table, year, home)?.unwrap_or_default();
+            kept.subtract(&t);
+            write_totals(&mut table, year, home, &kept)?;
+        }
+        if let Some((home, t)) = after {
+            let mut kept = read_totals(&table, year, home)?.unwrap_or_default();
+            kept.add(&t);
+            write_totals(&mut table, year, home, &kept)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every home node's totals for each of `years`, counted from the listing index.
+pub(crate) fn count(
+    txn: &impl CaseIndex,
+    years: &[i16],
+) -> Result<BTreeMap<(i16, String), Totals>> {
+    let mut out: BTreeMap<(i16, String), Totals> = BTreeMap::new();
+    txn.each_summary(&mut |c| {
+        for &year in years {
+            out.entry((year, c.home.clone()))
+                .or_default()
+                .add(&Totals::of([&c], year));
+        }
+        Ok(())
+    })?;
+    out.retain(|_, t| *t != Totals::default());
+    Ok(out)
+}
+
+/// Reads every listing index entry that can be read, in id order (a damaged one is left out
+/// here: `hearth check` names it and its repair rebuilds these indexes).
+pub(crate) trait CaseIndex {
+    fn each_summary(&self, f: &mut dyn FnMut(CaseSummary) -> Result<()>) -> Result<()>;
+}
+
+impl CaseIndex for WriteTransaction {
+    fn each_summary(&self, f: &mut dyn FnMut(CaseSummary) -> Result<()>) -> Result<()> {
+        for entry in self.open_table(CASE_INDEX)?.iter()? {
+            let (id, json) = entry?;
+            if let Ok(c) = parse_summary(id.value(), json.value()) {
+                f(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CaseIndex for redb::ReadTransaction {
+    fn each_summary(&self, f: &mut dyn FnMut(CaseSummary) -> Result<()>) -> Result<()> {
+        for entry in self.open_table(CASE_INDEX)?.iter()? {
+            let (id, json) = entry?;
+            if let Ok(c) = parse_summary(id.value(), json.value()) {
+                f(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the derived indexes afresh from the listing index, counting `year` (and the years
+/// already kept, up to [`YEARS_KEPT`]).
+pub(crate) fn rebuild(txn: &WriteTransaction, year: i16) -> Result<()> {
+    let mut keep = years(&txn.open_table(META)?)?;
+    keep.push(year);
+    keep.sort_unstable();
+    keep.dedup();
+    let keep = keep.split_off(keep.len().saturating_sub(YEARS_KEPT));
+    txn.open_table(ORDER)?.retain(|_, ()| false)?;
+    txn.open_table(TOTALS)?.retain(|_, _| false)?;
+    {
+        let mut order = txn.open_table(ORDER)?;
+        txn.each_summary(&mut |c| {
+            for sort in Sort::ALL {
+                order.insert(order_key(sort, &c).as_str(), ())?;
+            }
+            Ok(())
+        })?;
+    }
+    {
+        let counted = count(txn, &keep)?;
+        let mut table = txn.open_table(TOTALS)?;
+        for ((y, home), t) in &counted {
+            write_totals(&mut table, *y, home, t)?;
+        }
+    }
+    let mut meta = txn.open_table(META)?;
+    let bytes: Vec<u8> = keep.iter().flat_map(|y| y.to_be_bytes()).collect();
+    meta.insert(YEARS_KEY, bytes.as_slice())?;
+    meta.insert(VERSION_KEY, VERSION.to_be_bytes().as_slice())?;
+    Ok(())
+}
+
+/// Whether the derived indexes agree with the listing index: every case under each order's key
+/// and nothing else, and every kept year's totals as a recount gives them. The first
+/// difference found, if any.
+pub(crate) fn differences(txn: &redb::ReadTransaction) -> Result<Option<String>> {
+    let meta = txn.open_table(META)?;
+    let kept = years(&meta)?;
+    let order = txn.open_table(ORDER)?;
+    let mut cases = 0u64;
+    let mut missing = None;
+    txn.each_summary(&mut |c| {
+        cases += 1;
+        for sort in Sort::ALL {
+            if missing.is_none() && order.get(order_key(sort, &c).as_str())?.is_none() {
+                missing = Some(format!(
+                    "case {} is missing from the {} order",
+                    c.id,
+                    sort.code()
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(m) = missing {
+        return Ok(Some(m));
+    }
+    let listed = redb::ReadableTableMetadata::len(&order)?;
+    if listed != cases * Sort::ALL.len() as u64 {
+        return Ok(Some(format!(
+            "the listing orders hold {listed} keys for {cases} cases"
+        )));
+    }
+    let counted = count(txn, &kept)?;
+    let table = txn.open_table(TOTALS)?;
+    let mut kept_entries = 0usize;
+    for entry in table.iter()? {
+        let (key, _) = entry?;
+        let (year, home) = key.value();
+        kept_entries += 1;
+        let kept = read_totals(&table, year, home)?;
+        if kept.as_ref() != counted.get(&(year, home.to_owned())) {
+            return Ok(Some(format!(
+                "the totals of {home} for {year} differ from a recount"
+            )));
+        }
+    }
+    if kept_entries != counted.len() {
+        return Ok(Some("totals are missing for some home nodes".into()));
+    }
+    Ok(None)
+}
