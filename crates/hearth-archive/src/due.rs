@@ -101,41 +101,49 @@ impl Due {
 
     /// What is due on `today` among `cases` (listing summaries, in the order to list them).
     pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseSummary>, today: Date) -> Due {
-        let year_ago = today.saturating_sub(jiff::Span::new().years(1));
         let mut due = Due::default();
         for c in cases {
-            let row = |detail: String| DueCase {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                status: c.status,
-                detail,
-            };
-            if c.status == Status::Filed {
-                let since = c.last_review.or(c.entered.get(&Status::Filed).copied());
-                if since.is_none_or(|d| d <= year_ago) {
-                    due.review_due.push(row(match (c.last_review, since) {
-                        (Some(r), _) => format!("last annual review {r}"),
-                        (None, Some(f)) => format!("filed {f}, never reviewed"),
-                        (None, None) => "never reviewed".to_owned(),
-                    }));
-                }
-                if let Some((months, last)) = &c.above_line
-                    && *months >= LIFT_AFTER_MONTHS
-                {
-                    due.lift_eligible.push(row(format!(
-                        "income per person above the line {months} months in a row, to {last}"
-                    )));
-                }
-            }
-            for (loan, due_date, outstanding) in &c.open_loans {
-                if let Some(d) = due_date.filter(|d| *d < today) {
-                    due.loans_overdue.push(row(format!(
-                        "loan {loan} due {d}, {} outstanding",
-                        format_yuan(*outstanding)
-                    )));
-                }
-            }
+            due.add(c, today);
         }
         due
+    }
+
+    /// Adds to these lists what is due of case `c` on `today` (cases added in the order to
+    /// list them): what [`Due::of`] does for each case, for a caller reading the cases one by
+    /// one.
+    pub fn add(&mut self, c: &CaseSummary, today: Date) {
+        let year_ago = today.saturating_sub(jiff::Span::new().years(1));
+        let due = self;
+        let row = |detail: String| DueCase {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            status: c.status,
+            detail,
+        };
+        if c.status == Status::Filed {
+            let since = c.last_review.or(c.entered.get(&Status::Filed).copied());
+            if since.is_none_or(|d| d <= year_ago) {
+                due.review_due.push(row(match (c.last_review, since) {
+                    (Some(r), _) => format!("last annual review {r}"),
+                    (None, Some(f)) => format!("filed {f}, never reviewed"),
+                    (None, None) => "never reviewed".to_owned(),
+                }));
+            }
+            if let Some((months, last)) = &c.above_line
+                && *months >= LIFT_AFTER_MONTHS
+            {
+                due.lift_eligible.push(row(format!(
+                    "income per person above the line {months} months in a row, to {last}"
+                )));
+            }
+        }
+        for (loan, due_date, outstanding) in &c.open_loans {
+            if let Some(d) = due_date.filter(|d| *d < today) {
+                due.loans_overdue.push(row(format!(
+                    "loan {loan} due {d}, {} outstanding",
+                    format_yuan(*outstanding)
+                )));
+            }
+        }
     }
 }

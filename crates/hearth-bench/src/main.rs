@@ -32,6 +32,8 @@ use hearth_sync::{Replica, SessionConfig};
 
 const TEAM: &str = "bench.team";
 const BRANCH: &str = "bench.branch";
+const ENTERPRISE: &str = "bench.enterprise";
+const MUNICIPAL: &str = "bench.municipal";
 const LIMIT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Parser)]
@@ -58,6 +60,15 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         cases: u32,
     },
+    /// One parent with many children in one process, each child filing and escalating cases
+    Fanin {
+        /// Children of the parent
+        #[arg(long, default_value_t = 200)]
+        children: u32,
+        /// Cases each child files and escalates
+        #[arg(long, default_value_t = 50)]
+        cases: u32,
+    },
     /// One node at several sizes: what its reads and writes cost as the cases grow
     Scale {
         /// The sizes, comma separated
@@ -76,6 +87,7 @@ fn main() -> Result<()> {
             Command::Catchup { cases, changed } => catchup(cases, changed).await,
             Command::Cold { cases } => cold(cases).await,
             Command::Scale { cases } => scale(&cases).await,
+            Command::Fanin { children, cases } => fanin(children, cases).await,
         }
     })
 }
@@ -179,9 +191,9 @@ async fn held(node: &LocalNode) -> usize {
 async fn quiet_traffic(a: &LocalNode, b: &LocalNode) -> Option<(u64, u64)> {
     let mut frames = 0;
     let mut bytes = 0;
-    for n in [a, b] {
+    for (n, other) in [(a, b), (b, a)] {
         let status = n.node().ok()?.status().await.ok()?;
-        let p = status.first()?;
+        let p = status.iter().find(|p| p.id == other.id)?;
         if !p.quiet {
             return None;
         }
@@ -192,8 +204,16 @@ async fn quiet_traffic(a: &LocalNode, b: &LocalNode) -> Option<(u64, u64)> {
 }
 
 async fn run_until_quiet(team: &LocalNode, branch: &LocalNode) -> Result<(u64, u64)> {
+    // The figures of the check that found both quiet (a later look may find a new session
+    // under way: the summary a node sends after a change).
+    let found = std::sync::Mutex::new(None);
     let done = wait_for_every(LIMIT, Duration::from_millis(1), || async {
-        quiet_traffic(team, branch).await.is_some()
+        let traffic = quiet_traffic(team, branch).await;
+        let quiet = traffic.is_some();
+        if let Ok(mut f) = found.lock() {
+            *f = traffic;
+        }
+        quiet
     })
     .await;
     if !done {
@@ -219,8 +239,10 @@ async fn run_until_quiet(team: &LocalNode, branch: &LocalNode) -> Result<(u64, u
         }
         bail!("the two nodes did not go quiet within {LIMIT:?}");
     }
-    quiet_traffic(team, branch)
-        .await
+    found
+        .into_inner()
+        .ok()
+        .flatten()
         .context("no traffic figures")
 }
 
@@ -374,33 +396,49 @@ fn rss_mb() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-/// Writes `cases` filed cases, reported to the branch, into the team's store and the same
-/// documents into the branch's, in batches of 10,000 (memory stays bounded by a batch): two
-/// nodes that already agree, as after a cold sync. Returns the cases written per second (both
-/// stores counted as one write).
+/// Writes `cases` filed cases, reported to the branch, into the team's store in batches of
+/// 10,000 (memory stays bounded by a batch; one thread makes the documents while another
+/// stores them), then copies the store to the branch: two nodes that already agree, as after
+/// a cold sync (the copy is bound to the branch when it starts; the actors differ by node).
+/// Returns the cases written per second.
 fn load(team: &LocalNode, branch: &LocalNode, cases: u32) -> Result<f64> {
-    let at_team = Store::open(&team.data_dir().join("hearth.redb"))?;
-    let at_branch = Store::open(&branch.data_dir().join("hearth.redb"))?;
-    let actor = hearth_archive::actor_id(TEAM, at_team.incarnation());
-    let branch_actor = hearth_archive::actor_id(BRANCH, at_branch.incarnation());
-    let ed = editor(TEAM, "bench");
+    let path = team.data_dir().join("hearth.redb");
     let started = Instant::now();
-    let mut n = 0;
-    while n < cases {
-        let mut batch = at_team.begin()?;
-        let mut copies = at_branch.begin()?;
-        for k in n..(n + 10_000).min(cases) {
-            let mut case = Case::create(&bound(k), actor.clone(), &ed, &fields(k))?;
-            case.file(&ed)?;
-            case.report_to(&ed, BRANCH, "filed")?;
-            batch.put(&mut case)?;
-            copies.put(&mut Case::load(&case.save(), branch_actor.clone())?)?;
-        }
-        batch.commit()?;
-        copies.commit()?;
-        n = (n + 10_000).min(cases);
+    {
+        let store = Store::open(&path)?;
+        let actor = hearth_archive::actor_id(TEAM, store.incarnation());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Case>>(1_000);
+        std::thread::scope(|s| -> Result<()> {
+            s.spawn(move || {
+                let ed = editor(TEAM, "bench");
+                for k in 0..cases {
+                    let made = Case::create(&bound(k), actor.clone(), &ed, &fields(k))
+                        .and_then(|mut case| {
+                            case.file(&ed)?;
+                            case.report_to(&ed, BRANCH, "filed")?;
+                            Ok(case)
+                        })
+                        .map_err(anyhow::Error::from);
+                    if tx.send(made).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut batch = store.begin()?;
+            for (k, case) in rx.into_iter().enumerate() {
+                batch.put(&mut case?)?;
+                if (k + 1) % 10_000 == 0 {
+                    batch.commit()?;
+                    batch = store.begin()?;
+                }
+            }
+            batch.commit()?;
+            Ok(())
+        })?;
     }
-    Ok(f64::from(cases) / started.elapsed().as_secs_f64())
+    let rate = f64::from(cases) / started.elapsed().as_secs_f64();
+    std::fs::copy(&path, branch.data_dir().join("hearth.redb"))?;
+    Ok(rate)
 }
 
 /// Milliseconds since `since`, as a table shows them.
@@ -440,6 +478,72 @@ async fn reconnect(team: &mut LocalNode, branch: &mut LocalNode) -> Result<(u64,
     Ok((frames, started.elapsed()))
 }
 
+/// A team under a branch under an enterprise under a municipal union, the three above
+/// started (the enterprise and the municipal union keep running), the team and the branch
+/// stopped: (team, branch, [enterprise, municipal]).
+async fn chain(ca: &Pem) -> Result<(LocalNode, LocalNode, [LocalNode; 2])> {
+    let mut mu = LocalNode::new(
+        MUNICIPAL,
+        Level::Municipal,
+        ca,
+        vec![peer(ENTERPRISE, Child, None)],
+    )?;
+    mu.start().await?;
+    let mut en = LocalNode::new(
+        ENTERPRISE,
+        Level::Enterprise,
+        ca,
+        vec![
+            peer(MUNICIPAL, Parent, Some(mu.endpoint()?)),
+            peer(BRANCH, Child, None),
+        ],
+    )?;
+    en.start().await?;
+    let mut branch = LocalNode::new(
+        BRANCH,
+        Level::Branch,
+        ca,
+        vec![
+            peer(ENTERPRISE, Parent, Some(en.endpoint()?)),
+            peer(TEAM, Child, None),
+        ],
+    )?;
+    branch.start().await?;
+    let team = LocalNode::new(
+        TEAM,
+        Level::Team,
+        ca,
+        vec![peer(BRANCH, Parent, Some(branch.endpoint()?))],
+    )?;
+    branch.stop().await;
+    Ok((team, branch, [en, mu]))
+}
+
+/// Five visits to `case` at `from`, each timed until `up` holds the same heads: the median and
+/// the slowest.
+async fn seen_up(from: &LocalNode, up: &LocalNode, case: &str) -> Result<String> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let at = Instant::now();
+        visit(from, case.to_owned()).await?;
+        let want = from.heads(case).await?;
+        if !wait_for_every(LIMIT, Duration::from_millis(1), || async {
+            up.heads(case).await.ok().flatten() == want
+        })
+        .await
+        {
+            bail!("an edit did not reach {}", up.id);
+        }
+        times.push(at.elapsed());
+    }
+    times.sort();
+    Ok(format!(
+        "{:.0} ms (≤ {:.0})",
+        times[2].as_secs_f64() * 1000.0,
+        times[4].as_secs_f64() * 1000.0
+    ))
+}
+
 async fn scale(sizes: &[u32]) -> Result<()> {
     let mut t = table(vec![
         "cases",
@@ -450,13 +554,14 @@ async fn scale(sizes: &[u32]) -> Result<()> {
         "open one case",
         "one edit",
         "edit seen 1 hop up",
+        "edit seen 3 hops up",
         "catch-up of 10 changed",
         "reconnect, nothing changed",
         "RSS after (MB)",
     ]);
     for &cases in sizes {
         let ca = tls::new_ca("bench")?;
-        let (mut branch, mut team) = pair(&ca).await?;
+        let (mut team, mut branch, mut above) = chain(&ca).await?;
         eprintln!("writing {cases} cases at the team and the branch…");
         let rate = load(&team, &branch, cases)?;
         let started = Instant::now();
@@ -504,17 +609,30 @@ async fn scale(sizes: &[u32]) -> Result<()> {
         // once; what is measured comes after it.
         branch.start().await?;
         run_until_quiet(&team, &branch).await?;
-        let at = Instant::now();
-        visit(&team, id.clone()).await?;
-        let want = team.heads(&id).await?;
-        if !wait_for_every(LIMIT, Duration::from_millis(1), || async {
-            branch.heads(&id).await.ok().flatten() == want
+        // A case opened now and escalated to the top, which the enterprise and the municipal
+        // union hold alone (opened by the running node, so that its every change is signed:
+        // the loaded ones carry no signatures, which a node above would refuse).
+        let top = case_id(cases);
+        team.create("bench", move |actor, ed| {
+            let mut case = Case::create(&bound(cases), actor, ed, &fields(cases))?;
+            case.file(ed)?;
+            case.set_escalation_target(ed, Level::Municipal, "bench: seen three hops up")?;
+            case.report_to(ed, BRANCH, "filed")?;
+            Ok(case)
+        })
+        .await??;
+        // Forwarded level by level: each level adds its step, and the team hears of them.
+        if !wait_for_every(LIMIT, Duration::from_millis(5), || async {
+            let at_top = above[1].heads(&top).await.ok().flatten();
+            at_top.is_some() && team.heads(&top).await.ok().flatten() == at_top
         })
         .await
         {
-            bail!("the edit did not reach the branch");
+            bail!("the escalation did not reach the municipal union");
         }
-        let seen = ms(at);
+        run_until_quiet(&team, &branch).await?;
+        let one_hop = seen_up(&team, &branch, &id).await?;
+        let three_hops = seen_up(&team, &above[1], &top).await?;
         run_until_quiet(&team, &branch).await?;
 
         // Ten cases changed while the branch was away, then a restart of both.
@@ -534,17 +652,114 @@ async fn scale(sizes: &[u32]) -> Result<()> {
             first_page,
             opened,
             edited,
-            seen,
+            one_hop,
+            three_hops,
             caught_up,
             nothing,
             rss_mb().to_string(),
         ]);
         team.stop().await;
         branch.stop().await;
+        for node in &mut above {
+            node.stop().await;
+        }
     }
     println!("{t}");
     println!(
-        "(one process holds both nodes; load writes each case at the team and its copy at the branch; catch-up and reconnect from the team's restart until both sides are quiet, with dial and TLS handshake)"
+        "(one process holds the four nodes; edits seen up: median and slowest of 5, from the write until the node above holds the same heads; load writes the cases at the team, two threads, in batches of 10,000, and the branch starts on a copy of the team's store; catch-up and reconnect from the team's restart until both sides are quiet, with dial and TLS handshake)"
     );
+    Ok(())
+}
+
+/// One branch with `children` teams, all in this process: every team files `cases` cases and
+/// escalates each to the branch as it is filed, all at once; how fast the branch takes them in
+/// and what memory it all takes.
+async fn fanin(children: u32, cases: u32) -> Result<()> {
+    let ca = tls::new_ca("bench")?;
+    let ids: Vec<String> = (0..children)
+        .map(|i| format!("bench.team-{i:03}"))
+        .collect();
+    let mut parent = LocalNode::new(
+        BRANCH,
+        Level::Branch,
+        &ca,
+        ids.iter().map(|id| peer(id, Child, None)).collect(),
+    )?;
+    parent.start().await?;
+    let endpoint = parent.endpoint()?;
+    eprintln!("starting {children} children…");
+    let mut teams = Vec::new();
+    for id in &ids {
+        let mut team = LocalNode::new(
+            id,
+            Level::Team,
+            &ca,
+            vec![peer(BRANCH, Parent, Some(endpoint.clone()))],
+        )?;
+        team.start().await?;
+        teams.push(team);
+    }
+    let idle = rss_mb();
+    let total = (children * cases) as usize;
+    eprintln!("{children} children filing {cases} cases each…");
+    let started = Instant::now();
+    let mut filing = tokio::task::JoinSet::new();
+    for team in teams {
+        filing.spawn(async move {
+            let home = team.id.clone();
+            for k in 0..cases {
+                let home = home.clone();
+                team.create("bench", move |actor, ed| {
+                    let bound = hearth_archive::BoundId::new(&home, &format!("case-{k:06}"));
+                    let mut case = Case::create(&bound, actor, ed, &fields(k))?;
+                    case.file(ed)?;
+                    case.report_to(ed, BRANCH, "filed")?;
+                    Ok(case)
+                })
+                .await??;
+            }
+            Ok::<_, anyhow::Error>(team)
+        });
+    }
+    let mut teams = Vec::new();
+    while let Some(done) = filing.join_next().await {
+        teams.push(done??);
+    }
+    let filed = started.elapsed();
+    if !wait_for_every(LIMIT, Duration::from_millis(20), || async {
+        held(&parent).await == total
+    })
+    .await
+    {
+        bail!("the parent did not receive every case within {LIMIT:?}");
+    }
+    let received = started.elapsed();
+    let busy = rss_mb();
+    let mut t = table(vec![
+        "children",
+        "cases each",
+        "cases in all",
+        "filed at the children",
+        "all at the parent",
+        "parent's intake (cases/s)",
+        "RSS idle / after (MB, all nodes)",
+    ]);
+    t.add_row(vec![
+        children.to_string(),
+        cases.to_string(),
+        total.to_string(),
+        format!("{:.2?}", filed),
+        format!("{:.2?}", received),
+        format!("{:.0}", total as f64 / received.as_secs_f64()),
+        format!("{idle} / {busy}"),
+    ]);
+    println!("{t}");
+    println!(
+        "(one process holds the parent and every child, each a node with its own store, core thread and mutual-TLS connection; times from the first filing)"
+    );
+    for mut team in teams {
+        team.stop().await;
+    }
+    parent.stop().await;
     Ok(())
 }

@@ -82,11 +82,14 @@ pub fn fund_show(
 
 /// The cases held here with loans outstanding, including closed cases that left them unpaid.
 pub fn borrowers(cases: &mut impl Cases) -> Result<Vec<hearth_archive::CaseSummary>> {
-    Ok(cases
-        .summaries()?
-        .into_iter()
-        .filter(|c| c.outstanding_fen > 0)
-        .collect())
+    let mut found = Vec::new();
+    cases.scan(hearth_archive::listing::Sort::Opened, None, &mut |_, c| {
+        if c.outstanding_fen > 0 {
+            found.push(c);
+        }
+        true
+    })?;
+    Ok(found)
 }
 
 /// Writes to this node's fund (and, for a grant, the child's). Returns this node's ledger for

@@ -1,11 +1,11 @@
 //! The federation policy: its versions, setting a new one at the top, and what it says of the
 //! cases held here.
 
+use hearth_archive::listing::Sort;
 use hearth_archive::policy::{Advice, PolicyFile, advise};
 use hearth_archive::record::POLICY_ID;
 use hearth_archive::{CaseSummary, CaseView, Policy};
 
-use crate::write::{ListFilter, list};
 use crate::{Cases, Ctx, OpError, Result};
 
 /// Every version of the federation policy this node holds, oldest first.
@@ -62,23 +62,29 @@ pub fn advice_for(cases: &mut impl Cases, ctx: &Ctx<'_>, view: &CaseView) -> Res
     Ok(advise(&policy, &CaseSummary::of(view), ctx.place.level))
 }
 
-/// Cases held here that the policy sends higher than anyone has escalated them, with why.
+/// Cases held here that the policy sends higher than anyone has escalated them, with why,
+/// oldest first (read from the listing order one case at a time: only these are kept).
 pub fn pending(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<Vec<(CaseSummary, Advice)>> {
     let policy = policy_in_force(cases, ctx.editor().today)?;
-    Ok(list(cases, &ListFilter::default())?
-        .into_iter()
-        .map(|c| {
-            let advice = advise(&policy, &c, ctx.place.level);
-            (c, advice)
-        })
-        .filter(|(_, a)| a.pending)
-        .collect())
+    let mut found = Vec::new();
+    cases.scan(Sort::Opened, None, &mut |_, c| {
+        let advice = advise(&policy, &c, ctx.place.level);
+        if advice.pending {
+            found.push((c, advice));
+        }
+        true
+    })?;
+    Ok(found)
 }
 
-/// What is due today among the cases held here (from the listing index).
+/// What is due today among the cases held here (read from the listing order one case at a
+/// time: only what is due is kept).
 pub fn due(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<hearth_archive::due::Due> {
-    Ok(hearth_archive::due::Due::of(
-        &list(cases, &ListFilter::default())?,
-        ctx.now.date(),
-    ))
+    let today = ctx.now.date();
+    let mut due = hearth_archive::due::Due::default();
+    cases.scan(Sort::Opened, None, &mut |_, c| {
+        due.add(&c, today);
+        true
+    })?;
+    Ok(due)
 }

@@ -28,6 +28,17 @@ use redb::{
     ReadableTableMetadata, TableDefinition, WriteTransaction,
 };
 
+/// The most memory the store keeps pages of the file in (redb's own default is 1 GiB, which a
+/// node of a million cases fills): the node's memory stays bounded whatever the archive's size.
+pub const CACHE_BYTES: usize = 128 << 20;
+
+/// How the store's file is opened.
+fn database() -> redb::Builder {
+    let mut builder = Database::builder();
+    builder.set_cache_size(CACHE_BYTES);
+    builder
+}
+
 /// Version of the on-disk layout written by this code.
 pub const FORMAT: u64 = 1;
 /// A document's change chunks are folded into its snapshot once there are this many.
@@ -219,7 +230,7 @@ impl Store {
         if path.exists() {
             return Err(StoreError::Exists(path.to_owned()));
         }
-        let db = Database::create(path).map_err(|e| open_error(path, e))?;
+        let db = database().create(path).map_err(|e| open_error(path, e))?;
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -255,7 +266,7 @@ impl Store {
     }
 
     fn open_inner(path: &Path) -> Result<Store> {
-        let db = Database::open(path).map_err(|e| open_error(path, e))?;
+        let db = database().open(path).map_err(|e| open_error(path, e))?;
         let txn = db.begin_read()?;
         let meta = txn.open_table(META)?;
         let format = read_u64(&meta, "format")?.unwrap_or(0);
@@ -339,7 +350,9 @@ impl Store {
     /// opened again the store stays closed, every use an error, and this may be called again.
     pub fn reopen(&mut self) -> Result<()> {
         self.db = None;
-        let db = Database::open(&self.path).map_err(|e| open_error(&self.path, e))?;
+        let db = database()
+            .open(&self.path)
+            .map_err(|e| open_error(&self.path, e))?;
         self.db = Some(db);
         Ok(())
     }
@@ -388,7 +401,6 @@ impl Store {
         if newer {
             txn.open_table(PEERS)?.retain(|_, _| false)?;
         }
-        derived::rebuild(&txn, this_year())?;
         txn.commit()?;
         Ok(newer)
     }
