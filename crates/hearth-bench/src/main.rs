@@ -699,6 +699,18 @@ async fn fanin(children: u32, cases: u32) -> Result<()> {
         team.start().await?;
         teams.push(team);
     }
+    let all_connected = || async {
+        match parent.node() {
+            Ok(n) => n
+                .status()
+                .await
+                .is_ok_and(|s| s.iter().filter(|p| p.connected).count() == ids.len()),
+            Err(_) => false,
+        }
+    };
+    if !wait_for_every(LIMIT, Duration::from_millis(20), all_connected).await {
+        bail!("the children did not all connect within {LIMIT:?}");
+    }
     let idle = rss_mb();
     let total = (children * cases) as usize;
     eprintln!("{children} children filing {cases} cases each…");
