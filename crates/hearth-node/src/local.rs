@@ -106,13 +106,20 @@ impl LocalNode {
 
     /// Like [`LocalNode::start`], with other session limits.
     pub async fn start_with(&mut self, session: SessionConfig) -> Result<(), NodeError> {
-        let store = Store::open(&self.dir.path().join("hearth.redb"))?;
+        let mut store = Store::open(&self.dir.path().join("hearth.redb"))?;
+        let salt = hearth_archive::FederationSalt::sample();
+        // Bound to its node at first start, as `hearth serve` binds a data dir's store.
+        if let Some((node, _)) = store.bind_identity(&self.id, &salt.fingerprint())? {
+            return Err(NodeError::Start(std::io::Error::other(format!(
+                "this store belongs to node {node}"
+            ))));
+        }
         let identity = Identity::from_pem(&self.ca_cert, &self.pem)?;
         let running = crate::start(NodeOptions {
             config: self.config.clone(),
             identity,
             store,
-            salt: hearth_archive::FederationSalt::sample(),
+            salt,
             session,
         })
         .await?;

@@ -3,8 +3,9 @@
 //!
 //! - **Listing orders**: every case under its key in each order a listing comes in
 //!   ([`Sort`]), so that a page is a range of keys from the page token on.
-//! - **Totals**: each home node's [`Totals`] for the few years kept counted (this year and the
-//!   ones before it); a write takes the case's old figures out and adds its new ones.
+//! - **Totals**: the [`Totals`] of the node's own cases (every home node's until the store is
+//!   bound to its node) for the few years kept counted (this year and the ones before it); a
+//!   write takes the case's old figures out and adds its new ones.
 //!
 //! Both are rebuilt from the listing index when a store written before them is opened, and
 //! `hearth check` recounts them.
@@ -74,14 +75,38 @@ pub(crate) fn current(
     Ok(crate::read_u64(meta, VERSION_KEY)? == Some(VERSION) && years(meta)?.contains(&year))
 }
 
-/// The totals of `home`'s cases for `year` as kept; `None` when the year is not kept counted.
+/// The node whose own cases are counted: the node the store is bound to. Until it is bound,
+/// every home node's cases are.
+pub(crate) fn counted_home(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<String>> {
+    Ok(meta
+        .get("node_id")?
+        .map(|g| String::from_utf8_lossy(g.value()).into_owned()))
+}
+
+/// Whether the totals of `c` are kept (its home is the node's own, or the store is not bound).
+fn counted(home: Option<&str>, c: &CaseSummary) -> bool {
+    home.is_none_or(|h| c.home == h)
+}
+
+/// Once the store is bound to `node`: the totals of other home nodes are dropped (the cases
+/// that passed through were counted until then; a node's figures are its own cases').
+pub(crate) fn keep_home_only(txn: &WriteTransaction, node: &str) -> Result<()> {
+    txn.open_table(TOTALS)?
+        .retain(|(_, home), _| home == node)?;
+    Ok(())
+}
+
+/// The totals of `home`'s cases for `year` as kept; `None` when the year is not kept counted,
+/// or `home` is not the node's own.
 pub(crate) fn totals(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
     totals: &impl ReadableTable<(i16, &'static str), &'static str>,
     home: &str,
     year: i16,
 ) -> Result<Option<Totals>> {
-    if !years(meta)?.contains(&year) {
+    if !years(meta)?.contains(&year) || counted_home(meta)?.is_some_and(|h| h != home) {
         return Ok(None);
     }
     Ok(Some(read_totals(totals, year, home)?.unwrap_or_default()))
@@ -143,7 +168,16 @@ pub(crate) fn reindex(
             order.insert(k.as_str(), ())?;
         }
     }
-    let years = years(&txn.open_table(META)?)?;
+    let (years, home) = {
+        let meta = txn.open_table(META)?;
+        (years(&meta)?, counted_home(&meta)?)
+    };
+    // Cases of other home nodes (passing through, escalated here) are not counted.
+    let old = old.filter(|c| counted(home.as_deref(), c));
+    let new = new.filter(|c| counted(home.as_deref(), c));
+    if old.is_none() && new.is_none() {
+        return Ok(());
+    }
     let mut table = txn.open_table(TOTALS)?;
     for year in years {
         let before = old.map(|c| (c.home.as_str(), Totals::of([c], year)));
@@ -169,9 +203,13 @@ pub(crate) fn reindex(
 pub(crate) fn count(
     txn: &impl CaseIndex,
     years: &[i16],
+    home: Option<&str>,
 ) -> Result<BTreeMap<(i16, String), Totals>> {
     let mut out: BTreeMap<(i16, String), Totals> = BTreeMap::new();
     txn.each_summary(&mut |c| {
+        if !counted(home, &c) {
+            return Ok(());
+        }
         for &year in years {
             out.entry((year, c.home.clone()))
                 .or_default()
@@ -216,7 +254,10 @@ impl CaseIndex for redb::ReadTransaction {
 /// Builds the derived indexes afresh from the listing index, counting `year` (and the years
 /// already kept, up to [`YEARS_KEPT`]).
 pub(crate) fn rebuild(txn: &WriteTransaction, year: i16) -> Result<()> {
-    let mut keep = years(&txn.open_table(META)?)?;
+    let (mut keep, home) = {
+        let meta = txn.open_table(META)?;
+        (years(&meta)?, counted_home(&meta)?)
+    };
     keep.push(year);
     keep.sort_unstable();
     keep.dedup();
@@ -233,7 +274,7 @@ pub(crate) fn rebuild(txn: &WriteTransaction, year: i16) -> Result<()> {
         })?;
     }
     {
-        let counted = count(txn, &keep)?;
+        let counted = count(txn, &keep, home.as_deref())?;
         let mut table = txn.open_table(TOTALS)?;
         for ((y, home), t) in &counted {
             write_totals(&mut table, *y, home, t)?;
@@ -277,7 +318,7 @@ pub(crate) fn differences(txn: &redb::ReadTransaction) -> Result<Option<String>>
             "the listing orders hold {listed} keys for {cases} cases"
         )));
     }
-    let counted = count(txn, &kept)?;
+    let counted = count(txn, &kept, counted_home(&meta)?.as_deref())?;
     let table = txn.open_table(TOTALS)?;
     let mut kept_entries = 0usize;
     for entry in table.iter()? {

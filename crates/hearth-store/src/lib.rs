@@ -432,6 +432,7 @@ impl Store {
             meta.insert("node_id", node_id.as_bytes())?;
             meta.insert("salt", salt_fingerprint.as_bytes())?;
         }
+        derived::keep_home_only(&txn, node_id)?;
         txn.commit()?;
         Ok(None)
     }

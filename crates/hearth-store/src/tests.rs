@@ -730,4 +730,13 @@ fn listing_orders_and_totals_follow_every_write_as_a_recount_gives_them() {
         store.totals("t.team-1", this_year()).unwrap(),
         Some(recount(&store))
     );
+
+    // Bound to its node, the store counts that node's own cases only.
+    assert_eq!(store.bind_identity("t.team-1", "aaaa").unwrap(), None);
+    assert_eq!(store.totals("elsewhere", this_year()).unwrap(), None);
+    assert_eq!(
+        store.totals("t.team-1", this_year()).unwrap(),
+        Some(recount(&store))
+    );
+    assert_eq!(store.check().unwrap().derived, None);
 }
