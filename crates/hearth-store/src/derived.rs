@@ -229,26 +229,27 @@ pub(crate) trait CaseIndex {
 
 impl CaseIndex for WriteTransaction {
     fn each_summary(&self, f: &mut dyn FnMut(CaseSummary) -> Result<()>) -> Result<()> {
-        for entry in self.open_table(CASE_INDEX)?.iter()? {
-            let (id, json) = entry?;
-            if let Ok(c) = parse_summary(id.value(), json.value()) {
-                f(c)?;
-            }
-        }
-        Ok(())
+        each_in(&self.open_table(CASE_INDEX)?, f)
     }
 }
 
 impl CaseIndex for redb::ReadTransaction {
     fn each_summary(&self, f: &mut dyn FnMut(CaseSummary) -> Result<()>) -> Result<()> {
-        for entry in self.open_table(CASE_INDEX)?.iter()? {
-            let (id, json) = entry?;
-            if let Ok(c) = parse_summary(id.value(), json.value()) {
-                f(c)?;
-            }
-        }
-        Ok(())
+        each_in(&self.open_table(CASE_INDEX)?, f)
     }
+}
+
+fn each_in(
+    index: &impl ReadableTable<&'static str, &'static str>,
+    f: &mut dyn FnMut(CaseSummary) -> Result<()>,
+) -> Result<()> {
+    for entry in index.iter()? {
+        let (id, json) = entry?;
+        if let Ok(c) = parse_summary(id.value(), json.value()) {
+            f(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the derived indexes afresh from the listing index, counting `year` (and the years
