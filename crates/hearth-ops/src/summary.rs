@@ -2,6 +2,7 @@
 
 use hearth_archive::Editor;
 use hearth_archive::Level;
+use hearth_archive::listing::Sort;
 use hearth_archive::record::summary_id;
 use hearth_archive::summary::{ConflictBrief, NodeSummary, SUMMARY_ENTRY, Totals};
 
@@ -47,7 +48,17 @@ fn summary_of_year(
 ) -> Result<NodeSummary> {
     let own = match cases.totals(node, year)? {
         Some(kept) => kept,
-        None => Totals::of(cases.summaries()?.iter().filter(|c| c.home == node), year),
+        // A year not kept counted: every case read once, one at a time.
+        None => {
+            let mut counted = Totals::default();
+            cases.scan(Sort::Opened, None, &mut |_, c| {
+                if c.home == node {
+                    counted.add(&Totals::of([&c], year));
+                }
+                true
+            })?;
+            counted
+        }
     };
     let mut received = std::collections::BTreeMap::new();
     let mut conflicts: Vec<ConflictBrief> = cases

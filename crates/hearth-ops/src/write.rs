@@ -4,6 +4,7 @@
 use hearth_archive::form::{parse_date, parse_number};
 use hearth_archive::grade::GradeStandard;
 use hearth_archive::ledger::{Entry, LedgerView};
+use hearth_archive::listing::Sort;
 use hearth_archive::money::{format_yuan, parse_positive_yuan};
 use hearth_archive::record::ledger_id;
 use hearth_archive::{
@@ -339,12 +340,13 @@ pub fn search(
     filter: &ListFilter,
 ) -> Result<Vec<CaseSummary>> {
     let keep = case_filter(salt, filter)?;
-    let mut found: Vec<CaseSummary> = cases
-        .summaries()?
-        .into_iter()
-        .filter(|c| keep.matches(c))
-        .collect();
-    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    let mut found = Vec::new();
+    cases.scan(Sort::Opened, None, &mut |_, c| {
+        if keep.matches(&c) {
+            found.push(c);
+        }
+        true
+    })?;
     Ok(found)
 }
 
