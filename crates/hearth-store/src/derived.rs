@@ -67,12 +67,29 @@ pub(crate) fn years(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> R
         .collect())
 }
 
-/// Whether the derived indexes are of this version and count `year`.
-pub(crate) fn current(
+/// What of the derived indexes a store opened in `year` must build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToBuild {
+    /// Nothing: they are of this version and count the year.
+    Nothing,
+    /// The totals: the year is not counted yet (a new year), or its list is damaged.
+    Totals,
+    /// Everything: written before them, or by another version.
+    All,
+}
+
+/// What a store opened in `year` must build of its derived indexes.
+pub(crate) fn to_build(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
     year: i16,
-) -> Result<bool> {
-    Ok(crate::read_u64(meta, VERSION_KEY)? == Some(VERSION) && years(meta)?.contains(&year))
+) -> Result<ToBuild> {
+    if crate::read_u64(meta, VERSION_KEY).ok().flatten() != Some(VERSION) {
+        return Ok(ToBuild::All);
+    }
+    Ok(match years(meta) {
+        Ok(kept) if kept.contains(&year) => ToBuild::Nothing,
+        _ => ToBuild::Totals,
+    })
 }
 
 /// The node whose own cases are counted: the node the store is bound to. Until it is bound,
@@ -255,16 +272,7 @@ fn each_in(
 /// Builds the derived indexes afresh from the listing index, counting `year` (and the years
 /// already kept, up to [`YEARS_KEPT`]).
 pub(crate) fn rebuild(txn: &WriteTransaction, year: i16) -> Result<()> {
-    let (mut keep, home) = {
-        let meta = txn.open_table(META)?;
-        (years(&meta)?, counted_home(&meta)?)
-    };
-    keep.push(year);
-    keep.sort_unstable();
-    keep.dedup();
-    let keep = keep.split_off(keep.len().saturating_sub(YEARS_KEPT));
     txn.open_table(ORDER)?.retain(|_, ()| false)?;
-    txn.open_table(TOTALS)?.retain(|_, _| false)?;
     {
         let mut order = txn.open_table(ORDER)?;
         txn.each_summary(&mut |c| {
@@ -274,17 +282,32 @@ pub(crate) fn rebuild(txn: &WriteTransaction, year: i16) -> Result<()> {
             Ok(())
         })?;
     }
-    {
-        let counted = count(txn, &keep, home.as_deref())?;
-        let mut table = txn.open_table(TOTALS)?;
-        for ((y, home), t) in &counted {
-            write_totals(&mut table, *y, home, t)?;
-        }
+    recount(txn, year)?;
+    txn.open_table(META)?
+        .insert(VERSION_KEY, VERSION.to_be_bytes().as_slice())?;
+    Ok(())
+}
+
+/// Counts the totals afresh from the listing index for `year` and the years already kept (up
+/// to [`YEARS_KEPT`]); the listing orders, which no year changes, stay as they are.
+pub(crate) fn recount(txn: &WriteTransaction, year: i16) -> Result<()> {
+    let (mut keep, home) = {
+        let meta = txn.open_table(META)?;
+        // A damaged list of years is counted again from this year.
+        (years(&meta).unwrap_or_default(), counted_home(&meta)?)
+    };
+    keep.push(year);
+    keep.sort_unstable();
+    keep.dedup();
+    let keep = keep.split_off(keep.len().saturating_sub(YEARS_KEPT));
+    let counted = count(txn, &keep, home.as_deref())?;
+    let mut table = txn.open_table(TOTALS)?;
+    table.retain(|_, _| false)?;
+    for ((y, home), t) in &counted {
+        write_totals(&mut table, *y, home, t)?;
     }
-    let mut meta = txn.open_table(META)?;
     let bytes: Vec<u8> = keep.iter().flat_map(|y| y.to_be_bytes()).collect();
-    meta.insert(YEARS_KEY, bytes.as_slice())?;
-    meta.insert(VERSION_KEY, VERSION.to_be_bytes().as_slice())?;
+    txn.open_table(META)?.insert(YEARS_KEY, bytes.as_slice())?;
     Ok(())
 }
 

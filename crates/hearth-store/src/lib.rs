@@ -280,14 +280,17 @@ impl Store {
             .get("incarnation")?
             .map(|g| g.value().to_vec())
             .unwrap_or_default();
-        let current = derived::current(&meta, this_year())?;
+        let to_build = derived::to_build(&meta, this_year())?;
         drop(meta);
         drop(txn);
-        if !current {
-            // Written before the derived indexes, or last opened in another year: built once
-            // from the listing index.
+        // Written before the derived indexes: built once from the listing index; opened in a
+        // new year: that year counted once.
+        if to_build != derived::ToBuild::Nothing {
             let txn = db.begin_write()?;
-            derived::rebuild(&txn, this_year())?;
+            match to_build {
+                derived::ToBuild::All => derived::rebuild(&txn, this_year())?,
+                _ => derived::recount(&txn, this_year())?,
+            }
             txn.commit()?;
         }
         Ok(Store {
@@ -737,15 +740,24 @@ impl Store {
     /// into a new year. The oldest year kept is dropped past three.
     pub fn count_year(&mut self, year: i16) -> Result<()> {
         let txn = self.db()?.begin_write()?;
-        derived::rebuild(&txn, year)?;
+        derived::recount(&txn, year)?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Whether `year` is kept counted (see [`Store::totals`]).
+    pub fn counts_year(&self, year: i16) -> Result<bool> {
+        let txn = self.db()?.begin_read()?;
+        Ok(derived::years(&txn.open_table(META)?)?.contains(&year))
     }
 
     /// Builds the listing orders and the totals afresh from the listing index (what
     /// `hearth check --repair` does when [`CheckReport::derived`] says they differ).
     pub fn rebuild_indexes(&mut self) -> Result<()> {
-        self.count_year(this_year())
+        let txn = self.db()?.begin_write()?;
+        derived::rebuild(&txn, this_year())?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// The cases in the listing order `sort`, from the first whose key comes after `after`

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use super::forms::{self, Action, Field, Input, Posted};
-use super::{Console, Page, Session, l, layout, new_token, unexpected};
+use super::{Console, Page, Session, l, layout, unexpected};
 
 /// Cases a page of the list holds.
 const PAGE: u32 = 50;
@@ -598,8 +598,7 @@ fn label_of(code: &str) -> String {
 fn form_of(s: &Session, to: &str, a: &Action, new: bool) -> Markup {
     html! {
         form method="post" action=(to) id={ "f-" (a.code) } {
-            input type="hidden" name="csrf" value=(s.csrf);
-            input type="hidden" name="key" value=(new_token()[..32]);
+            (super::write_fields(s))
             @for f in &a.fields {
                 (field_of(a.code, f, !new && a.code == "edit"))
             }
@@ -665,8 +664,7 @@ fn record_forms(s: Option<&Session>, case: &str, record: &str, aid: bool) -> Mar
             summary { @if aid { (l("更正/作废 Correct or void")) } @else { (l("作废 Void")) } }
             @if aid {
                 form method="post" action=(to("correct")) {
-                    input type="hidden" name="csrf" value=(s.csrf);
-                    input type="hidden" name="key" value=(new_token()[..32]);
+                    (super::write_fields(s))
                     input type="hidden" name="record" value=(record);
                     label.f { span { (l("正确金额 Right amount")) } input name="amount" id={ "correct-amount-" (record) } inputmode="decimal"; }
                     label.f { span { (l("正确日期 Right date")) } input type="date" name="date" id={ "correct-date-" (record) }; }
@@ -675,8 +673,7 @@ fn record_forms(s: Option<&Session>, case: &str, record: &str, aid: bool) -> Mar
                 }
             }
             form method="post" action=(to("void")) {
-                input type="hidden" name="csrf" value=(s.csrf);
-                input type="hidden" name="key" value=(new_token()[..32]);
+                (super::write_fields(s))
                 input type="hidden" name="record" value=(record);
                 label.f { span { (l("作废理由 Why it is voided *")) } input name="reason" id={ "void-reason-" (record) } required; }
                 button type="submit" id={ "do-void-" (record) } { (l("作废 Void")) }

@@ -88,6 +88,15 @@ struct Console {
     secure: bool,
 }
 
+/// The hidden fields of a write form: the session's CSRF token and a fresh request key, so that
+/// a form sent twice writes once.
+fn write_fields(s: &Session) -> Markup {
+    html! {
+        input type="hidden" name="csrf" value=(s.csrf);
+        input type="hidden" name="key" value=(new_token()[..32]);
+    }
+}
+
 fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -300,8 +300,7 @@ async fn fund(
             details id="form-income" {
                 summary { (l("收入 Income")) }
                 form method="post" action="/fund" {
-                    input type="hidden" name="csrf" value=(s.csrf);
-                    input type="hidden" name="key" value=(super::new_token()[..32]);
+                    (super::write_fields(&s))
                     input type="hidden" name="what" value="income";
                     label.f { span { (l("来源 Source")) } select name="source" id="income-source" {
                         @for src in hearth_archive::IncomeSource::ALL { option value=(src.code()) { (src.label()) } }
@@ -315,8 +314,7 @@ async fn fund(
             details id="form-budget" {
                 summary { (l("年度预算 Budget")) }
                 form method="post" action="/fund" {
-                    input type="hidden" name="csrf" value=(s.csrf);
-                    input type="hidden" name="key" value=(super::new_token()[..32]);
+                    (super::write_fields(&s))
                     input type="hidden" name="what" value="budget";
                     label.f { span { (l("年份 Year *")) } input name="year" id="budget-year" value=(ledger.year) required; }
                     label.f { span { (l("金额（元） Amount (yuan) *")) } input name="amount" id="budget-amount" required; }
@@ -327,8 +325,7 @@ async fn fund(
                 details id="form-grant" {
                     summary { (l("下拨 Grant to a child")) }
                     form method="post" action="/fund" {
-                        input type="hidden" name="csrf" value=(s.csrf);
-                        input type="hidden" name="key" value=(super::new_token()[..32]);
+                        (super::write_fields(&s))
                         input type="hidden" name="what" value="grant";
                         label.f { span { (l("下级 To")) } select name="to" id="grant-to" {
                             @for child in &children { option value=(child) { (child) } }
