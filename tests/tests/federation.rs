@@ -461,6 +461,61 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
     let err = admin.get("ffffffff").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
+    // An import streams in pieces of at most IMPORT_PIECE rows and is written only once its
+    // last piece came: one cut off, one with an oversized piece and one whose pieces name two
+    // people write nothing, so the same rows import afterwards (one household, one file).
+    use hearth_node::archive_api::IMPORT_PIECE;
+    use hearth_proto::archive::import_to;
+    let rows: Vec<hearth_ops::ImportRow> = (0..2_500u32)
+        .map(|n| hearth_ops::ImportRow {
+            line: u64::from(n) + 2,
+            form: self::form(100 + n, None),
+            ..hearth_ops::ImportRow::default()
+        })
+        .collect();
+    let pieces = |sizes: &[usize], by: &[&str], last: bool| {
+        let mut rest = rows.iter().cloned();
+        let n = sizes.len();
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| {
+                let piece = rest.by_ref().take(*size).collect();
+                import_to(piece, by[i % by.len()].to_owned(), last && i + 1 == n)
+            })
+            .collect::<Vec<_>>()
+    };
+    let refusals = [
+        (
+            pieces(&[1000, 1000, 500], &[""], false),
+            Code::Aborted,
+            "cut off",
+        ),
+        (
+            pieces(&[1000, IMPORT_PIECE + 1], &[""], true),
+            Code::InvalidArgument,
+            "at most 1000 rows",
+        ),
+        (
+            pieces(&[1000, 1000, 500], &["", "someone else"], true),
+            Code::InvalidArgument,
+            "same `by`",
+        ),
+    ];
+    for (sent, code, words) in refusals {
+        let err = admin
+            .import_pieces(tokio_stream::iter(sent))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{err:?}");
+        assert!(err.message().contains(words), "{}", err.message());
+    }
+    assert_eq!(heads(&br, &id).await, before);
+    let ids = admin.import(rows.clone()).await.unwrap();
+    assert_eq!(ids.len(), 2_500);
+    let (last, _) = admin.get(&ids[2_499]).await.unwrap();
+    assert_eq!(last.worker.name, rows[2_499].form.name);
+
     // A neighbour may sync but is no admin; a stranger does not get through the handshake.
     let mut child = archive_client(&br, &ca, &ca, T1).await.unwrap();
     let err = child.get(&id).await.unwrap_err();

@@ -11,7 +11,7 @@ use crate::identity::{FederationSalt, IdNumber};
 use crate::money::parse_yuan;
 
 /// The fields of a case as text. `None` leaves a field as it is; empty text clears it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub struct CaseForm {
     pub name: Option<String>,

@@ -20,7 +20,8 @@ use hearth_node::cases::StoreCases;
 use hearth_node::config::Peer;
 use hearth_node::local_api::SOCKET_FILE;
 use hearth_ops::{
-    self as archive, Ctx, FundWrite, ImportRow, ListFilter, Reply, Request, Resolve, Write, Written,
+    self as archive, Ctx, FundWrite, ImportRow, ImportSource, ListFilter, Reply, Request, Resolve,
+    Write, Written,
 };
 use hearth_proto::v1::CompactRequest;
 use hearth_proto::v1::local_client::LocalClient;
@@ -533,23 +534,21 @@ impl Node {
         }
     }
 
-    /// Imports cases, all or none (see [`archive::import`]).
+    /// Imports the cases `source` reads, all or none (see [`archive::import`]). `progress`
+    /// is told of each case written (here) or sent (to a running node).
     pub fn import(
         &mut self,
-        rows: Vec<ImportRow>,
+        source: &dyn ImportSource,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Vec<String>> {
         self.with_parts(|ctx, backend| match backend {
             Backend::Store(store) => Ok(archive::import(
                 &mut StoreCases::new(store, &ctx.place.node_id, ctx.now.date()),
                 ctx,
-                &rows,
+                source,
                 progress,
             )?),
-            Backend::Running(r) => r
-                .runtime
-                .block_on(r.archive.import(rows))
-                .map_err(from_status),
+            Backend::Running(r) => send_import(r, source, progress),
         })
     }
 
@@ -570,6 +569,50 @@ impl Node {
             }
         }
     }
+}
+
+/// Sends the rows `source` reads to the running node in pieces, as they are read: the last
+/// piece is marked, so a read that fails half-way leaves the node with nothing to write.
+fn send_import(
+    r: &mut Running,
+    source: &dyn ImportSource,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<String>> {
+    use hearth_node::archive_api::IMPORT_PIECE;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let by = r.archive.by().to_owned();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut piece = Vec::with_capacity(IMPORT_PIECE);
+            let send = |piece: Vec<ImportRow>, last: bool| {
+                let n = piece.len();
+                tx.blocking_send(hearth_proto::archive::import_to(piece, by.clone(), last))
+                    .map_err(|_| {
+                        archive::OpError::Input("the node stopped taking the import".into())
+                    })?;
+                (0..n).for_each(|_| progress());
+                Ok::<(), archive::OpError>(())
+            };
+            source.each_row(&mut |row| {
+                piece.push(row);
+                if piece.len() == IMPORT_PIECE {
+                    send(std::mem::take(&mut piece), false)?;
+                }
+                Ok(())
+            })?;
+            send(piece, true)
+        });
+        let sent = r.runtime.block_on(
+            r.archive
+                .import_pieces(tokio_stream::wrappers::ReceiverStream::new(rx)),
+        );
+        let read = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the import's reader failed"))?;
+        // A failed read explains a cut-off import better than the node's answer does.
+        read?;
+        sent.map_err(from_status)
+    })
 }
 
 /// The node's certificates and key from `<dir>/tls/`.

@@ -1622,6 +1622,30 @@ fn serve_processes_sync_a_filed_case_and_report_their_status() {
     run(&t1, &["case", "import", csv.to_str().unwrap()]);
     let listed: Value = serde_json::from_str(&run(&t1, &["case", "list", "--json"])).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 3);
+    // A file of more lines than one piece of an import goes to the node in pieces: one bad
+    // line near the end refuses it all; fixed, all of it is written.
+    let many: Vec<String> = (100..2_200).map(|n| csv_line_with(n, 9, "draft")).collect();
+    let mut lines = many.clone();
+    lines[2_050] = csv_line_with(2_150, 3, "lots");
+    std::fs::write(&csv, [vec![HEADER.to_owned()], lines].concat().join("\n")).unwrap();
+    let out = hearth(&t1, &["case", "import", csv.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("line 2052:") && stderr.contains("1 of 2100 lines are bad"),
+        "{stderr}"
+    );
+    let listed: Value = serde_json::from_str(&run(&t1, &["case", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3, "nothing was imported");
+    std::fs::write(&csv, [vec![HEADER.to_owned()], many].concat().join("\n")).unwrap();
+    let report: Value = serde_json::from_str(&run(
+        &t1,
+        &["case", "import", csv.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(report["imported"], 2_100);
+    let listed: Value = serde_json::from_str(&run(&t1, &["case", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2_103);
     run(&t1, &["compact"]);
     // The node's people, through the running node.
     let added: Value = serde_json::from_str(&run(

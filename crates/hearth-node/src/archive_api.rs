@@ -4,6 +4,7 @@
 //! connected participants at once.
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -27,8 +28,103 @@ use crate::config::NodeConfig;
 use crate::replica::StoreReplica;
 use crate::{NodeHandle, tls};
 
-/// Largest request the service takes (an import of some tens of thousands of rows).
+/// Largest request the service takes (a piece of an import is far less).
 pub const MAX_REQUEST: usize = 64 << 20;
+
+/// Most rows in one piece of an import.
+pub const IMPORT_PIECE: usize = 1000;
+
+/// Most bytes of rows one import may put on the node's disk while it is sent.
+const MAX_SPOOL: u64 = 16 << 30;
+
+/// An import's rows as they arrive, written to a file beside the store (removed when done):
+/// each piece as its length (4 bytes, little-endian) and its message.
+struct Spool {
+    file: std::io::BufWriter<tempfile::NamedTempFile>,
+    bytes: u64,
+}
+
+/// A written spool, read as the import's source.
+struct SpooledRows(tempfile::TempPath);
+
+impl Spool {
+    fn create(dir: &Path) -> Result<Spool, Status> {
+        let file = tempfile::Builder::new()
+            .prefix("import-")
+            .suffix(".rows")
+            .tempfile_in(dir)
+            .map_err(|e| spool_failed(&e))?;
+        Ok(Spool {
+            file: std::io::BufWriter::new(file),
+            bytes: 0,
+        })
+    }
+
+    fn add(&mut self, piece: pb::ImportCasesRequest) -> Result<(), Status> {
+        use std::io::Write as _;
+        if piece.rows.len() > IMPORT_PIECE {
+            return Err(Status::invalid_argument(format!(
+                "a piece of an import holds at most {IMPORT_PIECE} rows; it held {}",
+                piece.rows.len()
+            )));
+        }
+        let bytes = prost::Message::encode_to_vec(&piece);
+        self.bytes += bytes.len() as u64 + 4;
+        if self.bytes > MAX_SPOOL {
+            return Err(Status::resource_exhausted(format!(
+                "an import is at most {} GiB of rows; split the file",
+                MAX_SPOOL >> 30
+            )));
+        }
+        let len =
+            u32::try_from(bytes.len()).map_err(|_| Status::invalid_argument("piece too large"))?;
+        self.file
+            .write_all(&len.to_le_bytes())
+            .and_then(|()| self.file.write_all(&bytes))
+            .map_err(|e| spool_failed(&e))
+    }
+
+    fn finish(self) -> Result<SpooledRows, Status> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(|e| spool_failed(e.error()))?;
+        Ok(SpooledRows(file.into_temp_path()))
+    }
+}
+
+fn spool_failed(e: &std::io::Error) -> Status {
+    error!(error = %e, "cannot spool an import");
+    Status::unavailable(format!(
+        "the node cannot keep the import's rows on its disk ({e}); free some space and import again"
+    ))
+}
+
+impl archive::ImportSource for SpooledRows {
+    fn each_row(
+        &self,
+        each: &mut dyn FnMut(ImportRow) -> archive::Result<()>,
+    ) -> archive::Result<()> {
+        use std::io::Read as _;
+        let unreadable = |e: std::io::Error| OpError::Storage(Box::new(e));
+        let mut file = std::io::BufReader::new(std::fs::File::open(&self.0).map_err(unreadable)?);
+        loop {
+            let mut len = [0u8; 4];
+            match file.read_exact(&mut len) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(unreadable(e)),
+            }
+            let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize];
+            file.read_exact(&mut bytes).map_err(unreadable)?;
+            let piece = <pb::ImportCasesRequest as prost::Message>::decode(bytes.as_slice())
+                .map_err(|e| OpError::Storage(Box::new(e)))?;
+            hearth_proto::archive::import_from(piece)
+                .into_iter()
+                .try_for_each(&mut *each)?;
+        }
+    }
+}
 
 /// The service, for one listener.
 #[derive(Debug, Clone)]
@@ -561,17 +657,53 @@ impl Archive for ArchiveService {
 
     async fn import_cases(
         &self,
-        request: Request<pb::ImportCasesRequest>,
+        request: Request<tonic::Streaming<pb::ImportCasesRequest>>,
     ) -> Result<Response<pb::ImportCasesReply>, Status> {
-        let by = self.caller(&request, &request.get_ref().by)?;
-        let rows = hearth_proto::archive::import_from(request.into_inner());
-        match self
-            .serve(by, None, archive::Request::Import { rows })
+        let (meta, extensions, mut pieces) = request.into_parts();
+        let first = pieces
+            .message()
             .await?
-        {
-            archive::Reply::Imported(ids) => Ok(Response::new(pb::ImportCasesReply { ids })),
-            other => Err(status(unexpected(&other))),
+            .ok_or_else(|| Status::invalid_argument("the import sent no rows"))?;
+        let asked = Request::from_parts(meta, extensions, ());
+        let by = self.caller(&asked, &first.by)?;
+        // The rows go to a file beside the store as they come, so an import of any size is
+        // never held in memory; the import reads that file twice (see `hearth_ops::import`).
+        let dir = self
+            .node
+            .local(|replica| replica.store().path().parent().map(Path::to_owned))
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?
+            .unwrap_or_else(std::env::temp_dir);
+        let mut spool = Spool::create(&dir)?;
+        let first_by = first.by.clone();
+        let mut last = first.last;
+        spool.add(first)?;
+        while let Some(piece) = pieces.message().await? {
+            if last {
+                return Err(Status::invalid_argument(
+                    "the import sent rows after its last piece; nothing was imported",
+                ));
+            }
+            if piece.by != first_by {
+                return Err(Status::invalid_argument(
+                    "every piece of an import must name the same `by`",
+                ));
+            }
+            last = piece.last;
+            spool.add(piece)?;
         }
+        if !last {
+            return Err(Status::aborted(
+                "the import was cut off before its last rows came; nothing was imported",
+            ));
+        }
+        let rows = spool.finish()?;
+        let ids = self
+            .run(by, move |replica, ctx| {
+                archive::import(replica, ctx, &rows, &|| {})
+            })
+            .await?;
+        Ok(Response::new(pb::ImportCasesReply { ids }))
     }
 }
 
@@ -930,10 +1062,35 @@ impl ArchiveRemote {
         hearth_proto::archive::list_reply_from(reply).map_err(|e| Status::internal(e.to_string()))
     }
 
-    /// See [`archive::import`].
+    /// See [`archive::import`]: the rows sent in pieces of [`IMPORT_PIECE`].
     pub async fn import(&mut self, rows: Vec<ImportRow>) -> Result<Vec<String>, Status> {
-        let message = hearth_proto::archive::import_to(rows, self.by.clone());
-        Ok(self.client.import_cases(message).await?.into_inner().ids)
+        let by = self.by.clone();
+        let mut rows = rows.into_iter().peekable();
+        let mut done = false;
+        let pieces = std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let piece: Vec<ImportRow> = rows.by_ref().take(IMPORT_PIECE).collect();
+            done = rows.peek().is_none();
+            Some(hearth_proto::archive::import_to(piece, by.clone(), done))
+        });
+        self.import_pieces(tokio_stream::iter(pieces)).await
+    }
+
+    /// See [`archive::import`]: the rows as `pieces` brings them, each of at most
+    /// [`IMPORT_PIECE`] rows (made with `hearth_proto::archive::import_to` in this client's
+    /// name, [`ArchiveRemote::by`]); the node writes nothing unless the last is marked so.
+    pub async fn import_pieces(
+        &mut self,
+        pieces: impl tokio_stream::Stream<Item = pb::ImportCasesRequest> + Send + 'static,
+    ) -> Result<Vec<String>, Status> {
+        Ok(self.client.import_cases(pieces).await?.into_inner().ids)
+    }
+
+    /// Who this client makes changes as.
+    pub fn by(&self) -> &str {
+        &self.by
     }
 
     /// See [`archive::write`]: what it did, and what the policy says of the case.

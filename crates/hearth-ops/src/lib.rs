@@ -40,13 +40,13 @@ pub use error::{ErrorKind, OpError, Result, archive_kind};
 pub use funds::{
     FundWrite, borrowers, disclosure, fund_show, fund_write, fund_write_keyed, ledger_view,
 };
-pub use import::{ImportRow, MAX_LISTED, import};
+pub use import::{ImportRow, ImportSource, MAX_LISTED, import};
 pub use memory::MemoryCases;
 pub use policy::{
     advice_for, due, parse_policy_file, pending, policy_in_force, policy_versions, set_policy,
 };
 pub use request::{PAGE_DEFAULT, PAGE_MAX, Page, PageRequest, Reply, Request, execute};
-pub use sheet::{OPTIONAL, REQUIRED, rows_of_file};
+pub use sheet::{CsvText, OPTIONAL, REQUIRED, csv_encoding, each_csv_row, rows_of_file};
 pub use summary::{current_summary, refresh_summary, stats};
 pub use write::{
     ListFilter, MAX_REQUEST_KEY, Write, Written, chain_writes, get, list, parent_for, search,

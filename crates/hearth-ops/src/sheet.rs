@@ -111,70 +111,64 @@ fn column(heading: &str) -> Option<&'static str> {
     known(heading).or_else(|| heading.split_whitespace().find_map(known))
 }
 
-/// The rows of the import file `name` (for messages) holding `bytes`. A file that cannot be
-/// read at all (not CSV nor xlsx, a bad header line) is an error; a line that cannot be read is
-/// a row that says why, reported with every other bad line by the import.
-pub fn rows_of_file(name: &str, bytes: &[u8]) -> Result<Vec<ImportRow>> {
-    let table = if bytes.starts_with(b"PK\x03\x04") {
-        xlsx_lines(name, bytes)?
-    } else {
-        csv_lines(name, bytes)?
-    };
-    let mut lines = table.into_iter();
-    let Some((_, Ok(header))) = lines.next() else {
-        return Err(OpError::input(format!(
-            "{name}: the file is empty; the first line names the columns (see \"CSV import\" in README)"
-        )));
-    };
-    let mut columns = Vec::new();
-    let mut unknown = Vec::new();
-    for h in &header {
-        match column(h) {
-            Some(c) => columns.push(Some(c)),
-            None if h.trim().is_empty() => columns.push(None),
-            None => {
-                unknown.push(h.trim().to_owned());
-                columns.push(None);
+/// What each cell of a line is, from the file's header line.
+struct Columns(Vec<Option<&'static str>>);
+
+impl Columns {
+    /// The columns the header line `header` of file `name` names, every one known and every
+    /// required one there.
+    fn of(name: &str, header: &[String]) -> Result<Columns> {
+        let mut columns = Vec::new();
+        let mut unknown = Vec::new();
+        for h in header {
+            match column(h) {
+                Some(c) => columns.push(Some(c)),
+                None if h.trim().is_empty() => columns.push(None),
+                None => {
+                    unknown.push(h.trim().to_owned());
+                    columns.push(None);
+                }
             }
         }
+        if !unknown.is_empty() {
+            return Err(OpError::input(format!(
+                "{name}: unknown column(s) {}; the columns are {}, {} (or their Chinese headings, e.g. 姓名, 身份证号, 家庭人口, 家庭年收入, 刚性支出, 低保标准, 致困原因)",
+                unknown.join(", "),
+                REQUIRED.join(", "),
+                OPTIONAL.join(", ")
+            )));
+        }
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .copied()
+            .filter(|r| !columns.contains(&Some(*r)))
+            .collect();
+        if !missing.is_empty() {
+            return Err(OpError::input(format!(
+                "{name}: the header line lacks the column(s) {}; see \"CSV import\" in README",
+                missing.join(", ")
+            )));
+        }
+        Ok(Columns(columns))
     }
-    if !unknown.is_empty() {
-        return Err(OpError::input(format!(
-            "{name}: unknown column(s) {}; the columns are {}, {} (or their Chinese headings, e.g. 姓名, 身份证号, 家庭人口, 家庭年收入, 刚性支出, 低保标准, 致困原因)",
-            unknown.join(", "),
-            REQUIRED.join(", "),
-            OPTIONAL.join(", ")
-        )));
-    }
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|r| !columns.contains(&Some(*r)))
-        .collect();
-    if !missing.is_empty() {
-        return Err(OpError::input(format!(
-            "{name}: the header line lacks the column(s) {}; see \"CSV import\" in README",
-            missing.join(", ")
-        )));
-    }
-    let mut rows = Vec::new();
-    for (line, cells) in lines {
+
+    /// The row of line `line`, or `None` for a blank line.
+    fn row(&self, (line, cells): Line) -> Option<ImportRow> {
         let cells = match cells {
             Ok(cells) => cells,
             Err(problem) => {
-                rows.push(ImportRow {
+                return Some(ImportRow {
                     line,
                     unreadable: Some(problem),
                     ..ImportRow::default()
                 });
-                continue;
             }
         };
         if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
+            return None;
         }
         let get = |col: &str| {
-            columns
+            self.0
                 .iter()
                 .position(|c| *c == Some(col))
                 .and_then(|i| cells.get(i))
@@ -182,7 +176,7 @@ pub fn rows_of_file(name: &str, bytes: &[u8]) -> Result<Vec<ImportRow>> {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        rows.push(ImportRow {
+        Some(ImportRow {
             line,
             form: CaseForm {
                 name: get("name"),
@@ -215,7 +209,35 @@ pub fn rows_of_file(name: &str, bytes: &[u8]) -> Result<Vec<ImportRow>> {
             status: get("status"),
             filed_on: get("filed_on"),
             unreadable: None,
-        });
+        })
+    }
+}
+
+/// The message for a file whose header line is missing.
+fn empty_file(name: &str) -> OpError {
+    OpError::input(format!(
+        "{name}: the file is empty; the first line names the columns (see \"CSV import\" in README)"
+    ))
+}
+
+/// The rows of the import file `name` (for messages) holding `bytes`. A file that cannot be
+/// read at all (not CSV nor xlsx, a bad header line) is an error; a line that cannot be read is
+/// a row that says why, reported with every other bad line by the import.
+pub fn rows_of_file(name: &str, bytes: &[u8]) -> Result<Vec<ImportRow>> {
+    let mut rows = Vec::new();
+    if bytes.starts_with(b"PK\x03\x04") {
+        let mut lines = xlsx_lines(name, bytes)?.into_iter();
+        let Some((_, Ok(header))) = lines.next() else {
+            return Err(empty_file(name));
+        };
+        let columns = Columns::of(name, &header)?;
+        rows.extend(lines.filter_map(|line| columns.row(line)));
+    } else {
+        let text = csv_text(name, bytes)?;
+        each_csv_row(name, CsvText::Utf8, text.as_bytes(), &mut |row| {
+            rows.push(row);
+            Ok(())
+        })?;
     }
     if rows.is_empty() {
         return Err(OpError::input(format!("{name} has no cases to import")));
@@ -223,10 +245,124 @@ pub fn rows_of_file(name: &str, bytes: &[u8]) -> Result<Vec<ImportRow>> {
     Ok(rows)
 }
 
+/// How a CSV file's text is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvText {
+    /// UTF-8, with or without a BOM.
+    Utf8,
+    /// GBK, as Excel on Chinese Windows saves "CSV".
+    Gbk,
+}
+
+/// How the CSV file read by `reader` is encoded: UTF-8 if every byte of it is (a BOM or not),
+/// else GBK. Reads the file through in pieces, holding none of it.
+pub fn csv_encoding(mut reader: impl std::io::Read) -> std::io::Result<CsvText> {
+    let mut buf = vec![0u8; 1 << 16];
+    // Bytes of a character cut by the end of the piece before, moved to the front.
+    let mut carried = 0;
+    loop {
+        let n = reader.read(&mut buf[carried..])?;
+        if n == 0 {
+            return Ok(if carried == 0 {
+                CsvText::Utf8
+            } else {
+                CsvText::Gbk
+            });
+        }
+        let filled = carried + n;
+        match std::str::from_utf8(&buf[..filled]) {
+            Ok(_) => carried = 0,
+            Err(e) if e.error_len().is_none() => {
+                buf.copy_within(e.valid_up_to()..filled, 0);
+                carried = filled - e.valid_up_to();
+            }
+            Err(_) => return Ok(CsvText::Gbk),
+        }
+    }
+}
+
+/// Hands each row of the CSV file `name`, read by `reader` and encoded as `text` says, to
+/// `each`, one at a time: a file of any size is read in bounded memory. A file whose header
+/// line is bad is an error; a line that cannot be read is a row that says why.
+pub fn each_csv_row(
+    name: &str,
+    text: CsvText,
+    reader: impl std::io::Read,
+    each: &mut dyn FnMut(ImportRow) -> Result<()>,
+) -> Result<()> {
+    let decoded: Box<dyn std::io::Read> = match text {
+        CsvText::Utf8 => Box::new(reader),
+        CsvText::Gbk => Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding_rs::GBK))
+                .build(reader),
+        ),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(decoded);
+    let mut columns = None;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                let cells: Vec<String> = record.iter().map(str::to_owned).collect();
+                // GBK decoding marks bytes that are not GBK with U+FFFD.
+                if text == CsvText::Gbk && cells.iter().any(|c| c.contains('\u{fffd}')) {
+                    (
+                        line,
+                        Err(format!(
+                            "is neither UTF-8 nor GBK text: save {name} from Excel as \"CSV UTF-8\""
+                        )),
+                    )
+                } else {
+                    (line, Ok(cells))
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let problem = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("has {len} fields where the header has {expected_len}"),
+                    csv::ErrorKind::Io(e) => {
+                        return Err(OpError::input(format!("cannot read {name}: {e}")));
+                    }
+                    _ => e.to_string(),
+                };
+                (line, Err(problem))
+            }
+        };
+        match &columns {
+            None => match line {
+                (_, Ok(header)) => columns = Some(Columns::of(name, &header)?),
+                (_, Err(problem)) => {
+                    return Err(OpError::input(format!(
+                        "{name}: cannot read the header line: {problem}"
+                    )));
+                }
+            },
+            Some(columns) => {
+                if let Some(row) = columns.row(line) {
+                    each(row)?;
+                }
+            }
+        }
+    }
+    if columns.is_none() {
+        return Err(empty_file(name));
+    }
+    Ok(())
+}
+
 /// A line of a file: its number, and its cells or why it cannot be read.
 type Line = (u64, std::result::Result<Vec<String>, String>);
 
-/// The text of a CSV file: UTF-8 (a BOM left out), else GBK.
+/// The text of a CSV file held in memory: UTF-8 (a BOM left out), else GBK.
 fn csv_text<'a>(name: &str, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, str>> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if let Ok(text) = std::str::from_utf8(bytes) {
@@ -239,40 +375,6 @@ fn csv_text<'a>(name: &str, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, str>
         )));
     }
     Ok(text)
-}
-
-fn csv_lines(name: &str, bytes: &[u8]) -> Result<Vec<Line>> {
-    let text = csv_text(name, bytes)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut lines = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(r) => lines.push((
-                r.position().map_or(0, |p| p.line()),
-                Ok(r.iter().map(str::to_owned).collect()),
-            )),
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let problem = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!("has {len} fields where the header has {expected_len}"),
-                    _ => e.to_string(),
-                };
-                if lines.is_empty() {
-                    return Err(OpError::input(format!(
-                        "{name}: cannot read the header line: {problem}"
-                    )));
-                }
-                lines.push((line, Err(problem)));
-            }
-        }
-    }
-    Ok(lines)
 }
 
 /// The first sheet of an xlsx workbook, as lines of text (line numbers as Excel shows rows).
@@ -350,6 +452,75 @@ mod tests {
         assert_eq!(a[0].form.name.as_deref(), Some("李梅"));
         assert_eq!(a[0].form.primary_cause.as_deref(), Some("下岗失业"));
         assert_eq!(a[0].filed_on.as_deref(), Some("2025-03-15"));
+    }
+
+    /// A reader handing out one byte at a time, as a slow disk or pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_csv_read_a_piece_at_a_time_gives_the_rows_it_gives_whole() {
+        let text: String = std::iter::once(HEADER.to_owned())
+            .chain((0..20).map(|n| line(&hearth_archive::identity::sample_id_number(6000 + n))))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (gbk, _, bad) = encoding_rs::GBK.encode(&text);
+        assert!(!bad);
+        let whole = rows_of_file("a.csv", text.as_bytes()).unwrap();
+        assert_eq!(whole.len(), 20);
+        for bytes in [text.as_bytes(), &gbk] {
+            let encoding = csv_encoding(Trickle(bytes)).unwrap();
+            let expected = if bytes == text.as_bytes() {
+                CsvText::Utf8
+            } else {
+                CsvText::Gbk
+            };
+            assert_eq!(encoding, expected);
+            let mut rows = Vec::new();
+            each_csv_row("a.csv", encoding, Trickle(bytes), &mut |row| {
+                rows.push(row);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(rows, whole);
+        }
+        // Bytes that are not GBK either make their line a bad row, named by its number.
+        let mut broken = gbk.into_owned();
+        let third = broken
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(2)
+            .unwrap()
+            .0;
+        broken.splice(third + 1..third + 1, [0x81, 0x20]);
+        let mut rows = Vec::new();
+        each_csv_row("a.csv", CsvText::Gbk, &broken[..], &mut |row| {
+            rows.push(row);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows[2].line, 4);
+        assert!(
+            rows[2]
+                .unreadable
+                .as_deref()
+                .is_some_and(|p| p.contains("neither UTF-8 nor GBK")),
+            "{:?}",
+            rows[2]
+        );
+        let e = each_csv_row("a.csv", CsvText::Utf8, &b""[..], &mut |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("the file is empty"), "{e}");
     }
 
     #[test]

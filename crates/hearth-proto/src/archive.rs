@@ -1662,10 +1662,11 @@ write_messages!(FundWrite, FundMessage, fund_to:
     Grant(FundGrantRequest) { to, amount, date, note },
 );
 
-/// The message for an import made by `by`.
-pub fn import_to(rows: Vec<ImportRow>, by: String) -> pb::ImportCasesRequest {
+/// A piece of an import made by `by`; `last` on the last piece.
+pub fn import_to(rows: Vec<ImportRow>, by: String, last: bool) -> pb::ImportCasesRequest {
     pb::ImportCasesRequest {
         by,
+        last,
         rows: rows
             .into_iter()
             .map(|r| pb::ImportRow {
@@ -1679,7 +1680,7 @@ pub fn import_to(rows: Vec<ImportRow>, by: String) -> pb::ImportCasesRequest {
     }
 }
 
-/// The rows an import message carries.
+/// The rows a piece of an import carries.
 pub fn import_from(m: pb::ImportCasesRequest) -> Vec<ImportRow> {
     m.rows
         .into_iter()
@@ -2639,7 +2640,7 @@ mod tests {
                     unreadable,
                 })
                 .collect();
-            prop_assert_eq!(import_from(import_to(rows.clone(), by.clone())), rows);
+            prop_assert_eq!(import_from(import_to(rows.clone(), by.clone(), true)), rows);
             prop_assert_eq!(
                 resolve_from(resolve_to("c1".into(), how.clone(), by)),
                 Some(("c1".to_owned(), how))

@@ -72,7 +72,7 @@ fn an_import_with_one_bad_row_imports_nothing() {
     let e = import(
         &mut cases,
         &f.ctx(),
-        &[row(1, 1), row(2, 2), bad, twin],
+        &vec![row(1, 1), row(2, 2), bad, twin],
         &|| {},
     )
     .unwrap_err();
@@ -87,7 +87,7 @@ fn an_import_with_one_bad_row_imports_nothing() {
 
     let mut filed = row(2, 2);
     filed.status = Some("filed".into());
-    let ids = import(&mut cases, &f.ctx(), &[row(1, 1), filed], &|| {}).unwrap();
+    let ids = import(&mut cases, &f.ctx(), &vec![row(1, 1), filed], &|| {}).unwrap();
     assert_eq!(ids.len(), 2);
     let second = crate::get(&mut cases, &ids[1]).unwrap();
     assert_eq!(second.status, Status::Filed);
@@ -95,6 +95,77 @@ fn an_import_with_one_bad_row_imports_nothing() {
         second.participants.contains(&"demo.branch".to_owned()),
         "reported up"
     );
+}
+
+/// A file read for the second time: changed since the first (`changed`), or failing after a
+/// few rows (`fails`).
+struct Rereading {
+    rows: Vec<ImportRow>,
+    reads: std::sync::atomic::AtomicUsize,
+    changed: bool,
+}
+
+impl crate::ImportSource for Rereading {
+    fn each_row(&self, each: &mut dyn FnMut(ImportRow) -> crate::Result<()>) -> crate::Result<()> {
+        let second = self
+            .reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            > 0;
+        for (i, row) in self.rows.iter().enumerate() {
+            if second && i == 300 {
+                if self.changed {
+                    let mut other = row.clone();
+                    other.form.name = Some("改过的名字".into());
+                    each(other)?;
+                    continue;
+                }
+                return Err(crate::OpError::input(
+                    "the disk failed while reading line 301",
+                ));
+            }
+            each(row.clone())?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_import_whose_file_reads_otherwise_the_second_time_writes_nothing() {
+    let f = Fixture::new();
+    let mut cases = f.cases();
+    let rows: Vec<ImportRow> = (0..1000)
+        .map(|n| ImportRow {
+            line: u64::from(n) + 2,
+            form: form(n),
+            ..ImportRow::default()
+        })
+        .collect();
+    for changed in [true, false] {
+        let source = Rereading {
+            rows: rows.clone(),
+            reads: 0.into(),
+            changed,
+        };
+        let e = import(&mut cases, &f.ctx(), &source, &|| {}).unwrap_err();
+        let text = e.to_string();
+        let expected = if changed {
+            "the file changed while it was imported; nothing was imported"
+        } else {
+            "the disk failed while reading line 301"
+        };
+        assert!(text.contains(expected), "{text}");
+        assert!(list(&mut cases, &ListFilter::default()).unwrap().is_empty());
+    }
+    let source = Rereading {
+        rows,
+        reads: 0.into(),
+        changed: false,
+    };
+    // Read twice when nothing fails: the rows come back in order.
+    let ids = import(&mut cases, &f.ctx(), &source.rows, &|| {}).unwrap();
+    assert_eq!(ids.len(), 1000);
+    let tenth = crate::get(&mut cases, &ids[9]).unwrap();
+    assert_eq!(tenth.worker.name, form(9).name);
 }
 
 #[test]
