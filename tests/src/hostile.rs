@@ -58,6 +58,7 @@ impl Peer {
             minor: 2,
             epoch: 1,
             resume: None,
+            knows: Vec::new(),
         })))
         .await?;
         tx.send(SyncFrame::from(Frame::Certificates(vec![

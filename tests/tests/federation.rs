@@ -301,6 +301,7 @@ async fn changes_from_a_non_participant_are_refused_over_the_wire_and_nothing_is
             minor: 0,
             epoch: 1,
             resume: None,
+            knows: Vec::new(),
         }),
         Frame::Sync {
             signatures: Vec::new(),

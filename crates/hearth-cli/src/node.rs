@@ -404,14 +404,21 @@ impl Node {
         Ok(Due::from_items(items))
     }
 
-    /// Cases the policy sends higher than anyone has escalated them, fetched page by page.
-    pub fn pending(&mut self) -> Result<Vec<(CaseSummary, Advice)>> {
-        self.all_pages(|page| {
-            (Request::Pending { page }, |r| match r {
-                Reply::Pending(p) => Ok(p),
-                other => Err(other.kind()),
-            })
-        })
+    /// Cases the policy sends higher than anyone has escalated them, handed to `each` a page
+    /// at a time as they come.
+    pub fn pending_pages(
+        &mut self,
+        each: impl FnMut(Vec<(CaseSummary, Advice)>) -> Result<()>,
+    ) -> Result<()> {
+        self.each_page(
+            |page| {
+                (Request::Pending { page }, |r| match r {
+                    Reply::Pending(p) => Ok(p),
+                    other => Err(other.kind()),
+                })
+            },
+            each,
+        )
     }
 
     /// The policy version in force on `date` (today if `None`), and every version held.

@@ -335,11 +335,8 @@ pub fn advice_lines(a: &Advice, case: &str) -> String {
     out
 }
 
-/// `case pending`: one row per case that must still go up.
-pub fn pending_list(cases: &[(CaseSummary, Advice)]) -> String {
-    if cases.is_empty() {
-        return "no case must go higher than it has been escalated 无待上报档案".into();
-    }
+/// `case pending`, a page of it: one row per case that must still go up.
+pub fn pending_table(cases: &[(CaseSummary, Advice)]) -> String {
     let mut t = table(&[
         "Case 档案号",
         "Name 姓名",
@@ -360,11 +357,7 @@ pub fn pending_list(cases: &[(CaseSummary, Advice)]) -> String {
                 .join("; "),
         ]);
     }
-    let policy = cases
-        .first()
-        .map(|(_, a)| a.policy.clone())
-        .unwrap_or_default();
-    format!("{t}\n{policy}")
+    t.to_string()
 }
 
 /// `stats`: one row per figure; columns total, own cases, and (with `by_child`) each child.

@@ -116,6 +116,7 @@ pub fn frame(data: &[u8]) {
             minor: 1,
             epoch: 7,
             resume: None,
+            knows: Vec::new(),
         }),
         &mut r,
     );

@@ -132,6 +132,7 @@ impl From<Frame> for v1::SyncFrame {
                 minor: h.minor,
                 epoch: h.epoch,
                 resume: h.resume.map(checkpoint),
+                knows: h.knows,
             }),
             Frame::Sync {
                 doc,
@@ -197,6 +198,7 @@ impl TryFrom<v1::SyncFrame> for Frame {
                 minor: h.minor,
                 epoch: h.epoch,
                 resume: h.resume.map(resume),
+                knows: h.knows,
             }),
             Kind::Sync(s) => Frame::Sync {
                 signatures: s
@@ -361,15 +363,19 @@ mod tests {
                 any::<u32>(),
                 any::<u32>(),
                 any::<u64>(),
-                proptest::option::of(resume.clone())
+                proptest::option::of(resume.clone()),
+                proptest::collection::vec(any::<u8>(), 0..33)
             )
-                .prop_map(|(node, major, minor, epoch, resume)| Frame::Hello(Hello {
-                    node,
-                    major,
-                    minor,
-                    epoch,
-                    resume
-                })),
+                .prop_map(|(node, major, minor, epoch, resume, knows)| Frame::Hello(
+                    Hello {
+                        node,
+                        major,
+                        minor,
+                        epoch,
+                        resume,
+                        knows
+                    }
+                )),
             (
                 ".{0,20}",
                 proptest::collection::vec(any::<u8>(), 0..64),

@@ -32,6 +32,9 @@ pub struct Hello {
     pub epoch: u64,
     /// How far the sender has applied the receiver's feed, if it has a checkpoint.
     pub resume: Option<Resume>,
+    /// SHA-256 of the receiver's node certificate as the sender already holds it (empty: it
+    /// holds none): a receiver whose certificate is that one need not send it at this hello.
+    pub knows: Vec<u8>,
 }
 
 /// One entry of a reconciliation digest: a document and a hash of its heads.

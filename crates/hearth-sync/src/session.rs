@@ -199,6 +199,8 @@ pub struct Session {
     offer_seq: HashMap<String, u64>,
     /// Highest checkpoint of our feed confirmed to the peer.
     confirmed: u64,
+    /// A document was sent to the peer since the last checkpoint frame.
+    sent_since_checkpoint: bool,
     /// Documents of the peer's digest still to pull (a set: each once, and small per entry).
     pull_queue: BTreeSet<String>,
     pulls: HashSet<String>,
@@ -269,6 +271,7 @@ impl Session {
             offers: BTreeMap::new(),
             offer_seq: HashMap::new(),
             confirmed: 0,
+            sent_since_checkpoint: false,
             pull_queue: BTreeSet::new(),
             pulls: HashSet::new(),
             digest: Digest::None,
@@ -331,6 +334,16 @@ impl Session {
             epoch: r.feed_epoch(),
             // An unreadable checkpoint is no checkpoint: the peer then reconciles by digest.
             resume: r.checkpoint(&self.peer).ok().flatten(),
+            knows: r
+                .keyring()
+                .and_then(|k| {
+                    let k = k.read().ok()?;
+                    k.chains(&self.peer)
+                        .last()
+                        .and_then(|c| c.first())
+                        .map(|leaf| cert_hash(leaf))
+                })
+                .unwrap_or_default(),
         };
         self.account_out(vec![Frame::Hello(hello)])
     }
@@ -420,6 +433,7 @@ impl Session {
 
     fn account_out(&mut self, out: Vec<Frame>) -> Vec<Frame> {
         self.stats.frames_out += out.len() as u64;
+        self.sent_since_checkpoint |= out.iter().any(|f| matches!(f, Frame::Sync { .. }));
         self.stats.bytes_out += out.iter().map(|f| f.approx_size() as u64).sum::<u64>();
         out
     }
@@ -467,8 +481,14 @@ impl Session {
             && let Some(chain) = keyring.own_chain()
         {
             // This node's own certificate, so that the peer can check its signatures and its
-            // place whatever the transport told it.
-            out.push(Frame::Certificates(vec![chain.to_vec()]));
+            // place whatever the transport told it; not again to a peer that holds it already
+            // (a reconnect then costs the two hellos alone).
+            if chain
+                .first()
+                .is_none_or(|leaf| cert_hash(leaf) != hello.knows)
+            {
+                out.push(Frame::Certificates(vec![chain.to_vec()]));
+            }
             if let Some(node) = keyring.node() {
                 self.certs_sent.insert(node.to_owned());
             }
@@ -1005,13 +1025,20 @@ impl Session {
             return Ok(());
         }
         let idle = self.offers.is_empty() && out.iter().all(|f| !matches!(f, Frame::Sync { .. }));
-        if idle || done_upto - self.confirmed >= self.cfg.checkpoint_every {
+        let far = done_upto - self.confirmed >= self.cfg.checkpoint_every;
+        if idle || far {
             self.confirmed = done_upto;
-            out.push(Frame::Checkpoint(Resume {
-                epoch: r.feed_epoch(),
-                seq: done_upto,
-            }));
             r.save_peer_has(&self.peer, done_upto)?;
+            // Where the peer was sent nothing since the last confirmation (the feed moved on
+            // with documents it does not share), no frame is needed: at its next hello it
+            // resumes a little further back, and those few sequences are passed over again.
+            if self.sent_since_checkpoint || far {
+                self.sent_since_checkpoint = false;
+                out.push(Frame::Checkpoint(Resume {
+                    epoch: r.feed_epoch(),
+                    seq: done_upto,
+                }));
+            }
         }
         Ok(())
     }
@@ -1123,8 +1150,21 @@ impl Session {
         let mut chains = Vec::new();
         let minor = self.peer_hello.as_ref().map_or(0, |h| h.minor);
         for node in nodes.into_iter().filter(|_| minor >= CERTIFICATES_MINOR) {
-            if node != self.peer && self.certs_sent.insert(node.clone()) {
-                chains.extend(keyring.chains(&node));
+            if node == self.peer || self.certs_sent.contains(&node) {
+                continue;
+            }
+            let known = match keyring.own_chain() {
+                // This node's own certificate, so that the peer can check its signatures and
+                // its place whatever the transport told it: sent with the first of its
+                // changes, not at every hello.
+                Some(own) if keyring.node() == Some(node.as_str()) => vec![own.to_vec()],
+                _ => keyring.chains(&node),
+            };
+            // A node whose certificate is not known here yet is looked for again with the
+            // next document that names it.
+            if !known.is_empty() {
+                self.certs_sent.insert(node);
+                chains.extend(known);
             }
         }
         if !chains.is_empty() {
@@ -1335,4 +1375,11 @@ pub(crate) fn authorize(
     hearth_archive::rules::check(doc, before, after, &authors, keyring, legacy)
         .map_err(|b| refused(Refusal::Forbidden, b.to_string()))?;
     Ok(kept)
+}
+
+/// The hash a hello names a certificate by.
+fn cert_hash(der: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .to_vec()
 }

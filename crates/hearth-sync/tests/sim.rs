@@ -351,6 +351,7 @@ fn hello(node: &str, epoch: u64) -> Frame {
         minor: 0,
         epoch,
         resume: None,
+        knows: Vec::new(),
     })
 }
 
@@ -456,6 +457,7 @@ fn a_peer_with_another_major_version_or_identity_is_refused() {
             minor: 0,
             epoch: 1,
             resume: None,
+            knows: Vec::new(),
         }),
         &mut r,
     );
@@ -720,6 +722,7 @@ fn a_failing_disk_ends_the_session_instead_of_confirming_anything() {
             minor: 0,
             epoch: 2,
             resume: Some(hearth_sync::Resume { epoch: 7, seq: 0 }),
+            knows: Vec::new(),
         }),
         &mut r,
     );

@@ -11,7 +11,7 @@ use super::{JsonFlag, done};
 use crate::fields::{CaseFieldArgs, case_form};
 use crate::node::Node;
 use crate::output::{
-    JsonArray, advice_lines, case_details, case_table, due_lists, grade_label, pending_list,
+    JsonArray, advice_lines, case_details, case_table, due_lists, grade_label, pending_table,
     print_json,
 };
 
@@ -291,15 +291,34 @@ pub(super) fn case(node: &mut Node, command: CaseCommand) -> Result<()> {
             )
         }
         CaseCommand::Pending(out) => {
-            let pending = node.pending()?;
+            // Printed page by page as the pages come, like `case list`.
             if out.json {
-                let rows: Vec<serde_json::Value> = pending
-                    .iter()
-                    .map(|(c, a)| json!({ "case": c, "advice": a }))
-                    .collect();
-                print_json(&rows)
+                let mut array = JsonArray::start()?;
+                node.pending_pages(|page| {
+                    let rows: Vec<serde_json::Value> = page
+                        .iter()
+                        .map(|(c, a)| json!({ "case": c, "advice": a }))
+                        .collect();
+                    array.items(&rows)
+                })?;
+                array.end()
             } else {
-                crate::out!("{}", pending_list(&pending))?;
+                let mut listed = 0usize;
+                let mut policy = None;
+                node.pending_pages(|page| {
+                    listed += page.len();
+                    if let Some((_, advice)) = page.first() {
+                        policy.get_or_insert_with(|| advice.policy.clone());
+                        crate::out!("{}", pending_table(&page))?;
+                    }
+                    Ok(())
+                })?;
+                match policy {
+                    None => crate::out!(
+                        "no case must go higher than it has been escalated 无待上报档案"
+                    )?,
+                    Some(policy) => crate::out!("{listed} case(s)\n{policy}")?,
+                }
                 Ok(())
             }
         }

@@ -509,6 +509,47 @@ fn a_bundle_with_a_forged_or_unsigned_change_is_refused_whole() {
 }
 
 #[test]
+fn a_reconnect_with_nothing_changed_is_two_hellos_once_each_side_holds_the_others_certificate() {
+    let (mut net, ca) = signed_federation(14);
+    let id = shared_case(&mut net);
+    net.edit(BR, &id, |c, e| c.report_to(e, EN, "deep hardship"))
+        .unwrap();
+    net.run_until_quiet(100_000).unwrap();
+    for _ in 0..2 {
+        net.cut(T1, BR);
+        net.cut(BR, EN);
+        net.heal(T1, BR);
+        net.heal(BR, EN);
+        let before = net.traffic();
+        net.run_until_quiet(100_000).unwrap();
+        let after = net.traffic();
+        assert_eq!(
+            after.frames - before.frames,
+            4,
+            "two hellos on each of two links"
+        );
+    }
+    // A certificate reissued since (a new key) is sent at the next hello, as the branch holds
+    // another one, and the changes signed with the new key are taken.
+    let reissued = keyring(&ca, T1, "team", &[BR]);
+    net.node(T1).replica.set_keyring(reissued);
+    net.cut(T1, BR);
+    net.heal(T1, BR);
+    net.run_until_quiet(100_000).unwrap();
+    net.edit(T1, &id, |c, e| {
+        c.add_visit(e, &hearth_archive::NewVisit::sample("after the new key"))
+    })
+    .unwrap();
+    net.run_until_quiet(100_000).unwrap();
+    assert_eq!(heads(&mut net, EN, &id), heads(&mut net, T1, &id));
+    assert!(
+        net.refusals(BR, T1).is_empty(),
+        "{:?}",
+        net.refusals(BR, T1)
+    );
+}
+
+#[test]
 fn a_peer_of_an_older_minor_version_is_sent_no_certificates() {
     use hearth_sync::{Frame, Hello, PROTOCOL_MAJOR, Session, SessionConfig};
     let (mut net, _) = signed_federation(12);
@@ -519,6 +560,7 @@ fn a_peer_of_an_older_minor_version_is_sent_no_certificates() {
             minor,
             epoch: 1,
             resume: None,
+            knows: Vec::new(),
         })
     };
     for (minor, sent) in [(1, false), (2, true)] {
