@@ -12,6 +12,12 @@
 //!   for each N side by side: loading rate, start-up until it serves, `stats`, the first page of
 //!   `case list`, one case opened and one edit, and the process's RSS after each (issue 17's
 //!   starting figures: the work that still grows with the number of cases).
+//! - `fanin --children C --cases M`: one branch with C teams in one process, each filing and
+//!   escalating M cases: the parent's intake and memory.
+//! - `csv --cases N`: an import file of N made-up cases on standard output, to build a node of
+//!   that size with `hearth case import` as an operator would.
+//! - `samod --docs N,N,… --changed D` (built with `--features samod`): the same documents
+//!   synced by samod, the Rust automerge-repo, beside Hearth (see `samod.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +35,9 @@ use hearth_node::local::{LocalNode, editor, peer, wait_for, wait_for_every};
 use hearth_node::tls::{self, Pem};
 use hearth_store::Store;
 use hearth_sync::{Replica, SessionConfig};
+
+#[cfg(feature = "samod")]
+mod samod;
 
 const TEAM: &str = "bench.team";
 const BRANCH: &str = "bench.branch";
@@ -69,6 +78,22 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         cases: u32,
     },
+    /// Writes an import file of made-up cases (CSV, on standard output), for `case import`
+    Csv {
+        /// Cases to write
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: u32,
+    },
+    /// The same documents synced by samod (automerge-repo in Rust) beside Hearth; needs
+    /// `--features samod`
+    Samod {
+        /// The numbers of documents, comma separated
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000, 2_000, 4_000])]
+        docs: Vec<u32>,
+        /// Documents changed while the link was down
+        #[arg(long, default_value_t = 10)]
+        changed: u32,
+    },
     /// One node at several sizes: what its reads and writes cost as the cases grow
     Scale {
         /// The sizes, comma separated
@@ -88,6 +113,13 @@ fn main() -> Result<()> {
             Command::Cold { cases } => cold(cases).await,
             Command::Scale { cases } => scale(&cases).await,
             Command::Fanin { children, cases } => fanin(children, cases).await,
+            Command::Csv { cases } => csv(cases),
+            #[cfg(feature = "samod")]
+            Command::Samod { docs, changed } => samod::compare(&docs, changed).await,
+            #[cfg(not(feature = "samod"))]
+            Command::Samod { .. } => bail!(
+                "this hearth-bench was built without samod: cargo run --release -p hearth-bench --features samod -- samod"
+            ),
         }
     })
 }
@@ -773,5 +805,31 @@ async fn fanin(children: u32, cases: u32) -> Result<()> {
         team.stop().await;
     }
     parent.stop().await;
+    Ok(())
+}
+
+/// Writes `cases` made-up cases as a CSV import file on standard output: every household its
+/// own (valid) ID number, a quarter of them filed.
+fn csv(cases: u32) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    writeln!(
+        out,
+        "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,secondary_causes,phone,status"
+    )?;
+    for n in 0..cases {
+        let cause = 1 + n % 9;
+        let secondary = if n % 2 == 0 && cause != 9 { "9" } else { "" };
+        writeln!(
+            out,
+            "职工{n},{},{},{},2000,{},{cause},{secondary},139{n:08},{}",
+            sample_id_number(n),
+            1 + n % 5,
+            10_000 + (n % 50) * 1_000,
+            600 + n % 3 * 100,
+            if n % 4 == 0 { "filed" } else { "draft" }
+        )?;
+    }
+    out.flush()?;
     Ok(())
 }
