@@ -72,19 +72,31 @@ impl<T> Page<T> {
         req: &PageRequest,
         mut item: impl FnMut(CaseSummary) -> Option<T>,
     ) -> Result<Page<T>> {
+        Self::scanned_many(cases, sort, req, |c| item(c).into_iter().collect())
+    }
+
+    /// [`Page::scanned`] where a case may give several items: a case's items are all on one
+    /// page, so a page may hold a case's worth more than its size.
+    pub fn scanned_many(
+        cases: &mut impl Cases,
+        sort: Sort,
+        req: &PageRequest,
+        mut items_of: impl FnMut(CaseSummary) -> Vec<T>,
+    ) -> Result<Page<T>> {
         let (size, after) = req.parts()?;
         let mut items = Vec::new();
         let mut last = None;
         let mut more = false;
         cases.scan(sort, after, &mut |key, c| {
-            let Some(i) = item(c) else {
+            let found = items_of(c);
+            if found.is_empty() {
                 return true;
-            };
-            if items.len() == size {
+            }
+            if items.len() >= size {
                 more = true;
                 return false;
             }
-            items.push(i);
+            items.extend(found);
             last = Some(key.to_owned());
             true
         })?;
@@ -305,11 +317,16 @@ pub fn execute(
             }
         }
         Request::Import { rows } => Reply::Imported(crate::import(cases, ctx, &rows, &|| {})?),
-        Request::Due { page } => Reply::Due(Page::of(
-            crate::due(cases, ctx)?.into_items(),
-            &page,
-            |(kind, c)| format!("{}/{}/{}", *kind as u8, c.id, c.detail),
-        )?),
+        // Read a page's worth of cases at a time, in the listing order: the lists of each kind
+        // come out in that order, as `due` gives them.
+        Request::Due { page } => {
+            let today = ctx.now.date();
+            Reply::Due(Page::scanned_many(cases, Sort::Opened, &page, |c| {
+                let mut due = hearth_archive::due::Due::default();
+                due.add(&c, today);
+                due.into_items()
+            })?)
+        }
         Request::Pending { page } => {
             let policy = crate::policy_in_force(cases, ctx.editor().today)?;
             Reply::Pending(Page::scanned(cases, Sort::Opened, &page, |c| {

@@ -45,8 +45,9 @@ fn reviews_due_and_loans_overdue_are_found_on_the_day_given() {
     )
     .unwrap();
     open_filed(&mut cases, &now, 2);
+    open_filed(&mut cases, &then, 3);
     let d = due(&mut cases, &now.ctx()).unwrap();
-    assert_eq!(d.review_due.len(), 1, "{d:?}");
+    assert_eq!(d.review_due.len(), 2, "{d:?}");
     assert!(
         d.review_due[0].detail.starts_with("filed 2025-01-10"),
         "{d:?}"
@@ -56,6 +57,33 @@ fn reviews_due_and_loans_overdue_are_found_on_the_day_given() {
         d.loans_overdue[0].detail.contains("3,000.00 outstanding"),
         "{d:?}"
     );
+    // Through requests a page at a time, even pages of one: a case's items stay together on
+    // one page, every item comes once, and the lists come out as `due` gives them.
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut token = None;
+    loop {
+        let page = PageRequest {
+            size: Some(1),
+            token,
+        };
+        let Reply::Due(page) =
+            execute(&mut cases, &now.ctx(), None, Request::Due { page }).unwrap()
+        else {
+            panic!("a page of what is due")
+        };
+        pages += 1;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        pages, 2,
+        "the first case's two items on one page, the other's on the next"
+    );
+    assert_eq!(hearth_archive::due::Due::from_items(items), d);
     // On the earlier day nothing was due.
     let d = due(&mut cases, &then.ctx()).unwrap();
     assert!(
