@@ -905,6 +905,114 @@ fn the_console_serves_https_with_its_certificate() {
 
 /// What a person (or someone else) may send the console that is wrong: each answered with a
 /// clear page and its status, nothing written.
+/// Logs 李干事 in over plain HTTP with `password`: the session cookie and the session's CSRF
+/// token.
+fn http_login(console: &str, password: &str) -> (String, String) {
+    let login = format!("name=%E6%9D%8E%E5%B9%B2%E4%BA%8B&password={password}");
+    let (head, _) = http(
+        console,
+        "POST",
+        "/login",
+        "",
+        Some(("application/x-www-form-urlencoded", login.as_bytes())),
+    );
+    let cookie = head
+        .lines()
+        .find_map(|l| l.split("hearth_session=").nth(1))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let (_, page) = http_get(console, "/", &cookie);
+    let page = String::from_utf8(page).unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+/// The 待上报 page of a node with more cases to escalate than a page shows comes a page at a
+/// time, and the cases ticked on a later page are escalated to the level that page names.
+#[test]
+fn the_pending_page_comes_a_page_at_a_time_and_escalates_from_a_later_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _, console) = console_branch(tmp.path());
+    let port: u16 = console.rsplit(':').next().unwrap().parse().unwrap();
+    let password = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"])["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // 130 households in deep hardship on file here: each must go to the enterprise.
+    let mut csv = String::from(
+        "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status\n",
+    );
+    for n in 0..130 {
+        let id = hearth_archive::identity::sample_id_number(7_000 + n);
+        csv.push_str(&format!(
+            "职工{n},{id},2,6000,0,800,serious_illness,filed\n"
+        ));
+    }
+    let file = tmp.path().join("deep.csv");
+    std::fs::write(&file, csv).unwrap();
+    must(&dir, &["case", "import", file.to_str().unwrap()]);
+    must(
+        &dir,
+        &[
+            "peer",
+            "add",
+            "--id",
+            "demo.enterprise",
+            "--relation",
+            "parent",
+        ],
+    );
+    let _node: Serving = serve(&dir);
+    assert!(listening(port), "the console did not come up");
+    let (cookie, csrf) = http_login(&console, &password);
+    let page = |path: &str| String::from_utf8(http_get(&console, path, &cookie).1).unwrap();
+    let ticks = |html: &str| -> Vec<String> {
+        html.split("name=\"case\" value=\"")
+            .skip(1)
+            .filter_map(|v| v.split('"').next().map(str::to_owned))
+            .collect()
+    };
+    let first = page("/pending");
+    assert_eq!(ticks(&first).len(), 100, "a page of 100");
+    let after = first
+        .split("href=\"/pending?after=")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("a link to the next page")
+        .to_owned();
+    let second = page(&format!("/pending?after={after}"));
+    let rest = ticks(&second);
+    assert_eq!(rest.len(), 30, "the other 30");
+    assert!(!second.contains("id=\"next\""), "no page after the last");
+    assert!(ticks(&first).iter().all(|id| !rest.contains(id)));
+
+    let body = format!(
+        "csrf={csrf}&after={after}&case={}&case={}&reason=policy",
+        rest[0], rest[1]
+    );
+    let (head, answer) = http(
+        &console,
+        "POST",
+        "/pending",
+        &cookie,
+        Some(("application/x-www-form-urlencoded", body.as_bytes())),
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(!answer.contains("id=\"not-escalated\""), "{answer}");
+    assert_eq!(ticks(&answer).len(), 28, "the page again, without the two");
+    let pending = must_json(&dir, &["case", "pending"]);
+    assert_eq!(pending.as_array().unwrap().len(), 128);
+    let shown = must_json(&dir, &["case", "show", &rest[0]]);
+    assert_eq!(shown["escalation"]["target_level"], "enterprise");
+}
+
 #[test]
 fn bad_requests_to_the_console_get_a_clear_page_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -925,28 +1033,7 @@ fn bad_requests_to_the_console_get_a_clear_page_and_write_nothing() {
         "{head}"
     );
 
-    let login = format!("name=%E6%9D%8E%E5%B9%B2%E4%BA%8B&password={password}");
-    let (head, _) = http(
-        &console,
-        "POST",
-        "/login",
-        "",
-        Some(("application/x-www-form-urlencoded", login.as_bytes())),
-    );
-    let cookie = head
-        .lines()
-        .find_map(|l| l.split("hearth_session=").nth(1))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
-    let (_, page) = http_get(&console, "/", &cookie);
-    let page = String::from_utf8(page).unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|v| v.split('"').next())
-        .unwrap()
-        .to_owned();
+    let (cookie, csrf) = http_login(&console, &password);
     let form = "application/x-www-form-urlencoded";
     let long = "王".repeat(5000);
     // What the node holds, read through it: the list and the case in full.

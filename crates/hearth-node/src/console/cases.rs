@@ -67,7 +67,7 @@ impl Filters {
 }
 
 /// Percent-encodes a value for an address.
-fn encode(v: &str) -> String {
+pub(super) fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

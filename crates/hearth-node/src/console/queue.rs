@@ -13,6 +13,27 @@ use serde::Deserialize;
 use super::forms::Posted;
 use super::{Console, Page, Session, l, layout, new_token, unexpected};
 
+/// Cases to escalate shown on one page: a million cases may have hundreds of thousands.
+const PENDING_PAGE: u32 = 100;
+
+/// One page of the cases `case pending` lists, after `after` (a token of the page before).
+async fn pending_cases_after(
+    c: &Console,
+    s: &Session,
+    after: Option<String>,
+) -> Result<hearth_ops::Page<(hearth_archive::CaseSummary, hearth_archive::policy::Advice)>, Response>
+{
+    let page = PageRequest {
+        size: Some(PENDING_PAGE),
+        token: after.filter(|t| !t.is_empty()),
+    };
+    match c.ask(s, Request::Pending { page }).await {
+        Ok(Reply::Pending(p)) => Ok(p),
+        Ok(other) => Err(unexpected(&other)),
+        Err(page) => Err(page.into_response()),
+    }
+}
+
 /// Every case `case pending` lists, with the level it must reach and why.
 async fn pending_cases(
     c: &Console,
@@ -76,19 +97,22 @@ pub(super) async fn pending_page(
             &rows,
         );
     }
-    pending(&c, &s, None).await
+    pending(&c, &s, None, f.after).await
 }
 
-/// The pending list, with what the last bulk escalation did.
+/// A page of the pending list (after the token `after`), with what the last bulk escalation
+/// did.
 async fn pending(
     c: &Console,
     s: &Session,
     outcome: Option<(usize, Vec<(String, String)>)>,
+    after: Option<String>,
 ) -> Response {
-    let cases = match pending_cases(c, s).await {
-        Ok(cases) => cases,
+    let page = match pending_cases_after(c, s, after.clone()).await {
+        Ok(page) => page,
         Err(refused) => return refused,
     };
+    let cases = page.items;
     let body = html! {
         h1 { (l("待上报 Cases to escalate")) }
         p.noprint { a href="/pending?format=xlsx" id="export" { (l("导出 Excel Export")) } }
@@ -106,6 +130,7 @@ async fn pending(
         } @else {
             form method="post" action="/pending" {
                 input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="after" value=(after.clone().unwrap_or_default());
                 table id="pending" {
                     tr { th { (l("上报 Send")) } th { (l("档案号 Case")) } th { (l("姓名 Name")) } th { (l("等级 Grade")) } th { (l("须达 Must reach")) } th { (l("依据 Why")) } }
                     @for (case, advice) in &cases {
@@ -122,6 +147,9 @@ async fn pending(
                 label { (l("理由 Reason ")) input name="reason" id="reason" size="50" value="按政策上报 escalated as the policy requires" required; }
                 " "
                 button type="submit" id="escalate-all" { (l("上报所选 Escalate the ticked cases")) }
+            }
+            @if let Some(next) = &page.next {
+                p { a href={ "/pending?after=" (super::cases::encode(next)) } id="next" { (l("下一页 Next page")) } }
             }
         }
     };
@@ -145,8 +173,11 @@ pub(super) async fn escalate_all(
         Ok((_, s)) => s,
         Err(refused) => return *refused,
     };
-    let levels = match pending_cases(&c, &s).await {
-        Ok(cases) => cases,
+    // The ticked cases were on the page the form came from: that page again says what each
+    // must reach now (a case escalated meanwhile is no longer on it).
+    let after = Some(p.text("after")).filter(|a| !a.is_empty());
+    let levels = match pending_cases_after(&c, &s, after.clone()).await {
+        Ok(page) => page.items,
         Err(refused) => return refused,
     };
     let (mut done, mut refused) = (0, Vec::new());
@@ -174,7 +205,7 @@ pub(super) async fn escalate_all(
             Err((_, why)) => refused.push((case, why)),
         }
     }
-    pending(&c, &s, Some((done, refused))).await
+    pending(&c, &s, Some((done, refused)), after).await
 }
 
 #[derive(Deserialize, Default)]
@@ -348,6 +379,8 @@ pub(super) async fn resolve(
 #[derive(Deserialize, Default)]
 pub(super) struct Format {
     format: Option<String>,
+    /// The page token of a paged list.
+    after: Option<String>,
 }
 
 /// Every page of a listing, in order.
