@@ -905,6 +905,18 @@ fn the_console_serves_https_with_its_certificate() {
 
 /// What a person (or someone else) may send the console that is wrong: each answered with a
 /// clear page and its status, nothing written.
+/// A branch with its console and the caseworker 李干事: its data dir, the console's address and
+/// port, and the caseworker's password.
+fn console_with_caseworker(root: &Path) -> (PathBuf, String, u16, String) {
+    let (dir, _, console) = console_branch(root);
+    let port: u16 = console.rsplit(':').next().unwrap().parse().unwrap();
+    let password = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"])["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (dir, console, port, password)
+}
+
 /// Logs 李干事 in over plain HTTP with `password`: the session cookie and the session's CSRF
 /// token.
 fn http_login(console: &str, password: &str) -> (String, String) {
@@ -938,12 +950,7 @@ fn http_login(console: &str, password: &str) -> (String, String) {
 #[test]
 fn the_pending_page_comes_a_page_at_a_time_and_escalates_from_a_later_page() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, _, console) = console_branch(tmp.path());
-    let port: u16 = console.rsplit(':').next().unwrap().parse().unwrap();
-    let password = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"])["password"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (dir, console, port, password) = console_with_caseworker(tmp.path());
     // 130 households in deep hardship on file here: each must go to the enterprise.
     let mut csv = String::from(
         "name,id_number,household_size,annual_income,rigid_spending,subsistence_line,primary_cause,status\n",
@@ -1016,12 +1023,7 @@ fn the_pending_page_comes_a_page_at_a_time_and_escalates_from_a_later_page() {
 #[test]
 fn bad_requests_to_the_console_get_a_clear_page_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, _, console) = console_branch(tmp.path());
-    let port: u16 = console.rsplit(':').next().unwrap().parse().unwrap();
-    let password = must_json(&dir, &["user", "add", "李干事", "--role", "caseworker"])["password"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (dir, console, port, password) = console_with_caseworker(tmp.path());
     let case = must_json(&dir, WANG)["id"].as_str().unwrap().to_owned();
     let node: Serving = serve(&dir);
     assert!(listening(port), "the console did not come up");
