@@ -502,6 +502,7 @@ async fn admins_read_and_change_cases_over_mtls_and_no_one_else_does() {
             Code::InvalidArgument,
             "same `by`",
         ),
+        (Vec::new(), Code::InvalidArgument, "sent no rows"),
     ];
     for (sent, code, words) in refusals {
         let err = admin

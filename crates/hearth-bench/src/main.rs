@@ -514,39 +514,33 @@ async fn reconnect(team: &mut LocalNode, branch: &mut LocalNode) -> Result<(u64,
 /// started (the enterprise and the municipal union keep running), the team and the branch
 /// stopped: (team, branch, [enterprise, municipal]).
 async fn chain(ca: &Pem) -> Result<(LocalNode, LocalNode, [LocalNode; 2])> {
-    let mut mu = LocalNode::new(
-        MUNICIPAL,
-        Level::Municipal,
-        ca,
-        vec![peer(ENTERPRISE, Child, None)],
-    )?;
-    mu.start().await?;
-    let mut en = LocalNode::new(
-        ENTERPRISE,
-        Level::Enterprise,
-        ca,
-        vec![
-            peer(MUNICIPAL, Parent, Some(mu.endpoint()?)),
-            peer(BRANCH, Child, None),
-        ],
-    )?;
-    en.start().await?;
-    let mut branch = LocalNode::new(
-        BRANCH,
-        Level::Branch,
-        ca,
-        vec![
-            peer(ENTERPRISE, Parent, Some(en.endpoint()?)),
-            peer(TEAM, Child, None),
-        ],
-    )?;
-    branch.start().await?;
-    let team = LocalNode::new(
-        TEAM,
-        Level::Team,
-        ca,
-        vec![peer(BRANCH, Parent, Some(branch.endpoint()?))],
-    )?;
+    // From the top down: each node dials the one above it, which must be running to be dialled.
+    let levels = [
+        (MUNICIPAL, Level::Municipal),
+        (ENTERPRISE, Level::Enterprise),
+        (BRANCH, Level::Branch),
+        (TEAM, Level::Team),
+    ];
+    let mut nodes: Vec<LocalNode> = Vec::with_capacity(levels.len());
+    for (i, (id, level)) in levels.iter().enumerate() {
+        let mut peers = Vec::new();
+        if let Some(above) = nodes.last() {
+            peers.push(peer(&above.id, Parent, Some(above.endpoint()?)));
+        }
+        if let Some((below, _)) = levels.get(i + 1) {
+            peers.push(peer(below, Child, None));
+        }
+        let mut node = LocalNode::new(id, *level, ca, peers)?;
+        if i + 1 < levels.len() {
+            node.start().await?;
+        }
+        nodes.push(node);
+    }
+    let (Some(team), Some(mut branch), Some(en), Some(mu)) =
+        (nodes.pop(), nodes.pop(), nodes.pop(), nodes.pop())
+    else {
+        bail!("the chain has four nodes");
+    };
     branch.stop().await;
     Ok((team, branch, [en, mu]))
 }

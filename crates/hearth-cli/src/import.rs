@@ -53,13 +53,12 @@ impl ImportSource for CsvFile {
     }
 }
 
-/// Whether the file at `path` is an xlsx workbook (a zip archive).
+/// Whether the file at `path` is an xlsx workbook, by its first bytes.
 fn is_workbook(path: &Path) -> std::io::Result<bool> {
     use std::io::Read as _;
-    let mut magic = [0u8; 4];
-    let mut file = std::fs::File::open(path)?;
-    let n = file.read(&mut magic)?;
-    Ok(n == 4 && magic == *b"PK\x03\x04")
+    let mut first = Vec::with_capacity(4);
+    std::fs::File::open(path)?.take(4).read_to_end(&mut first)?;
+    Ok(hearth_ops::is_workbook(&first))
 }
 
 /// Runs the import.

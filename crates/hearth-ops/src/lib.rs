@@ -46,7 +46,9 @@ pub use policy::{
     advice_for, due, parse_policy_file, pending, policy_in_force, policy_versions, set_policy,
 };
 pub use request::{PAGE_DEFAULT, PAGE_MAX, Page, PageRequest, Reply, Request, execute};
-pub use sheet::{CsvText, OPTIONAL, REQUIRED, csv_encoding, each_csv_row, rows_of_file};
+pub use sheet::{
+    CsvText, OPTIONAL, REQUIRED, csv_encoding, each_csv_row, is_workbook, rows_of_file,
+};
 pub use summary::{current_summary, refresh_summary, stats};
 pub use write::{
     ListFilter, MAX_REQUEST_KEY, Write, Written, chain_writes, get, list, parent_for, search,

@@ -68,13 +68,20 @@ pub fn pending(cases: &mut impl Cases, ctx: &Ctx<'_>) -> Result<Vec<(CaseSummary
     let policy = policy_in_force(cases, ctx.editor().today)?;
     let mut found = Vec::new();
     cases.scan(Sort::Opened, None, &mut |_, c| {
-        let advice = advise(&policy, &c, ctx.place.level);
-        if advice.pending {
-            found.push((c, advice));
-        }
+        found.extend(if_pending(&policy, ctx, c));
         true
     })?;
     Ok(found)
+}
+
+/// Case `c` with what `policy` says of it, if it sends the case higher than it has gone.
+pub(crate) fn if_pending(
+    policy: &Policy,
+    ctx: &Ctx<'_>,
+    c: CaseSummary,
+) -> Option<(CaseSummary, Advice)> {
+    let advice = advise(policy, &c, ctx.place.level);
+    advice.pending.then_some((c, advice))
 }
 
 /// What is due today among the cases held here (read from the listing order one case at a

@@ -322,16 +322,13 @@ pub fn execute(
         Request::Due { page } => {
             let today = ctx.now.date();
             Reply::Due(Page::scanned_many(cases, Sort::Opened, &page, |c| {
-                let mut due = hearth_archive::due::Due::default();
-                due.add(&c, today);
-                due.into_items()
+                hearth_archive::due::Due::of([&c], today).into_items()
             })?)
         }
         Request::Pending { page } => {
             let policy = crate::policy_in_force(cases, ctx.editor().today)?;
             Reply::Pending(Page::scanned(cases, Sort::Opened, &page, |c| {
-                let advice = hearth_archive::policy::advise(&policy, &c, ctx.place.level);
-                advice.pending.then_some((c, advice))
+                policy::if_pending(&policy, ctx, c)
             })?)
         }
         Request::ShowPolicy { date } => {

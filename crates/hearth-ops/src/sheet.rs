@@ -225,7 +225,7 @@ fn empty_file(name: &str) -> OpError {
 /// a row that says why, reported with every other bad line by the import.
 pub fn rows_of_file(name: &str, bytes: &[u8]) -> Result<Vec<ImportRow>> {
     let mut rows = Vec::new();
-    if bytes.starts_with(b"PK\x03\x04") {
+    if is_workbook(bytes) {
         let mut lines = xlsx_lines(name, bytes)?.into_iter();
         let Some((_, Ok(header))) = lines.next() else {
             return Err(empty_file(name));
@@ -243,6 +243,12 @@ pub fn rows_of_file(name: &str, bytes: &[u8]) -> Result<Vec<ImportRow>> {
         return Err(OpError::input(format!("{name} has no cases to import")));
     }
     Ok(rows)
+}
+
+/// Whether a file starting with `first` (its first four bytes are enough) is an xlsx workbook,
+/// a zip archive; anything else is read as CSV.
+pub fn is_workbook(first: &[u8]) -> bool {
+    first.starts_with(b"PK\x03\x04")
 }
 
 /// How a CSV file's text is encoded.
